@@ -1,0 +1,1 @@
+"""The `abkit` command line."""

@@ -1,0 +1,119 @@
+"""Tables and indexes of the event store, and nothing else.
+
+This module is the single source of truth for the schema: `sql/schema_*.sql` is generated
+from it (`python -m abkit.events.ddl`) and a test checks that the files are current.
+Timestamps are naive UTC (`DateTime` without a time zone) on every backend, so that the
+same SQL reads them everywhere.
+"""
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from abkit.events import columns as c
+
+metadata = MetaData()
+
+ID = String(128)
+NAME = String(64)
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column(c.PREDICTION_ID, ID, primary_key=True),
+    Column(c.CASE_ID, ID, nullable=False),
+    Column(c.MESSAGE_ID, ID, nullable=False),
+    Column(c.ADVOCATE_ID, ID, nullable=False),
+    Column(c.EXPERIMENT, NAME, nullable=False),
+    Column(c.ARM, NAME, nullable=False),
+    Column(c.MODEL_VERSION, NAME, nullable=False),
+    *(Column(name, ID, nullable=True) for name in c.TEMPLATE_ID_COLUMNS),
+    *(Column(name, Float, nullable=True) for name in c.SCORE_COLUMNS),
+    Column(c.LATENCY_MS, Float, nullable=False),
+    Column(c.CREATED_AT, DateTime, nullable=False),
+)
+Index("ix_predictions_version_arm", predictions.c.model_version, predictions.c.arm)
+Index("ix_predictions_created_at", predictions.c.created_at)
+
+selections = Table(
+    "selections",
+    metadata,
+    Column(c.SELECTION_ID, ID, primary_key=True),
+    Column(c.CASE_ID, ID, nullable=False),
+    Column(c.MESSAGE_ID, ID, nullable=False),
+    Column(c.ADVOCATE_ID, ID, nullable=False),
+    Column(c.EXPERIMENT, NAME, nullable=False),
+    Column(c.ARM, NAME, nullable=False),
+    Column(c.MODEL_VERSION, NAME, nullable=False),
+    Column(c.TEMPLATE_ID, ID, nullable=False),
+    Column(c.SELECTION_TIME_S, Float, nullable=False),
+    Column(c.CREATED_AT, DateTime, nullable=False),
+    Column(c.PREDICTION_ID, ID, nullable=True),
+)
+Index("ix_selections_experiment_version_arm", selections.c.experiment, selections.c.model_version, selections.c.arm)
+Index("ix_selections_created_at", selections.c.created_at)
+Index("ix_selections_prediction_id", selections.c.prediction_id)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column(c.CASE_ID, ID, primary_key=True),
+    Column(c.HANDLE_TIME_S, Float, nullable=False),
+    Column(c.CLOSED_AT, DateTime, nullable=False),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("name", NAME, primary_key=True),
+    Column("salt", String(256), nullable=False),
+    # JSON list of [arm, weight] pairs, holdout first; kept as text so every backend reads it.
+    Column("arms_json", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column(c.MODEL_VERSION, NAME, primary_key=True),
+    Column("base_model", String(256), nullable=True),
+    Column("released_at", DateTime, nullable=True),
+    Column("metadata_json", Text, nullable=True),
+)
+
+# Rows refused at the boundary, kept with the reason instead of being dropped silently.
+rejects = Table(
+    "rejects",
+    metadata,
+    Column("reject_id", Integer, primary_key=True, autoincrement=True),
+    Column("event_kind", String(16), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("row_number", Integer, nullable=True),
+    Column("field", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=True),
+    Column("rejected_at", DateTime, nullable=False),
+)
+
+# Computed reports, so that dashboards read results rather than scanning raw events.
+report_snapshots = Table(
+    "report_snapshots",
+    metadata,
+    Column("snapshot_id", Integer, primary_key=True, autoincrement=True),
+    Column(c.EXPERIMENT, NAME, nullable=True),
+    Column("window_since", DateTime, nullable=True),
+    Column("window_until", DateTime, nullable=True),
+    Column("computed_at", DateTime, nullable=False),
+    Column("report_json", Text, nullable=False),
+)
+Index("ix_report_snapshots_lookup", report_snapshots.c.experiment, report_snapshots.c.computed_at)
+
+EVENT_TABLES = {"prediction": predictions, "selection": selections, "case": cases}

@@ -1,0 +1,302 @@
+"""Column-wise validation of event batches (pure: polars in, polars out, no I/O).
+
+One implementation serves every entry point: the HTTP service, the simulator and
+`abkit ingest` all hand a batch to :func:`validate_batch`, which returns the typed valid
+rows and, for every refused row, the first field at fault and the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import polars as pl
+
+from abkit.events import columns as c
+from abkit.events.columns import EventKind
+
+MAX_ID_LENGTH = 128
+MAX_NAME_LENGTH = 64
+MAX_SELECTION_TIME_S = 24 * 3600.0
+MAX_HANDLE_TIME_S = 30 * 24 * 3600.0
+REPLACEMENT_CHARACTER = "\ufffd"  # what a lossy UTF-8 decode leaves for invalid bytes
+
+_ROW = "__row__"
+_FIELD = "__field__"
+_REASON = "__reason__"
+
+ID_FIELDS: dict[EventKind, tuple[str, ...]] = {
+    "prediction": (c.PREDICTION_ID, c.CASE_ID, c.MESSAGE_ID, c.ADVOCATE_ID),
+    "selection": (c.SELECTION_ID, c.CASE_ID, c.MESSAGE_ID, c.ADVOCATE_ID, c.TEMPLATE_ID),
+    "case": (c.CASE_ID,),
+}
+NAME_FIELDS: dict[EventKind, tuple[str, ...]] = {
+    "prediction": (c.EXPERIMENT, c.ARM, c.MODEL_VERSION),
+    "selection": (c.EXPERIMENT, c.ARM, c.MODEL_VERSION),
+    "case": (),
+}
+TIME_FIELDS: dict[EventKind, tuple[str, ...]] = {
+    "prediction": (c.CREATED_AT,),
+    "selection": (c.CREATED_AT,),
+    "case": (c.CLOSED_AT,),
+}
+OPTIONAL_FIELDS: dict[EventKind, tuple[str, ...]] = {
+    "prediction": (*c.TEMPLATE_ID_COLUMNS, *c.SCORE_COLUMNS),
+    "selection": (c.PREDICTION_ID,),
+    "case": (),
+}
+
+
+@dataclass(frozen=True)
+class ValidatedBatch:
+    """The outcome of validating one batch.
+
+    Attributes:
+        valid: typed rows that passed, in input order, with a ``__row__`` column giving
+            their position in the input.
+        rejected: one row per refused input row: ``__row__``, ``__field__``, ``__reason__``.
+    """
+
+    valid: pl.DataFrame
+    rejected: pl.DataFrame
+
+
+def _parse_timestamp(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        parsed = datetime.fromtimestamp(value, tz=UTC)  # epoch seconds
+    else:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def _as_datetime(series: pl.Series) -> pl.Series:
+    if series.dtype == pl.Datetime:
+        if getattr(series.dtype, "time_zone", None):
+            series = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        return series.dt.cast_time_unit("us")
+    if series.dtype == pl.Date:
+        return series.cast(pl.Datetime("us"))
+    return pl.Series(
+        series.name,
+        [_parse_timestamp(value) for value in series.to_list()],
+        dtype=pl.Datetime("us"),
+    )
+
+
+def _as_float(series: pl.Series) -> pl.Series:
+    if series.dtype.is_numeric():
+        return series.cast(pl.Float64)
+    if series.dtype == pl.String:
+        return series.str.strip_chars().cast(pl.Float64, strict=False)
+    return series.cast(pl.Float64, strict=False)
+
+
+def _as_text(series: pl.Series) -> pl.Series:
+    if series.dtype == pl.String:
+        return series.str.strip_chars()
+    if series.dtype.is_float():
+        # An id that a file reader typed as float (1.0) is refused rather than renamed.
+        return series.cast(pl.String)
+    return series.cast(pl.String, strict=False)
+
+
+def _text_checks(name: str, raw: pl.Expr, typed: pl.Expr, *, required: bool, max_length: int):
+    checks = []
+    if required:
+        checks.append((name, typed.is_null() | (typed == ""), pl.lit("missing or empty")))
+    checks.append(
+        (
+            name,
+            typed.str.contains(REPLACEMENT_CHARACTER, literal=True).fill_null(False),
+            pl.lit("not valid UTF-8"),
+        )
+    )
+    checks.append(
+        (
+            name,
+            typed.str.contains("\x00", literal=True).fill_null(False),
+            pl.lit("contains a NUL character"),
+        )
+    )
+    checks.append(
+        (
+            name,
+            (typed.str.len_chars() > max_length).fill_null(False),
+            pl.lit(f"longer than {max_length} characters"),
+        )
+    )
+    return checks
+
+
+def _number_checks(
+    name: str, raw: pl.Expr, typed: pl.Expr, *, low: float, high: float, required: bool = True
+):
+    not_given = raw.is_null() | (raw.cast(pl.String).str.strip_chars() == "")
+    checks = []
+    if required:
+        checks.append((name, not_given, pl.lit("missing")))
+    checks += [
+        (
+            name,
+            ~not_given & typed.is_null(),
+            pl.format("not a number: {}", raw.cast(pl.String)),
+        ),
+        (name, typed.is_nan().fill_null(False) | typed.is_infinite().fill_null(False), pl.lit("not finite")),
+        (
+            name,
+            ((typed < low) | (typed > high)).fill_null(False),
+            pl.format(f"out of range [{low:g}, {high:g}]: {{}}", typed),
+        ),
+    ]
+    return checks
+
+
+def validate_batch(
+    kind: EventKind,
+    frame: pl.DataFrame,
+    *,
+    known_arms: dict[str, frozenset[str]] | None = None,
+) -> ValidatedBatch:
+    """Validate a batch of ``kind`` events given as a polars DataFrame.
+
+    Args:
+        kind: ``prediction``, ``selection`` or ``case``.
+        frame: one row per event; columns named as in :mod:`abkit.events.columns`. Columns
+            may be strings (as read from CSV) or typed (Parquet, JSON).
+        known_arms: arms of experiments registered in the store, by experiment name; an event
+            of a registered experiment must name one of them.
+
+    Returns:
+        The typed valid rows and a table of rejected rows with the field and reason.
+
+    Raises:
+        KeyError-free: a missing required column rejects every row naming that column.
+    """
+    expected = c.COLUMNS_BY_KIND[kind]
+    optional = set(OPTIONAL_FIELDS[kind])
+    n_rows = frame.height
+    base = frame.with_row_index(_ROW)
+    for name in expected:
+        if name not in base.columns:
+            base = base.with_columns(pl.lit(None, dtype=pl.String).alias(name))
+
+    typed_columns: dict[str, pl.Series] = {_ROW: base[_ROW]}
+    float_fields = {
+        "prediction": (c.LATENCY_MS, *c.SCORE_COLUMNS),
+        "selection": (c.SELECTION_TIME_S,),
+        "case": (c.HANDLE_TIME_S,),
+    }[kind]
+    for name in expected:
+        raw = base[name]
+        if name in TIME_FIELDS[kind]:
+            typed_columns[name] = _as_datetime(raw)
+        elif name in float_fields:
+            typed_columns[name] = _as_float(raw)
+        else:
+            typed = _as_text(raw)
+            if name in optional:
+                typed = pl.Series(name, typed).replace("", None)
+            typed_columns[name] = typed
+    typed_frame = pl.DataFrame(typed_columns)
+    raw_frame = base.select([_ROW, *[pl.col(n).alias(f"raw__{n}") for n in expected]])
+    work = typed_frame.join(raw_frame, on=_ROW, how="left")
+
+    checks: list[tuple[str, pl.Expr, pl.Expr]] = []
+    missing_columns = [n for n in expected if n not in frame.columns and n not in optional]
+    for name in missing_columns:
+        checks.append((name, pl.lit(True), pl.lit("column missing from the input")))
+    for name in ID_FIELDS[kind]:
+        checks += _text_checks(name, pl.col(f"raw__{name}"), pl.col(name), required=True, max_length=MAX_ID_LENGTH)
+    for name in NAME_FIELDS[kind]:
+        checks += _text_checks(name, pl.col(f"raw__{name}"), pl.col(name), required=True, max_length=MAX_NAME_LENGTH)
+    for name in TIME_FIELDS[kind]:
+        raw = pl.col(f"raw__{name}")
+        given = raw.is_not_null() & (raw.cast(pl.String).str.strip_chars() != "")
+        checks.append((name, ~given, pl.lit("missing")))
+        checks.append(
+            (name, given & pl.col(name).is_null(), pl.format("not an ISO 8601 timestamp: {}", raw.cast(pl.String)))
+        )
+
+    if kind in ("prediction", "selection"):
+        arm, version = pl.col(c.ARM), pl.col(c.MODEL_VERSION)
+        checks.append(
+            (
+                c.ARM,
+                (arm != c.HOLDOUT_ARM) & (arm != version),
+                pl.format("unknown arm {}: expected 'holdout' or the model_version {}", arm, version),
+            )
+        )
+        if known_arms:
+            experiment_names = list(known_arms)
+            registered = pl.col(c.EXPERIMENT).is_in(experiment_names)
+            allowed = pl.concat_str([pl.col(c.EXPERIMENT), pl.lit("\x1f"), arm])
+            allowed_pairs = [f"{e}\x1f{a}" for e, arms in known_arms.items() for a in arms]
+            checks.append(
+                (
+                    c.ARM,
+                    registered & ~allowed.is_in(allowed_pairs),
+                    pl.format("arm {} is not an arm of experiment {}", arm, pl.col(c.EXPERIMENT)),
+                )
+            )
+
+    if kind == "prediction":
+        checks += _number_checks(c.LATENCY_MS, pl.col(f"raw__{c.LATENCY_MS}"), pl.col(c.LATENCY_MS), low=0.0, high=3.6e6)
+        checks += _text_checks(
+            c.TEMPLATE_ID_COLUMNS[0], pl.col(f"raw__{c.TEMPLATE_ID_COLUMNS[0]}"), pl.col(c.TEMPLATE_ID_COLUMNS[0]),
+            required=True, max_length=MAX_ID_LENGTH,
+        )
+        for rank, (tid, score) in enumerate(zip(c.TEMPLATE_ID_COLUMNS, c.SCORE_COLUMNS, strict=True)):
+            if rank > 0:
+                checks += _text_checks(tid, pl.col(f"raw__{tid}"), pl.col(tid), required=False, max_length=MAX_ID_LENGTH)
+                checks.append(
+                    (
+                        tid,
+                        pl.col(tid).is_not_null() & pl.col(c.TEMPLATE_ID_COLUMNS[rank - 1]).is_null(),
+                        pl.lit("ranks must be filled in order (a gap before this rank)"),
+                    )
+                )
+            checks += _number_checks(score, pl.col(f"raw__{score}"), pl.col(score), low=0.0, high=1.0, required=False)
+            checks.append(
+                (
+                    score,
+                    pl.col(tid).is_not_null() != pl.col(score).is_not_null(),
+                    pl.lit(f"{tid} and {score} must be given together"),
+                )
+            )
+    elif kind == "selection":
+        checks += _number_checks(
+            c.SELECTION_TIME_S, pl.col(f"raw__{c.SELECTION_TIME_S}"), pl.col(c.SELECTION_TIME_S),
+            low=0.0, high=MAX_SELECTION_TIME_S,
+        )
+        checks += _text_checks(
+            c.PREDICTION_ID, pl.col(f"raw__{c.PREDICTION_ID}"), pl.col(c.PREDICTION_ID),
+            required=False, max_length=MAX_ID_LENGTH,
+        )
+    else:
+        checks += _number_checks(
+            c.HANDLE_TIME_S, pl.col(f"raw__{c.HANDLE_TIME_S}"), pl.col(c.HANDLE_TIME_S),
+            low=0.0, high=MAX_HANDLE_TIME_S,
+        )
+
+    field_expr: pl.Expr = pl.lit(None, dtype=pl.String)
+    reason_expr: pl.Expr = pl.lit(None, dtype=pl.String)
+    # Build the chain backwards so that the first failing check (in declaration order) wins.
+    for name, bad, reason in reversed(checks):
+        field_expr = pl.when(bad).then(pl.lit(name)).otherwise(field_expr)
+        reason_expr = pl.when(bad).then(reason).otherwise(reason_expr)
+    verdict = work.with_columns(field_expr.alias(_FIELD), reason_expr.alias(_REASON))
+
+    rejected = verdict.filter(pl.col(_FIELD).is_not_null()).select(_ROW, _FIELD, _REASON)
+    valid = verdict.filter(pl.col(_FIELD).is_null()).select(_ROW, *expected)
+    assert valid.height + rejected.height == n_rows
+    return ValidatedBatch(valid=valid, rejected=rejected)

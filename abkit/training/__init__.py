@@ -1,0 +1,1 @@
+"""Training: domain adaptation (causal LM) then template-classifier fine-tuning."""

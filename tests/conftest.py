@@ -1,0 +1,31 @@
+"""Shared fixtures: a real PostgreSQL server per test session, fresh databases per test."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+
+from tests.pg_server import create_database, running_postgres
+
+_database_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """Admin URL of a PostgreSQL server started for this test session."""
+    with running_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """URL of a new, empty database on the session's server."""
+    return create_database(postgres_server, f"abkit_test_{next(_database_numbers)}")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """URL of a new SQLite file."""
+    return f"sqlite:///{tmp_path / 'events.sqlite'}"
