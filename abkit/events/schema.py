@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Sequence,
     String,
     Table,
     Text,
@@ -93,7 +94,8 @@ model_versions = Table(
 rejects = Table(
     "rejects",
     metadata,
-    Column("reject_id", Integer, primary_key=True, autoincrement=True),
+    # An explicit sequence: DuckDB has no SERIAL; SQLite ignores it and keeps its rowid.
+    Column("reject_id", Integer, Sequence("rejects_reject_id_seq"), primary_key=True, autoincrement=True),
     Column("event_kind", String(16), nullable=False),
     Column("source", Text, nullable=False),
     Column("row_number", Integer, nullable=True),
@@ -107,7 +109,7 @@ rejects = Table(
 report_snapshots = Table(
     "report_snapshots",
     metadata,
-    Column("snapshot_id", Integer, primary_key=True, autoincrement=True),
+    Column("snapshot_id", Integer, Sequence("report_snapshots_snapshot_id_seq"), primary_key=True, autoincrement=True),
     Column(c.EXPERIMENT, NAME, nullable=True),
     Column("window_since", DateTime, nullable=True),
     Column("window_until", DateTime, nullable=True),
