@@ -9,7 +9,7 @@ same SQL reads them everywhere.
 from sqlalchemy import (
     Column,
     DateTime,
-    Float,
+    Double,
     Index,
     Integer,
     MetaData,
@@ -24,6 +24,8 @@ from abkit.events import columns as c
 metadata = MetaData()
 
 ID = String(128)
+# 64-bit floats everywhere: a bare FLOAT is 32-bit in DuckDB (and REAL in Trino).
+DOUBLE = Double()
 NAME = String(64)
 
 predictions = Table(
@@ -37,8 +39,8 @@ predictions = Table(
     Column(c.ARM, NAME, nullable=False),
     Column(c.MODEL_VERSION, NAME, nullable=False),
     *(Column(name, ID, nullable=True) for name in c.TEMPLATE_ID_COLUMNS),
-    *(Column(name, Float, nullable=True) for name in c.SCORE_COLUMNS),
-    Column(c.LATENCY_MS, Float, nullable=False),
+    *(Column(name, DOUBLE, nullable=True) for name in c.SCORE_COLUMNS),
+    Column(c.LATENCY_MS, DOUBLE, nullable=False),
     Column(c.CREATED_AT, DateTime, nullable=False),
 )
 Index("ix_predictions_version_arm", predictions.c.model_version, predictions.c.arm)
@@ -55,7 +57,7 @@ selections = Table(
     Column(c.ARM, NAME, nullable=False),
     Column(c.MODEL_VERSION, NAME, nullable=False),
     Column(c.TEMPLATE_ID, ID, nullable=False),
-    Column(c.SELECTION_TIME_S, Float, nullable=False),
+    Column(c.SELECTION_TIME_S, DOUBLE, nullable=False),
     Column(c.CREATED_AT, DateTime, nullable=False),
     Column(c.PREDICTION_ID, ID, nullable=True),
 )
@@ -67,7 +69,7 @@ cases = Table(
     "cases",
     metadata,
     Column(c.CASE_ID, ID, primary_key=True),
-    Column(c.HANDLE_TIME_S, Float, nullable=False),
+    Column(c.HANDLE_TIME_S, DOUBLE, nullable=False),
     Column(c.CLOSED_AT, DateTime, nullable=False),
 )
 

@@ -1,0 +1,105 @@
+"""Small SQL constructs whose spelling differs per dialect (ISO week, day, percentiles).
+
+Timestamps are naive UTC ``DateTime`` columns everywhere (abkit/events/schema.py), so
+bucketing is a pure function of the stored value; only the function names differ.
+Each construct is compiled for sqlite, postgresql, duckdb and trino; the default spelling
+is standard SQL for any other warehouse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Date, Float
+from sqlalchemy.exc import CompileError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+DIALECTS = ("sqlite", "postgresql", "duckdb", "trino")
+
+
+class week_start(FunctionElement):  # noqa: N801 - reads like the SQL function it stands for
+    """Monday (ISO week start) of a timestamp, as a DATE."""
+
+    type = Date()
+    name = "week_start"
+    inherit_cache = True
+
+
+class day_of(FunctionElement):  # noqa: N801
+    """Calendar day (UTC) of a timestamp, as a DATE."""
+
+    type = Date()
+    name = "day_of"
+    inherit_cache = True
+
+
+class percentile(ColumnElement):  # noqa: N801
+    """Continuous percentile (linear interpolation, as numpy's default) of a column, an aggregate.
+
+    Trino only offers ``approx_percentile``; SQLite has no percentile aggregate at all, so the
+    SQLite source computes percentiles with a window query instead (see ``sql_source``).
+    """
+
+    type = Float()
+    inherit_cache = True
+
+    def __init__(self, column: Any, fraction: float):
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"percentile: fraction must be in [0, 1], got {fraction!r}")
+        self.column = column
+        self.fraction = float(fraction)
+
+    @property
+    def _from_objects(self) -> list:  # type: ignore[override]
+        return self.column._from_objects
+
+
+def _arg(compiler: Any, element: FunctionElement, **kw: Any) -> str:
+    (argument,) = list(element.clauses)
+    return compiler.process(argument, **kw)
+
+
+# Week: SQLite moves to the next Sunday (or stays on one) and steps back six days to Monday;
+# date_trunc('week', ...) is Monday-based in PostgreSQL, DuckDB and Trino.
+@compiles(week_start)
+@compiles(week_start, "postgresql")
+@compiles(week_start, "duckdb")
+@compiles(week_start, "trino")
+def _week_start_default(element: week_start, compiler: Any, **kw: Any) -> str:
+    return f"CAST(date_trunc('week', {_arg(compiler, element, **kw)}) AS DATE)"
+
+
+@compiles(week_start, "sqlite")
+def _week_start_sqlite(element: week_start, compiler: Any, **kw: Any) -> str:
+    return f"date({_arg(compiler, element, **kw)}, 'weekday 0', '-6 days')"
+
+
+@compiles(day_of)
+@compiles(day_of, "postgresql")
+@compiles(day_of, "duckdb")
+@compiles(day_of, "trino")
+def _day_default(element: day_of, compiler: Any, **kw: Any) -> str:
+    return f"CAST({_arg(compiler, element, **kw)} AS DATE)"
+
+
+@compiles(day_of, "sqlite")
+def _day_sqlite(element: day_of, compiler: Any, **kw: Any) -> str:
+    return f"date({_arg(compiler, element, **kw)})"
+
+
+@compiles(percentile)
+@compiles(percentile, "postgresql")
+@compiles(percentile, "duckdb")
+def _percentile_default(element: percentile, compiler: Any, **kw: Any) -> str:
+    return f"percentile_cont({element.fraction!r}) WITHIN GROUP (ORDER BY {compiler.process(element.column, **kw)})"
+
+
+@compiles(percentile, "trino")
+def _percentile_trino(element: percentile, compiler: Any, **kw: Any) -> str:
+    return f"approx_percentile({compiler.process(element.column, **kw)}, {element.fraction!r})"
+
+
+@compiles(percentile, "sqlite")
+def _percentile_sqlite(element: percentile, compiler: Any, **kw: Any) -> str:
+    raise CompileError("percentile: SQLite has no percentile aggregate; use the window query")
