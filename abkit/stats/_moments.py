@@ -1,0 +1,59 @@
+"""The mean, variance of the mean and degrees of freedom of one arm, from either kind of summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from abkit.stats.cluster import ClusterSummary
+from abkit.stats.summary import SampleSummary
+
+ArmSummary = SampleSummary | ClusterSummary
+
+
+@dataclass(frozen=True)
+class ArmMoments:
+    """Mean split as shift + offset (so differences of means keep their precision), its variance, its dof."""
+
+    shift: float
+    offset: float
+    variance_of_mean: float
+    dof: int
+
+    @property
+    def mean(self) -> float:
+        return self.shift + self.offset
+
+
+def arm_moments(summary: ArmSummary, label: str) -> ArmMoments | str:
+    """Return the arm's moments, or a reason why they cannot be computed (naming the arm by `label`).
+
+    A SampleSummary gives variance / n with n - 1 dof; a ClusterSummary gives the delta-method
+    variance with k - 1 dof (k clusters), so the Welch-Satterthwaite df counts randomisation units.
+    """
+    if isinstance(summary, SampleSummary):
+        if summary.n == 0:
+            return f"no selections in {label}"
+        if summary.n == 1:
+            return f"n = 1 in {label}"
+        return ArmMoments(summary.shift, summary.total / summary.n, summary.variance / summary.n, summary.n - 1)
+    if isinstance(summary, ClusterSummary):
+        if summary.k == 0:
+            return f"no interactions in {label}"
+        if summary.k == 1:
+            return f"only 1 interaction in {label}"
+        return ArmMoments(summary.shift, summary.sum_y / summary.sum_n, summary.variance_of_mean, summary.k - 1)
+    raise TypeError(f"{label} must be a SampleSummary or ClusterSummary, got {type(summary).__name__}")
+
+
+def arm_mean(summary: ArmSummary) -> tuple[float, float] | None:
+    """(shift, offset) of the arm's mean, or None when the arm is empty."""
+    if isinstance(summary, SampleSummary):
+        return None if summary.n == 0 else (summary.shift, summary.total / summary.n)
+    if isinstance(summary, ClusterSummary):
+        return None if summary.sum_n == 0 else (summary.shift, summary.sum_y / summary.sum_n)
+    raise TypeError(f"expected a SampleSummary or ClusterSummary, got {type(summary).__name__}")
+
+
+def mean_difference(first: tuple[float, float], second: tuple[float, float]) -> float:
+    """first - second for means held as (shift, offset): shifts subtract first, exactly when close."""
+    return (first[0] - second[0]) + (first[1] - second[1])

@@ -1,0 +1,92 @@
+"""Difference of means in seconds and in percent, with confidence intervals."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scipy import stats
+
+from abkit.stats._moments import ArmSummary, arm_mean, arm_moments, mean_difference
+from abkit.stats._result import ToDictMixin
+from abkit.stats.welch import _welch
+
+
+@dataclass(frozen=True)
+class DeltaResult(ToDictMixin):
+    """delta = mean(treatment) - mean(control), negative when treatment saves time.
+
+    Attributes:
+        delta_s: Difference of means in seconds; None only when an arm is empty.
+        ci95_s: (low, high) confidence interval of delta_s (at `confidence`, 95% by default).
+        delta_pct: 100 * delta_s / mean(control).
+        ci95_pct: Delta-method confidence interval of delta_pct.
+        missing: Why delta_s or ci95_s is None, else None.
+        pct_missing: Why delta_pct or ci95_pct is None, else None.
+        df: Welch-Satterthwaite df used for the t quantile.
+        confidence: Confidence level of the intervals.
+    """
+
+    delta_s: float | None
+    ci95_s: tuple[float, float] | None
+    delta_pct: float | None
+    ci95_pct: tuple[float, float] | None
+    missing: str | None = None
+    pct_missing: str | None = None
+    df: float | None = None
+    confidence: float = 0.95
+
+
+def mean_delta(
+    treatment: ArmSummary,
+    control: ArmSummary,
+    confidence: float = 0.95,
+    labels: tuple[str, str] = ("treatment", "control"),
+) -> DeltaResult:
+    """Difference of means with a Welch t confidence interval, in seconds and in percent of control.
+
+    The seconds CI is delta +- q * se with q the t quantile at the Welch-Satterthwaite df. The percent
+    CI applies the delta method to the ratio of means R = m1 / m0 (independent arms):
+    Var(R) ~= v1 / m0**2 + m1**2 * v0 / m0**4, interval 100 * (R - 1 +- q * sqrt(Var(R))).
+
+    Args:
+        treatment: SampleSummary (selection level) or ClusterSummary (variance by interaction).
+        control: Summary of the same kind for the control arm (holdout or baseline version).
+        confidence: Confidence level in (0, 1).
+        labels: Names of the two arms used in `missing` reasons.
+
+    Raises:
+        ValueError: When `confidence` is not strictly between 0 and 1.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
+    means = (arm_mean(treatment), arm_mean(control))
+    for mean, label in zip(means, labels, strict=True):
+        if mean is None:
+            reason = f"no selections in {label}"
+            return DeltaResult(None, None, None, None, missing=reason, pct_missing=reason, confidence=confidence)
+    delta = mean_difference(means[0], means[1])
+    control_mean = means[1][0] + means[1][1]
+    treatment_mean = means[0][0] + means[0][1]
+    delta_pct = None if control_mean == 0 else 100.0 * delta / control_mean
+    pct_reason = "control mean is zero" if control_mean == 0 else None
+
+    moments = (arm_moments(treatment, labels[0]), arm_moments(control, labels[1]))
+    reason = next((m for m in moments if isinstance(m, str)), None)
+    welch = None if reason is not None else _welch(*moments)
+    if welch is not None and welch.missing is not None:
+        reason = welch.missing
+    if reason is not None:
+        return DeltaResult(delta, None, delta_pct, None, reason, pct_reason or reason, confidence=confidence)
+
+    quantile = float(stats.t.isf((1.0 - confidence) / 2.0, welch.df))
+    half = quantile * welch.se
+    ci_s = (delta - half, delta + half)
+    if control_mean == 0:
+        return DeltaResult(delta, ci_s, None, None, None, pct_reason, welch.df, confidence)
+    v1, v0 = moments[0].variance_of_mean, moments[1].variance_of_mean
+    # delta method on R = m1 / m0: gradient (1 / m0, -m1 / m0^2)
+    ratio_var = v1 / control_mean**2 + treatment_mean**2 * v0 / control_mean**4
+    half_pct = 100.0 * quantile * math.sqrt(ratio_var)
+    ci_pct = (delta_pct - half_pct, delta_pct + half_pct)
+    return DeltaResult(delta, ci_s, delta_pct, ci_pct, None, None, welch.df, confidence)
