@@ -1,0 +1,139 @@
+"""Parameters of the synthetic support world, with the reason for each default.
+
+Figures to reproduce in shape come from DESIGN.md ("The real system this follows").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+SCALES: dict[str, int] = {
+    "small": 20_000,  # seconds; for tests and quick looks
+    "default": 200_000,  # the demo: enough for every test in the report to have power
+    "bench": 10_000_000,  # benchmarks of the stats queries and ingestion
+}
+
+
+@dataclass(frozen=True)
+class TextSettings:
+    """How customers word their requests (what makes the classifier's task hard or easy)."""
+
+    object_mention: float = 0.75  # P(the customer names the object); else a pronoun
+    action_mention: float = 0.7  # P(the customer names the action); else a vague verb
+    detail_mention: float = 0.4  # P(each of the template's two detail words shows up)
+    confusion: float = 0.25  # P(a sentence about another object/action, a distractor)
+    page_hint: float = 0.5  # P(the system message names the page matching the object)
+    follow_up: float = 0.35  # P(the customer adds a detail before the reply)
+    small_talk: float = 0.5  # P(an unlabelled advocate message before the first reply)
+    max_fillers: int = 2  # shared filler sentences per customer message: 0..max
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    """One model version of the world."""
+
+    name: str  # arm and model_version, e.g. "v2"
+    base_model: str  # recorded in model_versions
+    release_day: int  # day (from the start) the version takes all treatment traffic
+    top5_accuracy: float  # volume-weighted online top-5 accuracy the version is calibrated to
+    extra_saving_s: float  # saving beyond accuracy (better ranking, UI): successive versions cut time
+
+
+DEFAULT_VERSIONS: tuple[VersionSpec, ...] = (
+    # Offline figures (DESIGN): top-5 75.0 / 78.9 / 80.3%; online a little lower for the first.
+    VersionSpec("v1", "pythia-410m-deduped", 0, 0.72, 0.0),
+    VersionSpec("v2", "pythia-1.4b-deduped", 74, 0.75, 0.25),
+    VersionSpec("v3", "pythia-1.4b-deduped+adapted", 154, 0.78, 0.35),
+    # v3 vs v4: about -0.7 s in DESIGN, so v4 gets a larger extra saving on top of accuracy.
+    VersionSpec("v4", "pythia-2.8b-deduped+adapted", 234, 0.80, 0.85),
+)
+
+
+@dataclass(frozen=True)
+class WorldSettings:
+    """Everything that shapes the simulated world; ``replace(settings, ...)`` to vary it."""
+
+    n_selections: int = SCALES["default"]  # target number of template selections (about)
+    start: datetime = datetime(2026, 1, 5)  # a Monday; day 0 of the world
+    days: int = 300  # v1 at day 0, then a release about every 80 days
+    n_templates: int = 640  # as the real classifier's label set
+    zipf_exponent: float = 1.0  # volume of the template at rank r is proportional to r ** -s
+    introduced_share: float = 0.1  # templates that appear after day 0 (new products, policies)
+    deprecated_share: float = 0.08  # templates retired before the end
+    n_advocates: int = 400
+    transfer_probability: float = 0.1  # cases handed to a second advocate (a second unit)
+    extra_selections_mean: float = 1.6  # selections per interaction = 1 + Poisson(1.6): 2.6 on average
+    weekend_volume: float = 0.4  # weekend days get 40% of a weekday's cases
+    versions: tuple[VersionSpec, ...] = DEFAULT_VERSIONS
+    challenger_days: int = 14  # each release is preceded by a two-week challenger test
+    holdout_weight: float = 0.02  # the standing 2% holdout (and the challengers' holdout)
+    standing_salt: str = "standing"
+    # Model quality: P(template known) = sigmoid(alpha_v + accuracy_slope * z + u_t), z the
+    # standardised log volume of the template, u_t ~ N(0, template_accuracy_sd).
+    accuracy_slope: float = 0.8  # frequent templates are predicted better
+    template_accuracy_sd: float = 0.6
+    rank_decay: float = 0.4  # given known, rank of the true template is geometric: P(rank k) ~ 0.4^(k-1)
+    unseen_known: float = 0.05  # P(known) for a template introduced after the version's training
+    # Selection time (seconds): baseline * lognormal random effects, minus the saving.
+    holdout_mean_s: float = 19.0  # DESIGN: about 19 s without suggestions
+    saving_by_rank_s: tuple[float, ...] = (9.0, 7.5, 6.5, 6.0, 5.5)  # chosen template shown at rank 1..5
+    saving_not_shown_s: float = 0.5  # suggestions shown but the chosen one is not among them
+    advocate_sd: float = 0.15  # log-scale sd of an advocate's speed
+    interaction_sd: float = 0.2  # log-scale sd of an interaction's random effect (clustering)
+    template_sd: float = 0.1  # log-scale sd of how hard a template is to find
+    selection_sd: float = 0.35  # log-scale residual sd per selection
+    # Cases: handle time = selection times + other work; DESIGN: saving ~3.56% of case time.
+    other_work_mean_s: float = 500.0
+    other_work_sd: float = 0.5  # log-scale
+    gap_between_selections_s: float = 90.0  # mean wall-clock time between selections in a case
+    latency_median_ms: float = 28.0  # serving latency of a prediction, lognormal
+    latency_sd: float = 0.3
+    text: TextSettings = field(default_factory=TextSettings)
+
+    def __post_init__(self) -> None:
+        if self.n_selections < 1:
+            raise ValueError(f"n_selections: must be >= 1, got {self.n_selections}")
+        if self.days < 1:
+            raise ValueError(f"days: must be >= 1, got {self.days}")
+        if not self.versions:
+            raise ValueError("versions: at least one model version is required")
+        days = [v.release_day for v in self.versions]
+        if days[0] != 0 or days != sorted(days) or len(set(days)) != len(days):
+            raise ValueError(f"versions: release days must start at 0 and increase, got {days}")
+        if days[-1] >= self.days:
+            raise ValueError(f"versions: last release day {days[-1]} is not before the end (day {self.days})")
+        for earlier, later in zip(days, days[1:], strict=False):
+            if later - earlier <= self.challenger_days:
+                raise ValueError(
+                    f"versions: releases on days {earlier} and {later} leave no room for a challenger test"
+                )
+        if len(self.saving_by_rank_s) != 5:
+            raise ValueError("saving_by_rank_s: one saving per shown rank (5)")
+        if not 0 < self.holdout_weight < 1:
+            raise ValueError(f"holdout_weight: must be in (0, 1), got {self.holdout_weight}")
+
+    @property
+    def mean_selections_per_case(self) -> float:
+        return (1 + self.transfer_probability) * (1 + self.extra_selections_mean)
+
+    @property
+    def n_cases(self) -> int:
+        return max(1, round(self.n_selections / self.mean_selections_per_case))
+
+
+def settings_for_scale(scale: str | int, **overrides: object) -> WorldSettings:
+    """Settings for a named scale (``small``, ``default``, ``bench``) or a number of selections.
+
+    Raises:
+        ValueError: an unknown scale name or a non-positive number.
+    """
+    if isinstance(scale, str) and not scale.isdigit():
+        if scale not in SCALES:
+            raise ValueError(f"scale: expected one of {sorted(SCALES)} or a number of selections, got {scale!r}")
+        n_selections = SCALES[scale]
+    else:
+        n_selections = int(scale)
+        if n_selections < 1:
+            raise ValueError(f"scale: a number of selections must be >= 1, got {n_selections}")
+    return replace(WorldSettings(), n_selections=n_selections, **overrides)  # type: ignore[arg-type]

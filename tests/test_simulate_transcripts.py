@@ -1,0 +1,116 @@
+"""Transcripts: format, determinism, and wording that a simple classifier can learn."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from abkit.simulate.catalogue import MAX_TEMPLATES, build_catalogue
+from abkit.simulate.transcripts import generate_transcripts, write_jsonl
+from abkit.text.transcript import ROLES, parse_messages
+
+MESSAGE_KEYS = {"message_id", "role", "text", "template_id"}
+
+
+def test_format_roles_labels_and_ids():
+    corpus = generate_transcripts(seed=3, n_cases=300, n_templates=640)
+    assert len(corpus) == 300
+    ids = set()
+    template_ids = set(build_catalogue(640).template_ids)
+    for case in corpus:
+        assert set(case) == {"case_id", "messages"}
+        assert isinstance(case["case_id"], str) and case["case_id"]
+        messages = case["messages"]
+        parse_messages(messages)  # roles and non-empty texts, as training and serving read them
+        labelled = [m for m in messages if m["template_id"] is not None]
+        assert labelled, "every case has at least one labelled advocate message"
+        for index, message in enumerate(messages):
+            assert set(message) == MESSAGE_KEYS
+            assert message["role"] in ROLES
+            assert message["message_id"].startswith(case["case_id"] + "-")
+            ids.add(message["message_id"])
+            if message["template_id"] is not None:
+                assert message["role"] == "advocate"
+                assert message["template_id"] in template_ids
+                assert index > 0 and any(m["role"] == "customer" for m in messages[:index])
+        # labelled messages are numbered a0, a1, ... in order: the simulator's event message ids
+        assert [m["message_id"].rsplit("-", 1)[1] for m in labelled] == [f"a{j}" for j in range(len(labelled))]
+    assert len(ids) == sum(len(case["messages"]) for case in corpus), "message ids are unique"
+
+
+def test_same_seed_same_corpus_other_seed_other_corpus():
+    assert generate_transcripts(11, 50) == generate_transcripts(11, 50)
+    assert generate_transcripts(11, 50) != generate_transcripts(12, 50)
+
+
+def test_catalogue_is_shared_across_seeds():
+    labels_1 = {m["template_id"] for c in generate_transcripts(1, 200, 20) for m in c["messages"]} - {None}
+    labels_2 = {m["template_id"] for c in generate_transcripts(2, 200, 20) for m in c["messages"]} - {None}
+    assert labels_1 <= set(build_catalogue(20).template_ids)
+    assert len(labels_1 & labels_2) >= 15
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="n_cases"):
+        generate_transcripts(1, -1)
+    with pytest.raises(ValueError, match="n_templates"):
+        generate_transcripts(1, 10, n_templates=MAX_TEMPLATES + 1)
+    with pytest.raises(ValueError, match="n_templates"):
+        generate_transcripts(1, 10, n_templates=1)
+    assert generate_transcripts(1, 0) == []
+
+
+def test_jsonl_round_trip(tmp_path):
+    corpus = generate_transcripts(5, 20)
+    path = tmp_path / "transcripts.jsonl"
+    assert write_jsonl(corpus, path) == 20
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == corpus
+
+
+def _examples(corpus):
+    """(context text, label) per labelled message: the two messages before it."""
+    for case in corpus:
+        messages = case["messages"]
+        for index, message in enumerate(messages):
+            if message["template_id"] is not None:
+                context = " ".join(m["text"] for m in messages[max(0, index - 2) : index])
+                yield context, message["template_id"]
+
+
+def _bags(texts, vocabulary):
+    matrix = np.zeros((len(texts), len(vocabulary)))
+    for row, text in enumerate(texts):
+        for word in re.findall(r"[a-z0-9-]+", text.lower()):
+            column = vocabulary.get(word)
+            if column is not None:
+                matrix[row, column] += 1
+    return matrix
+
+
+def test_wording_depends_on_template_nearest_centroid_beats_majority():
+    """A bag-of-words nearest-centroid classifier learns the labels; the majority class does not."""
+    n_templates = 40
+    train = list(_examples(generate_transcripts(1, 3000, n_templates)))
+    test = list(_examples(generate_transcripts(2, 600, n_templates)))
+    words = Counter(w for text, _ in train for w in re.findall(r"[a-z0-9-]+", text.lower()))
+    vocabulary = {w: i for i, w in enumerate(sorted(words))}
+    labels = sorted({label for _, label in train})
+    x_train = _bags([t for t, _ in train], vocabulary)
+    y_train = np.array([labels.index(label) for _, label in train])
+    # tf-idf weighting, then class centroids on the unit sphere (cosine similarity)
+    idf = np.log(len(train) / (1 + (x_train > 0).sum(axis=0)))
+    centroids = np.stack([x_train[y_train == k].mean(axis=0) * idf for k in range(len(labels))])
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    x_test = _bags([t for t, _ in test], vocabulary) * idf
+    predicted = np.argmax(x_test @ centroids.T, axis=1)
+    truth = [label for _, label in test]
+    accuracy = np.mean([labels[p] == t for p, t in zip(predicted, truth, strict=True)])
+    majority = Counter(truth).most_common(1)[0][1] / len(truth)
+    print(f"nearest centroid {accuracy:.3f}, majority {majority:.3f}")
+    assert accuracy > majority + 0.2, (accuracy, majority)
+    assert accuracy < 0.95, "noisy wording: the task must not be trivial"
