@@ -1,0 +1,201 @@
+"""The HTTP API (FastAPI): thin handlers over :class:`~abkit.serving.service.SuggestionService`.
+
+Bodies are read and validated here rather than by FastAPI's parameter parsing, so that each
+bad input (invalid UTF-8, malformed JSON, wrong types, unknown fields, oversized body) gets
+a 4xx whose message names the problem. The request schemas still appear in the OpenAPI
+document at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from abkit.serving.middleware import BodyTooLarge, GuardMiddleware
+from abkit.serving.schemas import (
+    CaseRequest,
+    CaseResponse,
+    ErrorResponse,
+    SelectionRequest,
+    SelectionResponse,
+    SuggestRequest,
+    SuggestResponse,
+    describe_validation_error,
+)
+from abkit.serving.service import ServiceError, SuggestionService
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_MAX_BODY_BYTES = 1_000_000
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for "the client went away before the answer"
+_REQUEST_MODELS = (SuggestRequest, SelectionRequest, CaseRequest)
+_ERRORS = {
+    400: {"model": ErrorResponse, "description": "Body is not valid UTF-8 or not JSON."},
+    401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."},
+    413: {"model": ErrorResponse, "description": "Body too large."},
+    422: {"model": ErrorResponse, "description": "A field is missing, of the wrong type or invalid."},
+    503: {"model": ErrorResponse, "description": "Not ready, shutting down, or the event buffer is full."},
+}
+
+
+def _json_body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+async def _parse(request: Request, model: type[M]) -> M:
+    try:
+        body = await request.body()
+    except BodyTooLarge as error:
+        raise ServiceError(413, str(error)) from None
+    if not body:
+        raise ServiceError(400, "empty request body: expected a JSON object")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ServiceError(400, f"request body is not valid UTF-8 (byte {error.start})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ServiceError(400, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    if not isinstance(data, dict):
+        raise ServiceError(422, f"body: expected a JSON object, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        summary, problems = describe_validation_error(error)
+        raise ServiceError(422, summary, errors=problems) from None
+
+
+async def _client_gone(request: Request) -> None:
+    # After the body is read, the next ASGI message is http.disconnect when the client leaves.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _error_response(error: ServiceError) -> JSONResponse:
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+    content: dict[str, Any] = {"detail": error.detail}
+    if error.errors is not None:
+        content["errors"] = error.errors
+    return JSONResponse(content, status_code=error.status, headers=headers)
+
+
+def create_app(
+    service: SuggestionService, *, token: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> FastAPI:
+    """The ASGI app serving ``service``.
+
+    Args:
+        service: started on app startup, stopped (queue drained, events flushed) on shutdown.
+        token: bearer token required on every path but /health and /ready (None: no auth).
+        max_body_bytes: larger request bodies get 413.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="abkit serving",
+        summary="Top-5 reply-template suggestions with a holdout, and event logging.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
+        return _error_response(error)
+
+    @app.post(
+        "/v1/suggest",
+        response_model=SuggestResponse,
+        responses={
+            **_ERRORS,
+            429: {"model": ErrorResponse, "description": "Queue full."},
+            504: {"model": ErrorResponse, "description": "Deadline passed."},
+        },
+        openapi_extra=_json_body_doc(SuggestRequest),
+    )
+    async def suggest(request: Request) -> Response:
+        """Top-5 templates for the advocate's next reply (none for the holdout, which is still logged)."""
+        started = time.monotonic()
+        body = await _parse(request, SuggestRequest)
+        work = asyncio.ensure_future(service.suggest(body, started))
+        gone = asyncio.ensure_future(_client_gone(request))
+        await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
+        if not work.done():
+            work.cancel()  # cancels its queued future: the batcher drops it before the forward pass
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
+        gone.cancel()
+        return JSONResponse(work.result().to_dict())
+
+    @app.post(
+        "/v1/selections",
+        status_code=202,
+        response_model=SelectionResponse,
+        responses=_ERRORS,
+        openapi_extra=_json_body_doc(SelectionRequest),
+    )
+    async def selections(request: Request) -> Response:
+        """Log the template an advocate chose and how long it took (arm assigned by the service)."""
+        body = await _parse(request, SelectionRequest)
+        return JSONResponse(service.log_selection(body), status_code=202)
+
+    @app.post(
+        "/v1/cases",
+        status_code=202,
+        response_model=CaseResponse,
+        responses=_ERRORS,
+        openapi_extra=_json_body_doc(CaseRequest),
+    )
+    async def cases(request: Request) -> Response:
+        """Log a closed case's total handle time."""
+        body = await _parse(request, CaseRequest)
+        return JSONResponse(service.log_case(body), status_code=202)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/ready", responses={503: {"description": "Loading, or the event database is unavailable."}})
+    async def ready() -> JSONResponse:
+        """Readiness: models loaded and warmed, event database reachable, buffer not full."""
+        ok, state = service.readiness()
+        return JSONResponse(state, status_code=200 if ok else 503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+            _, definitions = models_json_schema(
+                [(model, "validation") for model in _REQUEST_MODELS], ref_template="#/components/schemas/{model}"
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(GuardMiddleware, metrics=service.metrics, token=token, max_body_bytes=max_body_bytes)
+    return app

@@ -1,0 +1,257 @@
+"""Dynamic batching: an asyncio queue feeding one model worker thread.
+
+Independent of the web layer: anything that can ``await batcher.submit(token_ids)`` can use
+it. Each cycle takes the oldest queued request and the queued requests closest to it in
+length (to cut padding), up to a request cap and a padded-token budget, drops requests whose
+caller has gone or whose deadline has passed, and runs the forward pass on the worker thread
+so that the event loop keeps accepting requests meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class BatcherSettings:
+    """How batches are formed."""
+
+    max_batch_size: int = 32  # requests per forward pass
+    max_batch_tokens: int = 16_384  # padded tokens per forward pass (batch size x longest input)
+    max_wait_s: float = 0.0  # extra wait for a fuller batch; 0 takes what is queued when the worker frees
+    max_queue: int = 256  # queued requests beyond which submit() refuses (HTTP 429)
+
+    def __post_init__(self) -> None:
+        if self.max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be at least 1, got {self.max_batch_size}")
+        if self.max_batch_tokens < 1:
+            raise ValueError(f"max_batch_tokens must be at least 1, got {self.max_batch_tokens}")
+        if self.max_wait_s < 0:
+            raise ValueError(f"max_wait_s must not be negative, got {self.max_wait_s}")
+        if self.max_queue < 1:
+            raise ValueError(f"max_queue must be at least 1, got {self.max_queue}")
+
+
+class QueueFull(Exception):
+    """The queue holds ``max_queue`` requests already; try again later."""
+
+
+class DeadlinePassed(Exception):
+    """The request's deadline passed before its forward pass started."""
+
+
+class BatcherStopped(Exception):
+    """The batcher is shutting down and takes no new requests."""
+
+
+@dataclass(frozen=True)
+class Scored(Generic[R]):
+    """A result and how it was obtained."""
+
+    result: R
+    queue_s: float  # from submit to the start of its forward pass
+    inference_s: float  # duration of the forward pass it was part of
+    batch_size: int
+
+
+class BatchObserver(Protocol):
+    """Receives one call per forward pass (metrics live outside the batcher)."""
+
+    def on_batch(self, size: int, padded_tokens: int, inference_s: float, queue_s: Sequence[float]) -> None: ...
+
+    def on_dropped(self, reason: str, count: int) -> None: ...
+
+
+def plan_batch(lengths: Sequence[int], max_size: int, max_tokens: int) -> list[int]:
+    """Choose which queued requests form the next batch (pure).
+
+    The oldest request (index 0) always goes first, even if it alone exceeds the budget;
+    the others are taken by closeness of length to it (ties by age) while the batch stays
+    within ``max_size`` requests and ``max_tokens`` padded tokens (size x longest length).
+
+    Returns:
+        Indices into ``lengths``, the oldest first.
+    """
+    if not lengths:
+        return []
+    anchor = lengths[0]
+    chosen = [0]
+    longest = anchor
+    others = sorted(range(1, len(lengths)), key=lambda i: (abs(lengths[i] - anchor), i))
+    for index in others:
+        if len(chosen) >= max_size:
+            break
+        candidate_longest = max(longest, lengths[index])
+        if candidate_longest * (len(chosen) + 1) <= max_tokens:
+            chosen.append(index)
+            longest = candidate_longest
+    return chosen
+
+
+@dataclass
+class _Pending:
+    token_ids: Sequence[int]
+    future: asyncio.Future
+    enqueued: float
+    deadline: float | None
+
+
+class DynamicBatcher(Generic[R]):
+    """Batches token id sequences for ``score_fn``, which runs on ``executor``.
+
+    Args:
+        score_fn: scores a list of token id sequences, returning one result per sequence in
+            order (e.g. :meth:`abkit.serving.scorer.HFScorer.score`).
+        executor: where ``score_fn`` runs; a single-thread executor is the model worker
+            (several batchers may share it so that models on one GPU take turns).
+        settings: batch caps, wait and queue bound.
+        observer: optional metrics sink.
+    """
+
+    def __init__(
+        self,
+        score_fn: Callable[[Sequence[Sequence[int]]], list[R]],
+        executor: Executor,
+        settings: BatcherSettings | None = None,
+        observer: BatchObserver | None = None,
+    ):
+        self.score_fn = score_fn
+        self.executor = executor
+        self.settings = settings or BatcherSettings()
+        self.observer = observer
+        self._pending: list[_Pending] = []
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    @property
+    def queue_size(self) -> int:
+        """Requests waiting for a forward pass."""
+        return len(self._pending)
+
+    def start(self) -> None:
+        """Start the batching loop on the running event loop."""
+        if self._task is not None:
+            return
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="abkit-batcher")
+
+    async def stop(self) -> None:
+        """Refuse new requests, finish the queued ones, then stop the loop."""
+        self._stopping = True
+        if self._task is None:
+            return
+        assert self._wakeup is not None
+        self._wakeup.set()
+        await self._task
+        self._task = None
+
+    def submit_nowait(self, token_ids: Sequence[int], deadline: float | None = None) -> asyncio.Future:
+        """Queue one sequence; the future resolves to a :class:`Scored`.
+
+        Cancel the future when the caller goes away: a cancelled request is dropped before
+        its forward pass.
+
+        Args:
+            token_ids: the input.
+            deadline: ``time.monotonic()`` value after which the request is not run; the future
+                then fails with :class:`DeadlinePassed`.
+
+        Raises:
+            QueueFull: ``max_queue`` requests are already waiting.
+            BatcherStopped: the batcher is not running.
+        """
+        if self._task is None or self._stopping:
+            raise BatcherStopped("the model worker is not running")
+        if len(self._pending) >= self.settings.max_queue:
+            raise QueueFull(f"{len(self._pending)} requests already queued")
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(token_ids, future, time.monotonic(), deadline))
+        assert self._wakeup is not None
+        self._wakeup.set()
+        return future
+
+    async def submit(self, token_ids: Sequence[int], deadline: float | None = None) -> Scored[R]:
+        """Queue one sequence and wait for its result (see :meth:`submit_nowait`)."""
+        return await self.submit_nowait(token_ids, deadline)
+
+    def _drop_stale(self) -> None:
+        now = time.monotonic()
+        kept, gone, expired = [], 0, 0
+        for item in self._pending:
+            if item.future.done():  # cancelled by a caller that went away
+                gone += 1
+            elif item.deadline is not None and now >= item.deadline:
+                item.future.set_exception(DeadlinePassed("deadline passed while queued"))
+                expired += 1
+            else:
+                kept.append(item)
+        self._pending = kept
+        if self.observer is not None:
+            if gone:
+                self.observer.on_dropped("client_gone", gone)
+            if expired:
+                self.observer.on_dropped("deadline", expired)
+
+    async def _wait_for_fuller_batch(self) -> None:
+        settings = self.settings
+        assert self._wakeup is not None
+        give_up = self._pending[0].enqueued + settings.max_wait_s
+        while len(self._pending) < settings.max_batch_size and not self._stopping:
+            remaining = give_up - time.monotonic()
+            if remaining <= 0:
+                return
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), remaining)
+            except TimeoutError:
+                return
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        loop = asyncio.get_running_loop()
+        settings = self.settings
+        while True:
+            if not self._pending:
+                if self._stopping:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            if settings.max_wait_s > 0:
+                await self._wait_for_fuller_batch()
+            self._drop_stale()
+            if not self._pending:
+                continue
+            chosen = plan_batch(
+                [len(item.token_ids) for item in self._pending], settings.max_batch_size, settings.max_batch_tokens
+            )
+            chosen_set = set(chosen)
+            batch = [self._pending[i] for i in chosen]
+            self._pending = [item for i, item in enumerate(self._pending) if i not in chosen_set]
+            started = time.monotonic()
+            try:
+                results = await loop.run_in_executor(self.executor, self.score_fn, [item.token_ids for item in batch])
+                if len(results) != len(batch):
+                    raise RuntimeError(f"scorer returned {len(results)} results for {len(batch)} inputs")
+            except Exception as error:  # a failed forward pass fails its requests, not the loop
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(error)
+                continue
+            inference_s = time.monotonic() - started
+            queue_s = [started - item.enqueued for item in batch]
+            for item, result, waited in zip(batch, results, queue_s, strict=True):
+                if not item.future.done():
+                    item.future.set_result(Scored(result, waited, inference_s, len(batch)))
+            if self.observer is not None:
+                longest = max(len(item.token_ids) for item in batch)
+                self.observer.on_batch(len(batch), longest * len(batch), inference_s, queue_s)

@@ -1,0 +1,107 @@
+"""Prometheus metrics of the service, named after what users know from serving servers.
+
+Each service instance owns its registry (so tests can run several apps in one process).
+Queue size and the event writer's state are read at scrape time by a collector; batch and
+request figures are recorded as they happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from abkit.serving.writer import EventWriter
+
+# Latency buckets from 1 ms to 10 s: the published budget is 100 ms.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+BATCH_TOKEN_BUCKETS = (64, 256, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
+
+
+class _StateCollector(Collector):
+    def __init__(self, queue_sizes: Callable[[], dict[str, int]], writer: EventWriter):
+        self._queue_sizes = queue_sizes
+        self._writer = writer
+
+    def collect(self) -> Iterable:
+        queue = GaugeMetricFamily("abkit_queue_size", "Requests waiting for a forward pass.", labels=["model_version"])
+        for version, size in self._queue_sizes().items():
+            queue.add_metric([version], size)
+        yield queue
+        writer = self._writer
+        yield GaugeMetricFamily(
+            "abkit_events_pending", "Events acknowledged and not yet committed.", value=writer.pending
+        )
+        yield GaugeMetricFamily(
+            "abkit_event_db_up", "1 when the last database operation succeeded.", value=int(writer.db_up)
+        )
+        written = CounterMetricFamily("abkit_events_written", "Events committed to the store.", labels=["kind"])
+        for kind, count in writer.written.items():
+            written.add_metric([kind], count)
+        yield written
+        yield CounterMetricFamily(
+            "abkit_event_db_errors", "Failed database operations (retried).", value=writer.write_failures
+        )
+        yield CounterMetricFamily(
+            "abkit_events_refused", "Events the store refused as malformed.", value=writer.rejected
+        )
+
+
+class ServiceMetrics:
+    """All metrics of one service; also the batchers' :class:`~abkit.serving.batcher.BatchObserver`."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.batch_size = Histogram(
+            "abkit_batch_size", "Requests per forward pass.", buckets=BATCH_SIZE_BUCKETS, registry=r
+        )
+        self.batch_tokens = Histogram(
+            "abkit_batch_tokens", "Padded tokens per forward pass.", buckets=BATCH_TOKEN_BUCKETS, registry=r
+        )
+        self.queue_duration = Histogram(
+            "abkit_queue_duration_seconds",
+            "Time from arrival to the start of the forward pass.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.inference_duration = Histogram(
+            "abkit_inference_duration_seconds",
+            "Duration of one forward pass (tokens to top-5).",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            "abkit_request_duration_seconds",
+            "Time to answer a request, by endpoint.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.requests = Counter(
+            "abkit_requests", "HTTP requests by endpoint and status.", ["endpoint", "status"], registry=r
+        )
+        self.dropped = Counter(
+            "abkit_requests_dropped", "Requests dropped before their forward pass.", ["reason"], registry=r
+        )
+        self.arms = Counter("abkit_suggestions", "Suggest requests answered, by experiment arm.", ["arm"], registry=r)
+
+    def watch(self, queue_sizes: Callable[[], dict[str, int]], writer: EventWriter) -> None:
+        """Report queue sizes and the event writer's state at every scrape."""
+        self.registry.register(_StateCollector(queue_sizes, writer))
+
+    def on_batch(self, size: int, padded_tokens: int, inference_s: float, queue_s: Sequence[float]) -> None:
+        self.batch_size.observe(size)
+        self.batch_tokens.observe(padded_tokens)
+        self.inference_duration.observe(inference_s)
+        for waited in queue_s:
+            self.queue_duration.observe(waited)
+
+    def on_dropped(self, reason: str, count: int) -> None:
+        self.dropped.labels(reason).inc(count)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

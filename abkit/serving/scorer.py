@@ -1,0 +1,171 @@
+"""The model interface and its Hugging Face implementation.
+
+A scorer turns conversations into token ids (:meth:`Scorer.encode`, the same window as in
+training) and batches of token ids into the top-k template ids with softmax scores
+(:meth:`Scorer.score`). Softmax and top-k run on the model's device, so only ``[batch, k]``
+numbers come back to the host.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from abkit.events.columns import TOP_K
+from abkit.serving.batch import TokenBatch
+from abkit.text import Message, window_token_ids
+from abkit.training.serving_dir import read_metadata
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One suggested template and its softmax probability."""
+
+    template_id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class TopK:
+    """The top-k suggestions for one input, best first."""
+
+    suggestions: tuple[Suggestion, ...]
+
+    @property
+    def template_ids(self) -> tuple[str, ...]:
+        return tuple(s.template_id for s in self.suggestions)
+
+    @property
+    def scores(self) -> tuple[float, ...]:
+        return tuple(s.score for s in self.suggestions)
+
+
+class Scorer(Protocol):
+    """What the batcher and the service need from a model."""
+
+    model_version: str
+    max_tokens: int
+
+    def encode(self, messages: Sequence[Message]) -> list[int]:
+        """Token ids of the classifier input for one conversation."""
+        ...
+
+    def score(self, sequences: Sequence[Sequence[int]]) -> list[TopK]:
+        """Top-k templates of each token id sequence, in input order."""
+        ...
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` picks CUDA when available; ``cuda`` without a GPU is an error, not a fallback."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    parsed = torch.device(device)
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: CUDA is not available on this machine")
+    return parsed
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """``auto``: bfloat16 on GPUs that support it, else float16 on CUDA; float32 on CPU."""
+    if dtype == "auto":
+        if device.type != "cuda":
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    choices = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+    if dtype not in choices:
+        raise ValueError(f"dtype {dtype!r}: expected auto or one of {sorted(choices)}")
+    return choices[dtype]
+
+
+class HFScorer:
+    """A Hugging Face sequence classifier loaded once from an abkit serving directory.
+
+    Decoder classifiers (GPT-NeoX/Pythia and others with a ``score`` head) are pooled at the
+    last non-padding token, found from the sequence lengths rather than from pad ids, and
+    only that position goes through the head. Encoders (BERT-style) use the model's own
+    pooling with the attention mask. Either way padding does not change a sequence's scores.
+
+    Args:
+        directory: a serving directory (``save_pretrained`` output plus ``abkit_model.json``).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        dtype: ``auto`` (bf16/fp16 on CUDA, float32 on CPU), ``float32``, ``float16``, ``bfloat16``.
+        top_k: how many templates to return.
+    """
+
+    def __init__(self, directory: str | Path, *, device: str = "auto", dtype: str = "auto", top_k: int = TOP_K):
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.directory = Path(directory)
+        metadata = read_metadata(self.directory)
+        self.model_version = metadata.model_version
+        self.max_tokens = metadata.max_tokens
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
+        model = AutoModelForSequenceClassification.from_pretrained(self.directory, dtype=self.dtype)
+        self.model = model.to(self.device).eval()
+        id2label = self.model.config.id2label
+        self.labels = [str(id2label[index]) for index in range(len(id2label))]
+        if len(self.labels) < 1:
+            raise ValueError(f"{directory}: config.id2label is empty")
+        self.top_k = min(top_k, len(self.labels))
+        pad = self.tokenizer.pad_token_id
+        self.pad_token_id = int(pad if pad is not None else (self.tokenizer.eos_token_id or 0))
+        self._decoder_head = getattr(self.model, "score", None) if hasattr(self.model, "base_model") else None
+        self.parameters = sum(p.numel() for p in self.model.parameters())
+
+    def encode(self, messages: Sequence[Message]) -> list[int]:
+        return window_token_ids(messages, self.tokenizer, self.max_tokens)
+
+    def batch(self, sequences: Sequence[Sequence[int]]) -> TokenBatch:
+        return TokenBatch.from_sequences(sequences, self.pad_token_id)
+
+    @torch.inference_mode()
+    def logits(self, batch: TokenBatch) -> torch.Tensor:
+        """Pooled class logits ``[batch, labels]`` on the model's device."""
+        batch = batch.to(self.device, non_blocking=self.device.type == "cuda")
+        if self._decoder_head is not None:
+            hidden = self.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)[0]
+            last = hidden[torch.arange(hidden.shape[0], device=hidden.device), batch.lengths - 1]
+            return self._decoder_head(last)
+        return self.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+
+    @torch.inference_mode()
+    def score(self, sequences: Sequence[Sequence[int]]) -> list[TopK]:
+        logits = self.logits(self.batch(sequences))
+        # Softmax in float32 whatever the model dtype, then top-k, all on the device.
+        probabilities = torch.softmax(logits.float(), dim=-1)
+        values, indices = torch.topk(probabilities, self.top_k, dim=-1)
+        values, indices = values.cpu().tolist(), indices.cpu().tolist()
+        return [
+            TopK(tuple(Suggestion(self.labels[i], float(v)) for i, v in zip(row_i, row_v, strict=True)))
+            for row_i, row_v in zip(indices, values, strict=True)
+        ]
+
+    def warm_up(self, batch_sizes: Sequence[int] = (1, 8), lengths: Sequence[int] = (16, 512)) -> None:
+        """Run a few shapes once so that the first real request pays no lazy initialisation."""
+        token = 1 if self.pad_token_id == 0 else 0
+        for size in batch_sizes:
+            for length in lengths:
+                self.score([[token] * min(length, self.max_tokens)] * size)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+
+def hf_model_slot(directory: str | Path, *, device: str = "auto", dtype: str = "auto"):  # type: ignore[no-untyped-def]
+    """A :class:`~abkit.serving.service.ModelSlot` loading ``directory`` with :class:`HFScorer`.
+
+    The version comes from ``abkit_model.json`` without loading the weights, so the
+    experiment can be checked before the (slow) load starts.
+    """
+    from abkit.serving.service import ModelSlot
+
+    version = read_metadata(directory).model_version
+    return ModelSlot(version, lambda: HFScorer(directory, device=device, dtype=dtype))

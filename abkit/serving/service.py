@@ -1,0 +1,344 @@
+"""The suggestion service, without the web layer: assign, batch, score, log.
+
+One :class:`ModelSlot` per served model; the experiment's non-holdout arms are model versions
+and the holdout is scored by the first (baseline) model. Requests are admitted only while
+the event buffer has room, so every acknowledged request has its event kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from abkit.assignment import ExperimentConfig
+from abkit.assignment.config import HOLDOUT
+from abkit.events import columns as c
+from abkit.events.validate import MAX_NAME_LENGTH
+from abkit.serving.batcher import BatcherSettings, BatcherStopped, DeadlinePassed, DynamicBatcher, QueueFull
+from abkit.serving.metrics import ServiceMetrics
+from abkit.serving.schemas import CaseRequest, SelectionRequest, SuggestRequest
+from abkit.serving.scorer import Scorer, TopK
+from abkit.serving.writer import BufferFull, EventWriter
+from abkit.text import MessageError, parse_messages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Service-level limits (batching and event writing have their own settings)."""
+
+    batcher: BatcherSettings = field(default_factory=BatcherSettings)
+    deadline_s: float = 2.0  # default time a suggest request may take before a 504
+    retry_after_s: int = 1  # Retry-After sent with 429 and 503
+    shutdown_flush_timeout_s: float = 30.0  # how long shutdown retries writing buffered events
+
+
+@dataclass(frozen=True)
+class ModelSlot:
+    """A model to serve: its version (known before loading) and how to load it."""
+
+    model_version: str
+    load: Callable[[], Scorer]
+
+
+class ServiceError(Exception):
+    """A request the service answers with an error status and a clear message."""
+
+    def __init__(self, status: int, detail: str, *, retry_after: int | None = None, errors: list | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.retry_after = retry_after
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class SuggestResult:
+    """The outcome of one suggest request (what the HTTP layer returns)."""
+
+    prediction_id: str
+    experiment: str
+    arm: str
+    model_version: str
+    top: TopK
+    latency_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        shown = (
+            []
+            if self.arm == HOLDOUT
+            else [{"template_id": s.template_id, "score": s.score} for s in self.top.suggestions]
+        )
+        return {
+            "prediction_id": self.prediction_id,
+            "experiment": self.experiment,
+            "arm": self.arm,
+            "model_version": self.model_version,
+            "suggestions": shown,
+            "latency_ms": round(self.latency_ms, 3),
+        }
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def prediction_event(request: SuggestRequest, result: SuggestResult) -> dict[str, Any]:
+    """The prediction event of a scored request (logged for the holdout too)."""
+    event: dict[str, Any] = {
+        c.PREDICTION_ID: result.prediction_id,
+        c.CASE_ID: request.case_id,
+        c.MESSAGE_ID: request.message_id,
+        c.ADVOCATE_ID: request.advocate_id,
+        c.EXPERIMENT: result.experiment,
+        c.ARM: result.arm,
+        c.MODEL_VERSION: result.model_version,
+        c.LATENCY_MS: result.latency_ms,
+        c.CREATED_AT: _utcnow(),
+    }
+    for rank, (tid_column, score_column) in enumerate(zip(c.TEMPLATE_ID_COLUMNS, c.SCORE_COLUMNS, strict=True)):
+        suggestion = result.top.suggestions[rank] if rank < len(result.top.suggestions) else None
+        event[tid_column] = suggestion.template_id if suggestion else None
+        event[score_column] = suggestion.score if suggestion else None
+    return event
+
+
+class SuggestionService:
+    """Assigns arms, batches and scores requests, and logs events.
+
+    Args:
+        models: the served models, baseline first.
+        experiment: its non-holdout arms must be served model versions.
+        writer: the background event writer (started and closed by the service).
+        settings: limits.
+        metrics: where to record; a fresh registry when omitted.
+    """
+
+    def __init__(
+        self,
+        models: Sequence[ModelSlot],
+        experiment: ExperimentConfig,
+        writer: EventWriter,
+        settings: ServiceSettings | None = None,
+        metrics: ServiceMetrics | None = None,
+    ):
+        if not models:
+            raise ValueError("serve: at least one model is needed")
+        versions = [m.model_version for m in models]
+        duplicates = sorted({v for v in versions if versions.count(v) > 1})
+        if duplicates:
+            raise ValueError(f"serve: model version(s) {duplicates} given more than once")
+        unknown = [arm for arm in experiment.arm_names if arm != HOLDOUT and arm not in versions]
+        if unknown:
+            raise ValueError(
+                f"experiment {experiment.name!r}: arm(s) {unknown} are not served model versions {versions}"
+            )
+        for name in (experiment.name, *versions):
+            if len(name) > MAX_NAME_LENGTH:
+                raise ValueError(f"serve: name {name!r} is longer than {MAX_NAME_LENGTH} characters")
+        self.models = list(models)
+        self.baseline_version = versions[0]
+        self.experiment = experiment
+        self.writer = writer
+        self.settings = settings or ServiceSettings()
+        self.metrics = metrics or ServiceMetrics()
+        self.metrics.watch(self.queue_sizes, writer)
+        self.scorers: dict[str, Scorer] = {}
+        self.batchers: dict[str, DynamicBatcher[TopK]] = {}
+        # One model worker thread: models sharing a device take turns rather than contend.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-model")
+        self.loaded = False
+        self.load_error: str | None = None
+        self._load_task: asyncio.Task | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the event writer and load and warm the models in the background."""
+        self.writer.start()
+        self._load_task = asyncio.get_running_loop().create_task(self._load())
+
+    async def wait_loaded(self) -> None:
+        """Wait for the background load (re-raising its error)."""
+        if self._load_task is not None:
+            await self._load_task
+
+    async def _load(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            for slot in self.models:
+                scorer = await loop.run_in_executor(self._executor, slot.load)
+                if scorer.model_version != slot.model_version:
+                    raise ValueError(f"model loaded as {scorer.model_version!r}, expected {slot.model_version!r}")
+                warm_up = getattr(scorer, "warm_up", None)
+                if warm_up is not None:
+                    await loop.run_in_executor(self._executor, warm_up)
+                self.scorers[slot.model_version] = scorer
+        except Exception as error:
+            self.load_error = f"{type(error).__name__}: {error}"
+            log.exception("loading the models failed")
+            raise
+        for version, scorer in self.scorers.items():
+            batcher: DynamicBatcher[TopK] = DynamicBatcher(
+                scorer.score, self._executor, self.settings.batcher, observer=self.metrics
+            )
+            batcher.start()
+            self.batchers[version] = batcher
+        self.loaded = True
+        log.info("serving %s under experiment %s", list(self.scorers), self.experiment.name)
+
+    async def stop(self) -> int:
+        """Finish queued requests, flush the events, release the worker.
+
+        Returns:
+            Events left unwritten (0 unless the database stayed down for the whole flush timeout).
+        """
+        if self._load_task is not None and not self._load_task.done():
+            self._load_task.cancel()
+        for batcher in self.batchers.values():
+            await batcher.stop()
+        self.loaded = False
+        loop = asyncio.get_running_loop()
+        left = await loop.run_in_executor(None, self.writer.close, self.settings.shutdown_flush_timeout_s)
+        self._executor.shutdown(wait=True)
+        return left
+
+    # -- state -------------------------------------------------------------------------
+
+    def queue_sizes(self) -> dict[str, int]:
+        return {version: batcher.queue_size for version, batcher in self.batchers.items()}
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the service can take traffic, and why not."""
+        problems = []
+        if self.load_error:
+            problems.append(f"model load failed: {self.load_error}")
+        elif not self.loaded:
+            problems.append("models are loading")
+        if not self.writer.db_up:
+            problems.append(f"event database unavailable: {self.writer.last_error or 'not yet reached'}")
+        if not self.writer.has_room():
+            problems.append(f"event buffer full ({self.writer.pending} events waiting)")
+        state = {
+            "ready": not problems,
+            "problems": problems,
+            "models": list(self.scorers),
+            "experiment": self.experiment.name,
+            "events_pending": self.writer.pending,
+            "database_up": self.writer.db_up,
+        }
+        return not problems, state
+
+    def _admit(self, events: int = 1) -> None:
+        if not self.writer.has_room(events):
+            raise ServiceError(
+                503,
+                f"event buffer full: {self.writer.pending} events are waiting for the database; try again later",
+                retry_after=self.settings.retry_after_s,
+            )
+
+    def arm_of(self, advocate_id: str, case_id: str) -> tuple[str, str]:
+        """The arm of an interaction and the model version that scores it."""
+        arm = self.experiment.assign(advocate_id, case_id)
+        return arm, (self.baseline_version if arm == HOLDOUT else arm)
+
+    # -- requests ----------------------------------------------------------------------
+
+    async def suggest(self, request: SuggestRequest, started: float | None = None) -> SuggestResult:
+        """Assign, score and log one request.
+
+        Raises:
+            ServiceError: 422 bad messages, 429 queue full, 503 not ready or buffer full,
+                504 deadline passed.
+        """
+        started = time.monotonic() if started is None else started
+        if not self.loaded:
+            raise ServiceError(503, self._not_ready_detail(), retry_after=self.settings.retry_after_s)
+        try:
+            messages = parse_messages([m.model_dump() for m in request.messages])
+        except MessageError as error:
+            raise ServiceError(422, str(error)) from None
+        self._admit()
+        arm, version = self.arm_of(request.advocate_id, request.case_id)
+        token_ids = self.scorers[version].encode(messages)
+        budget_s = request.deadline_ms / 1000 if request.deadline_ms is not None else self.settings.deadline_s
+        deadline = started + budget_s
+        try:
+            future = self.batchers[version].submit_nowait(token_ids, deadline)
+        except QueueFull:
+            raise ServiceError(
+                429, "server busy: the request queue is full; retry later", retry_after=self.settings.retry_after_s
+            ) from None
+        except BatcherStopped:
+            raise ServiceError(503, "server is shutting down", retry_after=self.settings.retry_after_s) from None
+        try:
+            scored = await asyncio.wait_for(future, max(deadline - time.monotonic(), 0.0))
+        except (TimeoutError, DeadlinePassed):
+            raise ServiceError(504, f"deadline of {budget_s * 1000:g} ms passed before the model answered") from None
+        result = SuggestResult(
+            prediction_id=uuid.uuid4().hex,
+            experiment=self.experiment.name,
+            arm=arm,
+            model_version=version,
+            top=scored.result,
+            latency_ms=(time.monotonic() - started) * 1000,
+        )
+        # Admitted above, so the event is kept even if the buffer filled meanwhile.
+        self.writer.put("prediction", prediction_event(request, result), force=True)
+        self.metrics.arms.labels(arm).inc()
+        return result
+
+    def _not_ready_detail(self) -> str:
+        if self.load_error:
+            return f"model failed to load: {self.load_error}"
+        return "model is loading; not ready yet"
+
+    def log_selection(self, request: SelectionRequest) -> dict[str, str]:
+        """Buffer a selection event; returns its id, experiment, arm and model version."""
+        arm, version = self.arm_of(request.advocate_id, request.case_id)
+        event = {
+            c.SELECTION_ID: request.selection_id or uuid.uuid4().hex,
+            c.CASE_ID: request.case_id,
+            c.MESSAGE_ID: request.message_id,
+            c.ADVOCATE_ID: request.advocate_id,
+            c.EXPERIMENT: self.experiment.name,
+            c.ARM: arm,
+            c.MODEL_VERSION: version,
+            c.TEMPLATE_ID: request.template_id,
+            c.SELECTION_TIME_S: request.selection_time_s,
+            c.CREATED_AT: request.created_at or _utcnow(),
+            c.PREDICTION_ID: request.prediction_id,
+        }
+        self._put("selection", event)
+        return {
+            "selection_id": event[c.SELECTION_ID],
+            "experiment": self.experiment.name,
+            "arm": arm,
+            "model_version": version,
+        }
+
+    def log_case(self, request: CaseRequest) -> dict[str, str]:
+        """Buffer a case event (handle time of a closed case)."""
+        event = {
+            c.CASE_ID: request.case_id,
+            c.HANDLE_TIME_S: request.handle_time_s,
+            c.CLOSED_AT: request.closed_at or _utcnow(),
+        }
+        self._put("case", event)
+        return {"case_id": request.case_id}
+
+    def _put(self, kind: c.EventKind, event: dict[str, Any]) -> None:
+        try:
+            self.writer.put(kind, event)
+        except BufferFull as error:
+            raise ServiceError(
+                503, f"event buffer full: {error}; try again later", retry_after=self.settings.retry_after_s
+            ) from None

@@ -1,0 +1,255 @@
+"""Event logging off the request path: a background thread that writes events in batches.
+
+Requests hand events to :meth:`EventWriter.put`, which only appends to an in-memory buffer.
+The writer thread takes batches of one kind, writes each in one transaction and removes
+them from the buffer only after the commit, so an event acknowledged to a client is either
+in the database or still in the buffer. When the database cannot be reached the writer
+retries the same batch with exponential backoff; writes are idempotent by event id, so a
+retry after an ambiguous failure stores nothing twice. The buffer is bounded for admission:
+once it holds ``max_pending`` events, :meth:`EventWriter.has_room` says no and the service
+refuses new requests (HTTP 503) instead of accepting events it might have to drop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+
+from abkit.events import EventError, EventStore
+from abkit.events.columns import EVENT_KINDS, EventKind
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WriterSettings:
+    """Batching, buffering and retry of the event writer."""
+
+    max_pending: int = 50_000  # buffered events at which new requests are refused (HTTP 503)
+    batch_size: int = 500  # events per transaction
+    flush_interval_s: float = 0.05  # how long a partial batch may wait for more events
+    backoff_initial_s: float = 0.05  # first retry delay after a failed write; doubles each time
+    backoff_max_s: float = 2.0
+    health_check_interval_s: float = 2.0  # ping the database this often when there is nothing to write
+
+    def __post_init__(self) -> None:
+        for name in ("max_pending", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("flush_interval_s", "backoff_initial_s", "backoff_max_s", "health_check_interval_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+
+
+class BufferFull(Exception):
+    """The event buffer is at its bound; the event was not accepted."""
+
+
+class EventWriter:
+    """Writes buffered events to an :class:`EventStore` from a background thread.
+
+    Args:
+        open_store: returns the store; called (and retried) on the writer thread, so the
+            service can start while the database is still down.
+        setup: run once on the store before the first write (register experiments, model
+            versions); retried like a write until it succeeds.
+        settings: batching and retry settings.
+    """
+
+    def __init__(
+        self,
+        open_store: Callable[[], EventStore],
+        setup: Callable[[EventStore], None] | None = None,
+        settings: WriterSettings | None = None,
+    ):
+        self.settings = settings or WriterSettings()
+        self._open_store = open_store
+        self._setup = setup
+        self._store: EventStore | None = None
+        self._ready = False
+        self._buffers: dict[EventKind, deque[dict[str, Any]]] = {kind: deque() for kind in EVENT_KINDS}
+        self._pending = 0
+        self._lock = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._next_kind = 0
+        # Read by the metrics collector.
+        self.db_up = False
+        self.written: dict[str, int] = dict.fromkeys(EVENT_KINDS, 0)
+        self.write_failures = 0
+        self.rejected = 0
+        self.last_error: str | None = None
+
+    # -- producer side (request handlers) -------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Events acknowledged but not yet committed."""
+        return self._pending
+
+    def has_room(self, events: int = 1) -> bool:
+        """Whether ``events`` more may be accepted without passing ``max_pending``."""
+        return self._pending + events <= self.settings.max_pending and not self._closing
+
+    def put(self, kind: EventKind, event: Mapping[str, Any], *, force: bool = False) -> None:
+        """Buffer one event for writing.
+
+        Args:
+            force: accept even above ``max_pending`` (for an event whose request was admitted
+                by :meth:`has_room` before its work started: it is never dropped).
+
+        Raises:
+            BufferFull: the buffer is at its bound (and ``force`` is False), or the writer is closed.
+        """
+        with self._lock:
+            if self._closing:
+                raise BufferFull("the event writer is shutting down")
+            if not force and self._pending >= self.settings.max_pending:
+                raise BufferFull(f"{self._pending} events waiting to be written")
+            self._buffers[kind].append(dict(event))
+            self._pending += 1
+            self._lock.notify()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="abkit-event-writer", daemon=True)
+            self._thread.start()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every buffered event is committed; False if ``timeout`` passed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._pending:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._lock.notify_all()
+                self._lock.wait(0.05 if remaining is None else min(remaining, 0.05))
+        return True
+
+    def close(self, timeout: float | None = 30.0) -> int:
+        """Stop taking events, write what is buffered (retrying up to ``timeout``), stop.
+
+        Returns:
+            The number of events left unwritten (0 after a complete flush); they are logged
+            at ERROR level with their ids.
+        """
+        flushed = self.flush(timeout)
+        with self._lock:
+            self._closing = True
+            self._lock.notify_all()
+        if self._thread is not None:
+            self._thread.join(5.0)
+            self._thread = None
+        if not flushed:
+            for kind, buffer in self._buffers.items():
+                if buffer:
+                    log.error("event writer closed with %d unwritten %s events: %s", len(buffer), kind, list(buffer))
+        return self._pending
+
+    # -- writer thread ---------------------------------------------------------------------
+
+    def _take_batch(self) -> tuple[EventKind, list[dict[str, Any]]] | None:
+        """The next batch, round-robin over kinds; the events stay buffered until committed."""
+        for offset in range(len(EVENT_KINDS)):
+            kind = EVENT_KINDS[(self._next_kind + offset) % len(EVENT_KINDS)]
+            buffer = self._buffers[kind]
+            if buffer:
+                self._next_kind = (self._next_kind + offset + 1) % len(EVENT_KINDS)
+                size = min(len(buffer), self.settings.batch_size)
+                return kind, [buffer[i] for i in range(size)]
+        return None
+
+    def _committed(self, kind: EventKind, count: int) -> None:
+        with self._lock:
+            buffer = self._buffers[kind]
+            for _ in range(count):
+                buffer.popleft()  # producers only append, so the batch is still at the front
+            self._pending -= count
+            self._lock.notify_all()
+
+    def _ensure_store(self) -> EventStore:
+        if self._store is None:
+            self._store = self._open_store()
+        if not self._ready:
+            self._store.create_tables()
+            if self._setup is not None:
+                self._setup(self._store)
+            self._ready = True
+        return self._store
+
+    def _write(self, kind: EventKind, batch: list[dict[str, Any]]) -> None:
+        store = self._ensure_store()
+        try:
+            store.write(kind, batch)
+        except EventError:
+            # Events are validated before they are acknowledged, so this should not happen;
+            # if it does, write one by one so that one bad event cannot block the rest.
+            for event in batch:
+                try:
+                    store.write(kind, [event])
+                except EventError as error:
+                    self.rejected += 1
+                    log.error("event writer: refused %s event %s: %s", kind, event, error)
+
+    def _ping(self) -> None:
+        try:
+            store = self._ensure_store()
+            with store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            self.db_up = True
+        except Exception as error:  # any driver error means "not reachable"
+            self._failed(error)
+
+    def _failed(self, error: Exception) -> None:
+        self.db_up = False
+        self.write_failures += 1
+        self.last_error = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+        log.warning("event writer: database unavailable (%s); retrying", self.last_error)
+
+    def _run(self) -> None:
+        settings = self.settings
+        backoff = settings.backoff_initial_s
+        self._ping()
+        while True:
+            with self._lock:
+                if not self._pending:
+                    if self._closing:
+                        return
+                    woke = self._lock.wait(settings.health_check_interval_s)
+                    if not woke and not self._pending and not self._closing:
+                        self._lock.release()
+                        try:
+                            self._ping()
+                        finally:
+                            self._lock.acquire()
+                    continue
+                if self._pending < settings.batch_size and not self._closing and settings.flush_interval_s:
+                    self._lock.wait(settings.flush_interval_s)
+                taken = self._take_batch()
+            if taken is None:
+                continue
+            kind, batch = taken
+            try:
+                self._write(kind, batch)
+            except Exception as error:  # database down or unreachable: keep the batch, back off
+                self._failed(error)
+                with self._lock:
+                    if self._closing:
+                        return
+                    self._lock.wait(backoff)
+                backoff = min(backoff * 2, settings.backoff_max_s)
+                continue
+            self.db_up = True
+            backoff = settings.backoff_initial_s
+            self.written[kind] += len(batch)
+            self._committed(kind, len(batch))
