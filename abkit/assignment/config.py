@@ -81,14 +81,19 @@ class ExperimentConfig:
     def assign_many(self, advocate_ids: Sequence[str], case_ids: Sequence[str]) -> list[str]:
         """Arms of many interactions (same result as :meth:`assign`, one call)."""
         names, bounds = self.arm_names, self._bounds
-        return [arm_for_bucket(bucket_of(self.salt, a, k), names, bounds) for a, k in zip(advocate_ids, case_ids, strict=True)]
+        return [
+            arm_for_bucket(bucket_of(self.salt, a, k), names, bounds)
+            for a, k in zip(advocate_ids, case_ids, strict=True)
+        ]
 
     @property
     def _bounds(self) -> tuple[int, ...]:
         return arm_bounds([w for _, w in self.arms])
 
 
-def standing_experiment(model_version: str, *, holdout_weight: float = DEFAULT_HOLDOUT_WEIGHT, salt: str = "standing") -> ExperimentConfig:
+def standing_experiment(
+    model_version: str, *, holdout_weight: float = DEFAULT_HOLDOUT_WEIGHT, salt: str = "standing"
+) -> ExperimentConfig:
     """The standing experiment: a holdout and one served model version for everyone else."""
     rest = float(Fraction(1) - Fraction(str(holdout_weight)))
     return ExperimentConfig(name="standing", salt=salt, arms=((HOLDOUT, holdout_weight), (model_version, rest)))
@@ -108,7 +113,9 @@ def parse_experiments(document: dict, *, source: str = "config") -> dict[str, Ex
             raise ConfigError(f"{source}: experiment {name!r}: unknown keys {sorted(unknown)}")
         arms = body.get("arms")
         if not isinstance(arms, dict):
-            raise ConfigError(f"{source}: experiment {name!r}: arms must be a table like {{ holdout = 0.02, v4 = 0.98 }}")
+            raise ConfigError(
+                f"{source}: experiment {name!r}: arms must be a table like {{ holdout = 0.02, v4 = 0.98 }}"
+            )
         parsed[name] = ExperimentConfig(name=name, salt=body.get("salt", ""), arms=tuple(arms.items()))
     return parsed
 
@@ -127,5 +134,6 @@ def load_experiments(path: str | Path) -> dict[str, ExperimentConfig]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{file}: not valid TOML ({error})") from None
     return parse_experiments(document, source=str(file))
+
 
 DEFAULT_EXPERIMENTS_FILE = Path("experiments.toml")

@@ -31,11 +31,25 @@ def _load(config_path: Path) -> dict[str, ExperimentConfig]:
 @click.command()
 @EXPERIMENTS_OPTION
 @click.option("--experiment", "-e", required=True, help="Experiment name from the config file.")
-@click.option("--file", "units_file", type=click.Path(dir_okay=False, path_type=Path), help="CSV with advocate_id and case_id columns.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the CSV (default: standard output).")
+@click.option(
+    "--file",
+    "units_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV with advocate_id and case_id columns.",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the CSV (default: standard output)."
+)
 @click.argument("advocate_id", required=False)
 @click.argument("case_id", required=False)
-def assign(config_path: Path, experiment: str, units_file: Path | None, out: Path | None, advocate_id: str | None, case_id: str | None) -> None:
+def assign(
+    config_path: Path,
+    experiment: str,
+    units_file: Path | None,
+    out: Path | None,
+    advocate_id: str | None,
+    case_id: str | None,
+) -> None:
     """Print the arm of ADVOCATE_ID CASE_ID, or assign every row of --file (CSV out)."""
     experiments = _load(config_path)
     if experiment not in experiments:

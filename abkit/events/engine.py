@@ -58,9 +58,7 @@ def connect(target: str | Path, *, read_only: bool = False, echo: bool = False) 
         if read_only and database not in ("", ":memory:"):
             if not Path(database).exists():
                 raise FileNotFoundError(f"database: no SQLite file at {database}")
-            engine = create_engine(
-                f"sqlite:///file:{Path(database).resolve()}?mode=ro&uri=true", echo=echo
-            )
+            engine = create_engine(f"sqlite:///file:{Path(database).resolve()}?mode=ro&uri=true", echo=echo)
             event.listen(engine, "connect", _readonly_sqlite)
             return engine
         if database not in ("", ":memory:"):

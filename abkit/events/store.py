@@ -9,17 +9,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, Table, insert, inspect, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, insert, inspect, select
 
 from abkit.events import columns as c
 from abkit.events.columns import EventKind
 from abkit.events.errors import EventError
+from abkit.events.insert import insert_new_rows
 from abkit.events.schema import EVENT_TABLES, experiments, metadata, model_versions, rejects
 from abkit.events.validate import validate_batch
-
-_ID_LOOKUP_CHUNK = 5_000
-_INSERT_CHUNK = 20_000
 
 
 @dataclass(frozen=True)
@@ -141,6 +138,7 @@ class EventStore:
         quarantine: bool = False,
         source: str = "api",
         raw_rows: Sequence[str] | None = None,
+        first_row_number: int = 1,
     ) -> WriteResult:
         """Write a batch of events of one kind in one transaction.
 
@@ -153,6 +151,8 @@ class EventStore:
                 transaction as the accepted rows.
             source: where the rows came from, kept with rejects (a file name, "api").
             raw_rows: the original text of each row, kept with rejects when given.
+            first_row_number: the row number, in its source, of the batch's first row (rejects
+                keep ``first_row_number + position``; ingest passes the file's record number).
 
         Returns:
             Accepted, duplicate (id already stored or repeated in the batch) and rejected counts.
@@ -165,10 +165,12 @@ class EventStore:
         frame = events if isinstance(events, pl.DataFrame) else _frame_from_records(events)
         if frame.height == 0:
             return EMPTY_RESULT
-        checked = validate_batch(kind, frame, known_arms=self.known_arms())
+        # No check against the registered experiments' current arms: the standing experiment
+        # moves on (holdout/v1, later holdout/v2...) and historical events must still load.
+        # validate_batch already requires the arm to be 'holdout' or the row's model_version.
+        checked = validate_batch(kind, frame)
         rejected_rows = tuple(
-            Reject(int(row), str(fld), str(reason))
-            for row, fld, reason in checked.rejected.iter_rows()
+            Reject(int(row), str(fld), str(reason)) for row, fld, reason in checked.rejected.iter_rows()
         )
         if rejected_rows and not quarantine:
             first = rejected_rows[0]
@@ -177,13 +179,9 @@ class EventStore:
         table = EVENT_TABLES[kind]
         id_column = c.ID_COLUMN_BY_KIND[kind]
         valid = checked.valid
-        unique = valid.unique(subset=id_column, keep="first", maintain_order=True)
+        unique = valid.unique(subset=id_column, keep="first", maintain_order=True).drop("__row__")
         with self.engine.begin() as conn:
-            existing = _existing_ids(conn, table, id_column, unique[id_column].to_list())
-            new_rows = unique.filter(~pl.col(id_column).is_in(list(existing))) if existing else unique
-            records = new_rows.drop("__row__").to_dicts()
-            for start in range(0, len(records), _INSERT_CHUNK):
-                conn.execute(_insert_ignoring_duplicates(table, conn.dialect.name), records[start : start + _INSERT_CHUNK])
+            accepted = insert_new_rows(conn, table, id_column, unique)
             if rejected_rows:
                 now = _utcnow()
                 conn.execute(
@@ -192,7 +190,7 @@ class EventStore:
                         {
                             "event_kind": kind,
                             "source": source,
-                            "row_number": r.row + 1,
+                            "row_number": first_row_number + r.row,
                             "field": r.field,
                             "reason": r.reason,
                             "raw": raw_rows[r.row] if raw_rows is not None else None,
@@ -201,7 +199,6 @@ class EventStore:
                         for r in rejected_rows
                     ],
                 )
-        accepted = new_rows.height
         return WriteResult(
             accepted=accepted,
             duplicates=valid.height - accepted,
@@ -229,21 +226,3 @@ def _frame_from_records(events: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
         except (TypeError, ValueError, OverflowError):
             data[name] = pl.Series(name, [None if v is None else str(v) for v in values], dtype=pl.String)
     return pl.DataFrame(data)
-
-
-def _existing_ids(conn, table: Table, id_column: str, ids: list[str]) -> set[str]:  # type: ignore[no-untyped-def]
-    found: set[str] = set()
-    column = table.c[id_column]
-    for start in range(0, len(ids), _ID_LOOKUP_CHUNK):
-        chunk = ids[start : start + _ID_LOOKUP_CHUNK]
-        found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
-    return found
-
-
-def _insert_ignoring_duplicates(table: Table, dialect: str):  # type: ignore[no-untyped-def]
-    # Ids already stored were filtered out above; ON CONFLICT covers a concurrent writer.
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    if dialect in ("postgresql", "duckdb"):
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return insert(table)

@@ -138,9 +138,7 @@ def _text_checks(name: str, raw: pl.Expr, typed: pl.Expr, *, required: bool, max
     return checks
 
 
-def _number_checks(
-    name: str, raw: pl.Expr, typed: pl.Expr, *, low: float, high: float, required: bool = True
-):
+def _number_checks(name: str, raw: pl.Expr, typed: pl.Expr, *, low: float, high: float, required: bool = True):
     not_given = raw.is_null() | (raw.cast(pl.String).str.strip_chars() == "")
     checks = []
     if required:
@@ -250,14 +248,21 @@ def validate_batch(
             )
 
     if kind == "prediction":
-        checks += _number_checks(c.LATENCY_MS, pl.col(f"raw__{c.LATENCY_MS}"), pl.col(c.LATENCY_MS), low=0.0, high=3.6e6)
+        checks += _number_checks(
+            c.LATENCY_MS, pl.col(f"raw__{c.LATENCY_MS}"), pl.col(c.LATENCY_MS), low=0.0, high=3.6e6
+        )
         checks += _text_checks(
-            c.TEMPLATE_ID_COLUMNS[0], pl.col(f"raw__{c.TEMPLATE_ID_COLUMNS[0]}"), pl.col(c.TEMPLATE_ID_COLUMNS[0]),
-            required=True, max_length=MAX_ID_LENGTH,
+            c.TEMPLATE_ID_COLUMNS[0],
+            pl.col(f"raw__{c.TEMPLATE_ID_COLUMNS[0]}"),
+            pl.col(c.TEMPLATE_ID_COLUMNS[0]),
+            required=True,
+            max_length=MAX_ID_LENGTH,
         )
         for rank, (tid, score) in enumerate(zip(c.TEMPLATE_ID_COLUMNS, c.SCORE_COLUMNS, strict=True)):
             if rank > 0:
-                checks += _text_checks(tid, pl.col(f"raw__{tid}"), pl.col(tid), required=False, max_length=MAX_ID_LENGTH)
+                checks += _text_checks(
+                    tid, pl.col(f"raw__{tid}"), pl.col(tid), required=False, max_length=MAX_ID_LENGTH
+                )
                 checks.append(
                     (
                         tid,
@@ -275,17 +280,26 @@ def validate_batch(
             )
     elif kind == "selection":
         checks += _number_checks(
-            c.SELECTION_TIME_S, pl.col(f"raw__{c.SELECTION_TIME_S}"), pl.col(c.SELECTION_TIME_S),
-            low=0.0, high=MAX_SELECTION_TIME_S,
+            c.SELECTION_TIME_S,
+            pl.col(f"raw__{c.SELECTION_TIME_S}"),
+            pl.col(c.SELECTION_TIME_S),
+            low=0.0,
+            high=MAX_SELECTION_TIME_S,
         )
         checks += _text_checks(
-            c.PREDICTION_ID, pl.col(f"raw__{c.PREDICTION_ID}"), pl.col(c.PREDICTION_ID),
-            required=False, max_length=MAX_ID_LENGTH,
+            c.PREDICTION_ID,
+            pl.col(f"raw__{c.PREDICTION_ID}"),
+            pl.col(c.PREDICTION_ID),
+            required=False,
+            max_length=MAX_ID_LENGTH,
         )
     else:
         checks += _number_checks(
-            c.HANDLE_TIME_S, pl.col(f"raw__{c.HANDLE_TIME_S}"), pl.col(c.HANDLE_TIME_S),
-            low=0.0, high=MAX_HANDLE_TIME_S,
+            c.HANDLE_TIME_S,
+            pl.col(f"raw__{c.HANDLE_TIME_S}"),
+            pl.col(c.HANDLE_TIME_S),
+            low=0.0,
+            high=MAX_HANDLE_TIME_S,
         )
 
     field_expr: pl.Expr = pl.lit(None, dtype=pl.String)
