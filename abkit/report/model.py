@@ -1,0 +1,316 @@
+"""The `Report`: a tree of frozen dataclasses and its JSON form (docs/report-schema.md).
+
+Figures that cannot be computed are None here and ``null`` in JSON, with a sibling
+``<name>_missing`` reason (or a ``missing`` key inside an object). Never NaN or Infinity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from abkit.report.groups import DayCount, LatencyGroup, Totals, Window
+from abkit.stats import DeltaResult, SampleSummary, SrmResult, TopKAccuracy, TrendResult, WelchResult
+
+SCHEMA_VERSION = 1
+
+
+def iso(moment: datetime | date | None) -> str | None:
+    """ISO 8601 text of a naive-UTC datetime or a date (None stays None)."""
+    return None if moment is None else moment.isoformat()
+
+
+def _figure(out: dict[str, Any], name: str, value: Any, reason: str | None) -> None:
+    """Set ``out[name]``; when the value is None also say why in ``<name>_missing``."""
+    out[name] = value
+    if value is None:
+        out[f"{name}_missing"] = reason or "not computed"
+
+
+def _pair(values: tuple[float, float] | None) -> list[float] | None:
+    return None if values is None else [values[0], values[1]]
+
+
+@dataclass(frozen=True)
+class ArmFigures:
+    """Selection time of one arm: count, mean and sd (ddof = 1) in seconds."""
+
+    n: int
+    mean_s: float | None
+    sd_s: float | None
+
+    @classmethod
+    def of(cls, summary: SampleSummary) -> ArmFigures:
+        return cls(summary.n, summary.mean, summary.sd)
+
+    def to_dict(self) -> dict[str, Any]:
+        missing = "no selections" if self.n == 0 else ("n = 1" if self.sd_s is None else None)
+        return {"n": self.n, "mean_s": self.mean_s, "sd_s": self.sd_s, "missing": missing}
+
+
+def welch_dict(result: WelchResult) -> dict[str, Any]:
+    """``{t, df, p, missing}`` of a Welch result."""
+    return {"t": result.t, "df": result.df, "p": result.p, "missing": result.missing}
+
+
+def srm_dict(result: SrmResult) -> dict[str, Any]:
+    """The SRM object of the schema."""
+    return {
+        "chi2": result.chi2,
+        "df": result.df,
+        "p": result.p,
+        "flag": result.flag,
+        "observed": dict(result.observed),
+        "expected_share": dict(result.expected_share),
+        "missing": result.missing,
+    }
+
+
+def _delta_figures(out: dict[str, Any], delta: DeltaResult) -> None:
+    _figure(out, "delta_s", delta.delta_s, delta.missing)
+    _figure(out, "delta_ci95_s", _pair(delta.ci95_s), delta.missing)
+    _figure(out, "delta_pct", delta.delta_pct, delta.pct_missing)
+    _figure(out, "delta_ci95_pct", _pair(delta.ci95_pct), delta.pct_missing)
+
+
+@dataclass(frozen=True)
+class VersionReport:
+    """One model version: its treatment (suggestions shown) against its holdout."""
+
+    model_version: str
+    first_seen: datetime | None
+    last_seen: datetime | None
+    treatment: ArmFigures
+    holdout: ArmFigures
+    delta: DeltaResult
+    welch: WelchResult
+    clustered: WelchResult
+    interactions_treatment: int
+    interactions_holdout: int
+    holdout_accuracy: TopKAccuracy
+    srm_experiment: str | None
+    srm: SrmResult | None
+    srm_missing: str | None
+    selections_per_case: float | None
+    mean_handle_time_s: float | None
+    case_time_saved_share: float | None
+    case_time_saved_share_missing: str | None
+    mde_s: float | None
+    mde_s_missing: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model_version": self.model_version,
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+            "treatment": self.treatment.to_dict(),
+            "holdout": self.holdout.to_dict(),
+        }
+        _delta_figures(out, self.delta)
+        _figure(out, "saving_s", None if self.delta.delta_s is None else -self.delta.delta_s, self.delta.missing)
+        out["welch"] = welch_dict(self.welch)
+        out["clustered"] = {
+            **welch_dict(self.clustered),
+            "interactions_treatment": self.interactions_treatment,
+            "interactions_holdout": self.interactions_holdout,
+        }
+        out["holdout_accuracy"] = self.holdout_accuracy.to_dict()
+        if self.srm is None:
+            _figure(out, "srm", None, self.srm_missing)
+        else:
+            out["srm"] = {"experiment": self.srm_experiment, **srm_dict(self.srm)}
+        _figure(out, "selections_per_case", self.selections_per_case, self.case_time_saved_share_missing)
+        _figure(out, "mean_handle_time_s", self.mean_handle_time_s, self.case_time_saved_share_missing)
+        _figure(out, "case_time_saved_share", self.case_time_saved_share, self.case_time_saved_share_missing)
+        _figure(out, "mde_s", self.mde_s, self.mde_s_missing)
+        return out
+
+
+@dataclass(frozen=True)
+class ComparisonReport:
+    """A challenger arm against the baseline arm (released first) of one experiment."""
+
+    experiment: str
+    baseline: str
+    challenger: str
+    baseline_summary: ArmFigures
+    challenger_summary: ArmFigures
+    delta: DeltaResult
+    welch: WelchResult
+    clustered: WelchResult
+    p_holm: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "experiment": self.experiment,
+            "baseline": self.baseline,
+            "challenger": self.challenger,
+            "baseline_summary": self.baseline_summary.to_dict(),
+            "challenger_summary": self.challenger_summary.to_dict(),
+        }
+        _delta_figures(out, self.delta)
+        _figure(out, "saving_s", None if self.delta.delta_s is None else -self.delta.delta_s, self.delta.missing)
+        out["welch"] = welch_dict(self.welch)
+        out["clustered"] = welch_dict(self.clustered)
+        _figure(out, "p_holm", self.p_holm, self.welch.missing)
+        return out
+
+
+@dataclass(frozen=True)
+class TemplateRow:
+    """One template: volume, holdout accuracy and time saved (holdout mean - treatment mean)."""
+
+    template_id: str
+    volume: int
+    holdout_n: int
+    holdout_top5_accuracy: float | None
+    treatment_mean_s: float | None
+    holdout_mean_s: float | None
+    saving_s: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"template_id": self.template_id, "volume": self.volume, "holdout_n": self.holdout_n}
+        _figure(out, "holdout_top5_accuracy", self.holdout_top5_accuracy, "no holdout selections with a prediction")
+        _figure(out, "treatment_mean_s", self.treatment_mean_s, "no treatment selections")
+        _figure(out, "holdout_mean_s", self.holdout_mean_s, "no holdout selections")
+        _figure(out, "saving_s", self.saving_s, "needs treatment and holdout selections")
+        return out
+
+
+def trend_dict(result: TrendResult) -> dict[str, Any]:
+    """The Mann-Kendall object of the schema."""
+    return {
+        "trend": result.trend,
+        "tau": result.tau,
+        "s": result.s,
+        "z": result.z,
+        "p": result.p,
+        "sen_slope": result.sen_slope,
+        "n": result.n,
+        "method": result.method,
+        "missing": result.missing,
+    }
+
+
+@dataclass(frozen=True)
+class TemplateTable:
+    """Top N templates by volume, with the trend of savings ordered by holdout accuracy."""
+
+    top_n: int
+    rows: tuple[TemplateRow, ...]
+    mann_kendall: TrendResult
+    mann_kendall_hamed_rao: TrendResult
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "top_n": self.top_n,
+            "mann_kendall": trend_dict(self.mann_kendall),
+            "mann_kendall_hamed_rao": trend_dict(self.mann_kendall_hamed_rao),
+            "rows": [row.to_dict() for row in self.rows],
+        }
+
+
+@dataclass(frozen=True)
+class WeekRow:
+    """Selection time of one ISO week (Monday start) and arm kind."""
+
+    week_start: date
+    arm_kind: str
+    n: int
+    mean_s: float | None
+    sd_s: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "week_start": iso(self.week_start),
+            "arm_kind": self.arm_kind,
+            "n": self.n,
+            "mean_s": self.mean_s,
+            "sd_s": self.sd_s,
+        }
+
+
+@dataclass(frozen=True)
+class Release:
+    """When a model version first served (events) and its registered release time, if any."""
+
+    model_version: str
+    first_seen: datetime | None
+    released_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_version": self.model_version,
+            "first_seen": iso(self.first_seen),
+            "released_at": iso(self.released_at),
+        }
+
+
+@dataclass(frozen=True)
+class ExperimentSrm:
+    """Sample-ratio mismatch of one experiment (interactions per arm against configured weights)."""
+
+    experiment: str
+    srm: SrmResult
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"experiment": self.experiment, **srm_dict(self.srm)}
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything `abkit report` prints and the dashboard shows; see docs/report-schema.md."""
+
+    generated_at: datetime
+    window: Window
+    totals: Totals
+    versions: tuple[VersionReport, ...]
+    comparisons: tuple[ComparisonReport, ...]
+    templates: TemplateTable
+    weekly: tuple[WeekRow, ...]
+    releases: tuple[Release, ...]
+    daily_events: tuple[DayCount, ...]
+    latency_ms: tuple[LatencyGroup, ...]
+    srm_by_experiment: tuple[ExperimentSrm, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of docs/report-schema.md (plain dicts, lists, str, numbers, None)."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "generated_at": self.generated_at.replace(microsecond=0).isoformat() + "Z",
+            "experiment": self.window.experiment,
+            "window": {"since": iso(self.window.since), "until": iso(self.window.until)},
+            "totals": {
+                "selections": self.totals.selections,
+                "predictions": self.totals.predictions,
+                "cases": self.totals.cases,
+            },
+            "versions": [version.to_dict() for version in self.versions],
+            "comparisons": [comparison.to_dict() for comparison in self.comparisons],
+            "templates": self.templates.to_dict(),
+            "weekly": [row.to_dict() for row in self.weekly],
+            "releases": [release.to_dict() for release in self.releases],
+            "daily_events": [
+                {
+                    "day": iso(row.day),
+                    "experiment": row.experiment,
+                    "arm": row.arm,
+                    "selections": row.selections,
+                    "predictions": row.predictions,
+                }
+                for row in self.daily_events
+            ],
+            "latency_ms": [
+                {
+                    "model_version": row.model_version,
+                    "n": row.n,
+                    "p50": row.p50,
+                    "p90": row.p90,
+                    "p99": row.p99,
+                    "max": row.max,
+                }
+                for row in self.latency_ms
+            ],
+            "srm_by_experiment": [row.to_dict() for row in self.srm_by_experiment],
+        }

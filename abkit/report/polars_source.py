@@ -1,0 +1,263 @@
+"""Grouped sufficient statistics of exported event files (Parquet or CSV), with polars lazy scans.
+
+A directory holds one file, folder or set of files per table, named after the table:
+``selections.parquet`` (or ``selections.csv``, ``selections/*.parquet``, ``selections-*.parquet``),
+``predictions.*``, ``cases.*`` and optionally ``experiments.*`` (name, arms_json) and
+``model_versions.*`` (model_version, released_at). Columns are the event-store columns.
+The scans stream: polars reads the files and keeps only the grouped results in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from abkit.events import columns as c
+from abkit.report.groups import (
+    PERCENTILES,
+    ArmGroup,
+    CaseGroup,
+    DayCount,
+    HitGroup,
+    LatencyGroup,
+    TemplateGroup,
+    Totals,
+    WeekGroup,
+    Window,
+)
+
+_STRING = pl.String
+_FLOAT = pl.Float64
+_TIME = pl.Datetime("us")
+SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "selections": {
+        **{name: _STRING for name in c.SELECTION_COLUMNS},
+        c.SELECTION_TIME_S: _FLOAT,
+        c.CREATED_AT: _TIME,
+    },
+    "predictions": {
+        **{name: _STRING for name in c.PREDICTION_COLUMNS},
+        **{name: _FLOAT for name in c.SCORE_COLUMNS},
+        c.LATENCY_MS: _FLOAT,
+        c.CREATED_AT: _TIME,
+    },
+    "cases": {c.CASE_ID: _STRING, c.HANDLE_TIME_S: _FLOAT, c.CLOSED_AT: _TIME},
+    "experiments": {"name": _STRING, "arms_json": _STRING},
+    "model_versions": {c.MODEL_VERSION: _STRING, "released_at": _TIME},
+}
+_PATTERNS = ("{t}.parquet", "{t}.csv", "{t}/*.parquet", "{t}/*.csv", "{t}-*.parquet", "{t}-*.csv")
+
+
+def find_files(directory: Path, table: str) -> list[Path]:
+    """The files of one table in an export directory (first naming pattern that matches)."""
+    for pattern in _PATTERNS:
+        found = sorted(directory.glob(pattern.format(t=table)))
+        if found:
+            return found
+    return []
+
+
+def _scan(directory: Path, table: str) -> pl.LazyFrame:
+    """Lazy frame of one table, columns cast to the store's types; an empty frame when absent."""
+    schema = SCHEMAS[table]
+    files = find_files(directory, table)
+    if not files:
+        return pl.LazyFrame(schema=schema)
+    if files[0].suffix == ".parquet":
+        frame = pl.scan_parquet(files)
+    else:
+        frame = pl.scan_csv(files, schema_overrides={n: t for n, t in schema.items() if t != _TIME})
+    present = frame.collect_schema()
+    missing = [name for name in schema if name not in present]
+    if missing:
+        raise ValueError(f"{files[0]}: missing columns {missing} for table {table}")
+    casts = []
+    for name, dtype in schema.items():
+        column = pl.col(name)
+        if dtype == _TIME:
+            current = present[name]
+            if isinstance(current, pl.Datetime) and current.time_zone is not None:
+                # Stored timestamps are naive UTC; aware exports are converted, not relabelled.
+                column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            elif current == pl.String:
+                column = column.str.to_datetime(time_unit="us")
+        casts.append(column.cast(dtype))
+    return frame.select(casts)
+
+
+def _window(frame: pl.LazyFrame, window: Window) -> pl.LazyFrame:
+    terms = []
+    if window.experiment is not None:
+        terms.append(pl.col(c.EXPERIMENT) == window.experiment)
+    if window.since is not None:
+        terms.append(pl.col(c.CREATED_AT) >= window.since)
+    if window.until is not None:
+        terms.append(pl.col(c.CREATED_AT) < window.until)
+    return frame.filter(*terms) if terms else frame
+
+
+def _arm_kind() -> pl.Expr:
+    return (
+        pl.when(pl.col(c.ARM) == c.HOLDOUT_ARM).then(pl.lit("holdout")).otherwise(pl.lit("treatment")).alias("arm_kind")
+    )
+
+
+def _shifted_sums(shift: float) -> list[pl.Expr]:
+    deviation = pl.col(c.SELECTION_TIME_S) - shift
+    return [pl.len().alias("n"), deviation.sum().alias("total"), (deviation * deviation).sum().alias("total_sq")]
+
+
+def _hit(ranks: range) -> pl.Expr:
+    matched = pl.any_horizontal(*(pl.col(c.TEMPLATE_ID) == pl.col(f"template_id_{r}") for r in ranks))
+    return matched.fill_null(False).cast(pl.Int64).sum()
+
+
+class PolarsSource:
+    """:class:`~abkit.report.groups.StatsSource` over a directory of exported event files.
+
+    Raises:
+        FileNotFoundError: the directory does not exist or holds no selections, predictions or cases.
+    """
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise FileNotFoundError(f"events: no directory at {self.directory}")
+        if not any(find_files(self.directory, t) for t in ("selections", "predictions", "cases")):
+            raise FileNotFoundError(
+                f"events: {self.directory} holds no selections.parquet/.csv, predictions.* or cases.* files"
+            )
+        self.selections = _scan(self.directory, "selections")
+        self.predictions = _scan(self.directory, "predictions")
+        self.cases = _scan(self.directory, "cases")
+
+    def shift(self, window: Window) -> float:
+        first = _window(self.selections, window).select(c.SELECTION_TIME_S).head(1).collect()
+        return float(first.item()) if first.height else 0.0
+
+    def arm_groups(self, window: Window, shift: float) -> list[ArmGroup]:
+        deviation = pl.col(c.SELECTION_TIME_S) - shift
+        per_interaction = (
+            _window(self.selections, window)
+            .group_by(c.EXPERIMENT, c.MODEL_VERSION, c.ARM, c.ADVOCATE_ID, c.CASE_ID)
+            .agg(
+                pl.len().alias("n_i"),
+                deviation.sum().alias("y_i"),
+                (deviation * deviation).sum().alias("q_i"),
+                pl.col(c.CREATED_AT).min().alias("first_seen"),
+                pl.col(c.CREATED_AT).max().alias("last_seen"),
+            )
+        )
+        n_i, y_i = pl.col("n_i").cast(pl.Float64), pl.col("y_i")
+        frame = (
+            per_interaction.group_by(c.EXPERIMENT, c.MODEL_VERSION, c.ARM)
+            .agg(
+                pl.col("n_i").sum().alias("n"),
+                y_i.sum().alias("total"),
+                pl.col("q_i").sum().alias("total_sq"),
+                pl.len().alias("k"),
+                (n_i * n_i).sum().alias("sum_n2"),
+                (y_i * y_i).sum().alias("sum_y2"),
+                (n_i * y_i).sum().alias("sum_ny"),
+                pl.col("first_seen").min(),
+                pl.col("last_seen").max(),
+            )
+            .collect()
+        )
+        return [ArmGroup(**row) for row in frame.iter_rows(named=True)]
+
+    def hit_groups(self, window: Window) -> list[HitGroup]:
+        holdout = _window(self.selections, window).filter(pl.col(c.ARM) == c.HOLDOUT_ARM)
+        shown = self.predictions.select(c.PREDICTION_ID, *c.TEMPLATE_ID_COLUMNS)
+        frame = (
+            holdout.select(c.MODEL_VERSION, c.TEMPLATE_ID, c.PREDICTION_ID)
+            .join(shown, on=c.PREDICTION_ID, how="inner")
+            .group_by(c.MODEL_VERSION, c.TEMPLATE_ID)
+            .agg(
+                pl.len().alias("n"),
+                _hit(range(1, 2)).alias("top1"),
+                _hit(range(1, 4)).alias("top3"),
+                _hit(range(1, 6)).alias("top5"),
+            )
+            .collect()
+        )
+        return [HitGroup(**row) for row in frame.iter_rows(named=True)]
+
+    def template_groups(self, window: Window, shift: float) -> list[TemplateGroup]:
+        frame = (
+            _window(self.selections, window)
+            .group_by(pl.col(c.TEMPLATE_ID), _arm_kind())
+            .agg(_shifted_sums(shift))
+            .collect()
+        )
+        return [TemplateGroup(**row) for row in frame.iter_rows(named=True)]
+
+    def week_groups(self, window: Window, shift: float) -> list[WeekGroup]:
+        # polars' "1w" truncation starts weeks on Monday, as ISO weeks do.
+        week = pl.col(c.CREATED_AT).dt.truncate("1w").dt.date().alias("week_start")
+        frame = _window(self.selections, window).group_by(week, _arm_kind()).agg(_shifted_sums(shift)).collect()
+        return [WeekGroup(**row) for row in frame.iter_rows(named=True)]
+
+    def day_counts(self, window: Window) -> list[DayCount]:
+        day = pl.col(c.CREATED_AT).dt.date().alias("day")
+        counts: dict[tuple[date, str, str], list[int]] = {}
+        for position, table in enumerate((self.selections, self.predictions)):
+            frame = _window(table, window).group_by(day, c.EXPERIMENT, c.ARM).agg(pl.len().alias("n")).collect()
+            for row in frame.iter_rows(named=True):
+                counts.setdefault((row["day"], row[c.EXPERIMENT], row[c.ARM]), [0, 0])[position] = row["n"]
+        return [DayCount(day, experiment, arm, *pair) for (day, experiment, arm), pair in counts.items()]
+
+    def latency_groups(self, window: Window) -> list[LatencyGroup]:
+        latency = pl.col(c.LATENCY_MS)
+        frame = (
+            _window(self.predictions, window)
+            .group_by(c.MODEL_VERSION)
+            .agg(
+                pl.len().alias("n"),
+                *(latency.quantile(q, interpolation="linear").alias(f"p{i}") for i, q in enumerate(PERCENTILES)),
+                latency.max().alias("max"),
+            )
+            .collect()
+        )
+        return [LatencyGroup(*row) for row in frame.iter_rows()]
+
+    def case_groups(self, window: Window) -> list[CaseGroup]:
+        per_case = (
+            _window(self.selections, window)
+            .filter(pl.col(c.ARM) != c.HOLDOUT_ARM)
+            .group_by(c.MODEL_VERSION, c.CASE_ID)
+            .agg(pl.len().alias("selections"))
+        )
+        frame = (
+            per_case.join(self.cases.select(c.CASE_ID, c.HANDLE_TIME_S), on=c.CASE_ID, how="inner")
+            .group_by(c.MODEL_VERSION)
+            .agg(
+                pl.len().alias("cases"),
+                pl.col("selections").sum(),
+                pl.col(c.HANDLE_TIME_S).sum().alias("handle_time_sum"),
+            )
+            .collect()
+        )
+        return [CaseGroup(*row) for row in frame.iter_rows()]
+
+    def totals(self, window: Window) -> Totals:
+        selected = _window(self.selections, window)
+        frames = pl.collect_all(
+            [
+                selected.select(pl.len()),
+                _window(self.predictions, window).select(pl.len()),
+                self.cases.join(selected.select(c.CASE_ID), on=c.CASE_ID, how="semi").select(pl.len()),
+            ]
+        )
+        return Totals(*(int(frame.item()) for frame in frames))
+
+    def experiment_weights(self) -> dict[str, dict[str, float]]:
+        rows = _scan(self.directory, "experiments").collect().iter_rows()
+        return {name: {str(arm): float(weight) for arm, weight in json.loads(arms)} for name, arms in rows}
+
+    def releases(self) -> dict[str, datetime]:
+        frame = _scan(self.directory, "model_versions").drop_nulls("released_at").collect()
+        return dict(frame.iter_rows())
