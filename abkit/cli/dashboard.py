@@ -1,0 +1,38 @@
+"""`abkit dashboard`: start the Dash dashboard on an event database."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--db", "database", required=True, help="Event database: a SQLite path or a SQLAlchemy URL.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind. Anything but loopback requires a login."
+)
+@click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False),
+    help="File whose first line is the login password (else $ABKIT_DASHBOARD_PASSWORD). "
+    "User: $ABKIT_DASHBOARD_USER or 'abkit'.",
+)
+def dashboard(database: str, host: str, port: int, password_file: str | None) -> None:
+    """Start the Dash dashboard on DB (read-only), reading stored report snapshots.
+
+    Bound to 127.0.0.1 by default; on any other address every request needs HTTP basic auth.
+    """
+    from dashboards import create_app
+    from dashboards.auth import is_loopback, load_credentials
+
+    credentials = None
+    if password_file is not None or not is_loopback(host):
+        try:
+            credentials = load_credentials(password_file)
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
+    app = create_app(database, credentials=credentials)
+    shown_host = f"[{host}]" if ":" in host else host
+    login = f" (login: user {credentials.user})" if credentials else ""
+    click.echo(f"abkit dashboard: http://{shown_host}:{port}/{login}", err=True)
+    app.run(host=host, port=port, debug=False)

@@ -1,0 +1,70 @@
+"""Download routes: every table as CSV and the HTML report, for the snapshot on the page.
+
+Served by Flask next to the Dash app (``/download/<table>.csv?snapshot=..&version=..``), so a
+link is an ordinary HTTP download that also works from scripts (with the login, if any).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Flask, Response, request
+
+from dashboards.context import DashboardContext
+from dashboards.snapshots import SnapshotError
+from dashboards.view import View, build_table
+
+HtmlRenderer = Callable[[Mapping[str, Any]], str]
+
+
+def html_renderer() -> tuple[HtmlRenderer | None, str | None]:
+    """``abkit.report``'s HTML renderer for a report dict, or (None, why it is unavailable)."""
+    try:
+        from abkit.report.render import render_html_dict
+    except ImportError as error:
+        return None, f"the HTML report needs abkit.report's renderer ({error})"
+    return render_html_dict, None
+
+
+def _text(status: int, message: str) -> Response:
+    return Response(message + "\n", status, mimetype="text/plain")
+
+
+def register_downloads(server: Flask, context: DashboardContext) -> None:
+    """Add the download routes to ``server``."""
+
+    def _report(view: View) -> dict[str, Any]:
+        if view.snapshot_id is None:
+            raise ValueError("snapshot: missing; the download link names the snapshot shown on the page")
+        return context.report(view.snapshot_id)
+
+    @server.route("/download/<name>.csv")
+    def download_csv(name: str) -> Response:
+        try:
+            view = View.from_query(request.args)
+            frame = build_table(name, _report(view), view)
+        except KeyError as error:
+            return _text(404, str(error.args[0]))
+        except (ValueError, SnapshotError) as error:
+            return _text(400, str(error))
+        return Response(
+            frame.to_csv(index=False),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+
+    @server.route("/download/report.html")
+    def download_html() -> Response:
+        render, missing = html_renderer()
+        if render is None:
+            return _text(503, str(missing))
+        try:
+            report = _report(View.from_query(request.args))
+        except (ValueError, SnapshotError) as error:
+            return _text(400, str(error))
+        return Response(
+            render(report),
+            mimetype="text/html",
+            headers={"Content-Disposition": 'attachment; filename="abkit-report.html"'},
+        )

@@ -1,0 +1,53 @@
+"""What every page callback starts from: the snapshot chosen by the filters, read once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dash import Input
+
+from dashboards.context import current_context
+from dashboards.snapshots import SnapshotError
+from dashboards.view import View, parse_day
+
+# The shell's filters and the chosen snapshot: the inputs of every page callback.
+FILTER_INPUTS = [
+    Input("snapshot", "data"),
+    Input("f-version", "value"),
+    Input("f-dates", "start_date"),
+    Input("f-dates", "end_date"),
+]
+
+
+@dataclass(frozen=True)
+class PageData:
+    """The view for the current filters, its report (None when there is none) and a notice."""
+
+    view: View
+    report: dict[str, Any] | None
+    notice: str | None
+
+
+def load(
+    snapshot: dict[str, Any] | None, version: str | None, start: str | None, end: str | None, top_n: int | None = None
+) -> PageData:
+    """Read the snapshot the shell chose (from the cache after the first page) and apply the filters."""
+    snapshot = snapshot or {}
+    snapshot_id = snapshot.get("snapshot_id")
+    view = View(
+        snapshot_id=snapshot_id,
+        experiment=snapshot.get("experiment"),
+        version=version or None,
+        since=parse_day(start, "since"),
+        until=parse_day(end, "until"),
+        top_n=top_n,
+    )
+    if snapshot_id is None:
+        scope = f"experiment {snapshot['experiment']}" if snapshot.get("experiment") else "all experiments"
+        return PageData(view, None, f"No report is stored for {scope} yet. Press Refresh to compute one.")
+    try:
+        report = current_context().report(snapshot_id)
+    except SnapshotError as error:
+        return PageData(view, None, f"The stored report cannot be read: {error}")
+    return PageData(view, report, snapshot.get("notice"))

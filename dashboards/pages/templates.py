@@ -1,0 +1,84 @@
+"""Templates: holdout accuracy against time saved for the top N templates by volume."""
+
+from __future__ import annotations
+
+from dash import Dash, Input, Output, dcc, html
+
+from dashboards import components as ui
+from dashboards import figures, tables
+from dashboards.pages.base import FILTER_INPUTS, load
+
+PATH = "/templates"
+NAME = "Templates"
+
+TOP_N_CHOICES = (5, 10, 20, 50, 100)
+DEFAULT_TOP_N = 20
+
+
+def layout(**_: object) -> html.Div:
+    picker = html.Label(
+        [
+            "Top N by volume ",
+            dcc.Dropdown(
+                id="templates-top-n",
+                options=[{"label": str(n), "value": n} for n in TOP_N_CHOICES],
+                value=DEFAULT_TOP_N,
+                clearable=False,
+                className="abk-inline-dropdown",
+            ),
+        ],
+        className="abk-inline",
+    )
+    return html.Div(
+        [
+            html.Div(id="templates-notice"),
+            ui.card(
+                "Accuracy vs time saved",
+                picker,
+                ui.graph("templates-graph"),
+                html.P(id="templates-trend", className="abk-help"),
+            ),
+            ui.card(
+                "Templates (click a header to sort)",
+                ui.data_table("templates-table", page_size=50),
+                extra=ui.download_link("templates-csv"),
+            ),
+            html.Div(id="templates-ready", className="abk-ready"),
+        ]
+    )
+
+
+def register_callbacks(app: Dash) -> None:
+    @app.callback(
+        Output("templates-notice", "children"),
+        Output("templates-graph", "figure"),
+        Output("templates-trend", "children"),
+        Output("templates-table", "columns"),
+        Output("templates-table", "data"),
+        Output("templates-csv", "href"),
+        Output("templates-ready", "children"),
+        *FILTER_INPUTS,
+        Input("templates-top-n", "value"),
+    )
+    def _render(snapshot, version, start, end, top_n):  # type: ignore[no-untyped-def]
+        page = load(snapshot, version, start, end, top_n=int(top_n or DEFAULT_TOP_N))
+        report = page.report or {}
+        frame = tables.templates_table(report, page.view.top_n)
+        block = report.get("templates") or {}
+        subtitle = ""
+        if page.view.version and (snapshot or {}).get("exact"):
+            subtitle = f", {page.view.version}'s window"
+        figure = figures.templates_scatter(frame, block.get("mann_kendall"), subtitle)
+        trend = [
+            figures.mann_kendall_text(block[k]) for k in ("mann_kendall", "mann_kendall_hamed_rao") if block.get(k)
+        ]
+        trend_text = " · ".join(trend) + (f" (over the report's top {block['top_n']})" if block.get("top_n") else "")
+        return (
+            ui.notice(page.notice),
+            figure,
+            trend_text,
+            ui.table_columns(frame),
+            ui.table_records(frame),
+            ui.csv_href("templates", page.view),
+            str(page.view.snapshot_id),
+        )

@@ -1,0 +1,107 @@
+"""Reading stored reports (table ``report_snapshots``) by experiment and window.
+
+Every query here is a primary-key or index lookup on the snapshot table, never a scan of the
+event tables, so a page costs the same on a thousand events or ten million.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from abkit.events.schema import experiments, report_snapshots
+
+SCHEMA_VERSION = 1  # the report contract this dashboard reads (docs/report-schema.md)
+
+
+class SnapshotError(ValueError):
+    """A stored report that does not follow the report contract."""
+
+
+@dataclass(frozen=True)
+class SnapshotKey:
+    """Which report: an experiment filter (None: all) and a window (None: open-ended)."""
+
+    experiment: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def is_all_time(self) -> bool:
+        return self.since is None and self.until is None
+
+
+@dataclass(frozen=True)
+class SnapshotRef:
+    """A stored report's id and when it was computed (naive UTC)."""
+
+    snapshot_id: int
+    computed_at: datetime
+
+
+def _equals_or_null(column, value):  # type: ignore[no-untyped-def]
+    return column.is_(None) if value is None else column == value
+
+
+def find_snapshot(engine: Engine, key: SnapshotKey) -> SnapshotRef | None:
+    """The latest snapshot stored for exactly this experiment and window, or None."""
+    t = report_snapshots.c
+    query = (
+        select(t.snapshot_id, t.computed_at)
+        .where(
+            _equals_or_null(t.experiment, key.experiment),
+            _equals_or_null(t.window_since, key.since),
+            _equals_or_null(t.window_until, key.until),
+        )
+        .order_by(t.computed_at.desc(), t.snapshot_id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return None if row is None else SnapshotRef(int(row.snapshot_id), row.computed_at)
+
+
+def load_report(engine: Engine, snapshot_id: int) -> dict[str, Any]:
+    """The report JSON of one snapshot, checked against the contract's version.
+
+    Raises:
+        SnapshotError: no such snapshot, unreadable JSON, or another schema version.
+    """
+    with engine.connect() as conn:
+        text = conn.execute(
+            select(report_snapshots.c.report_json).where(report_snapshots.c.snapshot_id == snapshot_id)
+        ).scalar_one_or_none()
+    if text is None:
+        raise SnapshotError(f"snapshot_id: no snapshot {snapshot_id}")
+    return parse_report(text, f"snapshot {snapshot_id}")
+
+
+def parse_report(text: str, where: str) -> dict[str, Any]:
+    """Parse a report's JSON text and check ``schema_version``.
+
+    Raises:
+        SnapshotError: naming ``where`` and the problem.
+    """
+    try:
+        report = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SnapshotError(f"report_json of {where} is not JSON ({error})") from None
+    if not isinstance(report, dict):
+        raise SnapshotError(f"report_json of {where}: expected an object, got {type(report).__name__}")
+    version = report.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise SnapshotError(f"schema_version of {where} is {version!r}; this dashboard reads {SCHEMA_VERSION}")
+    return report
+
+
+def experiment_names(engine: Engine) -> list[str]:
+    """Experiments a user can filter on: registered ones and those with a stored report."""
+    with engine.connect() as conn:
+        names = set(conn.execute(select(report_snapshots.c.experiment).distinct()).scalars())
+        if engine.dialect.has_table(conn, experiments.name):
+            names.update(conn.execute(select(experiments.c.name)).scalars())
+    return sorted(name for name in names if name is not None)
