@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 
 from abkit.events import EventError, EventStore, WriteResult
 from abkit.events.schema import cases, predictions, rejects, selections
+from abkit.events.store import Reject, UnreadableRow
 
 
 def _prediction(i: int, **changes) -> dict:
@@ -195,12 +196,20 @@ def test_quarantine_keeps_rejects_with_reason_and_raw_text(sqlite_url):
     store = EventStore.open(sqlite_url)
     batch = [_case(1), _case(2, handle_time_s=-5), _case(3)]
     result = store.write(
-        "case", batch, quarantine=True, source="cases.csv", raw_rows=["r1", "r2", "r3"], first_row_number=101
+        "case",
+        batch,
+        quarantine=True,
+        source="cases.csv",
+        raw_rows=["r1", "r2", "r3"],
+        row_numbers=[101, 102, 104],
+        unreadable=[UnreadableRow(103, "expected 3 fields, found 4", "c9,1,2,3")],
     )
-    assert (result.accepted, result.duplicates, result.rejected) == (2, 0, 1)
-    assert result.rejects[0].row == 1 and result.rejects[0].field == "handle_time_s"
+    assert (result.accepted, result.duplicates, result.rejected) == (2, 0, 2)
+    assert result.rejects == (Reject(row=1, field="handle_time_s", reason=result.rejects[0].reason),)
     with store.engine.connect() as conn:
-        stored = conn.execute(select(rejects)).mappings().one()
+        stored, unreadable = conn.execute(select(rejects).order_by(rejects.c.row_number)).mappings().all()
+    assert (unreadable["row_number"], unreadable["field"], unreadable["raw"]) == (103, "row", "c9,1,2,3")
+    assert unreadable["reason"] == "expected 3 fields, found 4"
     assert stored["source"] == "cases.csv"
     assert stored["row_number"] == 102
     assert stored["field"] == "handle_time_s"
@@ -217,6 +226,14 @@ def test_quarantine_on_postgres_uses_the_sequence(postgres_url):
     with store.engine.connect() as conn:
         ids = conn.execute(select(rejects.c.reject_id).order_by(rejects.c.reject_id)).scalars().all()
     assert len(ids) == 2 and ids[0] < ids[1]
+
+
+def test_unreadable_rows_need_quarantine(sqlite_url):
+    store = EventStore.open(sqlite_url)
+    with pytest.raises(EventError, match="row: not a JSON object"):
+        store.write("case", [_case(1)], unreadable=[UnreadableRow(1, "not a JSON object", "[]")])
+    only_unreadable = store.write("case", [], quarantine=True, unreadable=[UnreadableRow(1, "not a JSON object", "[]")])
+    assert (only_unreadable.accepted, only_unreadable.rejected) == (0, 1)
 
 
 def test_historical_arms_are_not_refused_by_the_current_experiment(sqlite_url):

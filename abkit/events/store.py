@@ -30,7 +30,11 @@ class Reject:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """Counts from one write; ``accepted + duplicates + rejected`` is the number of rows given."""
+    """Counts from one write; ``accepted + duplicates + rejected`` is the number of rows given.
+
+    ``rejects`` lists the rows refused by validation (``row`` is their 0-based position in the
+    batch); ``rejected`` also counts the unreadable rows passed to :meth:`EventStore.write`.
+    """
 
     accepted: int
     duplicates: int
@@ -47,6 +51,23 @@ class WriteResult:
 
 
 EMPTY_RESULT = WriteResult(0, 0, 0)
+
+
+@dataclass(frozen=True)
+class UnreadableRow:
+    """A row of a source file that could not be parsed into fields at all.
+
+    Attributes:
+        row_number: where it is in its source (a line number).
+        reason: why it could not be read (e.g. "expected 11 fields, found 12").
+        raw: its text, as far as it could be decoded.
+        field: what the reject is filed under; ``row`` as no single field is at fault.
+    """
+
+    row_number: int
+    reason: str
+    raw: str | None
+    field: str = "row"
 
 
 def _utcnow() -> datetime:
@@ -138,7 +159,8 @@ class EventStore:
         quarantine: bool = False,
         source: str = "api",
         raw_rows: Sequence[str] | None = None,
-        first_row_number: int = 1,
+        row_numbers: Sequence[int] | None = None,
+        unreadable: Sequence[UnreadableRow] = (),
     ) -> WriteResult:
         """Write a batch of events of one kind in one transaction.
 
@@ -151,8 +173,11 @@ class EventStore:
                 transaction as the accepted rows.
             source: where the rows came from, kept with rejects (a file name, "api").
             raw_rows: the original text of each row, kept with rejects when given.
-            first_row_number: the row number, in its source, of the batch's first row (rejects
-                keep ``first_row_number + position``; ingest passes the file's record number).
+            row_numbers: the row number of each row in its source (ingest passes file line
+                numbers), kept with rejects; by default the 1-based position in the batch.
+            unreadable: rows of the same source that could not even be parsed (a ragged CSV
+                line, a JSON line that is not an object); needs ``quarantine``. They go to
+                ``rejects`` in the same transaction and count as rejected.
 
         Returns:
             Accepted, duplicate (id already stored or repeated in the batch) and rejected counts.
@@ -162,15 +187,19 @@ class EventStore:
         """
         if kind not in EVENT_TABLES:
             raise EventError("kind", f"unknown event kind {kind!r}; expected one of {list(EVENT_TABLES)}")
+        if unreadable and not quarantine:
+            raise EventError(unreadable[0].field, unreadable[0].reason)
         frame = events if isinstance(events, pl.DataFrame) else _frame_from_records(events)
-        if frame.height == 0:
+        if frame.height == 0 and not unreadable:
             return EMPTY_RESULT
         # No check against the registered experiments' current arms: the standing experiment
         # moves on (holdout/v1, later holdout/v2...) and historical events must still load.
         # validate_batch already requires the arm to be 'holdout' or the row's model_version.
-        checked = validate_batch(kind, frame)
-        rejected_rows = tuple(
-            Reject(int(row), str(fld), str(reason)) for row, fld, reason in checked.rejected.iter_rows()
+        checked = validate_batch(kind, frame) if frame.height else None
+        rejected_rows = (
+            tuple(Reject(int(row), str(fld), str(reason)) for row, fld, reason in checked.rejected.iter_rows())
+            if checked is not None
+            else ()
         )
         if rejected_rows and not quarantine:
             first = rejected_rows[0]
@@ -178,31 +207,43 @@ class EventStore:
 
         table = EVENT_TABLES[kind]
         id_column = c.ID_COLUMN_BY_KIND[kind]
-        valid = checked.valid
-        unique = valid.unique(subset=id_column, keep="first", maintain_order=True).drop("__row__")
+        valid_count = accepted = 0
+        now = _utcnow()
+        reject_records = [
+            {
+                "event_kind": kind,
+                "source": source,
+                "row_number": row_numbers[r.row] if row_numbers is not None else r.row + 1,
+                "field": r.field,
+                "reason": r.reason,
+                "raw": raw_rows[r.row] if raw_rows is not None else None,
+                "rejected_at": now,
+            }
+            for r in rejected_rows
+        ] + [
+            {
+                "event_kind": kind,
+                "source": source,
+                "row_number": u.row_number,
+                "field": u.field,
+                "reason": u.reason,
+                "raw": u.raw,
+                "rejected_at": now,
+            }
+            for u in unreadable
+        ]
         with self.engine.begin() as conn:
-            accepted = insert_new_rows(conn, table, id_column, unique)
-            if rejected_rows:
-                now = _utcnow()
-                conn.execute(
-                    insert(rejects),
-                    [
-                        {
-                            "event_kind": kind,
-                            "source": source,
-                            "row_number": first_row_number + r.row,
-                            "field": r.field,
-                            "reason": r.reason,
-                            "raw": raw_rows[r.row] if raw_rows is not None else None,
-                            "rejected_at": now,
-                        }
-                        for r in rejected_rows
-                    ],
-                )
+            if checked is not None:
+                valid = checked.valid
+                valid_count = valid.height
+                unique = valid.unique(subset=id_column, keep="first", maintain_order=True).drop("__row__")
+                accepted = insert_new_rows(conn, table, id_column, unique)
+            if reject_records:
+                conn.execute(insert(rejects), reject_records)
         return WriteResult(
             accepted=accepted,
-            duplicates=valid.height - accepted,
-            rejected=len(rejected_rows),
+            duplicates=valid_count - accepted,
+            rejected=len(rejected_rows) + len(unreadable),
             rejects=rejected_rows,
         )
 
