@@ -1,0 +1,78 @@
+"""`abkit report`: the significance report of an event database or a Parquet/CSV export."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+DATETIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+
+
+@click.command()
+@click.option(
+    "--db",
+    "database",
+    default="abkit.sqlite",
+    show_default=True,
+    envvar="ABKIT_DB",
+    help="Events: a SQLite path, a SQLAlchemy URL (duckdb:///, postgresql://, trino://) or a directory "
+    "of Parquet/CSV exports (selections.parquet, predictions.parquet, cases.parquet). Also $ABKIT_DB.",
+)
+@click.option("--experiment", "-e", default=None, help="Only this experiment (default: all).")
+@click.option("--since", type=click.DateTime(DATETIME_FORMATS), default=None, help="Events at or after (UTC).")
+@click.option("--until", type=click.DateTime(DATETIME_FORMATS), default=None, help="Events before (UTC).")
+@click.option("--top-n", default=50, show_default=True, type=click.IntRange(min=1), help="Templates in the table.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "markdown", "html"]),
+    default="markdown",
+    show_default=True,
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: standard output).")
+@click.option("--store", is_flag=True, help="Also save the report as a snapshot in table report_snapshots (--db).")
+def report(
+    database: str,
+    experiment: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    top_n: int,
+    output_format: str,
+    out: Path | None,
+    store: bool,
+) -> None:
+    """Significance report per model version (JSON, Markdown or self-contained HTML)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from abkit.events.engine import database_url
+    from abkit.report.build import build_report
+    from abkit.report.render_html import render_html
+    from abkit.report.render_markdown import render_json, render_markdown
+    from abkit.report.snapshots import store_snapshot
+
+    is_export = "://" not in database and Path(database).is_dir()
+    if not is_export and "://" not in database and not Path(database).exists():
+        raise click.UsageError(f"--db: no database file or export directory at {database}")
+    if store and is_export:
+        raise click.UsageError("--store needs a database, not an export directory")
+    try:
+        built = build_report(database, experiment=experiment, since=since, until=until, top_n=top_n)
+    except (ValueError, FileNotFoundError) as error:
+        raise click.UsageError(str(error)) from None
+    except SQLAlchemyError as error:
+        detail = error.args[0] if error.args else error
+        raise click.ClickException(f"--db {database}: {error.__class__.__name__}: {detail}") from None
+    document = built.to_dict()
+    renderer = {"json": render_json, "markdown": render_markdown, "html": render_html}[output_format]
+    text = renderer(document)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+    if store:
+        snapshot_id = store_snapshot(database_url(database), document, experiment, since, until)
+        click.echo(f"stored snapshot {snapshot_id}", err=True)
