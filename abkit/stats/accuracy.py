@@ -51,7 +51,10 @@ def proportion(hits: int, n: int) -> Proportion:
     denominator = 1.0 + z2 / n
     centre = (p + z2 / (2 * n)) / denominator
     half = _Z95 / denominator * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
-    return Proportion(p, (max(0.0, centre - half), min(1.0, centre + half)), n)
+    # The interval reaches 0 (or 1) exactly when hits = 0 (or n); pin those ends against rounding.
+    low = 0.0 if hits == 0 else max(0.0, centre - half)
+    high = 1.0 if hits == n else min(1.0, centre + half)
+    return Proportion(p, (low, high), n)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,111 @@
+"""Mann-Kendall: by-hand S and Var(S), scipy's Theil-Sen slope, pymannkendall on raw arrays."""
+
+import itertools
+import math
+
+import numpy as np
+import pymannkendall
+import pytest
+from scipy import stats
+
+from abkit.stats import mann_kendall
+
+OFFSET = 1e9
+
+
+def _series(seed: int, n: int = 50, slope: float = 0.05):
+    rng = np.random.default_rng(seed)
+    return slope * np.arange(n) + rng.normal(0, 1, n)
+
+
+def _by_hand(x: np.ndarray):
+    """S, Var(S) with the tie correction, z with continuity correction, two-sided p (Kendall 1975)."""
+    n = x.size
+    s = sum(np.sign(x[j] - x[i]) for i, j in itertools.combinations(range(n), 2))
+    _, tie_sizes = np.unique(x, return_counts=True)
+    var_s = (n * (n - 1) * (2 * n + 5) - np.sum(tie_sizes * (tie_sizes - 1) * (2 * tie_sizes + 5))) / 18
+    z = (s - np.sign(s)) / math.sqrt(var_s)
+    return s, s / (n * (n - 1) / 2), z, 2 * stats.norm.sf(abs(z))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [_series(0), _series(1, slope=0.0), _series(2, n=12, slope=-0.3), np.round(_series(3, n=40) * 2) / 2],  # last: ties
+)
+def test_original_matches_by_hand_and_theil_sen(values):
+    result = mann_kendall(values)
+    s, tau, z, p = _by_hand(values)
+    assert result.missing is None and result.method == "original" and result.n == values.size
+    assert result.s == s
+    assert result.tau == pytest.approx(tau, rel=1e-12)
+    assert result.z == pytest.approx(z, rel=1e-9)
+    assert result.p == pytest.approx(p, rel=1e-9)
+    assert result.sen_slope == pytest.approx(stats.theilslopes(values).slope, rel=1e-9)
+    assert result.trend == ("no trend" if p >= 0.05 else "increasing" if z > 0 else "decreasing")
+
+
+@pytest.mark.parametrize("method", ["original", "hamed_rao"])
+@pytest.mark.parametrize("offset", [0.0, OFFSET])
+def test_matches_pymannkendall_on_raw_arrays(method, offset):
+    values = _series(4, n=60) + offset
+    reference = (pymannkendall.original_test if method == "original" else pymannkendall.hamed_rao_modification_test)(
+        values
+    )
+    result = mann_kendall(values, method=method)
+    assert result.method == method and result.trend == reference.trend
+    for mine, theirs in [
+        (result.tau, reference.Tau),
+        (result.s, reference.s),
+        (result.z, reference.z),
+        (result.p, reference.p),
+        (result.sen_slope, reference.slope),
+        (result.intercept, reference.intercept),
+    ]:
+        assert mine == pytest.approx(float(theirs), rel=1e-9)
+
+
+def test_shift_does_not_change_the_rank_statistics():
+    values = _series(5)
+    plain, shifted = mann_kendall(values), mann_kendall(values + OFFSET)
+    assert (shifted.s, shifted.tau, shifted.z, shifted.p) == (plain.s, plain.tau, plain.z, plain.p)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_hamed_rao_widens_the_variance_for_autocorrelated_series(seed):
+    # AR(1) noise with phi = 0.9 and no trend: positively autocorrelated ranks inflate Var(S).
+    rng = np.random.default_rng(seed)
+    values = np.zeros(150)
+    for i in range(1, 150):
+        values[i] = 0.9 * values[i - 1] + rng.normal()
+    original, corrected = mann_kendall(values), mann_kendall(values, method="hamed_rao")
+    assert corrected.s == original.s and corrected.sen_slope == original.sen_slope
+    assert abs(corrected.z) < abs(original.z) and corrected.p > original.p
+
+
+@pytest.mark.parametrize(
+    ("values", "method", "reason"),
+    [
+        ([], "original", "n = 0, need at least 3 values"),
+        ([1.0, 2.0], "original", "n = 2, need at least 3 values"),
+        ([4.0, 4.0, 4.0, 4.0], "original", "all values equal"),
+        ([4.0, 4.0, 4.0, 4.0], "hamed_rao", "all values equal"),
+        ([1.0, 2.0, 3.0], "hamed_rao", "variance of S cannot be estimated by the hamed_rao method for these 3 values"),
+    ],
+)
+def test_degenerate_series_give_reasons(values, method, reason):
+    result = mann_kendall(values, method=method)
+    assert result.missing == reason
+    assert result.to_dict()["p"] is None and result.to_dict()["n"] == len(values)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "sen"}, "method must be"),
+        ({"alpha": 0.0}, "alpha"),
+        ({"values": [1.0, float("nan"), 2.0]}, "finite"),
+    ],
+)
+def test_bad_input_is_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        mann_kendall(**{"values": [1.0, 2.0, 3.0, 5.0], **kwargs})
