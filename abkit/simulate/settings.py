@@ -77,8 +77,10 @@ class WorldSettings:
     unseen_known: float = 0.05  # P(known) for a template introduced after the version's training
     # Selection time (seconds): baseline * lognormal random effects, minus the saving.
     holdout_mean_s: float = 19.0  # DESIGN: about 19 s without suggestions
-    saving_by_rank_s: tuple[float, ...] = (9.0, 7.5, 6.5, 6.0, 5.5)  # chosen template shown at rank 1..5
-    saving_not_shown_s: float = 0.5  # suggestions shown but the chosen one is not among them
+    # Saving when the chosen template is shown at rank 1..5: with the rank model this averages
+    # about 6 s, so about 13 s with suggestions (DESIGN).
+    saving_by_rank_s: tuple[float, ...] = (8.5, 7.0, 6.0, 5.5, 5.0)
+    saving_not_shown_s: float = 0.3  # suggestions shown but the chosen one is not among them
     advocate_sd: float = 0.15  # log-scale sd of an advocate's speed
     interaction_sd: float = 0.2  # log-scale sd of an interaction's random effect (clustering)
     template_sd: float = 0.1  # log-scale sd of how hard a template is to find
@@ -108,6 +110,8 @@ class WorldSettings:
                 raise ValueError(
                     f"versions: releases on days {earlier} and {later} leave no room for a challenger test"
                 )
+        if self.n_advocates < 2:
+            raise ValueError(f"n_advocates: transfers need at least 2 advocates, got {self.n_advocates}")
         if len(self.saving_by_rank_s) != 5:
             raise ValueError("saving_by_rank_s: one saving per shown rank (5)")
         if not 0 < self.holdout_weight < 1:

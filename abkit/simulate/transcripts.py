@@ -201,12 +201,16 @@ def generate_transcripts(seed: int, n_cases: int, n_templates: int = 640) -> lis
     )
 
 
+def jsonl_line(transcript: dict[str, Any]) -> str:
+    """One case as a line of JSON Lines (compact, UTF-8 text kept as is, newline-terminated)."""
+    return json.dumps(transcript, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def write_jsonl(transcripts: Iterable[dict[str, Any]], path: str | Path) -> int:
     """Write transcripts as JSON Lines (UTF-8, one case per line); returns the number of cases."""
     count = 0
     with Path(path).open("w", encoding="utf-8") as out:
         for transcript in transcripts:
-            out.write(json.dumps(transcript, ensure_ascii=False, separators=(",", ":")))
-            out.write("\n")
+            out.write(jsonl_line(transcript))
             count += 1
     return count
