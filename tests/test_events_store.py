@@ -303,3 +303,12 @@ def test_polars_frame_on_postgres_counts_new_rows(postgres_url):
     assert store.write("selection", _frame(3000)).accepted == 3000
     overlap = store.write("selection", _frame(1000, start=2500))
     assert (overlap.accepted, overlap.duplicates) == (500, 500)
+
+
+def test_clear_rejects_removes_only_that_source(sqlite_url):
+    store = EventStore.open(sqlite_url)
+    store.write("case", [_case(1, handle_time_s=-1)], quarantine=True, source="a.csv")
+    store.write("case", [_case(2, handle_time_s=-1)], quarantine=True, source="b.csv")
+    assert store.clear_rejects("a.csv") == 1
+    with store.engine.connect() as conn:
+        assert conn.execute(select(rejects.c.source)).scalars().all() == ["b.csv"]

@@ -149,6 +149,11 @@ class EventStore:
             conn.execute(model_versions.delete().where(model_versions.c.model_version == model_version))
             conn.execute(insert(model_versions), [row])
 
+    def clear_rejects(self, source: str) -> int:
+        """Delete the stored rejects of one source (before it is ingested again); return how many."""
+        with self.engine.begin() as conn:
+            return conn.execute(rejects.delete().where(rejects.c.source == source)).rowcount
+
     # -- events -------------------------------------------------------------------------
 
     def write(

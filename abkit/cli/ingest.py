@@ -1,0 +1,73 @@
+"""`abkit ingest`: load prediction, selection and case files into the event store."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from abkit.events.columns import EVENT_KINDS
+
+_TOP_REASONS = 5
+
+
+@click.command()
+@click.option("--db", required=True, envvar="ABKIT_DB", help="Database: a SQLite path or a SQLAlchemy URL ($ABKIT_DB).")
+@click.option(
+    "--kind",
+    type=click.Choice(EVENT_KINDS),
+    default=None,
+    help="Event kind of every file (default: inferred from each file's columns).",
+)
+@click.option(
+    "--chunk-rows",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Rows per transaction; memory use grows with it.",
+)
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal, for large files).")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def ingest(db: str, kind: str | None, chunk_rows: int, progress: bool | None, files: tuple[Path, ...]) -> None:
+    """Load FILES (CSV, JSON Lines or Parquet) of predictions, selections or cases.
+
+    Every file is checked before anything is written: a file of the wrong format or with
+    missing columns stops the run with exit code 2. Invalid rows go to the `rejects` table
+    with file, row number, field, reason and the row's text. Re-running on the same file
+    stores nothing twice (its rows count as duplicates).
+    """
+    from abkit.events import EventStore
+    from abkit.ingest import IngestError, ingest_file, plan
+
+    try:
+        planned = plan(files, kind)  # type: ignore[arg-type]
+    except IngestError as error:
+        _fail(str(error))
+    try:
+        store = EventStore.open(db)
+    except Exception as error:  # any connection problem ends in one line, not a traceback
+        _fail(f"--db {db}: cannot open the database ({type(error).__name__}: {str(error).splitlines()[0]})")
+    totals = [0, 0, 0, 0]
+    for item in planned:
+        for column in item.ignored_columns:
+            click.echo(f"{item.path}: column {column!r} is not a {item.kind} column; ignored", err=True)
+        result = ingest_file(store, item, chunk_rows=chunk_rows, progress=progress)
+        click.echo(
+            f"{result.path}: {result.kind}, {result.rows_read} rows read: {result.accepted} accepted, "
+            f"{result.duplicates} duplicate, {result.rejected} rejected"
+        )
+        for field, reason, count in result.reasons[:_TOP_REASONS]:
+            click.echo(f"  rejected {count}: {field}: {reason}")
+        if len(result.reasons) > _TOP_REASONS:
+            click.echo(f"  ... {len(result.reasons) - _TOP_REASONS} more reasons; see the rejects table")
+        for index, value in enumerate((result.rows_read, result.accepted, result.duplicates, result.rejected)):
+            totals[index] += value
+    if len(planned) > 1:
+        click.echo(f"total: {totals[0]} rows read: {totals[1]} accepted, {totals[2]} duplicate, {totals[3]} rejected")
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)

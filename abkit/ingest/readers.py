@@ -1,0 +1,275 @@
+"""Reading CSV, JSON Lines and Parquet files in chunks of rows, keeping each row's place and text.
+
+Readers hand the event store strings (CSV, JSON Lines) or typed columns (Parquet) and leave
+all judgement of values to :func:`abkit.events.validate.validate_batch`; what they catch
+themselves is a row that cannot be split into fields at all (a CSV line with the wrong number
+of fields, a JSON line that is not an object), returned as an :class:`UnreadableRow`.
+
+Invalid UTF-8 is decoded with U+FFFD in place of the bad bytes, which validation refuses
+with "not valid UTF-8", so such a row becomes a reject instead of failing the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from abkit.events.store import UnreadableRow
+from abkit.ingest.detect import FileFormat, IngestError
+
+# A quoted CSV field may legitimately be long (a raw transcript); the csv default is 128 KiB.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+_COUNT_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive rows of one file.
+
+    Attributes:
+        frame: the parsed rows, one column per wanted column present in the file.
+        row_numbers: each parsed row's place in the file (line number of CSV and JSON Lines
+            records, 1-based row index in Parquet).
+        raw: each parsed row's text, rendered on demand (kept only for rejected rows).
+        unreadable: rows that could not be parsed into fields.
+    """
+
+    frame: pl.DataFrame
+    row_numbers: list[int]
+    raw: Sequence[str]
+    unreadable: list[UnreadableRow]
+
+    @property
+    def rows_read(self) -> int:
+        return self.frame.height + len(self.unreadable)
+
+
+def read_columns(path: Path, fmt: FileFormat) -> list[str]:
+    """The column names of a file (CSV header, keys of the first JSON object, Parquet schema).
+
+    Raises:
+        IngestError: the header cannot be read in this format.
+    """
+    if fmt == "csv":
+        with _open_text(path) as handle:
+            header = next(csv.reader(handle), None)
+        if not header:
+            raise IngestError(f"{path}: no CSV header line")
+        return _clean_names(header)
+    if fmt == "jsonl":
+        with _open_text(path) as handle:
+            for line_number, line in enumerate(handle, start=1):
+                if line.strip():
+                    try:
+                        first = json.loads(line)
+                    except ValueError as error:
+                        raise IngestError(f"{path}: line {line_number} is not JSON ({error}); not JSON Lines") from None
+                    if not isinstance(first, dict):
+                        raise IngestError(f"{path}: line {line_number} is not a JSON object; not JSON Lines")
+                    return _clean_names(list(first))
+        raise IngestError(f"{path}: no JSON object in the file")
+    return list(_parquet_file(path).schema_arrow.names)
+
+
+def count_rows(path: Path, fmt: FileFormat) -> int:
+    """Rows in the file, cheaply: exact for Parquet, newline count for text (for the progress bar)."""
+    if fmt == "parquet":
+        return _parquet_file(path).metadata.num_rows
+    lines = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while block := handle.read(_COUNT_BLOCK):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    lines += last != b"\n"  # a last line without a newline
+    return max(0, lines - 1) if fmt == "csv" else lines
+
+
+def read_chunks(path: Path, fmt: FileFormat, wanted: Sequence[str], chunk_rows: int) -> Iterator[Chunk]:
+    """Yield the file's rows in chunks of at most ``chunk_rows``, keeping only ``wanted`` columns."""
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows: must be at least 1, got {chunk_rows}")
+    if fmt == "csv":
+        yield from _csv_chunks(path, wanted, chunk_rows)
+    elif fmt == "jsonl":
+        yield from _jsonl_chunks(path, wanted, chunk_rows)
+    else:
+        yield from _parquet_chunks(path, wanted, chunk_rows)
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
+    # errors="replace": bad bytes become U+FFFD, which validation refuses row by row.
+    return path.open("r", encoding="utf-8", errors="replace", newline="")
+
+
+def _clean_names(names: list[Any]) -> list[str]:
+    cleaned = [str(name).strip() for name in names]
+    if cleaned:
+        cleaned[0] = cleaned[0].removeprefix("\ufeff")  # a UTF-8 byte-order mark from spreadsheet exports
+    return cleaned
+
+
+def _string_frame(wanted: Sequence[str], columns: dict[str, list[str | None]]) -> pl.DataFrame:
+    return pl.DataFrame({name: columns[name] for name in wanted}, schema=dict.fromkeys(wanted, pl.String))
+
+
+class _CsvText(Sequence[str]):
+    """Rows rendered back to CSV text only when asked for (only rejected rows are)."""
+
+    def __init__(self, rows: list[list[str]]):
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="").writerow(self._rows[index])
+        return buffer.getvalue()
+
+
+def _csv_chunks(path: Path, wanted: Sequence[str], chunk_rows: int) -> Iterator[Chunk]:
+    with _open_text(path) as handle:
+        reader = csv.reader(handle)
+        header = _clean_names(next(reader))
+        positions = [(name, header.index(name)) for name in wanted if name in header]
+        kept = [name for name, _ in positions]
+        width = len(header)
+        rows: list[list[str]] = []
+        numbers: list[int] = []
+        unreadable: list[UnreadableRow] = []
+        line = reader.line_num
+        while True:
+            start = line + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as error:
+                line = reader.line_num
+                unreadable.append(UnreadableRow(start, f"unreadable CSV: {error}", None))
+                continue
+            line = reader.line_num
+            if not fields:
+                continue  # a blank line is not a row
+            if len(fields) != width:
+                text = _CsvText([fields])[0]
+                unreadable.append(UnreadableRow(start, f"expected {width} fields, found {len(fields)}", text))
+            else:
+                rows.append(fields)
+                numbers.append(start)
+            if len(rows) + len(unreadable) >= chunk_rows:
+                yield _csv_chunk(kept, positions, rows, numbers, unreadable)
+                rows, numbers, unreadable = [], [], []
+        if rows or unreadable:
+            yield _csv_chunk(kept, positions, rows, numbers, unreadable)
+
+
+def _csv_chunk(
+    kept: list[str],
+    positions: list[tuple[str, int]],
+    rows: list[list[str]],
+    numbers: list[int],
+    unreadable: list[UnreadableRow],
+) -> Chunk:
+    columns: dict[str, list[str | None]] = {name: [row[index] for row in rows] for name, index in positions}
+    return Chunk(_string_frame(kept, columns), numbers, _CsvText(rows), unreadable)
+
+
+def _json_text(value: Any) -> str | None:
+    # Everything goes to validation as text, so one odd value never retypes a whole column.
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value)
+
+
+def _jsonl_chunks(path: Path, wanted: Sequence[str], chunk_rows: int) -> Iterator[Chunk]:
+    records: list[dict[str, Any]] = []
+    texts: list[str] = []
+    numbers: list[int] = []
+    unreadable: list[UnreadableRow] = []
+    present: set[str] = set()
+    with _open_text(path) as handle:
+        for line_number, line in enumerate(handle, start=1):
+            text = line.rstrip("\r\n")
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except ValueError as error:
+                unreadable.append(UnreadableRow(line_number, f"not valid JSON: {error}", text))
+            else:
+                if isinstance(record, dict):
+                    records.append(record)
+                    texts.append(text)
+                    numbers.append(line_number)
+                    present.update(record)
+                else:
+                    unreadable.append(UnreadableRow(line_number, "not a JSON object", text))
+            if len(records) + len(unreadable) >= chunk_rows:
+                yield _jsonl_chunk(wanted, present, records, texts, numbers, unreadable)
+                records, texts, numbers, unreadable, present = [], [], [], [], set()
+    if records or unreadable:
+        yield _jsonl_chunk(wanted, present, records, texts, numbers, unreadable)
+
+
+def _jsonl_chunk(
+    wanted: Sequence[str],
+    present: set[str],
+    records: list[dict[str, Any]],
+    texts: list[str],
+    numbers: list[int],
+    unreadable: list[UnreadableRow],
+) -> Chunk:
+    # A key no record of the chunk has stays absent, so validation reports the column missing.
+    kept = [name for name in wanted if name in present]
+    columns = {name: [_json_text(record.get(name)) for record in records] for name in kept}
+    return Chunk(_string_frame(kept, columns), numbers, texts, unreadable)
+
+
+def _parquet_file(path: Path):  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as error:
+        raise IngestError(f"{path}: not a readable Parquet file ({error})") from None
+
+
+class _RecordText(Sequence[str]):
+    """Parquet rows rendered as JSON only when asked for (only rejected rows are)."""
+
+    def __init__(self, frame: pl.DataFrame):
+        self._frame = frame
+
+    def __len__(self) -> int:
+        return self._frame.height
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]
+        return json.dumps(self._frame.row(index, named=True), default=str)
+
+
+def _parquet_chunks(path: Path, wanted: Sequence[str], chunk_rows: int) -> Iterator[Chunk]:
+    parquet = _parquet_file(path)
+    kept = [name for name in wanted if name in parquet.schema_arrow.names]
+    first = 1
+    for batch in parquet.iter_batches(batch_size=chunk_rows, columns=kept):
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        yield Chunk(frame, list(range(first, first + frame.height)), _RecordText(frame), [])
+        first += frame.height
