@@ -1,0 +1,184 @@
+"""The same report from SQLite, DuckDB, PostgreSQL and Parquet/CSV exports of the same events;
+every query compiles for Trino."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, datetime
+
+import polars as pl
+import pytest
+from sqlalchemy import column, create_engine, select, table, text
+from sqlalchemy.dialects import postgresql, sqlite
+from trino.sqlalchemy.dialect import TrinoDialect
+
+from abkit.events import EventStore
+from abkit.events.schema import selections
+from abkit.report import sql_source
+from abkit.report.build import build_report
+from abkit.report.dialects import day_of, percentile, week_start
+from abkit.report.groups import Window
+from abkit.report.polars_source import PolarsSource
+from abkit.report.sql_source import SqlSource
+from tests.report_events import EXPERIMENTS, RELEASES, event_frames, write_events
+
+NOW = datetime(2026, 2, 1)
+WINDOW = {"experiment": None, "since": datetime(2026, 1, 6), "until": datetime(2026, 1, 30)}
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return event_frames(seed=11, interactions=150)
+
+
+@pytest.fixture(scope="module")
+def sqlite_report(frames, tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'events.sqlite'}"
+    write_events(url, frames)
+    return build_report(url, now=NOW, **WINDOW).to_dict()
+
+
+def assert_same(left, right, path="report"):
+    """Equal structure and values; floats to a relative 1e-9 (backends sum in different orders)."""
+    if isinstance(left, dict):
+        assert set(left) == set(right), f"{path}: keys differ {set(left) ^ set(right)}"
+        for key in left:
+            assert_same(left[key], right[key], f"{path}.{key}")
+    elif isinstance(left, list):
+        assert len(left) == len(right), f"{path}: lengths {len(left)} != {len(right)}"
+        for i, (a, b) in enumerate(zip(left, right, strict=True)):
+            assert_same(a, b, f"{path}[{i}]")
+    elif isinstance(left, float) and isinstance(right, float):
+        assert math.isclose(left, right, rel_tol=1e-9, abs_tol=1e-12), f"{path}: {left} != {right}"
+    else:
+        assert left == right, f"{path}: {left!r} != {right!r}"
+
+
+def export(frames, directory, *, csv: bool = False) -> None:
+    directory.mkdir()
+    for kind, name in (("selection", "selections"), ("prediction", "predictions"), ("case", "cases")):
+        if csv:
+            frames[kind].write_csv(directory / f"{name}.csv")
+        else:
+            frames[kind].write_parquet(directory / f"{name}.parquet")
+    pl.DataFrame({"name": list(EXPERIMENTS), "arms_json": [json.dumps(a) for a in EXPERIMENTS.values()]}).write_parquet(
+        directory / "experiments.parquet"
+    )
+    pl.DataFrame({"model_version": list(RELEASES), "released_at": list(RELEASES.values())}).write_parquet(
+        directory / "model_versions.parquet"
+    )
+
+
+def test_duckdb_gives_the_sqlite_report(frames, sqlite_report, tmp_path):
+    url = f"duckdb:///{tmp_path / 'events.duckdb'}"
+    write_events(url, frames)
+    assert_same(build_report(url, now=NOW, **WINDOW).to_dict(), sqlite_report)
+
+
+@pytest.mark.postgres
+def test_postgres_gives_the_sqlite_report(frames, sqlite_report, postgres_url):
+    write_events(postgres_url, frames)
+    assert_same(build_report(postgres_url, now=NOW, **WINDOW).to_dict(), sqlite_report)
+
+
+@pytest.mark.parametrize("csv", [False, True], ids=["parquet", "csv"])
+def test_exported_files_give_the_sqlite_report(frames, sqlite_report, tmp_path, csv):
+    export(frames, tmp_path / "export", csv=csv)
+    assert_same(build_report(tmp_path / "export", now=NOW, **WINDOW).to_dict(), sqlite_report)
+
+
+def test_timezone_aware_parquet_is_converted_to_utc(frames, sqlite_report, tmp_path):
+    aware = dict(frames)
+    for kind in ("selection", "prediction"):
+        column = pl.col("created_at").dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Berlin")
+        aware[kind] = frames[kind].with_columns(column)
+    export(aware, tmp_path / "export")
+    assert_same(build_report(tmp_path / "export", now=NOW, **WINDOW).to_dict(), sqlite_report)
+
+
+def test_export_directory_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no directory"):
+        PolarsSource(tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="selections"):
+        PolarsSource(tmp_path / "empty")
+    (tmp_path / "bad").mkdir()
+    pl.DataFrame({"selection_id": ["s1"]}).write_parquet(tmp_path / "bad" / "selections.parquet")
+    with pytest.raises(ValueError, match="missing columns"):
+        PolarsSource(tmp_path / "bad")
+
+
+def test_empty_duckdb_and_parquet(tmp_path):
+    url = f"duckdb:///{tmp_path / 'empty.duckdb'}"
+    EventStore.open(url)
+    document = build_report(url, now=NOW).to_dict()
+    assert document["versions"] == [] and document["totals"]["selections"] == 0
+    empty = {kind: frame.head(0) for kind, frame in event_frames(interactions=3).items()}
+    export(empty, tmp_path / "export")
+    assert_same(build_report(tmp_path / "export", now=NOW).to_dict(), document)
+
+
+@pytest.mark.parametrize(
+    ("moment", "monday"),
+    [
+        (datetime(2026, 1, 5, 0, 0), date(2026, 1, 5)),  # Monday stays
+        (datetime(2026, 1, 11, 23, 59, 59), date(2026, 1, 5)),  # Sunday goes back six days
+        (datetime(2026, 1, 1, 12), date(2025, 12, 29)),  # across a year
+    ],
+)
+def test_week_start_is_iso_monday_on_every_engine(tmp_path, moment, monday):
+    for url in (f"sqlite:///{tmp_path / 'w.sqlite'}", f"duckdb:///{tmp_path / 'w.duckdb'}"):
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TABLE IF NOT EXISTS t (created_at TIMESTAMP)"))
+            conn.execute(text("DELETE FROM t"))
+            conn.execute(text("INSERT INTO t VALUES (:m)"), {"m": moment})
+            t = table("t", column("created_at"))
+            got = conn.execute(select(week_start(t.c.created_at), day_of(t.c.created_at))).one()
+        assert (str(got[0])[:10], str(got[1])[:10]) == (monday.isoformat(), moment.date().isoformat())
+
+
+def _all_queries(window: Window):
+    shift = 12.5
+    yield sql_source.shift_query(window)
+    yield sql_source.arm_groups_query(window, shift)
+    yield sql_source.hit_groups_query(window)
+    yield sql_source.template_groups_query(window, shift)
+    yield sql_source.week_groups_query(window, shift)
+    yield from sql_source.day_counts_queries(window)
+    yield sql_source.latency_query(window)
+    yield sql_source.case_groups_query(window)
+    yield from sql_source.totals_queries(window)
+
+
+def test_every_query_compiles_for_trino():
+    window = Window("standing", datetime(2026, 1, 1), datetime(2026, 2, 1))
+    for query in _all_queries(window):
+        sql = str(query.compile(dialect=TrinoDialect()))
+        assert "SELECT" in sql
+    week = str(select(week_start(selections.c.created_at)).compile(dialect=TrinoDialect()))
+    assert "date_trunc('week'" in week
+    assert "approx_percentile" in str(sql_source.latency_query(window).compile(dialect=TrinoDialect()))
+
+
+def test_percentile_spelling_per_dialect():
+    column = selections.c.selection_time_s
+    assert "percentile_cont(0.9) WITHIN GROUP" in str(
+        select(percentile(column, 0.9)).compile(dialect=postgresql.dialect())
+    )
+    with pytest.raises(Exception, match="SQLite has no percentile"):
+        str(select(percentile(column, 0.9)).compile(dialect=sqlite.dialect()))
+    with pytest.raises(ValueError, match="fraction"):
+        percentile(column, 1.5)
+
+
+def test_sql_source_never_returns_event_rows(frames, tmp_path):
+    # O(groups): the arm family returns one row per (experiment, version, arm), not per interaction.
+    url = f"sqlite:///{tmp_path / 'events.sqlite'}"
+    write_events(url, frames)
+    source = SqlSource(url)
+    groups = source.arm_groups(Window(), source.shift(Window()))
+    keys = frames["selection"].select("experiment", "model_version", "arm").unique()
+    assert len(groups) == keys.height
+    assert sum(g.n for g in groups) == frames["selection"].height
