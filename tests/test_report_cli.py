@@ -1,0 +1,72 @@
+"""`abkit report` through click's CliRunner: every format, --out, --store, and refused input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from abkit.cli.main import cli
+from abkit.report.snapshots import latest_snapshot
+from tests.report_events import event_frames, write_events
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "events.sqlite"
+    write_events(str(path), event_frames(interactions=90))
+    return path
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["report", *args], catch_exceptions=False)
+
+
+def test_json_follows_the_contract(database):
+    result = run("--db", str(database), "--format", "json", "--top-n", "5")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["schema_version"] == 1 and document["templates"]["top_n"] == 5
+    assert len(document["templates"]["rows"]) == 5
+    assert {"model_version", "treatment", "holdout", "delta_s", "welch", "holdout_accuracy", "srm"} <= set(
+        document["versions"][0]
+    )
+
+
+def test_markdown_is_the_default(database):
+    result = run("--db", str(database), "--experiment", "standing")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("# abkit significance report")
+    assert "| v1 |" in result.output and "experiment: standing" in result.output
+
+
+def test_html_to_file_is_self_contained(database, tmp_path):
+    out = tmp_path / "report.html"
+    result = run("--db", str(database), "--format", "html", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "plotly" in page.lower()
+    assert '<script src="http' not in page and "Selection time per model version" in page
+
+
+def test_store_saves_a_snapshot(tmp_path):
+    path = tmp_path / "events.sqlite"
+    write_events(str(path), event_frames(interactions=30))
+    result = run("--db", str(path), "--format", "json", "--store", "--since", "2026-01-01")
+    assert result.exit_code == 0, result.output
+    computed_at, stored = latest_snapshot(str(path))
+    assert stored["totals"] == json.loads(result.stdout)["totals"]
+    assert stored["window"]["since"] == "2026-01-01T00:00:00"
+
+
+def test_bad_input_is_refused_with_a_reason(tmp_path):
+    missing = run("--db", str(tmp_path / "none.sqlite"))
+    assert missing.exit_code == 2 and "no database file" in missing.output
+    (tmp_path / "export").mkdir()
+    empty_dir = run("--db", str(tmp_path / "export"))
+    assert empty_dir.exit_code == 2 and "selections" in empty_dir.output
+    backwards = run("--db", str(tmp_path / "export"), "--since", "2026-02-01", "--until", "2026-01-01")
+    assert backwards.exit_code == 2
+    assert run("--db", str(tmp_path / "export"), "--format", "pdf").exit_code == 2
+    assert run("--db", str(tmp_path / "export"), "--top-n", "0").exit_code == 2
