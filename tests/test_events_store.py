@@ -278,12 +278,13 @@ def _frame(n: int, start: int = 0) -> pl.DataFrame:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "duckdb"])
-def test_polars_frame_larger_than_one_insert_chunk(tmp_path, backend):
+def test_polars_frame_larger_than_one_insert_chunk(tmp_path, monkeypatch, backend):
     from abkit.events import insert as insert_module
 
+    monkeypatch.setattr(insert_module, "INSERT_CHUNK", 1000)
     url = f"{backend}:///{tmp_path / ('events.' + backend)}"
     store = EventStore.open(url)
-    n = insert_module.INSERT_CHUNK * 2 + 17
+    n = 1000 * 2 + 17
     first = store.write("selection", _frame(n))
     assert (first.accepted, first.duplicates) == (n, 0)
     overlap = store.write("selection", _frame(100, start=n - 50))

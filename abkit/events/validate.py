@@ -138,12 +138,18 @@ def _text_checks(name: str, raw: pl.Expr, typed: pl.Expr, *, required: bool, max
     return checks
 
 
+def _invalid_utf8(raw: pl.Expr) -> pl.Expr:
+    # A lossy decode leaves U+FFFD where the bytes were; say so rather than "not a number".
+    return raw.cast(pl.String).str.contains(REPLACEMENT_CHARACTER, literal=True).fill_null(False)
+
+
 def _number_checks(name: str, raw: pl.Expr, typed: pl.Expr, *, low: float, high: float, required: bool = True):
     not_given = raw.is_null() | (raw.cast(pl.String).str.strip_chars() == "")
     checks = []
     if required:
         checks.append((name, not_given, pl.lit("missing")))
     checks += [
+        (name, _invalid_utf8(raw), pl.lit("not valid UTF-8")),
         (
             name,
             ~not_given & typed.is_null(),
@@ -221,6 +227,7 @@ def validate_batch(
         raw = pl.col(f"raw__{name}")
         given = raw.is_not_null() & (raw.cast(pl.String).str.strip_chars() != "")
         checks.append((name, ~given, pl.lit("missing")))
+        checks.append((name, _invalid_utf8(raw), pl.lit("not valid UTF-8")))
         checks.append(
             (name, given & pl.col(name).is_null(), pl.format("not an ISO 8601 timestamp: {}", raw.cast(pl.String)))
         )
