@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from dash import dash_table, dcc, html
 
@@ -63,8 +64,8 @@ def table_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         for key, value in row.items():
             if isinstance(value, float) and math.isnan(value) or value is pd.NA or value is pd.NaT:
                 value = None
-            elif isinstance(value, bool):
-                value = "yes" if value else "no"
+            elif isinstance(value, bool | np.bool_):
+                value = "yes" if bool(value) else "no"
             clean[key] = value
         records.append(clean)
     return records

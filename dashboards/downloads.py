@@ -21,10 +21,10 @@ HtmlRenderer = Callable[[Mapping[str, Any]], str]
 def html_renderer() -> tuple[HtmlRenderer | None, str | None]:
     """``abkit.report``'s HTML renderer for a report dict, or (None, why it is unavailable)."""
     try:
-        from abkit.report.render import render_html_dict
+        from abkit.report.render_html import render_html
     except ImportError as error:
         return None, f"the HTML report needs abkit.report's renderer ({error})"
-    return render_html_dict, None
+    return render_html, None
 
 
 def _text(status: int, message: str) -> Response:

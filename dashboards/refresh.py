@@ -19,7 +19,7 @@ Compute = Callable[[str, SnapshotKey], int]
 def reporting_missing() -> str | None:
     """Why reports cannot be computed or rendered here, or None when ``abkit.report`` is usable."""
     try:
-        from abkit.report import build_report  # noqa: F401
+        from abkit.report.build import build_report  # noqa: F401
         from abkit.report.snapshots import store_snapshot  # noqa: F401
     except ImportError as error:
         return f"abkit.report is not available ({error})"
@@ -29,7 +29,7 @@ def reporting_missing() -> str | None:
 def compute_snapshot(database: str, key: SnapshotKey) -> int:
     """Build the report for ``key`` from the events and store it; return the new ``snapshot_id``."""
     from abkit.events.engine import connect
-    from abkit.report import build_report
+    from abkit.report.build import build_report
     from abkit.report.snapshots import store_snapshot
 
     engine = connect(database)  # writable, unlike the dashboard's own engine

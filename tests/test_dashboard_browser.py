@@ -1,0 +1,260 @@
+"""The dashboard in real headless Chromium: pages, numbers, filters, downloads, message pages.
+
+One browser and one server per database are shared by the module's tests (a server is a
+thread with the app, on a free 127.0.0.1 port). Screenshots go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import threading
+import urllib.request
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from abkit.events import EventStore
+from abkit.report.build import build_report
+from abkit.report.snapshots import store_snapshot
+from dashboards import create_app
+from tests.dashboard_world import write_world
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+selenium = pytest.importorskip("selenium")
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+PAGES = {
+    "overview": "/",
+    "over-time": "/over-time",
+    "challengers": "/challengers",
+    "templates": "/templates",
+    "health": "/health",
+}
+WAIT_S = 30
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[webdriver.Chrome]:
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.skip("needs Debian's chromium and chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    chrome = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield chrome
+    chrome.quit()
+
+
+def _serve(database: str) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, create_app(database).server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+def _day_window(first_seen: str, last_seen: str) -> tuple[datetime, datetime]:
+    # The dashboard's window for a version: whole days, [first day 00:00, day after last 00:00).
+    since = datetime.combine(datetime.fromisoformat(first_seen).date(), time())
+    until = datetime.combine(datetime.fromisoformat(last_seen).date() + timedelta(days=1), time())
+    return since, until
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> dict:
+    """A simulated database with the all-time report and one report per version window stored."""
+    path = tmp_path_factory.mktemp("world") / "world.sqlite"
+    store = EventStore.open(str(path))
+    write_world(store)
+    report = build_report(store.engine).to_dict()
+    store_snapshot(store.engine, report)
+    for version in report["versions"]:
+        since, until = _day_window(version["first_seen"], version["last_seen"])
+        store_snapshot(store.engine, build_report(store.engine, since=since, until=until).to_dict(), None, since, until)
+    store.engine.dispose()
+    return {"path": str(path), "report": report}
+
+
+@pytest.fixture(scope="module")
+def world_url(world) -> Iterator[str]:
+    yield from _serve(world["path"])
+
+
+def _severe(chrome: webdriver.Chrome) -> list[str]:
+    return [entry["message"] for entry in chrome.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def _open(chrome: webdriver.Chrome, url: str, ready_id: str) -> None:
+    chrome.get(url)
+    WebDriverWait(chrome, WAIT_S).until(
+        lambda d: d.find_elements(By.ID, ready_id) and d.find_element(By.ID, ready_id).get_attribute("textContent")
+    )
+
+
+def _table(chrome: webdriver.Chrome, table_id: str) -> list[dict[str, str]]:
+    rows = chrome.execute_script(
+        """return Array.from(document.querySelectorAll(arguments[0] + ' tr')).map(tr => Object.fromEntries(
+               Array.from(tr.querySelectorAll('td[data-dash-column]')).map(
+                   td => [td.getAttribute('data-dash-column'), td.innerText.trim()])));""",
+        f"#{table_id}",
+    )
+    return [row for row in rows if row]
+
+
+def _number(text: str) -> float:
+    # d3-format writes a Unicode minus and thousands separators; percentages end in %.
+    cleaned = text.replace("\u2212", "-").replace(",", "")
+    return float(cleaned[:-1]) / 100 if cleaned.endswith("%") else float(cleaned)
+
+
+def _graph_data(chrome: webdriver.Chrome, graph_id: str) -> list:
+    return chrome.execute_script(
+        "const g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
+        "return g && g.data ? g.data.map(t => [t.x, t.y]) : null;",
+        f"#{graph_id}",
+    )
+
+
+def _choose(chrome: webdriver.Chrome, dropdown_id: str, value: str) -> None:
+    chrome.find_element(By.ID, dropdown_id).click()
+    option = WebDriverWait(chrome, WAIT_S).until(
+        lambda d: d.find_element(By.XPATH, f"//label[@role='option'][.//input[@value='{value}']]")
+    )
+    option.click()
+
+
+def test_every_page_loads_without_console_errors(driver, world_url):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    driver.get_log("browser")  # drop anything logged before this test
+    for name, path in PAGES.items():
+        ready = f"{name}-ready"
+        _open(driver, world_url + path, ready)
+        assert driver.find_element(By.ID, ready).get_attribute("textContent") != "None", name
+        WebDriverWait(driver, WAIT_S).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg"))
+        driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+        assert _severe(driver) == [], name
+        assert "Report computed" in driver.find_element(By.ID, "snapshot-info").text
+
+
+def test_overview_shows_the_report_numbers(driver, world_url, world):
+    _open(driver, world_url + "/", "overview-ready")
+    rows = {row["model_version"]: row for row in _table(driver, "overview-table")}
+    versions = world["report"]["versions"]
+    assert sorted(rows) == sorted(v["model_version"] for v in versions)
+    for version in versions:
+        row = rows[version["model_version"]]
+        expected = {
+            "n_treatment": version["treatment"]["n"],
+            "n_holdout": version["holdout"]["n"],
+            "mean_with_s": version["treatment"]["mean_s"],
+            "mean_without_s": version["holdout"]["mean_s"],
+            "delta_s": version["delta_s"],
+            "delta_ci95_low_s": version["delta_ci95_s"][0],
+            "delta_ci95_high_s": version["delta_ci95_s"][1],
+            "delta_pct": version["delta_pct"],
+            "welch_p": version["welch"]["p"],
+            "clustered_p": version["clustered"]["p"],
+            "top1": version["holdout_accuracy"]["top1"],
+            "top5": version["holdout_accuracy"]["top5"],
+        }
+        for column, value in expected.items():
+            # The page rounds (3 decimals, 3 significant digits for p, 0.1 point for shares).
+            assert _number(row[column]) == pytest.approx(value, rel=5e-3, abs=1e-3), (version["model_version"], column)
+
+
+def test_version_filter_changes_the_templates_chart(driver, world_url):
+    _open(driver, world_url + "/templates", "templates-ready")
+    all_time = driver.find_element(By.ID, "templates-ready").get_attribute("textContent")
+    before = _graph_data(driver, "templates-graph")
+    _choose(driver, "f-version", "v1")
+    WebDriverWait(driver, WAIT_S).until(
+        lambda d: d.find_element(By.ID, "templates-ready").get_attribute("textContent") not in ("", all_time)
+    )
+    WebDriverWait(driver, WAIT_S).until(lambda d: _graph_data(d, "templates-graph") not in (None, before))
+    assert "v1's window" in driver.find_element(By.CSS_SELECTOR, "#templates-graph .gtitle").text
+    # Choosing a version sets the window filter to its deployment days.
+    window = driver.find_element(By.CSS_SELECTOR, ".abk-filter-dates").get_attribute("innerHTML")
+    assert "2026-01-05" in window and "2026-01-25" in window
+    assert _severe(driver) == []
+
+
+def test_csv_download_returns_the_table_rows(driver, world_url):
+    _open(driver, world_url + "/", "overview-ready")
+    shown = _table(driver, "overview-table")
+    href = driver.find_element(By.ID, "overview-csv").get_attribute("href")
+    with urllib.request.urlopen(href, timeout=WAIT_S) as response:
+        assert response.headers["Content-Type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(response.read().decode())))
+    assert [row["model_version"] for row in rows] == [row["model_version"] for row in shown]
+    assert [row["verdict"] for row in rows] == [row["verdict"] for row in shown]
+
+
+def test_html_report_download(driver, world_url):
+    _open(driver, world_url + "/", "overview-ready")
+    href = driver.find_element(By.ID, "html-report").get_attribute("href")
+    with urllib.request.urlopen(href, timeout=WAIT_S) as response:
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert "<html" in response.read(4096).decode().lower()
+
+
+def test_refresh_computes_a_missing_snapshot_in_the_background(driver, world_url):
+    _open(driver, world_url + "/challengers", "challengers-ready")
+    _choose(driver, "f-experiment", "v2-challenger")
+    WebDriverWait(driver, WAIT_S).until(
+        lambda d: "No report is stored" in d.find_element(By.ID, "challengers-notice").text
+    )
+    driver.find_element(By.ID, "refresh-button").click()
+    WebDriverWait(driver, WAIT_S).until(lambda d: "Report computed" in d.find_element(By.ID, "snapshot-info").text)
+    assert "experiment v2-challenger" in driver.find_element(By.ID, "snapshot-info").text
+    assert driver.find_element(By.ID, "challengers-notice").text == ""
+    assert _severe(driver) == []
+
+
+@pytest.mark.parametrize(
+    ("case", "title"),
+    [("missing", "Database unreachable"), ("empty", "No data yet"), ("wrong", "Not an abkit event database")],
+)
+def test_message_page(driver, tmp_path, case, title):
+    path = tmp_path / "db.sqlite"
+    if case == "empty":
+        EventStore.open(str(path)).engine.dispose()
+    elif case == "wrong":
+        import sqlite3
+
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE selections (id INTEGER)")
+    driver.get_log("browser")
+    for url in _serve(str(path)):
+        driver.get(url + "/templates")
+        message = WebDriverWait(driver, WAIT_S).until(lambda d: d.find_element(By.ID, "message-page"))
+        assert message.find_element(By.TAG_NAME, "h1").text == title
+        assert "Traceback" not in driver.page_source
+        if case == "missing":
+            assert "no SQLite file" in message.text
+            driver.save_screenshot(str(SCREENSHOTS / "message.png"))
+        assert _severe(driver) == []
