@@ -115,7 +115,7 @@ def card(title: str, *children: Any, extra: Any = None) -> html.Section:
 
 
 def graph(graph_id: str) -> dcc.Graph:
-    return dcc.Graph(id=graph_id, config={"displaylogo": False, "responsive": True})
+    return dcc.Graph(id=graph_id, config={"displaylogo": False})
 
 
 def message_page(title: str, message: str, *, kind: str, action: Any = None) -> html.Div:

@@ -193,14 +193,15 @@ def events_per_day(daily: pd.DataFrame) -> go.Figure:
         return theme.empty_figure(title, "No daily event counts in this report.")
     figure = theme.base_figure(title)
     for (experiment, arm), group in daily.groupby(["experiment", "arm"], sort=True):
-        colour = theme.WITHOUT_SUGGESTIONS if arm == "holdout" else None
+        # Holdout arms keep the "without suggestions" colour, dotted; the legend names the experiment.
+        line = {"color": theme.WITHOUT_SUGGESTIONS, "dash": "dot"} if arm == "holdout" else {}
         figure.add_trace(
             go.Scatter(
                 x=group["day"],
                 y=group["selections"],
                 mode="lines+markers",
                 name=f"{experiment} / {arm}",
-                line={"color": colour} if colour else {},
+                line=line,
             )
         )
     figure.update_layout(yaxis_type="log", yaxis_title="selections", height=380)

@@ -14,7 +14,8 @@ NEUTRAL = "#64748b"
 GOOD = "#15803d"
 BAD = "#b91c1c"
 GRID = "#e2e8f0"
-PALETTE = ["#0f766e", "#c2410c", "#1d4ed8", "#7c3aed", "#ca8a04", "#be185d", "#0891b2", "#4d7c0f"]
+# Series colours; the holdout orange is kept out so it only ever means "without suggestions".
+PALETTE = ["#0f766e", "#1d4ed8", "#7c3aed", "#ca8a04", "#be185d", "#0891b2", "#4d7c0f", "#475569"]
 
 VERDICT_COLOURS = {"saves time": GOOD, "costs time": BAD, "inconclusive": NEUTRAL, "n/a": "#94a3b8"}
 
@@ -26,10 +27,10 @@ pio.templates[TEMPLATE_NAME] = go.layout.Template(
         colorway=PALETTE,
         paper_bgcolor="white",
         plot_bgcolor="white",
-        margin={"l": 60, "r": 24, "t": 48, "b": 48},
+        margin={"l": 60, "r": 24, "t": 72, "b": 48},
         xaxis={"gridcolor": GRID, "zerolinecolor": GRID, "linecolor": "#94a3b8"},
         yaxis={"gridcolor": GRID, "zerolinecolor": "#94a3b8", "linecolor": "#94a3b8"},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.04, "xanchor": "right", "x": 1},
         hoverlabel={"font": {"family": FONT}},
         title={"x": 0, "xanchor": "left", "font": {"size": 15}},
     )
