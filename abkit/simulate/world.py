@@ -253,7 +253,7 @@ def _period_frames(
     )
     predictions = common.with_columns(
         *(template_ids.gather(lists[:, k]).alias(name) for k, name in enumerate(c.TEMPLATE_ID_COLUMNS)),
-        *(pl.Series(name, np.round(scores[:, k], 6)) for k, name in enumerate(c.SCORE_COLUMNS)),
+        *(pl.Series(name, np.maximum(np.round(scores[:, k], 6), 1e-6)) for k, name in enumerate(c.SCORE_COLUMNS)),
         pl.Series(c.LATENCY_MS, np.round(latency, 2)),
         _timestamps(settings.start, requested_s).alias(c.CREATED_AT),
     )
