@@ -35,13 +35,17 @@ def arm_moments(summary: ArmSummary, label: str) -> ArmMoments | str:
             return f"no selections in {label}"
         if summary.n == 1:
             return f"n = 1 in {label}"
-        return ArmMoments(summary.shift, summary.total / summary.n, summary.variance / summary.n, summary.n - 1)
+        return ArmMoments(
+            summary.shift, summary.total / summary.n, summary.sum_sq_dev / (summary.n - 1) / summary.n, summary.n - 1
+        )
     if isinstance(summary, ClusterSummary):
         if summary.k == 0:
             return f"no interactions in {label}"
         if summary.k == 1:
             return f"only 1 interaction in {label}"
-        return ArmMoments(summary.shift, summary.sum_y / summary.sum_n, summary.variance_of_mean, summary.k - 1)
+        # k >= 2 here, so the delta-method variance exists
+        variance = summary.k / (summary.k - 1) * summary.sum_sq_residual / (summary.sum_n * summary.sum_n)
+        return ArmMoments(summary.shift, summary.sum_y / summary.sum_n, variance, summary.k - 1)
     raise TypeError(f"{label} must be a SampleSummary or ClusterSummary, got {type(summary).__name__}")
 
 

@@ -120,7 +120,7 @@ class ClusterSummary(ToDictMixin):
         if not np.all(np.isfinite(x)):
             raise ValueError("values must all be finite (found NaN or infinity)")
         centre = float(x[0]) if shift is None else _finite(shift, "shift")
-        index = {}
+        index: dict[object, int] = {}
         codes = np.fromiter((index.setdefault(cid, len(index)) for cid in ids), dtype=np.int64, count=len(ids))
         counts = np.bincount(codes)
         sums = np.bincount(codes, weights=x - centre)

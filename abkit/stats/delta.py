@@ -60,31 +60,31 @@ def mean_delta(
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
-    means = (arm_mean(treatment), arm_mean(control))
-    for mean, label in zip(means, labels, strict=True):
-        if mean is None:
-            reason = f"no selections in {label}"
-            return DeltaResult(None, None, None, None, missing=reason, pct_missing=reason, confidence=confidence)
-    delta = mean_difference(means[0], means[1])
-    control_mean = means[1][0] + means[1][1]
-    treatment_mean = means[0][0] + means[0][1]
+    treatment_split, control_split = arm_mean(treatment), arm_mean(control)
+    if treatment_split is None or control_split is None:
+        reason = f"no selections in {labels[0] if treatment_split is None else labels[1]}"
+        return DeltaResult(None, None, None, None, missing=reason, pct_missing=reason, confidence=confidence)
+    delta = mean_difference(treatment_split, control_split)
+    treatment_mean, control_mean = sum(treatment_split), sum(control_split)
     delta_pct = None if control_mean == 0 else 100.0 * delta / control_mean
     pct_reason = "control mean is zero" if control_mean == 0 else None
 
-    moments = (arm_moments(treatment, labels[0]), arm_moments(control, labels[1]))
-    reason = next((m for m in moments if isinstance(m, str)), None)
-    welch = None if reason is not None else _welch(*moments)
-    if welch is not None and welch.missing is not None:
-        reason = welch.missing
-    if reason is not None:
+    first, second = arm_moments(treatment, labels[0]), arm_moments(control, labels[1])
+    if isinstance(first, str) or isinstance(second, str):
+        reason = first if isinstance(first, str) else str(second)
         return DeltaResult(delta, None, delta_pct, None, reason, pct_reason or reason, confidence=confidence)
+    welch = _welch(first, second)
+    if welch.df is None or welch.se is None:
+        return DeltaResult(
+            delta, None, delta_pct, None, welch.missing, pct_reason or welch.missing, confidence=confidence
+        )
 
     quantile = float(stats.t.isf((1.0 - confidence) / 2.0, welch.df))
     half = quantile * welch.se
     ci_s = (delta - half, delta + half)
-    if control_mean == 0:
+    if delta_pct is None:
         return DeltaResult(delta, ci_s, None, None, None, pct_reason, welch.df, confidence)
-    v1, v0 = moments[0].variance_of_mean, moments[1].variance_of_mean
+    v1, v0 = first.variance_of_mean, second.variance_of_mean
     # delta method on R = m1 / m0: gradient (1 / m0, -m1 / m0^2)
     ratio_var = v1 / control_mean**2 + treatment_mean**2 * v0 / control_mean**4
     half_pct = 100.0 * quantile * math.sqrt(ratio_var)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from scipy import stats
 
@@ -135,7 +136,7 @@ def days_to_detect(
         raise ValueError(f"selections_per_day must be > 0, got {selections_per_day!r}")
     if not 0.0 < share < 1.0:
         raise ValueError(f"holdout_share must be strictly between 0 and 1, got {holdout_share!r}")
-    inputs = dict(
+    inputs: dict[str, Any] = dict(
         saving_s=saving,
         sd_s=sd,
         selections_per_day=per_day,
