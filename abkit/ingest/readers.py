@@ -132,8 +132,9 @@ class _CsvText(Sequence[str]):
 
     def __getitem__(self, index):  # type: ignore[no-untyped-def, override]
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="").writerow(self._rows[index])
-        return buffer.getvalue()
+        # "\n" as terminator so that fields holding a newline are quoted; then drop it.
+        csv.writer(buffer, lineterminator="\n").writerow(self._rows[index])
+        return buffer.getvalue()[:-1]
 
 
 def _csv_chunks(path: Path, wanted: Sequence[str], chunk_rows: int) -> Iterator[Chunk]:

@@ -1,0 +1,80 @@
+"""`abkit ingest` through click's CliRunner: counts printed, exit code 2 and one line for wrong files."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from abkit.cli.main import cli
+from abkit.events import EventStore
+from abkit.events.schema import cases, rejects
+
+CASES = "case_id,handle_time_s,closed_at,comment\nc1,300,2026-01-05T10:00:00\nc2,-1,2026-01-05T10:00:00,x\nc3,200,2026-01-05T10:00:00,y\nc4,250,2026-01-05T11:00:00,\n"
+
+
+def _run(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(cli, ["ingest", *args])
+
+
+def _counts(db: str) -> tuple[int, int]:
+    store = EventStore.open(db)
+    with store.engine.connect() as conn:
+        return (
+            conn.execute(select(func.count()).select_from(cases)).scalar_one(),
+            conn.execute(select(func.count()).select_from(rejects)).scalar_one(),
+        )
+
+
+def test_ingest_prints_counts_that_add_up(tmp_path):
+    data = tmp_path / "cases.csv"
+    data.write_text(CASES)
+    db = str(tmp_path / "events.sqlite")
+    result = _run("--db", db, str(data))
+    assert result.exit_code == 0, result.output
+    assert f"{data}: case, 4 rows read: 2 accepted, 0 duplicate, 2 rejected" in result.stdout
+    assert "rejected 1: handle_time_s: out of range [0, 2.592e+06]" in result.stdout
+    assert "rejected 1: row: expected 4 fields, found 3" in result.stdout
+    assert "column 'comment' is not a case column; ignored" in result.stderr
+    again = _run("--db", db, "--kind", "case", str(data), str(data))
+    assert again.exit_code == 0, again.output
+    assert "4 rows read: 0 accepted, 2 duplicate, 2 rejected" in again.stdout
+    assert "total: 8 rows read: 0 accepted, 4 duplicate, 4 rejected" in again.stdout
+    assert _counts(db) == (2, 2)
+
+
+def test_wrong_file_exits_2_with_one_line_and_writes_nothing(tmp_path):
+    good = tmp_path / "cases.csv"
+    good.write_text(CASES)
+    png = tmp_path / "picture.csv"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    db = str(tmp_path / "events.sqlite")
+    result = _run("--db", db, str(good), str(png))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {png}: this is a PNG image, not CSV"
+    assert result.stdout == ""
+    assert not (tmp_path / "events.sqlite").exists()
+
+
+def test_wrong_columns_and_missing_file_exit_2(tmp_path):
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("a,b\n1,2\n")
+    db = str(tmp_path / "events.sqlite")
+    for path, message in ((wrong, "match no event kind"), (tmp_path / "nope.csv", "no such file")):
+        result = _run("--db", db, str(path))
+        assert result.exit_code == 2
+        assert message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unopenable_database_exits_2(tmp_path):
+    data = tmp_path / "cases.csv"
+    data.write_text(CASES)
+    result = _run("--db", "nosuchdialect://x/y", str(data))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --db nosuchdialect://x/y: cannot open the database")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_help_and_usage(tmp_path):
+    assert "CSV, JSON Lines or Parquet" in _run("--help").stdout
+    assert _run("--db", str(tmp_path / "x.sqlite")).exit_code == 2  # no FILES: click usage error

@@ -1,0 +1,104 @@
+"""Readers: headers, row numbers, raw text and chunking of CSV, JSON Lines and Parquet."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from abkit.ingest.detect import IngestError
+from abkit.ingest.readers import count_rows, read_chunks, read_columns
+
+WANTED = ("case_id", "handle_time_s", "closed_at")
+
+
+def test_csv_header_strips_bom_and_spaces(tmp_path):
+    path = tmp_path / "cases.csv"
+    path.write_bytes("\ufeffcase_id, handle_time_s ,closed_at\r\nc1,1,2026-01-01\r\n".encode())
+    assert read_columns(path, "csv") == list(WANTED)
+    (chunk,) = read_chunks(path, "csv", WANTED, 10)
+    assert chunk.frame.to_dicts() == [{"case_id": "c1", "handle_time_s": "1", "closed_at": "2026-01-01"}]
+
+
+def test_csv_quoted_newline_keeps_line_numbers_of_record_starts(tmp_path):
+    path = tmp_path / "cases.csv"
+    path.write_text('case_id,handle_time_s,closed_at\n"c\n1",1,2026-01-01\nc2,2,2026-01-01\n')
+    (chunk,) = read_chunks(path, "csv", WANTED, 10)
+    assert chunk.row_numbers == [2, 4]
+    assert chunk.frame["case_id"].to_list() == ["c\n1", "c2"]
+    assert chunk.raw[0] == '"c\n1",1,2026-01-01'
+    assert count_rows(path, "csv") == 3  # newline count: an estimate for the progress bar
+
+
+def test_csv_columns_in_any_order_and_missing_optional(tmp_path):
+    path = tmp_path / "cases.csv"
+    path.write_text("closed_at,extra,case_id,handle_time_s\n2026-01-01,x,c1,5\n")
+    (chunk,) = read_chunks(path, "csv", WANTED, 10)
+    assert chunk.frame.columns == list(WANTED)
+    assert chunk.frame.row(0) == ("c1", "5", "2026-01-01")
+
+
+def test_csv_chunks_split_at_chunk_rows(tmp_path):
+    path = tmp_path / "cases.csv"
+    path.write_text("case_id,handle_time_s,closed_at\n" + "".join(f"c{i},{i},2026-01-01\n" for i in range(7)))
+    chunks = list(read_chunks(path, "csv", WANTED, 3))
+    assert [chunk.rows_read for chunk in chunks] == [3, 3, 1]
+    assert chunks[2].row_numbers == [8]
+    with pytest.raises(ValueError, match="chunk_rows"):
+        list(read_chunks(path, "csv", WANTED, 0))
+
+
+def test_csv_without_header(tmp_path):
+    path = tmp_path / "blank.csv"
+    path.write_text("\n\n")
+    with pytest.raises(IngestError, match="no CSV header line"):
+        read_columns(path, "csv")
+
+
+def test_jsonl_header_and_values_as_text(tmp_path):
+    path = tmp_path / "cases.jsonl"
+    path.write_text('\n{"case_id": "c1", "handle_time_s": 1.5, "closed_at": "2026-01-01"}\n{"case_id": 7}\n')
+    assert read_columns(path, "jsonl") == list(WANTED)
+    (chunk,) = read_chunks(path, "jsonl", WANTED, 10)
+    assert chunk.row_numbers == [2, 3]
+    assert chunk.frame.to_dicts()[1] == {"case_id": "7", "handle_time_s": None, "closed_at": None}
+    assert chunk.frame["handle_time_s"][0] == "1.5"
+    assert json.loads(chunk.raw[0])["case_id"] == "c1"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"), [("[1]\n", "not a JSON object"), ("{oops\n", "is not JSON"), ("\n\n", "no JSON object")]
+)
+def test_jsonl_first_record_must_be_an_object(tmp_path, content, message):
+    path = tmp_path / "x.jsonl"
+    path.write_text(content)
+    with pytest.raises(IngestError, match=message):
+        read_columns(path, "jsonl")
+
+
+def test_jsonl_key_absent_in_a_whole_chunk_stays_absent(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"case_id": "c1"}\n')
+    (chunk,) = read_chunks(path, "jsonl", WANTED, 10)
+    assert chunk.frame.columns == ["case_id"]
+
+
+def test_parquet_batches_and_row_numbers(tmp_path):
+    path = tmp_path / "cases.parquet"
+    pl.DataFrame({"case_id": [f"c{i}" for i in range(5)], "handle_time_s": [1.0] * 5, "other": [0] * 5}).write_parquet(
+        path
+    )
+    assert read_columns(path, "parquet") == ["case_id", "handle_time_s", "other"]
+    assert count_rows(path, "parquet") == 5
+    chunks = list(read_chunks(path, "parquet", WANTED, 2))
+    assert [chunk.row_numbers for chunk in chunks] == [[1, 2], [3, 4], [5]]
+    assert chunks[0].frame.columns == ["case_id", "handle_time_s"]
+    assert json.loads(chunks[1].raw[1]) == {"case_id": "c3", "handle_time_s": 1.0}
+
+
+def test_truncated_parquet_is_refused(tmp_path):
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"PAR1" + b"\x00" * 20)
+    with pytest.raises(IngestError, match="broken.parquet: not a readable Parquet file"):
+        read_columns(path, "parquet")
