@@ -69,5 +69,9 @@ def connect(target: str | Path, *, read_only: bool = False, echo: bool = False) 
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # Prefer psycopg 3, which we install, over psycopg2, SQLAlchemy's default for this name.
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    engine = create_engine(url, echo=echo, pool_pre_ping=True)
+    connect_args = {}
+    if read_only and parsed.get_backend_name() == "postgresql":
+        # Every transaction of the session is read-only: the server refuses writes.
+        connect_args["options"] = "-c default_transaction_read_only=on"
+    engine = create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
     return engine
