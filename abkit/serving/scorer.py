@@ -150,7 +150,13 @@ class HFScorer:
         ]
 
     def warm_up(self, batch_sizes: Sequence[int] = (1, 8), lengths: Sequence[int] = (16, 512)) -> None:
-        """Run a few shapes once so that the first real request pays no lazy initialisation."""
+        """Run a few shapes once so that the first real request pays no lazy initialisation.
+
+        On CUDA this covers kernel selection and the caching allocator for large batches; on
+        the CPU one small pass is enough.
+        """
+        if self.device.type != "cuda":
+            batch_sizes, lengths = (1,), (16,)
         token = 1 if self.pad_token_id == 0 else 0
         for size in batch_sizes:
             for length in lengths:

@@ -78,6 +78,7 @@ class EventWriter:
         self._pending = 0
         self._lock = threading.Condition()
         self._closing = False
+        self._flushing = 0
         self._thread: threading.Thread | None = None
         self._next_kind = 0
         # Read by the metrics collector.
@@ -128,12 +129,16 @@ class EventWriter:
         """Wait until every buffered event is committed; False if ``timeout`` passed first."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            while self._pending:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._lock.notify_all()
-                self._lock.wait(0.05 if remaining is None else min(remaining, 0.05))
+            self._flushing += 1  # the writer stops waiting for fuller batches
+            self._lock.notify_all()
+            try:
+                while self._pending:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self._lock.wait(0.05 if remaining is None else min(remaining, 0.05))
+            finally:
+                self._flushing -= 1
         return True
 
     def close(self, timeout: float | None = 30.0) -> int:
@@ -233,8 +238,13 @@ class EventWriter:
                         finally:
                             self._lock.acquire()
                     continue
-                if self._pending < settings.batch_size and not self._closing and settings.flush_interval_s:
-                    self._lock.wait(settings.flush_interval_s)
+                # Let a partial batch fill for up to flush_interval_s, unless a flush is waiting.
+                give_up = time.monotonic() + settings.flush_interval_s
+                while self._pending < settings.batch_size and not self._closing and not self._flushing:
+                    remaining = give_up - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._lock.wait(remaining)
                 taken = self._take_batch()
             if taken is None:
                 continue

@@ -1,0 +1,189 @@
+"""`abkit serve`: the suggestion service over HTTP."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from abkit.assignment.config import DEFAULT_EXPERIMENTS_FILE, DEFAULT_HOLDOUT_WEIGHT
+
+TOKEN_ENV = "ABKIT_API_TOKEN"
+
+
+def read_token(token_file: Path | None) -> str | None:
+    """The bearer token from ``token_file`` or ``$ABKIT_API_TOKEN`` (file first); None if neither.
+
+    Raises:
+        click.UsageError: the file is unreadable or empty.
+    """
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise click.UsageError(f"--token-file {token_file}: {error.strerror}") from None
+        if not token:
+            raise click.UsageError(f"--token-file {token_file}: the file is empty")
+        return token
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    return token or None
+
+
+@click.command()
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Serving directory; repeat for a challenger test (the first is the baseline and scores the holdout).",
+)
+@click.option(
+    "--db",
+    default="abkit.sqlite",
+    show_default=True,
+    envvar="ABKIT_DB",
+    help="Event store: SQLite path or database URL.",
+)
+@click.option(
+    "--experiment", default=None, help="Experiment from --experiments-file (default: standing holdout + first model)."
+)
+@click.option(
+    "--experiments-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_EXPERIMENTS_FILE,
+    show_default=True,
+    envvar="ABKIT_EXPERIMENTS",
+    help="Experiments file (TOML).",
+)
+@click.option(
+    "--holdout-weight",
+    type=float,
+    default=DEFAULT_HOLDOUT_WEIGHT,
+    show_default=True,
+    help="Holdout share of the standing experiment.",
+)
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind; any non-loopback address requires a token."
+)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"File holding the bearer token (else ${TOKEN_ENV}).",
+)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option(
+    "--dtype",
+    default="auto",
+    show_default=True,
+    help="auto (bf16/fp16 on CUDA, float32 on CPU), float32, float16, bfloat16.",
+)
+@click.option("--max-batch-size", type=int, default=32, show_default=True, help="Requests per forward pass.")
+@click.option("--max-batch-tokens", type=int, default=16_384, show_default=True, help="Padded tokens per forward pass.")
+@click.option("--max-wait-ms", type=float, default=0.0, show_default=True, help="Extra wait for a fuller batch.")
+@click.option("--max-queue", type=int, default=256, show_default=True, help="Queued requests before 429.")
+@click.option(
+    "--deadline-ms", type=float, default=2000.0, show_default=True, help="Default request deadline (504 after)."
+)
+@click.option("--max-body-bytes", type=int, default=1_000_000, show_default=True)
+@click.option("--max-pending-events", type=int, default=50_000, show_default=True, help="Buffered events before 503.")
+@click.option(
+    "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
+)
+def serve(
+    models: tuple[Path, ...],
+    db: str,
+    experiment: str | None,
+    experiments_file: Path,
+    holdout_weight: float,
+    host: str,
+    port: int,
+    token_file: Path | None,
+    device: str,
+    dtype: str,
+    max_batch_size: int,
+    max_batch_tokens: int,
+    max_wait_ms: float,
+    max_queue: int,
+    deadline_ms: float,
+    max_body_bytes: int,
+    max_pending_events: int,
+    log_level: str,
+) -> None:
+    """Serve top-5 template suggestions with a holdout, logging every prediction and selection."""
+    import uvicorn
+
+    from abkit.assignment import load_experiments, standing_experiment
+    from abkit.assignment.config import ConfigError
+    from abkit.events import EventStore, connect
+    from abkit.serving.app import create_app
+    from abkit.serving.batcher import BatcherSettings
+    from abkit.serving.scorer import hf_model_slot
+    from abkit.serving.server import LOOPBACK_HOSTS, uvicorn_config
+    from abkit.serving.service import ServiceSettings, SuggestionService
+    from abkit.serving.writer import EventWriter, WriterSettings
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    token = read_token(token_file)
+    if host not in LOOPBACK_HOSTS and token is None:
+        raise click.UsageError(f"--host {host} is reachable from other machines: give --token-file or set ${TOKEN_ENV}")
+    try:
+        slots = [hf_model_slot(directory, device=device, dtype=dtype) for directory in models]
+        if experiment is None:
+            config = standing_experiment(slots[0].model_version, holdout_weight=holdout_weight)
+        else:
+            configured = load_experiments(experiments_file)
+            if experiment not in configured:
+                raise click.UsageError(
+                    f"unknown experiment {experiment!r}; {experiments_file} has {sorted(configured)}"
+                )
+            config = configured[experiment]
+        batcher = BatcherSettings(
+            max_batch_size=max_batch_size,
+            max_batch_tokens=max_batch_tokens,
+            max_wait_s=max_wait_ms / 1000,
+            max_queue=max_queue,
+        )
+        engine = connect(db)
+        writer = EventWriter(
+            lambda: EventStore(engine),
+            setup=_register(config, models),
+            settings=WriterSettings(max_pending=max_pending_events),
+        )
+        service = SuggestionService(
+            slots, config, writer, ServiceSettings(batcher=batcher, deadline_s=deadline_ms / 1000)
+        )
+    except (ConfigError, ValueError, FileNotFoundError) as error:
+        raise click.UsageError(str(error)) from None
+    app = create_app(service, token=token, max_body_bytes=max_body_bytes)
+    click.echo(
+        f"serving {[s.model_version for s in slots]} under experiment {config.name!r} on http://{host}:{port} (docs: /docs)",
+        err=True,
+    )
+    uvicorn.Server(uvicorn_config(app, host, port, log_level=log_level)).run()
+
+
+def _register(config, models: tuple[Path, ...]):  # type: ignore[no-untyped-def]
+    """Record the experiment, and model versions the store does not know yet, before the first event."""
+    from dataclasses import asdict
+
+    from sqlalchemy import select
+
+    from abkit.events.schema import model_versions
+    from abkit.training.serving_dir import read_metadata
+
+    metadata = [read_metadata(directory) for directory in models]
+
+    def setup(store) -> None:  # type: ignore[no-untyped-def]
+        store.register_experiment(config.name, config.salt, list(config.arms))
+        with store.engine.connect() as conn:
+            known = set(conn.execute(select(model_versions.c.model_version)).scalars())
+        for meta in metadata:
+            if meta.model_version not in known:  # keep release dates others recorded
+                store.register_model_version(meta.model_version, base_model=meta.base_model, details=asdict(meta))
+
+    return setup
