@@ -19,10 +19,6 @@ class ArmMoments:
     variance_of_mean: float
     dof: int
 
-    @property
-    def mean(self) -> float:
-        return self.shift + self.offset
-
 
 def arm_moments(summary: ArmSummary, label: str) -> ArmMoments | str:
     """Return the arm's moments, or a reason why they cannot be computed (naming the arm by `label`).
@@ -31,20 +27,14 @@ def arm_moments(summary: ArmSummary, label: str) -> ArmMoments | str:
     variance with k - 1 dof (k clusters), so the Welch-Satterthwaite df counts randomisation units.
     """
     if isinstance(summary, SampleSummary):
-        if summary.n == 0:
-            return f"no selections in {label}"
-        if summary.n == 1:
-            return f"n = 1 in {label}"
-        return ArmMoments(
-            summary.shift, summary.total / summary.n, summary.sum_sq_dev / (summary.n - 1) / summary.n, summary.n - 1
-        )
+        variance = summary.variance
+        if variance is None:
+            return f"no selections in {label}" if summary.n == 0 else f"n = 1 in {label}"
+        return ArmMoments(summary.shift, summary.total / summary.n, variance / summary.n, summary.n - 1)
     if isinstance(summary, ClusterSummary):
-        if summary.k == 0:
-            return f"no interactions in {label}"
-        if summary.k == 1:
-            return f"only 1 interaction in {label}"
-        # k >= 2 here, so the delta-method variance exists
-        variance = summary.k / (summary.k - 1) * summary.sum_sq_residual / (summary.sum_n * summary.sum_n)
+        variance = summary.variance_of_mean
+        if variance is None:
+            return f"no interactions in {label}" if summary.k == 0 else f"only 1 interaction in {label}"
         return ArmMoments(summary.shift, summary.sum_y / summary.sum_n, variance, summary.k - 1)
     raise TypeError(f"{label} must be a SampleSummary or ClusterSummary, got {type(summary).__name__}")
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from scipy import stats
 
+from abkit.stats._checks import whole_count
 from abkit.stats._result import ToDictMixin
-from abkit.stats.summary import _count
 
 # Two-sided 95% normal quantile, z = Phi^-1(0.975), as statsmodels' proportion_confint uses.
 _Z95 = float(stats.norm.isf(0.025))
@@ -41,7 +41,7 @@ def proportion(hits: int, n: int) -> Proportion:
     Raises:
         ValueError: When hits or n is not a non-negative integer or hits > n.
     """
-    hits, n = _count(hits, "hits"), _count(n, "n")
+    hits, n = whole_count(hits, "hits"), whole_count(n, "n")
     if hits > n:
         raise ValueError(f"hits ({hits}) must be <= n ({n})")
     if n == 0:
@@ -86,6 +86,10 @@ def topk_accuracy(hits_top1: int, hits_top3: int, hits_top5: int, n: int) -> Top
     Raises:
         ValueError: Unless 0 <= hits_top1 <= hits_top3 <= hits_top5 <= n (a top-1 hit is a top-3 hit).
     """
-    if not _count(hits_top1, "hits_top1") <= _count(hits_top3, "hits_top3") <= _count(hits_top5, "hits_top5"):
+    if (
+        not whole_count(hits_top1, "hits_top1")
+        <= whole_count(hits_top3, "hits_top3")
+        <= whole_count(hits_top5, "hits_top5")
+    ):
         raise ValueError(f"need hits_top1 <= hits_top3 <= hits_top5, got {hits_top1}, {hits_top3}, {hits_top5}")
     return TopKAccuracy(proportion(hits_top1, n), proportion(hits_top3, n), proportion(hits_top5, n))

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from abkit.stats._checks import finite, whole_count
 from abkit.stats._result import ToDictMixin
-from abkit.stats.summary import _count, _finite
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,13 @@ class ClusterSummary(ToDictMixin):
     shift: float
 
     def __post_init__(self) -> None:
-        k = _count(self.k, "k")
+        k = whole_count(self.k, "k")
         fields = {}
         for name in ("sum_n", "sum_y", "sum_n2", "sum_y2", "sum_ny"):
             value = getattr(self, name)
-            fields[name] = 0.0 if value is None and k == 0 else _finite(value, name)
-        fields["sum_n"] = _count(fields["sum_n"], "sum_n")
-        shift = _finite(self.shift, "shift")
+            fields[name] = 0.0 if value is None and k == 0 else finite(value, name)
+        fields["sum_n"] = whole_count(fields["sum_n"], "sum_n")
+        shift = finite(self.shift, "shift")
         if fields["sum_n"] < k:
             raise ValueError(f"sum_n ({fields['sum_n']}) must be >= k ({k}): every cluster has a selection")
         if fields["sum_n2"] < fields["sum_n"] or fields["sum_y2"] < 0:
@@ -119,7 +119,7 @@ class ClusterSummary(ToDictMixin):
             return cls.empty(0.0 if shift is None else shift)
         if not np.all(np.isfinite(x)):
             raise ValueError("values must all be finite (found NaN or infinity)")
-        centre = float(x[0]) if shift is None else _finite(shift, "shift")
+        centre = float(x[0]) if shift is None else finite(shift, "shift")
         index: dict[object, int] = {}
         codes = np.fromiter((index.setdefault(cid, len(index)) for cid in ids), dtype=np.int64, count=len(ids))
         counts = np.bincount(codes)

@@ -8,9 +8,10 @@ from typing import Any
 
 from scipy import stats
 
+from abkit.stats._checks import finite, whole_count
 from abkit.stats._result import ToDictMixin
 from abkit.stats.cluster import ClusterSummary
-from abkit.stats.summary import SampleSummary, _count, _finite
+from abkit.stats.summary import SampleSummary
 
 
 def _z_sum(alpha: float, power: float) -> float:
@@ -26,7 +27,7 @@ def _z_sum(alpha: float, power: float) -> float:
 
 
 def _design_effect(value: float) -> float:
-    value = _finite(value, "design_effect")
+    value = finite(value, "design_effect")
     if value <= 0:
         raise ValueError(f"design_effect must be > 0, got {value!r}")
     return value
@@ -60,10 +61,10 @@ def mde(
         ValueError: For a negative sd or count, or alpha/power/design_effect out of range.
     """
     z_sum, deff = _z_sum(alpha, power), _design_effect(design_effect)
-    n_treatment, n_control = _count(n_treatment, "n_treatment"), _count(n_control, "n_control")
+    n_treatment, n_control = whole_count(n_treatment, "n_treatment"), whole_count(n_control, "n_control")
     if sd_s is None or n_treatment == 0 or n_control == 0:
         return None
-    sd = _finite(sd_s, "sd_s")
+    sd = finite(sd_s, "sd_s")
     if sd < 0:
         raise ValueError(f"sd_s must be >= 0, got {sd_s!r}")
     return z_sum * sd * math.sqrt(deff * (1.0 / n_treatment + 1.0 / n_control))
@@ -128,8 +129,8 @@ def days_to_detect(
         ValueError: For non-finite inputs, a negative sd, a non-positive traffic, or shares/levels out of range.
     """
     z_sum, deff = _z_sum(alpha, power), _design_effect(design_effect)
-    saving, sd = abs(_finite(saving_s, "saving_s")), _finite(sd_s, "sd_s")
-    per_day, share = _finite(selections_per_day, "selections_per_day"), _finite(holdout_share, "holdout_share")
+    saving, sd = abs(finite(saving_s, "saving_s")), finite(sd_s, "sd_s")
+    per_day, share = finite(selections_per_day, "selections_per_day"), finite(holdout_share, "holdout_share")
     if sd < 0:
         raise ValueError(f"sd_s must be >= 0, got {sd_s!r}")
     if per_day <= 0:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from scipy import stats
 
+from abkit.stats._checks import finite, whole_count
 from abkit.stats._result import ToDictMixin
-from abkit.stats.summary import _count, _finite
 
 # p below this raises the flag; strict because the check runs on every report (many looks).
 DEFAULT_SRM_THRESHOLD = 0.001
@@ -60,8 +60,8 @@ def srm_test(
     """
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be strictly between 0 and 1, got {threshold!r}")
-    counts = {str(arm): _count(n, f"observed[{arm!r}]") for arm, n in observed.items()}
-    weights = {str(arm): _finite(w, f"expected_share[{arm!r}]") for arm, w in expected_share.items()}
+    counts = {str(arm): whole_count(n, f"observed[{arm!r}]") for arm, n in observed.items()}
+    weights = {str(arm): finite(w, f"expected_share[{arm!r}]") for arm, w in expected_share.items()}
     if any(w < 0 for w in weights.values()):
         raise ValueError(f"expected_share must be >= 0, got {weights}")
     weight_total = math.fsum(weights.values())

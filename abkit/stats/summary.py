@@ -8,31 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from abkit.stats._checks import finite, whole_count
 from abkit.stats._result import ToDictMixin
-
-
-def _count(value: object, name: str) -> int:
-    """Validate a non-negative integer count (numpy ints and integral floats from SQL accepted)."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    try:
-        as_int = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}") from None
-    if as_int != value or as_int < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return as_int
-
-
-def _finite(value: object, name: str) -> float:
-    """Validate a finite float."""
-    try:
-        as_float = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
-    if not math.isfinite(as_float):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return as_float
 
 
 @dataclass(frozen=True)
@@ -58,10 +35,10 @@ class SampleSummary(ToDictMixin):
     total_sq: float
 
     def __post_init__(self) -> None:
-        n = _count(self.n, "n")
-        shift = _finite(self.shift, "shift")
-        total = 0.0 if self.total is None and n == 0 else _finite(self.total, "total")
-        total_sq = 0.0 if self.total_sq is None and n == 0 else _finite(self.total_sq, "total_sq")
+        n = whole_count(self.n, "n")
+        shift = finite(self.shift, "shift")
+        total = 0.0 if self.total is None and n == 0 else finite(self.total, "total")
+        total_sq = 0.0 if self.total_sq is None and n == 0 else finite(self.total_sq, "total_sq")
         if total_sq < 0:
             raise ValueError(f"total_sq must be >= 0, got {total_sq!r}")
         if n == 0 and (total != 0 or total_sq != 0):
@@ -93,7 +70,7 @@ class SampleSummary(ToDictMixin):
             return cls.empty(0.0 if shift is None else shift)
         if not np.all(np.isfinite(array)):
             raise ValueError("values must all be finite (found NaN or infinity)")
-        centre = float(array[0]) if shift is None else _finite(shift, "shift")
+        centre = float(array[0]) if shift is None else finite(shift, "shift")
         deviations = array - centre
         return cls(
             n=int(array.size),

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from scipy import stats
 
+from abkit.stats._checks import finite, whole_count
 from abkit.stats._moments import ArmMoments, arm_moments, mean_difference
 from abkit.stats._result import ToDictMixin
 from abkit.stats.cluster import ClusterSummary
-from abkit.stats.summary import SampleSummary, _count, _finite
+from abkit.stats.summary import SampleSummary
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,9 @@ def welch_from_moments(
     arms = []
     for mean, var, n, label in ((mean1, var1, n1, labels[0]), (mean2, var2, n2, labels[1])):
         mean, var, n = (
-            _finite(mean, f"mean of {label}"),
-            _finite(var, f"variance of {label}"),
-            _count(n, f"n of {label}"),
+            finite(mean, f"mean of {label}"),
+            finite(var, f"variance of {label}"),
+            whole_count(n, f"n of {label}"),
         )
         if var < 0:
             raise ValueError(f"variance of {label} must be >= 0, got {var!r}")

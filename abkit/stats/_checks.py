@@ -1,0 +1,29 @@
+"""Input checks shared by the stats modules: each error names the field it refuses."""
+
+from __future__ import annotations
+
+import math
+
+
+def whole_count(value: object, name: str) -> int:
+    """Validate a non-negative integer count (numpy ints and integral floats from SQL accepted)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    try:
+        as_int = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}") from None
+    if as_int != value or as_int < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return as_int
+
+
+def finite(value: object, name: str) -> float:
+    """Validate a finite float."""
+    try:
+        as_float = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
+    if not math.isfinite(as_float):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return as_float
