@@ -8,31 +8,56 @@ from pathlib import Path
 import polars as pl
 
 from abkit.assignment.config import ExperimentConfig
+from abkit.assignment.hashing import SEPARATOR
+
+UNIT_COLUMNS = ("advocate_id", "case_id")
+_REPLACEMENT_CHARACTER = "\ufffd"  # what the lossy UTF-8 read leaves for invalid bytes
 
 
 def assign_csv(config: ExperimentConfig, units_file: Path, out: Path | None) -> int:
-    """Read ``advocate_id,case_id`` rows, write them back with an ``arm`` column.
+    """Read a CSV with ``advocate_id`` and ``case_id`` columns, write it back with an ``arm`` column.
+
+    Ids are taken exactly as written (no trimming), as the service receives them. Other
+    columns pass through; an existing ``arm`` column is replaced.
+
+    Args:
+        config: the experiment to assign under.
+        units_file: the input CSV (header line first).
+        out: where to write the CSV; standard output when None.
+
+    Returns:
+        The number of units assigned.
 
     Raises:
-        ValueError: the file lacks a column or has an empty id, naming the row.
+        FileNotFoundError: ``units_file`` does not exist.
+        ValueError: not a readable CSV, a column is missing, or an id is empty, not valid
+            UTF-8 or holds ``\\x1f`` (naming the first such data row, 1 = first after the header).
     """
     if not units_file.is_file():
         raise FileNotFoundError(f"{units_file}: no such file")
     try:
         units = pl.read_csv(units_file, infer_schema=False, encoding="utf8-lossy")
     except pl.exceptions.PolarsError as error:
-        raise ValueError(f"{units_file}: not a readable CSV ({error})") from None
-    missing = {"advocate_id", "case_id"} - set(units.columns)
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{units_file}: not a readable CSV ({first_line})") from None
+    missing = [name for name in UNIT_COLUMNS if name not in units.columns]
     if missing:
-        raise ValueError(f"{units_file}: missing column(s) {sorted(missing)}")
-    advocates, cases = units["advocate_id"].to_list(), units["case_id"].to_list()
-    for row, (advocate, case) in enumerate(zip(advocates, cases, strict=True), start=2):
-        if not advocate or not case:
-            raise ValueError(f"{units_file}: line {row}: empty advocate_id or case_id")
-    arms = config.assign_many(advocates, cases)
+        raise ValueError(f"{units_file}: missing column(s) {', '.join(missing)}")
+    for name in UNIT_COLUMNS:
+        _check_ids(units_file, name, units[name])
+    arms = config.assign_many(units["advocate_id"].to_list(), units["case_id"].to_list())
     result = units.with_columns(pl.Series("arm", arms, dtype=pl.String))
-    if out is None:
-        result.write_csv(sys.stdout)
-    else:
-        result.write_csv(out)
+    result.write_csv(sys.stdout if out is None else out)
     return result.height
+
+
+def _check_ids(units_file: Path, name: str, ids: pl.Series) -> None:
+    problems = (
+        (ids.is_null() | (ids == ""), f"{name} is empty"),
+        (ids.str.contains(_REPLACEMENT_CHARACTER, literal=True), f"{name} is not valid UTF-8"),
+        (ids.str.contains(SEPARATOR, literal=True), f"{name} contains the unit separator \\x1f"),
+    )
+    for bad, message in problems:
+        positions = bad.fill_null(True).arg_true()
+        if positions.len():
+            raise ValueError(f"{units_file}: row {positions[0] + 1}: {message}")

@@ -14,13 +14,14 @@ Arms keep the order written; the holdout must come first.
 from __future__ import annotations
 
 import tomllib
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 
-from abkit.assignment.hashing import SEPARATOR, arm_bounds, arm_for_bucket, bucket_of
+from abkit.assignment.hashing import SEPARATOR, arm_bounds, arm_for_bucket, bucket_of, buckets_of
 
 HOLDOUT = "holdout"
 DEFAULT_HOLDOUT_WEIGHT = 0.02
@@ -82,10 +83,7 @@ class ExperimentConfig:
     def assign_many(self, advocate_ids: Sequence[str], case_ids: Sequence[str]) -> list[str]:
         """Arms of many interactions (same result as :meth:`assign`, one call)."""
         names, bounds = self.arm_names, self._bounds
-        return [
-            arm_for_bucket(bucket_of(self.salt, a, k), names, bounds)
-            for a, k in zip(advocate_ids, case_ids, strict=True)
-        ]
+        return [names[bisect_right(bounds, bucket)] for bucket in buckets_of(self.salt, advocate_ids, case_ids)]
 
     @cached_property
     def _bounds(self) -> tuple[int, ...]:

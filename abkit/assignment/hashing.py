@@ -1,4 +1,4 @@
-"""The assignment hash (documented in README, pinned by test vectors in the tests).
+"""The assignment hash (documented in docs/assignment.md, pinned by test vectors in tests/test_assignment_hashing.py).
 
     key      = UTF-8 bytes of  salt + "\\x1f" + advocate_id + "\\x1f" + case_id
     bucket   = first 8 bytes of SHA-256(key), read as a big-endian unsigned 64-bit integer
@@ -37,6 +37,35 @@ def bucket_of(salt: str, advocate_id: str, case_id: str) -> int:
     _check_part("case_id", case_id)
     key = f"{salt}{SEPARATOR}{advocate_id}{SEPARATOR}{case_id}".encode()
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "big")
+
+
+def _all_valid_parts(ids: Sequence[str]) -> bool:
+    try:
+        joined = "\n".join(ids)  # TypeError when an id is not a string
+    except TypeError:
+        return False
+    return all(ids) and SEPARATOR not in joined
+
+
+def buckets_of(salt: str, advocate_ids: Sequence[str], case_ids: Sequence[str]) -> list[int]:
+    """Buckets of many units under ``salt``; the same values as :func:`bucket_of`, faster.
+
+    Raises:
+        ValueError: an id is empty, not a string or holds ``\x1f``, naming its position.
+    """
+    _check_part("salt", salt)
+    if len(advocate_ids) != len(case_ids):
+        raise ValueError(f"{len(advocate_ids)} advocate_ids but {len(case_ids)} case_ids")
+    for name, ids in (("advocate_id", advocate_ids), ("case_id", case_ids)):
+        if not _all_valid_parts(ids):  # the common case is checked at C speed; find the culprit only on failure
+            bad = next(i for i, v in enumerate(ids) if not isinstance(v, str) or not v or SEPARATOR in v)
+            _check_part(f"{name} at position {bad}", ids[bad])
+    prefix = salt + SEPARATOR
+    sha256, from_bytes = hashlib.sha256, int.from_bytes  # local names: this loop is the hot path
+    return [
+        from_bytes(sha256(f"{prefix}{a}{SEPARATOR}{c}".encode()).digest()[:8], "big")
+        for a, c in zip(advocate_ids, case_ids, strict=True)
+    ]
 
 
 def unit_fraction(salt: str, advocate_id: str, case_id: str) -> float:
