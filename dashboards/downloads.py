@@ -63,8 +63,13 @@ def register_downloads(server: Flask, context: DashboardContext) -> None:
             report = _report(View.from_query(request.args))
         except (ValueError, SnapshotError) as error:
             return _text(400, str(error))
+        try:
+            page = render(report)
+        except (KeyError, TypeError, ValueError) as error:
+            # A report the renderer cannot draw is reported plainly, not as a stack trace.
+            return _text(500, f"the HTML renderer failed on snapshot {request.args.get('snapshot')}: {error!r}")
         return Response(
-            render(report),
+            page,
             mimetype="text/html",
             headers={"Content-Disposition": 'attachment; filename="abkit-report.html"'},
         )
