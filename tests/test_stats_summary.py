@@ -113,3 +113,15 @@ def test_non_finite_values_are_refused():
 
 def test_to_dict_is_json_safe():
     assert SampleSummary.from_values([1.0, 3.0]).to_dict() == {"n": 2, "shift": 1.0, "total": 2.0, "total_sq": 4.0}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_property_any_split_adds_back_to_the_whole(seed):
+    rng = np.random.default_rng([42, seed])
+    values = rng.normal(rng.uniform(-1e6, 1e6), rng.uniform(0.1, 100), rng.integers(2, 500))
+    cuts = np.sort(rng.integers(0, values.size, rng.integers(1, 6)))
+    parts = [SampleSummary.from_values(part) for part in np.split(values, cuts)]
+    combined = sum(parts[1:], parts[0])
+    assert combined.n == values.size
+    assert combined.mean == pytest.approx(np.mean(values), rel=1e-9, abs=1e-6)
+    assert combined.variance == pytest.approx(np.var(values, ddof=1), rel=1e-9)

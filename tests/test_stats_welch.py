@@ -181,3 +181,20 @@ def test_from_moments_refuses_bad_input_by_name(args, message):
 def test_wrong_summary_type_is_refused():
     with pytest.raises(TypeError, match="treatment must be"):
         welch_test([1.0, 2.0], SampleSummary.from_values([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_properties_swap_translation_and_scale(seed):
+    # Seeded property checks: swapping arms negates t and keeps p; a common translation changes
+    # nothing; a common scale keeps t, df and p and scales delta.
+    rng = np.random.default_rng([99, seed])
+    treatment = rng.lognormal(2.5, rng.uniform(0.1, 1.0), rng.integers(2, 300))
+    control = rng.lognormal(2.6, rng.uniform(0.1, 1.0), rng.integers(2, 300))
+    base = welch_test(SampleSummary.from_values(treatment), SampleSummary.from_values(control))
+    swapped = welch_test(SampleSummary.from_values(control), SampleSummary.from_values(treatment))
+    moved = welch_test(SampleSummary.from_values(treatment + 1e6), SampleSummary.from_values(control + 1e6))
+    scaled = welch_test(SampleSummary.from_values(treatment * 60), SampleSummary.from_values(control * 60))
+    assert swapped.t == pytest.approx(-base.t, rel=1e-12) and swapped.p == pytest.approx(base.p, rel=1e-12)
+    assert moved.t == pytest.approx(base.t, rel=1e-7) and moved.df == pytest.approx(base.df, rel=1e-7)
+    assert scaled.t == pytest.approx(base.t, rel=1e-9) and scaled.delta == pytest.approx(60 * base.delta, rel=1e-9)
+    assert 0.0 <= base.p <= 1.0 and base.df >= min(treatment.size, control.size) - 1 - 1e-9
