@@ -26,6 +26,7 @@ from abkit.assignment.hashing import SEPARATOR, arm_bounds, arm_for_bucket, buck
 HOLDOUT = "holdout"
 DEFAULT_HOLDOUT_WEIGHT = 0.02
 _WEIGHT_TOLERANCE = Fraction(1, 10**9)
+_MAX_NAME_LENGTH = 64  # the width of the experiment and arm columns of the event store
 
 
 class ConfigError(ValueError):
@@ -42,8 +43,10 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         where = f"experiment {self.name!r}"
-        if not self.name:
+        if not isinstance(self.name, str) or not self.name:
             raise ConfigError("experiment: empty name")
+        if len(self.name) > _MAX_NAME_LENGTH:
+            raise ConfigError(f"{where}: name longer than {_MAX_NAME_LENGTH} characters")
         if not isinstance(self.salt, str) or not self.salt.strip():
             raise ConfigError(f"{where}: empty salt")
         if SEPARATOR in self.salt:
@@ -59,6 +62,8 @@ class ExperimentConfig:
         for name, weight in self.arms:
             if not name or not isinstance(name, str):
                 raise ConfigError(f"{where}: arm names must be non-empty strings")
+            if len(name) > _MAX_NAME_LENGTH:
+                raise ConfigError(f"{where}: arm name {name[:20]!r}... longer than {_MAX_NAME_LENGTH} characters")
             if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= 1:
                 raise ConfigError(f"{where}: weight of arm {name!r} must be a number in (0, 1], got {weight!r}")
         total = sum(Fraction(str(w)) for _, w in self.arms)
@@ -116,7 +121,10 @@ def parse_experiments(document: dict, *, source: str = "config") -> dict[str, Ex
             raise ConfigError(
                 f"{source}: experiment {name!r}: arms must be a table like {{ holdout = 0.02, v4 = 0.98 }}"
             )
-        parsed[name] = ExperimentConfig(name=name, salt=body.get("salt", ""), arms=tuple(arms.items()))
+        try:
+            parsed[name] = ExperimentConfig(name=name, salt=body.get("salt", ""), arms=tuple(arms.items()))
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {error}") from None
     return parsed
 
 
@@ -133,6 +141,8 @@ def load_experiments(path: str | Path) -> dict[str, ExperimentConfig]:
         raise ConfigError(f"{file}: experiments file not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{file}: not valid TOML ({error})") from None
+    except OSError as error:
+        raise ConfigError(f"{file}: cannot read the experiments file ({error.strerror or error})") from None
     return parse_experiments(document, source=str(file))
 
 

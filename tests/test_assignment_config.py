@@ -1,0 +1,127 @@
+"""Experiment definitions: the TOML file ops staff edit, and every way it can be wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from abkit.assignment.config import (
+    ConfigError,
+    ExperimentConfig,
+    load_experiments,
+    parse_experiments,
+    standing_experiment,
+)
+
+REPO_EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments.toml"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "experiments.toml"
+    path.write_text(text)
+    return path
+
+
+def test_repository_example_file_loads():
+    experiments = load_experiments(REPO_EXPERIMENTS)
+    assert experiments["standing"].arms == (("holdout", 0.02), ("v4", 0.98))
+    assert experiments["v5-challenger"].arm_names == ("holdout", "v4", "v5")
+    assert experiments["v5-challenger"].holdout_weight == 0.02
+
+
+def test_arms_keep_the_written_order(tmp_path):
+    path = _write(tmp_path, '[experiments.x]\nsalt = "s"\narms = { holdout = 0.1, b = 0.3, a = 0.6 }\n')
+    config = load_experiments(path)["x"]
+    assert config.arm_names == ("holdout", "b", "a")
+    assert config.weights() == {"holdout": 0.1, "b": 0.3, "a": 0.6}
+
+
+def test_standing_experiment_matches_the_file_and_assigns_alike():
+    standing = standing_experiment("v4")
+    assert standing == load_experiments(REPO_EXPERIMENTS)["standing"]
+    assert standing_experiment("v1", holdout_weight=0.05).arms == (("holdout", 0.05), ("v1", 0.95))
+    units = [(f"adv-{i}", f"case-{i}") for i in range(300)]
+    assert standing.assign_many([a for a, _ in units], [c for _, c in units]) == [
+        standing.assign(a, c) for a, c in units
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[experiments.x]\nsalt = "s"\narms = { holdout = 0.02, v1 = 0.97 }\n', "arm weights sum to 0.99, not 1"),
+        (
+            '[experiments.x]\nsalt = "s"\narms = { v1 = 0.98, holdout = 0.02 }\n',
+            "the holdout arm must come first (found 'v1' first)",
+        ),
+        ('[experiments.x]\nsalt = ""\narms = { holdout = 0.02, v1 = 0.98 }\n', "experiment 'x': empty salt"),
+        ("[experiments.x]\narms = { holdout = 0.02, v1 = 0.98 }\n", "experiment 'x': empty salt"),
+        ('[experiments.x]\nsalt = "s"\narms = { holdout = 1.0 }\n', "needs at least two arms"),
+        (
+            '[experiments.x]\nsalt = "s"\narms = { holdout = 0.02, v1 = "0.98" }\n',
+            "weight of arm 'v1' must be a number",
+        ),
+        (
+            '[experiments.x]\nsalt = "s"\narms = { holdout = 0, v1 = 1 }\n',
+            "weight of arm 'holdout' must be a number in (0, 1]",
+        ),
+        ('[experiments.x]\nsalt = "s"\narms = { holdout = 0.02, v1 = true }\n', "weight of arm 'v1'"),
+        ('[experiments.x]\nsalt = "s"\narms = ["holdout", "v1"]\n', "arms must be a table"),
+        (
+            '[experiments.x]\nsalt = "s"\nweights = 1\narms = { holdout = 0.02, v1 = 0.98 }\n',
+            "unknown keys ['weights']",
+        ),
+        ("[experiments]\n", "no [experiments.NAME] tables found"),
+        ('title = "x"\n', "no [experiments.NAME] tables found"),
+        ("[experiments]\nx = 3\n", "experiments.x must be a table"),
+        ('[experiments.x]\nsalt = "s"\narms = { holdout = 0.02, v1 = 0.98, v1 = 0.0 }\n', "not valid TOML"),
+        ('[experiments.x\nsalt = "s"\n', "not valid TOML"),
+    ],
+)
+def test_invalid_files_give_a_clear_error_naming_the_file(tmp_path, text, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_experiments(path)
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(str(path))
+
+
+def test_duplicate_arm_names_in_code():
+    with pytest.raises(ConfigError, match=r"duplicate arm names \['v1'\]"):
+        ExperimentConfig("x", "s", (("holdout", 0.02), ("v1", 0.49), ("v1", 0.49)))
+
+
+@pytest.mark.parametrize(
+    ("name", "salt", "arms", "message"),
+    [
+        ("", "s", (("holdout", 0.5), ("v1", 0.5)), "empty name"),
+        ("x" * 65, "s", (("holdout", 0.5), ("v1", 0.5)), "name longer than 64"),
+        ("x", "   ", (("holdout", 0.5), ("v1", 0.5)), "empty salt"),
+        ("x", "a\x1fb", (("holdout", 0.5), ("v1", 0.5)), "salt must not contain"),
+        ("x", "s", (("holdout", 0.5), ("", 0.5)), "arm names must be non-empty strings"),
+        ("x", "s", (("holdout", 0.5), ("v" * 65, 0.5)), "longer than 64"),
+        ("x", "s", (("holdout", 0.6), ("v1", 0.6)), "sum to 1.2, not 1"),
+    ],
+)
+def test_invalid_configs_in_code(name, salt, arms, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        ExperimentConfig(name, salt, arms)
+
+
+def test_weights_summing_to_one_as_decimals_are_accepted():
+    # 0.1 + 0.2 + 0.7 is 0.9999999999999999 in floats but exactly 1 as decimals.
+    ExperimentConfig("x", "s", (("holdout", 0.1), ("a", 0.2), ("b", 0.7)))
+    ExperimentConfig("x", "s", (("holdout", 0.02), ("a", 0.49), ("b", 0.49)))
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(ConfigError, match="experiments file not found"):
+        load_experiments(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="cannot read the experiments file"):
+        load_experiments(tmp_path)
+
+
+def test_parse_experiments_names_its_source():
+    with pytest.raises(ConfigError, match="^inline: experiment 'x': empty salt"):
+        parse_experiments({"experiments": {"x": {"arms": {"holdout": 0.5, "v1": 0.5}}}}, source="inline")
