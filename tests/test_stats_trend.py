@@ -109,3 +109,26 @@ def test_degenerate_series_give_reasons(values, method, reason):
 def test_bad_input_is_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         mann_kendall(**{"values": [1.0, 2.0, 3.0, 5.0], **kwargs})
+
+
+def test_x_orders_the_values_and_gives_a_theil_sen_slope_per_unit_of_x():
+    rng = np.random.default_rng(9)
+    accuracy = rng.uniform(0.3, 0.9, 40)
+    savings = 10.0 * accuracy + rng.normal(0, 1, 40)
+    shuffled = rng.permutation(40)
+    result = mann_kendall(savings[shuffled], x=accuracy[shuffled])
+    order = np.argsort(accuracy)
+    in_order = mann_kendall(savings[order])
+    reference = stats.theilslopes(savings, accuracy)
+    assert (result.s, result.tau, result.z, result.p) == (in_order.s, in_order.tau, in_order.z, in_order.p)
+    assert result.sen_slope == pytest.approx(reference.slope, rel=1e-9)
+    assert result.intercept == pytest.approx(reference.intercept, rel=1e-9)
+    assert 5.0 < result.sen_slope < 15.0  # seconds per unit of accuracy, near the true 10
+
+
+def test_x_problems():
+    assert mann_kendall([1.0, 2.0, 3.0], x=[0.5, 0.5, 0.5]).missing == "all x equal: no order to test"
+    with pytest.raises(ValueError, match="x has 2 values"):
+        mann_kendall([1.0, 2.0, 3.0], x=[0.1, 0.2])
+    with pytest.raises(ValueError, match="x must all be finite"):
+        mann_kendall([1.0, 2.0, 3.0], x=[0.1, float("nan"), 0.2])
