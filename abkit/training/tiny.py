@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import GPTNeoXConfig, GPTNeoXForSequenceClassification, PreTrainedTokenizerFast
+from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, GPTNeoXForSequenceClassification, PreTrainedTokenizerFast
 
 from abkit.text.transcript import SPEAKER_TAGS
 from abkit.training.serving_dir import ServingMetadata, write_metadata
@@ -105,3 +105,26 @@ def build_random_classifier(
         ),
     )
     return out
+
+
+def build_random_causal_lm(
+    tokenizer: PreTrainedTokenizerFast,
+    *,
+    hidden_size: int = 64,
+    num_hidden_layers: int = 2,
+    num_attention_heads: int = 4,
+    max_position_embeddings: int = 2048,
+    seed: int = 0,
+) -> GPTNeoXForCausalLM:
+    """A randomly initialised tiny GPT-NeoX causal LM for ``tokenizer`` (seeded, so reproducible)."""
+    torch.manual_seed(seed)
+    config = tiny_gpt_neox_config(
+        len(tokenizer),
+        hidden_size=hidden_size,
+        num_hidden_layers=num_hidden_layers,
+        num_attention_heads=num_attention_heads,
+        max_position_embeddings=max_position_embeddings,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    return GPTNeoXForCausalLM(config)

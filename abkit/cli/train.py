@@ -1,0 +1,296 @@
+"""`abkit train`: domain adaptation, fine-tuning, evaluation, scaling analysis, demo model."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+SIZE_OPTION = click.option(
+    "--size",
+    default="tiny",
+    show_default=True,
+    help="Model size config: tiny, pythia-410m, pythia-1.4b, pythia-2.8b, or a path to a TOML file.",
+)
+DATA_OPTION = click.option(
+    "--data",
+    "data_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Transcripts as JSON Lines, one case per line (docs/training.md).",
+)
+SPLIT_SEED_OPTION = click.option(
+    "--split-seed", default=0, show_default=True, help="Seed of the 50/50 case-level split shared by both phases."
+)
+DEVICE_OPTION = click.option("--device", default=None, help="torch device (default: cuda when present, else cpu).")
+QUIET_OPTION = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+
+
+def _fail(error: Exception) -> None:
+    click.echo(f"error: {error}", err=True)
+    sys.exit(2)
+
+
+def _setup(size: str, data_file: Path | None, device: str | None):  # type: ignore[no-untyped-def]
+    from abkit.training.config import ConfigError, load_size_config
+    from abkit.training.corpus import CorpusError, read_corpus
+    from abkit.training.optim import Runtime
+
+    try:
+        config = load_size_config(size)
+        cases = read_corpus(data_file) if data_file is not None else []
+    except (ConfigError, CorpusError) as error:
+        _fail(error)
+    return config, cases, Runtime.detect(device)
+
+
+@click.group()
+def train() -> None:
+    """Train template classifiers: adapt, finetune, evaluate, scaling, demo-model."""
+
+
+@train.command()
+@DATA_OPTION
+@SIZE_OPTION
+@click.option("--base-model", default=None, help="Local checkpoint directory to start from (e.g. a Pythia download).")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run directory for checkpoints."
+)
+@click.option(
+    "--resume",
+    "resume_from",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Checkpoint directory to resume from.",
+)
+@SPLIT_SEED_OPTION
+@click.option("--all-cases", is_flag=True, help="Adapt on every case, not only the training half of the split.")
+@DEVICE_OPTION
+@QUIET_OPTION
+def adapt(
+    data_file: Path,
+    size: str,
+    base_model: str | None,
+    out: Path,
+    resume_from: Path | None,
+    split_seed: int,
+    all_cases: bool,
+    device: str | None,
+    quiet: bool,
+) -> None:
+    """Phase 1: causal-LM domain adaptation on packed transcripts."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from abkit.training.corpus import CorpusError, split_cases
+    from abkit.training.pipeline import load_base, run_adaptation
+
+    config, cases, runtime = _setup(size, data_file, device)
+    try:
+        if resume_from is not None:
+            tokenizer = AutoTokenizer.from_pretrained(resume_from, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(resume_from, local_files_only=True)
+        else:
+            tokenizer_cases = cases if all_cases else split_cases(cases, seed=split_seed).train
+            model, tokenizer, _ = load_base(config, tokenizer_cases, base_model=base_model, seed=config.adapt.seed)
+        result = run_adaptation(
+            model,
+            tokenizer,
+            cases,
+            config,
+            out,
+            split_seed=None if all_cases else split_seed,
+            resume_from=resume_from,
+            runtime=runtime,
+            progress=not quiet,
+        )
+    except (CorpusError, FileNotFoundError, ValueError) as error:
+        _fail(error)
+    click.echo(
+        f"packed fill rate: {result.fill_rate:.2%}; tokens seen: {result.tokens_seen:,}; FLOPs (6ND): {result.flops:.3g}"
+    )
+    for checkpoint in result.checkpoints:
+        click.echo(
+            f"step {checkpoint.step:>7}  tokens {checkpoint.tokens:>12,}  held-out LM loss {checkpoint.heldout_loss:.4f}  {checkpoint.path}"
+        )
+
+
+@train.command()
+@click.argument("source", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@DATA_OPTION
+@SIZE_OPTION
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Serving directory to write."
+)
+@click.option("--model-version", default="v1", show_default=True, help="Version name used by arms and events.")
+@SPLIT_SEED_OPTION
+@click.option("--encoder/--no-encoder", default=True, show_default=True, help="Also train the BERT-style baseline.")
+@DEVICE_OPTION
+@QUIET_OPTION
+def finetune(
+    source: Path,
+    data_file: Path,
+    size: str,
+    out: Path,
+    model_version: str,
+    split_seed: int,
+    encoder: bool,
+    device: str | None,
+    quiet: bool,
+) -> None:
+    """Phase 2: fine-tune SOURCE (an adaptation checkpoint or base model) as a classifier."""
+    from abkit.training.corpus import CorpusError
+    from abkit.training.metrics import metrics_table
+    from abkit.training.pipeline import run_finetune
+
+    config, cases, runtime = _setup(size, data_file, device)
+    try:
+        report = run_finetune(
+            source,
+            cases,
+            config,
+            out,
+            model_version=model_version,
+            split_seed=split_seed,
+            with_encoder=encoder,
+            runtime=runtime,
+            progress=not quiet,
+        )
+    except (CorpusError, FileNotFoundError, ValueError) as error:
+        _fail(error)
+    click.echo(metrics_table(report.table_rows()))
+    click.echo(f"serving directory: {out}")
+
+
+@train.command()
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@DATA_OPTION
+@click.option(
+    "--half",
+    type=click.Choice(["all", "train", "test"]),
+    default="all",
+    show_default=True,
+    help="Which half of the split to evaluate.",
+)
+@SPLIT_SEED_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@DEVICE_OPTION
+def evaluate(directory: Path, data_file: Path, half: str, split_seed: int, as_json: bool, device: str | None) -> None:
+    """Re-evaluate the serving DIRECTORY on the labelled messages of --data."""
+    from abkit.training.corpus import CorpusError
+    from abkit.training.evaluate import evaluate_serving_dir
+    from abkit.training.metrics import metrics_table
+
+    _, cases, runtime = _setup("tiny", data_file, device)
+    try:
+        result = evaluate_serving_dir(directory, cases, half=half, split_seed=split_seed, runtime=runtime)
+    except (CorpusError, FileNotFoundError, ValueError) as error:
+        _fail(error)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"model": result.metrics.to_dict(), "majority": result.majority.to_dict() if result.majority else None},
+                indent=2,
+            )
+        )
+        return
+    rows = [(result.model_version, result.metrics)]
+    if result.majority is not None:
+        rows.append(("majority baseline (train half)", result.majority))
+    click.echo(metrics_table(rows))
+
+
+@train.command()
+@DATA_OPTION
+@click.option(
+    "--run",
+    "runs",
+    multiple=True,
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Adaptation run directory (repeat for several sizes or runs).",
+)
+@SIZE_OPTION
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where scaling.json and scaling.html go.",
+)
+@SPLIT_SEED_OPTION
+@DEVICE_OPTION
+@QUIET_OPTION
+def scaling(
+    data_file: Path, runs: tuple[Path, ...], size: str, out: Path, split_seed: int, device: str | None, quiet: bool
+) -> None:
+    """Fine-tune every adaptation checkpoint and fit classification loss to LM loss, tokens, FLOPs."""
+    from dataclasses import asdict
+
+    from abkit.training.corpus import CorpusError
+    from abkit.training.scaling import run_scaling, scaling_fits, scaling_table
+    from abkit.training.scaling_chart import write_scaling_html
+
+    config, cases, runtime = _setup(size, data_file, device)
+    try:
+        points = run_scaling(runs, cases, config, split_seed=split_seed, runtime=runtime, progress=not quiet)
+    except (CorpusError, FileNotFoundError, ValueError) as error:
+        _fail(error)
+    fits = scaling_fits(points)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scaling.json").write_text(
+        json.dumps(
+            {"points": [{**asdict(p), "flops": p.flops} for p in points], "fits": [asdict(f) for f in fits]}, indent=2
+        )
+    )
+    chart = write_scaling_html(out / "scaling.html", points, fits)
+    click.echo(scaling_table(points, fits))
+    click.echo(f"chart: {chart}")
+
+
+@train.command("demo-model")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Serving directory to write."
+)
+@click.option("--seed", default=0, show_default=True, help="Seeds the simulated corpus, split and initialisation.")
+@click.option("--model-version", default="v1", show_default=True)
+@click.option("--cases", "n_cases", default=None, type=int, help="Simulated cases (default 600).")
+@click.option("--templates", "n_templates", default=None, type=int, help="Template label set size (default 64).")
+@click.option("--encoder/--no-encoder", default=True, show_default=True, help="Also train the BERT-style baseline.")
+@DEVICE_OPTION
+@QUIET_OPTION
+def demo_model(
+    out: Path,
+    seed: int,
+    model_version: str,
+    n_cases: int | None,
+    n_templates: int | None,
+    encoder: bool,
+    device: str | None,
+    quiet: bool,
+) -> None:
+    """Build a small classifier from simulated transcripts end to end (minutes on a CPU)."""
+    from abkit.training.demo import DEMO_CASES, DEMO_TEMPLATES, build_demo_model
+    from abkit.training.metrics import metrics_table
+    from abkit.training.optim import Runtime
+
+    result = build_demo_model(
+        out,
+        seed=seed,
+        model_version=model_version,
+        n_cases=n_cases or DEMO_CASES,
+        n_templates=n_templates or DEMO_TEMPLATES,
+        with_encoder=encoder,
+        runtime=Runtime.detect(device),
+        progress=not quiet,
+    )
+    adaptation = result.adaptation
+    click.echo(
+        f"adaptation: {adaptation.total_steps} steps, {adaptation.tokens_seen:,} tokens, fill rate {adaptation.fill_rate:.2%}, "
+        f"held-out LM loss {adaptation.checkpoints[0].heldout_loss:.3f} -> {adaptation.final.heldout_loss:.3f}"
+    )
+    report = result.report
+    click.echo(
+        f"fine-tuning: {report.train_examples} examples from {report.train_cases} cases; held out: {report.test_cases} cases"
+    )
+    click.echo(metrics_table(report.table_rows()))
+    click.echo(f"serving directory: {result.serving_dir}")

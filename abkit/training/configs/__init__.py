@@ -1,0 +1,1 @@
+"""Training configurations as data: one TOML file per model size (shipped as package data)."""
