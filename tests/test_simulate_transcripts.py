@@ -92,25 +92,42 @@ def _bags(texts, vocabulary):
     return matrix
 
 
-def test_wording_depends_on_template_nearest_centroid_beats_majority():
-    """A bag-of-words nearest-centroid classifier learns the labels; the majority class does not."""
-    n_templates = 40
-    train = list(_examples(generate_transcripts(1, 3000, n_templates)))
-    test = list(_examples(generate_transcripts(2, 600, n_templates)))
+def _nearest_centroid(n_templates, n_train, n_test):
+    """Top-1, top-5 of a tf-idf nearest-centroid classifier trained on seed 1, tested on seed 2; majority share."""
+    train = list(_examples(generate_transcripts(1, n_train, n_templates)))
+    test = list(_examples(generate_transcripts(2, n_test, n_templates)))
     words = Counter(w for text, _ in train for w in re.findall(r"[a-z0-9-]+", text.lower()))
     vocabulary = {w: i for i, w in enumerate(sorted(words))}
-    labels = sorted({label for _, label in train})
+    labels = {label: i for i, label in enumerate(sorted({label for _, label in train}))}
     x_train = _bags([t for t, _ in train], vocabulary)
-    y_train = np.array([labels.index(label) for _, label in train])
+    y_train = np.array([labels[label] for _, label in train])
     # tf-idf weighting, then class centroids on the unit sphere (cosine similarity)
     idf = np.log(len(train) / (1 + (x_train > 0).sum(axis=0)))
-    centroids = np.stack([x_train[y_train == k].mean(axis=0) * idf for k in range(len(labels))])
-    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
-    x_test = _bags([t for t, _ in test], vocabulary) * idf
-    predicted = np.argmax(x_test @ centroids.T, axis=1)
-    truth = [label for _, label in test]
-    accuracy = np.mean([labels[p] == t for p, t in zip(predicted, truth, strict=True)])
-    majority = Counter(truth).most_common(1)[0][1] / len(truth)
-    print(f"nearest centroid {accuracy:.3f}, majority {majority:.3f}")
-    assert accuracy > majority + 0.2, (accuracy, majority)
-    assert accuracy < 0.95, "noisy wording: the task must not be trivial"
+    centroids = np.zeros((len(labels), len(vocabulary)))
+    np.add.at(centroids, y_train, x_train)
+    centroids *= idf
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-12
+    similarity = (_bags([t for t, _ in test], vocabulary) * idf) @ centroids.T
+    ranked = np.argsort(-similarity, axis=1)[:, :5]
+    truth = np.array([labels.get(label, -1) for _, label in test])
+    top1 = float(np.mean(ranked[:, 0] == truth))
+    top5 = float(np.mean((ranked == truth[:, None]).any(axis=1)))
+    majority = Counter(truth.tolist()).most_common(1)[0][1] / len(truth)
+    print(f"{n_templates} templates: nearest centroid top-1 {top1:.3f}, top-5 {top5:.3f}; majority {majority:.3f}")
+    return top1, top5, majority
+
+
+def test_wording_depends_on_template_nearest_centroid_beats_majority():
+    """A bag-of-words nearest-centroid classifier learns the labels; the majority class does not."""
+    top1, _, majority = _nearest_centroid(40, 3000, 600)
+    assert top1 > majority + 0.2, (top1, majority)
+    assert top1 < 0.95, "noisy wording: the task must not be trivial"
+
+
+@pytest.mark.slow
+def test_full_label_set_is_learnable_but_not_trivial():
+    """With all 640 templates the simple baseline lands well below the real model's ~50% top-1."""
+    top1, top5, majority = _nearest_centroid(640, 10_000, 1500)
+    assert top1 > majority + 0.15
+    assert top5 > top1 + 0.1
+    assert top1 < 0.6
