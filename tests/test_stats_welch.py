@@ -198,3 +198,12 @@ def test_properties_swap_translation_and_scale(seed):
     assert moved.t == pytest.approx(base.t, rel=1e-7) and moved.df == pytest.approx(base.df, rel=1e-7)
     assert scaled.t == pytest.approx(base.t, rel=1e-9) and scaled.delta == pytest.approx(60 * base.delta, rel=1e-9)
     assert 0.0 <= base.p <= 1.0 and base.df >= min(treatment.size, control.size) - 1 - 1e-9
+
+
+def test_tiny_variances_do_not_underflow_the_df():
+    # v^2 of 1e-200 underflows to 0 in floats; the df must still come out (here 2 (n - 1) = 18).
+    result = welch_from_moments(1e-90, 1e-199, 10, 0.0, 1e-199, 10)
+    assert result.df == pytest.approx(18.0, rel=1e-12)
+    assert result.t == pytest.approx(1e-90 / math.sqrt(2e-200), rel=1e-9)
+    huge = welch_from_moments(1e300, 1e-300, 10, -1e300, 1e-300, 10)
+    assert huge.missing == "variance too small to test the difference"

@@ -49,8 +49,12 @@ def _welch(treatment: ArmMoments, control: ArmMoments) -> WelchResult:
     delta = mean_difference((treatment.shift, treatment.offset), (control.shift, control.offset))
     se = math.sqrt(variance)
     t = delta / se
-    # Welch-Satterthwaite df: (v1 + v2)^2 / (v1^2 / d1 + v2^2 / d2)
-    df = variance * variance / (v1 * v1 / treatment.dof + v2 * v2 / control.dof)
+    if not math.isfinite(t):
+        return WelchResult.unavailable("variance too small to test the difference")
+    # Welch-Satterthwaite df, (v1 + v2)^2 / (v1^2 / d1 + v2^2 / d2), with v normalised by v1 + v2
+    # so that tiny variances cannot underflow when squared.
+    share1, share2 = v1 / variance, v2 / variance
+    df = 1.0 / (share1 * share1 / treatment.dof + share2 * share2 / control.dof)
     # sf of the upper tail keeps tiny p accurate (no 1 - cdf cancellation)
     p = min(1.0, 2.0 * float(stats.t.sf(abs(t), df)))
     return WelchResult(t=t, df=df, p=p, delta=delta, se=se)
