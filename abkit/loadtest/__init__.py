@@ -1,0 +1,1 @@
+"""Open-loop load testing of the suggestion service: fixed request rates, latency summaries."""

@@ -1,0 +1,97 @@
+"""The open-loop sender: requests leave at fixed times whatever the server does.
+
+A closed-loop client (send, wait, send) slows down with the server and hides its latency;
+here request ``i`` is due at ``start + i / rps`` and its latency counts from that moment, so
+time spent waiting for a free connection (``--concurrency``) is part of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+
+from abkit.loadtest.stats import Outcome
+
+SUGGEST_PATH = "/v1/suggest"
+
+
+async def _one(client: httpx.AsyncClient, body: dict[str, Any], due: float, start: float) -> Outcome:
+    try:
+        response = await client.post(SUGGEST_PATH, json=body)
+        status = str(response.status_code)
+    except httpx.TimeoutException:
+        status = "timeout"
+    except httpx.TransportError:
+        status = "connection_error"
+    return Outcome(due_s=due - start, latency_s=time.perf_counter() - due, status=status)
+
+
+async def run_rate(
+    url: str,
+    rps: float,
+    duration_s: float,
+    bodies: Iterator[dict[str, Any]],
+    *,
+    concurrency: int = 256,
+    timeout_s: float = 10.0,
+    headers: dict[str, str] | None = None,
+    on_done: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Send ``rps * duration_s`` suggest requests (one conversation each) at a fixed rate.
+
+    Args:
+        url: the service's base URL.
+        rps: requests per second.
+        duration_s: how long to send for.
+        bodies: request bodies, one taken per request.
+        concurrency: most requests in flight; more wait for a connection (and that wait counts).
+        timeout_s: per request, after which it counts as ``timeout``.
+        headers: e.g. the bearer token.
+        on_done: called with each outcome (progress bar).
+
+    Raises:
+        ValueError: a non-positive rate, duration or concurrency.
+    """
+    if rps <= 0 or duration_s <= 0 or concurrency < 1:
+        raise ValueError(f"rps, duration and concurrency must be positive (got {rps}, {duration_s}, {concurrency})")
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout_s, headers=headers) as client:
+        total = int(round(rps * duration_s))
+        start = time.perf_counter() + 0.05
+        tasks = []
+        for i in range(total):
+            due = start + i / rps
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.ensure_future(_one(client, next(bodies), due, start))
+            if on_done is not None:
+                task.add_done_callback(lambda t: on_done(t.result()))
+            tasks.append(task)
+        return list(await asyncio.gather(*tasks))
+
+
+def wait_ready(url: str, timeout_s: float, headers: dict[str, str] | None = None) -> None:
+    """Poll ``GET /ready`` until it answers 200.
+
+    Raises:
+        TimeoutError: not ready within ``timeout_s``, with the last answer or error.
+    """
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    with httpx.Client(base_url=url, timeout=5, headers=headers) as client:
+        while True:
+            try:
+                response = client.get("/ready")
+                if response.status_code == 200:
+                    return
+                last = f"{response.status_code} {response.text[:200]}"
+            except httpx.TransportError as error:
+                last = f"{type(error).__name__}: {error}"
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} not ready after {timeout_s:g} s (last: {last})")
+            time.sleep(0.25)

@@ -1,0 +1,131 @@
+"""Latency summaries of a load-test run (pure: outcomes in, a frozen summary out).
+
+Figures follow the published load test: peak 1-minute average latency (the mean over the
+worst full window; for runs shorter than five minutes the window is a fifth of the run),
+P50, P99 and max latency, and error counts per status.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+OK_STATUS = "200"
+PUBLISHED_WINDOW_S = 60.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One request of a run.
+
+    Attributes:
+        due_s: when it was scheduled, in seconds from the start of the run.
+        latency_s: from the scheduled time to the answer (so client-side queueing counts
+            and a slow server cannot hide latency by slowing the sender).
+        status: the HTTP status as text, or ``timeout`` / ``connection_error``.
+    """
+
+    due_s: float
+    latency_s: float
+    status: str
+
+
+@dataclass(frozen=True)
+class RateSummary:
+    """What one fixed-rate run measured (latencies of successful requests, in ms)."""
+
+    target_rps: float
+    duration_s: float
+    sent: int
+    ok: int
+    achieved_rps: float  # successful answers per second of the run
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    mean_ms: float | None
+    peak_window_mean_ms: float | None
+    window_s: float
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def window_for(duration_s: float) -> float:
+    """The averaging window: one minute for runs of five minutes or more, else a fifth of the run."""
+    return min(PUBLISHED_WINDOW_S, max(duration_s / 5, 1.0))
+
+
+def peak_window_mean(
+    times: Sequence[float], values: Sequence[float], window_s: float, duration_s: float
+) -> float | None:
+    """The largest mean of ``values`` over windows ``[t, t + window_s)`` that fit in the run.
+
+    Windows start at each sample time (where the mean can change); only windows ending by
+    ``duration_s`` count, unless none does, when the whole run is one window.
+
+    Returns:
+        None when there are no samples.
+    """
+    if len(times) == 0:
+        return None
+    order = np.argsort(np.asarray(times), kind="stable")
+    t = np.asarray(times, dtype=float)[order]
+    v = np.asarray(values, dtype=float)[order]
+    cumulative = np.concatenate([[0.0], np.cumsum(v)])
+    starts = np.arange(len(t))
+    ends = np.searchsorted(t, t + window_s, side="left")  # first index outside [t_i, t_i + w)
+    full = t + window_s <= duration_s + 1e-9
+    if not full.any():
+        return float(v.mean())
+    means = (cumulative[ends] - cumulative[starts]) / (ends - starts)
+    return float(means[full].max())
+
+
+def summarize(
+    outcomes: Sequence[Outcome], target_rps: float, duration_s: float, window_s: float | None = None
+) -> RateSummary:
+    """Summarize one run at ``target_rps`` lasting ``duration_s``.
+
+    Percentiles use linear interpolation between order statistics (numpy's default).
+    """
+    window = window_for(duration_s) if window_s is None else window_s
+    ok = [o for o in outcomes if o.status == OK_STATUS]
+    latencies_ms = np.array([o.latency_s * 1000 for o in ok], dtype=float)
+    errors = dict(sorted(Counter(o.status for o in outcomes if o.status != OK_STATUS).items()))
+
+    def stat(fn) -> float | None:  # type: ignore[no-untyped-def]
+        return round(float(fn(latencies_ms)), 3) if latencies_ms.size else None
+
+    peak = peak_window_mean([o.due_s for o in ok], latencies_ms.tolist(), window, duration_s)
+    return RateSummary(
+        target_rps=target_rps,
+        duration_s=duration_s,
+        sent=len(outcomes),
+        ok=len(ok),
+        achieved_rps=round(len(ok) / duration_s, 3) if duration_s > 0 else 0.0,
+        p50_ms=stat(lambda a: np.percentile(a, 50)),
+        p99_ms=stat(lambda a: np.percentile(a, 99)),
+        max_ms=stat(np.max),
+        mean_ms=stat(np.mean),
+        peak_window_mean_ms=None if peak is None else round(peak, 3),
+        window_s=window,
+        errors=errors,
+    )
+
+
+def format_summary(summary: RateSummary) -> str:
+    """One human-readable line."""
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f} ms"
+
+    errors = ", ".join(f"{status}: {count}" for status, count in summary.errors.items()) or "none"
+    return (
+        f"{summary.target_rps:g} req/s for {summary.duration_s:g} s: sent {summary.sent}, ok {summary.ok} "
+        f"({summary.achieved_rps:g}/s) | peak {summary.window_s:g}s mean {ms(summary.peak_window_mean_ms)}, "
+        f"P50 {ms(summary.p50_ms)}, P99 {ms(summary.p99_ms)}, max {ms(summary.max_ms)} | errors: {errors}"
+    )
