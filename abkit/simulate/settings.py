@@ -72,7 +72,7 @@ class WorldSettings:
     # Model quality: P(template known) = sigmoid(alpha_v + accuracy_slope * z + u_t), z the
     # standardised log volume of the template, u_t ~ N(0, template_accuracy_sd).
     accuracy_slope: float = 0.8  # frequent templates are predicted better
-    template_accuracy_sd: float = 0.6
+    template_accuracy_sd: float = 1.0  # wide enough that per-template savings visibly follow accuracy
     rank_decay: float = 0.4  # given known, rank of the true template is geometric: P(rank k) ~ 0.4^(k-1)
     unseen_known: float = 0.05  # P(known) for a template introduced after the version's training
     # Selection time (seconds): baseline * lognormal random effects, minus the saving.
