@@ -17,7 +17,7 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 from dashboards import components as ui
 from dashboards.auth import Credentials, require_login
 from dashboards.context import DashboardContext, current_context
-from dashboards.downloads import html_renderer, register_downloads
+from dashboards.downloads import html_report_missing, register_downloads
 from dashboards.pages import challengers, health, over_time, overview, templates
 from dashboards.refresh import Compute, compute_snapshot, reporting_missing
 from dashboards.snapshots import SnapshotKey, experiment_names
@@ -100,7 +100,7 @@ def _refresh_stores(context: DashboardContext) -> list[Any]:
 def _shell(context: DashboardContext) -> html.Div:
     experiments = experiment_names(context.engine())
     missing_reporting = reporting_missing()
-    _, missing_html = html_renderer()
+    missing_html = html_report_missing()
     nav = html.Nav(
         [
             dcc.Link(page["name"], href=page["relative_path"], className="abk-nav-link")
@@ -224,7 +224,7 @@ def _register_shell_callbacks(app: Dash) -> None:
             "windows": windows,
             "notice": notice,
         }
-        _, missing_html = html_renderer()
+        missing_html = html_report_missing()
         href = (
             None
             if missing_html or chosen.ref is None

@@ -6,6 +6,7 @@ link is an ordinary HTTP download that also works from scripts (with the login, 
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,15 +17,29 @@ from dashboards.snapshots import SnapshotError
 from dashboards.view import View, build_table
 
 HtmlRenderer = Callable[[Mapping[str, Any]], str]
+_RENDERER = "abkit.report.render_html"
 
 
 def html_renderer() -> tuple[HtmlRenderer | None, str | None]:
-    """``abkit.report``'s HTML renderer for a report dict, or (None, why it is unavailable)."""
-    try:
-        from abkit.report.render_html import render_html
-    except ImportError as error:
-        return None, f"the HTML report needs abkit.report's renderer ({error})"
+    """``abkit.report``'s HTML renderer for a report dict, or (None, why it is unavailable).
+
+    Imported only when a report is downloaded; pages ask :func:`html_report_missing`.
+    """
+    missing = html_report_missing()
+    if missing:
+        return None, missing
+    from abkit.report.render_html import render_html
+
     return render_html, None
+
+
+def html_report_missing() -> str | None:
+    """Why the HTML report cannot be offered, or None; a module lookup, not an import."""
+    try:
+        found = importlib.util.find_spec(_RENDERER) is not None
+    except ImportError:
+        found = False
+    return None if found else f"the HTML report needs {_RENDERER}, which is not installed"
 
 
 def _text(status: int, message: str) -> Response:
