@@ -258,3 +258,25 @@ def test_message_page(driver, tmp_path, case, title):
             assert "no SQLite file" in message.text
             driver.save_screenshot(str(SCREENSHOTS / "message.png"))
         assert _severe(driver) == []
+
+
+def test_events_without_a_report_offer_to_compute_the_first_one(driver, tmp_path):
+    path = tmp_path / "fresh.sqlite"
+    store = EventStore.open(str(path))
+    write_world(store, interactions_per_day=6)
+    store.engine.dispose()
+    driver.get_log("browser")
+    for url in _serve(str(path)):
+        driver.get(url + "/")
+        message = WebDriverWait(driver, WAIT_S).until(lambda d: d.find_element(By.ID, "message-page"))
+        assert message.find_element(By.TAG_NAME, "h1").text == "No report computed yet"
+        driver.find_element(By.ID, "refresh-button").click()
+        # The report is computed in the background; the page then reloads into the dashboard.
+        WebDriverWait(driver, WAIT_S).until(
+            lambda d: (
+                d.find_elements(By.ID, "overview-ready")
+                and d.find_element(By.ID, "overview-ready").get_attribute("textContent") not in ("", "None")
+            )
+        )
+        assert len(_table(driver, "overview-table")) == 3
+        assert _severe(driver) == []
