@@ -77,6 +77,15 @@ def period_of_day(periods: tuple[Period, ...], day: np.ndarray) -> np.ndarray:
     return np.searchsorted(starts, day, side="right") - 1
 
 
+def arm_version_table(periods: tuple[Period, ...]) -> np.ndarray:
+    """``[period, arm position]`` -> index of the version that scores that arm (-1: no such arm)."""
+    width = max(len(p.version_index) for p in periods)
+    table = np.full((len(periods), width), -1, dtype=np.int64)
+    for index, period in enumerate(periods):
+        table[index, : len(period.version_index)] = period.version_index
+    return table
+
+
 def training_cutoff_day(settings: WorldSettings, version_index: int) -> int:
     """Last day of data a version was trained on: the start of its challenger test (0 for v1)."""
     if version_index == 0:

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 import polars as pl
 
-from abkit.events import columns as c
 from abkit.simulate.catalogue import sample_templates
+from abkit.simulate.frames import SelectionDraws, case_frame, event_frames
 from abkit.simulate.model import WorldModel
 from abkit.simulate.predictions import draw_latency_ms, draw_rank, draw_scores, top5_lists
 from abkit.simulate.structure import CaseShape, sample_case_shape
-from abkit.simulate.timeline import period_of_day
+from abkit.simulate.timeline import arm_version_table, period_of_day
 from abkit.simulate.transcripts import case_id_for
 
 SECONDS_PER_DAY = 86_400
@@ -92,11 +91,6 @@ def _lognormal_unit_mean(rng: np.random.Generator, sd: float, size: int) -> np.n
     return np.exp(rng.normal(-(sd**2) / 2, sd, size=size))
 
 
-def _timestamps(start: datetime, seconds: np.ndarray) -> pl.Series:
-    micros = np.round(seconds * 1e6).astype(np.int64).astype("timedelta64[us]")
-    return pl.Series(np.datetime64(start, "us") + micros)
-
-
 def _assign_arms(model: WorldModel, period: np.ndarray, advocates: np.ndarray, case_ids: list[str]) -> np.ndarray:
     """Position of each interaction's arm in its experiment, from the real assignment hash."""
     arm_position = np.empty(period.size, dtype=np.int64)
@@ -144,10 +138,7 @@ def simulate_block(model: WorldModel, seed: int, number: int, first_case: int, a
     period = period_of_day(model.periods, day[first_in_interaction])
     interaction_case_ids = [case_ids[i] for i in shape.interaction_case]
     arm_position = _assign_arms(model, period, advocates, interaction_case_ids)
-    version_table = np.full((len(model.periods), 3), -1, dtype=np.int64)
-    for index, p in enumerate(model.periods):
-        version_table[index, : len(p.version_index)] = p.version_index
-    version = version_table[period, arm_position]  # the version that scores the interaction
+    version = arm_version_table(model.periods)[period, arm_position]  # the version that scores the interaction
     shown = arm_position > 0  # the holdout (first arm) is scored but sees nothing
 
     # What the advocate picks, and what the model suggested.
@@ -179,102 +170,27 @@ def simulate_block(model: WorldModel, seed: int, number: int, first_case: int, a
     last_in_case = np.r_[sel_case[1:] != sel_case[:-1], True]
     closed_s = selected_s[last_in_case] + rng.exponential(WRAP_UP_MEAN_S, size=n_cases)
 
-    parts = _period_frames(
-        model,
-        seed,
-        first_case,
-        shape,
-        advocates,
-        period,
-        sel_version,
-        sel_shown,
-        templates,
-        lists,
-        scores,
-        latency,
-        selection_time,
-        requested_s,
-        selected_s,
+    draws = SelectionDraws(
+        case_number=sel_case + first_case,
+        number=shape.selection_number,
+        advocate=advocates[sel_interaction],
+        period=period[sel_interaction],
+        version=sel_version,
+        shown=sel_shown,
+        template=templates,
+        top5=lists,
+        scores=scores,
+        latency_ms=latency,
+        selection_time_s=selection_time,
+        requested_s=requested_s,
+        selected_s=selected_s,
     )
-    cases = pl.DataFrame(
-        {
-            c.CASE_ID: case_ids,
-            c.HANDLE_TIME_S: handle_time,
-            c.CLOSED_AT: _timestamps(settings.start, closed_s),
-        }
+    parts = tuple(
+        PeriodEvents(index, predictions, selections)
+        for index, predictions, selections in event_frames(model, seed, draws)
     )
+    cases = case_frame(model, case_ids, handle_time, closed_s)
     return Block(number, parts, cases, tuple(case_ids), shape, templates)
-
-
-def _period_frames(
-    model: WorldModel,
-    seed: int,
-    first_case: int,
-    shape: CaseShape,
-    advocates: np.ndarray,
-    period: np.ndarray,
-    sel_version: np.ndarray,
-    sel_shown: np.ndarray,
-    templates: np.ndarray,
-    lists: np.ndarray,
-    scores: np.ndarray,
-    latency: np.ndarray,
-    selection_time: np.ndarray,
-    requested_s: np.ndarray,
-    selected_s: np.ndarray,
-) -> tuple[PeriodEvents, ...]:
-    settings = model.settings
-    template_ids = pl.Series(model.catalogue.template_ids)
-    version_names = pl.Series([v.name for v in settings.versions])
-    experiment_names = pl.Series([p.experiment.name for p in model.periods])
-    sel_interaction = shape.selection_interaction
-    base = pl.DataFrame(
-        {
-            "__period__": period[sel_interaction],
-            "__case__": shape.selection_case + first_case,
-            "__number__": shape.selection_number,
-            c.ADVOCATE_ID: advocates[sel_interaction],
-            c.MODEL_VERSION: version_names.gather(sel_version),
-            "__shown__": sel_shown,
-        }
-    )
-    case_id = pl.format("s{}-c{}", pl.lit(seed), pl.col("__case__").cast(pl.String).str.zfill(8))
-    common = base.with_columns(
-        case_id.alias(c.CASE_ID),
-        pl.format(
-            "s{}-c{}-a{}", pl.lit(seed), pl.col("__case__").cast(pl.String).str.zfill(8), pl.col("__number__")
-        ).alias(c.MESSAGE_ID),
-        pl.format(
-            "s{}-c{}-p{}", pl.lit(seed), pl.col("__case__").cast(pl.String).str.zfill(8), pl.col("__number__")
-        ).alias(c.PREDICTION_ID),
-        pl.format("adv-{}", pl.col(c.ADVOCATE_ID).cast(pl.String).str.zfill(4)).alias(c.ADVOCATE_ID),
-        experiment_names.gather(period[sel_interaction]).alias(c.EXPERIMENT),
-        pl.when(pl.col("__shown__")).then(pl.col(c.MODEL_VERSION)).otherwise(pl.lit(c.HOLDOUT_ARM)).alias(c.ARM),
-    )
-    predictions = common.with_columns(
-        *(template_ids.gather(lists[:, k]).alias(name) for k, name in enumerate(c.TEMPLATE_ID_COLUMNS)),
-        *(pl.Series(name, np.maximum(np.round(scores[:, k], 6), 1e-6)) for k, name in enumerate(c.SCORE_COLUMNS)),
-        pl.Series(c.LATENCY_MS, np.round(latency, 2)),
-        _timestamps(settings.start, requested_s).alias(c.CREATED_AT),
-    )
-    selections = common.with_columns(
-        pl.format(
-            "s{}-c{}-s{}", pl.lit(seed), pl.col("__case__").cast(pl.String).str.zfill(8), pl.col("__number__")
-        ).alias(c.SELECTION_ID),
-        template_ids.gather(templates).alias(c.TEMPLATE_ID),
-        pl.Series(c.SELECTION_TIME_S, selection_time),
-        _timestamps(settings.start, selected_s).alias(c.CREATED_AT),
-    )
-    parts = []
-    for index in np.unique(period):
-        parts.append(
-            PeriodEvents(
-                int(index),
-                predictions.filter(pl.col("__period__") == index).select(c.PREDICTION_COLUMNS),
-                selections.filter(pl.col("__period__") == index).select(c.SELECTION_COLUMNS),
-            )
-        )
-    return tuple(parts)
 
 
 def iter_blocks(model: WorldModel, seed: int, *, cases_per_block: int | None = None) -> Iterator[Block]:
