@@ -67,7 +67,7 @@ class ExperimentConfig:
             if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= 1:
                 raise ConfigError(f"{where}: weight of arm {name!r} must be a number in (0, 1], got {weight!r}")
         total = sum(Fraction(str(w)) for _, w in self.arms)
-        if abs(total - 1) > _WEIGHT_TOLERANCE:
+        if not 1 - _WEIGHT_TOLERANCE <= total <= 1 + _WEIGHT_TOLERANCE:
             raise ConfigError(f"{where}: arm weights sum to {float(total):g}, not 1")
 
     @property

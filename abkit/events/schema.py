@@ -25,7 +25,7 @@ metadata = MetaData()
 
 ID = String(128)
 # 64-bit floats everywhere: a bare FLOAT is 32-bit in DuckDB (and REAL in Trino).
-DOUBLE = Double()
+DOUBLE: Double[float] = Double()
 NAME = String(64)
 
 predictions = Table(

@@ -224,12 +224,16 @@ def validate_batch(
     for name in NAME_FIELDS[kind]:
         checks += _text_checks(name, pl.col(f"raw__{name}"), pl.col(name), required=True, max_length=MAX_NAME_LENGTH)
     for name in TIME_FIELDS[kind]:
-        raw = pl.col(f"raw__{name}")
-        given = raw.is_not_null() & (raw.cast(pl.String).str.strip_chars() != "")
+        raw_time = pl.col(f"raw__{name}")
+        given = raw_time.is_not_null() & (raw_time.cast(pl.String).str.strip_chars() != "")
         checks.append((name, ~given, pl.lit("missing")))
-        checks.append((name, _invalid_utf8(raw), pl.lit("not valid UTF-8")))
+        checks.append((name, _invalid_utf8(raw_time), pl.lit("not valid UTF-8")))
         checks.append(
-            (name, given & pl.col(name).is_null(), pl.format("not an ISO 8601 timestamp: {}", raw.cast(pl.String)))
+            (
+                name,
+                given & pl.col(name).is_null(),
+                pl.format("not an ISO 8601 timestamp: {}", raw_time.cast(pl.String)),
+            )
         )
 
     if kind in ("prediction", "selection"):
