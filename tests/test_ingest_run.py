@@ -88,8 +88,9 @@ def test_mixed_good_and_bad_rows_give_exact_counts_and_reasons(tmp_path, sqlite_
     assert result.reasons[0][2] == 1 and len(result.reasons) == 5
 
 
-def test_reingesting_the_same_file_is_idempotent(tmp_path, sqlite_url):
-    store = EventStore.open(sqlite_url)
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb"])
+def test_reingesting_the_same_file_is_idempotent(tmp_path, backend):
+    store = EventStore.open(f"{backend}:///{tmp_path / ('events.' + backend)}")
     path = _mixed_csv(tmp_path / "selections.csv")
     ingest_paths(store, [path])
     (again,) = ingest_paths(store, [path])
