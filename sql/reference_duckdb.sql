@@ -25,8 +25,8 @@ FROM selections GROUP BY selections.template_id, CASE WHEN (selections.arm = 'ho
 SELECT CAST(date_trunc('week', selections.created_at) AS DATE) AS week_start, CASE WHEN (selections.arm = 'holdout') THEN 'holdout' ELSE 'treatment' END AS arm_kind, count(*) AS n, sum(selections.selection_time_s - 15.0) AS total, sum((selections.selection_time_s - 15.0) * (selections.selection_time_s - 15.0)) AS total_sq 
 FROM selections GROUP BY CAST(date_trunc('week', selections.created_at) AS DATE), CASE WHEN (selections.arm = 'holdout') THEN 'holdout' ELSE 'treatment' END;
 
--- Selections per day, experiment and arm
-SELECT CAST(selections.created_at AS DATE) AS day, selections.experiment, selections.arm, count(*) AS n 
+-- Per day, experiment and arm: n and sums about the shift (daily counts; weeks roll up from days)
+SELECT CAST(selections.created_at AS DATE) AS day, selections.experiment, selections.arm, count(*) AS n, sum(selections.selection_time_s - 15.0) AS total, sum((selections.selection_time_s - 15.0) * (selections.selection_time_s - 15.0)) AS total_sq 
 FROM selections GROUP BY CAST(selections.created_at AS DATE), selections.experiment, selections.arm;
 
 -- Predictions per day, experiment and arm
@@ -42,14 +42,6 @@ SELECT per_case.model_version, count(*) AS cases, sum(per_case.selections) AS se
 FROM (SELECT selections.model_version AS model_version, selections.case_id AS case_id, count(*) AS selections 
 FROM selections 
 WHERE selections.arm != 'holdout' GROUP BY selections.model_version, selections.case_id) AS per_case JOIN cases ON cases.case_id = per_case.case_id GROUP BY per_case.model_version;
-
--- Total selections
-SELECT count(*) AS count_1 
-FROM selections;
-
--- Total predictions
-SELECT count(*) AS count_1 
-FROM predictions;
 
 -- Cases with a selection
 SELECT count(*) AS count_1 

@@ -146,10 +146,11 @@ def _all_queries(window: Window):
     yield sql_source.hit_groups_query(window)
     yield sql_source.template_groups_query(window, shift)
     yield sql_source.week_groups_query(window, shift)
-    yield from sql_source.day_counts_queries(window)
+    yield sql_source.day_groups_query(window, shift)
+    yield sql_source.prediction_days_query(window)
     yield sql_source.latency_query(window)
     yield sql_source.case_groups_query(window)
-    yield from sql_source.totals_queries(window)
+    yield sql_source.case_count_query(window)
 
 
 def test_every_query_compiles_for_trino():

@@ -9,13 +9,24 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from abkit.events.columns import HOLDOUT_ARM
-from abkit.report.groups import ArmGroup, CaseGroup, HitGroup, StatsSource, TemplateGroup, Window
+from abkit.report.groups import (
+    ArmGroup,
+    CaseGroup,
+    DayCount,
+    DayGroup,
+    HitGroup,
+    PredictionDay,
+    StatsSource,
+    TemplateGroup,
+    Totals,
+    Window,
+)
 from abkit.report.model import (
     ArmFigures,
     ComparisonReport,
@@ -101,27 +112,29 @@ def build_report(
     hits = backend.hit_groups(window)
     weights = backend.experiment_weights()
     releases = backend.releases()
+    days = backend.day_groups(window, shift)
+    prediction_days = backend.prediction_days(window)
     srm_by_experiment = _srm_by_experiment(arms, weights)
     versions = _versions(arms, hits, backend.case_groups(window), srm_by_experiment, releases, shift)
     return Report(
         generated_at=now or datetime.now(UTC).replace(tzinfo=None),
         window=window,
-        totals=backend.totals(window),
+        totals=Totals(
+            selections=sum(g.n for g in days),
+            predictions=sum(g.n for g in prediction_days),
+            cases=backend.case_count(window),
+        ),
         versions=versions,
         comparisons=_comparisons(arms, releases, shift),
         templates=_templates(backend.template_groups(window, shift), hits, top_n, shift),
-        weekly=tuple(
-            WeekRow(g.week_start, g.arm_kind, g.n, s.mean, s.sd)
-            for g in sorted(backend.week_groups(window, shift), key=lambda g: (g.week_start, g.arm_kind))
-            for s in [SampleSummary(g.n, shift, g.total, g.total_sq)]
-        ),
+        weekly=_weekly(days, shift),
         releases=tuple(
             sorted(
                 (Release(v.model_version, v.first_seen, releases.get(v.model_version)) for v in versions),
                 key=lambda r: (r.first_seen or datetime.max, r.model_version),
             )
         ),
-        daily_events=tuple(sorted(backend.day_counts(window), key=lambda d: (d.day, d.experiment, d.arm))),
+        daily_events=_daily_events(days, prediction_days),
         latency_ms=tuple(sorted(backend.latency_groups(window), key=lambda g: g.model_version)),
         srm_by_experiment=tuple(ExperimentSrm(name, result) for name, result in sorted(srm_by_experiment.items())),
     )
@@ -323,3 +336,22 @@ def _templates(groups: list[TemplateGroup], hits: list[HitGroup], top_n: int, sh
         mann_kendall=mann_kendall(savings, method="original"),
         mann_kendall_hamed_rao=mann_kendall(savings, method="hamed_rao"),
     )
+
+
+def _weekly(days: list[DayGroup], shift: float) -> tuple[WeekRow, ...]:
+    """ISO weeks (Monday start) by arm kind, rolled up from the daily sums (sums add exactly)."""
+    weeks: dict[tuple[date, str], SampleSummary] = defaultdict(lambda: SampleSummary.empty(shift))
+    for g in days:
+        monday = g.day - timedelta(days=g.day.weekday())
+        kind = "holdout" if g.arm == HOLDOUT_ARM else "treatment"
+        weeks[monday, kind] = weeks[monday, kind] + SampleSummary(g.n, shift, g.total, g.total_sq)
+    return tuple(WeekRow(monday, kind, s.n, s.mean, s.sd) for (monday, kind), s in sorted(weeks.items()))
+
+
+def _daily_events(days: list[DayGroup], prediction_days: list[PredictionDay]) -> tuple[DayCount, ...]:
+    counts: dict[tuple[date, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for g in days:
+        counts[g.day, g.experiment, g.arm][0] += g.n
+    for p in prediction_days:
+        counts[p.day, p.experiment, p.arm][1] += p.n
+    return tuple(DayCount(day, experiment, arm, *pair) for (day, experiment, arm), pair in sorted(counts.items()))

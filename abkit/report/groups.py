@@ -80,19 +80,34 @@ class TemplateGroup:
 
 
 @dataclass(frozen=True)
-class WeekGroup:
-    """Selections of one ISO week (Monday start) and arm kind."""
+class DayGroup:
+    """Selections of one UTC day, experiment and arm (sums about the shift).
 
-    week_start: date
-    arm_kind: str
+    The daily event counts and the weekly picture are both roll-ups of these rows, so one scan
+    of the selections serves both.
+    """
+
+    day: date
+    experiment: str
+    arm: str
     n: int
     total: float
     total_sq: float
 
 
 @dataclass(frozen=True)
+class PredictionDay:
+    """Predictions of one UTC day, experiment and arm."""
+
+    day: date
+    experiment: str
+    arm: str
+    n: int
+
+
+@dataclass(frozen=True)
 class DayCount:
-    """Event counts of one UTC day, experiment and arm."""
+    """Event counts of one UTC day, experiment and arm (a report row)."""
 
     day: date
     experiment: str
@@ -145,15 +160,17 @@ class StatsSource(Protocol):
 
     def template_groups(self, window: Window, shift: float) -> list[TemplateGroup]: ...
 
-    def week_groups(self, window: Window, shift: float) -> list[WeekGroup]: ...
+    def day_groups(self, window: Window, shift: float) -> list[DayGroup]: ...
 
-    def day_counts(self, window: Window) -> list[DayCount]: ...
+    def prediction_days(self, window: Window) -> list[PredictionDay]: ...
 
     def latency_groups(self, window: Window) -> list[LatencyGroup]: ...
 
     def case_groups(self, window: Window) -> list[CaseGroup]: ...
 
-    def totals(self, window: Window) -> Totals: ...
+    def case_count(self, window: Window) -> int:
+        """Cases with at least one selection in the window."""
+        ...
 
     def experiment_weights(self) -> dict[str, dict[str, float]]:
         """Configured arm weights of registered experiments: name -> {arm: weight}."""

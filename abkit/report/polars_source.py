@@ -10,7 +10,7 @@ The scans stream: polars reads the files and keeps only the grouped results in m
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -20,12 +20,11 @@ from abkit.report.groups import (
     PERCENTILES,
     ArmGroup,
     CaseGroup,
-    DayCount,
+    DayGroup,
     HitGroup,
     LatencyGroup,
+    PredictionDay,
     TemplateGroup,
-    Totals,
-    WeekGroup,
     Window,
 )
 
@@ -195,20 +194,17 @@ class PolarsSource:
         )
         return [TemplateGroup(**row) for row in frame.iter_rows(named=True)]
 
-    def week_groups(self, window: Window, shift: float) -> list[WeekGroup]:
-        # polars' "1w" truncation starts weeks on Monday, as ISO weeks do.
-        week = pl.col(c.CREATED_AT).dt.truncate("1w").dt.date().alias("week_start")
-        frame = _window(self.selections, window).group_by(week, _arm_kind()).agg(_shifted_sums(shift)).collect()
-        return [WeekGroup(**row) for row in frame.iter_rows(named=True)]
-
-    def day_counts(self, window: Window) -> list[DayCount]:
+    def day_groups(self, window: Window, shift: float) -> list[DayGroup]:
         day = pl.col(c.CREATED_AT).dt.date().alias("day")
-        counts: dict[tuple[date, str, str], list[int]] = {}
-        for position, table in enumerate((self.selections, self.predictions)):
-            frame = _window(table, window).group_by(day, c.EXPERIMENT, c.ARM).agg(pl.len().alias("n")).collect()
-            for row in frame.iter_rows(named=True):
-                counts.setdefault((row["day"], row[c.EXPERIMENT], row[c.ARM]), [0, 0])[position] = row["n"]
-        return [DayCount(day, experiment, arm, *pair) for (day, experiment, arm), pair in counts.items()]
+        frame = _window(self.selections, window).group_by(day, c.EXPERIMENT, c.ARM).agg(_shifted_sums(shift)).collect()
+        return [
+            DayGroup(*row) for row in frame.select("day", c.EXPERIMENT, c.ARM, "n", "total", "total_sq").iter_rows()
+        ]
+
+    def prediction_days(self, window: Window) -> list[PredictionDay]:
+        day = pl.col(c.CREATED_AT).dt.date().alias("day")
+        frame = _window(self.predictions, window).group_by(day, c.EXPERIMENT, c.ARM).agg(pl.len().alias("n")).collect()
+        return [PredictionDay(*row) for row in frame.iter_rows()]
 
     def latency_groups(self, window: Window) -> list[LatencyGroup]:
         latency = pl.col(c.LATENCY_MS)
@@ -243,16 +239,9 @@ class PolarsSource:
         )
         return [CaseGroup(*row) for row in frame.iter_rows()]
 
-    def totals(self, window: Window) -> Totals:
-        selected = _window(self.selections, window)
-        frames = pl.collect_all(
-            [
-                selected.select(pl.len()),
-                _window(self.predictions, window).select(pl.len()),
-                self.cases.join(selected.select(c.CASE_ID), on=c.CASE_ID, how="semi").select(pl.len()),
-            ]
-        )
-        return Totals(*(int(frame.item()) for frame in frames))
+    def case_count(self, window: Window) -> int:
+        selected = _window(self.selections, window).select(c.CASE_ID)
+        return int(self.cases.join(selected, on=c.CASE_ID, how="semi").select(pl.len()).collect().item())
 
     def experiment_weights(self) -> dict[str, dict[str, float]]:
         rows = _scan(self.directory, "experiments").collect().iter_rows()

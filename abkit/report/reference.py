@@ -37,8 +37,6 @@ def dialects() -> dict[str, Dialect]:
 def reference_queries(dialect_name: str) -> Iterator[tuple[str, Select]]:
     """(title, statement) for every figure family, over all events (no window)."""
     window, shift = Window(), REFERENCE_SHIFT
-    selection_days, prediction_days = sql_source.day_counts_queries(window)
-    selections_total, predictions_total, cases_total = sql_source.totals_queries(window)
     yield "Shift probe: one selection time to centre the sums on", sql_source.shift_query(window)
     yield (
         f"Per experiment, version and arm: n, sums of (x - {shift}) and its square, and per-interaction "
@@ -48,8 +46,11 @@ def reference_queries(dialect_name: str) -> Iterator[tuple[str, Select]]:
     yield "Holdout top-1/3/5 hits per version and template", sql_source.hit_groups_query(window)
     yield "Per template and arm kind: n and sums about the shift", sql_source.template_groups_query(window, shift)
     yield "Per ISO week (Monday) and arm kind", sql_source.week_groups_query(window, shift)
-    yield "Selections per day, experiment and arm", selection_days
-    yield "Predictions per day, experiment and arm", prediction_days
+    yield (
+        "Per day, experiment and arm: n and sums about the shift (daily counts; weeks roll up from days)",
+        sql_source.day_groups_query(window, shift),
+    )
+    yield "Predictions per day, experiment and arm", sql_source.prediction_days_query(window)
     if dialect_name == "sqlite":
         yield (
             "Latency order statistics per version (SQLite has no percentile aggregate): interpolate "
@@ -62,9 +63,7 @@ def reference_queries(dialect_name: str) -> Iterator[tuple[str, Select]]:
         "Cases with treatment selections per version: selections and handle time",
         sql_source.case_groups_query(window),
     )
-    yield "Total selections", selections_total
-    yield "Total predictions", predictions_total
-    yield "Cases with a selection", cases_total
+    yield "Cases with a selection", sql_source.case_count_query(window)
 
 
 def render_reference(dialect_name: str) -> str:

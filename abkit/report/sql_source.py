@@ -24,12 +24,11 @@ from abkit.report.groups import (
     PERCENTILES,
     ArmGroup,
     CaseGroup,
-    DayCount,
+    DayGroup,
     HitGroup,
     LatencyGroup,
+    PredictionDay,
     TemplateGroup,
-    Totals,
-    WeekGroup,
     Window,
     interpolate_percentile,
 )
@@ -159,8 +158,34 @@ def template_groups_query(window: Window, shift: float) -> Select:
     )
 
 
+def day_groups_query(window: Window, shift: float) -> Select:
+    """Per (day, experiment, arm): selection count and sums about the shift.
+
+    The report rolls these rows up into daily event counts and ISO weeks, so one scan serves both.
+    """
+    day = day_of(selections.c.created_at)
+    return (
+        select(day.label("day"), selections.c.experiment, selections.c.arm, *_shifted_sums(shift))
+        .where(*window_filter(selections, window))
+        .group_by(day, selections.c.experiment, selections.c.arm)
+    )
+
+
+def prediction_days_query(window: Window) -> Select:
+    """Per (day, experiment, arm): prediction count."""
+    day = day_of(predictions.c.created_at)
+    return (
+        select(day.label("day"), predictions.c.experiment, predictions.c.arm, func.count().label("n"))
+        .where(*window_filter(predictions, window))
+        .group_by(day, predictions.c.experiment, predictions.c.arm)
+    )
+
+
 def week_groups_query(window: Window, shift: float) -> Select:
-    """Per (ISO week, arm kind): selection count and sums about the shift."""
+    """Per (ISO week, arm kind): selection count and sums about the shift.
+
+    For analysts (sql/reference_*.sql); the report derives weeks from :func:`day_groups_query`.
+    """
     kind = arm_kind(selections.c.arm)
     week = week_start(selections.c.created_at)
     return (
@@ -168,19 +193,6 @@ def week_groups_query(window: Window, shift: float) -> Select:
         .where(*window_filter(selections, window))
         .group_by(week, kind)
     )
-
-
-def day_counts_queries(window: Window) -> tuple[Select, Select]:
-    """Per (day, experiment, arm): selection count, and prediction count (two grouped queries)."""
-    queries = []
-    for table in (selections, predictions):
-        day = day_of(table.c.created_at)
-        queries.append(
-            select(day.label("day"), table.c.experiment, table.c.arm, func.count().label("n"))
-            .where(*window_filter(table, window))
-            .group_by(day, table.c.experiment, table.c.arm)
-        )
-    return queries[0], queries[1]
 
 
 def latency_query(window: Window) -> Select:
@@ -245,14 +257,10 @@ def case_groups_query(window: Window) -> Select:
     )
 
 
-def totals_queries(window: Window) -> tuple[Select, Select, Select]:
-    """Counts of selections, predictions, and cases that have a selection in the window."""
+def case_count_query(window: Window) -> Select:
+    """Cases that have a selection in the window."""
     case_ids = select(selections.c.case_id).where(*window_filter(selections, window))
-    return (
-        select(func.count()).select_from(selections).where(*window_filter(selections, window)),
-        select(func.count()).select_from(predictions).where(*window_filter(predictions, window)),
-        select(func.count()).select_from(cases).where(cases.c.case_id.in_(case_ids)),
-    )
+    return select(func.count()).select_from(cases).where(cases.c.case_id.in_(case_ids))
 
 
 def shift_query(window: Window) -> Select:
@@ -310,19 +318,17 @@ class SqlSource:
             for row in self._rows(template_groups_query(window, shift))
         ]
 
-    def week_groups(self, window: Window, shift: float) -> list[WeekGroup]:
+    def day_groups(self, window: Window, shift: float) -> list[DayGroup]:
         return [
-            WeekGroup(_date(row.week_start), row.arm_kind, _int(row.n), _float(row.total), _float(row.total_sq))
-            for row in self._rows(week_groups_query(window, shift))
+            DayGroup(_date(row.day), row.experiment, row.arm, _int(row.n), _float(row.total), _float(row.total_sq))
+            for row in self._rows(day_groups_query(window, shift))
         ]
 
-    def day_counts(self, window: Window) -> list[DayCount]:
-        selection_query, prediction_query = day_counts_queries(window)
-        counts: dict[tuple[date, str, str], list[int]] = {}
-        for position, query in enumerate((selection_query, prediction_query)):
-            for row in self._rows(query):
-                counts.setdefault((_date(row.day), row.experiment, row.arm), [0, 0])[position] = _int(row.n)
-        return [DayCount(day, experiment, arm, *pair) for (day, experiment, arm), pair in counts.items()]
+    def prediction_days(self, window: Window) -> list[PredictionDay]:
+        return [
+            PredictionDay(_date(row.day), row.experiment, row.arm, _int(row.n))
+            for row in self._rows(prediction_days_query(window))
+        ]
 
     def latency_groups(self, window: Window) -> list[LatencyGroup]:
         if self.engine.dialect.name != "sqlite":
@@ -349,9 +355,8 @@ class SqlSource:
             for row in self._rows(case_groups_query(window))
         ]
 
-    def totals(self, window: Window) -> Totals:
-        counts = [_int(self._rows(query)[0][0]) for query in totals_queries(window)]
-        return Totals(*counts)
+    def case_count(self, window: Window) -> int:
+        return _int(self._rows(case_count_query(window))[0][0])
 
     def experiment_weights(self) -> dict[str, dict[str, float]]:
         rows = self._rows(select(experiments.c.name, experiments.c.arms_json))

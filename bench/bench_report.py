@@ -1,0 +1,374 @@
+"""Benchmark: the full report against a bare GROUP BY scan and the naive pandas + scipy route.
+
+For each engine (SQLite, DuckDB, PostgreSQL, a Parquet export read with polars) this writes the
+same N simulated selections (and one prediction per selection, one case per interaction), then
+times, in one run and on the same data:
+
+  bare    one `GROUP BY model_version, arm` aggregate (n, sum, sum of squares) on the engine;
+  report  abkit.report.build_report (every figure family, pushed down to the engine);
+  naive   loading the events into pandas and computing the report's figures with scipy.
+
+It prints report / bare and naive / report, and the peak Python memory (tracemalloc) of the report
+and of the naive route in a separate, untimed pass.
+
+    .venv/bin/python bench/bench_report.py --rows 10000000
+    .venv/bin/python bench/bench_report.py --rows 1000000 --engines sqlite,duckdb
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import polars as pl
+import psycopg
+import pymannkendall
+from scipy import stats
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from abkit.events import columns as c  # noqa: E402
+from abkit.events.schema import metadata  # noqa: E402
+from abkit.report.build import build_report  # noqa: E402
+from tests.pg_server import create_database, running_postgres  # noqa: E402
+
+START = datetime(2026, 1, 5)
+TEMPLATES = 640
+VERSIONS = ("v1", "v2", "v3", "v4")
+MEAN_S = {"holdout": 19.0, "v1": 13.5, "v2": 13.0, "v3": 12.6, "v4": 12.0}
+EXPERIMENTS = {
+    "standing": [["holdout", 0.02], ["v4", 0.98]],
+    "v4-challenger": [["holdout", 0.02], ["v3", 0.49], ["v4", 0.49]],
+}
+BARE_SQL = (
+    "SELECT model_version, arm, count(*), sum(selection_time_s), sum(selection_time_s * selection_time_s) "
+    "FROM selections GROUP BY model_version, arm"
+)
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def simulate(rows: int, seed: int = 1) -> dict[str, pl.DataFrame]:
+    """N selections over 16 weeks: a standing holdout on the version of the period (v1..v4, four
+    weeks each) and a two-week v3-vs-v4 challenger; about three selections per interaction."""
+    rng = np.random.default_rng(seed)
+    interactions = max(rows // 3, 1)
+    challenger = rng.random(interactions) < 0.2
+    day = np.where(challenger, rng.uniform(70, 84, interactions), rng.uniform(0, 112, interactions))
+    period_version = np.array(VERSIONS)[np.minimum((day // 28).astype(int), 3)]
+    draw = rng.random(interactions)
+    arm = np.where(draw < 0.02, "holdout", np.where(challenger, np.where(draw < 0.51, "v3", "v4"), period_version))
+    version = np.where(arm == "holdout", np.where(challenger, "v4", period_version), arm)
+    effect = rng.normal(0, 2.0, interactions)
+
+    owner = np.sort(rng.integers(0, interactions, rows))
+    template = rng.choice(TEMPLATES, rows, p=(w := 1.0 / (np.arange(TEMPLATES) + 10)) / w.sum())
+    means = np.vectorize(MEAN_S.get)(arm)[owner]
+    seconds = np.maximum(0.5, means + effect[owner] + rng.normal(0, 4.0, rows))
+    created = pd.to_datetime(START) + pd.to_timedelta(day[owner] * 86400 + rng.uniform(0, 600, rows), unit="s")
+    top = rng.integers(0, TEMPLATES, (rows, 5))
+    hit_rank = rng.choice(6, rows, p=[0.45, 0.14, 0.08, 0.05, 0.03, 0.25])
+    for rank in range(5):
+        top[hit_rank == rank, rank] = template[hit_rank == rank]
+
+    ids = pl.DataFrame({"i": np.arange(rows), "owner": owner})
+    experiment = np.where(challenger, "v4-challenger", "standing")
+    common = {
+        c.CASE_ID: ids.select(pl.format("c{}", "owner")).to_series(),
+        c.MESSAGE_ID: ids.select(pl.format("m{}", "i")).to_series(),
+        c.ADVOCATE_ID: pl.Series((owner % 800).astype(str)),
+        c.EXPERIMENT: pl.Series(experiment[owner]),
+        c.ARM: pl.Series(arm[owner]),
+        c.MODEL_VERSION: pl.Series(version[owner]),
+    }
+    prediction_id = ids.select(pl.format("p{}", "i")).to_series()
+    template_ids = pl.DataFrame(top).select(pl.format("T{}", pl.all()))
+    predictions = pl.DataFrame(
+        {
+            c.PREDICTION_ID: prediction_id,
+            **common,
+            **{name: template_ids[:, k] for k, name in enumerate(c.TEMPLATE_ID_COLUMNS)},
+            **{name: pl.Series(np.full(rows, 0.5 / (k + 1))) for k, name in enumerate(c.SCORE_COLUMNS)},
+            c.LATENCY_MS: rng.gamma(4.0, 3.0, rows).round(3),
+            c.CREATED_AT: pl.Series(created.to_numpy()).cast(pl.Datetime("us")),
+        }
+    )
+    selections = pl.DataFrame(
+        {
+            c.SELECTION_ID: ids.select(pl.format("s{}", "i")).to_series(),
+            **common,
+            c.TEMPLATE_ID: pl.DataFrame({"t": template}).select(pl.format("T{}", "t")).to_series(),
+            c.SELECTION_TIME_S: seconds,
+            c.CREATED_AT: pl.Series(created.to_numpy()).cast(pl.Datetime("us")),
+            c.PREDICTION_ID: prediction_id,
+        }
+    ).with_columns(pl.col(c.CREATED_AT) + pl.duration(seconds=20))
+    cases = pl.DataFrame(
+        {
+            c.CASE_ID: pl.DataFrame({"k": np.arange(interactions)}).select(pl.format("c{}", "k")).to_series(),
+            c.HANDLE_TIME_S: rng.uniform(200, 900, interactions),
+            c.CLOSED_AT: pl.Series((pd.to_datetime(START) + pd.to_timedelta(day * 86400 + 3600, unit="s")).to_numpy()),
+        }
+    ).cast({c.CLOSED_AT: pl.Datetime("us")})
+    return {"selections": selections, "predictions": predictions, "cases": cases}
+
+
+def registry_rows() -> tuple[list[dict], list[dict]]:
+    experiments = [
+        {"name": name, "salt": name, "arms_json": json.dumps(arms), "created_at": START}
+        for name, arms in EXPERIMENTS.items()
+    ]
+    releases = [{"model_version": v, "released_at": START + pd.Timedelta(days=28 * i)} for i, v in enumerate(VERSIONS)]
+    return experiments, releases
+
+
+def _ordered(frame: pl.DataFrame, table: str) -> pl.DataFrame:
+    return frame.select([column.name for column in metadata.tables[table].columns if column.name in frame.columns])
+
+
+def load_sqlite(frames: dict[str, pl.DataFrame], path: Path) -> str:
+    url = f"sqlite:///{path}"
+    metadata.create_all(create_engine(url))
+    experiments, releases = registry_rows()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        for table, frame in frames.items():
+            frame = _ordered(frame, table).with_columns(
+                pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M:%S.%6f")  # SQLAlchemy's SQLite format
+            )
+            marks = ",".join("?" * frame.width)
+            for chunk in frame.iter_slices(200_000):
+                conn.executemany(f"INSERT INTO {table} ({','.join(frame.columns)}) VALUES ({marks})", chunk.iter_rows())
+        for table, rows in (("experiments", experiments), ("model_versions", releases)):
+            frame = pl.DataFrame(rows).with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M:%S.%6f"))
+            conn.executemany(
+                f"INSERT INTO {table} ({','.join(frame.columns)}) VALUES ({','.join('?' * frame.width)})",
+                frame.iter_rows(),
+            )
+        conn.execute("ANALYZE")
+    return url
+
+
+def load_duckdb(frames: dict[str, pl.DataFrame], path: Path) -> str:
+    url = f"duckdb:///{path}"
+    engine = create_engine(url)
+    metadata.create_all(engine)
+    engine.dispose()
+    experiments, releases = registry_rows()
+    with duckdb.connect(str(path)) as conn:
+        for table, frame in {
+            **frames,
+            "experiments": pl.DataFrame(experiments),
+            "model_versions": pl.DataFrame(releases),
+        }.items():
+            arrow = _ordered(frame, table).to_arrow()  # noqa: F841 - read by DuckDB's replacement scan
+            conn.execute(f"INSERT INTO {table} ({','.join(arrow.column_names)}) SELECT * FROM arrow")
+    return url
+
+
+def load_postgres(frames: dict[str, pl.DataFrame], url: str) -> str:
+    metadata.create_all(create_engine(url))
+    experiments, releases = registry_rows()
+    dsn = url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
+        for table, frame in {
+            **frames,
+            "experiments": pl.DataFrame(experiments),
+            "model_versions": pl.DataFrame(releases),
+        }.items():
+            frame = _ordered(frame, table)
+            with cursor.copy(f"COPY {table} ({','.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+                for chunk in frame.iter_slices(500_000):
+                    buffer = io.BytesIO()
+                    chunk.write_csv(buffer, include_header=False)
+                    copy.write(buffer.getvalue())
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")
+    return url
+
+
+def load_parquet(frames: dict[str, pl.DataFrame], directory: Path) -> str:
+    directory.mkdir(parents=True, exist_ok=True)
+    experiments, releases = registry_rows()
+    for table, frame in {
+        **frames,
+        "experiments": pl.DataFrame(experiments),
+        "model_versions": pl.DataFrame(releases),
+    }.items():
+        frame.write_parquet(directory / f"{table}.parquet")
+    return str(directory)
+
+
+# -- the three routes ------------------------------------------------------------------------
+
+
+def bare_scan(source: str) -> None:
+    if "://" not in source:
+        selection_time = pl.col(c.SELECTION_TIME_S)
+        pl.scan_parquet(Path(source) / "selections.parquet").group_by(c.MODEL_VERSION, c.ARM).agg(
+            pl.len(), selection_time.sum().alias("total"), (selection_time * selection_time).sum().alias("total_sq")
+        ).collect()
+        return
+    engine = create_engine(source)
+    with engine.connect() as conn:
+        conn.execute(text(BARE_SQL)).all()
+    engine.dispose()
+
+
+def naive_load(source: str) -> dict[str, pd.DataFrame]:
+    """Every event into pandas: the route the report replaces."""
+    selection_columns = [c.EXPERIMENT, c.MODEL_VERSION, c.ARM, c.ADVOCATE_ID, c.CASE_ID, c.TEMPLATE_ID]
+    selection_columns += [c.SELECTION_TIME_S, c.CREATED_AT, c.PREDICTION_ID]
+    prediction_columns = [c.PREDICTION_ID, c.EXPERIMENT, c.ARM, c.MODEL_VERSION, *c.TEMPLATE_ID_COLUMNS]
+    prediction_columns += [c.LATENCY_MS, c.CREATED_AT]
+    wanted = {"selections": selection_columns, "predictions": prediction_columns, "cases": [c.CASE_ID, c.HANDLE_TIME_S]}
+    if "://" not in source:
+        return {t: pd.read_parquet(Path(source) / f"{t}.parquet", columns=cols) for t, cols in wanted.items()}
+    engine = create_engine(source)
+    frames = {t: pd.read_sql_query(f"SELECT {', '.join(cols)} FROM {t}", engine) for t, cols in wanted.items()}
+    engine.dispose()
+    for frame in frames.values():
+        if c.CREATED_AT in frame:
+            frame[c.CREATED_AT] = pd.to_datetime(frame[c.CREATED_AT])
+    return frames
+
+
+def naive_report(source: str) -> dict:
+    """The report's main figures computed in pandas + scipy on the loaded events."""
+    frames = naive_load(source)
+    s, p, cases = frames["selections"], frames["predictions"], frames["cases"]
+    s["kind"] = np.where(s[c.ARM] == "holdout", "holdout", "treatment")
+    out: dict = {"versions": {}}
+    for version, rows in s.groupby(c.MODEL_VERSION):
+        treated = rows[rows.kind == "treatment"]
+        held = rows[rows.kind == "holdout"]
+        if len(treated) > 1 and len(held) > 1:
+            out["versions"][version] = stats.ttest_ind(
+                treated[c.SELECTION_TIME_S], held[c.SELECTION_TIME_S], equal_var=False
+            )
+        for arm_rows in (treated, held):
+            grouped = arm_rows.groupby([c.ADVOCATE_ID, c.CASE_ID])[c.SELECTION_TIME_S].agg(["count", "sum"])
+            ratio = grouped["sum"].sum() / max(grouped["count"].sum(), 1)
+            out.setdefault("clusters", []).append(((grouped["sum"] - ratio * grouped["count"]) ** 2).sum())
+    joined = s[s.kind == "holdout"].merge(p[[c.PREDICTION_ID, *c.TEMPLATE_ID_COLUMNS]], on=c.PREDICTION_ID)
+    top = joined[list(c.TEMPLATE_ID_COLUMNS)].to_numpy()
+    joined["hit5"] = (top == joined[c.TEMPLATE_ID].to_numpy()[:, None]).any(axis=1)
+    accuracy = joined.groupby(c.TEMPLATE_ID).hit5.mean()
+    means = s.pivot_table(index=c.TEMPLATE_ID, columns="kind", values=c.SELECTION_TIME_S, aggfunc="mean")
+    top_templates = s[c.TEMPLATE_ID].value_counts().index[:50]
+    saving = (means["holdout"] - means["treatment"]).reindex(top_templates)
+    ordered = pd.DataFrame({"acc": accuracy.reindex(top_templates), "saving": saving}).dropna().sort_values("acc")
+    out["mk"] = pymannkendall.original_test(ordered.saving.to_numpy())
+    out["weekly"] = s.groupby([s[c.CREATED_AT].dt.to_period("W-SUN"), "kind"])[c.SELECTION_TIME_S].mean()
+    out["daily"] = p.groupby([p[c.CREATED_AT].dt.date, c.EXPERIMENT, c.ARM]).size()
+    out["latency"] = p.groupby(c.MODEL_VERSION)[c.LATENCY_MS].quantile([0.5, 0.9, 0.99])
+    units = s.groupby([c.EXPERIMENT, c.ARM])[[c.ADVOCATE_ID, c.CASE_ID]].value_counts().groupby(level=[0, 1]).size()
+    out["srm"] = {e: stats.chisquare(units[e].to_numpy()) for e in units.index.get_level_values(0).unique()}
+    per_case = s[s.kind == "treatment"].groupby([c.MODEL_VERSION, c.CASE_ID]).size().rename("n").reset_index()
+    out["cases"] = (
+        per_case.merge(cases, on=c.CASE_ID).groupby(c.MODEL_VERSION).agg({"n": "mean", c.HANDLE_TIME_S: "mean"})
+    )
+    return out
+
+
+def timed(run: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def peak_memory(run: Callable[[], object]) -> float:
+    """Peak memory traced by tracemalloc (Python and numpy allocations), in MiB."""
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000_000, help="simulated selections (default 10M)")
+    parser.add_argument("--engines", default="sqlite,duckdb,postgresql,parquet")
+    parser.add_argument("--repeat", type=int, default=1, help="best of this many timed runs")
+    parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc pass")
+    parser.add_argument("--workdir", type=Path, default=None, help="where the databases go (default: a temp dir)")
+    args = parser.parse_args()
+    engines = [name.strip() for name in args.engines.split(",") if name.strip()]
+    unknown = set(engines) - {"sqlite", "duckdb", "postgresql", "parquet"}
+    if unknown:
+        parser.error(f"--engines: unknown {sorted(unknown)}")
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="abkit-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    frames = simulate(args.rows)
+    print(f"simulated {args.rows:,} selections in {time.perf_counter() - started:.1f} s", flush=True)
+    results = []
+    try:
+        for engine in engines:
+            started = time.perf_counter()
+            if engine == "postgresql":
+                with running_postgres() as admin:
+                    url = load_postgres(frames, create_database(admin, "abkit_bench"))
+                    print(f"loaded {engine} in {time.perf_counter() - started:.1f} s", flush=True)
+                    results.append(measure(engine, url, args))
+                continue
+            loader = {"sqlite": load_sqlite, "duckdb": load_duckdb, "parquet": load_parquet}[engine]
+            target = workdir / {"sqlite": "bench.sqlite", "duckdb": "bench.duckdb", "parquet": "parquet"}[engine]
+            source = loader(frames, target)
+            print(f"loaded {engine} in {time.perf_counter() - started:.1f} s", flush=True)
+            results.append(measure(engine, source, args))
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print()
+    print(f"rows = {args.rows:,} selections (+ as many predictions); times are best of {args.repeat}")
+    print(
+        f"{'engine':<11}{'bare s':>9}{'report s':>10}{'naive s':>10}{'report/bare':>13}{'naive/report':>14}"
+        f"{'report MiB':>12}{'naive MiB':>11}"
+    )
+    for r in results:
+        print(
+            f"{r['engine']:<11}{r['bare']:>9.2f}{r['report']:>10.2f}{r['naive']:>10.2f}"
+            f"{r['report'] / r['bare']:>13.2f}{r['naive'] / r['report']:>14.2f}"
+            f"{r.get('report_mib', float('nan')):>12.1f}{r.get('naive_mib', float('nan')):>11.1f}"
+        )
+
+
+def measure(engine: str, source: str, args: argparse.Namespace) -> dict:
+    result = {"engine": engine}
+    bare_scan(source)  # warm the cache so that no route pays for the first read
+    result["bare"] = timed(lambda: bare_scan(source), args.repeat)
+    result["report"] = timed(lambda: build_report(source), args.repeat)
+    result["naive"] = timed(lambda: naive_report(source), args.repeat)
+    if not args.no_memory:
+        result["report_mib"] = peak_memory(lambda: build_report(source))
+        result["naive_mib"] = peak_memory(lambda: naive_report(source))
+    print(f"{engine}: {result}", flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    main()
