@@ -116,6 +116,7 @@ def serve(
 ) -> None:
     """Serve top-5 template suggestions with a holdout, logging every prediction and selection."""
     import uvicorn
+    from transformers.utils import logging as hf_logging
 
     from abkit.assignment import load_experiments, standing_experiment
     from abkit.assignment.config import ConfigError
@@ -127,6 +128,7 @@ def serve(
     from abkit.serving.service import ServiceSettings, SuggestionService
     from abkit.serving.writer import EventWriter, WriterSettings
 
+    hf_logging.disable_progress_bar()  # no "Loading weights" bars in service logs
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     token = read_token(token_file)
     if host not in LOOPBACK_HOSTS and token is None:

@@ -1,0 +1,131 @@
+"""`abkit serve`: option checks, and a real process that flushes its events on SIGTERM."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from abkit.cli.serve import TOKEN_ENV, read_token, serve
+from abkit.events import EventStore
+from abkit.events.schema import experiments, model_versions, predictions
+from abkit.serving.server import free_port
+from abkit.simulate.transcripts import generate_transcripts
+from abkit.training.tiny import build_random_classifier
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    corpus = generate_transcripts(seed=9, n_cases=20, n_templates=12)
+    texts = [m["text"] for case in corpus for m in case["messages"]]
+    return build_random_classifier(
+        tmp_path_factory.mktemp("model"), texts, [f"T{i}" for i in range(12)], model_version="v3"
+    )
+
+
+def test_token_from_file_first_then_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV, "from-env")
+    token_file = tmp_path / "token"
+    token_file.write_text("from-file\n")
+    assert read_token(token_file) == "from-file"
+    assert read_token(None) == "from-env"
+    monkeypatch.delenv(TOKEN_ENV)
+    assert read_token(None) is None
+
+
+def test_empty_token_file_is_an_error(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("  \n")
+    result = CliRunner().invoke(serve, ["--model", str(tmp_path), "--token-file", str(token_file)])
+    assert result.exit_code == 2 and "the file is empty" in result.output
+
+
+def test_public_address_without_a_token_is_refused(model_dir, monkeypatch):
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    result = CliRunner().invoke(serve, ["--model", str(model_dir), "--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "--host 0.0.0.0 is reachable from other machines: give --token-file" in result.output
+
+
+def test_unknown_experiment_and_unserved_arm_are_refused(model_dir, tmp_path):
+    config = tmp_path / "experiments.toml"
+    config.write_text('[experiments.challenger]\nsalt = "s"\narms = { holdout = 0.02, v3 = 0.49, v4 = 0.49 }\n')
+    db = str(tmp_path / "e.sqlite")
+    unknown = CliRunner().invoke(
+        serve, ["--model", str(model_dir), "--db", db, "--experiment", "nope", "--experiments-file", str(config)]
+    )
+    assert unknown.exit_code == 2 and "unknown experiment 'nope'" in unknown.output
+    unserved = CliRunner().invoke(
+        serve, ["--model", str(model_dir), "--db", db, "--experiment", "challenger", "--experiments-file", str(config)]
+    )
+    assert unserved.exit_code == 2 and "arm(s) ['v4'] are not served model versions ['v3']" in unserved.output
+
+
+def test_not_a_serving_directory(tmp_path):
+    result = CliRunner().invoke(serve, ["--model", str(tmp_path), "--db", str(tmp_path / "e.sqlite")])
+    assert result.exit_code == 2 and "not an abkit serving directory" in result.output
+
+
+@pytest.mark.slow
+def test_a_real_server_registers_serves_and_flushes_on_sigterm(model_dir, tmp_path):
+    db = tmp_path / "events.sqlite"
+    port = free_port()
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "abkit.cli.main",
+            "serve",
+            "--model",
+            str(model_dir),
+            "--db",
+            str(db),
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, "server not ready in 120 s"
+            time.sleep(0.2)
+        body = {
+            "case_id": "c1",
+            "message_id": "m1",
+            "advocate_id": "a1",
+            "messages": [{"role": "customer", "text": "hi"}],
+        }
+        answer = httpx.post(f"{url}/v1/suggest", json=body).json()
+        assert answer["model_version"] == "v3" and answer["experiment"] == "standing"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    # uvicorn re-raises SIGTERM after its graceful shutdown, so the exit status is the signal's.
+    assert process.returncode in (0, -signal.SIGTERM), output
+    assert "Traceback" not in output, output
+    store = EventStore.open(str(db))
+    with store.engine.connect() as conn:
+        assert conn.execute(select(predictions.c.prediction_id)).scalars().all() == [answer["prediction_id"]]
+        assert conn.execute(select(experiments.c.name)).scalars().all() == ["standing"]
+        assert conn.execute(select(model_versions.c.model_version)).scalars().all() == ["v3"]
