@@ -313,3 +313,19 @@ def test_clear_rejects_removes_only_that_source(sqlite_url):
     assert store.clear_rejects("a.csv") == 1
     with store.engine.connect() as conn:
         assert conn.execute(select(rejects.c.source)).scalars().all() == ["b.csv"]
+
+
+def test_records_with_mixed_value_types_are_validated_not_crashed(sqlite_url):
+    store = EventStore.open(sqlite_url)
+    rows = [
+        _case(1, closed_at=datetime(2026, 1, 1, 11, 0)),
+        _case(2, closed_at="2026-01-01T12:00:00+01:00"),
+        _case(3, closed_at={"when": "today"}),
+        _case(4, handle_time_s="12.5"),
+    ]
+    result = store.write("case", rows, quarantine=True)
+    assert (result.accepted, result.rejected) == (3, 1)
+    assert result.rejects[0].row == 2 and result.rejects[0].field == "closed_at"
+    with store.engine.connect() as conn:
+        closed = conn.execute(select(cases.c.case_id, cases.c.closed_at).order_by(cases.c.case_id)).all()
+    assert closed[:2] == [("c1", datetime(2026, 1, 1, 11, 0)), ("c2", datetime(2026, 1, 1, 11, 0))]

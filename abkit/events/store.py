@@ -257,11 +257,7 @@ def _frame_from_records(events: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     rows = [dict(event) for event in events]
     if not rows:
         return pl.DataFrame()
-    names: list[str] = []
-    for row in rows:
-        for key in row:
-            if key not in names:
-                names.append(key)
+    names = list(dict.fromkeys(key for row in rows for key in row))  # first-seen order
     # Build column by column with object-tolerant inference so a stray type is validated,
     # not an exception from the DataFrame constructor.
     data = {}
@@ -269,6 +265,15 @@ def _frame_from_records(events: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
         values = [row.get(name) for row in rows]
         try:
             data[name] = pl.Series(name, values, strict=False)
-        except (TypeError, ValueError, OverflowError):
-            data[name] = pl.Series(name, [None if v is None else str(v) for v in values], dtype=pl.String)
+        except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+            # Mixed types (a datetime beside a string...): hand validation the text of each.
+            data[name] = pl.Series(name, [_as_text(v) for v in values], dtype=pl.String)
     return pl.DataFrame(data)
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
