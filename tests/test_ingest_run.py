@@ -222,3 +222,13 @@ def test_kind_given_must_match_the_columns(tmp_path):
         plan([path], "click")  # type: ignore[arg-type]
     with pytest.raises(IngestError, match="no files given"):
         plan([])
+
+
+def test_progress_bar_on_request(tmp_path, sqlite_url, capsys):
+    path = tmp_path / "many.csv"
+    path.write_text("\n".join([SELECTION_HEADER, *(_selection_line(i) for i in range(1, 41))]) + "\n")
+    store = EventStore.open(sqlite_url)
+    ingest_paths(store, [path], chunk_rows=10, progress=True)
+    assert "many.csv" in capsys.readouterr().err  # tqdm draws on stderr, labelled with the file
+    ingest_paths(store, [path], chunk_rows=10, progress=False)
+    assert capsys.readouterr().err == ""
