@@ -28,6 +28,8 @@ from abkit.simulate.catalogue import Catalogue, build_catalogue, sample_template
 from abkit.simulate.settings import TextSettings, WorldSettings
 from abkit.simulate.structure import sample_case_shape
 
+TRANSFER_MESSAGE = "Conversation transferred to another advocate."  # system message: a new advocate takes over
+
 
 def case_id_for(seed: int, index: int) -> str:
     """The id of case ``index`` in the world of ``seed`` (seeded, so two worlds never collide)."""
@@ -122,7 +124,7 @@ def render_case(
     number = 0
     for index, templates in enumerate(interactions):
         if index:
-            writer.add("system", "Conversation transferred to another advocate.")
+            writer.add("system", TRANSFER_MESSAGE)
         for position, template in enumerate(templates):
             opener = rnd.choice(vocab.GREETINGS) if number == 0 else rnd.choice(vocab.SECOND_INTENT_OPENERS)
             writer.add("customer", writer.intent(template, opener=opener))

@@ -19,6 +19,7 @@ from abkit.simulate.model import WorldModel
 from abkit.simulate.predictions import draw_latency_ms, draw_rank, draw_scores, top5_lists
 from abkit.simulate.structure import CaseShape, sample_case_shape
 from abkit.simulate.timeline import arm_version_table, period_of_day
+from abkit.simulate.timing import lognormal_unit_mean, other_work_s, selection_time_s
 from abkit.simulate.transcripts import case_id_for
 
 SECONDS_PER_DAY = 86_400
@@ -86,11 +87,6 @@ def _first_of_runs(group: np.ndarray) -> np.ndarray:
     return np.r_[True, group[1:] != group[:-1]] if group.size else np.zeros(0, dtype=bool)
 
 
-def _lognormal_unit_mean(rng: np.random.Generator, sd: float, size: int) -> np.ndarray:
-    """``exp(N(-sd**2 / 2, sd))``: multiplicative noise with mean 1."""
-    return np.exp(rng.normal(-(sd**2) / 2, sd, size=size))
-
-
 def _assign_arms(model: WorldModel, period: np.ndarray, advocates: np.ndarray, case_ids: list[str]) -> np.ndarray:
     """Position of each interaction's arm in its experiment, from the real assignment hash."""
     arm_position = np.empty(period.size, dtype=np.int64)
@@ -149,23 +145,21 @@ def simulate_block(model: WorldModel, seed: int, number: int, first_case: int, a
     scores = draw_scores(rng, rank)
     latency = draw_latency_ms(rng, n_sel, settings.latency_median_ms, settings.latency_sd)
 
-    # Selection time: (baseline - saving) times mean-one lognormal effects of the template,
-    # the advocate, the interaction (clustering) and the selection.
-    saving_by_rank = np.array([settings.saving_not_shown_s, *settings.saving_by_rank_s])
+    # Selection time (abkit.simulate.timing): (baseline - saving) times mean-one lognormal
+    # effects of the template, the advocate, the interaction (clustering) and the selection.
     extra = np.array([v.extra_saving_s for v in settings.versions])
     sel_shown = shown[sel_interaction]
-    saving = np.where(sel_shown, saving_by_rank[rank] + extra[sel_version], 0.0)
-    noise = (
+    effect = (
         model.template_factor[templates]
         * model.advocate_factor[advocates[sel_interaction]]
-        * _lognormal_unit_mean(rng, settings.interaction_sd, n_int)[sel_interaction]
-        * _lognormal_unit_mean(rng, settings.selection_sd, n_sel)
+        * lognormal_unit_mean(rng, settings.interaction_sd, n_int)[sel_interaction]
+        * lognormal_unit_mean(rng, settings.selection_sd, n_sel)
     )
-    selection_time = np.round((settings.holdout_mean_s - saving) * noise, 3)
+    selection_time = selection_time_s(settings, rank, sel_shown, extra[sel_version], effect)
     selected_s = requested_s + selection_time
 
     # Cases: handle time is the selections plus all the other work on the case.
-    other_work = settings.other_work_mean_s * _lognormal_unit_mean(rng, settings.other_work_sd, n_cases)
+    other_work = other_work_s(rng, settings, n_cases)
     handle_time = np.round(np.bincount(sel_case, weights=selection_time, minlength=n_cases) + other_work, 3)
     last_in_case = np.r_[sel_case[1:] != sel_case[:-1], True]
     closed_s = selected_s[last_in_case] + rng.exponential(WRAP_UP_MEAN_S, size=n_cases)
