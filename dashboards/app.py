@@ -7,7 +7,7 @@ computes a new snapshot on a background thread while the page stays usable.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def create_app(
         assets_folder=str(ASSETS),
         title="abkit experiments",
         suppress_callback_exceptions=True,  # page components exist only while their page is shown
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None turns the 'Updating...' tab title off
     )
     context = DashboardContext(database, compute=compute)
     context.install(app.server)
@@ -152,9 +152,9 @@ def _shell(context: DashboardContext) -> html.Div:
                 "Download HTML report",
                 id="html-report",
                 className="abk-download",
-                href="" if missing_html else None,
+                href=None,  # set by choose_snapshot once a report is on screen and a renderer exists
+                download="abkit-report.html",
                 title=missing_html or "The report as one HTML file",
-                **({"download": ""} if not missing_html else {"aria-disabled": "true"}),
             ),
         ],
         className="abk-snapshot-bar",
@@ -182,7 +182,7 @@ def _describe(key: SnapshotKey) -> str:
     if key.is_all_time:
         return f"{scope}, all time"
     since = key.since.date().isoformat() if key.since else "start"
-    until = (key.until.date().fromordinal(key.until.date().toordinal() - 1)).isoformat() if key.until else "now"
+    until = (key.until - timedelta(days=1)).date().isoformat() if key.until else "now"  # until is exclusive
     return f"{scope}, {since} to {until}"
 
 

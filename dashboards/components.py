@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from dash import dash_table, dcc, html
+from dash.development.base_component import Component
 
 from dashboards import theme
 from dashboards.view import View
@@ -71,11 +72,9 @@ def table_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return records
 
 
-def data_table(
-    table_id: str, *, page_size: int = 25, conditional: Sequence[Mapping[str, Any]] = ()
-) -> dash_table.DataTable:
+def data_table(table_id: str, *, page_size: int = 25, conditional: Sequence[Mapping[str, Any]] = ()) -> Component:
     """A sortable table, filled by a page callback."""
-    return dash_table.DataTable(
+    return dash_table.DataTable(  # type: ignore[attr-defined]  # generated at import time
         id=table_id,
         columns=[],
         data=[],

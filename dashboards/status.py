@@ -73,7 +73,8 @@ def database_status(engine: Engine, database: str) -> DatabaseStatus:
                 for table in EVENT_TABLES.values()
             )
     except SQLAlchemyError as error:
-        return unreachable(database, str(error.orig if getattr(error, "orig", None) else error).strip())
+        cause = getattr(error, "orig", None) or error  # the driver's message, without SQLAlchemy's SQL echo
+        return unreachable(database, str(cause).strip())
     if has_snapshot:
         return DatabaseStatus("ready", "Ready", "")
     if not has_events:

@@ -9,7 +9,7 @@ report gives (``"<name>_missing"``) are gathered in a ``notes`` column.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -334,13 +334,3 @@ def latency_table(report: Report, version: str | None = None) -> pd.DataFrame:
 def version_windows(report: Report) -> dict[str, tuple[str | None, str | None]]:
     """Deployment window (first_seen, last_seen) of each model version in the report."""
     return {v["model_version"]: (v.get("first_seen"), v.get("last_seen")) for v in report.get("versions") or []}
-
-
-def parse_timestamp(text: str | None) -> datetime | None:
-    """An ISO timestamp from the report (``Z`` or offset allowed) as naive UTC, or None."""
-    if not text:
-        return None
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment

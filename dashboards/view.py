@@ -47,8 +47,8 @@ class View:
             snapshot_id=_int(args, "snapshot"),
             experiment=args.get("experiment") or None,
             version=args.get("version") or None,
-            since=_date(args.get("since"), "since"),
-            until=_date(args.get("until"), "until"),
+            since=parse_day(args.get("since"), "since"),
+            until=parse_day(args.get("until"), "until"),
             top_n=_int(args, "top_n"),
         )
 
@@ -63,7 +63,7 @@ def _int(args: Mapping[str, str], name: str) -> int | None:
         raise ValueError(f"{name}: expected an integer, got {text!r}") from None
 
 
-def _date(text: str | None, name: str) -> date | None:
+def parse_day(text: str | None, name: str) -> date | None:
     """A day from a date picker (``YYYY-MM-DD``, possibly with a time part) or None."""
     if not text:
         return None
@@ -71,11 +71,6 @@ def _date(text: str | None, name: str) -> date | None:
         return date.fromisoformat(str(text)[:10])
     except ValueError:
         raise ValueError(f"{name}: expected a date YYYY-MM-DD, got {text!r}") from None
-
-
-def parse_day(text: str | None, name: str) -> date | None:
-    """Public form of the date parser the filters use."""
-    return _date(text, name)
 
 
 def window_bounds(since: date | None, until: date | None) -> tuple[datetime | None, datetime | None]:

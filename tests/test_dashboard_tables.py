@@ -146,9 +146,3 @@ def test_empty_report_gives_tables_with_headers():
         tables.latency_table({}),
     ):
         assert frame.empty and len(frame.columns) > 0
-
-
-def test_parse_timestamp_returns_naive_utc():
-    assert tables.parse_timestamp("2026-01-05T01:00:00+01:00").isoformat() == "2026-01-05T00:00:00"
-    assert tables.parse_timestamp("2026-01-05T00:00:00Z").isoformat() == "2026-01-05T00:00:00"
-    assert tables.parse_timestamp(None) is None

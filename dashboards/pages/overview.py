@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from dash import Dash, Output, html
 
 from dashboards import components as ui
@@ -28,7 +29,7 @@ def layout(**_: object) -> html.Div:
     )
 
 
-def _kpis(report: dict | None, frame) -> list:  # type: ignore[no-untyped-def]
+def _kpis(report: dict | None, frame: pd.DataFrame) -> list[html.Div]:
     if report is None:
         return []
     totals = report.get("totals") or {}
