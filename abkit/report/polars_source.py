@@ -132,12 +132,59 @@ class PolarsSource:
         self.selections = _scan(self.directory, "selections")
         self.predictions = _scan(self.directory, "predictions")
         self.cases = _scan(self.directory, "cases")
+        self._cached: tuple[tuple[Window, float], dict[str, pl.DataFrame]] | None = None
+        self._shifts: dict[Window, float] = {}
 
     def shift(self, window: Window) -> float:
-        first = _window(self.selections, window).select(c.SELECTION_TIME_S).head(1).collect()
-        return float(first.item()) if first.height else 0.0
+        if window not in self._shifts:
+            first = _window(self.selections, window).select(c.SELECTION_TIME_S).head(1).collect()
+            self._shifts[window] = float(first.item()) if first.height else 0.0
+        return self._shifts[window]
+
+    # Every family is planned lazily and collected together (pl.collect_all), so polars runs
+    # them in parallel and can share the file scans; the batch is kept for the last window.
+
+    def _batch(self, window: Window, shift: float | None = None) -> dict[str, pl.DataFrame]:
+        shift = self.shift(window) if shift is None else shift
+        if self._cached is None or self._cached[0] != (window, shift):
+            plans = {
+                "arms": self._arm_plan(window, shift),
+                "hits": self._hit_plan(window),
+                "templates": self._template_plan(window, shift),
+                "days": self._day_plan(window, shift),
+                "prediction_days": self._prediction_day_plan(window),
+                "latency": self._latency_plan(window),
+                "cases": self._case_plan(window),
+                "case_count": self._case_count_plan(window),
+            }
+            self._cached = ((window, shift), dict(zip(plans, pl.collect_all(list(plans.values())), strict=True)))
+        return self._cached[1]
 
     def arm_groups(self, window: Window, shift: float) -> list[ArmGroup]:
+        return [ArmGroup(**row) for row in self._batch(window, shift)["arms"].iter_rows(named=True)]
+
+    def hit_groups(self, window: Window) -> list[HitGroup]:
+        return [HitGroup(**row) for row in self._batch(window)["hits"].iter_rows(named=True)]
+
+    def template_groups(self, window: Window, shift: float) -> list[TemplateGroup]:
+        return [TemplateGroup(**row) for row in self._batch(window, shift)["templates"].iter_rows(named=True)]
+
+    def day_groups(self, window: Window, shift: float) -> list[DayGroup]:
+        return [DayGroup(**row) for row in self._batch(window, shift)["days"].iter_rows(named=True)]
+
+    def prediction_days(self, window: Window) -> list[PredictionDay]:
+        return [PredictionDay(**row) for row in self._batch(window)["prediction_days"].iter_rows(named=True)]
+
+    def latency_groups(self, window: Window) -> list[LatencyGroup]:
+        return [LatencyGroup(**row) for row in self._batch(window)["latency"].iter_rows(named=True)]
+
+    def case_groups(self, window: Window) -> list[CaseGroup]:
+        return [CaseGroup(**row) for row in self._batch(window)["cases"].iter_rows(named=True)]
+
+    def case_count(self, window: Window) -> int:
+        return int(self._batch(window)["case_count"].item())
+
+    def _arm_plan(self, window: Window, shift: float) -> pl.LazyFrame:
         deviation = pl.col(c.SELECTION_TIME_S) - shift
         per_interaction = (
             _window(self.selections, window)
@@ -151,27 +198,22 @@ class PolarsSource:
             )
         )
         n_i, y_i = pl.col("n_i").cast(pl.Float64), pl.col("y_i")
-        frame = (
-            per_interaction.group_by(c.EXPERIMENT, c.MODEL_VERSION, c.ARM)
-            .agg(
-                pl.col("n_i").sum().alias("n"),
-                y_i.sum().alias("total"),
-                pl.col("q_i").sum().alias("total_sq"),
-                pl.len().alias("k"),
-                (n_i * n_i).sum().alias("sum_n2"),
-                (y_i * y_i).sum().alias("sum_y2"),
-                (n_i * y_i).sum().alias("sum_ny"),
-                pl.col("first_seen").min(),
-                pl.col("last_seen").max(),
-            )
-            .collect()
+        return per_interaction.group_by(c.EXPERIMENT, c.MODEL_VERSION, c.ARM).agg(
+            pl.col("n_i").sum().alias("n"),
+            y_i.sum().alias("total"),
+            pl.col("q_i").sum().alias("total_sq"),
+            pl.len().alias("k"),
+            (n_i * n_i).sum().alias("sum_n2"),
+            (y_i * y_i).sum().alias("sum_y2"),
+            (n_i * y_i).sum().alias("sum_ny"),
+            pl.col("first_seen").min(),
+            pl.col("last_seen").max(),
         )
-        return [ArmGroup(**row) for row in frame.iter_rows(named=True)]
 
-    def hit_groups(self, window: Window) -> list[HitGroup]:
+    def _hit_plan(self, window: Window) -> pl.LazyFrame:
         holdout = _window(self.selections, window).filter(pl.col(c.ARM) == c.HOLDOUT_ARM)
         shown = self.predictions.select(c.PREDICTION_ID, *c.TEMPLATE_ID_COLUMNS)
-        frame = (
+        return (
             holdout.select(c.MODEL_VERSION, c.TEMPLATE_ID, c.PREDICTION_ID)
             .join(shown, on=c.PREDICTION_ID, how="inner")
             .group_by(c.MODEL_VERSION, c.TEMPLATE_ID)
@@ -181,53 +223,39 @@ class PolarsSource:
                 _hit(range(1, 4)).alias("top3"),
                 _hit(range(1, 6)).alias("top5"),
             )
-            .collect()
         )
-        return [HitGroup(**row) for row in frame.iter_rows(named=True)]
 
-    def template_groups(self, window: Window, shift: float) -> list[TemplateGroup]:
-        frame = (
-            _window(self.selections, window)
-            .group_by(pl.col(c.TEMPLATE_ID), _arm_kind())
-            .agg(_shifted_sums(shift))
-            .collect()
-        )
-        return [TemplateGroup(**row) for row in frame.iter_rows(named=True)]
+    def _template_plan(self, window: Window, shift: float) -> pl.LazyFrame:
+        return _window(self.selections, window).group_by(pl.col(c.TEMPLATE_ID), _arm_kind()).agg(_shifted_sums(shift))
 
-    def day_groups(self, window: Window, shift: float) -> list[DayGroup]:
+    def _day_plan(self, window: Window, shift: float) -> pl.LazyFrame:
         day = pl.col(c.CREATED_AT).dt.date().alias("day")
-        frame = _window(self.selections, window).group_by(day, c.EXPERIMENT, c.ARM).agg(_shifted_sums(shift)).collect()
-        return [
-            DayGroup(*row) for row in frame.select("day", c.EXPERIMENT, c.ARM, "n", "total", "total_sq").iter_rows()
-        ]
+        return _window(self.selections, window).group_by(day, c.EXPERIMENT, c.ARM).agg(_shifted_sums(shift))
 
-    def prediction_days(self, window: Window) -> list[PredictionDay]:
+    def _prediction_day_plan(self, window: Window) -> pl.LazyFrame:
         day = pl.col(c.CREATED_AT).dt.date().alias("day")
-        frame = _window(self.predictions, window).group_by(day, c.EXPERIMENT, c.ARM).agg(pl.len().alias("n")).collect()
-        return [PredictionDay(*row) for row in frame.iter_rows()]
+        return _window(self.predictions, window).group_by(day, c.EXPERIMENT, c.ARM).agg(pl.len().alias("n"))
 
-    def latency_groups(self, window: Window) -> list[LatencyGroup]:
+    def _latency_plan(self, window: Window) -> pl.LazyFrame:
         latency = pl.col(c.LATENCY_MS)
-        frame = (
+        percentiles = (
+            latency.quantile(q, interpolation="linear").alias(name)
+            for name, q in zip(("p50", "p90", "p99"), PERCENTILES, strict=True)
+        )
+        return (
             _window(self.predictions, window)
             .group_by(c.MODEL_VERSION)
-            .agg(
-                pl.len().alias("n"),
-                *(latency.quantile(q, interpolation="linear").alias(f"p{i}") for i, q in enumerate(PERCENTILES)),
-                latency.max().alias("max"),
-            )
-            .collect()
+            .agg(pl.len().alias("n"), *percentiles, latency.max().alias("max"))
         )
-        return [LatencyGroup(*row) for row in frame.iter_rows()]
 
-    def case_groups(self, window: Window) -> list[CaseGroup]:
+    def _case_plan(self, window: Window) -> pl.LazyFrame:
         per_case = (
             _window(self.selections, window)
             .filter(pl.col(c.ARM) != c.HOLDOUT_ARM)
             .group_by(c.MODEL_VERSION, c.CASE_ID)
             .agg(pl.len().alias("selections"))
         )
-        frame = (
+        return (
             per_case.join(self.cases.select(c.CASE_ID, c.HANDLE_TIME_S), on=c.CASE_ID, how="inner")
             .group_by(c.MODEL_VERSION)
             .agg(
@@ -235,13 +263,11 @@ class PolarsSource:
                 pl.col("selections").sum(),
                 pl.col(c.HANDLE_TIME_S).sum().alias("handle_time_sum"),
             )
-            .collect()
         )
-        return [CaseGroup(*row) for row in frame.iter_rows()]
 
-    def case_count(self, window: Window) -> int:
+    def _case_count_plan(self, window: Window) -> pl.LazyFrame:
         selected = _window(self.selections, window).select(c.CASE_ID)
-        return int(self.cases.join(selected, on=c.CASE_ID, how="semi").select(pl.len()).collect().item())
+        return self.cases.join(selected, on=c.CASE_ID, how="semi").select(pl.len())
 
     def experiment_weights(self) -> dict[str, dict[str, float]]:
         rows = _scan(self.directory, "experiments").collect().iter_rows()
