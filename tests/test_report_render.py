@@ -1,0 +1,71 @@
+"""Markdown and HTML renderers: formatting, escaping, missing figures, charts."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+
+from abkit.report.build import build_report
+from abkit.report.render_html import render_html, savings_figure, selection_time_figure
+from abkit.report.render_markdown import interval, number, percent, render_json, render_markdown
+from tests.report_events import event_frames, write_events
+
+
+@pytest.fixture(scope="module")
+def document(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('render') / 'events.sqlite'}"
+    write_events(url, event_frames(interactions=120))
+    # A stored snapshot goes through JSON: render what comes back, not the in-memory dict.
+    return json.loads(render_json(build_report(url, now=datetime(2026, 2, 1)).to_dict()))
+
+
+def test_number_formatting():
+    assert number(None) == "—"
+    assert number(12345) == "12,345"
+    assert number(True) == "yes"
+    assert number(13.1000) == "13.1"
+    assert number(4.76e-10) == "4.76e-10"
+    assert number(3236252.0) == "3.24e+06"
+    assert interval([-0.6, -0.3]) == "[-0.6, -0.3]" and interval(None) == "—"
+    assert percent(0.0356) == "3.6%" and percent(None) == "—"
+
+
+def test_markdown_lists_versions_comparisons_and_missing_reasons(document):
+    text = render_markdown(document)
+    assert "| v1 |" in text and "| v2-challenger | v1 | v2 |" in text
+    assert "## Missing figures" in text and "v3: " in text and "no selections in holdout" in text
+    assert "Mann-Kendall (original)" in text and "Mann-Kendall (hamed_rao)" in text
+
+
+def test_markdown_escapes_pipes_in_names(document):
+    odd = json.loads(json.dumps(document))
+    odd["templates"]["rows"][0]["template_id"] = "T|1"
+    assert "T\\|1" in render_markdown(odd)
+
+
+def test_html_escapes_and_embeds_plotly_once(document):
+    odd = json.loads(json.dumps(document))
+    odd["templates"]["rows"][0]["template_id"] = "<script>alert(1)</script>"
+    page = render_html(odd)
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page
+    assert page.count("plotly.js v") <= 2 and "Plotly.newPlot" in page
+
+
+def test_charts_follow_the_report(document):
+    bars = selection_time_figure(document)
+    assert {trace.name for trace in bars.data} == {"treatment", "holdout"}
+    holdout = next(trace for trace in bars.data if trace.name == "holdout")
+    assert list(holdout.x) == ["v1"]  # v2 and v3 have no holdout selections
+    scatter = savings_figure(document)
+    assert len(scatter.data) == 2  # templates and the Sen-slope line
+    empty = json.loads(json.dumps(document))
+    empty["templates"]["rows"] = []
+    empty["templates"]["mann_kendall"]["sen_slope"] = None
+    assert len(savings_figure(empty).data) == 1
+
+
+def test_json_refuses_nan():
+    with pytest.raises(ValueError):
+        render_json({"p": float("nan")})
