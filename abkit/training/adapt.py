@@ -203,7 +203,7 @@ def adapt(
             with runtime.autocast():
                 loss = model(input_ids=ids, attention_mask=mask, labels=ids.masked_fill(mask == 0, -100)).loss
             (loss / accumulation).backward()
-            step_loss += float(loss) / accumulation
+            step_loss += float(loss.detach()) / accumulation
             tokens += int(mask.sum())
         if settings.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)

@@ -161,9 +161,9 @@ def train_classifier(
             optimizer.step()
             scheduler.step()
             tokens += int(batch.attention_mask.sum())
-            curve.append(float(loss))
+            curve.append(float(loss.detach()))
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{curve[-1]:.3f}")
         if heldout is not None:
             metrics = evaluate_classifier(model, heldout, pad_token_id, runtime=runtime, batch_size=settings.batch_size)
             epoch_metrics.append(metrics)

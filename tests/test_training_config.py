@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from abkit.training.config import ConfigError, available_sizes, load_size_config
+
+
+def test_every_shipped_size_loads_with_the_pythia_learning_rates():
+    assert available_sizes() == ["pythia-1.4b", "pythia-2.8b", "pythia-410m", "tiny"]
+    # Peak learning rates from the Pythia paper (Biderman et al. 2023, table 1).
+    expected = {"pythia-410m": 3.0e-4, "pythia-1.4b": 2.0e-4, "pythia-2.8b": 1.6e-4}
+    for size, learning_rate in expected.items():
+        config = load_size_config(size)
+        assert config.name == size
+        assert config.adapt.learning_rate == learning_rate
+        assert config.adapt.context_length == 2048
+        assert (config.adapt.beta1, config.adapt.beta2, config.adapt.weight_decay) == (0.9, 0.95, 0.01)
+        assert config.adapt.warmup_fraction == 0.01
+        assert config.finetune.max_tokens == 512 and config.finetune.epochs == 1
+    tiny = load_size_config("tiny")
+    assert tiny.base_model == "" and tiny.tiny_model.hidden_size > 0
+
+
+def test_a_path_to_a_toml_file_loads(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('name = "mine"\n[adapt]\nlearning_rate = 1\nepochs = 3\n')
+    config = load_size_config(path)
+    assert config.adapt.learning_rate == 1.0 and isinstance(config.adapt.learning_rate, float)
+    assert config.adapt.epochs == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = "x"\n[adapt]\nlearnig_rate = 1e-3\n', "[adapt].learnig_rate: unknown key"),
+        ('name = "x"\n[adapt]\nepochs = 1.5\n', "[adapt].epochs: expected int"),
+        ('name = "x"\n[adapt]\nepochs = true\n', "[adapt].epochs: expected int"),
+        ('name = "x"\n[finetune]\nlearning_rate = -1.0\n', "[finetune].learning_rate: must not be negative"),
+        ('name = "x"\nextra = 1\n', "unknown keys ['extra']"),
+        ("[adapt]\n", "name: missing"),
+        ('name = "x"\n[adapt\n', "invalid TOML"),
+    ],
+)
+def test_bad_configs_name_the_key(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"bad\.toml") as error:
+        load_size_config(path)
+    assert message in str(error.value)
+
+
+def test_unknown_size_lists_the_shipped_ones():
+    with pytest.raises(ConfigError, match="unknown model size 'pythia-99b'.*tiny"):
+        load_size_config("pythia-99b")
