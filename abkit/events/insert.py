@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import polars as pl
-from sqlalchemy import Connection, DateTime, Table, insert, select
+from sqlalchemy import Connection, DateTime, Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 INSERT_CHUNK = 50_000  # rows per executemany: bounded memory for the driver's parameter list
@@ -99,8 +99,6 @@ def _insert_duckdb(conn: Connection, table: Table, frame: pl.DataFrame) -> int:
 
 
 def _count(conn: Connection, table: Table) -> int:
-    from sqlalchemy import func
-
     return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
