@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -78,3 +81,22 @@ def test_unopenable_database_exits_2(tmp_path):
 def test_help_and_usage(tmp_path):
     assert "CSV, JSON Lines or Parquet" in _run("--help").stdout
     assert _run("--db", str(tmp_path / "x.sqlite")).exit_code == 2  # no FILES: click usage error
+
+
+@pytest.mark.parametrize("name", ["junk.csv", "junk.jsonl", "junk.parquet"])
+def test_binary_junk_exits_2_with_one_line(tmp_path, name):
+    junk = tmp_path / name
+    junk.write_bytes(random.Random(7).randbytes(4096))
+    result = _run("--db", str(tmp_path / "events.sqlite"), str(junk))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {junk}: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "events.sqlite").exists()
+
+
+def test_text_without_the_right_columns_exits_2(tmp_path):
+    prose = tmp_path / "notes.jsonl"
+    prose.write_text('{"hello": "world"}\n')
+    result = _run("--db", str(tmp_path / "events.sqlite"), str(prose))
+    assert result.exit_code == 2
+    assert "columns (hello) match no event kind" in result.stderr
