@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import threading
 import urllib.request
@@ -16,13 +17,14 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from werkzeug.serving import make_server
 
+from abkit.cli.main import cli
 from abkit.events import EventStore
-from abkit.report.build import build_report
-from abkit.report.snapshots import store_snapshot
+from abkit.simulate.settings import SCALES
 from dashboards import create_app
-from tests.dashboard_world import write_world
+from tests.dashboard_world import simulate
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -85,18 +87,22 @@ def _day_window(first_seen: str, last_seen: str) -> tuple[datetime, datetime]:
     return since, until
 
 
+def abkit_report(*args: str) -> dict:
+    """``abkit report --format json --store ...``: the report the CLI prints, stored as a snapshot."""
+    result = CliRunner().invoke(cli, ["report", "--format", "json", "--store", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> dict:
-    """A simulated database with the all-time report and one report per version window stored."""
+    """A simulated database with the all-time report and v1's deployment-window report stored."""
     path = tmp_path_factory.mktemp("world") / "world.sqlite"
-    store = EventStore.open(str(path))
-    write_world(store)
-    report = build_report(store.engine).to_dict()
-    store_snapshot(store.engine, report)
-    for version in report["versions"]:
-        since, until = _day_window(version["first_seen"], version["last_seen"])
-        store_snapshot(store.engine, build_report(store.engine, since=since, until=until).to_dict(), None, since, until)
-    store.engine.dispose()
+    simulate(path, SCALES["small"])
+    report = abkit_report("--db", str(path))
+    v1 = report["versions"][0]
+    since, until = _day_window(v1["first_seen"], v1["last_seen"])
+    abkit_report("--db", str(path), "--since", since.isoformat(), "--until", until.isoformat())
     return {"path": str(path), "report": report}
 
 
@@ -187,7 +193,7 @@ def test_overview_shows_the_report_numbers(driver, world_url, world):
             assert _number(row[column]) == pytest.approx(value, rel=5e-3, abs=1e-3), (version["model_version"], column)
 
 
-def test_version_filter_changes_the_templates_chart(driver, world_url):
+def test_version_filter_changes_the_templates_chart(driver, world_url, world):
     _open(driver, world_url + "/templates", "templates-ready")
     all_time = driver.find_element(By.ID, "templates-ready").get_attribute("textContent")
     before = _graph_data(driver, "templates-graph")
@@ -199,7 +205,8 @@ def test_version_filter_changes_the_templates_chart(driver, world_url):
     assert "v1's window" in driver.find_element(By.CSS_SELECTOR, "#templates-graph .gtitle").text
     # Choosing a version sets the window filter to its deployment days.
     window = driver.find_element(By.CSS_SELECTOR, ".abk-filter-dates").get_attribute("innerHTML")
-    assert "2026-01-05" in window and "2026-01-25" in window
+    v1 = world["report"]["versions"][0]
+    assert v1["first_seen"][:10] in window and v1["last_seen"][:10] in window
     assert _severe(driver) == []
 
 
@@ -222,15 +229,16 @@ def test_html_report_download(driver, world_url):
         assert "<html" in response.read(4096).decode().lower()
 
 
-def test_refresh_computes_a_missing_snapshot_in_the_background(driver, world_url):
+def test_refresh_computes_a_missing_snapshot_in_the_background(driver, world_url, world):
+    experiment = next(s["experiment"] for s in world["report"]["srm_by_experiment"] if s["experiment"] != "standing")
     _open(driver, world_url + "/challengers", "challengers-ready")
-    _choose(driver, "f-experiment", "v2-challenger")
+    _choose(driver, "f-experiment", experiment)
     WebDriverWait(driver, WAIT_S).until(
         lambda d: "No report is stored" in d.find_element(By.ID, "challengers-notice").text
     )
     driver.find_element(By.ID, "refresh-button").click()
     WebDriverWait(driver, WAIT_S).until(lambda d: "Report computed" in d.find_element(By.ID, "snapshot-info").text)
-    assert "experiment v2-challenger" in driver.find_element(By.ID, "snapshot-info").text
+    assert f"experiment {experiment}" in driver.find_element(By.ID, "snapshot-info").text
     assert driver.find_element(By.ID, "challengers-notice").text == ""
     assert _severe(driver) == []
 
@@ -262,9 +270,7 @@ def test_message_page(driver, tmp_path, case, title):
 
 def test_events_without_a_report_offer_to_compute_the_first_one(driver, tmp_path):
     path = tmp_path / "fresh.sqlite"
-    store = EventStore.open(str(path))
-    write_world(store, interactions_per_day=6)
-    store.engine.dispose()
+    simulate(path, 4000)
     driver.get_log("browser")
     for url in _serve(str(path)):
         driver.get(url + "/")
@@ -278,5 +284,5 @@ def test_events_without_a_report_offer_to_compute_the_first_one(driver, tmp_path
                 and d.find_element(By.ID, "overview-ready").get_attribute("textContent") not in ("", "None")
             )
         )
-        assert len(_table(driver, "overview-table")) == 3
+        assert len(_table(driver, "overview-table")) == 4  # the simulator releases v1..v4
         assert _severe(driver) == []

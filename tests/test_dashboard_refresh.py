@@ -10,7 +10,7 @@ import pytest
 from abkit.events import EventStore, connect
 from dashboards.refresh import RefreshWorker, compute_snapshot, reporting_missing
 from dashboards.snapshots import SnapshotKey, find_snapshot, load_report
-from tests.dashboard_world import write_world
+from tests.dashboard_world import simulate
 
 
 def test_worker_runs_one_refresh_at_a_time_and_reports_the_result():
@@ -48,8 +48,8 @@ def test_worker_reports_a_failure_instead_of_raising():
 def test_compute_snapshot_builds_and_stores_the_report(tmp_path):
     assert reporting_missing() is None
     path = str(tmp_path / "world.sqlite")
-    write_world(EventStore.open(path), interactions_per_day=8)
-    key = SnapshotKey("standing", datetime(2026, 1, 5), datetime(2026, 1, 19))
+    simulate(tmp_path / "world.sqlite", 4000)
+    key = SnapshotKey("standing", datetime(2026, 1, 5), datetime(2026, 1, 19))  # two weeks of v1 only
     snapshot_id = compute_snapshot(path, key)
     ro = connect(path, read_only=True)
     assert find_snapshot(ro, key).snapshot_id == snapshot_id
