@@ -140,3 +140,13 @@ def test_ids_typed_as_integers_are_text():
     checked = validate_batch("case", frame)
     assert checked.valid["case_id"].to_list() == ["17"]
     assert checked.valid["handle_time_s"].to_list() == [1.0]
+
+
+def test_optional_check_against_registered_arms():
+    # EventStore.write does not use it (historical arms must load); callers may ask for it.
+    registered = {"standing": frozenset({"holdout", "v2"})}
+    assert _verdict("selection", _selections()) == []
+    rows = validate_batch("selection", _selections(), known_arms=registered).rejected.rows()
+    assert rows == [(0, "arm", "arm v1 is not an arm of experiment standing")]
+    other = validate_batch("selection", _selections(experiment=["elsewhere"]), known_arms=registered)
+    assert other.rejected.height == 0
