@@ -22,7 +22,7 @@ def dashboard(database: str, host: str, port: int, password_file: str | None) ->
 
     Bound to 127.0.0.1 by default; on any other address every request needs HTTP basic auth.
     """
-    from dashboards import create_app
+    from dashboards.app import create_app  # (not the package root: works under a stale editable install too)
     from dashboards.auth import is_loopback, load_credentials
 
     credentials = None
