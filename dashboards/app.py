@@ -13,6 +13,7 @@ from typing import Any
 
 import dash
 from dash import Dash, Input, Output, State, dcc, html, no_update
+from sqlalchemy.exc import SQLAlchemyError
 
 from dashboards import components as ui
 from dashboards.auth import Credentials, require_login
@@ -20,7 +21,7 @@ from dashboards.context import DashboardContext, current_context
 from dashboards.downloads import html_report_missing, register_downloads
 from dashboards.pages import challengers, health, over_time, overview, templates
 from dashboards.refresh import Compute, compute_snapshot, reporting_missing
-from dashboards.snapshots import SnapshotKey, experiment_names
+from dashboards.snapshots import SnapshotError, SnapshotKey, experiment_names
 from dashboards.tables import version_windows
 from dashboards.view import View, parse_day, window_bounds
 
@@ -87,10 +88,17 @@ def serve_layout() -> html.Div:
     return _shell(context)
 
 
-def _refresh_stores(context: DashboardContext) -> list[Any]:
+def _refresh_state(context: DashboardContext) -> list[Any]:
+    """The poll timer (running while a refresh is) and the count of finished refreshes."""
     return [
         dcc.Interval(id="refresh-poll", interval=POLL_MS, disabled=not context.refresh.state.running),
         dcc.Store(id="refresh-generation", data=context.refresh.state.generation),
+    ]
+
+
+def _refresh_stores(context: DashboardContext) -> list[Any]:
+    return [
+        *_refresh_state(context),
         # Filters the message page does not show (all experiments, all time), so the refresh
         # callback has the same inputs there as in the shell.
         html.Div([dcc.Input(id="f-experiment", type="hidden"), dcc.DatePickerRange(id="f-dates")], hidden=True),
@@ -164,8 +172,7 @@ def _shell(context: DashboardContext) -> html.Div:
             html.Header([html.H1("abkit · experiment results"), nav], className="abk-header"),
             html.Div([filters, snapshot_bar], className="abk-toolbar"),
             dcc.Store(id="snapshot"),
-            dcc.Interval(id="refresh-poll", interval=POLL_MS, disabled=not context.refresh.state.running),
-            dcc.Store(id="refresh-generation", data=context.refresh.state.generation),
+            *_refresh_state(context),
             html.Main(dash.page_container, className="abk-main"),
         ],
         className="abk-app",
@@ -204,9 +211,14 @@ def _register_shell_callbacks(app: Dash) -> None:
     def choose_snapshot(experiment, start, end, _generation):  # type: ignore[no-untyped-def]
         context = current_context()
         key = _key(experiment, start, end)
-        chosen = context.select(key)
-        base = chosen if key.is_all_time else context.select(SnapshotKey(key.experiment))
-        windows = version_windows(context.report(base.ref.snapshot_id)) if base.ref else {}
+        try:
+            chosen = context.select(key)
+            base = chosen if key.is_all_time else context.select(SnapshotKey(key.experiment))
+            windows = version_windows(context.report(base.ref.snapshot_id)) if base.ref else {}
+        except (SQLAlchemyError, SnapshotError) as error:
+            # The database went away or holds a report of another contract since the page loaded.
+            empty = {"snapshot_id": None, "exact": False, "experiment": key.experiment, "windows": {}, "notice": None}
+            return empty, [], f"Cannot read the stored reports: {error}", None
         notice = None
         if chosen.ref is None:
             info = f"No stored report for {_describe(key)}."

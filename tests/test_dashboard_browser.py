@@ -286,3 +286,18 @@ def test_events_without_a_report_offer_to_compute_the_first_one(driver, tmp_path
         )
         assert len(_table(driver, "overview-table")) == 4  # the simulator releases v1..v4
         assert _severe(driver) == []
+
+
+def test_a_report_of_another_contract_is_named_not_crashed_on(driver, tmp_path):
+    from abkit.report.snapshots import store_snapshot
+
+    path = tmp_path / "future.sqlite"
+    store = EventStore.open(str(path))
+    store_snapshot(store.engine, {"schema_version": 2, "versions": []})
+    store.engine.dispose()
+    driver.get_log("browser")
+    for url in _serve(str(path)):
+        _open(driver, url + "/", "overview-ready")
+        info = driver.find_element(By.ID, "snapshot-info").text
+        assert "Cannot read the stored reports" in info and "schema_version" in info
+        assert _severe(driver) == []
