@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 
 import pytest
 from click.testing import CliRunner
@@ -100,3 +101,19 @@ def test_text_without_the_right_columns_exits_2(tmp_path):
     result = _run("--db", str(tmp_path / "events.sqlite"), str(prose))
     assert result.exit_code == 2
     assert "columns (hello) match no event kind" in result.stderr
+
+
+def test_database_error_mid_run_is_one_line_and_exit_1(tmp_path):
+    data = tmp_path / "cases.csv"
+    data.write_text(CASES)
+    db = tmp_path / "events.sqlite"
+    assert _run("--db", str(db), str(data)).exit_code == 0
+    with sqlite3.connect(db) as conn:  # a table the store does not expect: inserts fail
+        conn.execute("DROP TABLE cases")
+        conn.execute("CREATE TABLE cases (case_id TEXT PRIMARY KEY, other TEXT)")
+    result = _run("--db", str(db), str(data))
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"error: {data}: database error (")
+    assert errors[0].endswith("run again to finish")

@@ -38,6 +38,8 @@ def ingest(db: str, kind: str | None, chunk_rows: int, progress: bool | None, fi
     with file, row number, field, reason and the row's text. Re-running on the same file
     stores nothing twice (its rows count as duplicates).
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
     from abkit.events import EventStore
     from abkit.ingest import IngestError, ingest_file, plan
 
@@ -53,7 +55,16 @@ def ingest(db: str, kind: str | None, chunk_rows: int, progress: bool | None, fi
     for item in planned:
         for column in item.ignored_columns:
             click.echo(f"{item.path}: column {column!r} is not a {item.kind} column; ignored", err=True)
-        result = ingest_file(store, item, chunk_rows=chunk_rows, progress=progress)
+        try:
+            result = ingest_file(store, item, chunk_rows=chunk_rows, progress=progress)
+        except SQLAlchemyError as error:
+            # Chunks before the failure are committed; a re-run skips them as duplicates.
+            click.echo(
+                f"error: {item.path}: database error ({str(error).splitlines()[0]}); "
+                "chunks already written stay stored; run again to finish",
+                err=True,
+            )
+            sys.exit(1)
         click.echo(
             f"{result.path}: {result.kind}, {result.rows_read} rows read: {result.accepted} accepted, "
             f"{result.duplicates} duplicate, {result.rejected} rejected"
