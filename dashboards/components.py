@@ -18,6 +18,7 @@ from dashboards.view import View
 _PERCENT = {"delta_pct", "delta_ci95_low_pct", "delta_ci95_high_pct"}
 _SHARE = {"top1", "top3", "top5", "holdout_top5_accuracy", "case_time_saved_share"}
 _P_VALUE = {"welch_p", "clustered_p", "p_holm", "srm_p", "p"}
+_TIMESTAMPS = {"first_seen", "last_seen"}
 _COUNT = {
     "n_treatment",
     "n_holdout",
@@ -58,7 +59,7 @@ def table_columns(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def table_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows for a DataTable: NaN becomes None (JSON null, an empty cell); flags become text."""
+    """Rows for a DataTable: NaN becomes None (JSON null, an empty cell); flags become text; times to the minute."""
     records = []
     for row in frame.to_dict("records"):
         clean = {}
@@ -67,6 +68,8 @@ def table_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 value = None
             elif isinstance(value, bool | np.bool_):
                 value = "yes" if bool(value) else "no"
+            elif key in _TIMESTAMPS and isinstance(value, str):
+                value = value.replace("T", " ")[:16]  # to the minute on screen; the CSV keeps all digits
             clean[key] = value
         records.append(clean)
     return records
