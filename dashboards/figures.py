@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -15,6 +16,7 @@ from plotly.subplots import make_subplots
 from dashboards import theme
 
 LATENCY_BUDGET_MS = 100.0  # the serving budget of the real system (DESIGN.md)
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
 def _num(series: pd.Series) -> pd.Series:
@@ -70,17 +72,25 @@ def over_time(weekly: pd.DataFrame, releases: pd.DataFrame) -> go.Figure:
         subplot_titles=("", "Cumulative seconds saved by suggestions"),
     )
     figure.update_layout(template=theme.TEMPLATE_NAME, title={"text": title}, height=620)
-    for column, name, colour in (
-        ("mean_with_s", "with suggestions", theme.WITH_SUGGESTIONS),
-        ("mean_without_s", "without suggestions (holdout)", theme.WITHOUT_SUGGESTIONS),
+    for suffix, name, colour in (
+        ("with", "with suggestions", theme.WITH_SUGGESTIONS),
+        ("without", "without suggestions (holdout)", theme.WITHOUT_SUGGESTIONS),
     ):
+        # 95% CI of a weekly mean: 1.96 * sd / sqrt(n), when the report gives the sd.
+        half_width = Z95 * _num(weekly[f"sd_{suffix}_s"]) / np.sqrt(_num(weekly[f"n_{suffix}"]))
         figure.add_trace(
             go.Scatter(
                 x=weekly["week_start"],
-                y=_num(weekly[column]),
+                y=_num(weekly[f"mean_{suffix}_s"]),
                 name=name,
                 mode="lines+markers",
                 line={"color": colour, "width": 2.5},
+                error_y={
+                    "type": "data",
+                    "array": half_width,
+                    "visible": bool(half_width.notna().any()),
+                    "thickness": 1,
+                },
             ),
             row=1,
             col=1,

@@ -220,8 +220,10 @@ WEEKLY_COLUMNS = (
     "week_start",
     "n_with",
     "mean_with_s",
+    "sd_with_s",
     "n_without",
     "mean_without_s",
+    "sd_without_s",
     "saving_s",
     "seconds_saved",
     "cumulative_seconds_saved",
@@ -243,7 +245,8 @@ def weekly_table(report: Report, since: date | None = None, until: date | None =
         suffix = "with" if row.get("arm_kind") == "treatment" else "without"
         target[f"n_{suffix}"] = row.get("n")
         target[f"mean_{suffix}_s"] = row.get("mean_s")
-    frame = _frame([weeks[w] for w in sorted(weeks)], WEEKLY_COLUMNS[:5])
+        target[f"sd_{suffix}_s"] = row.get("sd_s")  # optional in the contract; drawn as a 95% CI when given
+    frame = _frame([weeks[w] for w in sorted(weeks)], WEEKLY_COLUMNS[:7])
     if since is not None:
         frame = frame[frame["week_start"] >= since.isoformat()]
     if until is not None:

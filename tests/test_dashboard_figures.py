@@ -57,3 +57,18 @@ def test_health_figures():
     assert [t.name for t in latency.data] == ["p50", "p90", "p99", "max"]
     assert latency.layout.shapes[0].y0 == figures.LATENCY_BUDGET_MS
     assert figures.latency_bars(pd.DataFrame(columns=tables.LATENCY_COLUMNS)).data == ()
+
+
+def test_weekly_means_get_a_95_percent_interval_when_the_report_gives_sd():
+    report = {
+        "weekly": [
+            {"week_start": "2026-01-05", "arm_kind": "treatment", "n": 100, "mean_s": 13.0, "sd_s": 5.0},
+            {"week_start": "2026-01-05", "arm_kind": "holdout", "n": 4, "mean_s": 19.0, "sd_s": 4.0},
+        ]
+    }
+    figure = figures.over_time(tables.weekly_table(report), tables.releases_table(report))
+    # 1.96 * 5 / sqrt(100) and 1.96 * 4 / sqrt(4), worked by hand
+    assert figure.data[0].error_y.array[0] == pytest.approx(0.98, abs=1e-3)
+    assert figure.data[1].error_y.array[0] == pytest.approx(3.92, abs=1e-3)
+    without_sd = figures.over_time(tables.weekly_table(REPORT), tables.releases_table(REPORT))
+    assert without_sd.data[0].error_y.visible is False
