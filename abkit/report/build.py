@@ -329,7 +329,7 @@ def _templates(groups: list[TemplateGroup], hits: list[HitGroup], top_n: int, sh
         (r for r in top if r.holdout_top5_accuracy is not None and r.saving_s is not None),
         key=lambda r: (r.holdout_top5_accuracy, r.template_id),
     )
-    savings = [r.saving_s for r in ordered]
+    savings = [r.saving_s for r in ordered if r.saving_s is not None]
     return TemplateTable(
         top_n=top_n,
         rows=tuple(top),

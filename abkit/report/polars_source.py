@@ -28,9 +28,9 @@ from abkit.report.groups import (
     Window,
 )
 
-_STRING = pl.String
-_FLOAT = pl.Float64
-_TIME = pl.Datetime("us")
+_STRING: pl.DataType = pl.String()
+_FLOAT: pl.DataType = pl.Float64()
+_TIME: pl.DataType = pl.Datetime("us")
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "selections": {
         **{name: _STRING for name in c.SELECTION_COLUMNS},

@@ -35,7 +35,7 @@ from abkit.report.groups import (
 
 # Constants are inlined (not bound) so that an expression in SELECT and in GROUP BY renders
 # identically; PostgreSQL otherwise refuses "must appear in the GROUP BY clause".
-_HOLDOUT = literal_column(f"'{c.HOLDOUT_ARM}'")
+_HOLDOUT: ColumnElement[str] = literal_column(f"'{c.HOLDOUT_ARM}'")
 
 
 def arm_kind(arm: ColumnElement) -> ColumnElement:
@@ -346,7 +346,8 @@ class SqlSource:
                 low_rank = math.floor((n - 1) * fraction) + 1
                 low = values[low_rank]
                 quantiles.append(interpolate_percentile(low, values.get(low_rank + 1, low), n, fraction))
-            groups.append(LatencyGroup(version, n, *quantiles, values[n]))
+            p50, p90, p99 = quantiles
+            groups.append(LatencyGroup(version, n, p50, p90, p99, values[n]))
         return groups
 
     def case_groups(self, window: Window) -> list[CaseGroup]:
