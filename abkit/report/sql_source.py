@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any
 
@@ -32,6 +34,9 @@ from abkit.report.groups import (
     Window,
     interpolate_percentile,
 )
+
+# Concurrent family queries: more than the engine's default pool (5) would queue anyway.
+DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 # Constants are inlined (not bound) so that an expression in SELECT and in GROUP BY renders
 # identically; PostgreSQL otherwise refuses "must appear in the GROUP BY clause".
@@ -274,18 +279,61 @@ class SqlSource:
     Args:
         engine_or_url: an engine, a database URL (``sqlite:///``, ``duckdb:///``,
             ``postgresql://``, ``trino://``...) or a SQLite file path.
+        workers: how many family queries run at once (default: CPU count, at most 4; 1 runs
+            them one after another).
     """
 
-    def __init__(self, engine_or_url: Engine | str):
+    def __init__(self, engine_or_url: Engine | str, *, workers: int | None = None):
         self.engine = engine_or_url if isinstance(engine_or_url, Engine) else connect(engine_or_url)
+        database = self.engine.url.database or ""
+        in_memory = self.engine.dialect.name in ("sqlite", "duckdb") and database in ("", ":memory:")
+        # One connection per query; an in-memory database lives in a single connection.
+        self.workers = 1 if in_memory else (workers if workers is not None else DEFAULT_WORKERS)
+        self._shifts: dict[Window, float] = {}
+        self._cached: tuple[tuple[Window, float], dict[str, list[Any]]] | None = None
 
     def _rows(self, query: Select) -> list[Any]:
         with self.engine.connect() as conn:
             return list(conn.execute(query).all())
 
     def shift(self, window: Window) -> float:
-        rows = self._rows(shift_query(window))
-        return float(rows[0][0]) if rows else 0.0
+        if window not in self._shifts:
+            rows = self._rows(shift_query(window))
+            self._shifts[window] = float(rows[0][0]) if rows else 0.0
+        return self._shifts[window]
+
+    def queries(self, window: Window, shift: float) -> dict[str, Select]:
+        """Every family's statement for this engine's dialect, by name."""
+        sqlite_engine = self.engine.dialect.name == "sqlite"
+        return {
+            "arms": arm_groups_query(window, shift),
+            "hits": hit_groups_query(window),
+            "templates": template_groups_query(window, shift),
+            "days": day_groups_query(window, shift),
+            "prediction_days": prediction_days_query(window),
+            "latency": latency_ranks_query(window) if sqlite_engine else latency_query(window),
+            "cases": case_groups_query(window),
+            "case_count": case_count_query(window),
+        }
+
+    def _batch(self, window: Window, shift: float | None = None) -> dict[str, list[Any]]:
+        """Run every family's query at once, each on its own pooled connection, and keep the rows.
+
+        The database works on the queries side by side (SQLite readers, PostgreSQL backends and
+        DuckDB connections all run concurrently), so the report's wall time approaches that of
+        its longest query rather than their sum. The rows of the last window are kept.
+        """
+        shift = self.shift(window) if shift is None else shift
+        if self._cached is None or self._cached[0] != (window, shift):
+            statements = self.queries(window, shift)
+            if self.workers <= 1:
+                rows = {name: self._rows(statement) for name, statement in statements.items()}
+            else:
+                with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                    futures = {name: pool.submit(self._rows, statement) for name, statement in statements.items()}
+                    rows = {name: future.result() for name, future in futures.items()}
+            self._cached = ((window, shift), rows)
+        return self._cached[1]
 
     def arm_groups(self, window: Window, shift: float) -> list[ArmGroup]:
         return [
@@ -303,41 +351,41 @@ class SqlSource:
                 first_seen=row.first_seen,
                 last_seen=row.last_seen,
             )
-            for row in self._rows(arm_groups_query(window, shift))
+            for row in self._batch(window, shift)["arms"]
         ]
 
     def hit_groups(self, window: Window) -> list[HitGroup]:
         return [
             HitGroup(row.model_version, row.template_id, _int(row.n), _int(row.top1), _int(row.top3), _int(row.top5))
-            for row in self._rows(hit_groups_query(window))
+            for row in self._batch(window)["hits"]
         ]
 
     def template_groups(self, window: Window, shift: float) -> list[TemplateGroup]:
         return [
             TemplateGroup(row.template_id, row.arm_kind, _int(row.n), _float(row.total), _float(row.total_sq))
-            for row in self._rows(template_groups_query(window, shift))
+            for row in self._batch(window, shift)["templates"]
         ]
 
     def day_groups(self, window: Window, shift: float) -> list[DayGroup]:
         return [
             DayGroup(_date(row.day), row.experiment, row.arm, _int(row.n), _float(row.total), _float(row.total_sq))
-            for row in self._rows(day_groups_query(window, shift))
+            for row in self._batch(window, shift)["days"]
         ]
 
     def prediction_days(self, window: Window) -> list[PredictionDay]:
         return [
             PredictionDay(_date(row.day), row.experiment, row.arm, _int(row.n))
-            for row in self._rows(prediction_days_query(window))
+            for row in self._batch(window)["prediction_days"]
         ]
 
     def latency_groups(self, window: Window) -> list[LatencyGroup]:
         if self.engine.dialect.name != "sqlite":
             return [
                 LatencyGroup(row.model_version, _int(row.n), *(_float(row[2 + i]) for i in range(4)))
-                for row in self._rows(latency_query(window))
+                for row in self._batch(window)["latency"]
             ]
         ranked: dict[str, tuple[int, dict[int, float]]] = {}
-        for row in self._rows(latency_ranks_query(window)):
+        for row in self._batch(window)["latency"]:
             ranked.setdefault(row.model_version, (int(row.n), {}))[1][int(row.rank)] = float(row.latency_ms)
         groups = []
         for version, (n, values) in ranked.items():
@@ -353,11 +401,11 @@ class SqlSource:
     def case_groups(self, window: Window) -> list[CaseGroup]:
         return [
             CaseGroup(row.model_version, _int(row.cases), _int(row.selections), _float(row.handle_time_sum))
-            for row in self._rows(case_groups_query(window))
+            for row in self._batch(window)["cases"]
         ]
 
     def case_count(self, window: Window) -> int:
-        return _int(self._rows(case_count_query(window))[0][0])
+        return _int(self._batch(window)["case_count"][0][0])
 
     def experiment_weights(self) -> dict[str, dict[str, float]]:
         rows = self._rows(select(experiments.c.name, experiments.c.arms_json))
