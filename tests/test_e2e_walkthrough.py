@@ -1,0 +1,169 @@
+"""End to end on real parts: docs/walkthrough.md run as written, at small scale.
+
+Trained models -> ``abkit serve`` (a real subprocess on a free port) -> simulated advocates
+(``abkit simulate --serve-url``) -> events -> ``abkit report`` -> ``abkit dashboard`` in
+headless Chromium. Once on SQLite and once on a PostgreSQL server started by the test, where
+the service and the dashboard are separate processes sharing the database.
+
+The two models are trained once (the page's training step, as its own script) and shared by
+both runs; everything else on the page runs once per database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from abkit.training.serving_dir import read_metadata
+from tests.e2e_helpers import (
+    TRAINING_REPLACEMENTS,
+    TRAINING_SECTION,
+    Walkthrough,
+    driver_cases,
+    driver_counts,
+    finite,
+    free_port,
+    overview_expected,
+    small_run_replacements,
+    store_counts,
+    walkthrough_script,
+)
+from tests.pg_server import create_database
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(1800)]
+
+# The dashboard engineer's browser helpers; `driver` is their module-scoped Chromium fixture.
+from tests.test_dashboard_browser import _number, _open, _table, driver  # noqa: E402, F401
+
+TRAINING_TIMEOUT_S = 900
+RUN_TIMEOUT_S = 900  # serving three times, traffic, report, until the dashboard answers
+ARMS = {
+    ("standing", "holdout"),
+    ("standing", "v1"),
+    ("v2-challenger", "holdout"),
+    ("v2-challenger", "v1"),
+    ("v2-challenger", "v2"),
+    ("standing", "v2"),
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """The page's training step, run as written (smaller): models/v1 and models/v2."""
+    workdir = tmp_path_factory.mktemp("trained")
+    run = Walkthrough(walkthrough_script(TRAINING_REPLACEMENTS, only=TRAINING_SECTION), workdir)
+    try:
+        assert run.process.wait(TRAINING_TIMEOUT_S) == 0, run.log()
+    finally:
+        run.stop()
+    return workdir / "models"
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def walkthrough(request, trained, tmp_path_factory) -> Iterator[dict]:
+    """The rest of the page (serve, traffic, challenger, promotion, report, dashboard) on one database."""
+    workdir = tmp_path_factory.mktemp(f"walkthrough-{request.param}")
+    (workdir / "models").symlink_to(trained)
+    if request.param == "sqlite":
+        database, url = "abkit.sqlite", f"sqlite:///{workdir / 'abkit.sqlite'}"
+    else:
+        server = request.getfixturevalue("postgres_server")
+        database = url = create_database(server, "abkit_e2e")
+    dashboard_port = free_port()
+    script = walkthrough_script(small_run_replacements(free_port(), dashboard_port, database), skip=(TRAINING_SECTION,))
+    run = Walkthrough(script, workdir)
+    try:
+        run.wait_for_url(f"http://127.0.0.1:{dashboard_port}/", RUN_TIMEOUT_S)
+        yield {"workdir": workdir, "url": url, "dashboard": f"http://127.0.0.1:{dashboard_port}", "run": run}
+    finally:
+        run.stop()
+
+
+def _report(walkthrough: dict) -> dict:
+    import json
+
+    return json.loads((walkthrough["workdir"] / "report.json").read_text())
+
+
+def test_training_writes_two_serving_directories(trained):
+    assert read_metadata(trained / "v1").model_version == "v1"
+    assert read_metadata(trained / "v2").model_version == "v2"
+
+
+def test_events_per_arm_match_requests(walkthrough):
+    sent = driver_counts(walkthrough["workdir"])
+    stored = store_counts(walkthrough["url"])
+    assert set(sent) == ARMS  # seeded ids and the assignment hash: every arm gets traffic
+    assert stored["predictions"] == {key: counts["predictions"] for key, counts in sent.items()}
+    assert stored["selections"] == {key: counts["selections"] for key, counts in sent.items()}
+    # Every selection names the prediction it answers.
+    assert stored["answered"] == stored["selections"]
+    assert stored["cases"] == driver_cases(walkthrough["workdir"])
+
+
+def test_holdout_predictions_are_logged_with_no_suggestions_shown(walkthrough):
+    sent = driver_counts(walkthrough["workdir"])
+    stored = store_counts(walkthrough["url"])
+    for (experiment, arm), counts in sent.items():
+        assert counts["predictions"] > 0, (experiment, arm)
+        # The model scores every request, the holdout's included: top-5 lists are in the store.
+        assert stored["scored"][experiment, arm] == counts["predictions"], (experiment, arm)
+        expected_shown = 0 if arm == "holdout" else counts["predictions"]
+        assert counts["shown"] == expected_shown, (experiment, arm)
+
+
+def test_report_has_versions_comparison_and_templates_with_finite_statistics(walkthrough):
+    report = _report(walkthrough)
+    stored = store_counts(walkthrough["url"])
+    assert report["totals"]["selections"] == sum(stored["selections"].values())
+    assert report["totals"]["predictions"] == sum(stored["predictions"].values())
+    assert report["totals"]["cases"] == stored["cases"]
+
+    versions = {v["model_version"]: v for v in report["versions"]}
+    assert sorted(versions) == ["v1", "v2"]
+    for name, version in versions.items():
+        figures = {
+            "treatment mean": version["treatment"]["mean_s"],
+            "holdout mean": version["holdout"]["mean_s"],
+            "delta_s": version["delta_s"],
+            "delta CI low": version["delta_ci95_s"][0],
+            "delta CI high": version["delta_ci95_s"][1],
+            "welch t": version["welch"]["t"],
+            "welch df": version["welch"]["df"],
+            "welch p": version["welch"]["p"],
+            "top1": version["holdout_accuracy"]["top1"],
+            "top5": version["holdout_accuracy"]["top5"],
+        }
+        assert all(finite(value) for value in figures.values()), (name, figures)
+        assert version["treatment"]["n"] > 0 and version["holdout"]["n"] > 0
+
+    comparisons = [c for c in report["comparisons"] if c["experiment"] == "v2-challenger"]
+    assert len(comparisons) == 1
+    comparison = comparisons[0]
+    assert (comparison["baseline"], comparison["challenger"]) == ("v1", "v2")
+    assert all(finite(comparison["welch"][k]) for k in ("t", "df", "p")), comparison
+    assert finite(comparison["delta_s"])
+
+    rows = report["templates"]["rows"]
+    assert rows, "template table is empty"
+    assert all(finite(row["volume"]) and row["volume"] > 0 for row in rows)
+    assert all(finite(row[k]) for row in rows for k in ("holdout_top5_accuracy", "saving_s") if row[k] is not None)
+    assert any(row["saving_s"] is not None for row in rows)
+    assert (walkthrough["workdir"] / "report.html").stat().st_size > 0
+
+
+def test_dashboard_overview_shows_the_report_numbers(walkthrough, driver):  # noqa: F811
+    report = _report(walkthrough)
+    _open(driver, walkthrough["dashboard"] + "/", "overview-ready")
+    rows = {row["model_version"]: row for row in _table(driver, "overview-table")}
+    assert sorted(rows) == sorted(v["model_version"] for v in report["versions"])
+    for version in report["versions"]:
+        row = rows[version["model_version"]]
+        for column, value in overview_expected(version).items():
+            # The page rounds (3 decimals, 3 significant digits for p, 0.1 point for shares).
+            assert _number(row[column]) == pytest.approx(value, rel=5e-3, abs=1e-3), (
+                version["model_version"],
+                column,
+            )
