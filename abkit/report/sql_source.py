@@ -8,11 +8,11 @@ percentiles) live in :mod:`abkit.report.dialects`.
 from __future__ import annotations
 
 import json
-import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, Integer, Select, case, cast, func, literal, literal_column, or_, select
@@ -21,6 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from abkit.events import columns as c
 from abkit.events.engine import connect
 from abkit.events.schema import cases, experiments, model_versions, predictions, selections
+from abkit.report import sqlite_percentiles
 from abkit.report.dialects import day_of, percentile, week_start
 from abkit.report.groups import (
     PERCENTILES,
@@ -32,7 +33,6 @@ from abkit.report.groups import (
     PredictionDay,
     TemplateGroup,
     Window,
-    interpolate_percentile,
 )
 
 # Concurrent family queries: more than the engine's default pool (5) would queue anyway.
@@ -303,18 +303,20 @@ class SqlSource:
         return self._shifts[window]
 
     def queries(self, window: Window, shift: float) -> dict[str, Select]:
-        """Every family's statement for this engine's dialect, by name."""
+        """Every family's statement for this engine's dialect, by name (SQLite latency aside)."""
         sqlite_engine = self.engine.dialect.name == "sqlite"
-        return {
+        statements = {
             "arms": arm_groups_query(window, shift),
             "hits": hit_groups_query(window),
             "templates": template_groups_query(window, shift),
             "days": day_groups_query(window, shift),
             "prediction_days": prediction_days_query(window),
-            "latency": latency_ranks_query(window) if sqlite_engine else latency_query(window),
             "cases": case_groups_query(window),
             "case_count": case_count_query(window),
         }
+        if not sqlite_engine:  # SQLite has no percentile aggregate: two passes, see _batch
+            statements["latency"] = latency_query(window)
+        return statements
 
     def _batch(self, window: Window, shift: float | None = None) -> dict[str, list[Any]]:
         """Run every family's query at once, each on its own pooled connection, and keep the rows.
@@ -325,12 +327,16 @@ class SqlSource:
         """
         shift = self.shift(window) if shift is None else shift
         if self._cached is None or self._cached[0] != (window, shift):
-            statements = self.queries(window, shift)
+            jobs: dict[str, Callable[[], list[Any]]] = {
+                name: partial(self._rows, statement) for name, statement in self.queries(window, shift).items()
+            }
+            if self.engine.dialect.name == "sqlite":
+                jobs["latency"] = partial(sqlite_percentiles.latency_groups, self._rows, window)
             if self.workers <= 1:
-                rows = {name: self._rows(statement) for name, statement in statements.items()}
+                rows = {name: job() for name, job in jobs.items()}
             else:
                 with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                    futures = {name: pool.submit(self._rows, statement) for name, statement in statements.items()}
+                    futures = {name: pool.submit(job) for name, job in jobs.items()}
                     rows = {name: future.result() for name, future in futures.items()}
             self._cached = ((window, shift), rows)
         return self._cached[1]
@@ -379,24 +385,12 @@ class SqlSource:
         ]
 
     def latency_groups(self, window: Window) -> list[LatencyGroup]:
-        if self.engine.dialect.name != "sqlite":
-            return [
-                LatencyGroup(row.model_version, _int(row.n), *(_float(row[2 + i]) for i in range(4)))
-                for row in self._batch(window)["latency"]
-            ]
-        ranked: dict[str, tuple[int, dict[int, float]]] = {}
-        for row in self._batch(window)["latency"]:
-            ranked.setdefault(row.model_version, (int(row.n), {}))[1][int(row.rank)] = float(row.latency_ms)
-        groups = []
-        for version, (n, values) in ranked.items():
-            quantiles = []
-            for fraction in PERCENTILES:
-                low_rank = math.floor((n - 1) * fraction) + 1
-                low = values[low_rank]
-                quantiles.append(interpolate_percentile(low, values.get(low_rank + 1, low), n, fraction))
-            p50, p90, p99 = quantiles
-            groups.append(LatencyGroup(version, n, p50, p90, p99, values[n]))
-        return groups
+        if self.engine.dialect.name == "sqlite":
+            return list(self._batch(window)["latency"])
+        return [
+            LatencyGroup(row.model_version, _int(row.n), *(_float(row[2 + i]) for i in range(4)))
+            for row in self._batch(window)["latency"]
+        ]
 
     def case_groups(self, window: Window) -> list[CaseGroup]:
         return [
