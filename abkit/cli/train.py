@@ -253,8 +253,8 @@ def scaling(
 )
 @click.option("--seed", default=0, show_default=True, help="Seeds the simulated corpus, split and initialisation.")
 @click.option("--model-version", default="v1", show_default=True)
-@click.option("--cases", "n_cases", default=None, type=int, help="Simulated cases (default 600).")
-@click.option("--templates", "n_templates", default=None, type=int, help="Template label set size (default 64).")
+@click.option("--cases", "n_cases", default=None, type=int, help="Simulated cases (default 2000).")
+@click.option("--templates", "n_templates", default=None, type=int, help="Template label set size (default 40).")
 @click.option("--encoder/--no-encoder", default=True, show_default=True, help="Also train the BERT-style baseline.")
 @DEVICE_OPTION
 @QUIET_OPTION

@@ -12,8 +12,8 @@ from abkit.training.corpus import parse_cases, split_cases, write_corpus
 from abkit.training.optim import Runtime
 from abkit.training.pipeline import FinetuneReport, load_base, run_adaptation, run_finetune
 
-DEMO_CASES = 600
-DEMO_TEMPLATES = 64
+DEMO_CASES = 2000
+DEMO_TEMPLATES = 40
 
 
 @dataclass(frozen=True)
