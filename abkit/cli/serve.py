@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -82,6 +83,7 @@ def read_token(token_file: Path | None) -> str | None:
     show_default=True,
     help="auto (bf16/fp16 on CUDA, float32 on CPU), float32, float16, bfloat16.",
 )
+@click.option("--cpu-threads", type=int, default=0, show_default=True, help="Torch CPU threads (0: torch's default).")
 @click.option("--max-batch-size", type=int, default=32, show_default=True, help="Requests per forward pass.")
 @click.option("--max-batch-tokens", type=int, default=16_384, show_default=True, help="Padded tokens per forward pass.")
 @click.option("--max-wait-ms", type=float, default=0.0, show_default=True, help="Extra wait for a fuller batch.")
@@ -105,6 +107,7 @@ def serve(
     token_file: Path | None,
     device: str,
     dtype: str,
+    cpu_threads: int,
     max_batch_size: int,
     max_batch_tokens: int,
     max_wait_ms: float,
@@ -130,6 +133,13 @@ def serve(
 
     hf_logging.disable_progress_bar()  # no "Loading weights" bars in service logs
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The model thread and the event loop share the GIL; with the default 5 ms switch interval a
+    # busy event loop makes the model thread wait up to 5 ms each time it needs the GIL back.
+    sys.setswitchinterval(float(os.environ.get("ABKIT_SWITCH_INTERVAL_S", "0.0005")))
+    if cpu_threads > 0:
+        import torch
+
+        torch.set_num_threads(cpu_threads)
     token = read_token(token_file)
     if host not in LOOPBACK_HOSTS and token is None:
         raise click.UsageError(f"--host {host} is reachable from other machines: give --token-file or set ${TOKEN_ENV}")

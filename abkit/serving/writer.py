@@ -34,7 +34,7 @@ class WriterSettings:
 
     max_pending: int = 50_000  # buffered events at which new requests are refused (HTTP 503)
     batch_size: int = 500  # events per transaction
-    flush_interval_s: float = 0.05  # how long a partial batch may wait for more events
+    flush_interval_s: float = 0.5  # how long a partial batch may wait for more events (fewer, larger writes)
     backoff_initial_s: float = 0.05  # first retry delay after a failed write; doubles each time
     backoff_max_s: float = 2.0
     health_check_interval_s: float = 2.0  # ping the database this often when there is nothing to write

@@ -1,0 +1,372 @@
+"""Service under load vs the bare scorer, on the same inputs, in one run.
+
+    .venv/bin/python bench/bench_serving.py                       # tiny model, CPU (CI-sized)
+    .venv/bin/python bench/bench_serving.py --device cuda --shape pythia-1.4b --input-tokens 512 \
+        --rates 10,50,100 --rate-duration 60                        # the GPU figures
+
+What it measures (the acceptance goals of the serving issue):
+
+1. Saturation throughput: the bare scorer runs the inputs in batches of ``--max-batch-size``
+   back to back (requests/s); the service (``abkit serve`` in a subprocess) is driven by
+   ``--clients`` concurrent closed-loop clients for ``--saturation-duration`` seconds.
+   Ratio = service / bare; goal >= 0.90.
+2. Low-load latency: one request at a time. The bare figure is one forward pass of batch
+   size 1 (token ids -> top-5 on the device); the service figure is the client-side round
+   trip (HTTP, JSON, tokenization, assignment, batching, forward pass, event buffering).
+   Difference of medians; goal <= 2 ms.
+3. Optionally (``--rates``), open-loop P50/P99 at fixed rates with the load-test runner.
+
+Models are randomly initialised with the published Pythia shapes (nothing is downloaded):
+the time of a forward pass depends on the shape, not on the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import torch
+
+from abkit.loadtest.inputs import request_bodies
+from abkit.loadtest.runner import run_rate, wait_ready
+from abkit.loadtest.stats import format_summary, summarize
+from abkit.serving.scorer import HFScorer
+from abkit.serving.server import free_port
+from abkit.simulate.transcripts import generate_transcripts
+from abkit.text import parse_messages
+from abkit.training.serving_dir import ServingMetadata, write_metadata
+from abkit.training.tiny import tiny_gpt_neox_config, train_bpe_tokenizer
+
+# (hidden size, layers, attention heads, embedding rows): Pythia's published shapes.
+SHAPES = {
+    "tiny": (64, 2, 4, 1024),
+    "small": (256, 4, 4, 8192),
+    "pythia-160m": (768, 12, 12, 50304),
+    "pythia-410m": (1024, 24, 16, 50304),
+    "pythia-1.4b": (2048, 24, 16, 50304),
+}
+N_TEMPLATES = 640
+
+
+def build_model(directory: Path, shape: str, texts: list[str], dtype: torch.dtype) -> Path:
+    """A random-init GPT-NeoX classifier of ``shape`` with a BPE tokenizer trained on ``texts``."""
+    from transformers import GPTNeoXForSequenceClassification
+
+    hidden, layers, heads, rows = SHAPES[shape]
+    tokenizer = train_bpe_tokenizer(texts, vocab_size=min(rows, 8192))
+    config = tiny_gpt_neox_config(
+        max(rows, len(tokenizer)),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    config.num_labels = N_TEMPLATES
+    config.id2label = {i: f"T{i:04d}" for i in range(N_TEMPLATES)}
+    config.label2id = {label: i for i, label in config.id2label.items()}
+    torch.manual_seed(0)
+    model = GPTNeoXForSequenceClassification(config).to(dtype).eval()
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    write_metadata(
+        directory,
+        ServingMetadata(
+            model_version="bench",
+            base_model=f"random-init {shape}",
+            parameters=sum(p.numel() for p in model.parameters()),
+        ),
+    )
+    return directory
+
+
+def make_bodies(corpus: list[dict], scorer: HFScorer, n: int, input_tokens: int, seed: int) -> list[dict]:
+    """``n`` suggest bodies: natural conversation cuts, or (``input_tokens`` > 0) conversations
+    stitched from several cases until the window is full."""
+    if input_tokens <= 0:
+        source = request_bodies(corpus, seed=seed)
+        return [next(source) for _ in range(n)]
+    rnd = random.Random(seed)
+    pool = [{"role": m["role"], "text": m["text"]} for case in corpus for m in case["messages"]]
+    bodies = []
+    for i in range(n):
+        messages: list[dict] = []
+        while len(scorer.encode(parse_messages(messages or [pool[0]]))) < input_tokens * 0.9 and len(messages) < 400:
+            start = rnd.randrange(len(pool))
+            messages.extend(pool[start : start + 8])
+        bodies.append(
+            {
+                "case_id": f"bench-{i}",
+                "message_id": f"bench-{i}-m",
+                "advocate_id": f"adv-{i % 97}",
+                "messages": messages,
+            }
+        )
+    return bodies
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bare_latency_ms(scorer: HFScorer, sequences: list[list[int]], repeats: int) -> list[float]:
+    times = []
+    for i in range(repeats):
+        ids = sequences[i % len(sequences)]
+        sync(scorer.device)
+        started = time.perf_counter()
+        scorer.score([ids])  # returns host lists: includes the device sync
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def bare_throughput(scorer: HFScorer, sequences: list[list[int]], batch_size: int, seconds: float) -> tuple[int, float]:
+    """(requests, seconds) of back-to-back batches, grouped by length as the service's batcher would."""
+    ordered = sorted(sequences, key=len)
+    batches = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds or done == 0:
+        batch = batches[random.randrange(len(batches))]
+        scorer.score(batch)
+        done += len(batch)
+    return done, time.perf_counter() - started
+
+
+def service_side_figures(url: str) -> dict[str, float]:
+    """Mean batch size and forward-pass time as the service saw them (from /metrics)."""
+    text = httpx.get(f"{url}/metrics").text
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, _, value = line.partition(" ")
+            values[name] = float(value)
+    batches = values.get("abkit_batch_size_count", 0) or 1
+    return {
+        "mean_batch_size": values.get("abkit_batch_size_sum", 0) / batches,
+        "mean_forward_pass_ms": 1000 * values.get("abkit_inference_duration_seconds_sum", 0) / batches,
+    }
+
+
+def service_latency_ms(url: str, bodies: list[dict], repeats: int) -> list[float]:
+    """Round trips of one request at a time over one keep-alive connection (stdlib client:
+    lighter than httpx, so the figure is the service's rather than the client's)."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    payloads = [json.dumps(body).encode() for body in bodies]
+    times = []
+    try:
+        for i in range(repeats):
+            started = time.perf_counter()
+            connection.request("POST", "/v1/suggest", payloads[i % len(payloads)], {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            times.append((time.perf_counter() - started) * 1000)
+            if response.status != 200:
+                raise RuntimeError(f"service answered {response.status}")
+    finally:
+        connection.close()
+    return times
+
+
+async def _raw_post_loop(host: str, port: int, payloads: list[bytes], stop: float) -> tuple[int, int]:
+    """One keep-alive HTTP/1.1 connection sending back to back; returns (ok, failed).
+
+    A few lines of asyncio streams instead of httpx: on a small machine httpx's async pool
+    saturates before the service does, and the bench must measure the service.
+    """
+    reader, writer = await asyncio.open_connection(host, port)
+    ok = failed = 0
+    i = 0
+    try:
+        while time.perf_counter() < stop:
+            writer.write(payloads[i % len(payloads)])
+            i += 1
+            status_line = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            if status_line.split(b" ", 2)[1] == b"200":
+                ok += 1
+            else:
+                failed += 1
+    finally:
+        writer.close()
+    return ok, failed
+
+
+def http_request(path: str, body: dict) -> bytes:
+    content = json.dumps(body).encode()
+    head = f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {len(content)}\r\n\r\n"
+    return head.encode() + content
+
+
+async def _closed_loop(url: str, bodies: list[dict], clients: int, seconds: float) -> tuple[int, int, float]:
+    """``clients`` connections each sending its next request as soon as the last is answered."""
+    host, port = url.removeprefix("http://").split(":")
+    payloads = [http_request("/v1/suggest", body) for body in bodies]
+    started = time.perf_counter()
+    counts = await asyncio.gather(
+        *(_raw_post_loop(host, int(port), payloads[k:] + payloads[:k], started + seconds) for k in range(clients))
+    )
+    return sum(c[0] for c in counts), sum(c[1] for c in counts), time.perf_counter() - started
+
+
+def start_service(model_dir: Path, db: Path, args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "abkit.cli.main",
+        "serve",
+        "--model",
+        str(model_dir),
+        "--db",
+        str(db),
+        "--port",
+        str(port),
+        "--device",
+        args.device,
+        "--log-level",
+        "warning",
+        "--max-batch-size",
+        str(args.max_batch_size),
+        "--max-batch-tokens",
+        str(args.max_batch_tokens),
+        "--max-queue",
+        str(max(256, 4 * args.clients)),
+        "--deadline-ms",
+        "60000",
+    ]
+    if args.cpu_threads:
+        command += ["--cpu-threads", str(args.cpu_threads)]
+    process = subprocess.Popen(command, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url, 600)
+    return process, url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--shape", default="tiny", choices=sorted(SHAPES))
+    parser.add_argument(
+        "--input-tokens", type=int, default=0, help="0: natural conversation cuts; else fill the window to about this"
+    )
+    parser.add_argument("--inputs", type=int, default=256, help="distinct request bodies")
+    parser.add_argument("--max-batch-size", type=int, default=32)
+    parser.add_argument("--max-batch-tokens", type=int, default=16384)
+    parser.add_argument("--max-wait-ms", type=float, default=0.0, help="the service's extra wait for fuller batches")
+    parser.add_argument("--clients", type=int, default=64, help="concurrent clients at saturation")
+    parser.add_argument("--saturation-duration", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=5, help="alternations of bare and service measurements")
+    parser.add_argument("--latency-requests", type=int, default=200)
+    parser.add_argument("--rates", default="", help="e.g. 10,50,100: also run the open-loop load test at these rates")
+    parser.add_argument("--rate-duration", type=float, default=30.0)
+    parser.add_argument(
+        "--cpu-threads", type=int, default=0, help="torch threads in both the service and the bare scorer"
+    )
+    parser.add_argument("--out", type=Path, help="write the results as JSON")
+    args = parser.parse_args()
+
+    device = torch.device(args.device)
+    dtype = (
+        torch.float32 if device.type == "cpu" else (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    )
+    if args.cpu_threads:
+        torch.set_num_threads(args.cpu_threads)
+    corpus = generate_transcripts(0, 400, N_TEMPLATES)
+    texts = [m["text"] for case in corpus for m in case["messages"]]
+    results: dict = {
+        "shape": args.shape,
+        "device": args.device,
+        "dtype": str(dtype),
+        "torch_threads": torch.get_num_threads(),
+    }
+    with tempfile.TemporaryDirectory(prefix="abkit-bench-") as tmp:
+        model_dir = build_model(Path(tmp, "model"), args.shape, texts, dtype)
+        scorer = HFScorer(model_dir, device=args.device)
+        scorer.warm_up()
+        bodies = make_bodies(corpus, scorer, args.inputs, args.input_tokens, seed=1)
+        sequences = [scorer.encode(parse_messages(b["messages"])) for b in bodies]
+        results["input_tokens_mean"] = statistics.fmean(len(s) for s in sequences)
+        results["parameters"] = scorer.parameters
+
+        tokenize_ms = []
+        for body in bodies[:100]:
+            started = time.perf_counter()
+            scorer.encode(parse_messages(body["messages"]))
+            tokenize_ms.append((time.perf_counter() - started) * 1000)
+        process, url = start_service(model_dir, Path(tmp, "events.sqlite"), args)
+        try:
+            service_latency_ms(url, bodies, 20)  # warm the connection and the service
+            # Candidate and baseline alternate in rounds, so that drift in the machine's load
+            # (shared CI runners) hits both alike.
+            bare_ms, service_ms, bare_done, bare_s, service_done, service_s, failed = [], [], 0, 0.0, 0, 0.0, 0
+            per_round = max(1, args.latency_requests // args.rounds)
+            window = args.saturation_duration / args.rounds
+            for _ in range(args.rounds):
+                bare_ms += bare_latency_ms(scorer, sequences, per_round)
+                service_ms += service_latency_ms(url, bodies, per_round)
+                done, elapsed = bare_throughput(scorer, sequences, args.max_batch_size, window)
+                bare_done, bare_s = bare_done + done, bare_s + elapsed
+                ok, bad, elapsed = asyncio.run(_closed_loop(url, bodies, args.clients, window))
+                service_done, service_s, failed = service_done + ok, service_s + elapsed, failed + bad
+            bare_rps, service_rps = bare_done / bare_s, service_done / service_s
+            results["service_metrics"] = service_side_figures(url)
+            rate_summaries = []
+            for rate in [float(r) for r in args.rates.split(",") if r]:
+                source = iter(bodies * (1 + int(rate * args.rate_duration) // len(bodies)))
+                outcomes = asyncio.run(run_rate(url, rate, args.rate_duration, source, concurrency=256, timeout_s=30))
+                summary = summarize(outcomes, rate, args.rate_duration)
+                print(format_summary(summary))
+                rate_summaries.append(summary.to_dict())
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(120)
+
+    results.update(
+        tokenize_median_ms=statistics.median(tokenize_ms),
+        bare_forward_median_ms=statistics.median(bare_ms),
+        service_median_ms=statistics.median(service_ms),
+        low_load_overhead_ms=statistics.median(service_ms) - statistics.median(bare_ms),
+        bare_batched_rps=bare_rps,
+        service_saturated_rps=service_rps,
+        service_failed_requests=failed,
+        throughput_ratio=service_rps / bare_rps,
+        rates=rate_summaries,
+    )
+    print(
+        f"model {args.shape} ({results['parameters'] / 1e6:.1f}M parameters) on {args.device} {dtype}, "
+        f"{results['input_tokens_mean']:.0f} tokens per input on average, torch threads {results['torch_threads']}"
+    )
+    print(
+        f"low load: service median {results['service_median_ms']:.2f} ms vs bare forward pass "
+        f"{results['bare_forward_median_ms']:.2f} ms -> overhead {results['low_load_overhead_ms']:.2f} ms "
+        f"(goal <= 2 ms; tokenization alone {results['tokenize_median_ms']:.2f} ms)"
+    )
+    print(
+        f"saturation: service {service_rps:.1f} req/s vs bare batched {bare_rps:.1f} req/s -> ratio "
+        f"{results['throughput_ratio']:.3f} (goal >= 0.90); {failed} failed requests"
+    )
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
