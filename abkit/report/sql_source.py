@@ -38,6 +38,9 @@ from abkit.report.groups import (
 # Concurrent family queries: more than the engine's default pool (5) would queue anyway.
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
+# Memory PostgreSQL may use per sort or hash in the report's queries.
+POSTGRES_WORK_MEM = "256MB"
+
 # Constants are inlined (not bound) so that an expression in SELECT and in GROUP BY renders
 # identically; PostgreSQL otherwise refuses "must appear in the GROUP BY clause".
 _HOLDOUT: ColumnElement[str] = literal_column(f"'{c.HOLDOUT_ARM}'")
@@ -294,6 +297,10 @@ class SqlSource:
 
     def _rows(self, query: Select) -> list[Any]:
         with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # Per-interaction hash aggregates outgrow the 4 MB default and spill to disk;
+                # SET LOCAL lasts for this transaction only, so pooled connections stay as they were.
+                conn.exec_driver_sql(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'")
             return list(conn.execute(query).all())
 
     def shift(self, window: Window) -> float:
