@@ -252,6 +252,8 @@ def start_service(model_dir: Path, db: Path, args: argparse.Namespace) -> tuple[
         str(max(256, 4 * args.clients)),
         "--deadline-ms",
         "60000",
+        "--max-wait-ms",
+        str(args.max_wait_ms),
     ]
     if args.cpu_threads:
         command += ["--cpu-threads", str(args.cpu_threads)]
