@@ -133,6 +133,8 @@ def serve(
 
     hf_logging.disable_progress_bar()  # no "Loading weights" bars in service logs
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One request's messages are a handful of short texts: the Rust tokenizer's thread pool costs more than it saves.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # The model thread and the event loop share the GIL; with the default 5 ms switch interval a
     # busy event loop makes the model thread wait up to 5 ms each time it needs the GIL back.
     sys.setswitchinterval(float(os.environ.get("ABKIT_SWITCH_INTERVAL_S", "0.0005")))
