@@ -40,7 +40,7 @@ M = TypeVar("M", bound=BaseModel)
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for "the client went away before the answer"
 _REQUEST_MODELS = (SuggestRequest, SelectionRequest, CaseRequest)
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Body is not valid UTF-8 or not JSON."},
     401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."},
     413: {"model": ErrorResponse, "description": "Body too large."},

@@ -48,7 +48,7 @@ def _naive_utc(value: datetime | None) -> datetime | None:
 
 class _Strict(BaseModel):
     # Unknown fields are refused so that a misspelt field name is an error, not silently ignored.
-    model_config = ConfigDict(extra="forbid", str_strict=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class MessageIn(_Strict):

@@ -143,10 +143,10 @@ class HFScorer:
         # Softmax in float32 whatever the model dtype, then top-k, all on the device.
         probabilities = torch.softmax(logits.float(), dim=-1)
         values, indices = torch.topk(probabilities, self.top_k, dim=-1)
-        values, indices = values.cpu().tolist(), indices.cpu().tolist()
+        top_scores, top_indices = values.cpu().tolist(), indices.cpu().tolist()
         return [
             TopK(tuple(Suggestion(self.labels[i], float(v)) for i, v in zip(row_i, row_v, strict=True)))
-            for row_i, row_v in zip(indices, values, strict=True)
+            for row_i, row_v in zip(top_indices, top_scores, strict=True)
         ]
 
     def warm_up(self, batch_sizes: Sequence[int] = (1, 8), lengths: Sequence[int] = (16, 512)) -> None:

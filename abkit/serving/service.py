@@ -304,7 +304,7 @@ class SuggestionService:
     def log_selection(self, request: SelectionRequest) -> dict[str, str]:
         """Buffer a selection event; returns its id, experiment, arm and model version."""
         arm, version = self.arm_of(request.advocate_id, request.case_id)
-        event = {
+        event: dict[str, Any] = {
             c.SELECTION_ID: request.selection_id or uuid.uuid4().hex,
             c.CASE_ID: request.case_id,
             c.MESSAGE_ID: request.message_id,
