@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
+
+from abkit.events import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 WALKTHROUGH = ROOT / "docs" / "walkthrough.md"
@@ -176,7 +178,7 @@ def driver_cases(workdir: Path) -> int:
 
 def store_counts(url: str) -> dict[str, Any]:
     """Events in the store: per (experiment, arm) predictions, scored holdout predictions, selections; cases."""
-    engine = create_engine(url)
+    engine = connect(url)
     try:
         with engine.connect() as conn:
             predictions = conn.execute(

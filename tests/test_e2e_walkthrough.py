@@ -35,7 +35,7 @@ from tests.pg_server import create_database
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(1800)]
 
 # The dashboard engineer's browser helpers; `driver` is their module-scoped Chromium fixture.
-from tests.test_dashboard_browser import _number, _open, _table, driver  # noqa: E402, F401
+from tests.test_dashboard_browser import SCREENSHOTS, _number, _open, _table, driver  # noqa: E402, F401
 
 TRAINING_TIMEOUT_S = 900
 RUN_TIMEOUT_S = 900  # serving three times, traffic, report, until the dashboard answers
@@ -76,7 +76,7 @@ def walkthrough(request, trained, tmp_path_factory) -> Iterator[dict]:
     run = Walkthrough(script, workdir)
     try:
         run.wait_for_url(f"http://127.0.0.1:{dashboard_port}/", RUN_TIMEOUT_S)
-        yield {"workdir": workdir, "url": url, "dashboard": f"http://127.0.0.1:{dashboard_port}", "run": run}
+        yield {"name": request.param, "workdir": workdir, "url": url, "dashboard": f"http://127.0.0.1:{dashboard_port}"}
     finally:
         run.stop()
 
@@ -157,6 +157,8 @@ def test_report_has_versions_comparison_and_templates_with_finite_statistics(wal
 def test_dashboard_overview_shows_the_report_numbers(walkthrough, driver):  # noqa: F811
     report = _report(walkthrough)
     _open(driver, walkthrough["dashboard"] + "/", "overview-ready")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / f"walkthrough-overview-{walkthrough['name']}.png"))
     rows = {row["model_version"]: row for row in _table(driver, "overview-table")}
     assert sorted(rows) == sorted(v["model_version"] for v in report["versions"])
     for version in report["versions"]:

@@ -35,6 +35,7 @@ DEMO_TEMPLATES = 64  # the label set of `abkit train demo-model` (abkit.training
 # Queue full, not ready or buffer full, deadline passed: nothing was logged, so a retry is safe.
 RETRY_STATUSES = frozenset({429, 503, 504})
 _LIVE_STREAM = 0x11FE  # keeps the live driver's draws apart from the world's
+FIRST_BACKOFF_S, MAX_BACKOFF_S = 0.1, 5.0
 
 
 class LiveError(RuntimeError):
@@ -52,7 +53,8 @@ class LiveSettings:
         n_templates: the served model's label set size; the transcripts use the same catalogue.
         timeout_s: per HTTP request.
         ready_timeout_s: how long to wait for ``GET /ready`` before the first request.
-        max_retries: retries of a request answered 429/503 or lost in transport.
+        max_retries: retries of a request answered 429/503/504 or lost in transport (the
+            backoff doubles from 0.1 s up to 5 s, so 10 retries ride out about 25 s of overload).
         token: bearer token, when the service requires one.
     """
 
@@ -62,7 +64,7 @@ class LiveSettings:
     n_templates: int = DEMO_TEMPLATES
     timeout_s: float = 30.0
     ready_timeout_s: float = 120.0
-    max_retries: int = 5
+    max_retries: int = 10
     token: str | None = None
 
     def __post_init__(self) -> None:
@@ -235,23 +237,24 @@ class _Run:
             except httpx.TransportError as error:
                 if attempt >= self.settings.max_retries:
                     raise LiveError(f"POST {path}: {type(error).__name__}: {error}") from None
-                delay = 0.1 * 2**attempt
+                # The request may have reached the service: a retried suggest can then log twice.
+                delay = FIRST_BACKOFF_S * 2**attempt
             else:
                 if response.status_code < 300:
                     return response.json()
                 if response.status_code not in RETRY_STATUSES or attempt >= self.settings.max_retries:
                     raise LiveError(f"POST {path}: {response.status_code}: {_detail(response)}")
-                delay = float(response.headers.get("Retry-After") or 0.1 * 2**attempt)
+                delay = float(response.headers.get("Retry-After") or FIRST_BACKOFF_S * 2**attempt)
             attempt += 1
             self.retries[path] += 1
-            await asyncio.sleep(min(delay, 5.0))
+            await asyncio.sleep(min(delay, MAX_BACKOFF_S))
 
     def tally(self, experiment: str, arm: str) -> _Tally:
         return self.tallies.setdefault((experiment, arm), _Tally())
 
     async def replay(self, number: int, transcript: dict[str, Any]) -> None:
         """Replay one case: suggestions, selections, then the case's close."""
-        settings, world = self.world.settings, self.world
+        settings = self.world.settings
         case_id, messages = transcript["case_id"], transcript["messages"]
         turns = case_turns(messages)
         rng = np.random.default_rng([self.settings.seed, _LIVE_STREAM, number])
@@ -262,53 +265,68 @@ class _Run:
         total_s = 0.0
         selection_number = 0
         for turn in turns:
-            advocate = advocates[turn.interaction]
+            advocate = advocate_id_for(advocates[turn.interaction])
             if turn.kind == "suggest":
-                body = {
-                    "case_id": case_id,
-                    "message_id": turn.message_id,
-                    "advocate_id": advocate_id_for(advocate),
-                    "messages": [{"role": m["role"], "text": m["text"]} for m in messages[: turn.upto]],
-                }
-                answer = await self.post("/v1/suggest", body)
-                tally = self.tally(answer["experiment"], answer["arm"])
-                tally.predictions += 1
-                tally.shown += bool(answer["suggestions"])
+                answer = await self._suggest(case_id, advocate, turn, messages)
                 continue
             assert answer is not None and turn.template_id is not None  # case_turns puts a suggest first
-            shown = answer["suggestions"]
-            rank = rank_of(turn.template_id, shown)
+            rank = rank_of(turn.template_id, answer["suggestions"])
             template = self.template_index.get(turn.template_id)
-            template_factor = world.template_factor[template] if template is not None else 1.0
             effect = (
-                template_factor
-                * world.advocate_factor[advocate]
+                (self.world.template_factor[template] if template is not None else 1.0)
+                * self.world.advocate_factor[advocates[turn.interaction]]
                 * interaction_effect[turn.interaction]
                 * lognormal_unit_mean(rng, settings.selection_sd, 1)[0]
             )
             # The real model's ranking is its own saving: no per-version extra saving here.
-            seconds = float(selection_time_s(settings, np.array([rank]), np.array([bool(shown)]), 0.0, effect)[0])
-            accepted = await self.post(
-                "/v1/selections",
-                {
-                    "selection_id": f"{case_id}-s{selection_number}",  # fixed id: a retried report counts once
-                    "case_id": case_id,
-                    "message_id": turn.message_id,
-                    "advocate_id": advocate_id_for(advocate),
-                    "template_id": turn.template_id,
-                    "selection_time_s": seconds,
-                    "prediction_id": answer["prediction_id"],
-                },
-            )
-            tally = self.tally(accepted["experiment"], accepted["arm"])
-            tally.selections += 1
-            tally.top1 += rank == 1
-            tally.top5 += rank > 0
-            tally.selection_time_s += seconds
+            shown = bool(answer["suggestions"])
+            seconds = float(selection_time_s(settings, np.array([rank]), np.array([shown]), 0.0, effect)[0])
+            await self._select(f"{case_id}-s{selection_number}", case_id, advocate, turn, answer, rank, seconds)
             total_s += seconds
             selection_number += 1
         handle_time = round(total_s + float(other_work_s(rng, settings, 1)[0]), 3)
         await self.post("/v1/cases", {"case_id": case_id, "handle_time_s": handle_time})
+
+    async def _suggest(
+        self, case_id: str, advocate: str, turn: Turn, messages: Sequence[dict[str, Any]]
+    ) -> dict[str, Any]:
+        body = {
+            "case_id": case_id,
+            "message_id": turn.message_id,
+            "advocate_id": advocate,
+            "messages": [{"role": m["role"], "text": m["text"]} for m in messages[: turn.upto]],
+        }
+        answer = await self.post("/v1/suggest", body)
+        tally = self.tally(answer["experiment"], answer["arm"])
+        tally.predictions += 1
+        tally.shown += bool(answer["suggestions"])
+        return answer
+
+    async def _select(
+        self,
+        selection_id: str,
+        case_id: str,
+        advocate: str,
+        turn: Turn,
+        answer: dict[str, Any],
+        rank: int,
+        seconds: float,
+    ) -> None:
+        body = {
+            "selection_id": selection_id,  # fixed id: a retried report is stored once
+            "case_id": case_id,
+            "message_id": turn.message_id,
+            "advocate_id": advocate,
+            "template_id": turn.template_id,
+            "selection_time_s": seconds,
+            "prediction_id": answer["prediction_id"],
+        }
+        accepted = await self.post("/v1/selections", body)
+        tally = self.tally(accepted["experiment"], accepted["arm"])
+        tally.selections += 1
+        tally.top1 += rank == 1
+        tally.top5 += rank > 0
+        tally.selection_time_s += seconds
 
 
 def _detail(response: httpx.Response) -> str:
