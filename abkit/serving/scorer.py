@@ -130,7 +130,7 @@ class HFScorer:
     @torch.inference_mode()
     def logits(self, batch: TokenBatch) -> torch.Tensor:
         """Pooled class logits ``[batch, labels]`` on the model's device."""
-        batch = batch.to(self.device, non_blocking=self.device.type == "cuda")
+        batch = batch.to(self.device)
         if self._decoder_head is not None:
             hidden = self.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)[0]
             last = hidden[torch.arange(hidden.shape[0], device=hidden.device), batch.lengths - 1]
