@@ -423,6 +423,24 @@ def test_ready_is_503_until_the_model_is_loaded(sqlite_url, scorers):
         assert client.post("/v1/suggest", json=GOOD).status_code == 200
 
 
+def test_a_model_that_fails_to_load_is_reported_not_hidden(sqlite_url):
+    def broken_load():
+        raise RuntimeError("weights file truncated")
+
+    service = SuggestionService(
+        [ModelSlot("v1", broken_load)],
+        standing_experiment("v1"),
+        EventWriter(lambda: EventStore.open(sqlite_url), settings=FAST_WRITER),
+    )
+    with background_server(create_app(service)) as url, httpx.Client(base_url=url) as client:
+        wait_until(lambda: service.load_error is not None)
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+        assert "model load failed: RuntimeError: weights file truncated" in ready.json()["problems"]
+        refused = client.post("/v1/suggest", json=GOOD)
+        assert refused.status_code == 503 and "model failed to load" in refused.json()["detail"]
+
+
 def test_bearer_token_is_required_when_configured(sqlite_url, scorers):
     with running(make_service(sqlite_url, scorers), token="s3cret-token") as client:
         missing = client.post("/v1/suggest", json=GOOD)

@@ -166,11 +166,6 @@ class SuggestionService:
         self.writer.start()
         self._load_task = asyncio.get_running_loop().create_task(self._load())
 
-    async def wait_loaded(self) -> None:
-        """Wait for the background load (re-raising its error)."""
-        if self._load_task is not None:
-            await self._load_task
-
     async def _load(self) -> None:
         loop = asyncio.get_running_loop()
         try:
@@ -182,10 +177,10 @@ class SuggestionService:
                 if warm_up is not None:
                     await loop.run_in_executor(self._executor, warm_up)
                 self.scorers[slot.model_version] = scorer
-        except Exception as error:
+        except Exception as error:  # reported by /ready and every request; the process stays up to say so
             self.load_error = f"{type(error).__name__}: {error}"
             log.exception("loading the models failed")
-            raise
+            return
         for version, scorer in self.scorers.items():
             batcher: DynamicBatcher[TopK] = DynamicBatcher(
                 scorer.score, self._executor, self.settings.batcher, observer=self.metrics
