@@ -288,7 +288,8 @@ def _register_shell_callbacks(app: Dash) -> None:
                 no_update,
             )
         if state.error:
-            return f"Refresh failed: {state.error}", True, state.generation
+            # No new snapshot: leave the generation alone, so nothing re-reads or reloads.
+            return f"Refresh failed: {state.error}", True, no_update
         if state.generation != generation:
             return (
                 f"Report computed at {_stamp(state.finished_at)}." if state.finished_at else "",
