@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from abkit.cli.main import cli
+from abkit.simulate.transcripts import generate_transcripts
+from abkit.training.corpus import write_corpus
+from abkit.training.serving_dir import read_metadata
+
+TINY_TOML = """
+name = "cli-test"
+[tiny_model]
+vocab_size = 300
+hidden_size = 32
+num_hidden_layers = 1
+num_attention_heads = 2
+[adapt]
+context_length = 64
+batch_size = 8
+max_steps = 4
+checkpoint_every = 2
+heldout_fraction = 0.1
+[finetune]
+max_tokens = 64
+batch_size = 16
+[encoder]
+hidden_size = 32
+num_hidden_layers = 1
+num_attention_heads = 2
+epochs = 2
+"""
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    corpus = root / "corpus.jsonl"
+    write_corpus(corpus, generate_transcripts(4, 60, n_templates=12))
+    config = root / "tiny.toml"
+    config.write_text(TINY_TOML)
+    return root, corpus, config
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, ["train", *args])
+
+
+@pytest.mark.slow
+def test_adapt_finetune_evaluate_and_scaling_from_the_command_line(files):
+    root, corpus, config = files
+    adapted = run("adapt", "--data", str(corpus), "--size", str(config), "--out", str(root / "run"), "-q")
+    assert adapted.exit_code == 0, adapted.output
+    assert "packed fill rate" in adapted.output and "held-out LM loss" in adapted.output
+    assert sorted(p.name for p in (root / "run").glob("checkpoint-*")) == [
+        "checkpoint-000000",
+        "checkpoint-000002",
+        "checkpoint-000004",
+    ]
+    resumed = run(
+        "adapt", "--data", str(corpus), "--size", str(config), "--out", str(root / "run2"), "-q",
+        "--resume", str(root / "run" / "checkpoint-000002"),
+    )  # fmt: skip
+    assert resumed.exit_code == 0, resumed.output
+    first = json.loads((root / "run" / "adapt_summary.json").read_text())["curve"]
+    second = json.loads((root / "run2" / "adapt_summary.json").read_text())["curve"]
+    assert [p["loss"] for p in second] == pytest.approx([p["loss"] for p in first], rel=1e-5)
+
+    serving = root / "serving"
+    tuned = run(
+        "finetune", str(root / "run" / "checkpoint-000004"), "--data", str(corpus), "--size", str(config),
+        "--out", str(serving), "--model-version", "v7", "-q",
+    )  # fmt: skip
+    assert tuned.exit_code == 0, tuned.output
+    assert "majority baseline" in tuned.output and "encoder baseline (best epoch" in tuned.output
+    metadata = read_metadata(serving)
+    assert metadata.model_version == "v7" and metadata.extra["adaptation"]["step"] == 4
+
+    evaluated = run("evaluate", str(serving), "--data", str(corpus))
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "v7" in evaluated.output and "top-5" in evaluated.output
+
+    scaled = run(
+        "scaling",
+        "--data",
+        str(corpus),
+        "--run",
+        str(root / "run"),
+        "--size",
+        str(config),
+        "--out",
+        str(root / "scaling"),
+        "-q",
+    )
+    assert scaled.exit_code == 0, scaled.output
+    assert "lm_loss" in scaled.output and (root / "scaling" / "scaling.html").is_file()
+    points = json.loads((root / "scaling" / "scaling.json").read_text())["points"]
+    assert [p["step"] for p in points] == [0, 2, 4]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "empty corpus"),
+        (
+            json.dumps({"case_id": "c1", "messages": [{"message_id": "m", "role": "bot", "text": "x"}]}) + "\n",
+            ":1 (case 'c1'): messages[0].role: unknown role 'bot'",
+        ),
+    ],
+)
+def test_bad_corpora_exit_with_a_message_naming_the_record(tmp_path, content, message):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(content)
+    result = run("adapt", "--data", str(corpus), "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_unknown_size_exits_with_the_list_of_sizes(tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    write_corpus(corpus, generate_transcripts(1, 4, n_templates=4))
+    result = run("adapt", "--data", str(corpus), "--size", "pythia-7b", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2 and "pythia-410m" in result.output
