@@ -382,6 +382,27 @@ def test_a_request_past_its_deadline_gets_504_and_is_never_run(sqlite_url, score
         assert client.post("/v1/suggest", json=GOOD).status_code == 200
 
 
+def test_a_failing_forward_pass_is_a_clear_500_and_the_service_goes_on(sqlite_url, scorers):
+    class Failing(Gated):
+        fail = True
+
+        def score(self, sequences):
+            if Failing.fail:
+                Failing.fail = False
+                raise RuntimeError("CUDA error: an illegal memory access was encountered")
+            return super().score(sequences)
+
+    service = make_service(sqlite_url, {"v1": Failing(scorers["v1"])})
+    with running(service) as client:
+        failed = client.post("/v1/suggest", json=GOOD)
+        assert failed.status_code == 500
+        assert (
+            failed.json()["detail"]
+            == "internal error: RuntimeError: CUDA error: an illegal memory access was encountered"
+        )
+        assert client.post("/v1/suggest", json=GOOD).status_code == 200
+
+
 def test_a_client_that_hangs_up_is_dropped_before_the_forward_pass(sqlite_url, scorers):
     gated = Gated(scorers["v1"])
     service = make_service(sqlite_url, {"v1": gated})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +37,7 @@ from abkit.serving.schemas import (
 from abkit.serving.service import ServiceError, SuggestionService
 
 M = TypeVar("M", bound=BaseModel)
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for "the client went away before the answer"
@@ -144,6 +146,11 @@ def create_app(
             work.cancel()  # cancels its queued future: the batcher drops it before the forward pass
             return Response(status_code=CLIENT_CLOSED_REQUEST)
         gone.cancel()
+        error = work.exception()
+        if error is not None and not isinstance(error, ServiceError):
+            # A genuine fault (e.g. the forward pass failed): say what it was rather than a bare 500.
+            log.error("suggest failed", exc_info=error)
+            raise ServiceError(500, f"internal error: {type(error).__name__}: {error}")
         return JSONResponse(work.result().to_dict())
 
     @app.post(
