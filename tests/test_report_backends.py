@@ -15,7 +15,7 @@ from trino.sqlalchemy.dialect import TrinoDialect
 
 from abkit.events import EventStore
 from abkit.events.schema import selections
-from abkit.report import sql_source
+from abkit.report import queries
 from abkit.report.build import build_report
 from abkit.report.dialects import day_of, percentile, week_start
 from abkit.report.groups import Window
@@ -141,16 +141,16 @@ def test_week_start_is_iso_monday_on_every_engine(tmp_path, moment, monday):
 
 def _all_queries(window: Window):
     shift = 12.5
-    yield sql_source.shift_query(window)
-    yield sql_source.arm_groups_query(window, shift)
-    yield sql_source.hit_groups_query(window)
-    yield sql_source.template_groups_query(window, shift)
-    yield sql_source.week_groups_query(window, shift)
-    yield sql_source.day_groups_query(window, shift)
-    yield sql_source.prediction_days_query(window)
-    yield sql_source.latency_query(window)
-    yield sql_source.case_groups_query(window)
-    yield sql_source.case_count_query(window)
+    yield queries.shift_query(window)
+    yield queries.arm_groups_query(window, shift)
+    yield queries.hit_groups_query(window)
+    yield queries.template_groups_query(window, shift)
+    yield queries.week_groups_query(window, shift)
+    yield queries.day_groups_query(window, shift)
+    yield queries.prediction_days_query(window)
+    yield queries.latency_query(window)
+    yield queries.case_groups_query(window)
+    yield queries.case_count_query(window)
 
 
 def test_every_query_compiles_for_trino():
@@ -160,7 +160,7 @@ def test_every_query_compiles_for_trino():
         assert "SELECT" in sql
     week = str(select(week_start(selections.c.created_at)).compile(dialect=TrinoDialect()))
     assert "date_trunc('week'" in week
-    assert "approx_percentile" in str(sql_source.latency_query(window).compile(dialect=TrinoDialect()))
+    assert "approx_percentile" in str(queries.latency_query(window).compile(dialect=TrinoDialect()))
 
 
 def test_percentile_spelling_per_dialect():

@@ -38,7 +38,7 @@ class percentile(ColumnElement):  # noqa: N801
     """Continuous percentile (linear interpolation, as numpy's default) of a column, an aggregate.
 
     Trino only offers ``approx_percentile``; SQLite has no percentile aggregate at all, so the
-    SQLite source computes percentiles with a window query instead (see ``sql_source``).
+    SQLite source computes exact percentiles in two grouped passes instead (see ``sqlite_percentiles``).
     """
 
     type = Float()

@@ -14,7 +14,7 @@ from sqlalchemy import Select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from abkit.report import sql_source
+from abkit.report import queries
 from abkit.report.groups import Window
 
 # A typical selection time; any value near the data keeps the sums of squares small.
@@ -37,33 +37,33 @@ def dialects() -> dict[str, Dialect]:
 def reference_queries(dialect_name: str) -> Iterator[tuple[str, Select]]:
     """(title, statement) for every figure family, over all events (no window)."""
     window, shift = Window(), REFERENCE_SHIFT
-    yield "Shift probe: one selection time to centre the sums on", sql_source.shift_query(window)
+    yield "Shift probe: one selection time to centre the sums on", queries.shift_query(window)
     yield (
         f"Per experiment, version and arm: n, sums of (x - {shift}) and its square, and per-interaction "
         "cluster sums (k, sum n_i^2, sum y_i^2, sum n_i*y_i) for the clustered variance",
-        sql_source.arm_groups_query(window, shift),
+        queries.arm_groups_query(window, shift),
     )
-    yield "Holdout top-1/3/5 hits per version and template", sql_source.hit_groups_query(window)
-    yield "Per template and arm kind: n and sums about the shift", sql_source.template_groups_query(window, shift)
-    yield "Per ISO week (Monday) and arm kind", sql_source.week_groups_query(window, shift)
+    yield "Holdout top-1/3/5 hits per version and template", queries.hit_groups_query(window)
+    yield "Per template and arm kind: n and sums about the shift", queries.template_groups_query(window, shift)
+    yield "Per ISO week (Monday) and arm kind", queries.week_groups_query(window, shift)
     yield (
         "Per day, experiment and arm: n and sums about the shift (daily counts; weeks roll up from days)",
-        sql_source.day_groups_query(window, shift),
+        queries.day_groups_query(window, shift),
     )
-    yield "Predictions per day, experiment and arm", sql_source.prediction_days_query(window)
+    yield "Predictions per day, experiment and arm", queries.prediction_days_query(window)
     if dialect_name == "sqlite":
         yield (
             "Latency order statistics per version (SQLite has no percentile aggregate): interpolate "
             "p = x[floor(h)] + (h - floor(h)) * (x[floor(h)+1] - x[floor(h)]), h = (n-1)q",
-            sql_source.latency_ranks_query(window),
+            queries.latency_ranks_query(window),
         )
     else:
-        yield "Latency percentiles per version", sql_source.latency_query(window)
+        yield "Latency percentiles per version", queries.latency_query(window)
     yield (
         "Cases with treatment selections per version: selections and handle time",
-        sql_source.case_groups_query(window),
+        queries.case_groups_query(window),
     )
-    yield "Cases with a selection", sql_source.case_count_query(window)
+    yield "Cases with a selection", queries.case_count_query(window)
 
 
 def render_reference(dialect_name: str) -> str:

@@ -19,7 +19,9 @@ from typing import Any
 
 from sqlalchemy import Integer, Select, and_, cast, func, or_, select
 
+from abkit.events.schema import predictions
 from abkit.report.groups import PERCENTILES, LatencyGroup, Window, interpolate_percentile
+from abkit.report.queries import window_filter
 
 Bucket = tuple[str, int]
 
@@ -31,9 +33,6 @@ def _bucket(column: Any) -> Any:
 
 def histogram_query(window: Window) -> Select:
     """Count of predictions per (model_version, whole-millisecond bucket of latency_ms)."""
-    from abkit.events.schema import predictions
-    from abkit.report.sql_source import window_filter
-
     p = predictions.c
     bucket = _bucket(p.latency_ms)
     return (
@@ -65,9 +64,6 @@ def wanted_ranks(counts: dict[str, dict[int, int]]) -> tuple[dict[str, int], dic
 
 def refine_query(window: Window, wanted: dict[Bucket, dict[int, int]]) -> Select:
     """The wanted in-bucket order statistics, numbering only the rows of the wanted buckets."""
-    from abkit.events.schema import predictions
-    from abkit.report.sql_source import window_filter
-
     p = predictions.c
     bucket = _bucket(p.latency_ms)
     numbered = (
