@@ -10,7 +10,7 @@ scheduler and every random state, so a resumed run continues the same loss curve
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from abkit.training.config import AdaptSettings
 from abkit.training.optim import Runtime, build_optimizer, rng_state, seed_everything, set_rng_state
 from abkit.training.packing import PackedCorpus
+from abkit.training.parallel import Parallel
 
 STATE_FILE = "trainer_state.pt"
 CHECKPOINT_INFO = "checkpoint.json"
@@ -120,6 +121,7 @@ def adapt(
     runtime: Runtime | None = None,
     resume_from: str | Path | None = None,
     progress: bool = True,
+    parallel: Parallel | None = None,
 ) -> AdaptResult:
     """Run (or resume) domain adaptation and write checkpoints under ``out_dir``.
 
@@ -133,7 +135,11 @@ def adapt(
         runtime: device and precision; detected when omitted.
         resume_from: a checkpoint directory of an interrupted run with the same settings.
         progress: show a progress bar.
+        parallel: the process group; detected (several processes under ``accelerate launch``).
     """
+    parallel = parallel or Parallel.detect()
+    if parallel.distributed:  # each process on the device accelerate gave it
+        runtime = Runtime.detect(str(parallel.device(torch.device("cpu"))))
     runtime = runtime or Runtime.detect()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -150,9 +156,8 @@ def adapt(
         fused=runtime.fused_adamw,
     )
     parameters = sum(p.numel() for p in model.parameters())
-    curve: list[LossPoint] = []
-    checkpoints: list[Checkpoint] = []
-    step, tokens = 0, 0
+    model, optimizer = parallel.prepare(model, optimizer)
+    run = _Run(out, model, tokenizer, optimizer, scheduler, heldout, runtime, parallel, settings, total_steps)
     if resume_from is not None:
         state = torch.load(Path(resume_from, STATE_FILE), weights_only=False)
         if state["total_steps"] != total_steps:
@@ -160,133 +165,117 @@ def adapt(
                 f"{resume_from}: checkpoint plans {state['total_steps']} steps but these settings plan {total_steps}; "
                 "resume with the settings and corpus of the interrupted run"
             )
-        optimizer.load_state_dict(state["optimizer"])
+        if parallel.distributed:
+            parallel.load_optimizer(Path(resume_from))
+        else:
+            optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
-        step, tokens = state["step"], state["tokens"]
-        curve = [LossPoint(**point) for point in state["curve"]]
-        checkpoints = [Checkpoint(**c) for c in state["checkpoints"]]
+        run.step, run.tokens = state["step"], state["tokens"]
+        run.curve = [LossPoint(**point) for point in state["curve"]]
+        run.checkpoints = [Checkpoint(**c) for c in state["checkpoints"]]
     else:
         seed_everything(settings.seed)
-        checkpoints.append(
-            _save(
-                out,
-                model,
-                tokenizer,
-                optimizer,
-                scheduler,
-                heldout,
-                runtime,
-                settings,
-                0,
-                0,
-                total_steps,
-                curve,
-                checkpoints,
-            )
-        )
+        run.save()
     accumulation = settings.gradient_accumulation_steps
-    bar = tqdm(total=total_steps, initial=step, desc="adapt", unit="step", disable=not progress)
-    while step < total_steps:
+    bar = tqdm(
+        total=total_steps, initial=run.step, desc="adapt", unit="step", disable=not progress or not parallel.is_main
+    )
+    while run.step < total_steps:
         optimizer.zero_grad(set_to_none=True)
         step_loss = 0.0
         for micro in range(accumulation):
             indices = micro_batch_indices(
-                step * accumulation + micro,
+                run.step * accumulation + micro,
                 n_sequences=train.n_sequences,
                 per_epoch=per_epoch,
                 batch_size=settings.batch_size,
                 seed=settings.seed,
             )
+            indices = parallel.shard(indices)  # the whole micro-batch with one process
             ids = train.input_ids[indices].to(runtime.device)
             mask = train.attention_mask[indices].to(runtime.device)
             with runtime.autocast():
                 loss = model(input_ids=ids, attention_mask=mask, labels=ids.masked_fill(mask == 0, -100)).loss
-            (loss / accumulation).backward()
-            step_loss += float(loss.detach()) / accumulation
-            tokens += int(mask.sum())
+            parallel.backward(loss / accumulation)
+            step_loss += parallel.total(float(loss.detach()), runtime.device) / parallel.world_size / accumulation
+            run.tokens += int(parallel.total(int(mask.sum()), runtime.device))
         if settings.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+            parallel.clip_grad_norm(model, settings.max_grad_norm)
         learning_rate = scheduler.get_last_lr()[0]
         optimizer.step()
         scheduler.step()
-        step += 1
-        curve.append(LossPoint(step, tokens, step_loss, learning_rate))
+        run.step += 1
+        run.curve.append(LossPoint(run.step, run.tokens, step_loss, learning_rate))
         bar.update(1)
         bar.set_postfix(loss=f"{step_loss:.3f}")
-        if step % settings.checkpoint_every == 0 or step == total_steps:
-            checkpoints.append(
-                _save(
-                    out,
-                    model,
-                    tokenizer,
-                    optimizer,
-                    scheduler,
-                    heldout,
-                    runtime,
-                    settings,
-                    step,
-                    tokens,
-                    total_steps,
-                    curve,
-                    checkpoints,
-                )
-            )
-            bar.set_postfix(loss=f"{step_loss:.3f}", heldout=f"{checkpoints[-1].heldout_loss:.3f}")
+        if run.step % settings.checkpoint_every == 0 or run.step == total_steps:
+            checkpoint = run.save()
+            bar.set_postfix(loss=f"{step_loss:.3f}", heldout=f"{checkpoint.heldout_loss:.3f}")
     bar.close()
-    result = AdaptResult(tuple(curve), tuple(checkpoints), total_steps, tokens, parameters, train.fill_rate)
-    summary = {
-        "total_steps": total_steps,
-        "tokens_seen": tokens,
-        "parameters": parameters,
-        "flops": result.flops,
-        "fill_rate": train.fill_rate,
-        "curve": [asdict(point) for point in curve],
-        "checkpoints": [asdict(c) for c in checkpoints],
-    }
-    Path(out, SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    result = AdaptResult(tuple(run.curve), tuple(run.checkpoints), total_steps, run.tokens, parameters, train.fill_rate)
+    if parallel.is_main:
+        summary = {
+            "total_steps": total_steps,
+            "tokens_seen": run.tokens,
+            "parameters": parameters,
+            "flops": result.flops,
+            "fill_rate": train.fill_rate,
+            "curve": [asdict(point) for point in run.curve],
+            "checkpoints": [asdict(c) for c in run.checkpoints],
+        }
+        Path(out, SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     return result
 
 
-def _save(
-    out: Path,
-    model: torch.nn.Module,
-    tokenizer: Any,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    heldout: PackedCorpus,
-    runtime: Runtime,
-    settings: AdaptSettings,
-    step: int,
-    tokens: int,
-    total_steps: int,
-    curve: list[LossPoint],
-    checkpoints: list[Checkpoint],
-) -> Checkpoint:
-    # The RNG state is captured before evaluation so that evaluating never shifts the stream.
-    rng = rng_state()
-    loss = heldout_loss(model, heldout, runtime, settings.batch_size)
-    directory = out / f"checkpoint-{step:06d}"
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    checkpoint = Checkpoint(step, tokens, loss, str(directory))
-    info = {**asdict(checkpoint), "parameters": sum(p.numel() for p in model.parameters())}
-    Path(directory, CHECKPOINT_INFO).write_text(json.dumps(info, indent=2))
-    torch.save(
-        {
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": rng,
-            "step": step,
-            "tokens": tokens,
-            "total_steps": total_steps,
-            "curve": [asdict(point) for point in curve],
-            "checkpoints": [asdict(c) for c in [*checkpoints, checkpoint]],
-        },
-        directory / STATE_FILE,
-    )
-    set_rng_state(rng)
-    return checkpoint
+@dataclass
+class _Run:
+    """The state of one adaptation run, and how a checkpoint of it is written."""
+
+    out: Path
+    model: Any
+    tokenizer: Any
+    optimizer: Any
+    scheduler: Any
+    heldout: PackedCorpus
+    runtime: Runtime
+    parallel: Parallel
+    settings: AdaptSettings
+    total_steps: int
+    step: int = 0
+    tokens: int = 0
+    curve: list[LossPoint] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+
+    def save(self) -> Checkpoint:
+        # The RNG state is captured before evaluation so that evaluating never shifts the stream.
+        rng = rng_state()
+        loss = heldout_loss(self.model, self.heldout, self.runtime, self.settings.batch_size)
+        directory = self.out / f"checkpoint-{self.step:06d}"
+        self.parallel.save_model(self.model, self.tokenizer, directory)
+        self.parallel.save_optimizer(directory)
+        checkpoint = Checkpoint(self.step, self.tokens, loss, str(directory))
+        self.checkpoints.append(checkpoint)
+        if self.parallel.is_main:
+            parameters = sum(p.numel() for p in self.parallel.unwrap(self.model).parameters())
+            info = {**asdict(checkpoint), "parameters": parameters}
+            Path(directory, CHECKPOINT_INFO).write_text(json.dumps(info, indent=2))
+            torch.save(
+                {
+                    # Sharded (ZeRO/FSDP) optimizer state lives in accelerate_state/ instead.
+                    "optimizer": None if self.parallel.distributed else self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict(),
+                    "rng": rng,
+                    "step": self.step,
+                    "tokens": self.tokens,
+                    "total_steps": self.total_steps,
+                    "curve": [asdict(point) for point in self.curve],
+                    "checkpoints": [asdict(c) for c in self.checkpoints],
+                },
+                directory / STATE_FILE,
+            )
+        set_rng_state(rng)
+        return checkpoint
 
 
 def read_checkpoint_info(directory: str | Path) -> Checkpoint:
