@@ -33,11 +33,21 @@ def _fail(error: Exception) -> None:
     sys.exit(2)
 
 
-def _setup(size: str, data_file: Path | None, device: str | None):  # type: ignore[no-untyped-def]
+def _transformers_logging(quiet: bool) -> None:
+    """Hide transformers' load reports (a new classification head is expected), and its bars with --quiet."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    if quiet:
+        hf_logging.disable_progress_bar()
+
+
+def _setup(size: str, data_file: Path | None, device: str | None, quiet: bool = False):  # type: ignore[no-untyped-def]
     from abkit.training.config import ConfigError, load_size_config
     from abkit.training.corpus import CorpusError, read_corpus
     from abkit.training.optim import Runtime
 
+    _transformers_logging(quiet)
     try:
         config = load_size_config(size)
         cases = read_corpus(data_file) if data_file is not None else []
@@ -85,7 +95,7 @@ def adapt(
     from abkit.training.corpus import CorpusError, split_cases
     from abkit.training.pipeline import load_base, run_adaptation
 
-    config, cases, runtime = _setup(size, data_file, device)
+    config, cases, runtime = _setup(size, data_file, device, quiet)
     try:
         if resume_from is not None:
             tokenizer = AutoTokenizer.from_pretrained(resume_from, local_files_only=True)
@@ -143,7 +153,7 @@ def finetune(
     from abkit.training.metrics import metrics_table
     from abkit.training.pipeline import run_finetune
 
-    config, cases, runtime = _setup(size, data_file, device)
+    config, cases, runtime = _setup(size, data_file, device, quiet)
     try:
         report = run_finetune(
             source,
@@ -230,7 +240,7 @@ def scaling(
     from abkit.training.scaling import run_scaling, scaling_fits, scaling_table
     from abkit.training.scaling_chart import write_scaling_html
 
-    config, cases, runtime = _setup(size, data_file, device)
+    config, cases, runtime = _setup(size, data_file, device, quiet)
     try:
         points = run_scaling(runs, cases, config, split_seed=split_seed, runtime=runtime, progress=not quiet)
     except (CorpusError, FileNotFoundError, ValueError) as error:
@@ -273,6 +283,7 @@ def demo_model(
     from abkit.training.metrics import metrics_table
     from abkit.training.optim import Runtime
 
+    _transformers_logging(quiet)
     result = build_demo_model(
         out,
         seed=seed,
