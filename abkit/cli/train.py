@@ -266,6 +266,7 @@ def scaling(
 @click.option("--cases", "n_cases", default=None, type=int, help="Simulated cases (default 2000).")
 @click.option("--templates", "n_templates", default=None, type=int, help="Template label set size (default 40).")
 @click.option("--encoder/--no-encoder", default=True, show_default=True, help="Also train the BERT-style baseline.")
+@click.option("--threads", type=int, default=None, help="CPU threads for torch (1 is fastest on a busy machine).")
 @DEVICE_OPTION
 @QUIET_OPTION
 def demo_model(
@@ -275,6 +276,7 @@ def demo_model(
     n_cases: int | None,
     n_templates: int | None,
     encoder: bool,
+    threads: int | None,
     device: str | None,
     quiet: bool,
 ) -> None:
@@ -284,6 +286,10 @@ def demo_model(
     from abkit.training.optim import Runtime
 
     _transformers_logging(quiet)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     result = build_demo_model(
         out,
         seed=seed,

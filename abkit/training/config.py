@@ -37,7 +37,7 @@ class AdaptSettings:
 
     context_length: int = 2048  # packed sequence length in tokens
     learning_rate: float = 3e-4  # peak, reached after warmup
-    batch_size: int = 8  # sequences per micro-batch per device
+    batch_size: int = 8  # sequences per micro-batch (split across processes under accelerate)
     gradient_accumulation_steps: int = 1
     epochs: int = 1
     max_steps: int = 0  # 0: run ``epochs`` over the packed corpus
