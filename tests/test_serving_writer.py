@@ -107,6 +107,26 @@ def test_close_reports_events_it_could_not_write(sqlite_url, caplog):
     assert "1 unwritten case events" in caplog.text and "'c1'" in caplog.text
 
 
+def test_events_still_unwritten_at_close_are_spilled_for_abkit_ingest(sqlite_url, tmp_path):
+    from click.testing import CliRunner
+
+    from abkit.cli.ingest import ingest
+
+    flaky = FlakyStore(EventStore.open(sqlite_url))
+    flaky.down.set()
+    writer = EventWriter(lambda: flaky, settings=FAST, spill_dir=tmp_path / "spill")
+    writer.start()
+    for i in range(3):
+        writer.put("case", case(i))
+    assert writer.close(timeout=0.2) == 3
+    (spilled,) = writer.spilled
+    assert spilled.name.startswith("unwritten-case-") and len(spilled.read_text().splitlines()) == 3
+    # The database is back: the operator loads the file and nothing acknowledged is missing.
+    result = CliRunner().invoke(ingest, ["--db", sqlite_url, str(spilled)])
+    assert result.exit_code == 0, result.output
+    assert count_cases(flaky.inner) == 3
+
+
 def test_a_malformed_event_is_isolated_and_the_rest_written(sqlite_url):
     store = EventStore.open(sqlite_url)
     writer = EventWriter(lambda: store, settings=FAST)

@@ -94,6 +94,13 @@ def read_token(token_file: Path | None) -> str | None:
 @click.option("--max-body-bytes", type=int, default=1_000_000, show_default=True)
 @click.option("--max-pending-events", type=int, default=50_000, show_default=True, help="Buffered events before 503.")
 @click.option(
+    "--spill-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where events still unwritten after the shutdown flush are saved (JSON Lines for abkit ingest).",
+)
+@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
 def serve(
@@ -115,6 +122,7 @@ def serve(
     deadline_ms: float,
     max_body_bytes: int,
     max_pending_events: int,
+    spill_dir: Path,
     log_level: str,
 ) -> None:
     """Serve top-5 template suggestions with a holdout, logging every prediction and selection."""
@@ -167,6 +175,7 @@ def serve(
             lambda: EventStore(engine),
             setup=_register(config, models),
             settings=WriterSettings(max_pending=max_pending_events),
+            spill_dir=spill_dir,
         )
         service = SuggestionService(
             slots, config, writer, ServiceSettings(batcher=batcher, deadline_s=deadline_ms / 1000)

@@ -12,12 +12,16 @@ refuses new requests (HTTP 503) instead of accepting events it might have to dro
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -48,6 +52,12 @@ class WriterSettings:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
 
 
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
 class BufferFull(Exception):
     """The event buffer is at its bound; the event was not accepted."""
 
@@ -61,6 +71,7 @@ class EventWriter:
         setup: run once on the store before the first write (register experiments, model
             versions); retried like a write until it succeeds.
         settings: batching and retry settings.
+        spill_dir: where :meth:`close` saves events it could not write (None: log only).
     """
 
     def __init__(
@@ -68,8 +79,11 @@ class EventWriter:
         open_store: Callable[[], EventStore],
         setup: Callable[[EventStore], None] | None = None,
         settings: WriterSettings | None = None,
+        spill_dir: str | Path | None = None,
     ):
         self.settings = settings or WriterSettings()
+        self.spill_dir = spill_dir
+        self.spilled: list[Path] = []
         self._open_store = open_store
         self._setup = setup
         self._store: EventStore | None = None
@@ -145,8 +159,9 @@ class EventWriter:
         """Stop taking events, write what is buffered (retrying up to ``timeout``), stop.
 
         Returns:
-            The number of events left unwritten (0 after a complete flush); they are logged
-            at ERROR level with their ids.
+            The number of events left unwritten to the database (0 after a complete flush).
+            They are saved to JSON Lines files in ``spill_dir`` (one per kind, loadable
+            with ``abkit ingest``) when it is set, and logged at ERROR level in any case.
         """
         flushed = self.flush(timeout)
         with self._lock:
@@ -159,7 +174,27 @@ class EventWriter:
             for kind, buffer in self._buffers.items():
                 if buffer:
                     log.error("event writer closed with %d unwritten %s events: %s", len(buffer), kind, list(buffer))
+                    if self.spill_dir is not None:
+                        self._spill(kind, list(buffer))
         return self._pending
+
+    def _spill(self, kind: EventKind, events: list[dict[str, Any]]) -> None:
+        # Writes are idempotent by id, so a spilled event that did reach the database is harmless.
+        try:
+            directory = Path(self.spill_dir)  # type: ignore[arg-type]
+            directory.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            path = directory / f"unwritten-{kind}-{stamp}-{os.getpid()}.jsonl"
+            with path.open("w", encoding="utf-8") as out:
+                for event in events:
+                    out.write(json.dumps(event, default=_json_default) + "\n")
+        except OSError as error:
+            log.error("event writer: could not save unwritten %s events to %s: %s", kind, self.spill_dir, error)
+            return
+        self.spilled.append(path)
+        log.error(
+            "event writer: %d unwritten %s events saved to %s; load them with `abkit ingest`", len(events), kind, path
+        )
 
     # -- writer thread ---------------------------------------------------------------------
 
