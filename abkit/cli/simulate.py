@@ -108,11 +108,11 @@ def simulate(
     With --serve-url instead of --db, simulated advocates drive a running `abkit serve`: the
     suggestions, and so the accuracy and time saved, come from the served model.
     """
-    if (db is None) == (serve_url is None):
-        raise click.UsageError("give either --db (write a simulated world) or --serve-url (drive a running service)")
-    if serve_url is not None:
+    if serve_url is not None and db is None:
         _drive(serve_url, n_cases, seed, concurrency, n_templates, token_file, summary_path, quiet)
         return
+    if db is None or serve_url is not None:
+        raise click.UsageError("give either --db (write a simulated world) or --serve-url (drive a running service)")
     from abkit.events.store import EventStore
     from abkit.simulate.run import simulate_into
     from abkit.simulate.settings import settings_for_scale
