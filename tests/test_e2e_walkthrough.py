@@ -32,7 +32,7 @@ from tests.e2e_helpers import (
 )
 from tests.pg_server import create_database
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 # The dashboard engineer's browser helpers; `driver` is their module-scoped Chromium fixture.
 from tests.test_dashboard_browser import SCREENSHOTS, _number, _open, _table, driver  # noqa: E402, F401
@@ -154,6 +154,7 @@ def test_report_has_versions_comparison_and_templates_with_finite_statistics(wal
     assert (walkthrough["workdir"] / "report.html").stat().st_size > 0
 
 
+@pytest.mark.browser
 def test_dashboard_overview_shows_the_report_numbers(walkthrough, driver):  # noqa: F811
     report = _report(walkthrough)
     _open(driver, walkthrough["dashboard"] + "/", "overview-ready")
