@@ -149,15 +149,27 @@ class Walkthrough:
         raise AssertionError(f"{url} not up after {timeout_s:g} s:\n{self.log()}")
 
     def stop(self) -> None:
-        # Only the group this object started: the script, its dashboard and any server left running.
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(30)
+        """Stop the group this object started: the script, its dashboard and any server left running.
+
+        Signalled even when the script has exited: a failed step leaves its background
+        `abkit serve` running in the group.
+        """
+        self._signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30  # a server flushes its events before it exits
+        while self._signal(0) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self._signal(signal.SIGKILL)
+        self.process.wait(30)
         self._log.close()
+
+    def _signal(self, number: int) -> bool:
+        """Signal the group (0: only check it); False when nothing is left in it."""
+        self.process.poll()  # reap the script itself, so that it does not count as left
+        try:
+            os.killpg(self.process.pid, number)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 def driver_counts(workdir: Path) -> dict[tuple[str, str], dict[str, int]]:
