@@ -72,7 +72,7 @@ def test_abkit_train_evaluate_reproduces_the_held_out_figures(demo):
         cli, ["train", "evaluate", str(demo.serving_dir), "--data", str(demo.corpus_file), "--half", "test", "--json"]
     )
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.output)
+    figures = json.loads(result.stdout)
     assert figures["model"]["top5"] == pytest.approx(demo.report.metrics.top5)
     assert figures["model"]["loss"] == pytest.approx(demo.report.metrics.loss, rel=1e-4)
     assert figures["majority"]["top1"] == pytest.approx(demo.report.majority.top1)

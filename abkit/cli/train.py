@@ -191,7 +191,7 @@ def evaluate(directory: Path, data_file: Path, half: str, split_seed: int, as_js
     from abkit.training.evaluate import evaluate_serving_dir
     from abkit.training.metrics import metrics_table
 
-    _, cases, runtime = _setup("tiny", data_file, device)
+    _, cases, runtime = _setup("tiny", data_file, device, quiet=True)
     try:
         result = evaluate_serving_dir(directory, cases, half=half, split_seed=split_seed, runtime=runtime)
     except (CorpusError, FileNotFoundError, ValueError) as error:
