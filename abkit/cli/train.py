@@ -266,7 +266,13 @@ def scaling(
 @click.option("--cases", "n_cases", default=None, type=int, help="Simulated cases (default 2000).")
 @click.option("--templates", "n_templates", default=None, type=int, help="Template label set size (default 40).")
 @click.option("--encoder/--no-encoder", default=True, show_default=True, help="Also train the BERT-style baseline.")
-@click.option("--threads", type=int, default=None, help="CPU threads for torch (1 is fastest on a busy machine).")
+@click.option(
+    "--threads",
+    type=int,
+    default=1,
+    show_default=True,
+    help="CPU threads for torch (0: torch default); the tiny model gains little from more, and loses much on a busy machine.",
+)
 @DEVICE_OPTION
 @QUIET_OPTION
 def demo_model(
