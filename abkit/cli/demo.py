@@ -1,7 +1,7 @@
 """`abkit demo`: the README's main job, as a list of steps.
 
-Each step is a function of the demo's context; later steps (the full report, the
-dashboard) are added by appending one function to :data:`STEPS`.
+Simulate into a local database (once), compute the significance report in the database,
+store it as a snapshot and print it as Markdown, then start the dashboard on it.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from abkit.cli.simulate import ScaleType
-from abkit.events import columns as c
 from abkit.events.store import EventStore
 
 DEFAULT_DB = "demo/abkit.sqlite"
@@ -28,16 +27,8 @@ class DemoContext:
     seed: int
     scale: str | int
     store: EventStore
-
-
-@dataclass(frozen=True)
-class ArmSummary:
-    """Selections of one model version in one arm (holdout or treatment)."""
-
-    model_version: str
-    arm: str
-    selections: int
-    mean_selection_time_s: float
+    dashboard: bool = True
+    port: int = 8050
 
 
 def has_events(store: EventStore) -> bool:
@@ -46,41 +37,6 @@ def has_events(store: EventStore) -> bool:
 
     with store.engine.connect() as conn:
         return conn.execute(select(selections.c.selection_id).limit(1)).first() is not None
-
-
-def arm_summaries(store: EventStore) -> list[ArmSummary]:
-    """Selections and mean selection time per model version and arm, aggregated in SQL."""
-    from abkit.events.schema import selections
-
-    query = (
-        select(
-            selections.c.model_version,
-            selections.c.arm,
-            func.count().label("n"),
-            func.avg(selections.c.selection_time_s).label("mean_s"),
-        )
-        .group_by(selections.c.model_version, selections.c.arm)
-        .order_by(selections.c.model_version, selections.c.arm)
-    )
-    with store.engine.connect() as conn:
-        return [ArmSummary(version, arm, int(n), float(mean)) for version, arm, n, mean in conn.execute(query)]
-
-
-def format_summaries(rows: list[ArmSummary]) -> str:
-    """A plain-text table: per model version, the holdout and treatment figures and the saving."""
-    lines = [f"{'version':<8} {'arm':<8} {'selections':>11} {'mean s':>8} {'saving s':>9}"]
-    by_version: dict[str, dict[str, ArmSummary]] = {}
-    for row in rows:
-        by_version.setdefault(row.model_version, {})[row.arm] = row
-    for version, arms in by_version.items():
-        holdout = arms.get(c.HOLDOUT_ARM)
-        for arm in sorted(arms, key=lambda name: name != c.HOLDOUT_ARM):
-            row = arms[arm]
-            saving = ""
-            if holdout is not None and arm != c.HOLDOUT_ARM:
-                saving = f"{holdout.mean_selection_time_s - row.mean_selection_time_s:.2f}"
-            lines.append(f"{version:<8} {arm:<8} {row.selections:>11,} {row.mean_selection_time_s:>8.2f} {saving:>9}")
-    return "\n".join(lines)
 
 
 def step_simulate(ctx: DemoContext) -> None:
@@ -98,13 +54,31 @@ def step_simulate(ctx: DemoContext) -> None:
     )
 
 
-def step_summary(ctx: DemoContext) -> None:
-    """Print selection counts and mean selection time per model version and arm."""
-    click.echo("\nSelection time per model version and arm (saving = holdout mean - arm mean):")
-    click.echo(format_summaries(arm_summaries(ctx.store)))
+def step_report(ctx: DemoContext) -> None:
+    """Compute the significance report in the database, store it as a snapshot, print it as Markdown."""
+    from abkit.events.engine import database_url
+    from abkit.report.build import build_report
+    from abkit.report.render_markdown import render_markdown
+    from abkit.report.snapshots import store_snapshot
+
+    document = build_report(ctx.store.engine).to_dict()
+    store_snapshot(database_url(ctx.db), document, None, None, None)
+    click.echo("")
+    click.echo(render_markdown(document), nl=False)
 
 
-STEPS: list[Callable[[DemoContext], None]] = [step_simulate, step_summary]
+def step_dashboard(ctx: DemoContext) -> None:
+    """Start the dashboard on the simulated data (blocks until interrupted)."""
+    if not ctx.dashboard:
+        return
+    from dashboards.app import create_app
+
+    app = create_app(ctx.db)
+    click.echo(f"\nabkit dashboard: http://127.0.0.1:{ctx.port}/  (Ctrl+C to stop)", err=True)
+    app.run(host="127.0.0.1", port=ctx.port, debug=False)
+
+
+STEPS: list[Callable[[DemoContext], None]] = [step_simulate, step_report, step_dashboard]
 
 
 @click.command()
@@ -117,10 +91,12 @@ STEPS: list[Callable[[DemoContext], None]] = [step_simulate, step_summary]
     show_default=True,
     help="small, default, bench or a number of selections.",
 )
-def demo(db: str, seed: int, scale: str) -> None:
-    """Simulate a support world (once) and summarise selection time per model version."""
+@click.option("--dashboard/--no-dashboard", default=True, show_default=True, help="Start the dashboard at the end.")
+@click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535), help="Dashboard port.")
+def demo(db: str, seed: int, scale: str, dashboard: bool, port: int) -> None:
+    """Simulate a support world (once), print its significance report and start the dashboard."""
     if "://" not in db:
         Path(db).parent.mkdir(parents=True, exist_ok=True)
-    ctx = DemoContext(db=db, seed=seed, scale=scale, store=EventStore.open(db))
+    ctx = DemoContext(db=db, seed=seed, scale=scale, store=EventStore.open(db), dashboard=dashboard, port=port)
     for step in STEPS:
         step(ctx)

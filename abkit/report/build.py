@@ -115,7 +115,7 @@ def build_report(
     days = backend.day_groups(window, shift)
     prediction_days = backend.prediction_days(window)
     srm_by_experiment = _srm_by_experiment(arms, weights)
-    versions = _versions(arms, hits, backend.case_groups(window), srm_by_experiment, releases, shift)
+    versions = _versions(arms, hits, backend.case_groups(window), weights, releases, shift)
     return Report(
         generated_at=now or datetime.now(UTC).replace(tzinfo=None),
         window=window,
@@ -125,7 +125,7 @@ def build_report(
             cases=backend.case_count(window),
         ),
         versions=versions,
-        comparisons=_comparisons(arms, releases, shift),
+        comparisons=_comparisons(arms, releases, weights, shift),
         templates=_templates(backend.template_groups(window, shift), hits, top_n, shift),
         weekly=_weekly(days, shift),
         releases=tuple(
@@ -160,24 +160,60 @@ def _first_seen(groups: Iterable[ArmGroup]) -> datetime | None:
 
 
 def _srm_by_experiment(arms: list[ArmGroup], weights: dict[str, dict[str, float]]) -> dict[str, SrmResult]:
-    """SRM of each experiment: interactions (the randomisation unit) per arm against the weights."""
+    """SRM of each experiment: interactions (the randomisation unit) per arm against the weights.
+
+    A standing experiment changes its treatment arm at each release (holdout/v1, later
+    holdout/v2) while the holdout keeps its range of hash space, so when the observed arms are
+    not all registered ones, the test is holdout against all treatment arms pooled, at the
+    registered holdout weight.
+    """
     observed: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for g in arms:
         observed[g.experiment][g.arm] += g.k
     results = {}
     for experiment, counts in observed.items():
-        if experiment not in weights:
+        registered = weights.get(experiment)
+        if registered is None:
             results[experiment] = SrmResult(None, None, None, None, dict(counts), {}, "experiment not registered")
+        elif set(counts) <= set(registered) or HOLDOUT_ARM not in registered:
+            results[experiment] = srm_test(dict(counts), registered)
         else:
-            results[experiment] = srm_test(dict(counts), weights[experiment])
+            results[experiment] = _holdout_srm(counts, registered[HOLDOUT_ARM])
     return results
+
+
+def _holdout_srm(counts: dict[str, int], holdout_weight: float) -> SrmResult:
+    """Holdout interactions against all others pooled, at the holdout's configured weight."""
+    pooled = {
+        HOLDOUT_ARM: counts.get(HOLDOUT_ARM, 0),
+        "treatment": sum(n for arm, n in counts.items() if arm != HOLDOUT_ARM),
+    }
+    return srm_test(pooled, {HOLDOUT_ARM: holdout_weight, "treatment": 1.0 - holdout_weight})
+
+
+def _version_srm(
+    version: str, home: str, groups: list[ArmGroup], weights: dict[str, dict[str, float]]
+) -> tuple[SrmResult | None, str | None]:
+    """SRM of one version in its home experiment: holdout scored by it against its own arm."""
+    registered = weights.get(home)
+    if registered is None or HOLDOUT_ARM not in registered:
+        return None, f"experiment {home} not registered"
+    in_home = [g for g in groups if g.experiment == home]
+    held = sum(g.k for g in in_home if g.arm == HOLDOUT_ARM)
+    treated = sum(g.k for g in in_home if g.arm == version)
+    if held == 0:
+        return None, f"no holdout interactions scored by {version} in {home}"
+    holdout_weight = registered[HOLDOUT_ARM]
+    # An arm no longer registered (a standing experiment since re-pointed) had 1 - holdout.
+    version_weight = registered.get(version, 1.0 - holdout_weight)
+    return srm_test({HOLDOUT_ARM: held, version: treated}, {HOLDOUT_ARM: holdout_weight, version: version_weight}), None
 
 
 def _versions(
     arms: list[ArmGroup],
     hits: list[HitGroup],
     cases: list[CaseGroup],
-    srm: dict[str, SrmResult],
+    weights: dict[str, dict[str, float]],
     releases: dict[str, datetime],
     shift: float,
 ) -> tuple[VersionReport, ...]:
@@ -195,6 +231,7 @@ def _versions(
         own_hits = [h for h in hits if h.model_version == version]
         accuracy = topk_accuracy(*(sum(getattr(h, f) for h in own_hits) for f in ("top1", "top3", "top5", "n")))
         home = _home_experiment(treated or held)
+        version_srm, version_srm_missing = _version_srm(version, home, groups, weights)
         share, per_case, handle, share_missing = _case_share(case_by_version.get(version), delta.delta_s)
         mde_s, mde_missing = _mde(treatment, holdout)
         reports.append(
@@ -211,8 +248,8 @@ def _versions(
                 interactions_holdout=sum(g.k for g in held),
                 holdout_accuracy=accuracy,
                 srm_experiment=home,
-                srm=srm.get(home),
-                srm_missing=None if home in srm else "no events",
+                srm=version_srm,
+                srm_missing=version_srm_missing,
                 selections_per_case=per_case,
                 mean_handle_time_s=handle,
                 case_time_saved_share=share,
@@ -255,11 +292,19 @@ def _mde(treatment: SampleSummary, holdout: SampleSummary) -> tuple[float | None
     return mde(math.sqrt(pooled), treatment.n, holdout.n), None
 
 
-def _comparisons(arms: list[ArmGroup], releases: dict[str, datetime], shift: float) -> tuple[ComparisonReport, ...]:
-    """Challenger arms against the arm released first, per experiment, with Holm across all."""
+def _comparisons(
+    arms: list[ArmGroup], releases: dict[str, datetime], weights: dict[str, dict[str, float]], shift: float
+) -> tuple[ComparisonReport, ...]:
+    """Challenger arms against the arm released first, per experiment, with Holm across all.
+
+    Only arms randomised side by side are compared: the arms a registered experiment lists
+    (a standing experiment re-pointed from v1 to v2 compared nothing: its arms ran one after
+    the other), or, for an unregistered experiment, arms whose serving windows overlap.
+    """
     by_experiment: dict[str, dict[str, list[ArmGroup]]] = defaultdict(lambda: defaultdict(list))
     for g in arms:
-        if g.arm != HOLDOUT_ARM:
+        registered = weights.get(g.experiment)
+        if g.arm != HOLDOUT_ARM and (registered is None or g.arm in registered):
             by_experiment[g.experiment][g.arm].append(g)
     drafts = []
     for experiment in sorted(by_experiment):
@@ -273,6 +318,8 @@ def _comparisons(arms: list[ArmGroup], releases: dict[str, datetime], shift: flo
             return (releases[arm] if use else _first_seen(groups[arm]), arm)
 
         baseline, *challengers = sorted(arm_groups, key=released)
+        if experiment not in weights:
+            challengers = [ch for ch in challengers if _overlap(arm_groups[baseline], arm_groups[ch])]
         base_sample, base_clusters = _sample(arm_groups[baseline], shift), _clusters(arm_groups[baseline], shift)
         for challenger in challengers:
             sample = _sample(arm_groups[challenger], shift)
@@ -294,6 +341,13 @@ def _comparisons(arms: list[ArmGroup], releases: dict[str, datetime], shift: flo
         ComparisonReport(e, b, ch, ArmFigures.of(bs), ArmFigures.of(cs), d, w, cw, p)
         for (e, b, ch, bs, cs, d, w, cw), p in zip(drafts, adjusted, strict=True)
     )
+
+
+def _overlap(first: list[ArmGroup], second: list[ArmGroup]) -> bool:
+    """Whether two arms served at the same time at some point."""
+    start = max(_first_seen(first) or datetime.max, _first_seen(second) or datetime.max)
+    end = min(max(g.last_seen for g in first), max(g.last_seen for g in second))
+    return start < end
 
 
 def _templates(groups: list[TemplateGroup], hits: list[HitGroup], top_n: int, shift: float) -> TemplateTable:

@@ -1,0 +1,96 @@
+"""A rollout as the simulator and the service record it: a standing experiment re-pointed from
+v1 to v2 (arms one after the other) beside a registered challenger test.
+
+Expected values come from scipy.stats.chisquare on counts made here, and from the rule that
+only arms randomised side by side are compared.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from scipy import stats
+
+from abkit.events import EventStore
+from abkit.report.build import build_report
+
+START = datetime(2026, 3, 2)
+# interactions per (experiment, arm, model_version that scored it), and the period they fall in
+PLAN = [
+    ("standing", "holdout", "v1", 9, 0),
+    ("standing", "v1", "v1", 400, 0),
+    ("v2-challenger", "holdout", "v1", 4, 1),
+    ("v2-challenger", "v1", "v1", 100, 1),
+    ("v2-challenger", "v2", "v2", 110, 1),
+    ("standing", "holdout", "v2", 12, 2),
+    ("standing", "v2", "v2", 390, 2),
+]
+
+
+def _write(url: str, *, register: bool) -> None:
+    store = EventStore.open(url)
+    if register:
+        # As the simulator leaves it: standing points at the latest release.
+        store.register_experiment("standing", "s", [("holdout", 0.02), ("v2", 0.98)])
+        store.register_experiment("v2-challenger", "c", [("holdout", 0.02), ("v1", 0.49), ("v2", 0.49)])
+    rows = []
+    for experiment, arm, version, count, period in PLAN:
+        for i in range(count):
+            for j in range(2):  # two selections per interaction
+                rows.append(
+                    {
+                        "selection_id": f"{experiment}-{arm}-{version}-{i}-{j}",
+                        "case_id": f"{experiment}-{arm}-{version}-c{i}",
+                        "message_id": f"m{i}-{j}",
+                        "advocate_id": f"a{i % 5}",
+                        "experiment": experiment,
+                        "arm": arm,
+                        "model_version": version,
+                        "template_id": "T1",
+                        "selection_time_s": (19.0 if arm == "holdout" else 13.0) + (i % 7) * 0.3 + j,
+                        "created_at": START + timedelta(days=14 * period, minutes=i),
+                        "prediction_id": None,
+                    }
+                )
+    store.write("selection", rows)
+
+
+@pytest.fixture
+def registered(tmp_path):
+    url = f"sqlite:///{tmp_path / 'rollout.sqlite'}"
+    _write(url, register=True)
+    return build_report(url).to_dict()
+
+
+def test_only_the_challenger_test_is_a_comparison(registered):
+    assert [(c["experiment"], c["baseline"], c["challenger"]) for c in registered["comparisons"]] == [
+        ("v2-challenger", "v1", "v2")
+    ]
+
+
+def test_standing_srm_pools_treatment_arms_at_the_holdout_weight(registered):
+    standing = next(row for row in registered["srm_by_experiment"] if row["experiment"] == "standing")
+    held, treated = 9 + 12, 400 + 390
+    chi2, p = stats.chisquare([held, treated], [(held + treated) * 0.02, (held + treated) * 0.98])
+    assert standing["observed"] == {"holdout": held, "treatment": treated}
+    assert standing["chi2"] == pytest.approx(chi2, rel=1e-9) and standing["p"] == pytest.approx(p, rel=1e-9)
+    assert standing["flag"] is False
+
+
+def test_each_version_srm_is_its_holdout_against_its_arm_in_its_home_experiment(registered):
+    for version, held, treated in (("v1", 9, 400), ("v2", 12, 390)):
+        row = next(v for v in registered["versions"] if v["model_version"] == version)
+        chi2, p = stats.chisquare([held, treated], [(held + treated) * 0.02, (held + treated) * 0.98])
+        assert row["srm"]["chi2"] == pytest.approx(chi2, rel=1e-9), version
+        assert row["srm"]["p"] == pytest.approx(p, rel=1e-9), version
+
+
+def test_unregistered_sequential_arms_are_not_compared_but_concurrent_ones_are(tmp_path):
+    url = f"sqlite:///{tmp_path / 'unregistered.sqlite'}"
+    _write(url, register=False)
+    document = build_report(url).to_dict()
+    assert [(c["experiment"], c["baseline"], c["challenger"]) for c in document["comparisons"]] == [
+        ("v2-challenger", "v1", "v2")
+    ]
+    assert all(v["srm"] is None and "not registered" in v["srm_missing"] for v in document["versions"])
