@@ -69,3 +69,17 @@ def test_charts_follow_the_report(document):
 def test_json_refuses_nan():
     with pytest.raises(ValueError):
         render_json({"p": float("nan")})
+
+
+def test_null_test_objects_render_as_missing(document):
+    # The contract lets a whole test object be null (e.g. a snapshot written by another version).
+    nulled = json.loads(json.dumps(document))
+    for row in nulled["versions"]:
+        row["clustered"] = None
+        row["holdout_accuracy"] = None
+    for row in nulled["comparisons"]:
+        row["welch"] = None
+        row["clustered"] = None
+    markdown = render_markdown(nulled)
+    assert "| v1 |" in markdown and "—" in markdown
+    assert "<html" in render_html(nulled).lower()

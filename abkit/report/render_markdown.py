@@ -76,15 +76,20 @@ def version_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]
                 number(v["saving_s"]),
                 interval(v["delta_ci95_s"]),
                 number(v["delta_pct"]),
-                significance(v["welch"]["p"]),
-                significance(v["clustered"]["p"]),
-                " / ".join(percent(acc[k]) for k in ("top1", "top3", "top5")),
+                significance(_p_of(v["welch"])),
+                significance(_p_of(v["clustered"])),
+                " / ".join(percent((acc or {}).get(k)) for k in ("top1", "top3", "top5")),
                 significance(srm.get("p")) + (" SRM!" if srm.get("flag") else ""),
                 percent(v["case_time_saved_share"]),
                 number(v["mde_s"]),
             ]
         )
     return header, rows
+
+
+def _p_of(test: Mapping[str, Any] | None) -> float | None:
+    """The p of a test object, which the contract allows to be null as a whole."""
+    return (test or {}).get("p")
 
 
 def comparison_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -100,10 +105,10 @@ def comparison_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str
             number(c["delta_s"]),
             interval(c["delta_ci95_s"]),
             number(c["delta_pct"]),
-            number(c["welch"]["t"]),
-            number(c["welch"]["df"]),
-            significance(c["welch"]["p"]),
-            significance(c["clustered"]["p"]),
+            number((c["welch"] or {}).get("t")),
+            number((c["welch"] or {}).get("df")),
+            significance(_p_of(c["welch"])),
+            significance(_p_of(c["clustered"])),
             significance(c["p_holm"]),
         ]
         for c in report["comparisons"]
