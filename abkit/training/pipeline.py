@@ -102,9 +102,8 @@ def run_adaptation(
     settings = config.adapt
     if split_seed is not None:
         cases = split_cases(cases, seed=split_seed).train
-    split = split_cases(cases, seed=settings.seed, test_fraction=settings.heldout_fraction) if len(cases) > 1 else None
-    if split is None:
-        raise CorpusError("adaptation needs at least 2 cases (one is held out for the LM loss)")
+    # A different seeded split: the held-out LM-loss cases come out of the training half.
+    split = split_cases(cases, seed=settings.seed, test_fraction=settings.heldout_fraction)
     train = pack_cases(split.train, tokenizer, settings.context_length)
     heldout = pack_cases(split.test, tokenizer, settings.context_length)
     return adapt(
