@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -188,12 +189,13 @@ def finetune(
 def evaluate(directory: Path, data_file: Path, half: str, split_seed: int, as_json: bool, device: str | None) -> None:
     """Re-evaluate the serving DIRECTORY on the labelled messages of --data."""
     from abkit.training.corpus import CorpusError
-    from abkit.training.evaluate import evaluate_serving_dir
+    from abkit.training.evaluate import Half, evaluate_serving_dir
     from abkit.training.metrics import metrics_table
 
     _, cases, runtime = _setup("tiny", data_file, device, quiet=True)
     try:
-        result = evaluate_serving_dir(directory, cases, half=half, split_seed=split_seed, runtime=runtime)
+        # click.Choice has checked the value against the Literal's members.
+        result = evaluate_serving_dir(directory, cases, half=cast(Half, half), split_seed=split_seed, runtime=runtime)
     except (CorpusError, FileNotFoundError, ValueError) as error:
         _fail(error)
     if as_json:

@@ -202,7 +202,7 @@ def adapt(
             run.tokens += int(parallel.total(int(mask.sum()), runtime.device))
         if settings.max_grad_norm > 0:
             parallel.clip_grad_norm(model, settings.max_grad_norm)
-        learning_rate = scheduler.get_last_lr()[0]
+        learning_rate = float(scheduler.get_last_lr()[0])
         optimizer.step()
         scheduler.step()
         run.step += 1

@@ -44,8 +44,7 @@ def build_encoder(
         intermediate_size=4 * settings.hidden_size,
         max_position_embeddings=max_tokens,
         pad_token_id=tokenizer.pad_token_id,
-        num_labels=len(label_map),
-        id2label=label_map.id2label,
+        id2label=label_map.id2label,  # sets num_labels too
         label2id=label_map.label2id,
     )
     return BertForSequenceClassification(config)

@@ -59,8 +59,8 @@ def load_base(
         if not Path(source).is_dir():
             raise FileNotFoundError(f"base model {source!r}: not a local directory (nothing is downloaded)")
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(source, local_files_only=True)
-        return model, tokenizer, str(source)
+        base: Any = AutoModelForCausalLM.from_pretrained(source, local_files_only=True)
+        return base, tokenizer, str(source)
     tiny = config.tiny_model
     tokenizer = train_bpe_tokenizer(documents(cases), vocab_size=tiny.vocab_size)
     model = build_random_causal_lm(
