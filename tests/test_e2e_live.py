@@ -1,7 +1,7 @@
 """abkit.simulate.live: the live driver's replay plan, and driving a real service in-process.
 
 The service is the real app (abkit.serving) on a uvicorn thread, scoring with a randomly
-initialised tiny GPT-NeoX over the simulator's 64-template catalogue: the model is bad on
+initialised tiny GPT-NeoX over the demo model's template catalogue: the model is bad on
 purpose, the plumbing is what is tested.
 """
 
@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from abkit.assignment import standing_experiment
 from abkit.cli.main import cli
+from abkit.cli.simulate import simulate as simulate_command
 from abkit.events import EventStore
 from abkit.serving.app import create_app
 from abkit.serving.scorer import HFScorer
@@ -89,6 +90,16 @@ def test_simulated_transcripts_give_one_selection_per_labelled_message():
         assert sum(t.kind == "suggest" for t in turns) == customer
         for turn in (t for t in turns if t.kind == "suggest"):  # the newest message sent is the one answered
             assert case["messages"][turn.upto - 1]["message_id"] == turn.message_id
+
+
+def test_the_default_label_set_is_the_demo_models():
+    # Traffic must use the catalogue the demo model was trained on, or no label matches.
+    from abkit.training.demo import DEMO_TEMPLATES as TRAINING_DEMO_TEMPLATES
+
+    assert DEMO_TEMPLATES == TRAINING_DEMO_TEMPLATES == LiveSettings().n_templates
+    assert simulate_command.params[[p.name for p in simulate_command.params].index("n_templates")].default == (
+        DEMO_TEMPLATES
+    )
 
 
 def test_a_transfer_always_goes_to_another_advocate():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from abkit.simulate.live import DEMO_TEMPLATES
 from abkit.simulate.settings import SCALES
 
 
@@ -51,9 +52,9 @@ class ScaleType(click.ParamType):
     "--templates",
     "n_templates",
     type=click.IntRange(min=6),
-    default=64,
+    default=DEMO_TEMPLATES,
     show_default=True,
-    help="With --serve-url: the served model's label set size (64 for `abkit train demo-model`).",
+    help="With --serve-url: the served model's label set size (as `abkit train demo-model --templates`).",
 )
 @click.option(
     "--token-file",

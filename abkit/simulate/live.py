@@ -31,7 +31,9 @@ from abkit.simulate.timing import lognormal_unit_mean, other_work_s, selection_t
 from abkit.simulate.transcripts import TRANSFER_MESSAGE, generate_transcripts
 from abkit.simulate.world import advocate_id_for
 
-DEMO_TEMPLATES = 64  # the label set of `abkit train demo-model` (abkit.training.demo.DEMO_TEMPLATES)
+# The label set size of `abkit train demo-model` (abkit.training.demo.DEMO_TEMPLATES, kept equal by a test;
+# not imported, because that module loads torch). The catalogue depends on it, so both sides must agree.
+DEMO_TEMPLATES = 40
 # Queue full, not ready or buffer full, deadline passed: nothing was logged, so a retry is safe.
 RETRY_STATUSES = frozenset({429, 503, 504})
 _LIVE_STREAM = 0x11FE  # keeps the live driver's draws apart from the world's
