@@ -32,7 +32,7 @@ from abkit.training.finetune import (
 from abkit.training.metrics import ClassificationMetrics, majority_baseline
 from abkit.training.optim import Runtime
 from abkit.training.packing import PackedCorpus, pack_documents
-from abkit.training.serving_dir import ServingMetadata, write_metadata
+from abkit.training.serving_dir import ServingMetadata, save_serving_dir
 from abkit.training.tiny import build_random_causal_lm, train_bpe_tokenizer
 
 TINY_BASE = "random-init tiny GPT-NeoX"
@@ -247,12 +247,10 @@ def write_serving_dir(
     max_tokens: int,
 ) -> Path:
     """Save weights, tokenizer (config.id2label is the label map) and ``abkit_model.json``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    write_metadata(
-        out,
+    return save_serving_dir(
+        out_dir,
+        model,
+        tokenizer,
         ServingMetadata(
             model_version=model_version,
             base_model=base_model,
@@ -278,4 +276,3 @@ def write_serving_dir(
             },
         ),
     )
-    return out

@@ -45,6 +45,19 @@ def write_metadata(directory: str | Path, metadata: ServingMetadata) -> None:
     Path(directory, METADATA_FILE).write_text(json.dumps(asdict(metadata), indent=2, sort_keys=True))
 
 
+def save_serving_dir(directory: str | Path, model: Any, tokenizer: Any, metadata: ServingMetadata) -> Path:
+    """Write a serving directory: ``save_pretrained`` weights and tokenizer, then ``abkit_model.json``.
+
+    The metadata goes last, so a directory that has it is complete.
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    write_metadata(out, metadata)
+    return out
+
+
 def read_metadata(directory: str | Path) -> ServingMetadata:
     """Read ``abkit_model.json``.
 

@@ -13,7 +13,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, GPTNeoXForSequenceClassification, PreTrainedTokenizerFast
 
 from abkit.text.transcript import SPEAKER_TAGS
-from abkit.training.serving_dir import ServingMetadata, write_metadata
+from abkit.training.serving_dir import ServingMetadata, save_serving_dir
 
 END_OF_TEXT = "<|endoftext|>"
 PAD = "<|padding|>"
@@ -92,19 +92,16 @@ def build_random_classifier(
     config.id2label = {index: str(template) for index, template in enumerate(template_ids)}
     config.label2id = {str(template): index for index, template in enumerate(template_ids)}
     model = GPTNeoXForSequenceClassification(config).eval()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    write_metadata(
-        out,
+    return save_serving_dir(
+        out_dir,
+        model,
+        tokenizer,
         ServingMetadata(
             model_version=model_version,
             base_model="random-init tiny GPT-NeoX",
             parameters=sum(p.numel() for p in model.parameters()),
         ),
     )
-    return out
 
 
 def build_random_causal_lm(
