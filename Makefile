@@ -27,6 +27,7 @@ system-deps:
 lint: $(STAMP)
 	$(BIN)/ruff check abkit dashboards tests bench
 	$(BIN)/ruff format --check abkit dashboards tests bench
+	$(BIN)/mypy
 
 test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest -q

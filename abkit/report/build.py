@@ -303,8 +303,8 @@ def _comparisons(
     """
     by_experiment: dict[str, dict[str, list[ArmGroup]]] = defaultdict(lambda: defaultdict(list))
     for g in arms:
-        registered = weights.get(g.experiment)
-        if g.arm != HOLDOUT_ARM and (registered is None or g.arm in registered):
+        declared = weights.get(g.experiment)
+        if g.arm != HOLDOUT_ARM and (declared is None or g.arm in declared):
             by_experiment[g.experiment][g.arm].append(g)
     drafts = []
     for experiment in sorted(by_experiment):
