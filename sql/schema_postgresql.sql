@@ -95,6 +95,6 @@ CREATE TABLE selections (
 
 CREATE INDEX ix_selections_created_at ON selections (created_at);
 
-CREATE INDEX ix_selections_experiment_version_arm ON selections (experiment, model_version, arm);
+CREATE INDEX ix_selections_interaction ON selections (experiment, model_version, arm, advocate_id, case_id);
 
 CREATE INDEX ix_selections_prediction_id ON selections (prediction_id);

@@ -61,7 +61,17 @@ selections = Table(
     Column(c.CREATED_AT, DateTime, nullable=False),
     Column(c.PREDICTION_ID, ID, nullable=True),
 )
-Index("ix_selections_experiment_version_arm", selections.c.experiment, selections.c.model_version, selections.c.arm)
+# Leads with (experiment, model_version, arm) for per-arm lookups, and carries on to the interaction
+# (advocate_id, case_id) so that SQLite groups the report's per-interaction sums by scanning the index
+# in order instead of sorting every selection (about 2x faster on the report's largest query).
+Index(
+    "ix_selections_interaction",
+    selections.c.experiment,
+    selections.c.model_version,
+    selections.c.arm,
+    selections.c.advocate_id,
+    selections.c.case_id,
+)
 Index("ix_selections_created_at", selections.c.created_at)
 Index("ix_selections_prediction_id", selections.c.prediction_id)
 

@@ -147,15 +147,16 @@ class PolarsSource:
     def _batch(self, window: Window, shift: float | None = None) -> dict[str, pl.DataFrame]:
         shift = self.shift(window) if shift is None else shift
         if self._cached is None or self._cached[0] != (window, shift):
+            per_interaction = self._interaction_plan(window, shift)
             plans = {
-                "arms": self._arm_plan(window, shift),
+                "arms": self._arm_plan(per_interaction),
                 "hits": self._hit_plan(window),
                 "templates": self._template_plan(window, shift),
                 "days": self._day_plan(window, shift),
                 "prediction_days": self._prediction_day_plan(window),
                 "latency": self._latency_plan(window),
-                "cases": self._case_plan(window),
-                "case_count": self._case_count_plan(window),
+                "cases": self._case_plan(per_interaction),
+                "case_count": self._case_count_plan(per_interaction),
             }
             self._cached = ((window, shift), dict(zip(plans, pl.collect_all(list(plans.values())), strict=True)))
         return self._cached[1]
@@ -184,9 +185,14 @@ class PolarsSource:
     def case_count(self, window: Window) -> int:
         return int(self._batch(window)["case_count"].item())
 
-    def _arm_plan(self, window: Window, shift: float) -> pl.LazyFrame:
+    def _interaction_plan(self, window: Window, shift: float) -> pl.LazyFrame:
+        """Selections reduced to one row per interaction; the arm, case and case-count plans share it.
+
+        The three plans start from this same lazy frame, so ``collect_all``'s common-subplan
+        elimination scans and groups the selections once for all three.
+        """
         deviation = pl.col(c.SELECTION_TIME_S) - shift
-        per_interaction = (
+        return (
             _window(self.selections, window)
             .group_by(c.EXPERIMENT, c.MODEL_VERSION, c.ARM, c.ADVOCATE_ID, c.CASE_ID)
             .agg(
@@ -197,6 +203,9 @@ class PolarsSource:
                 pl.col(c.CREATED_AT).max().alias("last_seen"),
             )
         )
+
+    @staticmethod
+    def _arm_plan(per_interaction: pl.LazyFrame) -> pl.LazyFrame:
         n_i, y_i = pl.col("n_i").cast(pl.Float64), pl.col("y_i")
         return per_interaction.group_by(c.EXPERIMENT, c.MODEL_VERSION, c.ARM).agg(
             pl.col("n_i").sum().alias("n"),
@@ -248,12 +257,11 @@ class PolarsSource:
             .agg(pl.len().alias("n"), *percentiles, latency.max().alias("max"))
         )
 
-    def _case_plan(self, window: Window) -> pl.LazyFrame:
+    def _case_plan(self, per_interaction: pl.LazyFrame) -> pl.LazyFrame:
         per_case = (
-            _window(self.selections, window)
-            .filter(pl.col(c.ARM) != c.HOLDOUT_ARM)
+            per_interaction.filter(pl.col(c.ARM) != c.HOLDOUT_ARM)
             .group_by(c.MODEL_VERSION, c.CASE_ID)
-            .agg(pl.len().alias("selections"))
+            .agg(pl.col("n_i").sum().alias("selections"))
         )
         return (
             per_case.join(self.cases.select(c.CASE_ID, c.HANDLE_TIME_S), on=c.CASE_ID, how="inner")
@@ -265,9 +273,8 @@ class PolarsSource:
             )
         )
 
-    def _case_count_plan(self, window: Window) -> pl.LazyFrame:
-        selected = _window(self.selections, window).select(c.CASE_ID)
-        return self.cases.join(selected, on=c.CASE_ID, how="semi").select(pl.len())
+    def _case_count_plan(self, per_interaction: pl.LazyFrame) -> pl.LazyFrame:
+        return self.cases.join(per_interaction.select(c.CASE_ID), on=c.CASE_ID, how="semi").select(pl.len())
 
     def experiment_weights(self) -> dict[str, dict[str, float]]:
         rows = _scan(self.directory, "experiments").collect().iter_rows()

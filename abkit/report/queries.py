@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Integer, Select, case, cast, func, literal, literal_column, or_, select
+from sqlalchemy import CompoundSelect, Integer, Select, case, cast, func, literal, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from abkit.events import columns as c
@@ -233,3 +233,91 @@ def case_count_query(window: Window) -> Select:
 def shift_query(window: Window) -> Select:
     """One selection time from the window: a cheap probe (stops at the first matching row)."""
     return select(selections.c.selection_time_s).where(*window_filter(selections, window)).limit(1)
+
+
+# -- merged families: one scan of the selections for arms, cases and the case count ----------
+
+# Tags of the rows of :func:`interaction_families_query`.
+ARMS_FAMILY, CASES_FAMILY, CASE_COUNT_FAMILY = "arms", "cases", "case_count"
+
+
+def interaction_families_query(window: Window, shift: float) -> CompoundSelect:
+    """Arm groups, case groups and the case count from one per-interaction reduction of the selections.
+
+    The selections are grouped once by interaction (experiment, model_version, arm, advocate_id,
+    case_id) in a CTE that the three families re-aggregate; PostgreSQL, DuckDB and SQLite
+    materialize a CTE referenced more than once, so the selections are read and hashed once
+    instead of three times (Trino inlines it: same rows, three scans). The families come back
+    as one UNION ALL, told apart by ``family``; columns a family does not use are NULL:
+
+    * ``arms``: the columns of :func:`arm_groups_query`;
+    * ``cases``: model_version, ``k`` = cases, ``n`` = selections, ``total`` = handle_time_sum
+      (as :func:`case_groups_query`: a case's treatment selections, summed per interaction);
+    * ``case_count``: ``k`` = cases with a selection in the window (:func:`case_count_query`).
+    """
+    s = selections.c
+    deviation = s.selection_time_s - literal(shift)
+    interactions = (
+        select(
+            s.experiment,
+            s.model_version,
+            s.arm,
+            s.case_id,
+            func.count().label("n_i"),
+            func.sum(deviation).label("y_i"),
+            func.sum(deviation * deviation).label("q_i"),
+            func.min(s.created_at).label("first_seen"),
+            func.max(s.created_at).label("last_seen"),
+        )
+        .where(*window_filter(selections, window))
+        .group_by(s.experiment, s.model_version, s.arm, s.advocate_id, s.case_id)
+        .cte("interactions")
+    )
+    i = interactions.c
+    arms = select(
+        literal_column(f"'{ARMS_FAMILY}'").label("family"),
+        i.experiment,
+        i.model_version,
+        i.arm,
+        func.sum(i.n_i).label("n"),
+        func.sum(i.y_i).label("total"),
+        func.sum(i.q_i).label("total_sq"),
+        func.count().label("k"),
+        func.sum(i.n_i * i.n_i).label("sum_n2"),
+        func.sum(i.y_i * i.y_i).label("sum_y2"),
+        func.sum(i.n_i * i.y_i).label("sum_ny"),
+        func.min(i.first_seen).label("first_seen"),
+        func.max(i.last_seen).label("last_seen"),
+    ).group_by(i.experiment, i.model_version, i.arm)
+    per_case = (
+        select(i.model_version, i.case_id, func.sum(i.n_i).label("selections"))
+        .where(i.arm != c.HOLDOUT_ARM)
+        .group_by(i.model_version, i.case_id)
+        .subquery("per_case")
+    )
+    nothing: ColumnElement[Any] = literal_column("NULL")
+    case_rows = (
+        select(
+            literal_column(f"'{CASES_FAMILY}'"),
+            nothing,
+            per_case.c.model_version,
+            nothing,
+            func.sum(per_case.c.selections),
+            func.sum(cases.c.handle_time_s),
+            nothing,
+            func.count(),
+            nothing,
+            nothing,
+            nothing,
+            nothing,
+            nothing,
+        )
+        .select_from(per_case.join(cases, cases.c.case_id == per_case.c.case_id))
+        .group_by(per_case.c.model_version)
+    )
+    count_row = (
+        select(literal_column(f"'{CASE_COUNT_FAMILY}'"), *([nothing] * 6), func.count(), *([nothing] * 5))
+        .select_from(cases)
+        .where(cases.c.case_id.in_(select(i.case_id)))
+    )
+    return arms.union_all(case_rows, count_row)

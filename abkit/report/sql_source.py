@@ -15,7 +15,7 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import CompoundSelect, Engine, Select, select
 
 from abkit.events.engine import connect
 from abkit.events.schema import experiments, model_versions
@@ -31,11 +31,12 @@ from abkit.report.groups import (
     Window,
 )
 from abkit.report.queries import (
-    arm_groups_query,
-    case_count_query,
-    case_groups_query,
+    ARMS_FAMILY,
+    CASE_COUNT_FAMILY,
+    CASES_FAMILY,
     day_groups_query,
     hit_groups_query,
+    interaction_families_query,
     latency_query,
     prediction_days_query,
     shift_query,
@@ -85,7 +86,7 @@ class SqlSource:
         self._shifts: dict[Window, float] = {}
         self._cached: tuple[tuple[Window, float], dict[str, list[Any]]] | None = None
 
-    def _rows(self, query: Select) -> list[Any]:
+    def _rows(self, query: Select | CompoundSelect) -> list[Any]:
         with self.engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 # Per-interaction hash aggregates outgrow the 4 MB default and spill to disk;
@@ -99,17 +100,19 @@ class SqlSource:
             self._shifts[window] = float(rows[0][0]) if rows else 0.0
         return self._shifts[window]
 
-    def queries(self, window: Window, shift: float) -> dict[str, Select]:
-        """Every family's statement for this engine's dialect, by name (SQLite latency aside)."""
+    def queries(self, window: Window, shift: float) -> dict[str, Select | CompoundSelect]:
+        """The statements for this engine's dialect, by name (SQLite latency aside).
+
+        ``interactions`` answers three families (arms, cases, case count) from one scan; see
+        :func:`~abkit.report.queries.interaction_families_query`.
+        """
         sqlite_engine = self.engine.dialect.name == "sqlite"
-        statements = {
-            "arms": arm_groups_query(window, shift),
+        statements: dict[str, Select | CompoundSelect] = {
+            "interactions": interaction_families_query(window, shift),
             "hits": hit_groups_query(window),
             "templates": template_groups_query(window, shift),
             "days": day_groups_query(window, shift),
             "prediction_days": prediction_days_query(window),
-            "cases": case_groups_query(window),
-            "case_count": case_count_query(window),
         }
         if not sqlite_engine:  # SQLite has no percentile aggregate: two passes, see _batch
             statements["latency"] = latency_query(window)
@@ -135,6 +138,9 @@ class SqlSource:
                 with ThreadPoolExecutor(max_workers=self.workers) as pool:
                     futures = {name: pool.submit(job) for name, job in jobs.items()}
                     rows = {name: future.result() for name, future in futures.items()}
+            families = rows.pop("interactions")
+            for family in (ARMS_FAMILY, CASES_FAMILY, CASE_COUNT_FAMILY):
+                rows[family] = [row for row in families if row.family == family]
             self._cached = ((window, shift), rows)
         return self._cached[1]
 
@@ -191,12 +197,12 @@ class SqlSource:
 
     def case_groups(self, window: Window) -> list[CaseGroup]:
         return [
-            CaseGroup(row.model_version, _int(row.cases), _int(row.selections), _float(row.handle_time_sum))
+            CaseGroup(row.model_version, _int(row.k), _int(row.n), _float(row.total))
             for row in self._batch(window)["cases"]
         ]
 
     def case_count(self, window: Window) -> int:
-        return _int(self._batch(window)["case_count"][0][0])
+        return _int(self._batch(window)["case_count"][0].k)
 
     def experiment_weights(self) -> dict[str, dict[str, float]]:
         rows = self._rows(select(experiments.c.name, experiments.c.arms_json))
