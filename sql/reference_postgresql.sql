@@ -34,7 +34,7 @@ SELECT CAST(predictions.created_at AS DATE) AS day, predictions.experiment, pred
 FROM predictions GROUP BY CAST(predictions.created_at AS DATE), predictions.experiment, predictions.arm;
 
 -- Latency percentiles per version
-SELECT predictions.model_version, count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY predictions.latency_ms) AS p0, percentile_cont(0.9) WITHIN GROUP (ORDER BY predictions.latency_ms) AS p1, percentile_cont(0.99) WITHIN GROUP (ORDER BY predictions.latency_ms) AS p2, max(predictions.latency_ms) AS max 
+SELECT predictions.model_version, count(*) AS n, percentile_cont(CAST(ARRAY[0.5, 0.9, 0.99] AS DOUBLE PRECISION[])) WITHIN GROUP (ORDER BY predictions.latency_ms) AS percentiles, max(predictions.latency_ms) AS max 
 FROM predictions GROUP BY predictions.model_version;
 
 -- Cases with treatment selections per version: selections and handle time

@@ -34,7 +34,7 @@ SELECT CAST(predictions.created_at AS DATE) AS day, predictions.experiment, pred
 FROM predictions GROUP BY CAST(predictions.created_at AS DATE), predictions.experiment, predictions.arm;
 
 -- Latency percentiles per version
-SELECT predictions.model_version, count(*) AS n, approx_percentile(predictions.latency_ms, 0.5) AS p0, approx_percentile(predictions.latency_ms, 0.9) AS p1, approx_percentile(predictions.latency_ms, 0.99) AS p2, max(predictions.latency_ms) AS max 
+SELECT predictions.model_version, count(*) AS n, approx_percentile(predictions.latency_ms, ARRAY[0.5, 0.9, 0.99]) AS percentiles, max(predictions.latency_ms) AS max 
 FROM predictions GROUP BY predictions.model_version;
 
 -- Cases with treatment selections per version: selections and handle time

@@ -14,6 +14,7 @@ from sqlalchemy import Date, Float
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.types import NullType
 
 DIALECTS = ("sqlite", "postgresql", "duckdb", "trino")
 
@@ -103,3 +104,48 @@ def _percentile_trino(element: percentile, compiler: Any, **kw: Any) -> str:
 @compiles(percentile, "sqlite")
 def _percentile_sqlite(element: percentile, compiler: Any, **kw: Any) -> str:
     raise CompileError("percentile: SQLite has no percentile aggregate; use the window query")
+
+
+class percentiles(ColumnElement):  # noqa: N801
+    """Several continuous percentiles of a column from one sort, an aggregate returning an array.
+
+    ``percentile_cont`` with an array of fractions (PostgreSQL, DuckDB) sorts each group once
+    for all the fractions, where one :class:`percentile` per fraction sorts once per fraction.
+    Trino's ``approx_percentile`` takes an array too; SQLite has no percentile aggregate.
+    """
+
+    type = NullType()  # a list of floats, as the driver returns it
+    inherit_cache = True
+
+    def __init__(self, column: Any, fractions: tuple[float, ...]):
+        if not fractions or not all(0.0 <= fraction <= 1.0 for fraction in fractions):
+            raise ValueError(f"percentiles: fractions must be in [0, 1] (and at least one), got {fractions!r}")
+        self.column = column
+        self.fractions = tuple(float(fraction) for fraction in fractions)
+
+    @property
+    def _from_objects(self) -> list:  # type: ignore[override]
+        return self.column._from_objects
+
+
+def _array(fractions: tuple[float, ...]) -> str:
+    return f"ARRAY[{', '.join(repr(fraction) for fraction in fractions)}]"
+
+
+@compiles(percentiles)
+@compiles(percentiles, "postgresql")
+@compiles(percentiles, "duckdb")
+def _percentiles_default(element: percentiles, compiler: Any, **kw: Any) -> str:
+    # The cast makes the literal array double precision[] (PostgreSQL reads it as numeric[]).
+    fractions = f"CAST({_array(element.fractions)} AS DOUBLE PRECISION[])"
+    return f"percentile_cont({fractions}) WITHIN GROUP (ORDER BY {compiler.process(element.column, **kw)})"
+
+
+@compiles(percentiles, "trino")
+def _percentiles_trino(element: percentiles, compiler: Any, **kw: Any) -> str:
+    return f"approx_percentile({compiler.process(element.column, **kw)}, {_array(element.fractions)})"
+
+
+@compiles(percentiles, "sqlite")
+def _percentiles_sqlite(element: percentiles, compiler: Any, **kw: Any) -> str:
+    raise CompileError("percentiles: SQLite has no percentile aggregate; use the window query")

@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from abkit.events import columns as c
 from abkit.events.schema import cases, predictions, selections
-from abkit.report.dialects import day_of, percentile, week_start
+from abkit.report.dialects import day_of, percentiles, week_start
 from abkit.report.groups import PERCENTILES, Window
 
 # Constants are inlined (not bound) so that an expression in SELECT and in GROUP BY renders
@@ -163,13 +163,13 @@ def week_groups_query(window: Window, shift: float) -> Select:
 
 
 def latency_query(window: Window) -> Select:
-    """Per model version: count, percentiles (percentile aggregate) and max of latency_ms."""
+    """Per model version: count, percentiles (one array-valued percentile aggregate: one sort) and max of latency_ms."""
     p = predictions.c
     return (
         select(
             p.model_version,
             func.count().label("n"),
-            *(percentile(p.latency_ms, fraction).label(f"p{i}") for i, fraction in enumerate(PERCENTILES)),
+            percentiles(p.latency_ms, PERCENTILES).label("percentiles"),
             func.max(p.latency_ms).label("max"),
         )
         .where(*window_filter(predictions, window))

@@ -190,10 +190,11 @@ class SqlSource:
     def latency_groups(self, window: Window) -> list[LatencyGroup]:
         if self.engine.dialect.name == "sqlite":
             return list(self._batch(window)["latency"])
-        return [
-            LatencyGroup(row.model_version, _int(row.n), *(_float(row[2 + i]) for i in range(4)))
-            for row in self._batch(window)["latency"]
-        ]
+        groups = []
+        for row in self._batch(window)["latency"]:
+            p50, p90, p99 = (_float(value) for value in row.percentiles)  # one array: PERCENTILES in order
+            groups.append(LatencyGroup(row.model_version, _int(row.n), p50, p90, p99, _float(row.max)))
+        return groups
 
     def case_groups(self, window: Window) -> list[CaseGroup]:
         return [
