@@ -247,7 +247,8 @@ def interaction_families_query(window: Window, shift: float) -> CompoundSelect:
     The selections are grouped once by interaction (experiment, model_version, arm, advocate_id,
     case_id) in a CTE that the three families re-aggregate; PostgreSQL, DuckDB and SQLite
     materialize a CTE referenced more than once, so the selections are read and hashed once
-    instead of three times (Trino inlines it: same rows, three scans). The families come back
+    instead of three times (Trino inlines it: same rows, three scans; :class:`SqlSource` keeps
+    the three separate queries on PostgreSQL, where they measured faster). The families come back
     as one UNION ALL, told apart by ``family``; columns a family does not use are NULL:
 
     * ``arms``: the columns of :func:`arm_groups_query`;
