@@ -9,7 +9,7 @@ FROM selections
 
 -- Per experiment, version and arm: n, sums of (x - 15.0) and its square, and per-interaction cluster sums (k, sum n_i^2, sum y_i^2, sum n_i*y_i) for the clustered variance
 SELECT interactions.experiment, interactions.model_version, interactions.arm, sum(interactions.n_i) AS n, sum(interactions.y_i) AS total, sum(interactions.q_i) AS total_sq, count(*) AS k, sum(interactions.n_i * interactions.n_i) AS sum_n2, sum(interactions.y_i * interactions.y_i) AS sum_y2, sum(interactions.n_i * interactions.y_i) AS sum_ny, min(interactions.first_seen) AS first_seen, max(interactions.last_seen) AS last_seen 
-FROM (SELECT selections.experiment AS experiment, selections.model_version AS model_version, selections.arm AS arm, count(*) AS n_i, sum(selections.selection_time_s - 15.0) AS y_i, sum((selections.selection_time_s - 15.0) * (selections.selection_time_s - 15.0)) AS q_i, min(selections.created_at) AS first_seen, max(selections.created_at) AS last_seen 
+FROM (SELECT selections.experiment AS experiment, selections.model_version AS model_version, selections.arm AS arm, selections.case_id AS case_id, count(*) AS n_i, sum(selections.selection_time_s - 15.0) AS y_i, sum((selections.selection_time_s - 15.0) * (selections.selection_time_s - 15.0)) AS q_i, min(selections.created_at) AS first_seen, max(selections.created_at) AS last_seen 
 FROM selections GROUP BY selections.experiment, selections.model_version, selections.arm, selections.advocate_id, selections.case_id) AS interactions GROUP BY interactions.experiment, interactions.model_version, interactions.arm;
 
 -- Holdout top-1/3/5 hits per version and template

@@ -48,19 +48,19 @@ def _hits(template: ColumnElement, ranks: Iterable[int]) -> ColumnElement:
 # -- queries (pure: they build statements, the source runs them) -----------------------------
 
 
-def arm_groups_query(window: Window, shift: float) -> Select:
-    """Per (experiment, model_version, arm): selection sums and per-interaction cluster sums.
+def _interactions(window: Window, shift: float) -> Select:
+    """Selections reduced to one row per interaction (advocate_id, case_id) of each arm.
 
-    The inner query reduces selections to one row per interaction (advocate_id, case_id) inside
-    the database; the outer query sums those rows per arm, so the result has one row per arm.
+    ``n_i``, ``y_i`` and ``q_i`` are the interaction's count and sums of x - shift and of its square.
     """
     s = selections.c
     deviation = s.selection_time_s - literal(shift)
-    inner = (
+    return (
         select(
             s.experiment,
             s.model_version,
             s.arm,
+            s.case_id,
             func.count().label("n_i"),
             func.sum(deviation).label("y_i"),
             func.sum(deviation * deviation).label("q_i"),
@@ -69,10 +69,13 @@ def arm_groups_query(window: Window, shift: float) -> Select:
         )
         .where(*window_filter(selections, window))
         .group_by(s.experiment, s.model_version, s.arm, s.advocate_id, s.case_id)
-        .subquery("interactions")
     )
-    i = inner.c
+
+
+def _arm_sums(i: Any, *leading: ColumnElement) -> Select:
+    """Per-interaction rows ``i`` summed per (experiment, model_version, arm) into ArmGroup columns."""
     return select(
+        *leading,
         i.experiment,
         i.model_version,
         i.arm,
@@ -86,6 +89,15 @@ def arm_groups_query(window: Window, shift: float) -> Select:
         func.min(i.first_seen).label("first_seen"),
         func.max(i.last_seen).label("last_seen"),
     ).group_by(i.experiment, i.model_version, i.arm)
+
+
+def arm_groups_query(window: Window, shift: float) -> Select:
+    """Per (experiment, model_version, arm): selection sums and per-interaction cluster sums.
+
+    The inner query reduces selections to one row per interaction (advocate_id, case_id) inside
+    the database; the outer query sums those rows per arm, so the result has one row per arm.
+    """
+    return _arm_sums(_interactions(window, shift).subquery("interactions").c)
 
 
 def hit_groups_query(window: Window) -> Select:
@@ -256,40 +268,8 @@ def interaction_families_query(window: Window, shift: float) -> CompoundSelect:
       (as :func:`case_groups_query`: a case's treatment selections, summed per interaction);
     * ``case_count``: ``k`` = cases with a selection in the window (:func:`case_count_query`).
     """
-    s = selections.c
-    deviation = s.selection_time_s - literal(shift)
-    interactions = (
-        select(
-            s.experiment,
-            s.model_version,
-            s.arm,
-            s.case_id,
-            func.count().label("n_i"),
-            func.sum(deviation).label("y_i"),
-            func.sum(deviation * deviation).label("q_i"),
-            func.min(s.created_at).label("first_seen"),
-            func.max(s.created_at).label("last_seen"),
-        )
-        .where(*window_filter(selections, window))
-        .group_by(s.experiment, s.model_version, s.arm, s.advocate_id, s.case_id)
-        .cte("interactions")
-    )
-    i = interactions.c
-    arms = select(
-        literal_column(f"'{ARMS_FAMILY}'").label("family"),
-        i.experiment,
-        i.model_version,
-        i.arm,
-        func.sum(i.n_i).label("n"),
-        func.sum(i.y_i).label("total"),
-        func.sum(i.q_i).label("total_sq"),
-        func.count().label("k"),
-        func.sum(i.n_i * i.n_i).label("sum_n2"),
-        func.sum(i.y_i * i.y_i).label("sum_y2"),
-        func.sum(i.n_i * i.y_i).label("sum_ny"),
-        func.min(i.first_seen).label("first_seen"),
-        func.max(i.last_seen).label("last_seen"),
-    ).group_by(i.experiment, i.model_version, i.arm)
+    i = _interactions(window, shift).cte("interactions").c
+    arms = _arm_sums(i, literal_column(f"'{ARMS_FAMILY}'").label("family"))
     per_case = (
         select(i.model_version, i.case_id, func.sum(i.n_i).label("selections"))
         .where(i.arm != c.HOLDOUT_ARM)
