@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import sqlite3
 import statistics
 import sys
@@ -164,29 +163,14 @@ def server_render_s(path: Path, repeats: int) -> dict[str, float]:
 
 def first_render_s(path: Path, repeats: int) -> dict[str, float]:
     """Median time from navigation to a drawn page (page marker set and a figure or table drawn)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
     from werkzeug.serving import make_server
 
     from dashboards import create_app
+    from tests.browser import headless_chrome
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    driver = headless_chrome()
     results: dict[str, list[float]] = {name: [] for name in [*PAGES, WARM_OVERVIEW]}
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     try:
