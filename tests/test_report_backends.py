@@ -17,7 +17,7 @@ from abkit.events import EventStore
 from abkit.events.schema import selections
 from abkit.report import queries
 from abkit.report.build import build_report
-from abkit.report.dialects import day_of, percentile, week_start
+from abkit.report.dialects import day_of, percentiles, week_start
 from abkit.report.groups import Window
 from abkit.report.polars_source import PolarsSource
 from abkit.report.sql_source import SqlSource
@@ -165,13 +165,13 @@ def test_every_query_compiles_for_trino():
 
 def test_percentile_spelling_per_dialect():
     column = selections.c.selection_time_s
-    assert "percentile_cont(0.9) WITHIN GROUP" in str(
-        select(percentile(column, 0.9)).compile(dialect=postgresql.dialect())
+    assert "percentile_cont(CAST(ARRAY[0.9] AS DOUBLE PRECISION[])) WITHIN GROUP" in str(
+        select(percentiles(column, (0.9,))).compile(dialect=postgresql.dialect())
     )
     with pytest.raises(Exception, match="SQLite has no percentile"):
-        str(select(percentile(column, 0.9)).compile(dialect=sqlite.dialect()))
+        str(select(percentiles(column, (0.9,))).compile(dialect=sqlite.dialect()))
     with pytest.raises(ValueError, match="fraction"):
-        percentile(column, 1.5)
+        percentiles(column, (1.5,))
 
 
 def test_sql_source_never_returns_event_rows(frames, tmp_path):

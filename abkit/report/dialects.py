@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Date, Float
+from sqlalchemy import Date
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
@@ -33,27 +33,6 @@ class day_of(FunctionElement):  # noqa: N801
     type = Date()
     name = "day_of"
     inherit_cache = True
-
-
-class percentile(ColumnElement):  # noqa: N801
-    """Continuous percentile (linear interpolation, as numpy's default) of a column, an aggregate.
-
-    Trino only offers ``approx_percentile``; SQLite has no percentile aggregate at all, so the
-    SQLite source computes exact percentiles in two grouped passes instead (see ``sqlite_percentiles``).
-    """
-
-    type = Float()
-    inherit_cache = True
-
-    def __init__(self, column: Any, fraction: float):
-        if not 0.0 <= fraction <= 1.0:
-            raise ValueError(f"percentile: fraction must be in [0, 1], got {fraction!r}")
-        self.column = column
-        self.fraction = float(fraction)
-
-    @property
-    def _from_objects(self) -> list:  # type: ignore[override]
-        return self.column._from_objects
 
 
 def _arg(compiler: Any, element: FunctionElement, **kw: Any) -> str:
@@ -89,29 +68,14 @@ def _day_sqlite(element: day_of, compiler: Any, **kw: Any) -> str:
     return f"date({_arg(compiler, element, **kw)})"
 
 
-@compiles(percentile)
-@compiles(percentile, "postgresql")
-@compiles(percentile, "duckdb")
-def _percentile_default(element: percentile, compiler: Any, **kw: Any) -> str:
-    return f"percentile_cont({element.fraction!r}) WITHIN GROUP (ORDER BY {compiler.process(element.column, **kw)})"
-
-
-@compiles(percentile, "trino")
-def _percentile_trino(element: percentile, compiler: Any, **kw: Any) -> str:
-    return f"approx_percentile({compiler.process(element.column, **kw)}, {element.fraction!r})"
-
-
-@compiles(percentile, "sqlite")
-def _percentile_sqlite(element: percentile, compiler: Any, **kw: Any) -> str:
-    raise CompileError("percentile: SQLite has no percentile aggregate; use the window query")
-
-
 class percentiles(ColumnElement):  # noqa: N801
     """Several continuous percentiles of a column from one sort, an aggregate returning an array.
 
     ``percentile_cont`` with an array of fractions (PostgreSQL, DuckDB) sorts each group once
-    for all the fractions, where one :class:`percentile` per fraction sorts once per fraction.
-    Trino's ``approx_percentile`` takes an array too; SQLite has no percentile aggregate.
+    for all the fractions, where one aggregate per fraction would sort once per fraction.
+    Trino only offers ``approx_percentile`` (it takes an array too); SQLite has no percentile
+    aggregate at all, so the SQLite source computes exact percentiles from order statistics
+    instead (see ``sqlite_percentiles``).
     """
 
     type = NullType()  # a list of floats, as the driver returns it
