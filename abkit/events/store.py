@@ -118,12 +118,6 @@ class EventStore:
             conn.execute(experiments.delete().where(experiments.c.name == name))
             conn.execute(insert(experiments), [row])
 
-    def known_arms(self) -> dict[str, frozenset[str]]:
-        """Arms of every registered experiment, by experiment name."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(experiments.c.name, experiments.c.arms_json)).all()
-        return {name: frozenset(arm for arm, _ in json.loads(arms)) for name, arms in rows}
-
     def registered_experiments(self) -> dict[str, tuple[str, list[tuple[str, float]]]]:
         """Registered experiments: name -> (salt, [(arm, weight), ...])."""
         with self.engine.connect() as conn:
