@@ -56,13 +56,12 @@ def step_simulate(ctx: DemoContext) -> None:
 
 def step_report(ctx: DemoContext) -> None:
     """Compute the significance report in the database, store it as a snapshot, print it as Markdown."""
-    from abkit.events.engine import database_url
     from abkit.report.build import build_report
     from abkit.report.render_markdown import render_markdown
     from abkit.report.snapshots import store_snapshot
 
     document = build_report(ctx.store.engine).to_dict()
-    store_snapshot(database_url(ctx.db), document, None, None, None)
+    store_snapshot(ctx.store.engine, document, None, None, None)
     click.echo("")
     click.echo(render_markdown(document), nl=False)
 
