@@ -185,6 +185,10 @@ class PolarsSource:
     def case_count(self, window: Window) -> int:
         return int(self._batch(window)["case_count"].item())
 
+    def arm_groups_plan(self, window: Window, shift: float) -> pl.LazyFrame:
+        """The arm groups alone, as a lazy plan (benchmarks time it beside the whole report)."""
+        return self._arm_plan(self._interaction_plan(window, shift))
+
     def _interaction_plan(self, window: Window, shift: float) -> pl.LazyFrame:
         """Selections reduced to one row per interaction; the arm, case and case-count plans share it.
 
