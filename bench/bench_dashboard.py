@@ -23,6 +23,7 @@ import statistics
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -161,44 +162,125 @@ def server_render_s(path: Path, repeats: int) -> dict[str, float]:
     return {name: statistics.median(times) for name, times in results.items()}
 
 
-def first_render_s(path: Path, repeats: int) -> dict[str, float]:
-    """Median time from navigation to a drawn page (page marker set and a figure or table drawn)."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+# Installed before any page script runs (CDP Page.addScriptToEvaluateOnNewDocument): on every
+# animation frame it checks whether the page is drawn and stamps performance.now() (ms since
+# navigation start) the first time it is, and it records the main thread's long tasks.
+PAGE_PROBE = """
+window.__abkit = {marks: {}, longTasks: []};
+new PerformanceObserver(list => list.getEntries().forEach(
+    e => window.__abkit.longTasks.push([e.startTime, e.duration]))).observe({type: 'longtask', buffered: true});
+(function check() {
+  const marks = window.__abkit.marks;
+  const stamp = key => { if (!(key in marks)) marks[key] = performance.now(); };
+  if (window.Plotly) stamp('plotly');
+  const ready = document.querySelector('[id$="-ready"]');
+  const graphs = Array.from(document.querySelectorAll('.dash-graph'));
+  const tables = Array.from(document.querySelectorAll('.dash-table-container'));
+  if (graphs.length && graphs.every(g => g.querySelector('.main-svg'))) stamp('graphs');
+  if (ready && ready.textContent && 'graphs' in marks && tables.every(t => t.querySelector('tr'))) stamp('drawn');
+  else requestAnimationFrame(check);
+})();
+"""
+TIMELINE_JS = """
+const nav = performance.getEntriesByType('navigation')[0];
+return {
+  marks: window.__abkit.marks,
+  long_tasks: window.__abkit.longTasks,
+  response_end: nav.responseEnd, dom_interactive: nav.domInteractive,
+  resources: performance.getEntriesByType('resource').map(
+      e => [new URL(e.name).pathname, e.startTime, e.responseEnd, e.transferSize, e.decodedBodySize]),
+};
+"""
+FULL_PLOTLY_PATH = "/_dash-component-suites/plotly/package_data/plotly.min.js"
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One page load: when it was drawn and what the browser's performance timeline says."""
+
+    drawn_s: float  # navigation start -> ready marker set, every figure and table drawn
+    plotly_s: float | None  # navigation start -> window.Plotly defined
+    dom_interactive_s: float  # the page's own scripts parsed and run
+    long_task_s: float  # main-thread tasks over 50 ms, summed
+    resources: tuple[tuple[str, float, float, int, int], ...]  # path, start ms, end ms, bytes sent, bytes
+
+    @property
+    def script_kib(self) -> float:
+        """JavaScript transferred over the network (cached files count 0)."""
+        return sum(r[3] for r in self.resources if r[0].endswith(".js")) / 1024
+
+    @property
+    def full_plotly_fetched(self) -> bool:
+        return any(r[0] == FULL_PLOTLY_PATH for r in self.resources)
+
+
+def _visit(driver, url: str) -> Visit:
+    driver.get(url)
+    deadline = time.monotonic() + 60
+    while not driver.execute_script("return 'drawn' in window.__abkit.marks"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} not drawn within 60 s")
+        time.sleep(0.02)
+    timeline = driver.execute_script(TIMELINE_JS)
+    marks = timeline["marks"]
+    return Visit(
+        drawn_s=marks["drawn"] / 1000,
+        plotly_s=marks["plotly"] / 1000 if "plotly" in marks else None,
+        dom_interactive_s=timeline["dom_interactive"] / 1000,
+        long_task_s=sum(duration for _, duration in timeline["long_tasks"]) / 1000,
+        resources=tuple(tuple(r) for r in timeline["resources"]),
+    )
+
+
+def browser_pass(path: Path, *, full_plotly: bool) -> dict[str, Visit]:
+    """Every page opened in turn by a fresh browser against a fresh app.
+
+    A new headless Chromium (empty profile: no HTTP or code cache) and a new app (empty
+    snapshot cache); each page is opened as a full page load, as an analyst following a link
+    would. The first page pays the one-time load of the JavaScript bundles; the Overview is
+    opened again at the end with the cache warm.
+
+    Args:
+        path: the SQLite database.
+        full_plotly: the baseline: Dash's full plotly.js instead of the dashboard's partial one.
+    """
     from werkzeug.serving import make_server
 
     from dashboards import create_app
     from tests.browser import headless_chrome
 
-    driver = headless_chrome()
-    results: dict[str, list[float]] = {name: [] for name in [*PAGES, WARM_OVERVIEW]}
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = make_server("127.0.0.1", 0, create_app(str(path), full_plotly=full_plotly).server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    driver = headless_chrome()
     try:
-        for _ in range(repeats):
-            # A fresh app (empty snapshot cache) on a new port (cold browser cache for the first page),
-            # then each page opened as a full page load, as an analyst following a link would.
-            server = make_server("127.0.0.1", 0, create_app(str(path)).server, threaded=True)
-            thread = threading.Thread(target=server.serve_forever, daemon=True)
-            thread.start()
-            # The first page also pays the one-time load of the JavaScript bundles (plotly.js is
-            # 4.8 MB); the Overview is opened again at the end with the browser cache warm.
-            for name, page in [*PAGES.items(), (WARM_OVERVIEW, "/")]:
-                ready = f"{name.split()[0]}-ready"
-                began = time.perf_counter()
-                driver.get(f"http://127.0.0.1:{server.server_port}{page}")
-                WebDriverWait(driver, 60).until(
-                    lambda d, ready=ready: (
-                        d.find_elements(By.ID, ready)
-                        and d.find_element(By.ID, ready).get_attribute("textContent")
-                        and d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg, .dash-spreadsheet td")
-                    )
-                )
-                results[name].append(time.perf_counter() - began)
-            server.shutdown()
-            thread.join(5)
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": PAGE_PROBE})
+        return {
+            name: _visit(driver, f"http://127.0.0.1:{server.server_port}{page}")
+            for name, page in [*PAGES.items(), (WARM_OVERVIEW, "/")]
+        }
     finally:
         driver.quit()
-    return {name: statistics.median(times) for name, times in results.items()}
+        server.shutdown()
+        thread.join(5)
+
+
+def _median(visits: list[Visit], field: str) -> float:
+    return statistics.median(getattr(visit, field) or 0.0 for visit in visits)
+
+
+def print_timeline(label: str, visits: list[Visit], top: int) -> None:
+    """The first visit's timeline (medians over the fresh browsers) and its slowest downloads."""
+    print(
+        f"  {label:<26} drawn {_median(visits, 'drawn_s'):5.2f} s | scripts run (domInteractive) "
+        f"{_median(visits, 'dom_interactive_s'):5.2f} s | window.Plotly {_median(visits, 'plotly_s'):5.2f} s | "
+        f"long tasks {_median(visits, 'long_task_s'):5.2f} s | JS {_median(visits, 'script_kib'):6.0f} KiB | "
+        f"full plotly.js fetched: {'yes' if any(v.full_plotly_fetched for v in visits) else 'no'}"
+    )
+    last = visits[-1]
+    for resource, began, ended, _, size in sorted(last.resources, key=lambda r: r[1] - r[2])[:top]:
+        print(f"      {began:6.0f}-{ended:6.0f} ms {size / 1024:7.0f} KiB  {resource}")
 
 
 def main() -> None:
@@ -206,6 +288,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000, help="selections in the database")
     parser.add_argument("--db", type=Path, help="database path (default artifacts/bench/dashboard_<rows>.sqlite)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (median reported)")
+    parser.add_argument("--top", type=int, default=6, help="downloads listed in the first-visit timeline")
     args = parser.parse_args()
     path = args.db or ROOT / "artifacts" / "bench" / f"dashboard_{args.rows}.sqlite"
     if not path.exists():
@@ -216,23 +299,38 @@ def main() -> None:
         rows = conn.execute("SELECT COUNT(*) FROM selections").fetchone()[0]
     baseline = bare_aggregate_s(path, args.repeats)
     server = server_render_s(path, args.repeats)
-    pages = first_render_s(path, args.repeats)
+    # Candidate (partial plotly.js) and baseline (Dash's full bundle) alternate, so both see the
+    # same machine load.
+    modes = {"partial plotly.js": False, "full plotly.js": True}
+    visits: dict[str, dict[str, list[Visit]]] = {mode: {name: [] for name in [*PAGES, WARM_OVERVIEW]} for mode in modes}
+    for _ in range(args.repeats):
+        for mode, full_plotly in modes.items():
+            for name, visit in browser_pass(path, full_plotly=full_plotly).items():
+                visits[mode][name].append(visit)
+    partial = {name: _median(v, "drawn_s") for name, v in visits["partial plotly.js"].items()}
+    full = {name: _median(v, "drawn_s") for name, v in visits["full plotly.js"].items()}
     print(
         f"database: {path} ({rows:,} selections, SQLite); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     print(f"baseline: bare GROUP BY over all selections: {baseline:.2f} s (median of {args.repeats})")
     print("first render: server = index + layout + routing + page callbacks on a fresh app;")
-    print("              browser = navigation until the page's figure or table is drawn (headless Chromium)")
+    print("              browser = navigation start until the page's figures and tables are drawn (headless")
+    print(f"              Chromium, a fresh browser per run, medians of {args.repeats}); full = Dash's own plotly.js")
     print(
-        f"{'page':<22} {'server, s':>10} {'baseline/server':>16} {'browser, s':>11} {'baseline/browser':>17} {'< 2 s':>6}"
+        f"{'page':<22} {'server, s':>10} {'baseline/server':>16} {'browser full, s':>16} {'browser, s':>11}"
+        f" {'full/now':>9} {'baseline/browser':>17} {'< 2 s':>6}"
     )
     for name in [*PAGES, WARM_OVERVIEW]:
         on_server = server.get(name.split()[0])
         server_cells = f"{on_server:>10.3f} {baseline / on_server:>15.0f}x" if name in server else f"{'':>10} {'':>16}"
         print(
-            f"{name:<22} {server_cells} {pages[name]:>11.2f} {baseline / pages[name]:>16.1f}x"
-            f" {'yes' if pages[name] < 2 else 'NO':>6}"
+            f"{name:<22} {server_cells} {full[name]:>16.2f} {partial[name]:>11.2f} {full[name] / partial[name]:>8.2f}x"
+            f" {baseline / partial[name]:>16.1f}x {'yes' if partial[name] < 2 else 'NO':>6}"
         )
+    first = next(iter(PAGES))
+    print(f"first visit of a fresh browser ({first}), medians; slowest downloads of the last run:")
+    for mode in modes:
+        print_timeline(mode, visits[mode][first], args.top)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ computes a new snapshot on a background thread while the page stays usable.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from dashboards.auth import Credentials, require_login
 from dashboards.context import DashboardContext, current_context
 from dashboards.downloads import html_report_missing, register_downloads
 from dashboards.pages import challengers, health, over_time, overview, templates
+from dashboards.plotly_bundle import IGNORE_PATTERN, unusable_reason
 from dashboards.refresh import Compute, compute_snapshot, reporting_missing
 from dashboards.snapshots import SnapshotError, SnapshotKey, experiment_names
 from dashboards.tables import version_windows
@@ -28,6 +30,7 @@ from dashboards.view import View, parse_day, window_bounds
 PAGES = (overview, over_time, challengers, templates, health)
 ASSETS = Path(__file__).with_name("assets")
 POLL_MS = 1000  # how often the page asks whether a background refresh has finished
+logger = logging.getLogger(__name__)
 
 
 def create_app(
@@ -35,6 +38,7 @@ def create_app(
     *,
     credentials: Credentials | None = None,
     compute: Compute = compute_snapshot,
+    full_plotly: bool = False,
 ) -> Dash:
     """Build the dashboard for ``database`` (a path or SQLAlchemy URL), opened read-only.
 
@@ -42,12 +46,18 @@ def create_app(
         database: the event database; it may be missing or empty: pages then say so.
         credentials: when given, every request needs HTTP basic auth with them.
         compute: how Refresh computes a snapshot (default: ``abkit.report`` on a writable engine).
+        full_plotly: leave the vendored partial plotly.js out, so dcc.Graph loads Dash's full
+            bundle (the benchmark's baseline); also the fallback when the partial one is unusable.
     """
+    if not full_plotly and (reason := unusable_reason()):
+        logger.warning("using Dash's full plotly.js: %s", reason)
+        full_plotly = True
     app = Dash(
         __name__,
         use_pages=True,
         pages_folder="",
         assets_folder=str(ASSETS),
+        assets_ignore=IGNORE_PATTERN if full_plotly else "",
         title="abkit experiments",
         suppress_callback_exceptions=True,  # page components exist only while their page is shown
         update_title=None,  # type: ignore[arg-type]  # None turns the 'Updating...' tab title off

@@ -23,6 +23,7 @@ from abkit.cli.main import cli
 from abkit.events import EventStore
 from abkit.simulate.settings import SCALES
 from dashboards import create_app
+from dashboards.plotly_bundle import TRACE_TYPES
 from tests.dashboard_world import simulate
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -148,6 +149,32 @@ def test_every_page_loads_without_console_errors(driver, world_url):
         driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
         assert _severe(driver) == [], name
         assert "Report computed" in driver.find_element(By.ID, "snapshot-info").text
+
+
+def test_pages_draw_with_the_partial_plotly_bundle_only(driver, world_url):
+    # The first-visit budget relies on this: dcc.Graph uses the page's window.Plotly (the vendored
+    # basic bundle) and never fetches Dash's 4.8 MB plotly.min.js.
+    from plotly.offline import get_plotlyjs_version
+
+    for name, path in PAGES.items():
+        _open(driver, world_url + path, f"{name}-ready")
+        WebDriverWait(driver, WAIT_S).until(
+            lambda d: all(
+                g.find_elements(By.CSS_SELECTOR, ".main-svg") for g in d.find_elements(By.CLASS_NAME, "dash-graph")
+            )
+        )
+        scripts = driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)"
+            ".filter(p => p.includes('plotly'))"
+        )
+        assert scripts == ["/assets/vendor/plotly-basic.min.js"], name
+        bundle = driver.execute_script(
+            "return {version: Plotly.version, traces: Object.keys(Plotly.PlotSchema.get().traces),"
+            " drawn: Array.from(document.querySelectorAll('.js-plotly-plot')).flatMap(g => g.data.map(t => t.type))}"
+        )
+        assert bundle["version"] == get_plotlyjs_version(), name
+        assert set(bundle["traces"]) == TRACE_TYPES, name
+        assert bundle["drawn"] and set(bundle["drawn"]) <= TRACE_TYPES, name
 
 
 def test_overview_shows_the_report_numbers(driver, world_url, world):
