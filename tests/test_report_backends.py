@@ -183,3 +183,28 @@ def test_sql_source_never_returns_event_rows(frames, tmp_path):
     keys = frames["selection"].select("experiment", "model_version", "arm").unique()
     assert len(groups) == keys.height
     assert sum(g.n for g in groups) == frames["selection"].height
+
+
+def test_report_from_a_url_releases_the_database_it_opened(frames, tmp_path):
+    """A DuckDB file admits one read-write process: the report must not keep it open after returning.
+
+    The check opens the file from a second process, which DuckDB refuses while this process still
+    holds a connection to it (the report's engine, if it were left undisposed).
+    """
+    import subprocess
+    import sys
+
+    path = tmp_path / "events.duckdb"
+    write_events(f"duckdb:///{path}", frames).close()
+    build_report(f"duckdb:///{path}", now=NOW)
+    probe = f"import duckdb; duckdb.connect({str(path)!r}).execute('SELECT count(*) FROM selections').fetchall()"
+    opened = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert opened.returncode == 0, opened.stderr[-500:]
+
+
+def test_report_leaves_a_given_engine_open(frames, tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'events.sqlite'}")
+    write_events(engine.url.render_as_string(), frames)
+    build_report(engine, now=NOW)
+    with engine.connect() as conn:  # still usable: the caller owns it
+        assert conn.execute(text("SELECT count(*) FROM selections")).scalar() > 0

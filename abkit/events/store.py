@@ -95,6 +95,16 @@ class EventStore:
             store.create_tables()
         return store
 
+    def close(self) -> None:
+        """Release the database's pooled connections (a DuckDB file admits one writing process)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def create_tables(self) -> None:
         """Create missing tables and indexes; existing ones are left as they are."""
         metadata.create_all(self.engine)

@@ -107,6 +107,18 @@ def build_report(
         raise ValueError(f"top_n: must be a whole number >= 1, got {top_n!r}")
     window = Window(experiment, _naive_utc(since), _naive_utc(until))
     backend = open_source(source)
+    try:
+        return _report(backend, window, top_n, now)
+    finally:
+        if backend is not source:
+            # An engine opened here from a URL is ours to dispose: pooled connections would
+            # otherwise hold a DuckDB file's lock (and SQLite/PostgreSQL handles) until collected.
+            close = getattr(backend, "close", None)
+            if close is not None:
+                close()
+
+
+def _report(backend: StatsSource, window: Window, top_n: int, now: datetime | None) -> Report:
     shift = backend.shift(window)
     arms = backend.arm_groups(window, shift)
     hits = backend.hit_groups(window)

@@ -108,6 +108,7 @@ class SqlSource:
     """
 
     def __init__(self, engine_or_url: Engine | str, *, workers: int | None = None):
+        self._owns_engine = not isinstance(engine_or_url, Engine)
         self.engine = engine_or_url if isinstance(engine_or_url, Engine) else connect(engine_or_url)
         database = self.engine.url.database or ""
         in_memory = self.engine.dialect.name in ("sqlite", "duckdb") and database in ("", ":memory:")
@@ -115,6 +116,11 @@ class SqlSource:
         self.workers = 1 if in_memory else (workers if workers is not None else DEFAULT_WORKERS)
         self._shifts: dict[Window, float] = {}
         self._cached: tuple[tuple[Window, float], dict[str, list[Any]]] | None = None
+
+    def close(self) -> None:
+        """Dispose of the engine when this source opened it from a URL (a given engine stays open)."""
+        if self._owns_engine:
+            self.engine.dispose()
 
     def _rows(self, query: Select | CompoundSelect) -> list[Any]:
         with self.engine.connect() as conn:
