@@ -11,8 +11,10 @@ times, in one run and on the same data:
   report  abkit.report.build_report (every figure family, pushed down to the engine);
   naive   loading the events into pandas and computing the report's figures with scipy.
 
-It prints report / bare, floor / bare, report / floor and naive / report, and the peak Python memory (tracemalloc) of the report
-and of the naive route in a separate, untimed pass.
+It prints report / bare, floor / bare, report / floor and naive / report, the peak Python memory
+(tracemalloc) of the report in a separate, untimed pass, and the peak RSS of the naive route,
+which runs in a child process under an address-space cap (--naive-memory-gib) so that a naive
+route that does not fit is reported as out of memory instead of swapping the machine.
 
     .venv/bin/python bench/bench_report.py --rows 10000000
     .venv/bin/python bench/bench_report.py --rows 1000000 --engines sqlite,duckdb
@@ -21,8 +23,12 @@ and of the naive route in a separate, untimed pass.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import io
 import json
+import multiprocessing
+import resource
 import shutil
 import sqlite3
 import sys
@@ -31,6 +37,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from datetime import datetime
+from multiprocessing import Queue
 from pathlib import Path
 
 import duckdb
@@ -327,12 +334,63 @@ def peak_memory(run: Callable[[], object]) -> float:
         tracemalloc.stop()
 
 
+def naive_child(source: str, repeat: int, memory_cap_bytes: int, out: Queue) -> None:
+    """Child process: the naive route under an address-space cap, reporting best time and peak RSS."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory_cap_bytes, memory_cap_bytes))
+    try:
+        elapsed = timed(lambda: naive_report(source), repeat)
+    except MemoryError:
+        out.put({"naive": float("nan"), "naive_oom": True})
+        return
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux reports KiB
+    out.put({"naive": elapsed, "naive_rss_mib": peak_kib / 1024})
+
+
+def naive_in_child(source: str, repeat: int, memory_cap_gib: float) -> dict:
+    """Run the naive route in a fresh process so that it cannot exhaust this machine's memory.
+
+    The cap turns "does not fit" into a MemoryError (reported as out of memory) rather than
+    swapping the machine to a halt; a fresh process also keeps the simulated frames and the
+    report's imports out of the naive route's peak RSS.
+    """
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    child = context.Process(target=naive_child, args=(source, repeat, int(memory_cap_gib * 2**30), out))
+    child.start()
+    child.join()
+    if child.exitcode != 0 or out.empty():
+        return {"naive": float("nan"), "naive_oom": True}
+    return out.get()
+
+
+def load_engines(engines: list[str], rows: int, workdir: Path, stack: contextlib.ExitStack) -> dict[str, str]:
+    """Simulate once, write every engine's copy, then let the frames go before anything is timed."""
+    started = time.perf_counter()
+    frames = simulate(rows)
+    print(f"simulated {rows:,} selections in {time.perf_counter() - started:.1f} s", flush=True)
+    sources = {}
+    for engine in engines:
+        started = time.perf_counter()
+        if engine == "postgresql":
+            admin = stack.enter_context(running_postgres())
+            sources[engine] = load_postgres(frames, create_database(admin, "abkit_bench"))
+        else:
+            loader = {"sqlite": load_sqlite, "duckdb": load_duckdb, "parquet": load_parquet}[engine]
+            target = workdir / {"sqlite": "bench.sqlite", "duckdb": "bench.duckdb", "parquet": "parquet"}[engine]
+            sources[engine] = loader(frames, target)
+        print(f"loaded {engine} in {time.perf_counter() - started:.1f} s", flush=True)
+    return sources
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000, help="simulated selections (default 10M)")
     parser.add_argument("--engines", default="sqlite,duckdb,postgresql,parquet")
     parser.add_argument("--repeat", type=int, default=1, help="best of this many timed runs")
-    parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc pass")
+    parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc pass of the report")
+    parser.add_argument(
+        "--naive-memory-gib", type=float, default=12.0, help="address-space cap of the naive route's process"
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="where the databases go (default: a temp dir)")
     args = parser.parse_args()
     engines = [name.strip() for name in args.engines.split(",") if name.strip()]
@@ -342,53 +400,43 @@ def main() -> None:
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="abkit-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    frames = simulate(args.rows)
-    print(f"simulated {args.rows:,} selections in {time.perf_counter() - started:.1f} s", flush=True)
     results = []
     try:
-        for engine in engines:
-            started = time.perf_counter()
-            if engine == "postgresql":
-                with running_postgres() as admin:
-                    url = load_postgres(frames, create_database(admin, "abkit_bench"))
-                    print(f"loaded {engine} in {time.perf_counter() - started:.1f} s", flush=True)
-                    results.append(measure(engine, url, args))
-                continue
-            loader = {"sqlite": load_sqlite, "duckdb": load_duckdb, "parquet": load_parquet}[engine]
-            target = workdir / {"sqlite": "bench.sqlite", "duckdb": "bench.duckdb", "parquet": "parquet"}[engine]
-            source = loader(frames, target)
-            print(f"loaded {engine} in {time.perf_counter() - started:.1f} s", flush=True)
-            results.append(measure(engine, source, args))
+        with contextlib.ExitStack() as stack:
+            sources = load_engines(engines, args.rows, workdir, stack)
+            gc.collect()
+            for engine, source in sources.items():
+                results.append(measure(engine, source, args))
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     print()
     print(f"rows = {args.rows:,} selections (+ as many predictions); times are best of {args.repeat}")
+    print(f"naive route in a child process capped at {args.naive_memory_gib:g} GiB; 'oom' = did not fit")
     print(
         f"{'engine':<11}{'bare s':>9}{'floor s':>9}{'report s':>10}{'naive s':>10}{'report/bare':>13}"
         f"{'floor/bare':>12}{'report/floor':>14}{'naive/report':>14}"
-        f"{'report MiB':>12}{'naive MiB':>11}"
+        f"{'report MiB':>12}{'naive RSS MiB':>15}"
     )
     for r in results:
+        naive = "oom" if r.get("naive_oom") else f"{r['naive']:.2f}"
+        speedup = "inf" if r.get("naive_oom") else f"{r['naive'] / r['report']:.2f}"
         print(
-            f"{r['engine']:<11}{r['bare']:>9.2f}{r['floor']:>9.2f}{r['report']:>10.2f}{r['naive']:>10.2f}"
+            f"{r['engine']:<11}{r['bare']:>9.2f}{r['floor']:>9.2f}{r['report']:>10.2f}{naive:>10}"
             f"{r['report'] / r['bare']:>13.2f}{r['floor'] / r['bare']:>12.2f}{r['report'] / r['floor']:>14.2f}"
-            f"{r['naive'] / r['report']:>14.2f}"
-            f"{r.get('report_mib', float('nan')):>12.1f}{r.get('naive_mib', float('nan')):>11.1f}"
+            f"{speedup:>14}{r.get('report_mib', float('nan')):>12.1f}{r.get('naive_rss_mib', float('nan')):>15.1f}"
         )
 
 
 def measure(engine: str, source: str, args: argparse.Namespace) -> dict:
-    result = {"engine": engine}
+    result: dict = {"engine": engine}
     bare_scan(source)  # warm the cache so that no route pays for the first read
     result["bare"] = timed(lambda: bare_scan(source), args.repeat)
     result["floor"] = timed(lambda: interaction_floor(source), args.repeat)
     result["report"] = timed(lambda: build_report(source), args.repeat)
-    result["naive"] = timed(lambda: naive_report(source), args.repeat)
     if not args.no_memory:
         result["report_mib"] = peak_memory(lambda: build_report(source))
-        result["naive_mib"] = peak_memory(lambda: naive_report(source))
+    result.update(naive_in_child(source, args.repeat, args.naive_memory_gib))
     print(f"{engine}: {result}", flush=True)
     return result
 
