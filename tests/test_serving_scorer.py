@@ -1,10 +1,12 @@
 """HFScorer on a tiny random GPT-NeoX built here (nothing downloaded)."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
-from abkit.serving.scorer import HFScorer, hf_model_slot, resolve_device, resolve_dtype
+from abkit.serving.scorer import BackendTokenizer, HFScorer, hf_model_slot, resolve_device, resolve_dtype
 from abkit.simulate.transcripts import generate_transcripts
 from abkit.text import Message, window_token_ids
 from abkit.training.tiny import build_random_classifier
@@ -40,8 +42,33 @@ def test_loads_version_labels_and_float32_on_cpu(scorer):
 
 
 def test_encode_is_the_shared_training_window(scorer, corpus):
-    messages = conversations(corpus)[0]
-    assert scorer.encode(messages) == window_token_ids(messages, scorer.tokenizer, 512)
+    # The fast path calls the Rust backend directly; the ids must be the Hugging Face call's.
+    long_message = [Message("customer", " ".join(m["text"] for case in corpus[:20] for m in case["messages"]))]
+    for messages in [*conversations(corpus), long_message]:
+        assert scorer.encode(messages) == window_token_ids(messages, scorer.tokenizer, 512)
+    assert len(scorer.encode(long_message)) == 512
+
+
+def test_backend_tokenizer_ignores_a_saved_truncation_setting(scorer):
+    # A tokenizer.json may carry truncation; the plain Hugging Face call turns it off, so must we.
+    truncating = copy.deepcopy(scorer.tokenizer)
+    truncating.backend_tokenizer.enable_truncation(max_length=3)
+    text = ["a fairly long message that has more than three tokens in it"]
+    fast = BackendTokenizer.wrap(truncating)
+    assert fast is not truncating
+    assert (
+        fast(text, add_special_tokens=False)["input_ids"]
+        == scorer.tokenizer(text, add_special_tokens=False)["input_ids"]
+    )
+    assert len(fast(text, add_special_tokens=False)["input_ids"][0]) > 3
+
+
+def test_a_tokenizer_without_a_rust_backend_is_used_as_it_is():
+    class Slow:
+        is_fast = False
+
+    slow = Slow()
+    assert BackendTokenizer.wrap(slow) is slow
 
 
 def test_top5_is_sorted_softmax_over_known_templates(scorer, corpus):

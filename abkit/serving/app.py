@@ -139,19 +139,26 @@ def create_app(
         """Top-5 templates for the advocate's next reply (none for the holdout, which is still logged)."""
         started = time.monotonic()
         body = await _parse(request, SuggestRequest)
-        work = asyncio.ensure_future(service.suggest(body, started))
+        pending = service.submit(body, started)
+        # One watcher task per request: when the client hangs up it cancels the queued request,
+        # which the batcher then drops before the forward pass.
         gone = asyncio.ensure_future(_client_gone(request))
-        await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
-        if not work.done():
-            work.cancel()  # cancels its queued future: the batcher drops it before the forward pass
-            return Response(status_code=CLIENT_CLOSED_REQUEST)
-        gone.cancel()
-        error = work.exception()
-        if error is not None and not isinstance(error, ServiceError):
+        gone.add_done_callback(lambda _: pending.future.cancel())
+        try:
+            result = await service.wait(pending)
+        except asyncio.CancelledError:
+            if gone.done() and not gone.cancelled():
+                return Response(status_code=CLIENT_CLOSED_REQUEST)
+            raise
+        except ServiceError:
+            raise
+        except Exception as error:
             # A genuine fault (e.g. the forward pass failed): say what it was rather than a bare 500.
             log.error("suggest failed", exc_info=error)
-            raise ServiceError(500, f"internal error: {type(error).__name__}: {error}")
-        return JSONResponse(work.result().to_dict())
+            raise ServiceError(500, f"internal error: {type(error).__name__}: {error}") from None
+        finally:
+            gone.cancel()
+        return JSONResponse(result.to_dict())
 
     @app.post(
         "/v1/selections",

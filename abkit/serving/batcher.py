@@ -187,8 +187,10 @@ class DynamicBatcher(Generic[R]):
         now = time.monotonic()
         kept, gone, expired = [], 0, 0
         for item in self._pending:
-            if item.future.done():  # cancelled by a caller that went away
+            if item.future.cancelled():  # cancelled by a caller that went away
                 gone += 1
+            elif item.future.done():  # failed by the caller's own deadline timer
+                expired += 1
             elif item.deadline is not None and now >= item.deadline:
                 item.future.set_exception(DeadlinePassed("deadline passed while queued"))
                 expired += 1

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -62,6 +62,32 @@ class Scorer(Protocol):
         ...
 
 
+class BackendTokenizer:
+    """A fast tokenizer's Rust backend called directly, for :func:`abkit.text.window_token_ids`.
+
+    Gives the ids the Hugging Face ``tokenizer(texts, add_special_tokens=...)`` call gives
+    (it calls the same backend), without that call's Python bookkeeping, which cost more
+    than the encoding itself for a few short messages. Works on a copy of the backend with
+    truncation and padding off, as the Hugging Face call sets them for a plain call.
+    """
+
+    def __init__(self, tokenizer: Any):
+        from tokenizers import Tokenizer
+
+        self._backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+        self._backend.no_truncation()
+        self._backend.no_padding()
+
+    @classmethod
+    def wrap(cls, tokenizer: Any) -> Any:
+        """The fast path for a fast (Rust-backed) tokenizer; any other tokenizer as it is."""
+        return cls(tokenizer) if getattr(tokenizer, "is_fast", False) else tokenizer
+
+    def __call__(self, text: list[str], *, add_special_tokens: bool = True) -> dict[str, list[list[int]]]:
+        encodings = self._backend.encode_batch(text, add_special_tokens=add_special_tokens)
+        return {"input_ids": [encoding.ids for encoding in encodings]}
+
+
 def resolve_device(device: str) -> torch.device:
     """``auto`` picks CUDA when available; ``cuda`` without a GPU is an error, not a fallback."""
     if device == "auto":
@@ -109,6 +135,7 @@ class HFScorer:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
+        self._encoder = BackendTokenizer.wrap(self.tokenizer)
         model = AutoModelForSequenceClassification.from_pretrained(self.directory, dtype=self.dtype)
         self.model = model.to(self.device).eval()
         id2label = self.model.config.id2label
@@ -122,7 +149,7 @@ class HFScorer:
         self.parameters = sum(p.numel() for p in self.model.parameters())
 
     def encode(self, messages: Sequence[Message]) -> list[int]:
-        return window_token_ids(messages, self.tokenizer, self.max_tokens)
+        return window_token_ids(messages, self._encoder, self.max_tokens)
 
     def batch(self, sequences: Sequence[Sequence[int]]) -> TokenBatch:
         return TokenBatch.from_sequences(sequences, self.pad_token_id)

@@ -87,6 +87,23 @@ class SuggestResult:
         }
 
 
+@dataclass(frozen=True)
+class PendingSuggestion:
+    """A suggest request admitted and queued for its forward pass (see :meth:`SuggestionService.submit`)."""
+
+    request: SuggestRequest
+    arm: str
+    model_version: str
+    future: asyncio.Future  # resolves to a batcher.Scored
+    started: float  # time.monotonic() when the request arrived
+    budget_s: float  # its deadline, relative to started
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(DeadlinePassed("deadline passed"))
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -247,49 +264,80 @@ class SuggestionService:
 
     # -- requests ----------------------------------------------------------------------
 
-    async def suggest(self, request: SuggestRequest, started: float | None = None) -> SuggestResult:
-        """Assign, score and log one request.
+    def submit(self, request: SuggestRequest, started: float | None = None) -> PendingSuggestion:
+        """Admit, assign, tokenize and queue one request, without waiting for its forward pass.
+
+        Cancel ``pending.future`` when the client goes away: the batcher then drops the request.
 
         Raises:
-            ServiceError: 422 bad messages, 429 queue full, 503 not ready or buffer full,
-                504 deadline passed.
+            ServiceError: 422 bad messages, 429 queue full, 503 not ready, buffer full or shutting down.
         """
         started = time.monotonic() if started is None else started
         if not self.loaded:
             raise ServiceError(503, self._not_ready_detail(), retry_after=self.settings.retry_after_s)
         try:
-            messages = parse_messages([m.model_dump() for m in request.messages])
+            messages = parse_messages([{"role": m.role, "text": m.text} for m in request.messages])
         except MessageError as error:
             raise ServiceError(422, str(error)) from None
         self._admit()
         arm, version = self.arm_of(request.advocate_id, request.case_id)
         token_ids = self.scorers[version].encode(messages)
         budget_s = request.deadline_ms / 1000 if request.deadline_ms is not None else self.settings.deadline_s
-        deadline = started + budget_s
         try:
-            future = self.batchers[version].submit_nowait(token_ids, deadline)
+            future = self.batchers[version].submit_nowait(token_ids, started + budget_s)
         except QueueFull:
             raise ServiceError(
                 429, "server busy: the request queue is full; retry later", retry_after=self.settings.retry_after_s
             ) from None
         except BatcherStopped:
             raise ServiceError(503, "server is shutting down", retry_after=self.settings.retry_after_s) from None
+        return PendingSuggestion(request, arm, version, future, started, budget_s)
+
+    async def wait(self, pending: PendingSuggestion) -> SuggestResult:
+        """Wait for a submitted request's forward pass, then log its prediction.
+
+        Raises:
+            ServiceError: 504 when the deadline passes first (queued or in the forward pass).
+            asyncio.CancelledError: ``pending.future`` was cancelled (the client went away).
+            Exception: whatever the forward pass raised (a server fault).
+        """
+        # A timer on the loop rather than asyncio.wait_for: no extra future and callbacks per request.
+        remaining = pending.started + pending.budget_s - time.monotonic()
+        timer = asyncio.get_running_loop().call_later(max(remaining, 0.0), _expire, pending.future)
         try:
-            scored = await asyncio.wait_for(future, max(deadline - time.monotonic(), 0.0))
-        except (TimeoutError, DeadlinePassed):
-            raise ServiceError(504, f"deadline of {budget_s * 1000:g} ms passed before the model answered") from None
+            scored = await pending.future
+        except DeadlinePassed:
+            raise ServiceError(
+                504, f"deadline of {pending.budget_s * 1000:g} ms passed before the model answered"
+            ) from None
+        finally:
+            timer.cancel()
         result = SuggestResult(
             prediction_id=uuid.uuid4().hex,
             experiment=self.experiment.name,
-            arm=arm,
-            model_version=version,
+            arm=pending.arm,
+            model_version=pending.model_version,
             top=scored.result,
-            latency_ms=(time.monotonic() - started) * 1000,
+            latency_ms=(time.monotonic() - pending.started) * 1000,
         )
-        # Admitted above, so the event is kept even if the buffer filled meanwhile.
-        self.writer.put("prediction", prediction_event(request, result), force=True)
-        self.metrics.arms.labels(arm).inc()
+        # Admitted by submit(), so the event is kept even if the buffer filled meanwhile.
+        self.writer.put("prediction", prediction_event(pending.request, result), force=True)
+        self.metrics.arms.labels(pending.arm).inc()
         return result
+
+    async def suggest(self, request: SuggestRequest, started: float | None = None) -> SuggestResult:
+        """Assign, score and log one request (:meth:`submit`, then :meth:`wait`).
+
+        Raises:
+            ServiceError: 422 bad messages, 429 queue full, 503 not ready or buffer full,
+                504 deadline passed.
+        """
+        pending = self.submit(request, started)
+        try:
+            return await self.wait(pending)
+        except asyncio.CancelledError:
+            pending.future.cancel()  # our caller was cancelled: drop the request before its forward pass
+            raise
 
     def _not_ready_detail(self) -> str:
         if self.load_error:

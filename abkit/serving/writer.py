@@ -130,7 +130,11 @@ class EventWriter:
                 raise BufferFull(f"{self._pending} events waiting to be written")
             self._buffers[kind].append(dict(event))
             self._pending += 1
-            self._lock.notify()
+            # Wake the writer only when it has something to do: the first event after idle, or a
+            # full batch (it times out on its own for a partial one). A wake-up per event made
+            # the writer thread contend for the GIL with the request handlers on every request.
+            if self._pending == 1 or self._pending >= self.settings.batch_size:
+                self._lock.notify()
 
     # -- lifecycle -------------------------------------------------------------------------
 
