@@ -257,6 +257,8 @@ def start_service(model_dir: Path, db: Path, args: argparse.Namespace) -> tuple[
     ]
     if args.cpu_threads:
         command += ["--cpu-threads", str(args.cpu_threads)]
+    if args.in_process:
+        command += ["--in-process"]
     process = subprocess.Popen(command, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, 600)
@@ -282,6 +284,11 @@ def main() -> None:
     parser.add_argument("--rate-duration", type=float, default=30.0)
     parser.add_argument(
         "--cpu-threads", type=int, default=0, help="torch threads in both the service and the bare scorer"
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="serve the model on a thread of the service process (serve --in-process)",
     )
     parser.add_argument("--out", type=Path, help="write the results as JSON")
     args = parser.parse_args()
@@ -320,6 +327,7 @@ def main() -> None:
             # Candidate and baseline alternate in rounds, so that drift in the machine's load
             # (shared CI runners) hits both alike.
             bare_ms, service_ms, bare_done, bare_s, service_done, service_s, failed = [], [], 0, 0.0, 0, 0.0, 0
+            client_cpu_s = 0.0  # the load client's own CPU: it shares the machine with the service
             per_round = max(1, args.latency_requests // args.rounds)
             window = args.saturation_duration / args.rounds
             for _ in range(args.rounds):
@@ -327,7 +335,9 @@ def main() -> None:
                 service_ms += service_latency_ms(url, bodies, per_round)
                 done, elapsed = bare_throughput(scorer, sequences, args.max_batch_size, window)
                 bare_done, bare_s = bare_done + done, bare_s + elapsed
+                client_cpu_before = time.process_time()
                 ok, bad, elapsed = asyncio.run(_closed_loop(url, bodies, args.clients, window))
+                client_cpu_s += time.process_time() - client_cpu_before
                 service_done, service_s, failed = service_done + ok, service_s + elapsed, failed + bad
             bare_rps, service_rps = bare_done / bare_s, service_done / service_s
             results["service_metrics"] = service_side_figures(url)
@@ -351,6 +361,8 @@ def main() -> None:
         service_saturated_rps=service_rps,
         service_failed_requests=failed,
         throughput_ratio=service_rps / bare_rps,
+        client_cpu_ms_per_request=1000 * client_cpu_s / max(service_done, 1),
+        model_process=not args.in_process,
         rates=rate_summaries,
     )
     print(
@@ -364,7 +376,9 @@ def main() -> None:
     )
     print(
         f"saturation: service {service_rps:.1f} req/s vs bare batched {bare_rps:.1f} req/s -> ratio "
-        f"{results['throughput_ratio']:.3f} (goal >= 0.90); {failed} failed requests"
+        f"{results['throughput_ratio']:.3f} (goal >= 0.90); {failed} failed requests; "
+        f"mean batch {results['service_metrics']['mean_batch_size']:.1f}; the load client itself used "
+        f"{results['client_cpu_ms_per_request']:.3f} ms CPU per request on the same cores"
     )
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))

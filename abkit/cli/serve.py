@@ -84,6 +84,13 @@ def read_token(token_file: Path | None) -> str | None:
     help="auto (bf16/fp16 on CUDA, float32 on CPU), float32, float16, bfloat16.",
 )
 @click.option("--cpu-threads", type=int, default=0, show_default=True, help="Torch CPU threads (0: torch's default).")
+@click.option(
+    "--model-process/--in-process",
+    default=True,
+    show_default=True,
+    help="Run each model in a child process (its forward passes and the web layer then never share a GIL) "
+    "or on a thread of the service process.",
+)
 @click.option("--max-batch-size", type=int, default=32, show_default=True, help="Requests per forward pass.")
 @click.option("--max-batch-tokens", type=int, default=16_384, show_default=True, help="Padded tokens per forward pass.")
 @click.option("--max-wait-ms", type=float, default=0.0, show_default=True, help="Extra wait for a fuller batch.")
@@ -115,6 +122,7 @@ def serve(
     device: str,
     dtype: str,
     cpu_threads: int,
+    model_process: bool,
     max_batch_size: int,
     max_batch_tokens: int,
     max_wait_ms: float,
@@ -146,7 +154,7 @@ def serve(
     # The model thread and the event loop share the GIL; with the default 5 ms switch interval a
     # busy event loop makes the model thread wait up to 5 ms each time it needs the GIL back.
     sys.setswitchinterval(float(os.environ.get("ABKIT_SWITCH_INTERVAL_S", "0.0005")))
-    if cpu_threads > 0:
+    if cpu_threads > 0 and not model_process:
         import torch
 
         torch.set_num_threads(cpu_threads)
@@ -154,7 +162,10 @@ def serve(
     if host not in LOOPBACK_HOSTS and token is None:
         raise click.UsageError(f"--host {host} is reachable from other machines: give --token-file or set ${TOKEN_ENV}")
     try:
-        slots = [hf_model_slot(directory, device=device, dtype=dtype) for directory in models]
+        slots = [
+            hf_model_slot(directory, device=device, dtype=dtype, process=model_process, cpu_threads=cpu_threads)
+            for directory in models
+        ]
         if experiment is None:
             config = standing_experiment(slots[0].model_version, holdout_weight=holdout_weight)
         else:

@@ -192,13 +192,24 @@ class HFScorer:
             torch.cuda.synchronize(self.device)
 
 
-def hf_model_slot(directory: str | Path, *, device: str = "auto", dtype: str = "auto"):  # type: ignore[no-untyped-def]
+def hf_model_slot(
+    directory: str | Path, *, device: str = "auto", dtype: str = "auto", process: bool = False, cpu_threads: int = 0
+):  # type: ignore[no-untyped-def]
     """A :class:`~abkit.serving.service.ModelSlot` loading ``directory`` with :class:`HFScorer`.
 
     The version comes from ``abkit_model.json`` without loading the weights, so the
     experiment can be checked before the (slow) load starts.
+
+    Args:
+        process: run the model in a child process
+            (:class:`~abkit.serving.model_process.ProcessScorer`) instead of a thread of this one.
+        cpu_threads: torch intra-op threads of the child (``process`` only; 0: torch's default).
     """
     from abkit.serving.service import ModelSlot
 
     version = read_metadata(directory).model_version
+    if process:
+        from abkit.serving.model_process import ProcessScorer
+
+        return ModelSlot(version, lambda: ProcessScorer(directory, device=device, dtype=dtype, cpu_threads=cpu_threads))
     return ModelSlot(version, lambda: HFScorer(directory, device=device, dtype=dtype))

@@ -221,6 +221,10 @@ class SuggestionService:
         loop = asyncio.get_running_loop()
         left = await loop.run_in_executor(None, self.writer.close, self.settings.shutdown_flush_timeout_s)
         self._executor.shutdown(wait=True)
+        for scorer in self.scorers.values():
+            close = getattr(scorer, "close", None)  # a model process (ProcessScorer) is stopped here
+            if close is not None:
+                close()
         return left
 
     # -- state -------------------------------------------------------------------------

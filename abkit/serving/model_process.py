@@ -1,0 +1,160 @@
+"""The model in a child process, so that its forward passes and the web layer never share a GIL.
+
+In one process the event loop (HTTP parsing, validation, tokenization, event building) and
+the model thread take turns on the interpreter lock: every PyTorch op the model thread
+dispatches gives the lock up and has to win it back from a busy event loop, and the loop in
+turn waits for the model thread's Python code. On a small CPU host this convoy, not the
+arithmetic, set the service's throughput. :class:`ProcessScorer` keeps tokenization in the
+serving process and runs :class:`~abkit.serving.scorer.HFScorer` in a spawned child; a
+batch crosses a pipe as token id lists one way and top-k results the other (a few kilobytes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import signal
+import threading
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from abkit.serving.scorer import BackendTokenizer, HFScorer, TopK
+from abkit.text import Message, window_token_ids
+from abkit.training.serving_dir import read_metadata
+
+
+class ModelProcessError(RuntimeError):
+    """The model process failed to start or exited."""
+
+
+def _serve_model(conn: Connection, directory: str, device: str, dtype: str, cpu_threads: int) -> None:
+    """Child process: load and warm the model, then answer ``score`` calls until told to stop."""
+    # Ctrl-C reaches the whole process group; the parent drains its queue first and then closes us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        if cpu_threads > 0:
+            import torch
+
+            torch.set_num_threads(cpu_threads)
+        scorer = HFScorer(directory, device=device, dtype=dtype)
+        scorer.warm_up()
+    except BaseException as error:  # reported to the parent, which raises it
+        conn.send(("error", f"{type(error).__name__}: {error}"))
+        return
+    conn.send(("ready", {"parameters": scorer.parameters, "device": str(scorer.device)}))
+    while True:
+        try:
+            sequences = conn.recv()
+        except EOFError:  # the parent went away
+            return
+        if sequences is None:
+            return
+        try:
+            conn.send(("ok", scorer.score(sequences)))
+        except Exception as error:
+            try:
+                conn.send(("error", error))  # the same exception type in the parent when it pickles
+            except Exception:
+                conn.send(("error", RuntimeError(f"{type(error).__name__}: {error}")))
+
+
+class ProcessScorer:
+    """A :class:`~abkit.serving.scorer.Scorer` whose forward passes run in a child process.
+
+    Same inputs and results as :class:`~abkit.serving.scorer.HFScorer` (which the child runs);
+    :meth:`encode` runs here, with the same tokenizer. The constructor returns once the child
+    has loaded and warmed the model.
+
+    Args:
+        directory: a serving directory.
+        device: as for :class:`~abkit.serving.scorer.HFScorer`.
+        dtype: as for :class:`~abkit.serving.scorer.HFScorer`.
+        cpu_threads: torch intra-op threads in the child (0: torch's default).
+        start_timeout_s: how long loading may take.
+
+    Raises:
+        ModelProcessError: the child failed to load the model or did not answer in time.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        cpu_threads: int = 0,
+        start_timeout_s: float = 600.0,
+    ):
+        from transformers import AutoTokenizer
+
+        metadata = read_metadata(directory)
+        self.model_version = metadata.model_version
+        self.max_tokens = metadata.max_tokens
+        self.tokenizer = AutoTokenizer.from_pretrained(directory)
+        self._encoder = BackendTokenizer.wrap(self.tokenizer)
+        # spawn, not fork: a forked child would inherit the parent's threads' locks and CUDA state.
+        context = multiprocessing.get_context("spawn")
+        self._conn, child_conn = context.Pipe()
+        self._process = context.Process(
+            target=_serve_model,
+            args=(child_conn, str(directory), device, dtype, cpu_threads),
+            name=f"abkit-model-{self.model_version}",
+            daemon=True,  # never outlives the service
+        )
+        self._process.start()
+        child_conn.close()  # so that the child's exit reads as EOF here
+        self._lock = threading.Lock()
+        if not self._conn.poll(start_timeout_s):
+            self.close()
+            raise ModelProcessError(f"model process for {directory} did not load within {start_timeout_s:g} s")
+        status, value = self._receive()
+        if status != "ready":
+            self.close()
+            raise ModelProcessError(f"model process for {directory} failed to load: {value}")
+        self.parameters: int = value["parameters"]
+        self.device: str = value["device"]
+
+    def _receive(self) -> tuple[str, Any]:
+        try:
+            return self._conn.recv()
+        except (EOFError, OSError):
+            self._process.join(1.0)
+            raise ModelProcessError(f"the model process exited (exit code {self._process.exitcode})") from None
+
+    def encode(self, messages: Sequence[Message]) -> list[int]:
+        return window_token_ids(messages, self._encoder, self.max_tokens)
+
+    def score(self, sequences: Sequence[Sequence[int]]) -> list[TopK]:
+        """Top-k templates of each sequence, computed in the child.
+
+        Raises:
+            ModelProcessError: the child has exited.
+            Exception: what the forward pass raised in the child.
+        """
+        with self._lock:  # one batch in flight per child
+            try:
+                self._conn.send([list(ids) for ids in sequences])
+            except (BrokenPipeError, OSError):
+                raise ModelProcessError(f"the model process exited (exit code {self._process.exitcode})") from None
+            status, value = self._receive()
+        if status == "error":
+            raise value if isinstance(value, BaseException) else RuntimeError(str(value))
+        return value
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop the child (after its current batch) and wait for it."""
+        if self._process.is_alive():
+            with contextlib.suppress(BrokenPipeError, OSError):  # already gone
+                self._conn.send(None)
+            self._process.join(timeout_s)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout_s)
+        self._conn.close()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the child process is running."""
+        return self._process.is_alive()

@@ -1,0 +1,80 @@
+"""ProcessScorer: the model in a spawned child gives what HFScorer gives in this process."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from abkit.serving.model_process import ModelProcessError, ProcessScorer
+from abkit.serving.scorer import HFScorer, hf_model_slot
+from abkit.simulate.transcripts import generate_transcripts
+from abkit.text import Message
+from abkit.training.tiny import build_random_classifier
+
+TEMPLATES = [f"T{i:04d}" for i in range(40)]
+pytestmark = pytest.mark.slow  # each child imports torch and transformers afresh (a few seconds)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return generate_transcripts(seed=5, n_cases=30, n_templates=len(TEMPLATES))
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, corpus):
+    texts = [m["text"] for case in corpus for m in case["messages"]]
+    return build_random_classifier(tmp_path_factory.mktemp("model"), texts, TEMPLATES, model_version="v9", seed=2)
+
+
+@pytest.fixture(scope="module")
+def child(model_dir):
+    scorer = ProcessScorer(model_dir, device="cpu", cpu_threads=1)
+    yield scorer
+    scorer.close()
+
+
+def conversations(corpus):
+    return [[Message(m["role"], m["text"]) for m in case["messages"][: 2 + i % 4]] for i, case in enumerate(corpus)]
+
+
+def test_same_inputs_and_top5_as_the_in_process_scorer(child, model_dir, corpus):
+    local = HFScorer(model_dir, device="cpu")
+    assert (child.model_version, child.max_tokens, child.parameters) == ("v9", 512, local.parameters)
+    sequences = [local.encode(messages) for messages in conversations(corpus)]
+    assert [child.encode(messages) for messages in conversations(corpus)] == sequences
+    for remote, here in zip(child.score(sequences), local.score(sequences), strict=True):
+        assert remote.template_ids == here.template_ids
+        np.testing.assert_allclose(remote.scores, here.scores, rtol=1e-5)
+
+
+def test_a_failed_forward_pass_raises_its_own_error_and_the_child_goes_on(child, corpus):
+    with pytest.raises(ValueError, match="token batch: sequence 1 is empty"):
+        child.score([[5, 6, 7], []])
+    (top,) = child.score([child.encode(conversations(corpus)[0])])
+    assert len(top.suggestions) == 5
+
+
+def test_a_dead_child_is_a_clear_error_not_a_hang(model_dir):
+    scorer = hf_model_slot(model_dir, device="cpu", process=True, cpu_threads=1).load()
+    assert isinstance(scorer, ProcessScorer) and scorer.alive
+    scorer._process.kill()
+    scorer._process.join(10)
+    with pytest.raises(ModelProcessError, match="the model process exited"):
+        scorer.score([[5, 6, 7]])
+    assert not scorer.alive
+    scorer.close()
+
+
+def test_a_model_that_cannot_load_fails_the_constructor_with_the_reason(model_dir, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(model_dir, broken)
+    for weights in broken.glob("*.safetensors"):
+        weights.unlink()
+    with pytest.raises(ModelProcessError, match="failed to load"):
+        ProcessScorer(broken, device="cpu")
+
+
+def test_close_stops_the_child(child):  # last: the module's child is not used after this
+    assert child.alive
+    child.close()
+    assert not child.alive
