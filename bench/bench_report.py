@@ -358,8 +358,8 @@ def naive_in_child(source: str, repeat: int, memory_cap_gib: float) -> dict:
     child = context.Process(target=naive_child, args=(source, repeat, int(memory_cap_gib * 2**30), out))
     child.start()
     child.join()
-    if child.exitcode != 0 or out.empty():
-        return {"naive": float("nan"), "naive_oom": True}
+    if out.empty():  # died without a word (killed, or crashed outside Python): not an out-of-memory verdict
+        raise RuntimeError(f"the naive route's process exited with {child.exitcode} and no result")
     return out.get()
 
 
