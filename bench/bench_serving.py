@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import itertools
 import json
 import os
 import random
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -133,30 +135,60 @@ def bare_latency_ms(scorer: HFScorer, sequences: list[list[int]], repeats: int) 
     return times
 
 
-def bare_throughput(scorer: HFScorer, sequences: list[list[int]], batch_size: int, seconds: float) -> tuple[int, float]:
-    """(requests, seconds) of back-to-back batches, grouped by length as the service's batcher would."""
+def bare_batches(sequences: list[list[int]], batch_size: int, seed: int = 0) -> Iterator[list[list[int]]]:
+    """Batches of the length-sorted inputs, each batch once per pass in a shuffled order, endlessly.
+
+    Every input is scored equally often, as the service's clients send every body equally
+    often. All inputs are sorted at once, so these batches carry less padding than the
+    service's, which can only group the requests queued at that moment.
+    """
     ordered = sorted(sequences, key=len)
     batches = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
-    done, started = 0, time.perf_counter()
+    random.Random(seed).shuffle(batches)
+    return itertools.cycle(batches)
+
+
+def bare_throughput(scorer: HFScorer, batches: Iterator[list[list[int]]], seconds: float) -> tuple[int, float, int]:
+    """(requests, seconds, padded tokens) of back-to-back batches from :func:`bare_batches`."""
+    done, padded, started = 0, 0, time.perf_counter()
     while time.perf_counter() - started < seconds or done == 0:
-        batch = batches[random.randrange(len(batches))]
+        batch = next(batches)
         scorer.score(batch)
         done += len(batch)
-    return done, time.perf_counter() - started
+        padded += len(batch) * max(len(ids) for ids in batch)
+    return done, time.perf_counter() - started, padded
 
 
-def service_side_figures(url: str) -> dict[str, float]:
-    """Mean batch size and forward-pass time as the service saw them (from /metrics)."""
+BATCH_COUNTERS = (
+    "abkit_batch_size_count",
+    "abkit_batch_size_sum",
+    "abkit_batch_tokens_sum",
+    "abkit_inference_duration_seconds_sum",
+)
+
+
+def batch_counters(url: str) -> dict[str, float]:
+    """The service's cumulative batch counters (from /metrics)."""
     text = httpx.get(f"{url}/metrics").text
-    values = {}
+    values = dict.fromkeys(BATCH_COUNTERS, 0.0)
     for line in text.splitlines():
-        if line and not line.startswith("#") and "{" not in line:
-            name, _, value = line.partition(" ")
+        name, _, value = line.partition(" ")
+        if name in values:
             values[name] = float(value)
-    batches = values.get("abkit_batch_size_count", 0) or 1
+    return values
+
+
+def batch_figures(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Mean batch size and forward-pass time between two readings of :func:`batch_counters`
+    (taken around the saturation windows only: the low-load rounds run batches of one)."""
+    batches = (after["abkit_batch_size_count"] - before["abkit_batch_size_count"]) or 1
+    requests = (after["abkit_batch_size_sum"] - before["abkit_batch_size_sum"]) or 1
     return {
-        "mean_batch_size": values.get("abkit_batch_size_sum", 0) / batches,
-        "mean_forward_pass_ms": 1000 * values.get("abkit_inference_duration_seconds_sum", 0) / batches,
+        "padded_tokens_per_request": (after["abkit_batch_tokens_sum"] - before["abkit_batch_tokens_sum"]) / requests,
+        "mean_batch_size": (after["abkit_batch_size_sum"] - before["abkit_batch_size_sum"]) / batches,
+        "mean_forward_pass_ms": 1000
+        * (after["abkit_inference_duration_seconds_sum"] - before["abkit_inference_duration_seconds_sum"])
+        / batches,
     }
 
 
@@ -254,11 +286,12 @@ def start_service(model_dir: Path, db: Path, args: argparse.Namespace) -> tuple[
         "60000",
         "--max-wait-ms",
         str(args.max_wait_ms),
+        "--max-padding",
+        str(args.max_padding),
     ]
     if args.cpu_threads:
         command += ["--cpu-threads", str(args.cpu_threads)]
-    if args.in_process:
-        command += ["--in-process"]
+    command += ["--model-process" if args.model_process else "--in-process"]
     process = subprocess.Popen(command, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, 600)
@@ -276,6 +309,9 @@ def main() -> None:
     parser.add_argument("--max-batch-size", type=int, default=32)
     parser.add_argument("--max-batch-tokens", type=int, default=16384)
     parser.add_argument("--max-wait-ms", type=float, default=0.0, help="the service's extra wait for fuller batches")
+    parser.add_argument(
+        "--max-padding", type=float, default=0.25, help="the service's padding share limit per batch (1: none)"
+    )
     parser.add_argument("--clients", type=int, default=64, help="concurrent clients at saturation")
     parser.add_argument("--saturation-duration", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=5, help="alternations of bare and service measurements")
@@ -286,9 +322,7 @@ def main() -> None:
         "--cpu-threads", type=int, default=0, help="torch threads in both the service and the bare scorer"
     )
     parser.add_argument(
-        "--in-process",
-        action="store_true",
-        help="serve the model on a thread of the service process (serve --in-process)",
+        "--model-process", action="store_true", help="serve the model in a child process (serve --model-process)"
     )
     parser.add_argument("--out", type=Path, help="write the results as JSON")
     args = parser.parse_args()
@@ -328,19 +362,25 @@ def main() -> None:
             # (shared CI runners) hits both alike.
             bare_ms, service_ms, bare_done, bare_s, service_done, service_s, failed = [], [], 0, 0.0, 0, 0.0, 0
             client_cpu_s = 0.0  # the load client's own CPU: it shares the machine with the service
+            saturation_counters = dict.fromkeys(BATCH_COUNTERS, 0.0)
+            bare_padded = 0
+            batches = bare_batches(sequences, args.max_batch_size)
             per_round = max(1, args.latency_requests // args.rounds)
             window = args.saturation_duration / args.rounds
             for _ in range(args.rounds):
                 bare_ms += bare_latency_ms(scorer, sequences, per_round)
                 service_ms += service_latency_ms(url, bodies, per_round)
-                done, elapsed = bare_throughput(scorer, sequences, args.max_batch_size, window)
-                bare_done, bare_s = bare_done + done, bare_s + elapsed
-                client_cpu_before = time.process_time()
+                done, elapsed, padded = bare_throughput(scorer, batches, window)
+                bare_done, bare_s, bare_padded = bare_done + done, bare_s + elapsed, bare_padded + padded
+                client_cpu_before, counters_before = time.process_time(), batch_counters(url)
                 ok, bad, elapsed = asyncio.run(_closed_loop(url, bodies, args.clients, window))
                 client_cpu_s += time.process_time() - client_cpu_before
+                counters_after = batch_counters(url)
+                for name in BATCH_COUNTERS:
+                    saturation_counters[name] += counters_after[name] - counters_before[name]
                 service_done, service_s, failed = service_done + ok, service_s + elapsed, failed + bad
             bare_rps, service_rps = bare_done / bare_s, service_done / service_s
-            results["service_metrics"] = service_side_figures(url)
+            results["service_metrics"] = batch_figures(dict.fromkeys(BATCH_COUNTERS, 0.0), saturation_counters)
             rate_summaries = []
             for rate in [float(r) for r in args.rates.split(",") if r]:
                 source = iter(bodies * (1 + int(rate * args.rate_duration) // len(bodies)))
@@ -361,8 +401,10 @@ def main() -> None:
         service_saturated_rps=service_rps,
         service_failed_requests=failed,
         throughput_ratio=service_rps / bare_rps,
+        bare_padded_tokens_per_request=bare_padded / bare_done,
         client_cpu_ms_per_request=1000 * client_cpu_s / max(service_done, 1),
-        model_process=not args.in_process,
+        model_process=args.model_process,
+        max_padding=args.max_padding,
         rates=rate_summaries,
     )
     print(
@@ -377,7 +419,10 @@ def main() -> None:
     print(
         f"saturation: service {service_rps:.1f} req/s vs bare batched {bare_rps:.1f} req/s -> ratio "
         f"{results['throughput_ratio']:.3f} (goal >= 0.90); {failed} failed requests; "
-        f"mean batch {results['service_metrics']['mean_batch_size']:.1f}; the load client itself used "
+        f"at saturation the service's batches averaged {results['service_metrics']['mean_batch_size']:.1f} requests "
+        f"and {results['service_metrics']['mean_forward_pass_ms']:.1f} ms, "
+        f"{results['service_metrics']['padded_tokens_per_request']:.0f} padded tokens per request "
+        f"(bare: {results['bare_padded_tokens_per_request']:.0f}); the load client itself used "
         f"{results['client_cpu_ms_per_request']:.3f} ms CPU per request on the same cores"
     )
     if args.out:

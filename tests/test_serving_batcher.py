@@ -43,6 +43,14 @@ def test_plan_always_runs_the_oldest_even_over_budget():
     assert plan_batch([], max_size=8, max_tokens=512) == []
 
 
+def test_plan_limits_the_share_of_padding_when_asked():
+    # Worked by hand: 10, 10 and 9 pad to 30 tokens with 1 of padding (3%); adding the 40-token
+    # request would pad 4 x 40 = 160 tokens holding 69 real ones (57% padding > 25%).
+    assert plan_batch([10, 10, 40, 9], max_size=8, max_tokens=1000, max_padding=0.25) == [0, 1, 3]
+    assert plan_batch([10, 10, 40, 9], max_size=8, max_tokens=1000) == [0, 1, 3, 2]  # default: no limit
+    assert plan_batch([40, 10], max_size=8, max_tokens=1000, max_padding=0.0) == [0]  # the oldest always runs
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -50,6 +58,8 @@ def test_plan_always_runs_the_oldest_even_over_budget():
         ({"max_batch_tokens": 0}, "max_batch_tokens"),
         ({"max_wait_s": -1}, "max_wait_s"),
         ({"max_queue": 0}, "max_queue"),
+        ({"max_padding": 1.5}, "max_padding"),
+        ({"max_padding": -0.1}, "max_padding"),
     ],
 )
 def test_settings_refuse_nonsense(kwargs, message):
@@ -112,6 +122,25 @@ def test_requests_queued_while_the_worker_is_busy_form_one_batch():
 
     run(main())
     assert [len(b) for b in scorer.batches] == [1, 4, 2]
+
+
+def test_the_padding_limit_splits_queued_requests_by_length():
+    scorer = GatedScorer(open_gate=False)
+
+    async def main():
+        with ThreadPoolExecutor(1) as executor:
+            batcher = DynamicBatcher(scorer, executor, BatcherSettings(max_padding=0.25))
+            batcher.start()
+            first = batcher.submit_nowait([1])
+            await asyncio.sleep(0.05)  # the worker now holds [1] and waits on the gate
+            rest = [batcher.submit_nowait(ids) for ids in ([1, 1], [1] * 9, [1, 1], [1] * 8)]
+            scorer.gate.set()
+            await asyncio.gather(first, *rest)
+            await batcher.stop()
+
+    run(main())
+    # The oldest queued (2 tokens) goes with the other 2-token request; 9 and 8 tokens wait and go together.
+    assert [[len(ids) for ids in batch] for batch in scorer.batches] == [[1], [2, 2], [9, 8]]
 
 
 def test_queue_full_is_refused_at_submit():

@@ -86,7 +86,7 @@ def read_token(token_file: Path | None) -> str | None:
 @click.option("--cpu-threads", type=int, default=0, show_default=True, help="Torch CPU threads (0: torch's default).")
 @click.option(
     "--model-process/--in-process",
-    default=True,
+    default=False,
     show_default=True,
     help="Run each model in a child process (its forward passes and the web layer then never share a GIL) "
     "or on a thread of the service process.",
@@ -94,6 +94,13 @@ def read_token(token_file: Path | None) -> str | None:
 @click.option("--max-batch-size", type=int, default=32, show_default=True, help="Requests per forward pass.")
 @click.option("--max-batch-tokens", type=int, default=16_384, show_default=True, help="Padded tokens per forward pass.")
 @click.option("--max-wait-ms", type=float, default=0.0, show_default=True, help="Extra wait for a fuller batch.")
+@click.option(
+    "--max-padding",
+    type=click.FloatRange(0, 1),
+    default=0.25,
+    show_default=True,
+    help="Largest share of a batch's padded tokens that may be padding (1: no limit).",
+)
 @click.option("--max-queue", type=int, default=256, show_default=True, help="Queued requests before 429.")
 @click.option(
     "--deadline-ms", type=float, default=2000.0, show_default=True, help="Default request deadline (504 after)."
@@ -126,6 +133,7 @@ def serve(
     max_batch_size: int,
     max_batch_tokens: int,
     max_wait_ms: float,
+    max_padding: float,
     max_queue: int,
     deadline_ms: float,
     max_body_bytes: int,
@@ -179,6 +187,7 @@ def serve(
             max_batch_size=max_batch_size,
             max_batch_tokens=max_batch_tokens,
             max_wait_s=max_wait_ms / 1000,
+            max_padding=max_padding,
             max_queue=max_queue,
         )
         engine = connect(db)

@@ -149,6 +149,7 @@ def create_app(
         except asyncio.CancelledError:
             if gone.done() and not gone.cancelled():
                 return Response(status_code=CLIENT_CLOSED_REQUEST)
+            pending.future.cancel()  # this handler itself was cancelled (shutdown): nobody awaits the answer
             raise
         except ServiceError:
             raise

@@ -27,6 +27,10 @@ class BatcherSettings:
     max_batch_tokens: int = 16_384  # padded tokens per forward pass (batch size x longest input)
     max_wait_s: float = 0.0  # extra wait for a fuller batch; 0 takes what is queued when the worker frees
     max_queue: int = 256  # queued requests beyond which submit() refuses (HTTP 429)
+    # Largest share of a batch's padded tokens that may be padding (1.0: no limit). Below 1, a
+    # request far from the others in length waits for a later batch instead of padding this one:
+    # on a CPU a forward pass costs about its padded tokens, so tighter batches do more per second.
+    max_padding: float = 1.0
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
@@ -37,6 +41,8 @@ class BatcherSettings:
             raise ValueError(f"max_wait_s must not be negative, got {self.max_wait_s}")
         if self.max_queue < 1:
             raise ValueError(f"max_queue must be at least 1, got {self.max_queue}")
+        if not 0 <= self.max_padding <= 1:
+            raise ValueError(f"max_padding must be between 0 and 1, got {self.max_padding}")
 
 
 class QueueFull(Exception):
@@ -69,12 +75,13 @@ class BatchObserver(Protocol):
     def on_dropped(self, reason: str, count: int) -> None: ...
 
 
-def plan_batch(lengths: Sequence[int], max_size: int, max_tokens: int) -> list[int]:
+def plan_batch(lengths: Sequence[int], max_size: int, max_tokens: int, max_padding: float = 1.0) -> list[int]:
     """Choose which queued requests form the next batch (pure).
 
     The oldest request (index 0) always goes first, even if it alone exceeds the budget;
     the others are taken by closeness of length to it (ties by age) while the batch stays
-    within ``max_size`` requests and ``max_tokens`` padded tokens (size x longest length).
+    within ``max_size`` requests and ``max_tokens`` padded tokens (size x longest length),
+    and padding stays at most ``max_padding`` of those padded tokens.
 
     Returns:
         Indices into ``lengths``, the oldest first.
@@ -84,14 +91,17 @@ def plan_batch(lengths: Sequence[int], max_size: int, max_tokens: int) -> list[i
     anchor = lengths[0]
     chosen = [0]
     longest = anchor
+    real = anchor
     others = sorted(range(1, len(lengths)), key=lambda i: (abs(lengths[i] - anchor), i))
     for index in others:
         if len(chosen) >= max_size:
             break
         candidate_longest = max(longest, lengths[index])
-        if candidate_longest * (len(chosen) + 1) <= max_tokens:
+        padded = candidate_longest * (len(chosen) + 1)
+        if padded <= max_tokens and padded - (real + lengths[index]) <= max_padding * padded:
             chosen.append(index)
             longest = candidate_longest
+            real += lengths[index]
     return chosen
 
 
@@ -234,7 +244,10 @@ class DynamicBatcher(Generic[R]):
             if not self._pending:
                 continue
             chosen = plan_batch(
-                [len(item.token_ids) for item in self._pending], settings.max_batch_size, settings.max_batch_tokens
+                [len(item.token_ids) for item in self._pending],
+                settings.max_batch_size,
+                settings.max_batch_tokens,
+                settings.max_padding,
             )
             chosen_set = set(chosen)
             batch = [self._pending[i] for i in chosen]

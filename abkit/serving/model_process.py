@@ -2,12 +2,12 @@
 
 In one process the event loop (HTTP parsing, validation, tokenization, event building) and
 the model thread take turns on the interpreter lock: every PyTorch op the model thread
-dispatches gives the lock up and has to win it back from a busy event loop, and the loop in
-turn waits for the model thread's Python code. On a small CPU host this convoy, not the
-arithmetic, set the service's throughput. :class:`ProcessScorer` keeps tokenization in the
-serving process and runs :class:`~abkit.serving.scorer.HFScorer` in a spawned child; a
+dispatches gives the lock up and has to win it back from the event loop, and the loop in
+turn waits for the model thread's Python code. :class:`ProcessScorer` keeps tokenization in
+the serving process and runs :class:`~abkit.serving.scorer.HFScorer` in a spawned child; a
 batch crosses a pipe as token id lists one way and top-k results the other (a few kilobytes).
-"""
+The pipe hop costs a little per batch; on the 2-core development machine the child was no
+faster overall (docs/serving.md), so ``abkit serve`` runs it only with ``--model-process``."""
 
 from __future__ import annotations
 
