@@ -20,9 +20,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from abkit.serving.scorer import BackendTokenizer, HFScorer, TopK
-from abkit.text import Message, window_token_ids
-from abkit.training.serving_dir import read_metadata
+from abkit.serving.scorer import HFScorer, MessageEncoder, TopK
+from abkit.text import Message
 
 
 class ModelProcessError(RuntimeError):
@@ -87,13 +86,10 @@ class ProcessScorer:
         cpu_threads: int = 0,
         start_timeout_s: float = 600.0,
     ):
-        from transformers import AutoTokenizer
-
-        metadata = read_metadata(directory)
-        self.model_version = metadata.model_version
-        self.max_tokens = metadata.max_tokens
-        self.tokenizer = AutoTokenizer.from_pretrained(directory)
-        self._encoder = BackendTokenizer.wrap(self.tokenizer)
+        self._input = MessageEncoder(directory)
+        self.model_version = self._input.model_version
+        self.max_tokens = self._input.max_tokens
+        self.tokenizer = self._input.tokenizer
         # spawn, not fork: a forked child would inherit the parent's threads' locks and CUDA state.
         context = multiprocessing.get_context("spawn")
         self._conn, child_conn = context.Pipe()
@@ -124,7 +120,7 @@ class ProcessScorer:
             raise ModelProcessError(f"the model process exited (exit code {self._process.exitcode})") from None
 
     def encode(self, messages: Sequence[Message]) -> list[int]:
-        return window_token_ids(messages, self._encoder, self.max_tokens)
+        return self._input.encode(messages)
 
     def score(self, sequences: Sequence[Sequence[int]]) -> list[TopK]:
         """Top-k templates of each sequence, computed in the child.

@@ -88,6 +88,28 @@ class BackendTokenizer:
         return {"input_ids": [encoding.ids for encoding in encodings]}
 
 
+class MessageEncoder:
+    """A serving directory's input side: its version, tokenizer and token budget, messages to ids.
+
+    One place turns a request's messages into the token ids a model scores, whether the model
+    runs on a thread of this process (:class:`HFScorer`) or in a child process
+    (:class:`~abkit.serving.model_process.ProcessScorer`).
+    """
+
+    def __init__(self, directory: str | Path):
+        from transformers import AutoTokenizer
+
+        metadata = read_metadata(directory)
+        self.model_version = metadata.model_version
+        self.max_tokens = metadata.max_tokens
+        self.tokenizer = AutoTokenizer.from_pretrained(directory)
+        self._backend = BackendTokenizer.wrap(self.tokenizer)
+
+    def encode(self, messages: Sequence[Message]) -> list[int]:
+        """The most recent whole messages that fit the model's token budget (see :func:`window_token_ids`)."""
+        return window_token_ids(messages, self._backend, self.max_tokens)
+
+
 def resolve_device(device: str) -> torch.device:
     """``auto`` picks CUDA when available; ``cuda`` without a GPU is an error, not a fallback."""
     if device == "auto":
@@ -126,16 +148,15 @@ class HFScorer:
     """
 
     def __init__(self, directory: str | Path, *, device: str = "auto", dtype: str = "auto", top_k: int = TOP_K):
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
 
         self.directory = Path(directory)
-        metadata = read_metadata(self.directory)
-        self.model_version = metadata.model_version
-        self.max_tokens = metadata.max_tokens
+        self._input = MessageEncoder(self.directory)
+        self.model_version = self._input.model_version
+        self.max_tokens = self._input.max_tokens
+        self.tokenizer = self._input.tokenizer
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
-        self._encoder = BackendTokenizer.wrap(self.tokenizer)
         model = AutoModelForSequenceClassification.from_pretrained(self.directory, dtype=self.dtype)
         self.model = model.to(self.device).eval()
         id2label = self.model.config.id2label
@@ -149,7 +170,7 @@ class HFScorer:
         self.parameters = sum(p.numel() for p in self.model.parameters())
 
     def encode(self, messages: Sequence[Message]) -> list[int]:
-        return window_token_ids(messages, self._encoder, self.max_tokens)
+        return self._input.encode(messages)
 
     def batch(self, sequences: Sequence[Sequence[int]]) -> TokenBatch:
         return TokenBatch.from_sequences(sequences, self.pad_token_id)
