@@ -57,6 +57,7 @@ from abkit.report.build import build_report  # noqa: E402
 from abkit.report.groups import Window  # noqa: E402
 from abkit.report.polars_source import PolarsSource  # noqa: E402
 from abkit.report.queries import arm_groups_query  # noqa: E402
+from abkit.report.sql_source import POSTGRES_WORK_MEM  # noqa: E402
 from tests.pg_server import create_database, running_postgres  # noqa: E402
 
 START = datetime(2026, 1, 5)
@@ -254,7 +255,7 @@ def interaction_floor(source: str) -> None:
     engine = create_engine(source)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")  # as abkit.report.sql_source does
+            conn.exec_driver_sql(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'")  # as the report's queries run
         conn.execute(arm_groups_query(everything, 13.0)).all()
     engine.dispose()
 
