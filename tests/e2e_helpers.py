@@ -216,19 +216,3 @@ def store_counts(url: str) -> dict[str, Any]:
 
 def finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def overview_expected(version: dict[str, Any]) -> dict[str, float]:
-    """The Overview table's columns and the report figure each one shows."""
-    return {
-        "n_treatment": version["treatment"]["n"],
-        "n_holdout": version["holdout"]["n"],
-        "mean_with_s": version["treatment"]["mean_s"],
-        "mean_without_s": version["holdout"]["mean_s"],
-        "delta_s": version["delta_s"],
-        "delta_ci95_low_s": version["delta_ci95_s"][0],
-        "delta_ci95_high_s": version["delta_ci95_s"][1],
-        "welch_p": version["welch"]["p"],
-        "top1": version["holdout_accuracy"]["top1"],
-        "top5": version["holdout_accuracy"]["top5"],
-    }

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from abkit.training.serving_dir import read_metadata
+from tests.dashboard_world import overview_expected
 from tests.e2e_helpers import (
     TRAINING_REPLACEMENTS,
     TRAINING_SECTION,
@@ -25,7 +26,6 @@ from tests.e2e_helpers import (
     driver_counts,
     finite,
     free_port,
-    overview_expected,
     small_run_replacements,
     store_counts,
     walkthrough_script,
