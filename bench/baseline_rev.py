@@ -1,0 +1,33 @@
+"""Load one module as it was at a git revision, to time it beside the working tree in one run.
+
+A before/after figure from two separate runs mixes the change with the machine's drift; this
+lets a bench run the old and the new code alternately in the same process instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def module_at(revision: str, path: str, name: str) -> ModuleType:
+    """The module at ``path`` (relative to the repository root) as committed at ``revision``.
+
+    It is loaded under ``name`` with the working tree's other modules, so only that one file
+    is old.
+    """
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{revision}:{path}"], check=True, capture_output=True, text=True
+    ).stdout
+    spec = importlib.util.spec_from_loader(name, loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    module.__file__ = f"{revision}:{path}"
+    sys.modules[name] = module  # dataclasses look their module up while the body runs
+    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    return module
