@@ -213,17 +213,20 @@ def service_latency_ms(url: str, bodies: list[dict], repeats: int) -> list[float
     return times
 
 
-async def _raw_post_loop(host: str, port: int, payloads: list[bytes], stop: float) -> tuple[int, int]:
+async def _raw_post_loop(
+    host: str, port: int, payloads: list[bytes], stop: float, latencies_ms: list[float] | None = None
+) -> tuple[int, int]:
     """One keep-alive HTTP/1.1 connection sending back to back; returns (ok, failed).
 
     A few lines of asyncio streams instead of httpx: on a small machine httpx's async pool
-    saturates before the service does, and the bench must measure the service.
+    saturates before the service does, and the bench must measure the service. Each
+    successful round trip is appended to ``latencies_ms`` when given.
     """
     reader, writer = await asyncio.open_connection(host, port)
     ok = failed = 0
     i = 0
     try:
-        while time.perf_counter() < stop:
+        while (sent := time.perf_counter()) < stop:
             writer.write(payloads[i % len(payloads)])
             i += 1
             status_line = await reader.readline()
@@ -235,6 +238,8 @@ async def _raw_post_loop(host: str, port: int, payloads: list[bytes], stop: floa
             await reader.readexactly(length)
             if status_line.split(b" ", 2)[1] == b"200":
                 ok += 1
+                if latencies_ms is not None:
+                    latencies_ms.append((time.perf_counter() - sent) * 1000)
             else:
                 failed += 1
     finally:
@@ -248,14 +253,18 @@ def http_request(path: str, body: dict) -> bytes:
     return head.encode() + content
 
 
-async def _closed_loop(url: str, bodies: list[dict], clients: int, seconds: float) -> tuple[int, int, float]:
+async def _closed_loop(
+    url: str, bodies: list[dict], clients: int, seconds: float, latencies_ms: list[float] | None = None
+) -> tuple[int, int, float]:
     """``clients`` connections each sending its next request as soon as the last is answered."""
     host, port = url.removeprefix("http://").split(":")
     payloads = [http_request("/v1/suggest", body) for body in bodies]
     started = time.perf_counter()
-    counts = await asyncio.gather(
-        *(_raw_post_loop(host, int(port), payloads[k:] + payloads[:k], started + seconds) for k in range(clients))
+    loops = (
+        _raw_post_loop(host, int(port), payloads[k:] + payloads[:k], started + seconds, latencies_ms)
+        for k in range(clients)
     )
+    counts = await asyncio.gather(*loops)
     return sum(c[0] for c in counts), sum(c[1] for c in counts), time.perf_counter() - started
 
 

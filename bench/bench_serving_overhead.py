@@ -1,25 +1,30 @@
 """What the service costs per request outside the forward pass, against a minimal FastAPI app.
 
-    .venv/bin/python bench/bench_serving_overhead.py
+    .venv/bin/python bench/bench_serving_overhead.py [--baseline-rev c35d1dc]
 
-Two servers, each in its own process under uvicorn (httptools, uvloop), measured one after
-the other in alternating rounds with the same clients as ``bench_serving.py``:
+Servers, each in its own process under uvicorn (httptools, uvloop), measured one after the
+other in alternating rounds with the same clients as ``bench_serving.py``:
 
-- baseline: a FastAPI app whose ``POST /v1/suggest`` answers a constant JSON object;
-- candidate: the real service (``create_app``: guard middleware, validation, assignment,
-  tokenization, dynamic batcher, event building and the SQLite event writer), with a
-  stand-in scorer that returns a fixed top-5 at once, so that no forward pass is timed.
+- minimal: a FastAPI app whose ``POST /v1/suggest`` answers a constant JSON object;
+- service: the real service (``create_app``: guard middleware, validation, assignment,
+  tokenization, dynamic batcher, event building and the SQLite event writer), set up as
+  ``abkit serve`` sets it, with a stand-in scorer that returns a fixed top-5 at once, so that
+  no forward pass is timed;
+- with ``--baseline-rev REV``, also the service as committed at REV (a git worktree of it,
+  serving with its own code), so that a change to the service is measured against what it
+  replaced in the same run.
 
-Printed per server: median round trip of one request at a time, closed-loop requests/s with
-64 connections, and CPU seconds per request of the server process (all its threads, read
-from the OS) and of the load client. The service's CPU per request bounds its throughput on
-a small host whatever the model costs.
+Printed per server: median, P99 and maximum round trip of one request at a time; closed-loop
+requests/s with 64 connections and the P99 and maximum of those round trips; CPU seconds per
+request of the server process (all its threads, read from the OS) and of the load client.
+The service's CPU per request bounds its throughput on a small host whatever the model costs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import signal
 import statistics
@@ -29,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,6 +47,7 @@ from abkit.simulate.transcripts import generate_transcripts  # noqa: E402
 from abkit.training.tiny import build_random_classifier  # noqa: E402
 
 TEMPLATES = [f"T{i:04d}" for i in range(40)]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def serve(mode: str, port: int, model_dir: str, db: str) -> None:
@@ -65,7 +72,7 @@ def serve(mode: str, port: int, model_dir: str, db: str) -> None:
         from abkit.events import EventStore, connect
         from abkit.serving.app import create_app
         from abkit.serving.scorer import HFScorer, Suggestion, TopK
-        from abkit.serving.service import ModelSlot, SuggestionService
+        from abkit.serving.service import ModelSlot, ServiceSettings, SuggestionService
         from abkit.serving.writer import EventWriter
 
         class StandIn:
@@ -84,24 +91,30 @@ def serve(mode: str, port: int, model_dir: str, db: str) -> None:
 
         scorer = StandIn()
         engine = connect(db)
+        settings = ServiceSettings()
+        if "settle_heap" in {f.name for f in dataclasses.fields(ServiceSettings)}:  # not at older --baseline-rev
+            settings = dataclasses.replace(settings, settle_heap=True)  # as abkit serve sets it
         service = SuggestionService(
             [ModelSlot(scorer.model_version, lambda: scorer)],
             standing_experiment(scorer.model_version),
             EventWriter(lambda: EventStore(engine)),
+            settings,
         )
         app = create_app(service)
     sys.setswitchinterval(0.0005)  # as abkit serve sets it
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def measure(process: psutil.Process, url: str, bodies: list[dict], requests: int, seconds: float) -> dict[str, float]:
+def measure(process: psutil.Process, url: str, bodies: list[dict], requests: int, seconds: float) -> dict:
     latency = service_latency_ms(url, bodies, requests)
+    loaded: list[float] = []
     server_before, client_before = process.cpu_times(), time.process_time()
-    ok, failed, elapsed = asyncio.run(_closed_loop(url, bodies, 64, seconds))
+    ok, failed, elapsed = asyncio.run(_closed_loop(url, bodies, 64, seconds, loaded))
     server_after, client_after = process.cpu_times(), time.process_time()
     server_cpu = (server_after.user + server_after.system) - (server_before.user + server_before.system)
     return {
-        "median_ms": statistics.median(latency),
+        "latency_ms": latency,
+        "loaded_ms": loaded,
         "ok": ok,
         "failed": failed,
         "seconds": elapsed,
@@ -110,11 +123,26 @@ def measure(process: psutil.Process, url: str, bodies: list[dict], requests: int
     }
 
 
+def percentile(values: list[float], q: float) -> float:
+    return float(numpy.percentile(values, q)) if values else float("nan")
+
+
+def baseline_worktree(revision: str, directory: Path) -> Path:
+    """A detached git worktree of ``revision`` (removed again by :func:`remove_worktree`)."""
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(directory), revision], check=True)
+    return directory
+
+
+def remove_worktree(directory: Path) -> None:
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(directory)], check=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=4.0, help="closed-loop seconds per server per round")
     parser.add_argument("--latency-requests", type=int, default=200, help="per server per round")
+    parser.add_argument("--baseline-rev", help="also serve the service as committed at this git revision")
     parser.add_argument("--serve", nargs=4, metavar=("MODE", "PORT", "MODEL", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -125,44 +153,59 @@ def main() -> None:
     corpus = generate_transcripts(0, 200, len(TEMPLATES))
     source = request_bodies(corpus, seed=1)
     bodies = [next(source) for _ in range(256)]
-    totals: dict[str, dict[str, float]] = {}
-    latencies: dict[str, list[float]] = {"minimal": [], "service": []}
+    modes = ["minimal", "service"] + (["baseline"] if args.baseline_rev else [])
+    figures: dict[str, list[dict]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory(prefix="abkit-overhead-") as tmp:
         texts = [m["text"] for case in corpus for m in case["messages"]]
         model_dir = build_random_classifier(Path(tmp, "model"), texts, TEMPLATES, model_version="bench")
+        worktree = baseline_worktree(args.baseline_rev, Path(tmp, "baseline")) if args.baseline_rev else None
         servers = {}
         try:
-            for mode in ("minimal", "service"):
+            for mode in modes:
                 port = free_port()
-                command = [sys.executable, __file__, "--serve", mode, str(port), str(model_dir), str(Path(tmp, "e.db"))]
                 env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+                script, served = Path(__file__), mode
+                if mode == "baseline":
+                    assert worktree is not None
+                    # The baseline imports abkit from its own worktree, ahead of the installed tree.
+                    env["PYTHONPATH"] = os.pathsep.join([str(worktree), env.get("PYTHONPATH", "")])
+                    script, served = worktree / "bench" / Path(__file__).name, "service"
+                db = str(Path(tmp, f"{mode}.db"))
+                command = [sys.executable, str(script), "--serve", served, str(port), str(model_dir), db]
                 servers[mode] = (subprocess.Popen(command, env=env), f"http://127.0.0.1:{port}")
             for _process, url in servers.values():
                 wait_ready(url, 120)
                 service_latency_ms(url, bodies, 50)  # warm up
-            for _ in range(args.rounds):  # alternate, so that drift in the machine's load hits both alike
+            for _ in range(args.rounds):  # alternate, so that drift in the machine's load hits every server alike
                 for mode, (process, url) in servers.items():
-                    figures = measure(psutil.Process(process.pid), url, bodies, args.latency_requests, args.seconds)
-                    latencies[mode].append(figures.pop("median_ms"))
-                    for key, value in figures.items():
-                        totals.setdefault(mode, {}).setdefault(key, 0.0)
-                        totals[mode][key] += value
+                    process_info = psutil.Process(process.pid)
+                    figures[mode].append(measure(process_info, url, bodies, args.latency_requests, args.seconds))
         finally:
             for process, _url in servers.values():
                 process.send_signal(signal.SIGTERM)
                 process.wait(60)
+            if worktree is not None:
+                remove_worktree(worktree)
     summary = {}
-    for mode, t in totals.items():
-        summary[mode] = {
-            "median_ms": statistics.median(latencies[mode]),
-            "rps": t["ok"] / t["seconds"],
-            "server_cpu_ms": 1000 * t["server_cpu_s"] / t["ok"],
-            "client_cpu_ms": 1000 * t["client_cpu_s"] / t["ok"],
-            "failed": t["failed"],
+    for mode, rounds in figures.items():
+        ok = sum(r["ok"] for r in rounds)
+        latency = [x for r in rounds for x in r["latency_ms"]]
+        loaded = [x for r in rounds for x in r["loaded_ms"]]
+        s = summary[mode] = {
+            "median_ms": statistics.median(statistics.median(r["latency_ms"]) for r in rounds),
+            "p99_ms": percentile(latency, 99),
+            "max_ms": max(latency),
+            "rps": ok / sum(r["seconds"] for r in rounds),
+            "loaded_p99_ms": percentile(loaded, 99),
+            "loaded_max_ms": max(loaded, default=float("nan")),
+            "server_cpu_ms": 1000 * sum(r["server_cpu_s"] for r in rounds) / ok,
+            "client_cpu_ms": 1000 * sum(r["client_cpu_s"] for r in rounds) / ok,
+            "failed": sum(r["failed"] for r in rounds),
         }
-        s = summary[mode]
+        label = f"baseline ({args.baseline_rev})" if mode == "baseline" else mode
         print(
-            f"{mode:8s} round trip median {s['median_ms']:.2f} ms; {s['rps']:.0f} req/s at 64 connections; "
+            f"{label:20s} one at a time: median {s['median_ms']:.2f} ms, P99 {s['p99_ms']:.2f}, max {s['max_ms']:.1f}; "
+            f"64 connections: {s['rps']:.0f} req/s, P99 {s['loaded_p99_ms']:.1f} ms, max {s['loaded_max_ms']:.1f}; "
             f"server CPU {s['server_cpu_ms']:.3f} ms/request; client CPU {s['client_cpu_ms']:.3f} ms/request; "
             f"{s['failed']:.0f} failed"
         )
@@ -171,6 +214,14 @@ def main() -> None:
         f"service / minimal: round trip +{cand['median_ms'] - base['median_ms']:.2f} ms, "
         f"throughput x{cand['rps'] / base['rps']:.2f}, server CPU per request x{cand['server_cpu_ms'] / base['server_cpu_ms']:.1f}"
     )
+    if args.baseline_rev:
+        old = summary["baseline"]
+        print(
+            f"service / baseline ({args.baseline_rev}): throughput x{cand['rps'] / old['rps']:.2f}, "
+            f"server CPU per request x{cand['server_cpu_ms'] / old['server_cpu_ms']:.2f}, "
+            f"loaded P99 x{cand['loaded_p99_ms'] / old['loaded_p99_ms']:.2f}, "
+            f"loaded max x{cand['loaded_max_ms'] / old['loaded_max_ms']:.2f}"
+        )
 
 
 if __name__ == "__main__":

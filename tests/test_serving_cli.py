@@ -118,6 +118,11 @@ def test_a_real_server_registers_serves_and_flushes_on_sigterm(model_dir, tmp_pa
         }
         answer = httpx.post(f"{url}/v1/suggest", json=body).json()
         assert answer["model_version"] == "v3" and answer["experiment"] == "standing"
+        # `abkit serve` settles the heap once the model is loaded (abkit.serving.heap).
+        metrics = httpx.get(f"{url}/metrics").text
+        frozen = next(line for line in metrics.splitlines() if line.startswith("abkit_gc_frozen_objects "))
+        assert float(frozen.split()[1]) > 10_000, frozen  # torch and transformers alone hold far more
+        assert "python_gc_collections_total" in metrics and "process_cpu_seconds_total" in metrics
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)

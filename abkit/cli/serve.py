@@ -198,7 +198,7 @@ def serve(
             spill_dir=spill_dir,
         )
         service = SuggestionService(
-            slots, config, writer, ServiceSettings(batcher=batcher, deadline_s=deadline_ms / 1000)
+            slots, config, writer, ServiceSettings(batcher=batcher, deadline_s=deadline_ms / 1000, settle_heap=True)
         )
     except (ConfigError, ValueError, FileNotFoundError) as error:
         raise click.UsageError(str(error)) from None

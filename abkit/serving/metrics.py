@@ -7,9 +7,10 @@ request figures are recorded as they happen.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import GC_COLLECTOR, PROCESS_COLLECTOR, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -47,6 +48,11 @@ class _StateCollector(Collector):
         )
         yield CounterMetricFamily(
             "abkit_events_refused", "Events the store refused as malformed.", value=writer.rejected
+        )
+        yield GaugeMetricFamily(
+            "abkit_gc_frozen_objects",
+            "Objects in the garbage collector's permanent generation (abkit.serving.heap.settle_heap).",
+            value=gc.get_freeze_count(),
         )
 
 
@@ -88,6 +94,10 @@ class ServiceMetrics:
             "abkit_requests_dropped", "Requests dropped before their forward pass.", ["reason"], registry=r
         )
         self.arms = Counter("abkit_suggestions", "Suggest requests answered, by experiment arm.", ["arm"], registry=r)
+        # The process's CPU, memory and garbage-collector figures (python_gc_*, process_*), as
+        # prometheus_client's default registry has them.
+        r.register(GC_COLLECTOR)
+        r.register(PROCESS_COLLECTOR)
 
     def watch(self, queue_sizes: Callable[[], dict[str, int]], writer: EventWriter) -> None:
         """Report queue sizes and the event writer's state at every scrape."""

@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from abkit.serving.heap import settle_heap
 from abkit.serving.scorer import HFScorer, MessageEncoder, TopK
 from abkit.text import Message
 
@@ -39,6 +40,7 @@ def _serve_model(conn: Connection, directory: str, device: str, dtype: str, cpu_
             torch.set_num_threads(cpu_threads)
         scorer = HFScorer(directory, device=device, dtype=dtype)
         scorer.warm_up()
+        settle_heap()  # this process only scores: its loaded model is never garbage
     except BaseException as error:  # reported to the parent, which raises it
         conn.send(("error", f"{type(error).__name__}: {error}"))
         return

@@ -22,6 +22,7 @@ from abkit.assignment.config import HOLDOUT
 from abkit.events import columns as c
 from abkit.events.validate import MAX_NAME_LENGTH
 from abkit.serving.batcher import BatcherSettings, BatcherStopped, DeadlinePassed, DynamicBatcher, QueueFull
+from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
 from abkit.serving.schemas import CaseRequest, SelectionRequest, SuggestRequest
 from abkit.serving.scorer import Scorer, TopK
@@ -39,6 +40,9 @@ class ServiceSettings:
     deadline_s: float = 2.0  # default time a suggest request may take before a 504
     retry_after_s: int = 1  # Retry-After sent with 429 and 503
     shutdown_flush_timeout_s: float = 30.0  # how long shutdown retries writing buffered events
+    # After loading, freeze the heap and make young GC collections rare (abkit.serving.heap).
+    # Process-wide, so off by default for a service embedded in another program; `abkit serve` sets it.
+    settle_heap: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,9 @@ class SuggestionService:
             )
             batcher.start()
             self.batchers[version] = batcher
+        if self.settings.settle_heap:
+            heap = settle_heap()
+            log.info("heap settled: %d objects frozen, GC thresholds %s", heap.frozen_objects, heap.thresholds)
         self.loaded = True
         log.info("serving %s under experiment %s", list(self.scorers), self.experiment.name)
 
