@@ -1,7 +1,9 @@
 """Load one module as it was at a git revision, to time it beside the working tree in one run.
 
-A before/after figure from two separate runs mixes the change with the machine's drift; this
-lets a bench run the old and the new code alternately in the same process instead.
+A before/after figure from two separate runs mixes the change with the machine's drift; these
+let a bench run the old and the new code alternately in the same run instead: one module in
+the same process (:func:`module_at`), or a whole tree for a server process
+(:func:`baseline_worktree`).
 """
 
 from __future__ import annotations
@@ -31,3 +33,17 @@ def module_at(revision: str, path: str, name: str) -> ModuleType:
     sys.modules[name] = module  # dataclasses look their module up while the body runs
     exec(compile(source, module.__file__, "exec"), module.__dict__)
     return module
+
+
+def baseline_worktree(revision: str, directory: Path) -> Path:
+    """A detached git worktree of ``revision`` at ``directory`` (remove it with :func:`remove_worktree`).
+
+    A process started with ``directory`` first on ``PYTHONPATH`` (and as its working directory,
+    for ``python -m``) imports that revision's abkit instead of the installed one.
+    """
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(directory), revision], check=True)
+    return directory
+
+
+def remove_worktree(directory: Path) -> None:
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(directory)], check=False)

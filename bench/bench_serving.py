@@ -39,7 +39,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy
 import torch
+from baseline_rev import baseline_worktree, remove_worktree
 
 from abkit.loadtest.inputs import request_bodies
 from abkit.loadtest.runner import run_rate, wait_ready
@@ -268,7 +270,47 @@ async def _closed_loop(
     return sum(c[0] for c in counts), sum(c[1] for c in counts), time.perf_counter() - started
 
 
-def start_service(model_dir: Path, db: Path, args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
+class ServiceRun:
+    """What one service answered over the rounds of a bench run."""
+
+    def __init__(self) -> None:
+        self.latency_ms: list[float] = []  # one request at a time
+        self.saturated_ms: list[float] = []  # round trips at saturation
+        self.done = 0
+        self.seconds = 0.0
+        self.failed = 0
+        self.client_cpu_s = 0.0  # the load client's own CPU: it shares the machine with the service
+        self.counters = dict.fromkeys(BATCH_COUNTERS, 0.0)
+
+    def saturate(self, url: str, bodies: list[dict], clients: int, seconds: float) -> None:
+        client_cpu_before, counters_before = time.process_time(), batch_counters(url)
+        ok, bad, elapsed = asyncio.run(_closed_loop(url, bodies, clients, seconds, self.saturated_ms))
+        self.client_cpu_s += time.process_time() - client_cpu_before
+        counters_after = batch_counters(url)
+        for name in BATCH_COUNTERS:
+            self.counters[name] += counters_after[name] - counters_before[name]
+        self.done, self.seconds, self.failed = self.done + ok, self.seconds + elapsed, self.failed + bad
+
+    def figures(self, bare_median_ms: float, bare_rps: float) -> dict:
+        rps = self.done / self.seconds
+        median = statistics.median(self.latency_ms)
+        return {
+            "median_ms": median,
+            "p99_ms": float(numpy.percentile(self.latency_ms, 99)),
+            "low_load_overhead_ms": median - bare_median_ms,
+            "saturated_rps": rps,
+            "throughput_ratio": rps / bare_rps,
+            "saturated_p99_ms": float(numpy.percentile(self.saturated_ms, 99)),
+            "saturated_max_ms": max(self.saturated_ms),
+            "client_cpu_ms_per_request": 1000 * self.client_cpu_s / max(self.done, 1),
+            "batches": batch_figures(dict.fromkeys(BATCH_COUNTERS, 0.0), self.counters),
+        }
+
+
+def start_service(
+    model_dir: Path, db: Path, args: argparse.Namespace, worktree: Path | None = None
+) -> tuple[subprocess.Popen, str]:
+    """``abkit serve`` in a subprocess; from ``worktree`` (its own abkit) when given."""
     port = free_port()
     command = [
         sys.executable,
@@ -301,7 +343,10 @@ def start_service(model_dir: Path, db: Path, args: argparse.Namespace) -> tuple[
     if args.cpu_threads:
         command += ["--cpu-threads", str(args.cpu_threads)]
     command += ["--model-process" if args.model_process else "--in-process"]
-    process = subprocess.Popen(command, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    if worktree is not None:  # python -m looks in the working directory first, then PYTHONPATH
+        env["PYTHONPATH"] = os.pathsep.join([str(worktree), env.get("PYTHONPATH", "")])
+    process = subprocess.Popen(command, env=env, cwd=worktree)
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, 600)
     return process, url
@@ -332,6 +377,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--model-process", action="store_true", help="serve the model in a child process (serve --model-process)"
+    )
+    parser.add_argument(
+        "--baseline-rev", help="also serve abkit as committed at this git revision, alternating with this tree's"
     )
     parser.add_argument("--out", type=Path, help="write the results as JSON")
     args = parser.parse_args()
@@ -364,76 +412,97 @@ def main() -> None:
             started = time.perf_counter()
             scorer.encode(parse_messages(body["messages"]))
             tokenize_ms.append((time.perf_counter() - started) * 1000)
-        process, url = start_service(model_dir, Path(tmp, "events.sqlite"), args)
+        worktree = baseline_worktree(args.baseline_rev, Path(tmp, "baseline")) if args.baseline_rev else None
+        servers: dict[str, tuple[subprocess.Popen, str]] = {}
+        runs = {"service": ServiceRun()} | ({"baseline": ServiceRun()} if worktree else {})
         try:
-            service_latency_ms(url, bodies, 20)  # warm the connection and the service
+            for name in runs:
+                servers[name] = start_service(
+                    model_dir, Path(tmp, f"{name}.sqlite"), args, worktree if name == "baseline" else None
+                )
+                service_latency_ms(servers[name][1], bodies, 20)  # warm the connection and the service
             # Candidate and baseline alternate in rounds, so that drift in the machine's load
             # (shared CI runners) hits both alike.
-            bare_ms, service_ms, bare_done, bare_s, service_done, service_s, failed = [], [], 0, 0.0, 0, 0.0, 0
-            client_cpu_s = 0.0  # the load client's own CPU: it shares the machine with the service
-            saturation_counters = dict.fromkeys(BATCH_COUNTERS, 0.0)
-            bare_padded = 0
+            bare_ms, bare_done, bare_s, bare_padded = [], 0, 0.0, 0
             batches = bare_batches(sequences, args.max_batch_size)
             per_round = max(1, args.latency_requests // args.rounds)
             window = args.saturation_duration / args.rounds
             for _ in range(args.rounds):
                 bare_ms += bare_latency_ms(scorer, sequences, per_round)
-                service_ms += service_latency_ms(url, bodies, per_round)
+                for name, run in runs.items():
+                    run.latency_ms += service_latency_ms(servers[name][1], bodies, per_round)
                 done, elapsed, padded = bare_throughput(scorer, batches, window)
                 bare_done, bare_s, bare_padded = bare_done + done, bare_s + elapsed, bare_padded + padded
-                client_cpu_before, counters_before = time.process_time(), batch_counters(url)
-                ok, bad, elapsed = asyncio.run(_closed_loop(url, bodies, args.clients, window))
-                client_cpu_s += time.process_time() - client_cpu_before
-                counters_after = batch_counters(url)
-                for name in BATCH_COUNTERS:
-                    saturation_counters[name] += counters_after[name] - counters_before[name]
-                service_done, service_s, failed = service_done + ok, service_s + elapsed, failed + bad
-            bare_rps, service_rps = bare_done / bare_s, service_done / service_s
-            results["service_metrics"] = batch_figures(dict.fromkeys(BATCH_COUNTERS, 0.0), saturation_counters)
+                for name, run in runs.items():
+                    run.saturate(servers[name][1], bodies, args.clients, window)
+            bare_rps = bare_done / bare_s
             rate_summaries = []
             for rate in [float(r) for r in args.rates.split(",") if r]:
                 source = iter(bodies * (1 + int(rate * args.rate_duration) // len(bodies)))
-                outcomes = asyncio.run(run_rate(url, rate, args.rate_duration, source, concurrency=256, timeout_s=30))
+                outcomes = asyncio.run(
+                    run_rate(servers["service"][1], rate, args.rate_duration, source, concurrency=256, timeout_s=30)
+                )
                 summary = summarize(outcomes, rate, args.rate_duration)
                 print(format_summary(summary))
                 rate_summaries.append(summary.to_dict())
         finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(120)
+            for process, _url in servers.values():
+                process.send_signal(signal.SIGTERM)
+                process.wait(120)
+            if worktree is not None:
+                remove_worktree(worktree)
 
+    service = runs["service"]
     results.update(
         tokenize_median_ms=statistics.median(tokenize_ms),
         bare_forward_median_ms=statistics.median(bare_ms),
-        service_median_ms=statistics.median(service_ms),
-        low_load_overhead_ms=statistics.median(service_ms) - statistics.median(bare_ms),
         bare_batched_rps=bare_rps,
-        service_saturated_rps=service_rps,
-        service_failed_requests=failed,
-        throughput_ratio=service_rps / bare_rps,
         bare_padded_tokens_per_request=bare_padded / bare_done,
-        client_cpu_ms_per_request=1000 * client_cpu_s / max(service_done, 1),
         model_process=args.model_process,
         max_padding=args.max_padding,
         rates=rate_summaries,
+        baseline_rev=args.baseline_rev,
+    )
+    for name, run in runs.items():
+        results[name] = run.figures(statistics.median(bare_ms), bare_rps)
+    results.update(  # the service's figures at the top level, as before
+        service_median_ms=results["service"]["median_ms"],
+        low_load_overhead_ms=results["service"]["low_load_overhead_ms"],
+        service_saturated_rps=results["service"]["saturated_rps"],
+        service_failed_requests=service.failed,
+        throughput_ratio=results["service"]["throughput_ratio"],
+        service_metrics=results["service"]["batches"],
+        client_cpu_ms_per_request=results["service"]["client_cpu_ms_per_request"],
     )
     print(
         f"model {args.shape} ({results['parameters'] / 1e6:.1f}M parameters) on {args.device} {dtype}, "
         f"{results['input_tokens_mean']:.0f} tokens per input on average, torch threads {results['torch_threads']}"
     )
-    print(
-        f"low load: service median {results['service_median_ms']:.2f} ms vs bare forward pass "
-        f"{results['bare_forward_median_ms']:.2f} ms -> overhead {results['low_load_overhead_ms']:.2f} ms "
-        f"(goal <= 2 ms; tokenization alone {results['tokenize_median_ms']:.2f} ms)"
-    )
-    print(
-        f"saturation: service {service_rps:.1f} req/s vs bare batched {bare_rps:.1f} req/s -> ratio "
-        f"{results['throughput_ratio']:.3f} (goal >= 0.90); {failed} failed requests; "
-        f"at saturation the service's batches averaged {results['service_metrics']['mean_batch_size']:.1f} requests "
-        f"and {results['service_metrics']['mean_forward_pass_ms']:.1f} ms, "
-        f"{results['service_metrics']['padded_tokens_per_request']:.0f} padded tokens per request "
-        f"(bare: {results['bare_padded_tokens_per_request']:.0f}); the load client itself used "
-        f"{results['client_cpu_ms_per_request']:.3f} ms CPU per request on the same cores"
-    )
+    for name in runs:
+        figures = results[name]
+        label = "service" if name == "service" else f"baseline service ({args.baseline_rev})"
+        print(
+            f"{label} low load: median {figures['median_ms']:.2f} ms (P99 {figures['p99_ms']:.2f}) vs bare forward pass "
+            f"{results['bare_forward_median_ms']:.2f} ms -> overhead {figures['low_load_overhead_ms']:.2f} ms "
+            f"(goal <= 2 ms; tokenization alone {results['tokenize_median_ms']:.2f} ms)"
+        )
+        batches = figures["batches"]
+        print(
+            f"{label} saturation: {figures['saturated_rps']:.1f} req/s vs bare batched {bare_rps:.1f} req/s -> ratio "
+            f"{figures['throughput_ratio']:.3f} (goal >= 0.90); P99 {figures['saturated_p99_ms']:.1f} ms, "
+            f"max {figures['saturated_max_ms']:.1f} ms; {runs[name].failed} failed requests; "
+            f"batches averaged {batches['mean_batch_size']:.1f} requests and {batches['mean_forward_pass_ms']:.1f} ms, "
+            f"{batches['padded_tokens_per_request']:.0f} padded tokens per request "
+            f"(bare: {results['bare_padded_tokens_per_request']:.0f}); the load client itself used "
+            f"{figures['client_cpu_ms_per_request']:.3f} ms CPU per request on the same cores"
+        )
+    if "baseline" in runs:
+        new, old = results["service"], results["baseline"]
+        print(
+            f"service / baseline ({args.baseline_rev}): saturated throughput x{new['saturated_rps'] / old['saturated_rps']:.2f}, "
+            f"low-load overhead {new['low_load_overhead_ms']:.2f} vs {old['low_load_overhead_ms']:.2f} ms, "
+            f"saturated P99 x{new['saturated_p99_ms'] / old['saturated_p99_ms']:.2f}"
+        )
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
 

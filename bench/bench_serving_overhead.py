@@ -38,6 +38,7 @@ import numpy
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baseline_rev import baseline_worktree, remove_worktree  # noqa: E402
 from bench_serving import _closed_loop, service_latency_ms  # noqa: E402
 
 from abkit.loadtest.inputs import request_bodies  # noqa: E402
@@ -47,7 +48,6 @@ from abkit.simulate.transcripts import generate_transcripts  # noqa: E402
 from abkit.training.tiny import build_random_classifier  # noqa: E402
 
 TEMPLATES = [f"T{i:04d}" for i in range(40)]
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def serve(mode: str, port: int, model_dir: str, db: str) -> None:
@@ -125,16 +125,6 @@ def measure(process: psutil.Process, url: str, bodies: list[dict], requests: int
 
 def percentile(values: list[float], q: float) -> float:
     return float(numpy.percentile(values, q)) if values else float("nan")
-
-
-def baseline_worktree(revision: str, directory: Path) -> Path:
-    """A detached git worktree of ``revision`` (removed again by :func:`remove_worktree`)."""
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(directory), revision], check=True)
-    return directory
-
-
-def remove_worktree(directory: Path) -> None:
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(directory)], check=False)
 
 
 def main() -> None:
