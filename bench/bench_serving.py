@@ -308,7 +308,7 @@ class ServiceRun:
 
 
 def start_service(
-    model_dir: Path, db: Path, args: argparse.Namespace, worktree: Path | None = None
+    model_dir: Path, db: Path, args: argparse.Namespace, model_process: bool, worktree: Path | None = None
 ) -> tuple[subprocess.Popen, str]:
     """``abkit serve`` in a subprocess; from ``worktree`` (its own abkit) when given."""
     port = free_port()
@@ -342,7 +342,7 @@ def start_service(
     ]
     if args.cpu_threads:
         command += ["--cpu-threads", str(args.cpu_threads)]
-    command += ["--model-process" if args.model_process else "--in-process"]
+    command += ["--model-process" if model_process else "--in-process"]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     if worktree is not None:  # python -m looks in the working directory first, then PYTHONPATH
         env["PYTHONPATH"] = os.pathsep.join([str(worktree), env.get("PYTHONPATH", "")])
@@ -376,7 +376,13 @@ def main() -> None:
         "--cpu-threads", type=int, default=0, help="torch threads in both the service and the bare scorer"
     )
     parser.add_argument(
-        "--model-process", action="store_true", help="serve the model in a child process (serve --model-process)"
+        "--model-process",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve the model in a child process (abkit serve's default) or on a thread (--no-model-process)",
+    )
+    parser.add_argument(
+        "--compare-modes", action="store_true", help="also serve with the other of --model-process / --in-process"
     )
     parser.add_argument(
         "--baseline-rev", help="also serve abkit as committed at this git revision, alternating with this tree's"
@@ -414,11 +420,20 @@ def main() -> None:
             tokenize_ms.append((time.perf_counter() - started) * 1000)
         worktree = baseline_worktree(args.baseline_rev, Path(tmp, "baseline")) if args.baseline_rev else None
         servers: dict[str, tuple[subprocess.Popen, str]] = {}
-        runs = {"service": ServiceRun()} | ({"baseline": ServiceRun()} if worktree else {})
+        # "service" is this tree with --model-process or not; "other-mode" this tree with the
+        # other choice (--compare-modes); "baseline" the tree at --baseline-rev, as "service".
+        runs = {"service": ServiceRun()}
+        runs |= {"other-mode": ServiceRun()} if args.compare_modes else {}
+        runs |= {"baseline": ServiceRun()} if worktree else {}
         try:
             for name in runs:
+                model_process = args.model_process != (name == "other-mode")
                 servers[name] = start_service(
-                    model_dir, Path(tmp, f"{name}.sqlite"), args, worktree if name == "baseline" else None
+                    model_dir,
+                    Path(tmp, f"{name}.sqlite"),
+                    args,
+                    model_process,
+                    worktree if name == "baseline" else None,
                 )
                 service_latency_ms(servers[name][1], bodies, 20)  # warm the connection and the service
             # Candidate and baseline alternate in rounds, so that drift in the machine's load
@@ -480,7 +495,8 @@ def main() -> None:
     )
     for name in runs:
         figures = results[name]
-        label = "service" if name == "service" else f"baseline service ({args.baseline_rev})"
+        mode = "model process" if args.model_process != (name == "other-mode") else "in process"
+        label = f"baseline service ({args.baseline_rev}, {mode})" if name == "baseline" else f"service ({mode})"
         print(
             f"{label} low load: median {figures['median_ms']:.2f} ms (P99 {figures['p99_ms']:.2f}) vs bare forward pass "
             f"{results['bare_forward_median_ms']:.2f} ms -> overhead {figures['low_load_overhead_ms']:.2f} ms "
@@ -495,6 +511,12 @@ def main() -> None:
             f"{batches['padded_tokens_per_request']:.0f} padded tokens per request "
             f"(bare: {results['bare_padded_tokens_per_request']:.0f}); the load client itself used "
             f"{figures['client_cpu_ms_per_request']:.3f} ms CPU per request on the same cores"
+        )
+    if "other-mode" in runs:
+        new, other = results["service"], results["other-mode"]
+        print(
+            f"service / other mode: saturated throughput x{new['saturated_rps'] / other['saturated_rps']:.2f}, "
+            f"low-load overhead {new['low_load_overhead_ms']:.2f} vs {other['low_load_overhead_ms']:.2f} ms"
         )
     if "baseline" in runs:
         new, old = results["service"], results["baseline"]

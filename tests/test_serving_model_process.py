@@ -1,6 +1,7 @@
 """ProcessScorer: the model in a spawned child gives what HFScorer gives in this process."""
 
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -78,3 +79,37 @@ def test_close_stops_the_child(child):  # last: the module's child is not used a
     assert child.alive
     child.close()
     assert not child.alive
+
+
+def test_a_service_whose_model_process_dies_says_so_on_ready_and_per_request(model_dir, tmp_path):
+    import httpx
+
+    from abkit.assignment import standing_experiment
+    from abkit.events import EventStore
+    from abkit.serving.app import create_app
+    from abkit.serving.server import background_server
+    from abkit.serving.service import SuggestionService
+    from abkit.serving.writer import EventWriter
+
+    db = str(tmp_path / "events.sqlite")
+    service = SuggestionService(
+        [hf_model_slot(model_dir, device="cpu", process=True, cpu_threads=1)],
+        standing_experiment("v9"),
+        EventWriter(lambda: EventStore.open(db)),
+    )
+    body = {"case_id": "c1", "message_id": "m1", "advocate_id": "a1", "messages": [{"role": "customer", "text": "hi"}]}
+    with background_server(create_app(service)) as url, httpx.Client(base_url=url, timeout=30) as client:
+        deadline = time.monotonic() + 120
+        while client.get("/ready").status_code != 200:
+            assert time.monotonic() < deadline, "service not ready in 120 s"
+            time.sleep(0.1)
+        assert client.post("/v1/suggest", json=body).status_code == 200
+        child = service.scorers["v9"]
+        child._process.kill()  # as the kernel's OOM killer would
+        child._process.join(10)
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+        assert "model v9: its model process has exited" in ready.json()["problems"]
+        failed = client.post("/v1/suggest", json=body)
+        assert failed.status_code == 500 and "the model process exited" in failed.json()["detail"]
+        assert client.get("/health").status_code == 200  # alive, but not ready: restart it

@@ -246,6 +246,11 @@ class SuggestionService:
             problems.append(f"model load failed: {self.load_error}")
         elif not self.loaded:
             problems.append("models are loading")
+        for version, scorer in self.scorers.items():
+            # A model in a child process (ProcessScorer) can die on its own (killed, out of memory):
+            # every request would fail, so say so and let the orchestrator restart the service.
+            if getattr(scorer, "alive", True) is False:
+                problems.append(f"model {version}: its model process has exited")
         if not self.writer.db_up:
             problems.append(f"event database unavailable: {self.writer.last_error or 'not yet reached'}")
         if not self.writer.has_room():
