@@ -442,14 +442,17 @@ def main() -> None:
             batches = bare_batches(sequences, args.max_batch_size)
             per_round = max(1, args.latency_requests // args.rounds)
             window = args.saturation_duration / args.rounds
-            for _ in range(args.rounds):
+            names = list(runs)
+            for round_index in range(args.rounds):
+                # Each round starts with another service, so that none is always measured first.
+                order = names[round_index % len(names) :] + names[: round_index % len(names)]
                 bare_ms += bare_latency_ms(scorer, sequences, per_round)
-                for name, run in runs.items():
-                    run.latency_ms += service_latency_ms(servers[name][1], bodies, per_round)
+                for name in order:
+                    runs[name].latency_ms += service_latency_ms(servers[name][1], bodies, per_round)
                 done, elapsed, padded = bare_throughput(scorer, batches, window)
                 bare_done, bare_s, bare_padded = bare_done + done, bare_s + elapsed, bare_padded + padded
-                for name, run in runs.items():
-                    run.saturate(servers[name][1], bodies, args.clients, window)
+                for name in order:
+                    runs[name].saturate(servers[name][1], bodies, args.clients, window)
             bare_rps = bare_done / bare_s
             rate_summaries = []
             for rate in [float(r) for r in args.rates.split(",") if r]:
