@@ -60,6 +60,9 @@ def format_for_adaptation(messages: Sequence[Message]) -> str:
     return MESSAGE_SEPARATOR.join(f"{SPEAKER_TAGS[m.role]} {m.text}" for m in messages)
 
 
+FIRST_CHUNK = 8  # messages encoded in the first tokenizer call; each later call doubles it
+
+
 def window_token_ids(
     messages: Sequence[Message],
     tokenizer: Tokenizer,
@@ -71,26 +74,42 @@ def window_token_ids(
     truncation), separated by a newline, with no speaker annotation, and returned in
     chronological order. If the newest message alone is longer than ``max_tokens``, its last
     ``max_tokens`` tokens are kept.
+
+    Messages are tokenized newest first, in chunks that double (8, 16, 32...), until the window
+    is full, so a long conversation costs about its window rather than its length (each message
+    is tokenized on its own, so the ids are those of encoding every message).
     """
     if max_tokens < 1:
         raise ValueError("max_tokens must be at least 1")
     if not messages:
         raise MessageError("messages: empty message list")
-    encoded = tokenizer([m.text for m in messages], add_special_tokens=False)["input_ids"]
-    separator = tokenizer([MESSAGE_SEPARATOR], add_special_tokens=False)["input_ids"][0]
-    newest = list(encoded[-1])
+    older = [m.text for m in messages]  # not yet tokenized, oldest first
+    chunk = FIRST_CHUNK
+    first = [older.pop() for _ in range(min(chunk, len(older)))]  # newest first
+    separator, *encoded = tokenizer([MESSAGE_SEPARATOR, *first], add_special_tokens=False)["input_ids"]
+    newest = list(encoded[0])
     if len(newest) >= max_tokens:
         return newest[-max_tokens:]
-    kept: list[list[int]] = [newest]
+    kept: list[list[int]] = [newest]  # newest first
     used = len(newest)
-    for ids in reversed(encoded[:-1]):
-        cost = len(ids) + len(separator)
-        if used + cost > max_tokens:
-            break
-        kept.append(list(ids))
-        used += cost
+    candidates = encoded[1:]  # tokenized, newest first, not yet placed
+    while True:
+        for ids in candidates:
+            cost = len(ids) + len(separator)
+            if used + cost > max_tokens:
+                return _join(kept, separator)
+            kept.append(list(ids))
+            used += cost
+        if not older:
+            return _join(kept, separator)
+        chunk *= 2
+        texts = [older.pop() for _ in range(min(chunk, len(older)))]
+        candidates = tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+
+def _join(newest_first: list[list[int]], separator: Sequence[int]) -> list[int]:
     window: list[int] = []
-    for index, ids in enumerate(reversed(kept)):
+    for index, ids in enumerate(reversed(newest_first)):
         if index:
             window.extend(separator)
         window.extend(ids)
