@@ -9,8 +9,11 @@ the same process (:func:`module_at`), or a whole tree for a server process
 from __future__ import annotations
 
 import importlib.util
+import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -47,3 +50,21 @@ def baseline_worktree(revision: str, directory: Path) -> Path:
 
 def remove_worktree(directory: Path) -> None:
     subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(directory)], check=False)
+
+
+def alternating_medians_ms(
+    baseline: Callable[[], object], candidate: Callable[[], object], rounds: int, repeats: int
+) -> tuple[float, float]:
+    """Median milliseconds of ``baseline()`` and ``candidate()``, timed in alternating rounds.
+
+    Each round times ``repeats`` calls of one, then of the other, so that drift in the
+    machine's load hits both alike.
+    """
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(rounds):
+        for function, into in ((baseline, times[0]), (candidate, times[1])):
+            for _ in range(repeats):
+                started = time.perf_counter()
+                function()
+                into.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times[0]), statistics.median(times[1])

@@ -14,13 +14,11 @@ valid rows and the same rejects, which the bench checks on a batch with faults a
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import uuid
 from datetime import datetime
 
 import polars as pl
-from baseline_rev import module_at
+from baseline_rev import alternating_medians_ms, module_at
 
 from abkit.events import columns as c
 from abkit.events import validate as candidate
@@ -50,15 +48,6 @@ def prediction_events(n: int, faults: bool = False) -> pl.DataFrame:
     return _frame_from_records(events)
 
 
-def timed_ms(validate, frame: pl.DataFrame, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        validate("prediction", frame)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline-rev", default="c35d1dc", help="git revision of the baseline validate.py")
@@ -76,12 +65,12 @@ def main() -> None:
 
     for size in [int(s) for s in args.sizes.split(",")]:
         frame = prediction_events(size)
-        old_ms: list[float] = []
-        new_ms: list[float] = []
-        for _ in range(args.rounds):  # alternate, so that drift in the machine's load hits both alike
-            old_ms += timed_ms(baseline.validate_batch, frame, args.repeats)
-            new_ms += timed_ms(candidate.validate_batch, frame, args.repeats)
-        old_median, new_median = statistics.median(old_ms), statistics.median(new_ms)
+        old_median, new_median = alternating_medians_ms(
+            lambda frame=frame: baseline.validate_batch("prediction", frame),
+            lambda frame=frame: candidate.validate_batch("prediction", frame),
+            args.rounds,
+            args.repeats,
+        )
         print(
             f"{size:4d} events: baseline ({args.baseline_rev}) {old_median:6.2f} ms, candidate {new_median:6.2f} ms "
             f"-> ratio baseline/candidate {old_median / new_median:.2f}"

@@ -13,12 +13,10 @@ the same simulated conversations, alternating; both must return the same ids.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
-from baseline_rev import module_at
+from baseline_rev import alternating_medians_ms, module_at
 
 from abkit.serving.scorer import MessageEncoder
 from abkit.simulate.transcripts import generate_transcripts
@@ -51,14 +49,12 @@ def main() -> None:
         new_ids = candidate.window_token_ids(messages, tokenizer, 512)
         if new_ids != baseline.window_token_ids(messages, tokenizer, 512):
             raise SystemExit(f"{n} messages: candidate and baseline windows differ")
-        times: dict[str, list[float]] = {"baseline": [], "candidate": []}
-        for _ in range(args.rounds):  # alternate, so that drift in the machine's load hits both alike
-            for name, function in (("baseline", baseline.window_token_ids), ("candidate", candidate.window_token_ids)):
-                for _ in range(args.repeats):
-                    started = time.perf_counter()
-                    function(messages, tokenizer, 512)
-                    times[name].append((time.perf_counter() - started) * 1000)
-        old, new = statistics.median(times["baseline"]), statistics.median(times["candidate"])
+        old, new = alternating_medians_ms(
+            lambda messages=messages: baseline.window_token_ids(messages, tokenizer, 512),
+            lambda messages=messages: candidate.window_token_ids(messages, tokenizer, 512),
+            args.rounds,
+            args.repeats,
+        )
         print(
             f"{n:5d} messages ({len(new_ids)} tokens kept): baseline ({args.baseline_rev}) {old:7.3f} ms, "
             f"candidate {new:7.3f} ms -> ratio baseline/candidate {old / new:.2f}"
