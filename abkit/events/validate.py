@@ -179,9 +179,8 @@ KnownArms = tuple[tuple[str, tuple[str, ...]], ...]  # (experiment, its arms), s
 
 @dataclass(frozen=True)
 class _CheckPlan:
-    """The checks of one kind of batch and the expressions that apply them."""
+    """The expressions that apply the checks of one shape of batch."""
 
-    checks: tuple[Check, ...]
     first_failed: pl.Expr  # index of the first failing check, null when the row passes
     field: pl.Expr  # given that index, the field at fault
     reason: pl.Expr  # and the reason
@@ -309,7 +308,7 @@ def _check_plan(kind: EventKind, missing_columns: tuple[str, ...], known_arms: K
     reason = pl.coalesce(
         [pl.lit(None, dtype=pl.String), *(pl.when(index == i).then(why) for i, (_, _, why) in enumerate(checks))]
     )
-    return _CheckPlan(tuple(checks), first_failed, field, reason)
+    return _CheckPlan(first_failed, field, reason)
 
 
 @functools.lru_cache(maxsize=64)
