@@ -9,6 +9,7 @@ the same process (:func:`module_at`), or a whole tree for a server process
 from __future__ import annotations
 
 import importlib.util
+import os
 import statistics
 import subprocess
 import sys
@@ -41,11 +42,16 @@ def module_at(revision: str, path: str, name: str) -> ModuleType:
 def baseline_worktree(revision: str, directory: Path) -> Path:
     """A detached git worktree of ``revision`` at ``directory`` (remove it with :func:`remove_worktree`).
 
-    A process started with ``directory`` first on ``PYTHONPATH`` (and as its working directory,
-    for ``python -m``) imports that revision's abkit instead of the installed one.
+    A process started with :func:`worktree_env` (and the worktree as its working directory, for
+    ``python -m``) imports that revision's abkit instead of the installed one.
     """
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(directory), revision], check=True)
     return directory
+
+
+def worktree_env(directory: Path, env: dict[str, str]) -> dict[str, str]:
+    """``env`` with ``directory`` first on ``PYTHONPATH``, ahead of the installed abkit."""
+    return {**env, "PYTHONPATH": os.pathsep.join([str(directory), env.get("PYTHONPATH", "")])}
 
 
 def remove_worktree(directory: Path) -> None:

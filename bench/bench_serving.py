@@ -42,7 +42,7 @@ from pathlib import Path
 import httpx
 import numpy
 import torch
-from baseline_rev import baseline_worktree, remove_worktree
+from baseline_rev import baseline_worktree, remove_worktree, worktree_env
 
 from abkit.loadtest.inputs import request_bodies
 from abkit.loadtest.runner import run_rate, wait_ready
@@ -346,7 +346,7 @@ def start_service(
     command += ["--model-process" if model_process else "--in-process"]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     if worktree is not None:  # python -m looks in the working directory first, then PYTHONPATH
-        env["PYTHONPATH"] = os.pathsep.join([str(worktree), env.get("PYTHONPATH", "")])
+        env = worktree_env(worktree, env)
     process = subprocess.Popen(command, env=env, cwd=worktree)
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, 600)

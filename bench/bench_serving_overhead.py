@@ -38,7 +38,7 @@ import numpy
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from baseline_rev import baseline_worktree, remove_worktree  # noqa: E402
+from baseline_rev import baseline_worktree, remove_worktree, worktree_env  # noqa: E402
 from bench_serving import _closed_loop, service_latency_ms  # noqa: E402
 
 from abkit.loadtest.inputs import request_bodies  # noqa: E402
@@ -157,8 +157,7 @@ def main() -> None:
                 script, served = Path(__file__), mode
                 if mode == "baseline":
                     assert worktree is not None
-                    # The baseline imports abkit from its own worktree, ahead of the installed tree.
-                    env["PYTHONPATH"] = os.pathsep.join([str(worktree), env.get("PYTHONPATH", "")])
+                    env = worktree_env(worktree, env)  # the baseline imports abkit from its worktree
                     script, served = worktree / "bench" / Path(__file__).name, "service"
                 db = str(Path(tmp, f"{mode}.db"))
                 command = [sys.executable, str(script), "--serve", served, str(port), str(model_dir), db]
