@@ -83,28 +83,23 @@ def window_token_ids(
         raise ValueError("max_tokens must be at least 1")
     if not messages:
         raise MessageError("messages: empty message list")
-    older = [m.text for m in messages]  # not yet tokenized, oldest first
-    chunk = FIRST_CHUNK
-    first = [older.pop() for _ in range(min(chunk, len(older)))]  # newest first
-    separator, *encoded = tokenizer([MESSAGE_SEPARATOR, *first], add_special_tokens=False)["input_ids"]
-    newest = list(encoded[0])
-    if len(newest) >= max_tokens:
-        return newest[-max_tokens:]
-    kept: list[list[int]] = [newest]  # newest first
-    used = len(newest)
-    candidates = encoded[1:]  # tokenized, newest first, not yet placed
-    while True:
-        for ids in candidates:
-            cost = len(ids) + len(separator)
+    texts = [m.text for m in messages]
+    separator = tokenizer([MESSAGE_SEPARATOR], add_special_tokens=False)["input_ids"][0]
+    kept: list[list[int]] = []  # newest first
+    used = 0
+    end, chunk = len(texts), FIRST_CHUNK
+    while end > 0:  # texts[:end] are not tokenized yet
+        start = max(0, end - chunk)
+        for ids in reversed(tokenizer(texts[start:end], add_special_tokens=False)["input_ids"]):
+            if not kept and len(ids) >= max_tokens:  # the newest message alone fills the window
+                return list(ids[-max_tokens:])
+            cost = len(ids) + (len(separator) if kept else 0)
             if used + cost > max_tokens:
                 return _join(kept, separator)
             kept.append(list(ids))
             used += cost
-        if not older:
-            return _join(kept, separator)
-        chunk *= 2
-        texts = [older.pop() for _ in range(min(chunk, len(older)))]
-        candidates = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        end, chunk = start, chunk * 2
+    return _join(kept, separator)
 
 
 def _join(newest_first: list[list[int]], separator: Sequence[int]) -> list[int]:
