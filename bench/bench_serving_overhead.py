@@ -39,7 +39,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline_rev import baseline_worktree, remove_worktree, worktree_env  # noqa: E402
-from bench_serving import _closed_loop, service_latency_ms  # noqa: E402
+from bench_serving import _closed_loop, service_latency_ms, with_fresh_newest_message  # noqa: E402
 
 from abkit.loadtest.inputs import request_bodies  # noqa: E402
 from abkit.loadtest.runner import wait_ready  # noqa: E402
@@ -142,7 +142,7 @@ def main() -> None:
 
     corpus = generate_transcripts(0, 200, len(TEMPLATES))
     source = request_bodies(corpus, seed=1)
-    bodies = [next(source) for _ in range(256)]
+    bodies = [with_fresh_newest_message(next(source)) for _ in range(256)]  # as bench_serving sends them
     modes = ["minimal", "service"] + (["baseline"] if args.baseline_rev else [])
     figures: dict[str, list[dict]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory(prefix="abkit-overhead-") as tmp:

@@ -43,7 +43,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         texts = [m["text"] for case in corpus for m in case["messages"]]
         model_dir = build_random_classifier(Path(tmp, "m"), texts, [f"T{i}" for i in range(40)], model_version="b")
-        tokenizer = MessageEncoder(model_dir)._backend  # the serving path: the Rust backend, called directly
+        # the serving path without its cache: the Rust backend, called directly
+        tokenizer = MessageEncoder(model_dir, token_cache_messages=0).token_cache.inner
     for n in [int(x) for x in args.messages.split(",")]:
         messages = conversation(corpus, n)
         new_ids = candidate.window_token_ids(messages, tokenizer, 512)

@@ -118,11 +118,23 @@ def test_a_real_server_registers_serves_and_flushes_on_sigterm(model_dir, tmp_pa
         }
         answer = httpx.post(f"{url}/v1/suggest", json=body).json()
         assert answer["model_version"] == "v3" and answer["experiment"] == "standing"
+        # The conversation's next request: its first message's ids (and the separator's) are cached.
+        follow_up = {
+            **body,
+            "message_id": "m2",
+            "messages": [*body["messages"], {"role": "customer", "text": "hello?"}],
+        }
+        assert httpx.post(f"{url}/v1/suggest", json=follow_up).status_code == 200
         # `abkit serve` settles the heap once the model is loaded (abkit.serving.heap).
         metrics = httpx.get(f"{url}/metrics").text
         frozen = next(line for line in metrics.splitlines() if line.startswith("abkit_gc_frozen_objects "))
         assert float(frozen.split()[1]) > 10_000, frozen  # torch and transformers alone hold far more
         assert "python_gc_collections_total" in metrics and "process_cpu_seconds_total" in metrics
+        # Misses: the separator and "hi" on the first request, "hello?" on the second; hits: the
+        # separator and "hi" on the second.
+        assert 'abkit_token_cache_misses_total{model_version="v3"} 3.0' in metrics
+        assert 'abkit_token_cache_hits_total{model_version="v3"} 2.0' in metrics
+        assert 'abkit_token_cache_entries{model_version="v3"} 3.0' in metrics
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
@@ -131,6 +143,7 @@ def test_a_real_server_registers_serves_and_flushes_on_sigterm(model_dir, tmp_pa
     assert "Traceback" not in output, output
     store = EventStore.open(str(db))
     with store.engine.connect() as conn:
-        assert conn.execute(select(predictions.c.prediction_id)).scalars().all() == [answer["prediction_id"]]
+        logged = conn.execute(select(predictions.c.prediction_id)).scalars().all()
+        assert len(logged) == 2 and answer["prediction_id"] in logged  # both requests, flushed at SIGTERM
         assert conn.execute(select(experiments.c.name)).scalars().all() == ["standing"]
         assert conn.execute(select(model_versions.c.model_version)).scalars().all() == ["v3"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from abkit.assignment.config import DEFAULT_EXPERIMENTS_FILE, DEFAULT_HOLDOUT_WEIGHT
+from abkit.serving.token_cache import DEFAULT_CACHE_MESSAGES
 
 TOKEN_ENV = "ABKIT_API_TOKEN"
 
@@ -91,6 +92,13 @@ def read_token(token_file: Path | None) -> str | None:
     help="Run each model in a child process (its forward passes and the web layer then never share a GIL; "
     "up to 1.3x the throughput at saturation, see docs/serving.md) or on a thread of the service process.",
 )
+@click.option(
+    "--token-cache-messages",
+    type=click.IntRange(min=0),
+    default=DEFAULT_CACHE_MESSAGES,
+    show_default=True,
+    help="Messages whose token ids are kept for the next requests of their conversation (0: none).",
+)
 @click.option("--max-batch-size", type=int, default=32, show_default=True, help="Requests per forward pass.")
 @click.option("--max-batch-tokens", type=int, default=16_384, show_default=True, help="Padded tokens per forward pass.")
 @click.option("--max-wait-ms", type=float, default=0.0, show_default=True, help="Extra wait for a fuller batch.")
@@ -130,6 +138,7 @@ def serve(
     dtype: str,
     cpu_threads: int,
     model_process: bool,
+    token_cache_messages: int,
     max_batch_size: int,
     max_batch_tokens: int,
     max_wait_ms: float,
@@ -171,7 +180,14 @@ def serve(
         raise click.UsageError(f"--host {host} is reachable from other machines: give --token-file or set ${TOKEN_ENV}")
     try:
         slots = [
-            hf_model_slot(directory, device=device, dtype=dtype, process=model_process, cpu_threads=cpu_threads)
+            hf_model_slot(
+                directory,
+                device=device,
+                dtype=dtype,
+                process=model_process,
+                cpu_threads=cpu_threads,
+                token_cache_messages=token_cache_messages,
+            )
             for directory in models
         ]
         if experiment is None:

@@ -14,6 +14,7 @@ from prometheus_client import GC_COLLECTOR, PROCESS_COLLECTOR, CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from abkit.serving.token_cache import CachingTokenizer
 from abkit.serving.writer import EventWriter
 
 # Latency buckets from 1 ms to 10 s: the published budget is 100 ms.
@@ -23,9 +24,15 @@ BATCH_TOKEN_BUCKETS = (64, 256, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
 
 
 class _StateCollector(Collector):
-    def __init__(self, queue_sizes: Callable[[], dict[str, int]], writer: EventWriter):
+    def __init__(
+        self,
+        queue_sizes: Callable[[], dict[str, int]],
+        writer: EventWriter,
+        token_caches: Callable[[], dict[str, CachingTokenizer]],
+    ):
         self._queue_sizes = queue_sizes
         self._writer = writer
+        self._token_caches = token_caches
 
     def collect(self) -> Iterable:
         queue = GaugeMetricFamily("abkit_queue_size", "Requests waiting for a forward pass.", labels=["model_version"])
@@ -49,6 +56,21 @@ class _StateCollector(Collector):
         yield CounterMetricFamily(
             "abkit_events_refused", "Events the store refused as malformed.", value=writer.rejected
         )
+        caches = self._token_caches()
+        hits = CounterMetricFamily(
+            "abkit_token_cache_hits", "Messages whose token ids came from the cache.", labels=["model_version"]
+        )
+        misses = CounterMetricFamily(
+            "abkit_token_cache_misses", "Messages the tokenizer encoded.", labels=["model_version"]
+        )
+        entries = GaugeMetricFamily(
+            "abkit_token_cache_entries", "Messages whose token ids are cached.", labels=["model_version"]
+        )
+        for version, cache in caches.items():
+            hits.add_metric([version], cache.hits)
+            misses.add_metric([version], cache.misses)
+            entries.add_metric([version], len(cache))
+        yield from (hits, misses, entries)
         yield GaugeMetricFamily(
             "abkit_gc_frozen_objects",
             "Objects in the garbage collector's permanent generation (abkit.serving.heap.settle_heap).",
@@ -99,9 +121,14 @@ class ServiceMetrics:
         r.register(GC_COLLECTOR)
         r.register(PROCESS_COLLECTOR)
 
-    def watch(self, queue_sizes: Callable[[], dict[str, int]], writer: EventWriter) -> None:
-        """Report queue sizes and the event writer's state at every scrape."""
-        self.registry.register(_StateCollector(queue_sizes, writer))
+    def watch(
+        self,
+        queue_sizes: Callable[[], dict[str, int]],
+        writer: EventWriter,
+        token_caches: Callable[[], dict[str, CachingTokenizer]] = dict,
+    ) -> None:
+        """Report queue sizes, the event writer's state and the token caches at every scrape."""
+        self.registry.register(_StateCollector(queue_sizes, writer, token_caches))
 
     def on_batch(self, size: int, padded_tokens: int, inference_s: float, queue_s: Sequence[float]) -> None:
         self.batch_size.observe(size)

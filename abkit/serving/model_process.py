@@ -22,6 +22,7 @@ from typing import Any
 
 from abkit.serving.heap import settle_heap
 from abkit.serving.scorer import HFScorer, MessageEncoder, TopK
+from abkit.serving.token_cache import DEFAULT_CACHE_MESSAGES
 from abkit.text import Message
 
 
@@ -38,7 +39,7 @@ def _serve_model(conn: Connection, directory: str, device: str, dtype: str, cpu_
             import torch
 
             torch.set_num_threads(cpu_threads)
-        scorer = HFScorer(directory, device=device, dtype=dtype)
+        scorer = HFScorer(directory, device=device, dtype=dtype, token_cache_messages=0)  # the parent tokenizes
         scorer.warm_up()
         settle_heap()  # this process only scores: its loaded model is never garbage
     except BaseException as error:  # reported to the parent, which raises it
@@ -74,6 +75,8 @@ class ProcessScorer:
         dtype: as for :class:`~abkit.serving.scorer.HFScorer`.
         cpu_threads: torch intra-op threads in the child (0: torch's default).
         start_timeout_s: how long loading may take.
+        token_cache_messages: as for :class:`~abkit.serving.scorer.MessageEncoder` (the cache is here,
+            where the tokenizing happens).
 
     Raises:
         ModelProcessError: the child failed to load the model or did not answer in time.
@@ -87,8 +90,10 @@ class ProcessScorer:
         dtype: str = "auto",
         cpu_threads: int = 0,
         start_timeout_s: float = 600.0,
+        token_cache_messages: int = DEFAULT_CACHE_MESSAGES,
     ):
-        self._input = MessageEncoder(directory)
+        self._input = MessageEncoder(directory, token_cache_messages=token_cache_messages)
+        self.token_cache = self._input.token_cache
         self.model_version = self._input.model_version
         self.max_tokens = self._input.max_tokens
         self.tokenizer = self._input.tokenizer

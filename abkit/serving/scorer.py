@@ -18,6 +18,7 @@ import torch
 
 from abkit.events.columns import TOP_K
 from abkit.serving.batch import TokenBatch
+from abkit.serving.token_cache import DEFAULT_CACHE_MESSAGES, CachingTokenizer
 from abkit.text import Message, window_token_ids
 from abkit.training.serving_dir import read_metadata
 
@@ -94,20 +95,25 @@ class MessageEncoder:
     One place turns a request's messages into the token ids a model scores, whether the model
     runs on a thread of this process (:class:`HFScorer`) or in a child process
     (:class:`~abkit.serving.model_process.ProcessScorer`).
+
+    Args:
+        directory: a serving directory.
+        token_cache_messages: messages whose token ids are kept for later requests
+            (:class:`~abkit.serving.token_cache.CachingTokenizer`; 0: none).
     """
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, *, token_cache_messages: int = DEFAULT_CACHE_MESSAGES):
         from transformers import AutoTokenizer
 
         metadata = read_metadata(directory)
         self.model_version = metadata.model_version
         self.max_tokens = metadata.max_tokens
         self.tokenizer = AutoTokenizer.from_pretrained(directory)
-        self._backend = BackendTokenizer.wrap(self.tokenizer)
+        self.token_cache = CachingTokenizer(BackendTokenizer.wrap(self.tokenizer), token_cache_messages)
 
     def encode(self, messages: Sequence[Message]) -> list[int]:
         """The most recent whole messages that fit the model's token budget (see :func:`window_token_ids`)."""
-        return window_token_ids(messages, self._backend, self.max_tokens)
+        return window_token_ids(messages, self.token_cache, self.max_tokens)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -145,13 +151,23 @@ class HFScorer:
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         dtype: ``auto`` (bf16/fp16 on CUDA, float32 on CPU), ``float32``, ``float16``, ``bfloat16``.
         top_k: how many templates to return.
+        token_cache_messages: as for :class:`MessageEncoder`.
     """
 
-    def __init__(self, directory: str | Path, *, device: str = "auto", dtype: str = "auto", top_k: int = TOP_K):
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        top_k: int = TOP_K,
+        token_cache_messages: int = DEFAULT_CACHE_MESSAGES,
+    ):
         from transformers import AutoModelForSequenceClassification
 
         self.directory = Path(directory)
-        self._input = MessageEncoder(self.directory)
+        self._input = MessageEncoder(self.directory, token_cache_messages=token_cache_messages)
+        self.token_cache = self._input.token_cache
         self.model_version = self._input.model_version
         self.max_tokens = self._input.max_tokens
         self.tokenizer = self._input.tokenizer
@@ -214,7 +230,13 @@ class HFScorer:
 
 
 def hf_model_slot(
-    directory: str | Path, *, device: str = "auto", dtype: str = "auto", process: bool = False, cpu_threads: int = 0
+    directory: str | Path,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    process: bool = False,
+    cpu_threads: int = 0,
+    token_cache_messages: int = DEFAULT_CACHE_MESSAGES,
 ):  # type: ignore[no-untyped-def]
     """A :class:`~abkit.serving.service.ModelSlot` loading ``directory`` with :class:`HFScorer`.
 
@@ -225,6 +247,7 @@ def hf_model_slot(
         process: run the model in a child process
             (:class:`~abkit.serving.model_process.ProcessScorer`) instead of a thread of this one.
         cpu_threads: torch intra-op threads of the child (``process`` only; 0: torch's default).
+        token_cache_messages: as for :class:`MessageEncoder`.
     """
     from abkit.serving.service import ModelSlot
 
@@ -232,5 +255,16 @@ def hf_model_slot(
     if process:
         from abkit.serving.model_process import ProcessScorer
 
-        return ModelSlot(version, lambda: ProcessScorer(directory, device=device, dtype=dtype, cpu_threads=cpu_threads))
-    return ModelSlot(version, lambda: HFScorer(directory, device=device, dtype=dtype))
+        return ModelSlot(
+            version,
+            lambda: ProcessScorer(
+                directory,
+                device=device,
+                dtype=dtype,
+                cpu_threads=cpu_threads,
+                token_cache_messages=token_cache_messages,
+            ),
+        )
+    return ModelSlot(
+        version, lambda: HFScorer(directory, device=device, dtype=dtype, token_cache_messages=token_cache_messages)
+    )

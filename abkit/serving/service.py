@@ -26,6 +26,7 @@ from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
 from abkit.serving.schemas import CaseRequest, SelectionRequest, SuggestRequest
 from abkit.serving.scorer import Scorer, TopK
+from abkit.serving.token_cache import CachingTokenizer
 from abkit.serving.writer import BufferFull, EventWriter
 from abkit.text import MessageError, parse_messages
 
@@ -171,7 +172,7 @@ class SuggestionService:
         self.writer = writer
         self.settings = settings or ServiceSettings()
         self.metrics = metrics or ServiceMetrics()
-        self.metrics.watch(self.queue_sizes, writer)
+        self.metrics.watch(self.queue_sizes, writer, self.token_caches)
         self.scorers: dict[str, Scorer] = {}
         self.batchers: dict[str, DynamicBatcher[TopK]] = {}
         # One model worker thread: models sharing a device take turns rather than contend.
@@ -238,6 +239,11 @@ class SuggestionService:
 
     def queue_sizes(self) -> dict[str, int]:
         return {version: batcher.queue_size for version, batcher in self.batchers.items()}
+
+    def token_caches(self) -> dict[str, CachingTokenizer]:
+        """The token id cache of each loaded model that has one (HFScorer and ProcessScorer do)."""
+        caches = {version: getattr(scorer, "token_cache", None) for version, scorer in list(self.scorers.items())}
+        return {version: cache for version, cache in caches.items() if isinstance(cache, CachingTokenizer)}
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Whether the service can take traffic, and why not."""
