@@ -95,6 +95,29 @@ def test_batching_and_padding_change_nothing(scorer, corpus):
         np.testing.assert_allclose(b.scores, a.scores, rtol=1e-4, atol=1e-6)
 
 
+def test_a_causal_decoder_runs_without_the_attention_mask(scorer):
+    # GPT-NeoX is causal and batches are right-padded: the load-time check finds the mask
+    # changes nothing (test_batching_and_padding_change_nothing then compares padded batches
+    # run without it against each sequence alone).
+    assert scorer.mask_free
+
+
+def test_a_decoder_that_sees_its_padding_keeps_the_mask(scorer):
+    class SeesPadding:
+        """Mixes every position into every state: without the mask, padding changes them."""
+
+        config = scorer.model.config
+
+        def base_model(self, input_ids, attention_mask=None):
+            states = input_ids.float().unsqueeze(-1).repeat(1, 1, 4)
+            weights = torch.ones_like(states) if attention_mask is None else attention_mask.unsqueeze(-1).float()
+            return (states + (states * weights).sum(1, keepdim=True) / weights.sum(1, keepdim=True),)
+
+    clone = copy.copy(scorer)
+    clone.model = SeesPadding()
+    assert not clone._padding_is_invisible()
+
+
 def test_pooling_matches_hugging_face_last_non_pad_token(scorer, corpus):
     # HF's own GPT-NeoX head pools the right-most non-pad token; ours indexes by length.
     sequences = [scorer.encode(messages) for messages in conversations(corpus)[:6]]

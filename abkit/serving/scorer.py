@@ -184,6 +184,14 @@ class HFScorer:
         self.pad_token_id = int(pad if pad is not None else (self.tokenizer.eos_token_id or 0))
         self._decoder_head = getattr(self.model, "score", None) if hasattr(self.model, "base_model") else None
         self.parameters = sum(p.numel() for p in self.model.parameters())
+        # A causal decoder's real tokens attend only to the tokens before them, and right padding
+        # comes after them, so the pooled states are the same without the attention mask; SDPA
+        # then runs its causal kernel instead of applying a [batch, 1, length, length] mask.
+        # Checked on this model rather than assumed for every decoder.
+        self.mask_free = self._decoder_head is not None and self._padding_is_invisible()
+        log.debug(
+            "%s: forward passes %s the attention mask", self.model_version, "without" if self.mask_free else "with"
+        )
 
     def encode(self, messages: Sequence[Message]) -> list[int]:
         return self._input.encode(messages)
@@ -192,13 +200,28 @@ class HFScorer:
         return TokenBatch.from_sequences(sequences, self.pad_token_id)
 
     @torch.inference_mode()
+    def _pooled_states(self, batch: TokenBatch, *, masked: bool) -> torch.Tensor:
+        """A decoder's hidden states at each sequence's last real token, ``[batch, hidden]``."""
+        mask = batch.attention_mask if masked else None
+        hidden = self.model.base_model(input_ids=batch.input_ids, attention_mask=mask)[0]
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), batch.lengths - 1]
+
+    def _padding_is_invisible(self) -> bool:
+        """Whether a right-padded batch pools the same states with and without the attention mask."""
+        vocabulary = int(self.model.config.vocab_size)
+        ids = [token % vocabulary for token in range(3, 35) if token % vocabulary != self.pad_token_id]
+        batch = self.batch([ids, ids[:5], ids[7:19]]).to(self.device)
+        masked, unmasked = (self._pooled_states(batch, masked=m).float() for m in (True, False))
+        # Half-precision kernels round differently; a mask that matters changes states far more.
+        tolerance = 1e-4 if self.dtype == torch.float32 else 2e-2
+        return bool(torch.allclose(masked, unmasked, rtol=tolerance, atol=tolerance * float(masked.abs().max())))
+
+    @torch.inference_mode()
     def logits(self, batch: TokenBatch) -> torch.Tensor:
         """Pooled class logits ``[batch, labels]`` on the model's device."""
         batch = batch.to(self.device)
         if self._decoder_head is not None:
-            hidden = self.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)[0]
-            last = hidden[torch.arange(hidden.shape[0], device=hidden.device), batch.lengths - 1]
-            return self._decoder_head(last)
+            return self._decoder_head(self._pooled_states(batch, masked=not self.mask_free))
         return self.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
 
     @torch.inference_mode()
