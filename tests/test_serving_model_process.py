@@ -2,6 +2,7 @@
 
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -53,6 +54,30 @@ def test_a_failed_forward_pass_raises_its_own_error_and_the_child_goes_on(child,
         child.score([[5, 6, 7], []])
     (top,) = child.score([child.encode(conversations(corpus)[0])])
     assert len(top.suggestions) == 5
+
+
+def test_batches_sent_while_one_runs_each_get_their_own_results(child, model_dir, corpus):
+    # Threads send batches to the child without waiting for each other (concurrent_batches);
+    # the replies come back in order and each caller must receive its own batch's.
+    assert child.concurrent_batches == 2
+    local = HFScorer(model_dir, device="cpu")
+    batches = [[local.encode(m)] * (1 + k % 3) for k, m in enumerate(conversations(corpus))]
+    expected = [[t.template_ids for t in local.score(batch)] for batch in batches]
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(child.score, batches))
+    assert [[t.template_ids for t in reply] for reply in replies] == expected
+
+
+def test_a_dead_child_fails_every_batch_waiting_on_it(model_dir):
+    scorer = ProcessScorer(model_dir, device="cpu", cpu_threads=1)
+    scorer._process.kill()
+    scorer._process.join(10)
+    with ThreadPoolExecutor(3) as pool:
+        outcomes = [pool.submit(scorer.score, [[5, 6, 7]]) for _ in range(3)]
+        for outcome in outcomes:
+            with pytest.raises(ModelProcessError, match="the model process exited"):
+                outcome.result(timeout=30)
+    scorer.close()
 
 
 def test_a_dead_child_is_a_clear_error_not_a_hang(model_dir):

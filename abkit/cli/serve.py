@@ -101,6 +101,14 @@ def read_token(token_file: Path | None) -> str | None:
 )
 @click.option("--max-batch-size", type=int, default=32, show_default=True, help="Requests per forward pass.")
 @click.option("--max-batch-tokens", type=int, default=16_384, show_default=True, help="Padded tokens per forward pass.")
+@click.option(
+    "--max-batches-in-flight",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Batches a model process holds at once: a further one is sent while one runs, only when a full "
+    "batch is waiting (an in-process model runs one at a time).",
+)
 @click.option("--max-wait-ms", type=float, default=0.0, show_default=True, help="Extra wait for a fuller batch.")
 @click.option(
     "--max-padding",
@@ -141,6 +149,7 @@ def serve(
     token_cache_messages: int,
     max_batch_size: int,
     max_batch_tokens: int,
+    max_batches_in_flight: int,
     max_wait_ms: float,
     max_padding: float,
     max_queue: int,
@@ -205,6 +214,7 @@ def serve(
             max_wait_s=max_wait_ms / 1000,
             max_padding=max_padding,
             max_queue=max_queue,
+            max_in_flight=max_batches_in_flight,
         )
         engine = connect(db)
         writer = EventWriter(

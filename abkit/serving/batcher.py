@@ -31,6 +31,12 @@ class BatcherSettings:
     # request far from the others in length waits for a later batch instead of padding this one:
     # on a CPU a forward pass costs about its padded tokens, so tighter batches do more per second.
     max_padding: float = 1.0
+    # Batches handed to score_fn at once. Above 1, a further batch is handed over while one is
+    # running, but only when a full batch (max_batch_size requests) is waiting: a scorer that
+    # queues its batches (a model process) then starts the next one the moment the last ends,
+    # instead of idling while the event loop delivers results and forms the next batch, and
+    # below saturation nothing waits behind a batch formed early. The executor needs as many threads.
+    max_in_flight: int = 1
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
@@ -43,6 +49,8 @@ class BatcherSettings:
             raise ValueError(f"max_queue must be at least 1, got {self.max_queue}")
         if not 0 <= self.max_padding <= 1:
             raise ValueError(f"max_padding must be between 0 and 1, got {self.max_padding}")
+        if self.max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, got {self.max_in_flight}")
 
 
 class QueueFull(Exception):
@@ -139,6 +147,8 @@ class DynamicBatcher(Generic[R]):
         self._pending: list[_Pending] = []
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
+        self._in_flight: set[asyncio.Task] = set()  # batches handed to score_fn and not yet back
+        self._last_finished = 0.0  # time.monotonic() when the last batch came back
         self._stopping = False
 
     @property
@@ -227,18 +237,25 @@ class DynamicBatcher(Generic[R]):
             except TimeoutError:
                 return
 
+    def _can_start_batch(self) -> bool:
+        if not self._pending:
+            return False
+        if not self._in_flight:
+            return True
+        return len(self._in_flight) < self.settings.max_in_flight and len(self._pending) >= self.settings.max_batch_size
+
     async def _run(self) -> None:
         assert self._wakeup is not None
         loop = asyncio.get_running_loop()
         settings = self.settings
         while True:
-            if not self._pending:
-                if self._stopping:
+            if not self._can_start_batch():
+                if self._stopping and not self._pending and not self._in_flight:
                     return
                 self._wakeup.clear()
-                await self._wakeup.wait()
+                await self._wakeup.wait()  # set by submit_nowait, stop and every finished batch
                 continue
-            if settings.max_wait_s > 0:
+            if settings.max_wait_s > 0 and not self._in_flight:
                 await self._wait_for_fuller_batch()
             self._drop_stale()
             if not self._pending:
@@ -252,21 +269,38 @@ class DynamicBatcher(Generic[R]):
             chosen_set = set(chosen)
             batch = [self._pending[i] for i in chosen]
             self._pending = [item for i, item in enumerate(self._pending) if i not in chosen_set]
-            started = time.monotonic()
-            try:
-                results = await loop.run_in_executor(self.executor, self.score_fn, [item.token_ids for item in batch])
-                if len(results) != len(batch):
-                    raise RuntimeError(f"scorer returned {len(results)} results for {len(batch)} inputs")
-            except Exception as error:  # a failed forward pass fails its requests, not the loop
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(error)
-                continue
-            inference_s = time.monotonic() - started
-            queue_s = [started - item.enqueued for item in batch]
-            for item, result, waited in zip(batch, results, queue_s, strict=True):
+            task = loop.create_task(self._score(batch), name="abkit-batch")
+            self._in_flight.add(task)
+            task.add_done_callback(self._batch_done)
+
+    def _batch_done(self, task: asyncio.Task) -> None:
+        self._in_flight.discard(task)
+        assert self._wakeup is not None
+        self._wakeup.set()
+
+    async def _score(self, batch: list[_Pending]) -> None:
+        """Run one batch on the executor and resolve its requests' futures."""
+        loop = asyncio.get_running_loop()
+        handed_over = time.monotonic()
+        try:
+            results = await loop.run_in_executor(self.executor, self.score_fn, [item.token_ids for item in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"scorer returned {len(results)} results for {len(batch)} inputs")
+        except Exception as error:  # a failed forward pass fails its requests, not the loop
+            for item in batch:
                 if not item.future.done():
-                    item.future.set_result(Scored(result, waited, inference_s, len(batch)))
-            if self.observer is not None:
-                longest = max(len(item.token_ids) for item in batch)
-                self.observer.on_batch(len(batch), longest * len(batch), inference_s, queue_s)
+                    item.future.set_exception(error)
+            return
+        finished = time.monotonic()
+        # Batches finish in the order they were handed over; one handed over while another ran
+        # started when that one finished.
+        started = max(handed_over, self._last_finished)
+        self._last_finished = finished
+        inference_s = finished - started
+        queue_s = [started - item.enqueued for item in batch]
+        for item, result, waited in zip(batch, results, queue_s, strict=True):
+            if not item.future.done():
+                item.future.set_result(Scored(result, waited, inference_s, len(batch)))
+        if self.observer is not None:
+            longest = max(len(item.token_ids) for item in batch)
+            self.observer.on_batch(len(batch), longest * len(batch), inference_s, queue_s)

@@ -6,8 +6,10 @@ dispatches gives the lock up and has to win it back from the event loop, and the
 turn waits for the model thread's Python code. :class:`ProcessScorer` keeps tokenization in
 the serving process and runs :class:`~abkit.serving.scorer.HFScorer` in a spawned child; a
 batch crosses a pipe as token id lists one way and top-k results the other (a few kilobytes).
-The pipe hop costs a little per batch; on the 2-core development machine the child was no
-faster overall (docs/serving.md), so ``abkit serve`` runs it only with ``--model-process``."""
+The pipe hop costs a little per batch. A second batch may be sent while one runs
+(:attr:`ProcessScorer.concurrent_batches`), so that under load the child goes from one batch
+to the next without waiting for the service to collect the results and form the next batch.
+``abkit serve`` runs each model this way unless told ``--in-process`` (docs/serving.md)."""
 
 from __future__ import annotations
 
@@ -108,7 +110,14 @@ class ProcessScorer:
         )
         self._process.start()
         child_conn.close()  # so that the child's exit reads as EOF here
-        self._lock = threading.Lock()
+        # Batches may be sent while one runs (the child takes them in order, so a queued batch
+        # starts the moment the last ends); replies come back in the same order, so each caller
+        # receives the reply whose turn matches the order of its send.
+        self.concurrent_batches = 2
+        self._send_lock = threading.Lock()
+        self._turns = threading.Condition()
+        self._sent = 0
+        self._received = 0
         if not self._conn.poll(start_timeout_s):
             self.close()
             raise ModelProcessError(f"model process for {directory} did not load within {start_timeout_s:g} s")
@@ -136,12 +145,21 @@ class ProcessScorer:
             ModelProcessError: the child has exited.
             Exception: what the forward pass raised in the child.
         """
-        with self._lock:  # one batch in flight per child
+        payload = [list(ids) for ids in sequences]
+        with self._send_lock:
             try:
-                self._conn.send([list(ids) for ids in sequences])
+                self._conn.send(payload)
             except (BrokenPipeError, OSError):
                 raise ModelProcessError(f"the model process exited (exit code {self._process.exitcode})") from None
-            status, value = self._receive()
+            turn = self._sent
+            self._sent += 1
+        with self._turns:
+            self._turns.wait_for(lambda: self._received == turn)
+            try:
+                status, value = self._receive()
+            finally:  # the next caller's turn, even if the child is gone (it then reads the EOF itself)
+                self._received += 1
+                self._turns.notify_all()
         if status == "error":
             raise value if isinstance(value, BaseException) else RuntimeError(str(value))
         return value

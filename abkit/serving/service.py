@@ -8,6 +8,7 @@ the event buffer has room, so every acknowledged request has its event kept.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -177,6 +178,7 @@ class SuggestionService:
         self.batchers: dict[str, DynamicBatcher[TopK]] = {}
         # One model worker thread: models sharing a device take turns rather than contend.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-model")
+        self._own_executors: list[ThreadPoolExecutor] = []  # one per model process that pipelines batches
         self.loaded = False
         self.load_error: str | None = None
         self._load_task: asyncio.Task | None = None
@@ -204,9 +206,18 @@ class SuggestionService:
             log.exception("loading the models failed")
             return
         for version, scorer in self.scorers.items():
-            batcher: DynamicBatcher[TopK] = DynamicBatcher(
-                scorer.score, self._executor, self.settings.batcher, observer=self.metrics
-            )
+            executor, settings = self._executor, self.settings.batcher
+            # A model process takes a further batch while one runs: it gets threads of its own to
+            # wait on, while models on this process's device keep taking turns on the one worker.
+            concurrent = int(getattr(scorer, "concurrent_batches", 1))
+            if concurrent > 1 and settings.max_in_flight > 1:
+                in_flight = min(concurrent, settings.max_in_flight)
+                settings = dataclasses.replace(settings, max_in_flight=in_flight)
+                executor = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix=f"abkit-model-{version}")
+                self._own_executors.append(executor)
+            else:
+                settings = dataclasses.replace(settings, max_in_flight=1)
+            batcher: DynamicBatcher[TopK] = DynamicBatcher(scorer.score, executor, settings, observer=self.metrics)
             batcher.start()
             self.batchers[version] = batcher
         if self.settings.settle_heap:
@@ -229,6 +240,8 @@ class SuggestionService:
         loop = asyncio.get_running_loop()
         left = await loop.run_in_executor(None, self.writer.close, self.settings.shutdown_flush_timeout_s)
         self._executor.shutdown(wait=True)
+        for executor in self._own_executors:
+            executor.shutdown(wait=True)
         for scorer in self.scorers.values():
             close = getattr(scorer, "close", None)  # a model process (ProcessScorer) is stopped here
             if close is not None:
