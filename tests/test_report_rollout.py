@@ -28,7 +28,9 @@ PLAN = [
 ]
 
 
-def _write(url: str, *, register: bool) -> None:
+def _write(url: str, *, register: bool, challenger_lead_s: float = 0.0) -> None:
+    """The PLAN's selections; ``challenger_lead_s`` moves the challenger's (v2's) selections in
+    the challenger test that much earlier, so that v2 answers there first."""
     store = EventStore.open(url)
     if register:
         # As the simulator leaves it: standing points at the latest release.
@@ -49,7 +51,9 @@ def _write(url: str, *, register: bool) -> None:
                         "model_version": version,
                         "template_id": "T1",
                         "selection_time_s": (19.0 if arm == "holdout" else 13.0) + (i % 7) * 0.3 + j,
-                        "created_at": START + timedelta(days=14 * period, minutes=i),
+                        "created_at": START
+                        + timedelta(days=14 * period, minutes=i)
+                        - timedelta(seconds=challenger_lead_s if (experiment, arm) == ("v2-challenger", "v2") else 0),
                         "prediction_id": None,
                     }
                 )
@@ -94,3 +98,15 @@ def test_unregistered_sequential_arms_are_not_compared_but_concurrent_ones_are(t
         ("v2-challenger", "v1", "v2")
     ]
     assert all(v["srm"] is None and "not registered" in v["srm_missing"] for v in document["versions"])
+
+
+def test_the_baseline_is_the_version_that_served_first_anywhere_not_first_in_the_test(tmp_path):
+    # Both arms of a challenger test start together, so which answers first there is a race
+    # (the service scores each model in its own process). v2 answers first here, but v1 has
+    # served in the standing experiment since two weeks before: v1 is the baseline.
+    url = f"sqlite:///{tmp_path / 'race.sqlite'}"
+    _write(url, register=False, challenger_lead_s=30)
+    document = build_report(url).to_dict()
+    assert [(c["experiment"], c["baseline"], c["challenger"]) for c in document["comparisons"]] == [
+        ("v2-challenger", "v1", "v2")
+    ]

@@ -318,16 +318,22 @@ def _comparisons(
         declared = weights.get(g.experiment)
         if g.arm != HOLDOUT_ARM and (declared is None or g.arm in declared):
             by_experiment[g.experiment][g.arm].append(g)
+    # A version's first selection in any experiment: a challenger experiment starts its arms
+    # together, so which arm answered first there is a race, while the baseline served before it.
+    first_served: dict[str, datetime] = {}
+    for g in arms:
+        if g.first_seen is not None and g.first_seen < first_served.get(g.model_version, datetime.max):
+            first_served[g.model_version] = g.first_seen
     drafts = []
     for experiment in sorted(by_experiment):
         arm_groups = by_experiment[experiment]
         if len(arm_groups) < 2:
             continue
-        # Registered release times when every arm has one, else when each arm first served.
+        # Registered release times when every arm has one, else when each arm's version first served.
         registered = all(arm in releases for arm in arm_groups)
 
         def released(arm: str, groups: dict[str, list[ArmGroup]] = arm_groups, use: bool = registered) -> tuple:
-            return (releases[arm] if use else _first_seen(groups[arm]), arm)
+            return (releases[arm] if use else first_served.get(arm) or _first_seen(groups[arm]), arm)
 
         baseline, *challengers = sorted(arm_groups, key=released)
         if experiment not in weights:
