@@ -259,11 +259,16 @@ def test_max_wait_collects_a_fuller_batch():
 def test_a_second_batch_is_handed_over_only_when_a_full_batch_waits():
     entered: list[list[int]] = []
     gate = threading.Event()
+    one_at_a_time = threading.Lock()
 
     def scorer(sequences):
+        """Takes batches as they are handed over and runs them one at a time, as a model process does."""
         entered.append([s[0] for s in sequences])
-        assert gate.wait(10), "test gate never opened"
-        return [s[0] for s in sequences]
+        with one_at_a_time:
+            assert gate.wait(10), "test gate never opened"
+            if sequences[0][0] != 1:
+                time.sleep(0.02)  # a forward pass: the next batch ends well after the one before
+            return [s[0] for s in sequences]
 
     async def main():
         with ThreadPoolExecutor(2) as executor:

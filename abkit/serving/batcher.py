@@ -292,8 +292,8 @@ class DynamicBatcher(Generic[R]):
                     item.future.set_exception(error)
             return
         finished = time.monotonic()
-        # Batches finish in the order they were handed over; one handed over while another ran
-        # started when that one finished.
+        # A scorer that runs batches one at a time in the order handed over (a model process)
+        # starts a batch handed over while another ran when that one comes back.
         started = max(handed_over, self._last_finished)
         self._last_finished = finished
         inference_s = finished - started
