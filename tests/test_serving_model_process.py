@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from abkit.serving.model_process import ModelProcessError, ProcessScorer
+from abkit.serving.model_process import ModelProcessError, ProcessScorer, cpu_threads_per_model
 from abkit.serving.scorer import HFScorer, hf_model_slot
 from abkit.simulate.transcripts import generate_transcripts
 from abkit.text import Message
@@ -78,6 +78,21 @@ def test_a_dead_child_fails_every_batch_waiting_on_it(model_dir):
             with pytest.raises(ModelProcessError, match="the model process exited"):
                 outcome.result(timeout=30)
     scorer.close()
+
+
+@pytest.mark.parametrize(
+    ("requested", "models", "cores", "side_by_side", "expected"),
+    [
+        (0, 2, 16, True, 8),  # two models side by side share 16 cores
+        (0, 3, 2, True, 1),  # never below one thread
+        (4, 2, 16, True, 4),  # a number asked for is kept
+        (0, 1, 16, True, 0),  # one model: torch's default
+        (0, 2, 16, False, 0),  # models taking turns may each use every core
+        (0, 2, None, True, 0),  # unknown core count: torch's default
+    ],
+)
+def test_cpu_threads_per_model(requested, models, cores, side_by_side, expected):
+    assert cpu_threads_per_model(requested, models, cores, side_by_side=side_by_side) == expected
 
 
 def test_a_dead_child_is_a_clear_error_not_a_hang(model_dir):

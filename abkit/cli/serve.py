@@ -107,7 +107,8 @@ def read_token(token_file: Path | None) -> str | None:
     default=2,
     show_default=True,
     help="Batches a model process holds at once: a further one is sent while one runs, only when a full "
-    "batch is waiting (an in-process model runs one at a time).",
+    "batch is waiting (an in-process model runs one at a time). Above 1, served models run their batches "
+    "side by side; 1 makes them take turns.",
 )
 @click.option("--max-wait-ms", type=float, default=0.0, show_default=True, help="Extra wait for a fuller batch.")
 @click.option(
@@ -184,6 +185,12 @@ def serve(
         import torch
 
         torch.set_num_threads(cpu_threads)
+    if model_process and _on_cpu(device):
+        from abkit.serving.model_process import cpu_threads_per_model
+
+        cpu_threads = cpu_threads_per_model(
+            cpu_threads, len(models), os.cpu_count(), side_by_side=max_batches_in_flight > 1
+        )
     token = read_token(token_file)
     if host not in LOOPBACK_HOSTS and token is None:
         raise click.UsageError(f"--host {host} is reachable from other machines: give --token-file or set ${TOKEN_ENV}")
@@ -234,6 +241,15 @@ def serve(
         err=True,
     )
     uvicorn.Server(uvicorn_config(app, host, port, log_level=log_level)).run()
+
+
+def _on_cpu(device: str) -> bool:
+    """Whether the models will run on the CPU (``auto`` without a GPU)."""
+    if device == "auto":
+        import torch
+
+        return not torch.cuda.is_available()
+    return device == "cpu"
 
 
 def _register(config, models: tuple[Path, ...]):  # type: ignore[no-untyped-def]

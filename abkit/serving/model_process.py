@@ -32,6 +32,18 @@ class ModelProcessError(RuntimeError):
     """The model process failed to start or exited."""
 
 
+def cpu_threads_per_model(requested: int, models: int, cpu_count: int | None, *, side_by_side: bool) -> int:
+    """Torch threads for each model process on a CPU (0: torch's default, all cores).
+
+    Model processes that run their batches side by side would each start one thread per core
+    by default, twice the cores for two models, and slow each other down; they get an equal
+    share of the cores instead. A number asked for is kept as it is.
+    """
+    if requested > 0 or models < 2 or not side_by_side or not cpu_count:
+        return requested
+    return max(1, cpu_count // models)
+
+
 def _serve_model(conn: Connection, directory: str, device: str, dtype: str, cpu_threads: int) -> None:
     """Child process: load and warm the model, then answer ``score`` calls until told to stop."""
     # Ctrl-C reaches the whole process group; the parent drains its queue first and then closes us.

@@ -208,7 +208,8 @@ class SuggestionService:
         for version, scorer in self.scorers.items():
             executor, settings = self._executor, self.settings.batcher
             # A model process takes a further batch while one runs: it gets threads of its own to
-            # wait on, while models on this process's device keep taking turns on the one worker.
+            # wait on, so that models in processes run side by side; the others (and every model
+            # when max_in_flight is 1) take turns on the one worker.
             concurrent = int(getattr(scorer, "concurrent_batches", 1))
             if concurrent > 1 and settings.max_in_flight > 1:
                 in_flight = min(concurrent, settings.max_in_flight)
