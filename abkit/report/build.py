@@ -320,10 +320,10 @@ def _comparisons(
             by_experiment[g.experiment][g.arm].append(g)
     # A version's first selection in any experiment: a challenger experiment starts its arms
     # together, so which arm answered first there is a race, while the baseline served before it.
-    first_served: dict[str, datetime] = {}
+    by_version: dict[str, list[ArmGroup]] = defaultdict(list)
     for g in arms:
-        if g.first_seen is not None and g.first_seen < first_served.get(g.model_version, datetime.max):
-            first_served[g.model_version] = g.first_seen
+        by_version[g.model_version].append(g)
+    first_served = {version: _first_seen(groups) for version, groups in by_version.items()}
     drafts = []
     for experiment in sorted(by_experiment):
         arm_groups = by_experiment[experiment]

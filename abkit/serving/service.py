@@ -206,18 +206,15 @@ class SuggestionService:
             log.exception("loading the models failed")
             return
         for version, scorer in self.scorers.items():
-            executor, settings = self._executor, self.settings.batcher
             # A model process takes a further batch while one runs: it gets threads of its own to
             # wait on, so that models in processes run side by side; the others (and every model
             # when max_in_flight is 1) take turns on the one worker.
-            concurrent = int(getattr(scorer, "concurrent_batches", 1))
-            if concurrent > 1 and settings.max_in_flight > 1:
-                in_flight = min(concurrent, settings.max_in_flight)
-                settings = dataclasses.replace(settings, max_in_flight=in_flight)
+            in_flight = min(int(getattr(scorer, "concurrent_batches", 1)), self.settings.batcher.max_in_flight)
+            settings = dataclasses.replace(self.settings.batcher, max_in_flight=in_flight)
+            executor = self._executor
+            if in_flight > 1:
                 executor = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix=f"abkit-model-{version}")
                 self._own_executors.append(executor)
-            else:
-                settings = dataclasses.replace(settings, max_in_flight=1)
             batcher: DynamicBatcher[TopK] = DynamicBatcher(scorer.score, executor, settings, observer=self.metrics)
             batcher.start()
             self.batchers[version] = batcher
