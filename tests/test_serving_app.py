@@ -575,3 +575,57 @@ def test_database_outage_loses_no_acknowledged_event(postgres_url, scorers):
         suggest(client, "after", 5)
     assert sorted(r["prediction_id"] for r in rows(postgres_url, predictions)) == sorted(acknowledged)
     assert [r["selection_id"] for r in rows(postgres_url, selections)] == ["s-during"]
+
+
+class OnLoop:
+    """A scorer that, like a model process, can also be awaited on the event loop (it records which path ran)."""
+
+    concurrent_batches = 2
+
+    def __init__(self, inner: HFScorer):
+        self.inner = inner
+        self.model_version = inner.model_version
+        self.max_tokens = inner.max_tokens
+        self.paths: list[str] = []
+
+    def encode(self, messages):
+        return self.inner.encode(messages)
+
+    def score(self, sequences):
+        self.paths.append("thread")
+        return self.inner.score(sequences)
+
+    async def score_async(self, sequences):
+        self.paths.append("loop")
+        return self.inner.score(sequences)
+
+
+@pytest.mark.parametrize(
+    ("versions", "max_in_flight", "path", "in_flight"),
+    [
+        (("v1",), 2, "loop", 2),
+        (("v1",), 1, "loop", 1),  # one model: nothing to take turns with
+        (("v1", "v2"), 2, "loop", 2),  # side by side
+        (("v1", "v2"), 1, "thread", 1),  # several models, one batch at a time: turns on the one worker
+    ],
+)
+def test_a_scorer_that_can_be_awaited_is_awaited_unless_models_must_take_turns(
+    tmp_path, scorers, corpus, versions, max_in_flight, path, in_flight
+):
+    on_loop = {version: OnLoop(scorers[version]) for version in versions}
+    experiment = ExperimentConfig(
+        "challenger", "salt-y", (("holdout", 0.02), *((v, 0.98 / len(versions)) for v in versions))
+    )
+    service = make_service(
+        f"sqlite:///{tmp_path / 'events.sqlite'}",
+        on_loop,
+        versions=versions,
+        experiment=experiment,
+        batcher=BatcherSettings(max_in_flight=max_in_flight),
+    )
+    with running(service) as client:
+        for k, case in enumerate(corpus[:12]):
+            assert client.post("/v1/suggest", json=request_body(case, advocate=f"adv-{k}")).status_code == 200
+        assert {v: service.batchers[v].settings.max_in_flight for v in versions} == dict.fromkeys(versions, in_flight)
+    used = [p for scorer in on_loop.values() for p in scorer.paths]
+    assert used and set(used) == {path}

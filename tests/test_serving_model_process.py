@@ -1,5 +1,6 @@
 """ProcessScorer: the model in a spawned child gives what HFScorer gives in this process."""
 
+import asyncio
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -78,6 +79,98 @@ def test_a_dead_child_fails_every_batch_waiting_on_it(model_dir):
             with pytest.raises(ModelProcessError, match="the model process exited"):
                 outcome.result(timeout=30)
     scorer.close()
+
+
+# -- from an event loop (score_async): the service's path --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def loop():
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def loop_child(model_dir, loop):
+    scorer = ProcessScorer(model_dir, device="cpu", cpu_threads=1)
+    yield scorer
+    scorer.close()
+
+
+def test_batches_awaited_on_a_loop_get_the_in_process_results_each_its_own(loop_child, loop, model_dir, corpus):
+    # Nine batches sent at once, up to three sequences each: replies arrive in send order and
+    # each awaiting caller must receive its own batch's, as scored in this process.
+    local = HFScorer(model_dir, device="cpu")
+    batches = [[local.encode(m)] * (1 + k % 3) for k, m in enumerate(conversations(corpus)[:9])]
+
+    async def main():
+        return await asyncio.gather(*(loop_child.score_async(batch) for batch in batches))
+
+    replies = loop.run_until_complete(main())
+    for reply, batch in zip(replies, batches, strict=True):
+        here = local.score(batch)
+        assert [t.template_ids for t in reply] == [t.template_ids for t in here]
+        np.testing.assert_allclose([t.scores for t in reply], [t.scores for t in here], rtol=1e-5)
+
+
+def test_a_failed_forward_pass_on_the_loop_raises_its_own_error_and_the_next_batch_is_answered(loop_child, loop):
+    async def main():
+        failed, answered = await asyncio.gather(
+            loop_child.score_async([[5, 6, 7], []]), loop_child.score_async([[5, 6, 7]]), return_exceptions=True
+        )
+        return failed, answered
+
+    failed, answered = loop.run_until_complete(main())
+    assert isinstance(failed, ValueError) and "token batch: sequence 1 is empty" in str(failed)
+    assert len(answered[0].suggestions) == 5
+
+
+def test_a_scorer_held_by_a_loop_refuses_blocking_calls_and_other_loops(loop_child, loop):
+    loop.run_until_complete(loop_child.score_async([[5, 6, 7]]))
+    with pytest.raises(RuntimeError, match="in use by an event loop; await score_async"):
+        loop_child.score([[5, 6, 7]])
+    with pytest.raises(RuntimeError, match="tied to another event loop"):
+        asyncio.run(loop_child.score_async([[5, 6, 7]]))
+
+
+def test_a_cancelled_caller_does_not_shift_the_replies_of_the_others(loop_child, loop):
+    async def main():
+        first = asyncio.ensure_future(loop_child.score_async([[5, 6, 7]]))
+        second = asyncio.ensure_future(loop_child.score_async([[9, 10, 11, 12]]))
+        await asyncio.sleep(0)  # both sent
+        first.cancel()
+        return await second, await loop_child.score_async([[9, 10, 11, 12]])
+
+    second, again = loop.run_until_complete(main())
+    assert second[0].template_ids == again[0].template_ids  # not the reply meant for [[5, 6, 7]]
+
+
+def test_a_dead_child_fails_every_batch_waiting_on_the_loop(model_dir):
+    scorer = ProcessScorer(model_dir, device="cpu", cpu_threads=1)
+    scorer._process.kill()
+    scorer._process.join(10)
+
+    async def main():
+        waiting = await asyncio.gather(*(scorer.score_async([[5, 6, 7]]) for _ in range(3)), return_exceptions=True)
+        try:
+            await scorer.score_async([[5, 6, 7]])
+        except ModelProcessError as error:
+            return waiting, error
+        return waiting, None
+
+    waiting, later = asyncio.run(main())
+    assert all(isinstance(outcome, ModelProcessError) for outcome in waiting), waiting
+    assert all("the model process exited (exit code -9)" in str(outcome) for outcome in waiting)
+    assert later is not None and "the model process exited" in str(later)
+    scorer.close()
+
+
+def test_close_stops_a_child_held_by_a_loop(loop_child, loop):  # last use of loop_child
+    loop.run_until_complete(loop_child.score_async([[5, 6, 7]]))
+    loop_child.close()
+    assert not loop_child.alive
+    loop_child.close()  # a second close does nothing
 
 
 @pytest.mark.parametrize(

@@ -4,14 +4,16 @@ Independent of the web layer: anything that can ``await batcher.submit(token_ids
 it. Each cycle takes the oldest queued request and the queued requests closest to it in
 length (to cut padding), up to a request cap and a padded-token budget, drops requests whose
 caller has gone or whose deadline has passed, and runs the forward pass on the worker thread
-so that the event loop keeps accepting requests meanwhile.
+so that the event loop keeps accepting requests meanwhile, or, for a scorer whose forward
+pass runs elsewhere (a model process), awaits it on the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -121,25 +123,39 @@ class _Pending:
     deadline: float | None
 
 
+ScoreFn = Callable[[Sequence[Sequence[int]]], list[R]]
+AsyncScoreFn = Callable[[Sequence[Sequence[int]]], Awaitable[list[R]]]
+
+
 class DynamicBatcher(Generic[R]):
-    """Batches token id sequences for ``score_fn``, which runs on ``executor``.
+    """Batches token id sequences for ``score_fn``, which runs on ``executor`` or on the loop.
 
     Args:
         score_fn: scores a list of token id sequences, returning one result per sequence in
-            order (e.g. :meth:`abkit.serving.scorer.HFScorer.score`).
-        executor: where ``score_fn`` runs; a single-thread executor is the model worker
-            (several batchers may share it so that models on one GPU take turns).
+            order: a plain function (e.g. :meth:`abkit.serving.scorer.HFScorer.score`), run on
+            ``executor``, or a coroutine function (e.g.
+            :meth:`abkit.serving.model_process.ProcessScorer.score_async`), awaited on the
+            event loop; it must then not block it.
+        executor: where a plain ``score_fn`` runs; a single-thread executor is the model worker
+            (several batchers may share it so that models on one GPU take turns). Unused (None)
+            for a coroutine function.
         settings: batch caps, wait and queue bound.
         observer: optional metrics sink.
+
+    Raises:
+        ValueError: a plain ``score_fn`` without an executor.
     """
 
     def __init__(
         self,
-        score_fn: Callable[[Sequence[Sequence[int]]], list[R]],
-        executor: Executor,
+        score_fn: ScoreFn[R] | AsyncScoreFn[R],
+        executor: Executor | None,
         settings: BatcherSettings | None = None,
         observer: BatchObserver | None = None,
     ):
+        self._on_loop = inspect.iscoroutinefunction(score_fn)
+        if executor is None and not self._on_loop:
+            raise ValueError("DynamicBatcher: a plain score_fn runs on an executor; none was given")
         self.score_fn = score_fn
         self.executor = executor
         self.settings = settings or BatcherSettings()
@@ -283,7 +299,11 @@ class DynamicBatcher(Generic[R]):
         loop = asyncio.get_running_loop()
         handed_over = time.monotonic()
         try:
-            results = await loop.run_in_executor(self.executor, self.score_fn, [item.token_ids for item in batch])
+            sequences = [item.token_ids for item in batch]
+            if self._on_loop:
+                results = await self.score_fn(sequences)  # type: ignore[misc]
+            else:
+                results = await loop.run_in_executor(self.executor, self.score_fn, sequences)
             if len(results) != len(batch):
                 raise RuntimeError(f"scorer returned {len(results)} results for {len(batch)} inputs")
         except Exception as error:  # a failed forward pass fails its requests, not the loop

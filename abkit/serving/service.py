@@ -178,7 +178,6 @@ class SuggestionService:
         self.batchers: dict[str, DynamicBatcher[TopK]] = {}
         # One model worker thread: models sharing a device take turns rather than contend.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-model")
-        self._own_executors: list[ThreadPoolExecutor] = []  # one per model process that pipelines batches
         self.loaded = False
         self.load_error: str | None = None
         self._load_task: asyncio.Task | None = None
@@ -206,16 +205,8 @@ class SuggestionService:
             log.exception("loading the models failed")
             return
         for version, scorer in self.scorers.items():
-            # A model process takes a further batch while one runs: it gets threads of its own to
-            # wait on, so that models in processes run side by side; the others (and every model
-            # when max_in_flight is 1) take turns on the one worker.
-            in_flight = min(int(getattr(scorer, "concurrent_batches", 1)), self.settings.batcher.max_in_flight)
-            settings = dataclasses.replace(self.settings.batcher, max_in_flight=in_flight)
-            executor = self._executor
-            if in_flight > 1:
-                executor = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix=f"abkit-model-{version}")
-                self._own_executors.append(executor)
-            batcher: DynamicBatcher[TopK] = DynamicBatcher(scorer.score, executor, settings, observer=self.metrics)
+            score_fn, executor, settings = self._score_path(scorer)
+            batcher: DynamicBatcher[TopK] = DynamicBatcher(score_fn, executor, settings, observer=self.metrics)
             batcher.start()
             self.batchers[version] = batcher
         if self.settings.settle_heap:
@@ -223,6 +214,21 @@ class SuggestionService:
             log.info("heap settled: %d objects frozen, GC thresholds %s", heap.frozen_objects, heap.thresholds)
         self.loaded = True
         log.info("serving %s under experiment %s", list(self.scorers), self.experiment.name)
+
+    def _score_path(self, scorer: Scorer) -> tuple[Any, ThreadPoolExecutor | None, BatcherSettings]:
+        """How a model's batches are scored: (score function, executor or None, batcher settings).
+
+        A model process (``score_async``) is awaited on the event loop, with up to
+        ``concurrent_batches`` batches in flight, so that served models run side by side. Every
+        other model, and every model when batches are one at a time and several are served,
+        runs on the one worker thread, where models take turns.
+        """
+        limit = self.settings.batcher.max_in_flight
+        score_async = getattr(scorer, "score_async", None)
+        if score_async is not None and (limit > 1 or len(self.models) == 1):
+            in_flight = min(int(getattr(scorer, "concurrent_batches", 1)), limit)
+            return score_async, None, dataclasses.replace(self.settings.batcher, max_in_flight=in_flight)
+        return scorer.score, self._executor, dataclasses.replace(self.settings.batcher, max_in_flight=1)
 
     async def stop(self) -> int:
         """Finish queued requests, flush the events, release the worker.
@@ -238,8 +244,6 @@ class SuggestionService:
         loop = asyncio.get_running_loop()
         left = await loop.run_in_executor(None, self.writer.close, self.settings.shutdown_flush_timeout_s)
         self._executor.shutdown(wait=True)
-        for executor in self._own_executors:
-            executor.shutdown(wait=True)
         for scorer in self.scorers.values():
             close = getattr(scorer, "close", None)  # a model process (ProcessScorer) is stopped here
             if close is not None:
