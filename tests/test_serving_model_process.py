@@ -166,6 +166,14 @@ def test_a_dead_child_fails_every_batch_waiting_on_the_loop(model_dir):
     scorer.close()
 
 
+def test_close_after_the_loop_has_ended_still_stops_the_child(model_dir):
+    scorer = ProcessScorer(model_dir, device="cpu", cpu_threads=1)
+    (top,) = asyncio.run(scorer.score_async([[5, 6, 7]]))
+    assert len(top.suggestions) == 5
+    scorer.close()  # the loop that held the socket is closed: close it here
+    assert not scorer.alive
+
+
 def test_close_stops_a_child_held_by_a_loop(loop_child, loop):  # last use of loop_child
     loop.run_until_complete(loop_child.score_async([[5, 6, 7]]))
     loop_child.close()

@@ -289,9 +289,9 @@ class ProcessScorer:
         if self._process.is_alive():
             self._process.terminate()
             self._process.join(timeout_s)
-        if self._transport is not None:
+        if self._transport is not None and self._loop is not None and not self._loop.is_closed():
             self._transport.close()
-        else:
+        else:  # never attached, or its loop has ended: the transport can no longer close itself
             self._sock.close()
 
     @property
