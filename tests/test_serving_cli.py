@@ -135,6 +135,13 @@ def test_a_real_server_registers_serves_and_flushes_on_sigterm(model_dir, tmp_pa
         assert 'abkit_token_cache_misses_total{model_version="v3"} 3.0' in metrics
         assert 'abkit_token_cache_hits_total{model_version="v3"} 2.0' in metrics
         assert 'abkit_token_cache_entries{model_version="v3"} 3.0' in metrics
+        # Two requests one after the other: two batches of one, timed in the model process.
+        assert 'abkit_model_forward_batches_total{model_version="v3"} 2.0' in metrics
+        forward = next(line for line in metrics.splitlines() if line.startswith("abkit_model_forward_seconds_total"))
+        inference = next(
+            line for line in metrics.splitlines() if line.startswith("abkit_inference_duration_seconds_sum")
+        )
+        assert 0 < float(forward.split()[1]) < float(inference.split()[1])  # the hand-over costs something
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)

@@ -50,6 +50,16 @@ def test_same_inputs_and_top5_as_the_in_process_scorer(child, model_dir, corpus)
         np.testing.assert_allclose(remote.scores, here.scores, rtol=1e-5)
 
 
+def test_the_child_times_its_forward_passes_within_the_callers_round_trip(child):
+    before = child.forward_time
+    started = time.perf_counter()
+    child.score([[5, 6, 7]])
+    child.score([[5, 6, 7], [8, 9]])
+    elapsed = time.perf_counter() - started
+    assert child.forward_time.batches == before.batches + 2
+    assert 0 < child.forward_time.seconds - before.seconds < elapsed
+
+
 def test_a_failed_forward_pass_raises_its_own_error_and_the_child_goes_on(child, corpus):
     with pytest.raises(ValueError, match="token batch: sequence 1 is empty"):
         child.score([[5, 6, 7], []])
@@ -121,9 +131,11 @@ def test_a_failed_forward_pass_on_the_loop_raises_its_own_error_and_the_next_bat
         )
         return failed, answered
 
+    before = loop_child.forward_time.batches
     failed, answered = loop.run_until_complete(main())
     assert isinstance(failed, ValueError) and "token batch: sequence 1 is empty" in str(failed)
     assert len(answered[0].suggestions) == 5
+    assert loop_child.forward_time.batches == before + 1  # the failed batch is not counted
 
 
 def test_a_scorer_held_by_a_loop_refuses_blocking_calls_and_other_loops(loop_child, loop):

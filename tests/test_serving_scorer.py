@@ -1,12 +1,20 @@
 """HFScorer on a tiny random GPT-NeoX built here (nothing downloaded)."""
 
 import copy
+import time
 
 import numpy as np
 import pytest
 import torch
 
-from abkit.serving.scorer import BackendTokenizer, HFScorer, hf_model_slot, resolve_device, resolve_dtype
+from abkit.serving.scorer import (
+    BackendTokenizer,
+    ForwardTime,
+    HFScorer,
+    hf_model_slot,
+    resolve_device,
+    resolve_dtype,
+)
 from abkit.simulate.transcripts import generate_transcripts
 from abkit.text import Message, window_token_ids
 from abkit.training.tiny import build_random_classifier
@@ -128,8 +136,15 @@ def test_pooling_matches_hugging_face_last_non_pad_token(scorer, corpus):
     np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-4, atol=1e-5)
 
 
-def test_warm_up_runs(scorer):
+def test_warm_up_runs_and_forward_time_counts_the_batches_after_it(scorer):
     scorer.warm_up(batch_sizes=(2,), lengths=(8,))
+    assert scorer.forward_time == ForwardTime()  # warm-up passes are not traffic
+    started = time.perf_counter()
+    scorer.score([[5, 6, 7]])
+    scorer.score([[5, 6, 7], [8, 9]])
+    elapsed = time.perf_counter() - started
+    assert scorer.forward_time.batches == 2
+    assert 0 < scorer.forward_time.seconds <= elapsed  # timed inside score(), so within the caller's time
 
 
 def test_slot_reads_the_version_without_loading(model_dir):

@@ -29,7 +29,7 @@ from typing import Any
 
 from abkit.serving.frames import FrameReader, encode_frame, recv_frame, send_frame
 from abkit.serving.heap import settle_heap
-from abkit.serving.scorer import HFScorer, MessageEncoder, TopK
+from abkit.serving.scorer import ForwardTime, HFScorer, MessageEncoder, TopK
 from abkit.serving.token_cache import DEFAULT_CACHE_MESSAGES
 from abkit.text import Message
 
@@ -69,7 +69,9 @@ def _serve_model(sock: socket.socket, directory: str, device: str, dtype: str, c
     try:
         while (sequences := recv_frame(sock)) is not None:
             try:
-                reply: tuple[str, Any] = ("ok", scorer.score(sequences))
+                before = scorer.forward_time.seconds
+                top = scorer.score(sequences)
+                reply: tuple[Any, ...] = ("ok", top, scorer.forward_time.seconds - before)
             except Exception as error:
                 reply = ("error", error)  # the same exception type in the parent when it pickles
             try:
@@ -163,6 +165,7 @@ class ProcessScorer:
         self._attaching: asyncio.Future | None = None
         self._waiting: deque[asyncio.Future] = deque()  # one per batch sent, in the order sent
         self._closed = False
+        self.forward_time = ForwardTime()  # as the child times its forward passes
         self._sock.settimeout(start_timeout_s)
         try:
             status, value = self._receive()
@@ -186,7 +189,7 @@ class ProcessScorer:
         code = self._process.exitcode
         return ModelProcessError("the model process exited" + (f" (exit code {code})" if code is not None else ""))
 
-    def _receive(self) -> tuple[str, Any]:
+    def _receive(self) -> tuple[Any, ...]:
         try:
             return recv_frame(self._sock)
         except (EOFError, ConnectionError):
@@ -196,11 +199,18 @@ class ProcessScorer:
     def encode(self, messages: Sequence[Message]) -> list[int]:
         return self._input.encode(messages)
 
+    def _counted(self, reply: tuple[Any, ...]) -> tuple[Any, ...]:
+        """``reply``, its forward pass counted (callers take turns, or run on the one event loop)."""
+        if reply[0] == "ok":
+            self.forward_time = self.forward_time.plus(reply[2])
+        return reply
+
     @staticmethod
-    def _result(status: str, value: Any) -> list[TopK]:
-        if status == "error":
-            raise value if isinstance(value, BaseException) else RuntimeError(str(value))
-        return value
+    def _result(reply: tuple[Any, ...]) -> list[TopK]:
+        if reply[0] == "error":
+            error = reply[1]
+            raise error if isinstance(error, BaseException) else RuntimeError(str(error))
+        return reply[1]
 
     def score(self, sequences: Sequence[Sequence[int]]) -> list[TopK]:
         """Top-k templates of each sequence, computed in the child (blocking; thread-safe).
@@ -223,11 +233,11 @@ class ProcessScorer:
         with self._turns:
             self._turns.wait_for(lambda: self._received == turn)
             try:
-                status, value = self._receive()
+                reply = self._counted(self._receive())
             finally:  # the next caller's turn, even if the child is gone (it then reads the EOF itself)
                 self._received += 1
                 self._turns.notify_all()
-        return self._result(status, value)
+        return self._result(reply)
 
     async def score_async(self, sequences: Sequence[Sequence[int]]) -> list[TopK]:
         """:meth:`score` for an event loop: sends without blocking, and the reply wakes the loop itself.
@@ -252,17 +262,17 @@ class ProcessScorer:
         reply: asyncio.Future = loop.create_future()
         self._waiting.append(reply)
         self._transport.write(encode_frame([list(ids) for ids in sequences]))
-        status, value = await reply
-        return self._result(status, value)
+        return self._result(await reply)
 
     async def _attach(self) -> None:
         assert self._loop is not None
         self._sock.setblocking(False)
         self._transport, _ = await self._loop.create_connection(lambda: _Replies(self), sock=self._sock)
 
-    def _reply(self, reply: tuple[str, Any]) -> None:
+    def _reply(self, reply: tuple[Any, ...]) -> None:
         if not self._waiting:
             return  # a reply nobody asked for cannot come from our child; ignore rather than crash the loop
+        self._counted(reply)
         waiter = self._waiting.popleft()
         if not waiter.done():  # its caller may have been cancelled; the reply is consumed either way
             waiter.set_result(reply)

@@ -9,6 +9,7 @@ numbers come back to the host.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,22 @@ class TopK:
     @property
     def scores(self) -> tuple[float, ...]:
         return tuple(s.score for s in self.suggestions)
+
+
+@dataclass(frozen=True)
+class ForwardTime:
+    """Batches a model scored and the seconds it spent on them, timed where the model runs.
+
+    Against the service's inference time (from handing a batch over to its results on the
+    event loop), the difference is what the hand-over costs: a thread or a process waking,
+    the socket to a model process.
+    """
+
+    batches: int = 0
+    seconds: float = 0.0
+
+    def plus(self, seconds: float) -> ForwardTime:
+        return ForwardTime(self.batches + 1, self.seconds + seconds)
 
 
 class Scorer(Protocol):
@@ -189,6 +206,8 @@ class HFScorer:
         # then runs its causal kernel instead of applying a [batch, 1, length, length] mask.
         # Checked on this model rather than assumed for every decoder.
         self.mask_free = self._decoder_head is not None and self._padding_is_invisible()
+        # Replaced (never mutated) after each batch, so a reader on another thread sees whole figures.
+        self.forward_time = ForwardTime()
         log.debug(
             "%s: forward passes %s the attention mask", self.model_version, "without" if self.mask_free else "with"
         )
@@ -226,11 +245,13 @@ class HFScorer:
 
     @torch.inference_mode()
     def score(self, sequences: Sequence[Sequence[int]]) -> list[TopK]:
+        started = time.perf_counter()
         logits = self.logits(self.batch(sequences))
         # Softmax in float32 whatever the model dtype, then top-k, all on the device.
         probabilities = torch.softmax(logits.float(), dim=-1)
         values, indices = torch.topk(probabilities, self.top_k, dim=-1)
-        top_scores, top_indices = values.cpu().tolist(), indices.cpu().tolist()
+        top_scores, top_indices = values.cpu().tolist(), indices.cpu().tolist()  # waits for the device
+        self.forward_time = self.forward_time.plus(time.perf_counter() - started)
         return [
             TopK(tuple(Suggestion(self.labels[i], float(v)) for i, v in zip(row_i, row_v, strict=True)))
             for row_i, row_v in zip(top_indices, top_scores, strict=True)
@@ -250,6 +271,7 @@ class HFScorer:
                 self.score([[token] * min(length, self.max_tokens)] * size)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+        self.forward_time = ForwardTime()  # count requests only
 
 
 def hf_model_slot(

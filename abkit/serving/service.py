@@ -26,7 +26,7 @@ from abkit.serving.batcher import BatcherSettings, BatcherStopped, DeadlinePasse
 from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
 from abkit.serving.schemas import CaseRequest, SelectionRequest, SuggestRequest
-from abkit.serving.scorer import Scorer, TopK
+from abkit.serving.scorer import ForwardTime, Scorer, TopK
 from abkit.serving.token_cache import CachingTokenizer
 from abkit.serving.writer import BufferFull, EventWriter
 from abkit.text import MessageError, parse_messages
@@ -173,7 +173,7 @@ class SuggestionService:
         self.writer = writer
         self.settings = settings or ServiceSettings()
         self.metrics = metrics or ServiceMetrics()
-        self.metrics.watch(self.queue_sizes, writer, self.token_caches)
+        self.metrics.watch(self.queue_sizes, writer, self.token_caches, self.forward_times)
         self.scorers: dict[str, Scorer] = {}
         self.batchers: dict[str, DynamicBatcher[TopK]] = {}
         # One model worker thread: models sharing a device take turns rather than contend.
@@ -259,6 +259,11 @@ class SuggestionService:
         """The token id cache of each loaded model that has one (HFScorer and ProcessScorer do)."""
         caches = {version: getattr(scorer, "token_cache", None) for version, scorer in list(self.scorers.items())}
         return {version: cache for version, cache in caches.items() if isinstance(cache, CachingTokenizer)}
+
+    def forward_times(self) -> dict[str, ForwardTime]:
+        """Each loaded model's own forward-pass count and seconds, where its scorer keeps them."""
+        figures = {version: getattr(scorer, "forward_time", None) for version, scorer in list(self.scorers.items())}
+        return {version: forward for version, forward in figures.items() if isinstance(forward, ForwardTime)}
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Whether the service can take traffic, and why not."""
