@@ -192,6 +192,9 @@ BATCH_COUNTERS = (
     "abkit_batch_size_sum",
     "abkit_batch_tokens_sum",
     "abkit_inference_duration_seconds_sum",
+    # Timed where the model runs, summed over model versions (0 from a service too old to have them).
+    "abkit_model_forward_batches_total",
+    "abkit_model_forward_seconds_total",
 )
 
 
@@ -200,9 +203,10 @@ def batch_counters(url: str) -> dict[str, float]:
     text = httpx.get(f"{url}/metrics").text
     values = dict.fromkeys(BATCH_COUNTERS, 0.0)
     for line in text.splitlines():
-        name, _, value = line.partition(" ")
+        series, _, value = line.partition(" ")
+        name = series.partition("{")[0]
         if name in values:
-            values[name] = float(value)
+            values[name] += float(value)
     return values
 
 
@@ -211,7 +215,10 @@ def batch_figures(before: dict[str, float], after: dict[str, float]) -> dict[str
     (taken around the saturation windows only: the low-load rounds run batches of one)."""
     batches = (after["abkit_batch_size_count"] - before["abkit_batch_size_count"]) or 1
     requests = (after["abkit_batch_size_sum"] - before["abkit_batch_size_sum"]) or 1
+    timed = after["abkit_model_forward_batches_total"] - before["abkit_model_forward_batches_total"]
+    forward_s = after["abkit_model_forward_seconds_total"] - before["abkit_model_forward_seconds_total"]
     return {
+        "mean_model_forward_ms": 1000 * forward_s / timed if timed else float("nan"),
         "padded_tokens_per_request": (after["abkit_batch_tokens_sum"] - before["abkit_batch_tokens_sum"]) / requests,
         "mean_batch_size": (after["abkit_batch_size_sum"] - before["abkit_batch_size_sum"]) / batches,
         "mean_forward_pass_ms": 1000
@@ -569,7 +576,8 @@ def main() -> None:
             f"(its best batch size, {best_size}) -> ratio "
             f"{figures['throughput_ratio']:.3f} (goal >= 0.90); P99 {figures['saturated_p99_ms']:.1f} ms, "
             f"max {figures['saturated_max_ms']:.1f} ms; {runs[name].failed} failed requests; "
-            f"batches averaged {batches['mean_batch_size']:.1f} requests and {batches['mean_forward_pass_ms']:.1f} ms, "
+            f"batches averaged {batches['mean_batch_size']:.1f} requests and {batches['mean_forward_pass_ms']:.1f} ms "
+            f"({batches['mean_model_forward_ms']:.1f} ms of it the model's own time), "
             f"{batches['padded_tokens_per_request']:.0f} padded tokens per request "
             f"(bare: {results['bare_padded_tokens_per_request']:.0f}); the load client itself used "
             f"{figures['client_cpu_ms_per_request']:.3f} ms CPU per request on the same cores"
