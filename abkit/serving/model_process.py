@@ -206,6 +206,10 @@ class ProcessScorer:
         return reply
 
     @staticmethod
+    def _batch_frame(sequences: Sequence[Sequence[int]]) -> bytes:
+        return encode_frame([list(ids) for ids in sequences])
+
+    @staticmethod
     def _result(reply: tuple[Any, ...]) -> list[TopK]:
         if reply[0] == "error":
             error = reply[1]
@@ -222,10 +226,10 @@ class ProcessScorer:
         """
         if self._loop is not None:
             raise RuntimeError("ProcessScorer.score: this scorer is in use by an event loop; await score_async")
-        payload = [list(ids) for ids in sequences]
+        frame = self._batch_frame(sequences)
         with self._send_lock:
             try:
-                send_frame(self._sock, payload)
+                self._sock.sendall(frame)
             except OSError:
                 raise self._exited() from None
             turn = self._sent
@@ -261,7 +265,7 @@ class ProcessScorer:
             raise self._exited()
         reply: asyncio.Future = loop.create_future()
         self._waiting.append(reply)
-        self._transport.write(encode_frame([list(ids) for ids in sequences]))
+        self._transport.write(self._batch_frame(sequences))
         return self._result(await reply)
 
     async def _attach(self) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from abkit.assignment import ExperimentConfig
 from abkit.assignment.config import HOLDOUT
@@ -32,6 +32,7 @@ from abkit.serving.writer import BufferFull, EventWriter
 from abkit.text import MessageError, parse_messages
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -255,15 +256,18 @@ class SuggestionService:
     def queue_sizes(self) -> dict[str, int]:
         return {version: batcher.queue_size for version, batcher in self.batchers.items()}
 
+    def _per_model(self, attribute: str, kind: type[T]) -> dict[str, T]:
+        """``scorer.<attribute>`` of each loaded model whose scorer has one of ``kind``."""
+        found = {version: getattr(scorer, attribute, None) for version, scorer in list(self.scorers.items())}
+        return {version: value for version, value in found.items() if isinstance(value, kind)}
+
     def token_caches(self) -> dict[str, CachingTokenizer]:
         """The token id cache of each loaded model that has one (HFScorer and ProcessScorer do)."""
-        caches = {version: getattr(scorer, "token_cache", None) for version, scorer in list(self.scorers.items())}
-        return {version: cache for version, cache in caches.items() if isinstance(cache, CachingTokenizer)}
+        return self._per_model("token_cache", CachingTokenizer)
 
     def forward_times(self) -> dict[str, ForwardTime]:
         """Each loaded model's own forward-pass count and seconds, where its scorer keeps them."""
-        figures = {version: getattr(scorer, "forward_time", None) for version, scorer in list(self.scorers.items())}
-        return {version: forward for version, forward in figures.items() if isinstance(forward, ForwardTime)}
+        return self._per_model("forward_time", ForwardTime)
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Whether the service can take traffic, and why not."""
