@@ -71,6 +71,37 @@ def test_backend_tokenizer_ignores_a_saved_truncation_setting(scorer):
     assert len(fast(text, add_special_tokens=False)["input_ids"][0]) > 3
 
 
+def test_backend_tokenizer_keeps_the_gil_for_a_few_short_texts_only(scorer, corpus):
+    # encode_batch releases the GIL, and a busy thread beside the event loop then holds it for up
+    # to a switch interval (bench/bench_tokenizer_gil.py); a request's new messages use encode.
+    fast = BackendTokenizer.wrap(scorer.tokenizer)
+    calls = []
+
+    class Recording:
+        def __init__(self, backend):
+            self.backend = backend
+
+        def encode(self, text, **kwargs):
+            calls.append("encode")
+            return self.backend.encode(text, **kwargs)
+
+        def encode_batch(self, texts, **kwargs):
+            calls.append("encode_batch")
+            return self.backend.encode_batch(texts, **kwargs)
+
+    fast._backend = Recording(fast._backend)
+    short = [m["text"] for m in corpus[0]["messages"][:3]]
+    assert sum(map(len, short)) <= BackendTokenizer.HOLD_GIL_CHARS
+    long = [m["text"] for case in corpus for m in case["messages"]]
+    assert sum(map(len, long)) > BackendTokenizer.HOLD_GIL_CHARS
+    for texts, path in ((short, ["encode"] * len(short)), (long, ["encode_batch"])):
+        calls.clear()
+        for special in (False, True):
+            expected = scorer.tokenizer(texts, add_special_tokens=special)["input_ids"]
+            assert fast(texts, add_special_tokens=special)["input_ids"] == expected
+        assert calls == path * 2
+
+
 def test_a_tokenizer_without_a_rust_backend_is_used_as_it_is():
     class Slow:
         is_fast = False
