@@ -17,6 +17,11 @@ What it measures (the acceptance goals of the serving issue):
    Difference of medians; goal <= 2 ms.
 3. Optionally (``--rates``), open-loop P50/P99 at fixed rates with the load-test runner.
 
+With ``--tune-batching`` the service runs with the batch limits ``abkit tune-batching``
+advises for the model on this machine instead of ``--max-batch-size`` and
+``--max-batch-tokens`` (``--compare-batching`` serves both side by side); the bare scorer
+still gets its own best batch size.
+
 Models are randomly initialised with the published Pythia shapes (nothing is downloaded):
 the time of a forward pass depends on the shape, not on the weights.
 """
@@ -47,6 +52,7 @@ from baseline_rev import baseline_worktree, remove_worktree, worktree_env
 from abkit.loadtest.inputs import request_bodies
 from abkit.loadtest.runner import run_rate, wait_ready
 from abkit.loadtest.stats import format_summary, summarize
+from abkit.serving.batch_tuning import advise, default_lengths, probe, synthetic_batches
 from abkit.serving.scorer import HFScorer, MessageEncoder
 from abkit.serving.server import free_port
 from abkit.simulate.transcripts import generate_transcripts
@@ -342,9 +348,15 @@ class ServiceRun:
 
 
 def start_service(
-    model_dir: Path, db: Path, args: argparse.Namespace, model_process: bool, worktree: Path | None = None
+    model_dir: Path,
+    db: Path,
+    args: argparse.Namespace,
+    model_process: bool,
+    batching: tuple[int, int],
+    worktree: Path | None = None,
 ) -> tuple[subprocess.Popen, str]:
-    """``abkit serve`` in a subprocess; from ``worktree`` (its own abkit) when given."""
+    """``abkit serve`` in a subprocess with ``batching`` (max batch size, max batch tokens);
+    from ``worktree`` (its own abkit) when given."""
     port = free_port()
     command = [
         sys.executable,
@@ -362,9 +374,9 @@ def start_service(
         "--log-level",
         "warning",
         "--max-batch-size",
-        str(args.max_batch_size),
+        str(batching[0]),
         "--max-batch-tokens",
-        str(args.max_batch_tokens),
+        str(batching[1]),
         "--max-queue",
         str(max(256, 4 * args.clients)),
         "--deadline-ms",
@@ -396,6 +408,19 @@ def main() -> None:
     parser.add_argument("--inputs", type=int, default=256, help="distinct request bodies")
     parser.add_argument("--max-batch-size", type=int, default=32)
     parser.add_argument("--max-batch-tokens", type=int, default=16384)
+    parser.add_argument(
+        "--tune-batching",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="serve with the batch limits abkit tune-batching advises for this model (within --max-batch-size) "
+        "instead of --max-batch-size and --max-batch-tokens as given",
+    )
+    parser.add_argument("--tune-seconds", type=float, default=1.0, help="abkit tune-batching's --seconds")
+    parser.add_argument(
+        "--compare-batching",
+        action="store_true",
+        help="also serve this tree with --max-batch-size and --max-batch-tokens as given (with --tune-batching)",
+    )
     parser.add_argument("--max-wait-ms", type=float, default=0.0, help="the service's extra wait for fuller batches")
     parser.add_argument(
         "--max-padding", type=float, default=0.25, help="the service's padding share limit per batch (1: none)"
@@ -447,6 +472,24 @@ def main() -> None:
         model_dir = build_model(Path(tmp, "model"), args.shape, texts, dtype)
         scorer = HFScorer(model_dir, device=args.device, token_cache_messages=0)  # inputs encoded whole
         scorer.warm_up()
+        if args.tune_batching:
+            advice = advise(
+                probe(
+                    scorer.score,
+                    synthetic_batches(int(scorer.model.config.vocab_size), scorer.pad_token_id),
+                    default_lengths(scorer.max_tokens),
+                    args.max_batch_size,
+                    seconds=args.tune_seconds,
+                )
+            )
+            batching = (advice.max_batch_size, advice.max_batch_tokens)
+            results["batching_advice"] = {c.length: c.batch_size for c in advice.choices}
+            print(
+                f"abkit tune-batching advises {advice.flags}: batches of {results['batching_advice']} by input length"
+            )
+        else:
+            batching = (args.max_batch_size, args.max_batch_tokens)
+        results["max_batch_size"], results["max_batch_tokens"] = batching
         bodies = [with_fresh_newest_message(b) for b in make_bodies(corpus, scorer, args.inputs, args.input_tokens, 1)]
         sequences = [scorer.encode(parse_messages(stamped_body(b, 0)["messages"])) for b in bodies]
         results["input_tokens_mean"] = statistics.fmean(len(s) for s in sequences)
@@ -467,9 +510,11 @@ def main() -> None:
         worktree = baseline_worktree(args.baseline_rev, Path(tmp, "baseline")) if args.baseline_rev else None
         servers: dict[str, tuple[subprocess.Popen, str]] = {}
         # "service" is this tree with --model-process or not; "other-mode" this tree with the
-        # other choice (--compare-modes); "baseline" the tree at --baseline-rev, as "service".
+        # other choice (--compare-modes); "untuned" this tree with the batch limits as given
+        # (--compare-batching); "baseline" the tree at --baseline-rev, as "service".
         runs = {"service": ServiceRun()}
         runs |= {"other-mode": ServiceRun()} if args.compare_modes else {}
+        runs |= {"untuned": ServiceRun()} if args.compare_batching and args.tune_batching else {}
         runs |= {"baseline": ServiceRun()} if worktree else {}
         try:
             for name in runs:
@@ -479,6 +524,7 @@ def main() -> None:
                     Path(tmp, f"{name}.sqlite"),
                     args,
                     model_process,
+                    (args.max_batch_size, args.max_batch_tokens) if name == "untuned" else batching,
                     worktree if name == "baseline" else None,
                 )
                 service_latency_ms(servers[name][1], bodies, 20)  # warm the connection and the service
@@ -487,7 +533,7 @@ def main() -> None:
             bare_ms: list[float] = []
             # Bare batched throughput at each --bare-batch-sizes; the ratio is taken against the
             # best of them, so that a batch size the CPU happens to like does not flatter the service.
-            sizes = sorted({int(x) for x in args.bare_batch_sizes.split(",")} | {args.max_batch_size})
+            sizes = sorted({int(x) for x in args.bare_batch_sizes.split(",")} | {args.max_batch_size, batching[0]})
             bare = {size: [0, 0.0, 0] for size in sizes}  # requests, seconds, padded tokens
             batch_streams = {size: bare_batches(sequences, size) for size in sizes}
             per_round = max(1, args.latency_requests // args.rounds)
@@ -563,7 +609,11 @@ def main() -> None:
     for name in runs:
         figures = results[name]
         mode = "model process" if args.model_process != (name == "other-mode") else "in process"
-        label = f"baseline service ({args.baseline_rev}, {mode})" if name == "baseline" else f"service ({mode})"
+        limits = f"--max-batch-size {args.max_batch_size} --max-batch-tokens {args.max_batch_tokens}"
+        label = {
+            "baseline": f"baseline service ({args.baseline_rev}, {mode})",
+            "untuned": f"untuned service ({mode}, {limits})",
+        }.get(name, f"service ({mode})")
         print(
             f"{label} low load: median {figures['median_ms']:.2f} ms (P99 {figures['p99_ms']:.2f}) vs bare forward pass "
             f"{results['bare_forward_median_ms']:.2f} ms -> overhead {figures['low_load_overhead_ms']:.2f} ms "
@@ -587,6 +637,14 @@ def main() -> None:
         print(
             f"service / other mode: saturated throughput x{new['saturated_rps'] / other['saturated_rps']:.2f}, "
             f"low-load overhead {new['low_load_overhead_ms']:.2f} vs {other['low_load_overhead_ms']:.2f} ms"
+        )
+    if "untuned" in runs:
+        new, untuned = results["service"], results["untuned"]
+        print(
+            f"service with the advised batch limits / as given: saturated throughput "
+            f"x{new['saturated_rps'] / untuned['saturated_rps']:.2f}, ratio {new['throughput_ratio']:.3f} vs "
+            f"{untuned['throughput_ratio']:.3f}, low-load overhead {new['low_load_overhead_ms']:.2f} vs "
+            f"{untuned['low_load_overhead_ms']:.2f} ms, saturated P99 x{new['saturated_p99_ms'] / untuned['saturated_p99_ms']:.2f}"
         )
     if "baseline" in runs:
         new, old = results["service"], results["baseline"]

@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("abkit.cli.report:report", "Significance report per model version (JSON, Markdown, HTML)."),
     "serve": ("abkit.cli.serve:serve", "Serve top-5 template suggestions over HTTP."),
     "loadtest": ("abkit.cli.loadtest:loadtest", "Open-loop load test of a running service."),
+    "tune-batching": (
+        "abkit.cli.tune_batching:tune_batching",
+        "Time a model's forward passes and advise abkit serve's batch limits.",
+    ),
     "train": ("abkit.cli.train:train", "Train template classifiers (adapt, finetune, evaluate, scaling)."),
     "dashboard": ("abkit.cli.dashboard:dashboard", "Start the Dash dashboard on a database."),
     "demo": ("abkit.cli.demo:demo", "The main job: simulate, report and start the dashboard."),
