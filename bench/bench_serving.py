@@ -632,27 +632,21 @@ def main() -> None:
             f"(bare: {results['bare_padded_tokens_per_request']:.0f}); the load client itself used "
             f"{figures['client_cpu_ms_per_request']:.3f} ms CPU per request on the same cores"
         )
-    if "other-mode" in runs:
-        new, other = results["service"], results["other-mode"]
-        print(
-            f"service / other mode: saturated throughput x{new['saturated_rps'] / other['saturated_rps']:.2f}, "
-            f"low-load overhead {new['low_load_overhead_ms']:.2f} vs {other['low_load_overhead_ms']:.2f} ms"
-        )
-    if "untuned" in runs:
-        new, untuned = results["service"], results["untuned"]
-        print(
-            f"service with the advised batch limits / as given: saturated throughput "
-            f"x{new['saturated_rps'] / untuned['saturated_rps']:.2f}, ratio {new['throughput_ratio']:.3f} vs "
-            f"{untuned['throughput_ratio']:.3f}, low-load overhead {new['low_load_overhead_ms']:.2f} vs "
-            f"{untuned['low_load_overhead_ms']:.2f} ms, saturated P99 x{new['saturated_p99_ms'] / untuned['saturated_p99_ms']:.2f}"
-        )
-    if "baseline" in runs:
-        new, old = results["service"], results["baseline"]
-        print(
-            f"service / baseline ({args.baseline_rev}): saturated throughput x{new['saturated_rps'] / old['saturated_rps']:.2f}, "
-            f"low-load overhead {new['low_load_overhead_ms']:.2f} vs {old['low_load_overhead_ms']:.2f} ms, "
-            f"saturated P99 x{new['saturated_p99_ms'] / old['saturated_p99_ms']:.2f}"
-        )
+    candidate = results["service"]
+    comparisons = {
+        "other-mode": "service / other mode",
+        "untuned": "service with the advised batch limits / as given",
+        "baseline": f"service / baseline ({args.baseline_rev})",
+    }
+    for name, label in comparisons.items():
+        if name in runs:
+            other = results[name]
+            print(
+                f"{label}: saturated throughput x{candidate['saturated_rps'] / other['saturated_rps']:.2f}, "
+                f"ratio {candidate['throughput_ratio']:.3f} vs {other['throughput_ratio']:.3f}, "
+                f"low-load overhead {candidate['low_load_overhead_ms']:.2f} vs {other['low_load_overhead_ms']:.2f} ms, "
+                f"saturated P99 x{candidate['saturated_p99_ms'] / other['saturated_p99_ms']:.2f}"
+            )
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
 
