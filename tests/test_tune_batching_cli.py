@@ -83,3 +83,14 @@ def test_a_missing_model_directory_is_a_usage_error(tmp_path):
     result = tune("--model", tmp_path / "nowhere")
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_an_unwritable_out_file_names_it_after_the_advice_is_printed(model_dir, tmp_path):
+    out = tmp_path / "no-such-dir" / "tuning.json"
+    result = tune(
+        "--model", model_dir, "--device", "cpu", "--lengths", 16, "--max-batch-size", 2, "--seconds", 0,
+        "--rounds", 1, "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "advice: abkit serve" in result.output
+    assert f"--out {out}: No such file or directory" in result.output

@@ -107,15 +107,17 @@ def tune_batching(
 
     from abkit.serving.batch_tuning import advise, default_lengths, probe, synthetic_batches
     from abkit.serving.scorer import HFScorer
+    from abkit.training.serving_dir import read_metadata
 
     hf_logging.disable_progress_bar()
     if cpu_threads > 0:
         torch.set_num_threads(cpu_threads)
     try:
+        max_tokens = read_metadata(model_dir).max_tokens  # checks --lengths before the (slow) load
+        probed = parse_lengths(lengths, max_tokens) if lengths else default_lengths(max_tokens)
         scorer = HFScorer(model_dir, device=device, dtype=dtype, token_cache_messages=0)
     except (ValueError, FileNotFoundError) as error:
         raise click.UsageError(str(error)) from None
-    probed = parse_lengths(lengths, scorer.max_tokens) if lengths else default_lengths(scorer.max_tokens)
     scorer.warm_up()
     click.echo(
         f"{scorer.model_version}: {scorer.parameters / 1e6:.1f}M parameters on {scorer.device} {scorer.dtype}, "
@@ -168,4 +170,7 @@ def tune_batching(
             "skipped": skipped,
             "advice": asdict(advice),
         }
-        out.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        try:
+            out.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        except OSError as error:
+            raise click.ClickException(f"--out {out}: {error.strerror}") from None
