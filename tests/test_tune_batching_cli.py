@@ -43,6 +43,7 @@ def test_times_each_shape_and_prints_the_advice_its_json_holds(model_dir, tmp_pa
     assert record["advice"]["max_batch_tokens"] == expected.max_batch_tokens
     assert f"advice: abkit serve --model {model_dir} {expected.flags}" in result.output
     assert "16 tokens: batches of" in result.output and "32 tokens: batches of" in result.output
+    assert "on a CPU the service's web layer shares the cores" in result.output
 
 
 def test_a_slow_batch_limit_is_reported_and_not_advised(model_dir, tmp_path):

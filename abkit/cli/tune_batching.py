@@ -157,6 +157,13 @@ def tune_batching(
             f"the best, {choice.best_batch_size}, {choice.best_requests_per_second:,.1f} req/s)"
         )
     click.echo(f"advice: abkit serve --model {model_dir} {advice.flags}")
+    if scorer.device.type == "cpu":
+        # Measured on the 2-core development machine: the advice served x0.83-0.90 of the defaults.
+        click.echo(
+            "on a CPU the service's web layer shares the cores with the model and each batch pays its hand-over, "
+            "so smaller batches can serve less than these timings promise: measure the service with the advice "
+            "(bench/bench_serving.py --tune-batching --compare-batching) before adopting it"
+        )
     if out is not None:
         record = {
             "model_version": scorer.model_version,
