@@ -453,6 +453,8 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, help="write the results as JSON")
     args = parser.parse_args()
+    if args.compare_batching and not args.tune_batching:
+        parser.error("--compare-batching compares the advised batch limits with the given ones: add --tune-batching")
 
     device = torch.device(args.device)
     dtype = (
@@ -514,7 +516,7 @@ def main() -> None:
         # (--compare-batching); "baseline" the tree at --baseline-rev, as "service".
         runs = {"service": ServiceRun()}
         runs |= {"other-mode": ServiceRun()} if args.compare_modes else {}
-        runs |= {"untuned": ServiceRun()} if args.compare_batching and args.tune_batching else {}
+        runs |= {"untuned": ServiceRun()} if args.compare_batching else {}
         runs |= {"baseline": ServiceRun()} if worktree else {}
         try:
             for name in runs:

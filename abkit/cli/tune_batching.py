@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from abkit.serving.batch_tuning import DEFAULT_TOLERANCE
+
 
 def parse_lengths(value: str, max_tokens: int) -> list[int]:
     """``"64,512"`` -> ``[64, 512]``, each a whole number of tokens within the model's window.
@@ -80,7 +82,7 @@ def parse_lengths(value: str, max_tokens: int) -> list[int]:
 @click.option(
     "--tolerance",
     type=click.FloatRange(min=0, max=1, max_open=True),
-    default=0.05,
+    default=DEFAULT_TOLERANCE,
     show_default=True,
     help="A batch within this share of the best throughput counts as the best; the smallest such is advised.",
 )
