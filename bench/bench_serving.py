@@ -22,6 +22,10 @@ advises for the model on this machine instead of ``--max-batch-size`` and
 ``--max-batch-tokens`` (``--compare-batching`` serves both side by side); the bare scorer
 still gets its own best batch size.
 
+The bare scorer runs with glibc keeping freed memory, as the service's model process does
+by default (``abkit.serving.allocator``); ``--no-tune-malloc`` turns it off in both. A
+``--baseline-rev`` service runs with that revision's own allocator policy.
+
 Models are randomly initialised with the published Pythia shapes (nothing is downloaded):
 the time of a forward pass depends on the shape, not on the weights.
 """
@@ -52,6 +56,7 @@ from baseline_rev import baseline_worktree, remove_worktree, worktree_env
 from abkit.loadtest.inputs import request_bodies
 from abkit.loadtest.runner import run_rate, wait_ready
 from abkit.loadtest.stats import format_summary, summarize
+from abkit.serving.allocator import keep_freed_memory
 from abkit.serving.batch_tuning import advise, default_lengths, probe, synthetic_batches
 from abkit.serving.scorer import HFScorer, MessageEncoder
 from abkit.serving.server import free_port
@@ -389,6 +394,8 @@ def start_service(
     if args.cpu_threads:
         command += ["--cpu-threads", str(args.cpu_threads)]
     command += ["--model-process" if model_process else "--in-process"]
+    if worktree is None and not args.tune_malloc:  # a baseline revision keeps its own policy (and flags)
+        command += ["--no-tune-malloc"]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     if worktree is not None:  # python -m looks in the working directory first, then PYTHONPATH
         env = worktree_env(worktree, env)
@@ -446,6 +453,12 @@ def main() -> None:
         help="serve the model in a child process (abkit serve's default) or on a thread (--no-model-process)",
     )
     parser.add_argument(
+        "--tune-malloc",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="glibc keeps freed memory in the bare scorer and this tree's services (abkit serve's default)",
+    )
+    parser.add_argument(
         "--compare-modes", action="store_true", help="also serve with the other of --model-process / --in-process"
     )
     parser.add_argument(
@@ -456,6 +469,9 @@ def main() -> None:
     if args.compare_batching and not args.tune_batching:
         parser.error("--compare-batching compares the advised batch limits with the given ones: add --tune-batching")
 
+    if args.tune_malloc:
+        allocator = keep_freed_memory()
+        print(f"bare scorer: {allocator.detail}")
     device = torch.device(args.device)
     dtype = (
         torch.float32 if device.type == "cpu" else (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
@@ -469,6 +485,7 @@ def main() -> None:
         "device": args.device,
         "dtype": str(dtype),
         "torch_threads": torch.get_num_threads(),
+        "tune_malloc": args.tune_malloc,
     }
     with tempfile.TemporaryDirectory(prefix="abkit-bench-") as tmp:
         model_dir = build_model(Path(tmp, "model"), args.shape, texts, dtype)

@@ -1,6 +1,7 @@
 """ProcessScorer: the model in a spawned child gives what HFScorer gives in this process."""
 
 import asyncio
+import platform
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -8,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from abkit.serving.allocator import AllocatorSettings
 from abkit.serving.model_process import ModelProcessError, ProcessScorer, cpu_threads_per_model
 from abkit.serving.scorer import HFScorer, hf_model_slot
 from abkit.simulate.transcripts import generate_transcripts
@@ -58,6 +60,18 @@ def test_the_child_times_its_forward_passes_within_the_callers_round_trip(child)
     elapsed = time.perf_counter() - started
     assert child.forward_time.batches == before.batches + 2
     assert 0 < child.forward_time.seconds - before.seconds < elapsed
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the allocator settings are glibc's")
+def test_the_child_keeps_freed_memory_unless_told_not_to(child, model_dir):
+    assert child.allocator == AllocatorSettings(
+        True, "glibc keeps freed memory: mmap threshold 32 MiB, trim threshold 1024 MiB"
+    )
+    untuned = ProcessScorer(model_dir, device="cpu", cpu_threads=1, tune_malloc=False)
+    try:
+        assert untuned.allocator == AllocatorSettings(False, "off (--no-tune-malloc)")
+    finally:
+        untuned.close()
 
 
 def test_a_failed_forward_pass_raises_its_own_error_and_the_child_goes_on(child, corpus):

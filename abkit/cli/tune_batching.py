@@ -49,6 +49,12 @@ def parse_lengths(value: str, max_tokens: int) -> list[int]:
     help="Torch CPU threads, as given to abkit serve (0: torch's default).",
 )
 @click.option(
+    "--tune-malloc/--no-tune-malloc",
+    default=True,
+    show_default=True,
+    help="Keep freed memory for the next passes, as abkit serve does by default (give abkit serve's choice).",
+)
+@click.option(
     "--lengths", help="Input lengths in tokens, comma-separated; default: 64, 128, ... up to the model's window."
 )
 @click.option(
@@ -93,6 +99,7 @@ def tune_batching(
     device: str,
     dtype: str,
     cpu_threads: int,
+    tune_malloc: bool,
     lengths: str | None,
     max_batch_size: int,
     seconds: float,
@@ -112,6 +119,10 @@ def tune_batching(
     from abkit.training.serving_dir import read_metadata
 
     hf_logging.disable_progress_bar()
+    if tune_malloc:  # the passes should be timed as the service will run them
+        from abkit.serving.allocator import keep_freed_memory
+
+        keep_freed_memory()
     if cpu_threads > 0:
         torch.set_num_threads(cpu_threads)
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import multiprocessing
 import pickle
 import signal
@@ -27,11 +28,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from abkit.serving.allocator import AllocatorSettings, keep_freed_memory
 from abkit.serving.frames import FrameReader, encode_frame, recv_frame, send_frame
 from abkit.serving.heap import settle_heap
 from abkit.serving.scorer import ForwardTime, HFScorer, MessageEncoder, TopK
 from abkit.serving.token_cache import DEFAULT_CACHE_MESSAGES
 from abkit.text import Message
+
+log = logging.getLogger(__name__)
 
 
 class ModelProcessError(RuntimeError):
@@ -50,10 +54,14 @@ def cpu_threads_per_model(requested: int, models: int, cpu_count: int | None, *,
     return max(1, cpu_count // models)
 
 
-def _serve_model(sock: socket.socket, directory: str, device: str, dtype: str, cpu_threads: int) -> None:
+def _serve_model(
+    sock: socket.socket, directory: str, device: str, dtype: str, cpu_threads: int, tune_malloc: bool
+) -> None:
     """Child process: load and warm the model, then answer ``score`` frames until told to stop."""
     # Ctrl-C reaches the whole process group; the parent drains its queue first and then closes us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Before the model loads, so that its weights and every later batch use the same policy.
+    allocator = keep_freed_memory() if tune_malloc else AllocatorSettings(False, "off (--no-tune-malloc)")
     try:
         if cpu_threads > 0:
             import torch
@@ -65,7 +73,8 @@ def _serve_model(sock: socket.socket, directory: str, device: str, dtype: str, c
     except BaseException as error:  # reported to the parent, which raises it
         send_frame(sock, ("error", f"{type(error).__name__}: {error}"))
         return
-    send_frame(sock, ("ready", {"parameters": scorer.parameters, "device": str(scorer.device)}))
+    ready = {"parameters": scorer.parameters, "device": str(scorer.device), "allocator": allocator.to_dict()}
+    send_frame(sock, ("ready", ready))
     try:
         while (sequences := recv_frame(sock)) is not None:
             try:
@@ -120,6 +129,8 @@ class ProcessScorer:
         start_timeout_s: how long loading may take.
         token_cache_messages: as for :class:`~abkit.serving.scorer.MessageEncoder` (the cache is here,
             where the tokenizing happens).
+        tune_malloc: have the child keep freed memory for its next batches
+            (:func:`~abkit.serving.allocator.keep_freed_memory`); :attr:`allocator` says what it did.
 
     Raises:
         ModelProcessError: the child failed to load the model or did not answer in time.
@@ -134,6 +145,7 @@ class ProcessScorer:
         cpu_threads: int = 0,
         start_timeout_s: float = 600.0,
         token_cache_messages: int = DEFAULT_CACHE_MESSAGES,
+        tune_malloc: bool = True,
     ):
         self._input = MessageEncoder(directory, token_cache_messages=token_cache_messages)
         self.token_cache = self._input.token_cache
@@ -145,7 +157,7 @@ class ProcessScorer:
         self._sock, child_sock = socket.socketpair()
         self._process = context.Process(
             target=_serve_model,
-            args=(child_sock, str(directory), device, dtype, cpu_threads),
+            args=(child_sock, str(directory), device, dtype, cpu_threads, tune_malloc),
             name=f"abkit-model-{self.model_version}",
             daemon=True,  # never outlives the service
         )
@@ -183,6 +195,8 @@ class ProcessScorer:
         self._sock.settimeout(None)
         self.parameters: int = value["parameters"]
         self.device: str = value["device"]
+        self.allocator = AllocatorSettings(**value["allocator"])
+        log.info("model process %s: %s", self.model_version, self.allocator.detail)
 
     def _exited(self) -> ModelProcessError:
         self._process.join(0.0)  # reaps it if it is gone, without waiting

@@ -296,6 +296,7 @@ def hf_model_slot(
     process: bool = False,
     cpu_threads: int = 0,
     token_cache_messages: int = DEFAULT_CACHE_MESSAGES,
+    tune_malloc: bool = True,
 ):  # type: ignore[no-untyped-def]
     """A :class:`~abkit.serving.service.ModelSlot` loading ``directory`` with :class:`HFScorer`.
 
@@ -307,6 +308,8 @@ def hf_model_slot(
             (:class:`~abkit.serving.model_process.ProcessScorer`) instead of a thread of this one.
         cpu_threads: torch intra-op threads of the child (``process`` only; 0: torch's default).
         token_cache_messages: as for :class:`MessageEncoder`.
+        tune_malloc: as for :class:`~abkit.serving.model_process.ProcessScorer` (``process`` only:
+            an in-process model shares the caller's allocator, which the caller sets up).
     """
     from abkit.serving.service import ModelSlot
 
@@ -322,6 +325,7 @@ def hf_model_slot(
                 dtype=dtype,
                 cpu_threads=cpu_threads,
                 token_cache_messages=token_cache_messages,
+                tune_malloc=tune_malloc,
             ),
         )
     return ModelSlot(
