@@ -39,13 +39,14 @@ import itertools
 import json
 import os
 import random
+import shlex
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -223,7 +224,8 @@ def batch_counters(url: str) -> dict[str, float]:
 
 def batch_figures(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """Mean batch size and forward-pass time between two readings of :func:`batch_counters`
-    (taken around the saturation windows only: the low-load rounds run batches of one)."""
+    (summed over the saturation windows and over the one-at-a-time rounds apart: these run
+    batches of one)."""
     batches = (after["abkit_batch_size_count"] - before["abkit_batch_size_count"]) or 1
     requests = (after["abkit_batch_size_sum"] - before["abkit_batch_size_sum"]) or 1
     timed = after["abkit_model_forward_batches_total"] - before["abkit_model_forward_batches_total"]
@@ -325,7 +327,15 @@ class ServiceRun:
         self.seconds = 0.0
         self.failed = 0
         self.client_cpu_s = 0.0  # the load client's own CPU: it shares the machine with the service
-        self.counters = dict.fromkeys(BATCH_COUNTERS, 0.0)
+        self.counters = dict.fromkeys(BATCH_COUNTERS, 0.0)  # over the saturation windows
+        self.low_load_counters = dict.fromkeys(BATCH_COUNTERS, 0.0)  # over the one-at-a-time rounds
+
+    def one_at_a_time(self, url: str, bodies: list[dict], repeats: int) -> None:
+        before = batch_counters(url)
+        self.latency_ms += service_latency_ms(url, bodies, repeats)
+        after = batch_counters(url)
+        for name in BATCH_COUNTERS:
+            self.low_load_counters[name] += after[name] - before[name]
 
     def saturate(self, url: str, bodies: list[dict], clients: int, seconds: float) -> None:
         client_cpu_before, counters_before = time.process_time(), batch_counters(url)
@@ -349,6 +359,7 @@ class ServiceRun:
             "saturated_max_ms": max(self.saturated_ms),
             "client_cpu_ms_per_request": 1000 * self.client_cpu_s / max(self.done, 1),
             "batches": batch_figures(dict.fromkeys(BATCH_COUNTERS, 0.0), self.counters),
+            "low_load_batches": batch_figures(dict.fromkeys(BATCH_COUNTERS, 0.0), self.low_load_counters),
         }
 
 
@@ -359,9 +370,10 @@ def start_service(
     model_process: bool,
     batching: tuple[int, int],
     worktree: Path | None = None,
+    extra_args: Sequence[str] = (),
 ) -> tuple[subprocess.Popen, str]:
-    """``abkit serve`` in a subprocess with ``batching`` (max batch size, max batch tokens);
-    from ``worktree`` (its own abkit) when given."""
+    """``abkit serve`` in a subprocess with ``batching`` (max batch size, max batch tokens) and
+    ``extra_args`` last; from ``worktree`` (its own abkit) when given."""
     port = free_port()
     command = [
         sys.executable,
@@ -396,6 +408,7 @@ def start_service(
     command += ["--model-process" if model_process else "--in-process"]
     if worktree is None and not args.tune_malloc:  # a baseline revision keeps its own policy (and flags)
         command += ["--no-tune-malloc"]
+    command += extra_args
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     if worktree is not None:  # python -m looks in the working directory first, then PYTHONPATH
         env = worktree_env(worktree, env)
@@ -460,6 +473,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--compare-modes", action="store_true", help="also serve with the other of --model-process / --in-process"
+    )
+    parser.add_argument(
+        "--compare-args",
+        help="also serve this tree with these abkit serve arguments added, e.g. '--model-spin-ms 0'",
     )
     parser.add_argument(
         "--baseline-rev", help="also serve abkit as committed at this git revision, alternating with this tree's"
@@ -530,10 +547,12 @@ def main() -> None:
         servers: dict[str, tuple[subprocess.Popen, str]] = {}
         # "service" is this tree with --model-process or not; "other-mode" this tree with the
         # other choice (--compare-modes); "untuned" this tree with the batch limits as given
-        # (--compare-batching); "baseline" the tree at --baseline-rev, as "service".
+        # (--compare-batching); "variant" this tree with --compare-args added; "baseline" the tree
+        # at --baseline-rev, as "service".
         runs = {"service": ServiceRun()}
         runs |= {"other-mode": ServiceRun()} if args.compare_modes else {}
         runs |= {"untuned": ServiceRun()} if args.compare_batching else {}
+        runs |= {"variant": ServiceRun()} if args.compare_args else {}
         runs |= {"baseline": ServiceRun()} if worktree else {}
         try:
             for name in runs:
@@ -545,6 +564,7 @@ def main() -> None:
                     model_process,
                     (args.max_batch_size, args.max_batch_tokens) if name == "untuned" else batching,
                     worktree if name == "baseline" else None,
+                    shlex.split(args.compare_args) if name == "variant" else (),
                 )
                 service_latency_ms(servers[name][1], bodies, 20)  # warm the connection and the service
             # Candidate and baseline alternate in rounds, so that drift in the machine's load
@@ -563,7 +583,7 @@ def main() -> None:
                 order = names[round_index % len(names) :] + names[: round_index % len(names)]
                 bare_ms += bare_latency_ms(scorer, sequences, per_round)
                 for name in order:
-                    runs[name].latency_ms += service_latency_ms(servers[name][1], bodies, per_round)
+                    runs[name].one_at_a_time(servers[name][1], bodies, per_round)
                 for size in sizes:
                     done, elapsed, padded = bare_throughput(scorer, batch_streams[size], window)
                     bare[size] = [bare[size][0] + done, bare[size][1] + elapsed, bare[size][2] + padded]
@@ -632,12 +652,14 @@ def main() -> None:
         label = {
             "baseline": f"baseline service ({args.baseline_rev}, {mode})",
             "untuned": f"untuned service ({mode}, {limits})",
+            "variant": f"service with {args.compare_args} ({mode})",
         }.get(name, f"service ({mode})")
         print(
             f"{label} low load: median {figures['median_ms']:.2f} ms (P99 {figures['p99_ms']:.2f}) vs bare forward pass "
             f"{results['bare_forward_median_ms']:.2f} ms -> overhead {figures['low_load_overhead_ms']:.2f} ms "
             f"(goal <= 2 ms; the window alone: {results['tokenize_median_ms']:.2f} ms, "
-            f"{results['tokenize_cached_median_ms']:.2f} ms with the older messages cached)"
+            f"{results['tokenize_cached_median_ms']:.2f} ms with the older messages cached); the model's own time "
+            f"per batch of one {figures['low_load_batches']['mean_model_forward_ms']:.2f} ms (mean)"
         )
         batches = figures["batches"]
         print(
@@ -655,6 +677,7 @@ def main() -> None:
     comparisons = {
         "other-mode": "service / other mode",
         "untuned": "service with the advised batch limits / as given",
+        "variant": f"service / with {args.compare_args}",
         "baseline": f"service / baseline ({args.baseline_rev})",
     }
     for name, label in comparisons.items():

@@ -66,6 +66,14 @@ def test_unknown_experiment_and_unserved_arm_are_refused(model_dir, tmp_path):
     assert unserved.exit_code == 2 and "arm(s) ['v4'] are not served model versions ['v3']" in unserved.output
 
 
+def test_spinning_is_for_model_processes(model_dir, tmp_path):
+    result = CliRunner().invoke(
+        serve, ["--model", str(model_dir), "--db", str(tmp_path / "e.sqlite"), "--in-process", "--model-spin-ms", "3"]
+    )
+    assert result.exit_code == 2
+    assert "--model-spin-ms is for model processes: an --in-process model has none" in result.output
+
+
 def test_not_a_serving_directory(tmp_path):
     result = CliRunner().invoke(serve, ["--model", str(tmp_path), "--db", str(tmp_path / "e.sqlite")])
     assert result.exit_code == 2 and "not an abkit serving directory" in result.output

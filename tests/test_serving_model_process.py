@@ -3,6 +3,7 @@
 import asyncio
 import platform
 import shutil
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,7 +11,14 @@ import numpy as np
 import pytest
 
 from abkit.serving.allocator import AllocatorSettings
-from abkit.serving.model_process import ModelProcessError, ProcessScorer, cpu_threads_per_model
+from abkit.serving.model_process import (
+    DEFAULT_SPIN_MS,
+    ModelProcessError,
+    ProcessScorer,
+    _spin_until_readable,
+    cpu_threads_per_model,
+    spin_ms_per_model,
+)
 from abkit.serving.scorer import HFScorer, hf_model_slot
 from abkit.simulate.transcripts import generate_transcripts
 from abkit.text import Message
@@ -220,6 +228,48 @@ def test_close_stops_a_child_held_by_a_loop(loop_child, loop):  # last use of lo
 )
 def test_cpu_threads_per_model(requested, models, cores, side_by_side, expected):
     assert cpu_threads_per_model(requested, models, cores, side_by_side=side_by_side) == expected
+
+
+@pytest.mark.parametrize(
+    ("requested", "models", "cores", "expected"),
+    [
+        (None, 1, 2, DEFAULT_SPIN_MS),  # a core for the model and one for the web layer
+        (None, 2, 2, 0.0),  # two spinning children would take the web layer's core
+        (None, 2, 16, DEFAULT_SPIN_MS),
+        (None, 1, None, 0.0),  # unknown core count: no spinning
+        (0.0, 1, 16, 0.0),  # a figure asked for is kept
+        (2.5, 2, 2, 2.5),
+    ],
+)
+def test_spin_ms_per_model(requested, models, cores, expected):
+    assert spin_ms_per_model(requested, models, cores) == expected
+
+
+def test_spinning_returns_once_the_socket_is_readable_and_consumes_nothing():
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        _spin_until_readable(ours, 0.001)  # nothing to read: gives up after its time
+        theirs.sendall(b"frame")
+        _spin_until_readable(ours, 600.0)  # returns at once (a hang here would time the test out)
+        assert ours.recv(16) == b"frame"
+        theirs.shutdown(socket.SHUT_WR)
+        _spin_until_readable(ours, 600.0)  # the end of the stream counts as readable
+        assert ours.recv(16) == b""
+
+
+def test_a_spinning_child_scores_alike_and_stops_when_closed(model_dir, corpus):
+    with pytest.raises(ValueError, match="spin_ms must not be negative, got -1"):
+        ProcessScorer(model_dir, device="cpu", spin_ms=-1)
+    local = HFScorer(model_dir, device="cpu")
+    sequences = [local.encode(messages) for messages in conversations(corpus)]
+    spinning = ProcessScorer(model_dir, device="cpu", cpu_threads=1, spin_ms=600_000)  # it never sleeps
+    try:
+        for _ in range(2):  # the second batch arrives while the child spins
+            remote = spinning.score(sequences)
+            assert [t.template_ids for t in remote] == [t.template_ids for t in local.score(sequences)]
+    finally:
+        spinning.close(timeout_s=30)
+    assert not spinning.alive  # the end of the stream reached it mid-spin
 
 
 def test_a_dead_child_is_a_clear_error_not_a_hang(model_dir):

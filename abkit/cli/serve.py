@@ -100,6 +100,14 @@ def read_token(token_file: Path | None) -> str | None:
     "tensor (8-18% faster CPU batches, see docs/serving.md); MALLOC_* settings in the environment win.",
 )
 @click.option(
+    "--model-spin-ms",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="How long a model process polls for its next batch before it sleeps, keeping its core warm "
+    "(a pass on a core idle for 1-3 ms took 1.5x as long here, see docs/serving.md); costs that much CPU "
+    "per batch when none comes. Default: 5 when there is a core for each model and one more, else 0.",
+)
+@click.option(
     "--token-cache-messages",
     type=click.IntRange(min=0),
     default=DEFAULT_CACHE_MESSAGES,
@@ -155,6 +163,7 @@ def serve(
     cpu_threads: int,
     model_process: bool,
     tune_malloc: bool,
+    model_spin_ms: float | None,
     token_cache_messages: int,
     max_batch_size: int,
     max_batch_tokens: int,
@@ -203,6 +212,12 @@ def serve(
         cpu_threads = cpu_threads_per_model(
             cpu_threads, len(models), os.cpu_count(), side_by_side=max_batches_in_flight > 1
         )
+    if model_process:
+        from abkit.serving.model_process import spin_ms_per_model
+
+        model_spin_ms = spin_ms_per_model(model_spin_ms, len(models), os.cpu_count())
+    elif model_spin_ms:
+        raise click.UsageError("--model-spin-ms is for model processes: an --in-process model has none")
     token = read_token(token_file)
     if host not in LOOPBACK_HOSTS and token is None:
         raise click.UsageError(f"--host {host} is reachable from other machines: give --token-file or set ${TOKEN_ENV}")
@@ -216,6 +231,7 @@ def serve(
                 cpu_threads=cpu_threads,
                 token_cache_messages=token_cache_messages,
                 tune_malloc=tune_malloc,
+                spin_ms=model_spin_ms or 0.0,
             )
             for directory in models
         ]

@@ -23,6 +23,7 @@ import pickle
 import signal
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,8 +55,49 @@ def cpu_threads_per_model(requested: int, models: int, cpu_count: int | None, *,
     return max(1, cpu_count // models)
 
 
+DEFAULT_SPIN_MS = 5.0  # covers the service's turnaround between batches at low load (about 2 ms at 512 tokens)
+
+
+def spin_ms_per_model(requested: float | None, models: int, cpu_count: int | None) -> float:
+    """How long each model process polls for its next batch before sleeping (``requested`` if given).
+
+    By default :data:`DEFAULT_SPIN_MS` when the machine has a core for each model process and
+    one more for the web layer, so that spinning children never take the service's core;
+    else 0.
+    """
+    if requested is not None:
+        return requested
+    return DEFAULT_SPIN_MS if cpu_count and cpu_count > models else 0.0
+
+
+def _spin_until_readable(sock: socket.socket, seconds: float) -> None:
+    """Poll ``sock`` for up to ``seconds``, returning as soon as it is readable (or at EOF).
+
+    A core left idle even a millisecond runs the next forward pass slower: on the 2-core bench
+    machine a batch of one at 512 tokens took 7.3-7.9 ms after a 1-3 ms sleep against 5.0 ms
+    back to back, and 6.0 ms after 3 ms of spinning (bench/bench_spin.py): the idle core
+    drops into a power-saving state and its caches go cold. Spinning through the gap between
+    one batch's reply and the next batch keeps it warm, as OpenMP's and ONNX Runtime's
+    thread pools do between parallel regions, at the price of that much CPU when no batch
+    comes in time.
+    """
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        try:
+            sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)  # b"" at EOF: readable too
+            return
+        except BlockingIOError:
+            continue
+
+
 def _serve_model(
-    sock: socket.socket, directory: str, device: str, dtype: str, cpu_threads: int, tune_malloc: bool
+    sock: socket.socket,
+    directory: str,
+    device: str,
+    dtype: str,
+    cpu_threads: int,
+    tune_malloc: bool,
+    spin_s: float = 0.0,
 ) -> None:
     """Child process: load and warm the model, then answer ``score`` frames until told to stop."""
     # Ctrl-C reaches the whole process group; the parent drains its queue first and then closes us.
@@ -76,7 +118,11 @@ def _serve_model(
     ready = {"parameters": scorer.parameters, "device": str(scorer.device), "allocator": allocator.to_dict()}
     send_frame(sock, ("ready", ready))
     try:
-        while (sequences := recv_frame(sock)) is not None:
+        while True:
+            if spin_s > 0:
+                _spin_until_readable(sock, spin_s)
+            if (sequences := recv_frame(sock)) is None:
+                return
             try:
                 before = scorer.forward_time.seconds
                 top = scorer.score(sequences)
@@ -131,6 +177,8 @@ class ProcessScorer:
             where the tokenizing happens).
         tune_malloc: have the child keep freed memory for its next batches
             (:func:`~abkit.serving.allocator.keep_freed_memory`); :attr:`allocator` says what it did.
+        spin_ms: how long the child polls for its next batch after each reply before it sleeps
+            (keeps its core warm, see :func:`spin_ms_per_model`; 0: it sleeps at once).
 
     Raises:
         ModelProcessError: the child failed to load the model or did not answer in time.
@@ -146,7 +194,10 @@ class ProcessScorer:
         start_timeout_s: float = 600.0,
         token_cache_messages: int = DEFAULT_CACHE_MESSAGES,
         tune_malloc: bool = True,
+        spin_ms: float = 0.0,
     ):
+        if spin_ms < 0:
+            raise ValueError(f"spin_ms must not be negative, got {spin_ms}")
         self._input = MessageEncoder(directory, token_cache_messages=token_cache_messages)
         self.token_cache = self._input.token_cache
         self.model_version = self._input.model_version
@@ -157,7 +208,7 @@ class ProcessScorer:
         self._sock, child_sock = socket.socketpair()
         self._process = context.Process(
             target=_serve_model,
-            args=(child_sock, str(directory), device, dtype, cpu_threads, tune_malloc),
+            args=(child_sock, str(directory), device, dtype, cpu_threads, tune_malloc, spin_ms / 1000),
             name=f"abkit-model-{self.model_version}",
             daemon=True,  # never outlives the service
         )

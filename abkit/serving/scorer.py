@@ -297,6 +297,7 @@ def hf_model_slot(
     cpu_threads: int = 0,
     token_cache_messages: int = DEFAULT_CACHE_MESSAGES,
     tune_malloc: bool = True,
+    spin_ms: float = 0.0,
 ):  # type: ignore[no-untyped-def]
     """A :class:`~abkit.serving.service.ModelSlot` loading ``directory`` with :class:`HFScorer`.
 
@@ -310,6 +311,7 @@ def hf_model_slot(
         token_cache_messages: as for :class:`MessageEncoder`.
         tune_malloc: as for :class:`~abkit.serving.model_process.ProcessScorer` (``process`` only:
             an in-process model shares the caller's allocator, which the caller sets up).
+        spin_ms: as for :class:`~abkit.serving.model_process.ProcessScorer` (``process`` only).
     """
     from abkit.serving.service import ModelSlot
 
@@ -326,6 +328,7 @@ def hf_model_slot(
                 cpu_threads=cpu_threads,
                 token_cache_messages=token_cache_messages,
                 tune_malloc=tune_malloc,
+                spin_ms=spin_ms,
             ),
         )
     return ModelSlot(
