@@ -6,10 +6,10 @@ requests with ``mmap`` above its mmap threshold (128 KiB at start, raised as chu
 freed, never past 32 MiB) and hands the memory back with ``munmap`` when the tensor dies; the
 heap's free top is likewise trimmed back to the kernel past its trim threshold. The next
 pass then touches fresh pages, and the kernel zero-fills each one in a minor page fault:
-9,000-16,000 faults a batch in that model, 8-15% of the batch's time, and a different share
-in every process, since the dynamic thresholds settle differently with the order of
-allocations (the "drift" between two identical model processes that docs/serving.md
-reports).
+4,900-19,000 faults a batch in that model, a different count in every process (over four
+fresh processes; ``bench/bench_malloc.py``), and 13% of the batch's time at the median. That
+was the "drift" of 7-20% between two identical model processes that earlier benchmark runs
+in docs/serving.md report.
 
 :func:`keep_freed_memory` fixes both thresholds (``mallopt``, which also turns off the
 dynamic adjustment): allocations up to 32 MiB come from the heap and freed memory stays in
