@@ -171,10 +171,11 @@ def tune_batching(
         )
     click.echo(f"advice: abkit serve --model {model_dir} {advice.flags}")
     if scorer.device.type == "cpu":
-        # Measured on the 2-core development machine: the advice served x0.83-0.90 of the defaults.
+        # Measured on the 2-core development machine (docs/serving.md): the advice served x1.25-1.27 the
+        # defaults' throughput for short inputs, x0.98 for 512-token ones.
         click.echo(
             "on a CPU the service's web layer shares the cores with the model and each batch pays its hand-over, "
-            "so smaller batches can serve less than these timings promise: measure the service with the advice "
+            "so the service may gain less than these timings promise: measure it with the advice "
             "(bench/bench_serving.py --tune-batching --compare-batching) before adopting it"
         )
     if out is not None:
