@@ -97,14 +97,15 @@ def read_token(token_file: Path | None) -> str | None:
     default=True,
     show_default=True,
     help="Have glibc keep freed memory for the next forward passes instead of mapping fresh pages for every "
-    "tensor (8-18% faster CPU batches, see docs/serving.md); MALLOC_* settings in the environment win.",
+    "large tensor (1.15x the CPU batches per second at batches of 8-30, see docs/serving.md); MALLOC_* "
+    "threshold settings in the environment win.",
 )
 @click.option(
     "--model-spin-ms",
     type=click.FloatRange(min=0),
     default=None,
     help="How long a model process polls for its next batch before it sleeps, keeping its core warm "
-    "(a pass on a core idle for 1-3 ms took 1.5x as long here, see docs/serving.md); costs that much CPU "
+    "(a pass on a core idle for 1-3 ms took 1.3x as long here, see docs/serving.md); costs that much CPU "
     "per batch when none comes. Default: 5 when there is a core for each model and one more, else 0.",
 )
 @click.option(

@@ -75,11 +75,11 @@ def _spin_until_readable(sock: socket.socket, seconds: float) -> None:
 
     A core left idle even a millisecond runs the next forward pass slower: on the 2-core bench
     machine a batch of one at 512 tokens took 7.3-7.9 ms after a 1-3 ms sleep against 5.0 ms
-    back to back, and 6.0 ms after 3 ms of spinning (bench/bench_spin.py): the idle core
-    drops into a power-saving state and its caches go cold. Spinning through the gap between
-    one batch's reply and the next batch keeps it warm, as OpenMP's and ONNX Runtime's
-    thread pools do between parallel regions, at the price of that much CPU when no batch
-    comes in time.
+    back to back, and 6.0 ms after 3 ms of spinning (bench/bench_spin.py), whatever the host
+    does with an idle virtual core (power states, other work on it, its caches). Spinning
+    through the gap between one batch's reply and the next batch keeps it warm, as OpenMP's
+    and ONNX Runtime's thread pools do between parallel regions, at the price of that much
+    CPU when no batch comes in time.
     """
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
