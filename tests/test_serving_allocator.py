@@ -26,9 +26,9 @@ on_glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the set
 # 0 after the first pass with the settings, the same in every run).
 FAULTS_PER_PASS = """
     import ctypes, json, resource, sys
-    from abkit.serving.allocator import keep_freed_memory
+    from abkit.serving.allocator import keep_freed_memory, release_free_memory
 
-    settings = keep_freed_memory() if sys.argv[1] == "keep" else None
+    settings = keep_freed_memory() if sys.argv[1] != "default" else None
     libc = ctypes.CDLL(None)
     libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, (ctypes.c_size_t,)
     libc.free.argtypes = (ctypes.c_void_p,)
@@ -45,7 +45,12 @@ FAULTS_PER_PASS = """
         return faults
 
     one_pass()  # the first pass faults its pages in either way
-    print(json.dumps({"faults": [one_pass() for _ in range(4)], "applied": settings.applied if settings else None}))
+    faults = [one_pass() for _ in range(4)]
+    released = None
+    if sys.argv[1] == "release":  # hand the kept pages back: the next pass faults them in again
+        released = release_free_memory()
+        faults = [one_pass()]
+    print(json.dumps({"faults": faults, "applied": settings.applied if settings else None, "released": released}))
 """
 
 
@@ -68,6 +73,13 @@ def test_kept_memory_is_reused_where_glibc_hands_it_back_and_faults_it_in_again(
     assert kept["applied"] is True
     assert min(default["faults"]) > 15_000  # nearly all of the 18,432 pages, every pass
     assert max(kept["faults"]) < 100
+
+
+@on_glibc
+def test_released_memory_goes_back_to_the_kernel():
+    released = _faults_per_pass("release")
+    assert released["applied"] is True and released["released"] is True
+    assert released["faults"][0] > 15_000
 
 
 @on_glibc

@@ -18,6 +18,10 @@ server with capped batches is what it needs again at the next busy moment. Tenso
 32 MiB (a large model's activations on a big batch) are still mapped per allocation;
 glibc does not allow a higher threshold.
 
+Memory freed while a model loads (a checkpoint read into host tensors on its way to a GPU,
+say) would stay too, up to the trim threshold: :func:`release_free_memory` hands it back
+once, after loading and warming up, before the first batch.
+
 Settings given in the environment (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``,
 or the same tunables in ``GLIBC_TUNABLES``) are the operator's and are left alone, as is
 any C library other than glibc (musl, macOS: nothing is set).
@@ -65,12 +69,20 @@ def environment_setting(environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def _glibc_mallopt() -> Callable[[int, int], int] | None:
-    """glibc's ``mallopt`` in this process, or None under another C library."""
+def _glibc() -> ctypes.CDLL | None:
+    """This process's C library if it is glibc, else None."""
     try:
         libc = ctypes.CDLL(None)
         libc.gnu_get_libc_version  # noqa: B018 (present in glibc only)
     except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def _glibc_mallopt() -> Callable[[int, int], int] | None:
+    """glibc's ``mallopt`` in this process, or None under another C library."""
+    libc = _glibc()
+    if libc is None:
         return None
     mallopt = libc.mallopt
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
@@ -100,3 +112,18 @@ def keep_freed_memory(environ: Mapping[str, str] | None = None) -> AllocatorSett
         True,
         f"glibc keeps freed memory: mmap threshold {MMAP_THRESHOLD // MIB} MiB, trim threshold {TRIM_THRESHOLD // MIB} MiB",
     )
+
+
+def release_free_memory() -> bool:
+    """Hand the heap's free memory back to the kernel now (glibc's ``malloc_trim(0)``).
+
+    For the moment a process has finished loading: what loading freed goes back, and what the
+    batches after it free is kept again. Returns whether memory was released (False under
+    another C library, or when there was nothing to release).
+    """
+    libc = _glibc()
+    if libc is None:
+        return False
+    libc.malloc_trim.argtypes = (ctypes.c_size_t,)
+    libc.malloc_trim.restype = ctypes.c_int
+    return bool(libc.malloc_trim(0))

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from abkit.serving.allocator import AllocatorSettings, keep_freed_memory
+from abkit.serving.allocator import AllocatorSettings, keep_freed_memory, release_free_memory
 from abkit.serving.frames import FrameReader, encode_frame, recv_frame, send_frame
 from abkit.serving.heap import settle_heap
 from abkit.serving.scorer import ForwardTime, HFScorer, MessageEncoder, TopK
@@ -112,6 +112,8 @@ def _serve_model(
         scorer = HFScorer(directory, device=device, dtype=dtype, token_cache_messages=0)  # the parent tokenizes
         scorer.warm_up()
         settle_heap()  # this process only scores: its loaded model is never garbage
+        if allocator.applied:
+            release_free_memory()  # what loading freed; the batches' memory is kept from here on
     except BaseException as error:  # reported to the parent, which raises it
         send_frame(sock, ("error", f"{type(error).__name__}: {error}"))
         return
