@@ -180,6 +180,34 @@ def test_a_cancelled_caller_does_not_shift_the_replies_of_the_others(loop_child,
     assert second[0].template_ids == again[0].template_ids  # not the reply meant for [[5, 6, 7]]
 
 
+def test_a_loop_that_spins_for_lone_replies_gets_the_same_results_and_survives_cancellation(model_dir, corpus):
+    local = HFScorer(model_dir, device="cpu")
+    sequences = [local.encode(messages) for messages in conversations(corpus)]
+    expected = [t.template_ids for t in local.score(sequences)]
+    one = [sequences[0]]
+
+    async def main(scorer):
+        first = await scorer.score_async(one)  # no round trip known yet: nothing spins
+        known = dict(scorer._round_trip_s)
+        lone = await scorer.score_async(one)  # spins for the reply it now expects
+        together = await asyncio.gather(*(scorer.score_async([ids]) for ids in sequences))
+        spinning = asyncio.ensure_future(scorer.score_async(one))
+        await asyncio.sleep(0.0005)  # sent, and waiting for its due time or spinning
+        spinning.cancel()
+        after = await scorer.score_async(sequences)
+        return first, known, lone, together, after
+
+    scorer = ProcessScorer(model_dir, device="cpu", cpu_threads=1, spin_ms=50)  # longer than a pass: it spins at once
+    try:
+        first, known, lone, together, after = asyncio.run(main(scorer))
+    finally:
+        scorer.close()
+    assert set(known) == {1} and known[1] > 0  # the lone batch of one's round trip
+    assert first[0].template_ids == lone[0].template_ids == expected[0]
+    assert [reply[0].template_ids for reply in together] == expected
+    assert [t.template_ids for t in after] == expected  # not the cancelled caller's reply
+
+
 def test_a_dead_child_fails_every_batch_waiting_on_the_loop(model_dir):
     scorer = ProcessScorer(model_dir, device="cpu", cpu_threads=1)
     scorer._process.kill()
