@@ -22,6 +22,10 @@ advises for the model on this machine instead of ``--max-batch-size`` and
 ``--max-batch-tokens`` (``--compare-batching`` serves both side by side); the bare scorer
 still gets its own best batch size.
 
+``--compare-args ARGS`` also serves this tree with the ``abkit serve`` arguments ``ARGS`` added
+(``--compare-args '--model-spin-ms 0'``: the service without spinning), and ``--baseline-rev
+REV`` abkit as committed at ``REV``; every service is measured in every round.
+
 The bare scorer runs with glibc keeping freed memory, as the service's model process does
 by default (``abkit.serving.allocator``); ``--no-tune-malloc`` turns it off in both. A
 ``--baseline-rev`` service runs with that revision's own allocator policy.
