@@ -54,15 +54,18 @@ FAULTS_PER_PASS = """
 """
 
 
+def _environment_without_malloc_settings() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+
+
 def _faults_per_pass(policy: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(FAULTS_PER_PASS), policy],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
-        env=env,
+        env=_environment_without_malloc_settings(),
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -85,8 +88,13 @@ def test_released_memory_goes_back_to_the_kernel():
 @on_glibc
 def test_what_was_set_is_reported():
     code = "from abkit.serving.allocator import keep_freed_memory; print(keep_freed_memory().detail)"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_environment_without_malloc_settings(),
+    )
     assert done.stdout.strip() == "glibc keeps freed memory: mmap threshold 32 MiB, trim threshold 1024 MiB"
 
 
