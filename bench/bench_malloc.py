@@ -89,23 +89,14 @@ def main() -> None:
         child(args)
         return
 
-    import torch
-    from bench_serving import N_TEMPLATES, build_model, make_bodies
+    from bench_serving import cpu_model_and_inputs
 
-    from abkit.serving.scorer import HFScorer
-    from abkit.simulate.transcripts import generate_transcripts
-    from abkit.text import parse_messages
-
-    corpus = generate_transcripts(0, 400, N_TEMPLATES)
     results: dict = {"shape": args.shape, "input_tokens": args.input_tokens, "cpu_threads": args.cpu_threads}
     with tempfile.TemporaryDirectory(prefix="abkit-bench-malloc-") as tmp:
-        model = build_model(
-            Path(tmp, "model"), args.shape, [m["text"] for c in corpus for m in c["messages"]], torch.float32
-        )
-        scorer = HFScorer(model, device="cpu", token_cache_messages=0)
-        bodies = make_bodies(corpus, scorer, 256, args.input_tokens, 1)
+        model = Path(tmp, "model")
+        _, encoded = cpu_model_and_inputs(model, args.shape, args.input_tokens, 256)
         sequences = Path(tmp, "sequences.json")
-        sequences.write_text(json.dumps([scorer.encode(parse_messages(body["messages"])) for body in bodies]))
+        sequences.write_text(json.dumps(encoded))
         for batch_size in (int(size) for size in args.batch_sizes.split(",")):
             runs: dict[str, list[dict]] = {policy: [] for policy in POLICIES}
             for index in range(args.processes):

@@ -113,6 +113,17 @@ def build_model(directory: Path, shape: str, texts: list[str], dtype: torch.dtyp
     return directory
 
 
+def cpu_model_and_inputs(directory: Path, shape: str, input_tokens: int, n: int) -> tuple[HFScorer, list[list[int]]]:
+    """A float32 model of ``shape`` built in ``directory``, loaded on the CPU and warmed, and the
+    token ids of ``n`` bodies from :func:`make_bodies` (for the benches that time the bare scorer)."""
+    corpus = generate_transcripts(0, 400, N_TEMPLATES)
+    model = build_model(directory, shape, [m["text"] for case in corpus for m in case["messages"]], torch.float32)
+    scorer = HFScorer(model, device="cpu", token_cache_messages=0)
+    scorer.warm_up()
+    bodies = make_bodies(corpus, scorer, n, input_tokens, 1)
+    return scorer, [scorer.encode(parse_messages(body["messages"])) for body in bodies]
+
+
 def make_bodies(corpus: list[dict], scorer: HFScorer, n: int, input_tokens: int, seed: int) -> list[dict]:
     """``n`` suggest bodies: natural conversation cuts, or (``input_tokens`` > 0) conversations
     stitched from several cases until the window is full."""
@@ -334,20 +345,21 @@ class ServiceRun:
         self.counters = dict.fromkeys(BATCH_COUNTERS, 0.0)  # over the saturation windows
         self.low_load_counters = dict.fromkeys(BATCH_COUNTERS, 0.0)  # over the one-at-a-time rounds
 
+    @staticmethod
+    def _add(totals: dict[str, float], before: dict[str, float], after: dict[str, float]) -> None:
+        for name in BATCH_COUNTERS:
+            totals[name] += after[name] - before[name]
+
     def one_at_a_time(self, url: str, bodies: list[dict], repeats: int) -> None:
         before = batch_counters(url)
         self.latency_ms += service_latency_ms(url, bodies, repeats)
-        after = batch_counters(url)
-        for name in BATCH_COUNTERS:
-            self.low_load_counters[name] += after[name] - before[name]
+        self._add(self.low_load_counters, before, batch_counters(url))
 
     def saturate(self, url: str, bodies: list[dict], clients: int, seconds: float) -> None:
         client_cpu_before, counters_before = time.process_time(), batch_counters(url)
         ok, bad, elapsed = asyncio.run(_closed_loop(url, bodies, clients, seconds, self.saturated_ms))
         self.client_cpu_s += time.process_time() - client_cpu_before
-        counters_after = batch_counters(url)
-        for name in BATCH_COUNTERS:
-            self.counters[name] += counters_after[name] - counters_before[name]
+        self._add(self.counters, counters_before, batch_counters(url))
         self.done, self.seconds, self.failed = self.done + ok, self.seconds + elapsed, self.failed + bad
 
     def figures(self, bare_median_ms: float, bare_rps: float) -> dict:

@@ -43,16 +43,12 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from bench_serving import N_TEMPLATES, build_model, make_bodies
+    from bench_serving import cpu_model_and_inputs
 
     from abkit.serving.allocator import keep_freed_memory
-    from abkit.serving.scorer import HFScorer
-    from abkit.simulate.transcripts import generate_transcripts
-    from abkit.text import parse_messages
 
     keep_freed_memory()  # as in the model process
     torch.set_num_threads(args.cpu_threads)
-    corpus = generate_transcripts(0, 400, N_TEMPLATES)
     variants = [("back to back", 0.0, True)]
     for gap in (float(g) for g in args.gaps_ms.split(",")):
         variants += [
@@ -61,13 +57,7 @@ def main() -> None:
         ]
     times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
     with tempfile.TemporaryDirectory(prefix="abkit-bench-spin-") as tmp:
-        texts = [m["text"] for c in corpus for m in c["messages"]]
-        model = build_model(Path(tmp, "model"), args.shape, texts, torch.float32)
-        scorer = HFScorer(model, device="cpu", token_cache_messages=0)
-        scorer.warm_up()
-        sequences = [
-            scorer.encode(parse_messages(b["messages"])) for b in make_bodies(corpus, scorer, 64, args.input_tokens, 1)
-        ]
+        scorer, sequences = cpu_model_and_inputs(Path(tmp, "model"), args.shape, args.input_tokens, 64)
         rnd = random.Random(0)
         for block in range(args.blocks):
             order = variants[block % len(variants) :] + variants[: block % len(variants)]

@@ -97,7 +97,7 @@ def _serve_model(
     dtype: str,
     cpu_threads: int,
     tune_malloc: bool,
-    spin_s: float = 0.0,
+    spin_s: float,
 ) -> None:
     """Child process: load and warm the model, then answer ``score`` frames until told to stop."""
     # Ctrl-C reaches the whole process group; the parent drains its queue first and then closes us.
@@ -207,12 +207,13 @@ class ProcessScorer:
         self.model_version = self._input.model_version
         self.max_tokens = self._input.max_tokens
         self.tokenizer = self._input.tokenizer
+        self._spin_s = spin_ms / 1000  # the child's and the event loop's
         # spawn, not fork: a forked child would inherit the parent's threads' locks and CUDA state.
         context = multiprocessing.get_context("spawn")
         self._sock, child_sock = socket.socketpair()
         self._process = context.Process(
             target=_serve_model,
-            args=(child_sock, str(directory), device, dtype, cpu_threads, tune_malloc, spin_ms / 1000),
+            args=(child_sock, str(directory), device, dtype, cpu_threads, tune_malloc, self._spin_s),
             name=f"abkit-model-{self.model_version}",
             daemon=True,  # never outlives the service
         )
@@ -231,7 +232,6 @@ class ProcessScorer:
         self._transport: asyncio.Transport | None = None
         self._attaching: asyncio.Future | None = None
         self._waiting: deque[asyncio.Future] = deque()  # one per batch sent, in the order sent
-        self._spin_s = spin_ms / 1000
         # The last round trip of a lone batch of each size, from which the next one's reply is expected.
         self._round_trip_s: dict[int, float] = {}
         self._closed = False
