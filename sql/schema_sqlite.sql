@@ -7,6 +7,16 @@ CREATE TABLE cases (
 	PRIMARY KEY (case_id)
 );
 
+CREATE TABLE experiment_phases (
+	experiment VARCHAR(64) NOT NULL,
+	phase INTEGER NOT NULL,
+	salt VARCHAR(256) NOT NULL,
+	arms_json TEXT NOT NULL,
+	started_at DATETIME NOT NULL,
+	recorded_at DATETIME NOT NULL,
+	PRIMARY KEY (experiment, phase)
+);
+
 CREATE TABLE experiments (
 	name VARCHAR(64) NOT NULL,
 	salt VARCHAR(256) NOT NULL,

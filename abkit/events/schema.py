@@ -93,6 +93,22 @@ experiments = Table(
     Column("created_at", DateTime, nullable=False),
 )
 
+# Every definition an experiment has had, never overwritten: each change of salt or weights is a
+# new phase, in force from ``started_at`` until the next phase's. The report assigns each
+# interaction to the phase in force at its first selection and checks SRM per phase.
+# ``experiments`` keeps the current definition of each (what `abkit serve` validates against).
+experiment_phases = Table(
+    "experiment_phases",
+    metadata,
+    Column("experiment", NAME, primary_key=True),
+    Column("phase", Integer, primary_key=True, autoincrement=False),  # 1, 2, ... in time order
+    Column("salt", String(256), nullable=False),
+    # JSON list of [arm, weight] pairs, holdout first (as experiments.arms_json).
+    Column("arms_json", Text, nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+)
+
 model_versions = Table(
     "model_versions",
     metadata,

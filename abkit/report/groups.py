@@ -34,6 +34,25 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Phase:
+    """One definition of an experiment, in force from ``started_at`` until the next phase's.
+
+    ``started_at`` None means "since the beginning" (an experiment registered before phases
+    were recorded). ``arms`` keeps the configured order, holdout first.
+    """
+
+    experiment: str
+    phase: int
+    salt: str
+    arms: tuple[tuple[str, float], ...]
+    started_at: datetime | None
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return dict(self.arms)
+
+
+@dataclass(frozen=True)
 class ArmGroup:
     """Selections of one (experiment, model_version, arm): sample and per-interaction cluster sums.
 
