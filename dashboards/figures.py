@@ -24,12 +24,12 @@ def _num(series: pd.Series) -> pd.Series:
 
 
 def _interval(centre: pd.Series, low: pd.Series, high: pd.Series) -> dict[str, Any]:
-    """Asymmetric error bars from an interval's bounds (none where a bound is missing)."""
+    """Asymmetric error bars from an interval's bounds (none, not a zero-width bar, where a bound is missing)."""
     return {
         "type": "data",
         "symmetric": False,
-        "array": (_num(high) - centre).fillna(0),
-        "arrayminus": (centre - _num(low)).fillna(0),
+        "array": _num(high) - centre,
+        "arrayminus": centre - _num(low),
     }
 
 
@@ -82,7 +82,7 @@ def delta_forest(frame: pd.DataFrame, label_column: str, title: str) -> go.Figur
     figure.add_vline(x=0, line={"color": theme.NEUTRAL, "dash": "dot"})
     figure.update_layout(
         xaxis_title="delta selection time, s (negative = faster)",
-        yaxis={"autorange": "reversed", "type": "category"},
+        yaxis={"autorange": "reversed", "type": "category", "automargin": True},
         scattermode="group",  # the two intervals of a row side by side
         height=140 + 56 * len(drawable),
     )

@@ -63,7 +63,9 @@ def over_time(timeline: pd.DataFrame, grain: str | None, releases: pd.DataFrame,
     if not phases.empty:
         _phase_bands(figure, phases, high, row=3)
     _markers(figure, releases, phases, low, high)
-    figure.update_xaxes(range=[low, high], **_ticks(starts, grain))
+    # Every row is a date axis: the phase bars' lengths are milliseconds, their bases dates.
+    figure.update_xaxes(type="date", range=[low, high], **_ticks(starts, grain))
+    figure.update_yaxes(automargin=True)
     figure.update_yaxes(title_text="seconds per selection", row=1, col=1)
     figure.update_yaxes(title_text="seconds", row=2, col=1)
     return figure
@@ -133,6 +135,7 @@ def _phase_bands(figure: go.Figure, phases: pd.DataFrame, axis_end: pd.Timestamp
             text=[f"phase {p}: {arms}" for p, arms in zip(phases["phase"], phases["arms"], strict=True)],
             textposition="inside",
             insidetextanchor="start",
+            textfont={"color": "#0f172a"},
             hovertemplate="%{y} %{text}<extra></extra>",
             showlegend=False,
         ),
