@@ -81,7 +81,9 @@ def test_the_over_time_page_draws_the_timeline_and_the_cumulative_saving(driver,
     buckets = timeline.timeline_table(report)
     driver.get_log("browser")
     open_page(driver, short_world["url"] + "/over-time", "over-time-ready")
-    WebDriverWait(driver, WAIT_S).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#over-time-graph .xaxislayer-above text"))
+    WebDriverWait(driver, WAIT_S).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#over-time-graph .xaxislayer-above text")
+    )
     with_suggestions, without, cumulative = graph_data(driver, "over-time-graph")[:3]
     assert len(with_suggestions[0]) == len(without[0]) == len(buckets)
     assert cumulative[1] and cumulative[1][-1] == pytest.approx(buckets["cumulative_seconds_saved"].iloc[-1])
