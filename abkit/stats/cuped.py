@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from abkit.stats._checks import finite
+from abkit.stats._checks import finite, level
 from abkit.stats._moments import ArmMoments, mean_difference
 from abkit.stats._result import ToDictMixin
 from abkit.stats.cluster import ClusterSummary
@@ -212,8 +212,7 @@ def cuped_delta(
     Raises:
         ValueError: When `confidence` is not strictly between 0 and 1.
     """
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
+    level(confidence, "confidence")
     first, second = _arm_terms(treatment, labels[0]), _arm_terms(control, labels[1])
     if isinstance(first, str) or isinstance(second, str):
         reason = first if isinstance(first, str) else str(second)

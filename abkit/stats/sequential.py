@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from abkit.stats._checks import finite, whole_count
+from abkit.stats._checks import finite, level, whole_count
 from abkit.stats._moments import arm_mean, arm_moments, mean_difference
 from abkit.stats._result import ToDictMixin
 from abkit.stats.cluster import ClusterSummary
@@ -80,8 +80,7 @@ def mixture_rho(n_star: int, alpha: float = TUNING_ALPHA) -> float:
 
 
 def _checked_tuning(n_star: int, confidence: float) -> int:
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
+    level(confidence, "confidence")
     n_star = whole_count(n_star, "n_star")
     if n_star == 0:
         raise ValueError("n_star must be >= 1")
