@@ -1,7 +1,7 @@
 """Pure statistics for A/B reports: sufficient statistics in, frozen result dataclasses out.
 
-Nothing here does I/O: the database (or a polars scan) aggregates the sufficient statistics and
-these functions do the maths on the few numbers that come back. See docs/statistics.md.
+Nothing here does I/O: the database (or DuckDB over exported files) aggregates the sufficient
+statistics and these functions do the maths on the few numbers that come back. See docs/statistics.md.
 """
 
 from abkit.stats.accuracy import Proportion, TopKAccuracy, proportion, topk_accuracy
