@@ -6,7 +6,7 @@ statistics and these functions do the maths on the few numbers that come back. S
 
 from abkit.stats.accuracy import Proportion, TopKAccuracy, proportion, topk_accuracy
 from abkit.stats.cluster import ClusterSummary
-from abkit.stats.cuped import CupedResult, CupedSummary, cuped_delta
+from abkit.stats.cuped import CupedResult, CupedSummary, cuped_delta, cuped_result, pooled_theta
 from abkit.stats.delta import DeltaResult, mean_delta
 from abkit.stats.guardrail import GuardrailCheck, GuardrailResult, guardrail_check, handle_time_guardrail
 from abkit.stats.multiple import holm
@@ -38,6 +38,7 @@ __all__ = [
     "clustered_welch",
     "confidence_sequence",
     "cuped_delta",
+    "cuped_result",
     "days_to_detect",
     "design_effect",
     "guardrail_check",
@@ -45,6 +46,7 @@ __all__ = [
     "holm",
     "mann_kendall",
     "mde",
+    "pooled_theta",
     "mean_delta",
     "proportion",
     "sequential_delta",
