@@ -64,7 +64,9 @@ def build_timeline(settings: WorldSettings) -> tuple[Period, ...]:
             previous = versions[index - 1]
             test_start = version.release_day - settings.challenger_days
             full_start = test_start + settings.challenger_ramp_days
-            steps = [(test_start, settings.challenger_ramp_weight)] if settings.challenger_ramp_days else []
+            steps: list[tuple[int, float | None]] = []
+            if settings.challenger_ramp_days:
+                steps.append((test_start, settings.challenger_ramp_weight))
             steps.append((full_start, None))
             ends = [start for start, _ in steps[1:]] + [version.release_day]
             for (start, weight), end in zip(steps, ends, strict=True):
