@@ -15,7 +15,13 @@ from sqlalchemy import Engine, select
 
 from abkit.events.schema import experiments, report_snapshots
 
-SCHEMA_VERSION = 1  # the report contract this dashboard reads (docs/report-schema.md)
+# The report contracts this dashboard reads (docs/report-schema.md). Version 1 came before the
+# interaction-level CIs, verdicts, phases and the timeline: its pages say so (OLD_SCHEMA_NOTICE).
+SCHEMA_VERSIONS = (1, 2)
+OLD_SCHEMA_NOTICE = (
+    "This report was computed before interaction-level CIs and verdicts existed (report schema 1): "
+    "press Refresh to compute them."
+)
 
 
 class SnapshotError(ValueError):
@@ -93,8 +99,9 @@ def parse_report(text: str, where: str) -> dict[str, Any]:
     if not isinstance(report, dict):
         raise SnapshotError(f"report_json of {where}: expected an object, got {type(report).__name__}")
     version = report.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise SnapshotError(f"schema_version of {where} is {version!r}; this dashboard reads {SCHEMA_VERSION}")
+    if version not in SCHEMA_VERSIONS:
+        readable = " or ".join(str(v) for v in SCHEMA_VERSIONS)
+        raise SnapshotError(f"schema_version of {where} is {version!r}; this dashboard reads {readable}")
     return report
 
 

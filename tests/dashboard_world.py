@@ -31,9 +31,11 @@ def overview_expected(version: dict[str, Any]) -> dict[str, float | None]:
         "n_holdout": version["holdout"]["n"],
         "mean_with_s": version["treatment"]["mean_s"],
         "mean_without_s": version["holdout"]["mean_s"],
-        "delta_s": version["delta_s"],
-        "delta_pct": version["delta_pct"],
-        # Interaction-level (decides) and selection-level (published) intervals and p-values.
+        # Interaction-level (decides; phases combined) and selection-level (published) figures.
+        # A schema-1 report has no interaction-level delta: the selection-level one stands in.
+        "delta_s": clustered.get("delta_s", version["delta_s"]),
+        "delta_pct": clustered.get("delta_pct", version["delta_pct"]),
+        "selection_level_delta_s": version["delta_s"],
         "delta_ci95_low_s": interval[0],
         "delta_ci95_high_s": interval[1],
         "clustered_p": clustered.get("p"),
