@@ -26,6 +26,7 @@ def overview_expected(version: dict[str, Any]) -> dict[str, float | None]:
     """The Overview table's columns and the report figure each one shows (None: an empty cell)."""
     clustered = version.get("clustered") or {}
     interval = clustered.get("delta_ci95_s") or [None, None]
+    published = version.get("delta_ci95_s") or [None, None]
     return {
         "n_treatment": version["treatment"]["n"],
         "n_holdout": version["holdout"]["n"],
@@ -39,8 +40,8 @@ def overview_expected(version: dict[str, Any]) -> dict[str, float | None]:
         "delta_ci95_low_s": interval[0],
         "delta_ci95_high_s": interval[1],
         "clustered_p": clustered.get("p"),
-        "selection_level_ci95_low_s": version["delta_ci95_s"][0],
-        "selection_level_ci95_high_s": version["delta_ci95_s"][1],
+        "selection_level_ci95_low_s": published[0],
+        "selection_level_ci95_high_s": published[1],
         "selection_level_p": version["welch"]["p"],
         "top1": version["holdout_accuracy"]["top1"],
         "top5": version["holdout_accuracy"]["top5"],
