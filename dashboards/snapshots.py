@@ -18,10 +18,21 @@ from abkit.events.schema import experiments, report_snapshots
 # The report contracts this dashboard reads (docs/report-schema.md). Version 1 came before the
 # interaction-level CIs, verdicts, phases and the timeline: its pages say so (OLD_SCHEMA_NOTICE).
 SCHEMA_VERSIONS = (1, 2)
-OLD_SCHEMA_NOTICE = (
-    "This report was computed before interaction-level CIs and verdicts existed (report schema 1): "
-    "press Refresh to compute them."
-)
+
+
+def old_schema_notice(report: dict[str, Any]) -> str | None:
+    """What to say about a report of an older contract than ``abkit report`` now writes, or None."""
+    try:
+        from abkit.report.model import SCHEMA_VERSION as current
+    except ImportError:  # the reporting extra is not installed: nothing newer to compute
+        return None
+    version = report.get("schema_version")
+    if not isinstance(version, int) or version >= current:
+        return None
+    return (
+        f"This report follows an older contract (schema {version}): it has no interaction-level CIs "
+        "or verdicts. Press Refresh to compute them."
+    )
 
 
 class SnapshotError(ValueError):

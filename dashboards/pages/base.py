@@ -8,7 +8,7 @@ from typing import Any
 from dash import Input
 
 from dashboards.context import current_context
-from dashboards.snapshots import OLD_SCHEMA_NOTICE, SnapshotError
+from dashboards.snapshots import SnapshotError, old_schema_notice
 from dashboards.view import View, parse_day
 
 # The shell's filters and the chosen snapshot: the inputs of every page callback.
@@ -50,7 +50,5 @@ def load(
         report = current_context().report(snapshot_id)
     except SnapshotError as error:
         return PageData(view, None, f"The stored report cannot be read: {error}")
-    notice = snapshot.get("notice")
-    if report.get("schema_version") == 1:
-        notice = " ".join(filter(None, [notice, OLD_SCHEMA_NOTICE]))
-    return PageData(view, report, notice)
+    notice = " ".join(filter(None, [snapshot.get("notice"), old_schema_notice(report)]))
+    return PageData(view, report, notice or None)
