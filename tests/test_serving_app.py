@@ -598,7 +598,7 @@ def test_database_outage_loses_no_acknowledged_event(postgres_url, scorers):
         assert client.get("/ready").status_code == 200
         suggest(client, "after", 5)
         assert client.post("/v1/selections", json={**selection, "selection_id": "s-during"}).status_code == 202
-        assert "abkit_events_duplicates_total{kind=\"selection\"} 1.0" in client.get("/metrics").text
+        assert 'abkit_events_duplicates_total{kind="selection"} 1.0' in client.get("/metrics").text
     assert sorted(r["prediction_id"] for r in rows(postgres_url, predictions)) == sorted(acknowledged)
     assert [r["selection_id"] for r in rows(postgres_url, selections)] == ["s-during"]
 
