@@ -83,7 +83,7 @@ def shard_rows(units: torch.Tensor, *, rank: int, world_size: int) -> Shard:
     Raises:
         ShardingError: the micro-batch has no loss terms at all.
     """
-    rows = torch.arange(rank, len(units), world_size)
+    rows = torch.arange(len(units))[rank::world_size]
     total = float(units.sum())
     if total <= 0:
         raise ShardingError("a micro-batch without any loss term (every row is padding)")
