@@ -15,7 +15,14 @@ from click.testing import CliRunner
 import abkit.training.finetune as finetune_module
 from abkit.cli.main import cli
 from abkit.simulate.transcripts import generate_transcripts
-from abkit.training.accel import ShardingError, check_batch_size, cpu_state_dict, make_accelerator, shard_rows
+from abkit.training.accel import (
+    ShardingError,
+    check_batch_size,
+    cpu_state_dict,
+    make_accelerator,
+    prepare,
+    shard_rows,
+)
 from abkit.training.corpus import write_corpus
 from abkit.training.finetune import LoopSettings, evaluate_classifier, train_classifier
 from abkit.training.optim import Runtime
@@ -175,3 +182,33 @@ def test_two_gloo_processes_train_like_one_with_the_same_global_batch(tmp_path):
         [c["heldout_loss"] for c in one["checkpoints"]], rel=1e-4
     )
     assert (tmp_path / "two" / "checkpoint-000006" / "accelerate_state").is_dir()
+
+
+class _FakeDeepSpeedPlugin:
+    def __init__(self) -> None:
+        self.deepspeed_config: dict[str, object] = {"train_micro_batch_size_per_gpu": "auto"}
+
+    def is_auto(self, key: str) -> bool:
+        return self.deepspeed_config.get(key) == "auto"
+
+
+class _FakeDeepSpeedAccelerator:
+    """What prepare() reads of an accelerator under DeepSpeed (deepspeed is not installed here)."""
+
+    def __init__(self, ours: int, deepspeeds: int) -> None:
+        self.state = type("State", (), {"deepspeed_plugin": _FakeDeepSpeedPlugin()})()
+        self.num_processes, self.gradient_accumulation_steps, self._deepspeeds = 4, ours, deepspeeds
+
+    def prepare(self, *objects):
+        self.gradient_accumulation_steps = self._deepspeeds  # accelerate adopts DeepSpeed's value
+        return objects
+
+
+def test_deepspeed_gets_its_micro_batch_from_the_size_config_and_must_accumulate_as_it_does():
+    accelerator = _FakeDeepSpeedAccelerator(ours=16, deepspeeds=16)
+    assert prepare(accelerator, "model", "optimizer", "scheduler", batch_size=8) == ("model", "optimizer", "scheduler")
+    assert accelerator.state.deepspeed_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] == 2  # 8 rows / 4 GPUs
+    with pytest.raises(
+        ValueError, match="accumulates 16 micro-batches but the size config 1: set gradient_accumulation_steps"
+    ):
+        prepare(_FakeDeepSpeedAccelerator(ours=1, deepspeeds=16), "m", "o", "s", batch_size=8)

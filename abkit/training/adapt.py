@@ -23,6 +23,7 @@ from abkit.training.accel import (
     check_batch_size,
     load_training_state,
     make_accelerator,
+    prepare,
     reduce_sum,
     save_model,
     save_training_state,
@@ -185,7 +186,7 @@ def adapt(
     )
     parameters = sum(p.numel() for p in model.parameters())
     model.train()
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    model, optimizer, scheduler = prepare(accelerator, model, optimizer, scheduler, batch_size=settings.batch_size)
     run = _Run(out, accelerator, model, tokenizer, heldout, settings, total_steps)
     if resume_from is not None:
         run.restore(Path(resume_from))

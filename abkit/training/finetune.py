@@ -20,6 +20,7 @@ from abkit.training.accel import (
     check_batch_size,
     cpu_state_dict,
     make_accelerator,
+    prepare,
     reduce_sum,
     shard_rows,
     show_progress,
@@ -159,7 +160,7 @@ def train_classifier(
         fused=runtime.fused_adamw,
     )
     model.train()
-    prepared, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    prepared, optimizer, scheduler = prepare(accelerator, model, optimizer, scheduler, batch_size=settings.batch_size)
     device = accelerator.device
     generator = torch.Generator().manual_seed(settings.seed)
     curve: list[float] = []
