@@ -148,3 +148,20 @@ def test_every_training_command_sets_the_torch_threads(tmp_path, command):
         torch.set_num_threads(before)
     refused = run(command, "--data", str(corpus), "--threads", "0", *args)
     assert refused.exit_code == 2 and "--threads" in refused.output
+
+
+def test_corpus_writes_a_seeded_simulated_corpus_that_training_reads(tmp_path):
+    from abkit.training.corpus import read_corpus
+
+    first = run(
+        "corpus", "--out", str(tmp_path / "a" / "corpus.jsonl"), "--cases", "30", "--templates", "8", "--seed", "3"
+    )
+    assert first.exit_code == 0, first.output
+    assert "30 cases" in first.output and "labelled messages" in first.output
+    cases = read_corpus(tmp_path / "a" / "corpus.jsonl")
+    assert len(cases) == 30
+    again = run("corpus", "--out", str(tmp_path / "b.jsonl"), "--cases", "30", "--templates", "8", "--seed", "3")
+    assert again.exit_code == 0
+    assert (tmp_path / "b.jsonl").read_text() == (tmp_path / "a" / "corpus.jsonl").read_text()
+    refused = run("corpus", "--out", str(tmp_path / "c.jsonl"), "--templates", "1")
+    assert refused.exit_code == 2 and "--templates" in refused.output

@@ -81,7 +81,7 @@ def _setup(size: str, data_file: Path | None, device: str | None, quiet: bool, t
 
 @click.group()
 def train() -> None:
-    """Train template classifiers: adapt, finetune, evaluate, scaling, demo-model."""
+    """Train template classifiers: corpus, adapt, finetune, evaluate, scaling, demo-model."""
 
 
 @train.command()
@@ -294,6 +294,33 @@ def scaling(
     chart = write_scaling_html(out / "scaling.html", analysis)
     click.echo(scaling_table(analysis))
     click.echo(f"chart: {chart}")
+
+
+@train.command()
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSON Lines file to write.")
+@click.option(
+    "--cases", "n_cases", default=2000, show_default=True, type=click.IntRange(min=1), help="Simulated cases."
+)
+@click.option(
+    "--templates",
+    "n_templates",
+    default=40,
+    show_default=True,
+    type=click.IntRange(min=2, max=960),
+    help="Size of the template label set.",
+)
+@click.option("--seed", default=0, show_default=True, help="The same seed writes the same corpus.")
+def corpus(out: Path, n_cases: int, n_templates: int, seed: int) -> None:
+    """Write a simulated training corpus (the JSON Lines format of docs/training.md)."""
+    from abkit.simulate.transcripts import generate_transcripts
+    from abkit.training.corpus import labelled_examples, parse_cases, write_corpus
+
+    records = generate_transcripts(seed, n_cases, n_templates=n_templates)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = write_corpus(out, records)
+    examples = labelled_examples(parse_cases(records, source=str(out)))
+    labels = len({example.template_id for example in examples})
+    click.echo(f"{out}: {written} cases, {len(examples)} labelled messages, {labels} templates used")
 
 
 @train.command("demo-model")
