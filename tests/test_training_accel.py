@@ -27,6 +27,7 @@ from abkit.training.corpus import write_corpus
 from abkit.training.finetune import LoopSettings, evaluate_classifier, train_classifier
 from abkit.training.optim import Runtime
 from tests.test_training_finetune import PAD, toy_classifier, toy_data
+from tests.training_helpers import TINY_MODEL_TOML
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -121,14 +122,9 @@ def test_the_fp16_path_scales_the_loss_and_skips_overflowing_steps(tmp_path, mon
     assert all(torch.isfinite(torch.tensor(result.curve)))
 
 
-TWO_PROCESS_TOML = """
+TWO_PROCESS_TOML = f"""
 name = "two-process-test"
-[tiny_model]
-vocab_size = 300
-hidden_size = 32
-num_hidden_layers = 1
-num_attention_heads = 2
-[adapt]
+{TINY_MODEL_TOML}[adapt]
 context_length = 64
 batch_size = 5
 gradient_accumulation_steps = 2

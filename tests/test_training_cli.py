@@ -10,15 +10,11 @@ from abkit.cli.main import cli
 from abkit.simulate.transcripts import generate_transcripts
 from abkit.training.corpus import write_corpus
 from abkit.training.serving_dir import read_metadata
+from tests.training_helpers import TINY_MODEL_TOML
 
-TINY_TOML = """
+TINY_TOML = f"""
 name = "cli-test"
-[tiny_model]
-vocab_size = 300
-hidden_size = 32
-num_hidden_layers = 1
-num_attention_heads = 2
-[adapt]
+{TINY_MODEL_TOML}[adapt]
 context_length = 64
 batch_size = 8
 max_steps = 4
