@@ -205,9 +205,8 @@ def train_classifier(
                 best_loss, best_epoch = metrics.loss, epoch
                 best_state = cpu_state_dict(accelerator, prepared)
     bar.close()
-    trained = accelerator.unwrap_model(
-        prepared, keep_fp32_wrapper=False
-    )  # the caller's module, without accelerate's hooks
+    # The caller's module again, without accelerate's autocast wrapper around its forward.
+    trained = accelerator.unwrap_model(prepared, keep_fp32_wrapper=False)
     if keep_best and best_state is not None:
         trained.load_state_dict(best_state)
     accelerator.free_memory()
