@@ -256,53 +256,6 @@ def test_max_wait_collects_a_fuller_batch():
     assert [len(b) for b in scorer.batches] == [3]
 
 
-def test_a_second_batch_is_handed_over_only_when_a_full_batch_waits():
-    entered: list[list[int]] = []
-    gate = threading.Event()
-    one_at_a_time = threading.Lock()
-
-    def scorer(sequences):
-        """Takes batches as they are handed over and runs them one at a time, as a model process does."""
-        entered.append([s[0] for s in sequences])
-        with one_at_a_time:
-            assert gate.wait(10), "test gate never opened"
-            if sequences[0][0] != 1:
-                time.sleep(0.02)  # a forward pass: the next batch ends well after the one before
-            return [s[0] for s in sequences]
-
-    async def main():
-        with ThreadPoolExecutor(2) as executor:
-            batcher = DynamicBatcher(scorer, executor, BatcherSettings(max_batch_size=2, max_in_flight=2))
-            batcher.start()
-            futures = [batcher.submit_nowait([1])]
-            await asyncio.sleep(0.05)  # [1] is running
-            futures.append(batcher.submit_nowait([2]))
-            await asyncio.sleep(0.05)
-            assert entered == [[1]]  # one waiting request is not a full batch: it waits for [1]
-            futures.append(batcher.submit_nowait([3]))
-            await asyncio.sleep(0.05)
-            assert entered == [[1], [2, 3]]  # a full batch waits: handed over while [1] runs
-            futures += [batcher.submit_nowait([4]), batcher.submit_nowait([5])]
-            await asyncio.sleep(0.05)
-            assert len(entered) == 2  # two batches in flight already
-            gate.set()
-            results = await asyncio.gather(*futures)
-            await batcher.stop()
-            return results
-
-    results = run(main())
-    assert [r.result for r in results] == [1, 2, 3, 4, 5]
-    assert entered == [[1], [2, 3], [4, 5]]
-    # [2, 3] was handed over while [1] ran; its queue time runs until [1] came back (the gate
-    # opened 0.15 s after request 2 arrived), not until it was handed over.
-    assert results[1].queue_s >= 0.15
-
-
-def test_in_flight_must_be_at_least_one():
-    with pytest.raises(ValueError, match="max_in_flight must be at least 1"):
-        BatcherSettings(max_in_flight=0)
-
-
 def test_a_coroutine_scorer_is_awaited_on_the_loop_without_an_executor():
     threads: list[int] = []
     sizes: list[int] = []
