@@ -254,35 +254,3 @@ def test_max_wait_collects_a_fuller_batch():
 
     run(main())
     assert [len(b) for b in scorer.batches] == [3]
-
-
-def test_a_coroutine_scorer_is_awaited_on_the_loop_without_an_executor():
-    threads: list[int] = []
-    sizes: list[int] = []
-
-    async def scorer(sequences):
-        threads.append(threading.get_ident())
-        sizes.append(len(sequences))
-        await asyncio.sleep(0.02)  # the forward pass, elsewhere: the loop keeps taking requests
-        return [s[0] * 10 for s in sequences]
-
-    async def main():
-        batcher = DynamicBatcher(scorer, None, BatcherSettings(max_batch_size=4))
-        batcher.start()
-        first = batcher.submit_nowait([1])
-        await asyncio.sleep(0.005)  # [1] is running
-        rest = [batcher.submit_nowait([k]) for k in (2, 3, 4)]
-        results = await asyncio.gather(first, *rest)
-        await batcher.stop()
-        return results, threading.get_ident()
-
-    results, loop_thread = run(main())
-    assert [r.result for r in results] == [10, 20, 30, 40]
-    assert sizes == [1, 3]  # the three that queued while [1] ran went as one batch
-    assert threads == [loop_thread, loop_thread]
-    assert results[1].batch_size == 3 and results[1].inference_s >= 0.02
-
-
-def test_a_plain_scorer_needs_an_executor():
-    with pytest.raises(ValueError, match="a plain score_fn runs on an executor; none was given"):
-        DynamicBatcher(lambda sequences: sequences, None)
