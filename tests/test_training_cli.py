@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from abkit.cli.main import cli
@@ -95,9 +96,12 @@ def test_adapt_finetune_evaluate_and_scaling_from_the_command_line(files):
         "-q",
     )
     assert scaled.exit_code == 0, scaled.output
-    assert "lm_loss" in scaled.output and (root / "scaling" / "scaling.html").is_file()
-    points = json.loads((root / "scaling" / "scaling.json").read_text())["points"]
-    assert [p["step"] for p in points] == [0, 2, 4]
+    assert (root / "scaling" / "scaling.html").is_file()
+    analysis = json.loads((root / "scaling" / "scaling.json").read_text())
+    assert [p["step"] for p in analysis["points"]] == [0, 2, 4]
+    # Two adapted checkpoints are too few for a line: the command says so instead of fitting.
+    assert analysis["fits"] == [] and "at least 3 points, got 2" in analysis["notes"][0]
+    assert "(start, not adapted)" in scaled.output and "note: no fit" in scaled.output
 
 
 @pytest.mark.parametrize(
@@ -123,3 +127,24 @@ def test_unknown_size_exits_with_the_list_of_sizes(tmp_path):
     write_corpus(corpus, generate_transcripts(1, 4, n_templates=4))
     result = run("adapt", "--data", str(corpus), "--size", "pythia-7b", "--out", str(tmp_path / "run"))
     assert result.exit_code == 2 and "pythia-410m" in result.output
+
+
+@pytest.mark.parametrize("command", ["adapt", "finetune", "evaluate", "scaling"])
+def test_every_training_command_sets_the_torch_threads(tmp_path, command):
+    corpus = tmp_path / "corpus.jsonl"
+    write_corpus(corpus, generate_transcripts(1, 4, n_templates=4))
+    before = torch.get_num_threads()
+    try:
+        args = {
+            "adapt": ["--size", "pythia-7b", "--out", "x"],
+            "finetune": [str(tmp_path), "--size", "pythia-7b", "--out", "x"],
+            "evaluate": [str(tmp_path)],
+            "scaling": ["--run", str(tmp_path), "--size", "pythia-7b", "--out", "x"],
+        }[command]
+        result = run(command, "--data", str(corpus), "--threads", "3", *args)
+        assert result.exit_code == 2  # an unknown size or a directory that is not a model: the threads are set first
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    refused = run(command, "--data", str(corpus), "--threads", "0", *args)
+    assert refused.exit_code == 2 and "--threads" in refused.output
