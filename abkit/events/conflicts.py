@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, Table, select
@@ -67,7 +68,7 @@ def find_conflicts(conn: Connection, table: Table, kind: EventKind, valid: pl.Da
     id_column = ID_COLUMN_BY_KIND[kind]
     compared = compared_columns(kind, valid.columns)
     ids = valid[id_column].unique().to_list()
-    records = []
+    records: list[Any] = []
     for start in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[start : start + _LOOKUP_CHUNK]
         statement = select(*(table.c[name] for name in (id_column, *compared))).where(table.c[id_column].in_(chunk))
