@@ -26,9 +26,8 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 from tests.browser import (  # noqa: E402
     WAIT_S,
     abkit_report,
-    chromium_available,
+    chromium_session,
     graph_data,
-    headless_chrome,
     open_page,
     serve,
     severe,
@@ -45,11 +44,7 @@ TICK = {
 
 @pytest.fixture(scope="module")
 def driver() -> Iterator[webdriver.Chrome]:
-    if not chromium_available():
-        pytest.skip("needs Debian's chromium and chromium-driver")
-    chrome = headless_chrome(capture_console=True)
-    yield chrome
-    chrome.quit()
+    yield from chromium_session()
 
 
 @pytest.fixture(scope="module", params=[timedelta(minutes=20), timedelta(hours=5)], ids=["20-minutes", "5-hours"])
