@@ -15,11 +15,19 @@ from click.testing import CliRunner
 import abkit.training.finetune as finetune_module
 from abkit.cli.main import cli
 from abkit.simulate.transcripts import generate_transcripts
-from abkit.training.accel import ShardingError, check_batch_size, cpu_state_dict, make_accelerator, shard_rows
+from abkit.training.accel import (
+    ShardingError,
+    check_batch_size,
+    cpu_state_dict,
+    make_accelerator,
+    prepare,
+    shard_rows,
+)
 from abkit.training.corpus import write_corpus
 from abkit.training.finetune import LoopSettings, evaluate_classifier, train_classifier
 from abkit.training.optim import Runtime
 from tests.test_training_finetune import PAD, toy_classifier, toy_data
+from tests.training_helpers import TINY_MODEL_TOML
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -114,14 +122,9 @@ def test_the_fp16_path_scales_the_loss_and_skips_overflowing_steps(tmp_path, mon
     assert all(torch.isfinite(torch.tensor(result.curve)))
 
 
-TWO_PROCESS_TOML = """
+TWO_PROCESS_TOML = f"""
 name = "two-process-test"
-[tiny_model]
-vocab_size = 300
-hidden_size = 32
-num_hidden_layers = 1
-num_attention_heads = 2
-[adapt]
+{TINY_MODEL_TOML}[adapt]
 context_length = 64
 batch_size = 5
 gradient_accumulation_steps = 2
@@ -139,7 +142,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(600)
 def test_two_gloo_processes_train_like_one_with_the_same_global_batch(tmp_path):
     corpus = tmp_path / "corpus.jsonl"
     write_corpus(corpus, generate_transcripts(4, 60, n_templates=12))
@@ -150,18 +153,7 @@ def test_two_gloo_processes_train_like_one_with_the_same_global_batch(tmp_path):
     assert single.exit_code == 0, single.output
     # The same command in two CPU processes (gloo), started by torchrun as accelerate launch starts
     # several GPUs (accelerate launch --cpu runs one process). Micro-batches of 5 split 3 + 2.
-    launched = subprocess.run(
-        [
-            str(VENV_BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", str(_free_port()),
-            "-m", "abkit.cli.main", *args, "--out", str(tmp_path / "two"),
-        ],
-        capture_output=True, text=True, timeout=360,
-        env={
-            **os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-            "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1",
-        },
-    )  # fmt: skip
-    assert launched.returncode == 0, launched.stderr[-3000:]
+    _two_processes(*args, "--out", str(tmp_path / "two"))
     one = json.loads((tmp_path / "one" / "adapt_summary.json").read_text())
     two = json.loads((tmp_path / "two" / "adapt_summary.json").read_text())
     assert (one["processes"], two["processes"]) == (1, 2)
@@ -174,4 +166,53 @@ def test_two_gloo_processes_train_like_one_with_the_same_global_batch(tmp_path):
     assert [c["heldout_loss"] for c in two["checkpoints"]] == pytest.approx(
         [c["heldout_loss"] for c in one["checkpoints"]], rel=1e-4
     )
-    assert (tmp_path / "two" / "checkpoint-000006" / "accelerate_state").is_dir()
+    # Resumed in two processes from the step-3 checkpoint (accelerate's load_state on each): the same curve.
+    _two_processes(*args, "--out", str(tmp_path / "resumed"), "--resume", str(tmp_path / "two" / "checkpoint-000003"))
+    resumed = json.loads((tmp_path / "resumed" / "adapt_summary.json").read_text())
+    assert [p["loss"] for p in resumed["curve"]] == pytest.approx([p["loss"] for p in two["curve"]], rel=1e-5)
+    assert resumed["checkpoints"][-1]["heldout_loss"] == pytest.approx(two["checkpoints"][-1]["heldout_loss"], rel=1e-5)
+
+
+def _two_processes(*args: str) -> None:
+    launched = subprocess.run(
+        [
+            str(VENV_BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", str(_free_port()),
+            "-m", "abkit.cli.main", *args,
+        ],
+        capture_output=True, text=True, timeout=300,
+        env={
+            **os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+            "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1",
+        },
+    )  # fmt: skip
+    assert launched.returncode == 0, launched.stderr[-3000:]
+
+
+class _FakeDeepSpeedPlugin:
+    def __init__(self) -> None:
+        self.deepspeed_config: dict[str, object] = {"train_micro_batch_size_per_gpu": "auto"}
+
+    def is_auto(self, key: str) -> bool:
+        return self.deepspeed_config.get(key) == "auto"
+
+
+class _FakeDeepSpeedAccelerator:
+    """What prepare() reads of an accelerator under DeepSpeed (deepspeed is not installed here)."""
+
+    def __init__(self, ours: int, deepspeeds: int) -> None:
+        self.state = type("State", (), {"deepspeed_plugin": _FakeDeepSpeedPlugin()})()
+        self.num_processes, self.gradient_accumulation_steps, self._deepspeeds = 4, ours, deepspeeds
+
+    def prepare(self, *objects):
+        self.gradient_accumulation_steps = self._deepspeeds  # accelerate adopts DeepSpeed's value
+        return objects
+
+
+def test_deepspeed_gets_its_micro_batch_from_the_size_config_and_must_accumulate_as_it_does():
+    accelerator = _FakeDeepSpeedAccelerator(ours=16, deepspeeds=16)
+    assert prepare(accelerator, "model", "optimizer", "scheduler", batch_size=8) == ("model", "optimizer", "scheduler")
+    assert accelerator.state.deepspeed_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] == 2  # 8 rows / 4 GPUs
+    with pytest.raises(
+        ValueError, match="accumulates 16 micro-batches but the size config 1: set gradient_accumulation_steps"
+    ):
+        prepare(_FakeDeepSpeedAccelerator(ours=1, deepspeeds=16), "m", "o", "s", batch_size=8)

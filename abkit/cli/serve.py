@@ -109,6 +109,14 @@ def read_token(token_file: Path | None) -> str | None:
 @click.option("--max-body-bytes", type=int, default=1_000_000, show_default=True)
 @click.option("--max-pending-events", type=int, default=50_000, show_default=True, help="Buffered events before 503.")
 @click.option(
+    "--durable-events/--buffered-events",
+    default=True,
+    show_default=True,
+    help="Answer a selection or case only once it is committed to the database, so a crash of the service "
+    "(SIGKILL, OOM) loses no acknowledged one; or answer from memory, where a crash loses the last ~0.5 s "
+    "of them. Predictions are always buffered. See docs/serving.md, Durability.",
+)
+@click.option(
     "--spill-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("."),
@@ -139,6 +147,7 @@ def serve(
     deadline_ms: float,
     max_body_bytes: int,
     max_pending_events: int,
+    durable_events: bool,
     spill_dir: Path,
     log_level: str,
 ) -> None:
@@ -199,9 +208,10 @@ def serve(
             settings=WriterSettings(max_pending=max_pending_events),
             spill_dir=spill_dir,
         )
-        service = SuggestionService(
-            slots, config, writer, ServiceSettings(batcher=batcher, deadline_s=deadline_ms / 1000, settle_heap=True)
+        settings = ServiceSettings(
+            batcher=batcher, deadline_s=deadline_ms / 1000, settle_heap=True, durable_events=durable_events
         )
+        service = SuggestionService(slots, config, writer, settings)
     except (ConfigError, ValueError, FileNotFoundError) as error:
         raise click.UsageError(str(error)) from None
     app = create_app(service, token=token, max_body_bytes=max_body_bytes)

@@ -60,6 +60,29 @@ def make_accelerator(runtime: Runtime, *, gradient_accumulation_steps: int = 1) 
     )
 
 
+def prepare(accelerator: Any, model: Any, optimizer: Any, scheduler: Any, *, batch_size: int) -> tuple[Any, Any, Any]:
+    """``accelerator.prepare`` without dataloaders.
+
+    DeepSpeed sizes its batches from a dataloader; there is none here, so its micro-batch per
+    GPU is set from ``batch_size`` (split across the processes) when its config leaves it to us,
+    and its gradient accumulation (read from its own config) must be the size config's.
+
+    Raises:
+        ValueError: DeepSpeed's gradient accumulation differs from the size config's.
+    """
+    plugin = getattr(accelerator.state, "deepspeed_plugin", None)
+    wanted = accelerator.gradient_accumulation_steps
+    if plugin is not None and plugin.is_auto("train_micro_batch_size_per_gpu"):
+        plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = max(1, batch_size // accelerator.num_processes)
+    prepared = accelerator.prepare(model, optimizer, scheduler)
+    if accelerator.gradient_accumulation_steps != wanted:
+        raise ValueError(
+            f"DeepSpeed's config accumulates {accelerator.gradient_accumulation_steps} micro-batches but the size "
+            f"config {wanted}: set gradient_accumulation_steps in the DeepSpeed config to {wanted}"
+        )
+    return prepared
+
+
 @dataclass(frozen=True)
 class Shard:
     """This process's rows of a micro-batch and the weight of their loss.

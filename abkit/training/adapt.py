@@ -23,6 +23,7 @@ from abkit.training.accel import (
     check_batch_size,
     load_training_state,
     make_accelerator,
+    prepare,
     reduce_sum,
     save_model,
     save_training_state,
@@ -185,7 +186,7 @@ def adapt(
     )
     parameters = sum(p.numel() for p in model.parameters())
     model.train()
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    model, optimizer, scheduler = prepare(accelerator, model, optimizer, scheduler, batch_size=settings.batch_size)
     run = _Run(out, accelerator, model, tokenizer, heldout, settings, total_steps)
     if resume_from is not None:
         run.restore(Path(resume_from))
@@ -239,15 +240,13 @@ def adapt(
     result = AdaptResult(tuple(run.curve), tuple(run.checkpoints), total_steps, run.tokens, parameters, train.fill_rate)
     if accelerator.is_main_process:
         summary = {
-            "total_steps": total_steps,
             "tokens_seen": run.tokens,
             "parameters": parameters,
             "flops": result.flops,
             "fill_rate": train.fill_rate,
             "processes": accelerator.num_processes,
             "mixed_precision": accelerator.mixed_precision,
-            "curve": [asdict(point) for point in run.curve],
-            "checkpoints": [asdict(c) for c in run.checkpoints],
+            **run.record(),
         }
         Path(out, SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     accelerator.wait_for_everyone()
@@ -282,16 +281,19 @@ class _Run:
             parameters = sum(p.numel() for p in self.accelerator.unwrap_model(self.model).parameters())
             info = {**asdict(checkpoint), "parameters": parameters}
             Path(directory, CHECKPOINT_INFO).write_text(json.dumps(info, indent=2))
-            record = {
-                "step": self.step,
-                "tokens": self.tokens,
-                "total_steps": self.total_steps,
-                "curve": [asdict(point) for point in self.curve],
-                "checkpoints": [asdict(c) for c in self.checkpoints],
-            }
-            Path(directory, STATE_FILE).write_text(json.dumps(record, indent=2))
+            Path(directory, STATE_FILE).write_text(json.dumps(self.record(), indent=2))
         self.accelerator.wait_for_everyone()
         return checkpoint
+
+    def record(self) -> dict[str, Any]:
+        """Where the run stands: what ``trainer_state.json`` holds and ``restore`` reads."""
+        return {
+            "step": self.step,
+            "tokens": self.tokens,
+            "total_steps": self.total_steps,
+            "curve": [asdict(point) for point in self.curve],
+            "checkpoints": [asdict(c) for c in self.checkpoints],
+        }
 
     def restore(self, directory: Path) -> None:
         path = directory / STATE_FILE

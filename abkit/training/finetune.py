@@ -20,6 +20,7 @@ from abkit.training.accel import (
     check_batch_size,
     cpu_state_dict,
     make_accelerator,
+    prepare,
     reduce_sum,
     shard_rows,
     show_progress,
@@ -159,7 +160,7 @@ def train_classifier(
         fused=runtime.fused_adamw,
     )
     model.train()
-    prepared, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    prepared, optimizer, scheduler = prepare(accelerator, model, optimizer, scheduler, batch_size=settings.batch_size)
     device = accelerator.device
     generator = torch.Generator().manual_seed(settings.seed)
     curve: list[float] = []
@@ -204,9 +205,8 @@ def train_classifier(
                 best_loss, best_epoch = metrics.loss, epoch
                 best_state = cpu_state_dict(accelerator, prepared)
     bar.close()
-    trained = accelerator.unwrap_model(
-        prepared, keep_fp32_wrapper=False
-    )  # the caller's module, without accelerate's hooks
+    # The caller's module again, without accelerate's autocast wrapper around its forward.
+    trained = accelerator.unwrap_model(prepared, keep_fp32_wrapper=False)
     if keep_best and best_state is not None:
         trained.load_state_dict(best_state)
     accelerator.free_memory()

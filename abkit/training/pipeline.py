@@ -156,9 +156,10 @@ def run_finetune(
 ) -> FinetuneReport:
     """Fine-tune the causal LM in ``source`` as a template classifier and evaluate it.
 
-    Under ``accelerate launch`` the training is shared by the processes; each evaluates the
-    held-out half and the first writes the serving directory. The label map holds every template id in the corpus (the template catalogue), in sorted
-    order. When ``out_dir`` is given, the serving directory is written there.
+    The label map holds every template id in the corpus (the template catalogue), in sorted
+    order. When ``out_dir`` is given, the serving directory is written there. Under
+    ``accelerate launch`` the processes share the training, each evaluates the held-out half,
+    and the first writes the serving directory.
     """
     runtime = runtime or Runtime.detect()
     settings = config.finetune
