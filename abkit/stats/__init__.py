@@ -9,6 +9,7 @@ from abkit.stats.cluster import ClusterSummary
 from abkit.stats.delta import DeltaResult, mean_delta
 from abkit.stats.multiple import holm
 from abkit.stats.power import PowerResult, days_to_detect, design_effect, mde
+from abkit.stats.stratified import StratifiedSummary, stratified_summary
 from abkit.stats.srm import DEFAULT_SRM_THRESHOLD, SrmResult, srm_test
 from abkit.stats.summary import SampleSummary
 from abkit.stats.trend import TrendMethod, TrendResult, mann_kendall
@@ -22,6 +23,7 @@ __all__ = [
     "Proportion",
     "SampleSummary",
     "SrmResult",
+    "StratifiedSummary",
     "TopKAccuracy",
     "TrendMethod",
     "TrendResult",
@@ -35,6 +37,7 @@ __all__ = [
     "mean_delta",
     "proportion",
     "srm_test",
+    "stratified_summary",
     "topk_accuracy",
     "welch_from_moments",
     "welch_test",
