@@ -37,12 +37,16 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _decision(result: Mapping[str, Any]) -> str:
+    return (result.get("verdict") or {}).get("decision", "")
+
+
 def saving_figure(report: Mapping[str, Any]) -> go.Figure:
     """Seconds saved per selection for each (experiment, version), with its interaction-level 95% CI."""
     rows = [v for v in report["versions"] if (v["clustered"] or {}).get("delta_ci95_s") is not None]
     figure = go.Figure()
     figure.add_bar(
-        x=[f"{v['model_version']} ({v['experiment']})" for v in rows],
+        x=[f"{v['model_version']} ({v.get('experiment', '')})" for v in rows],
         y=[-v["clustered"]["delta_s"] for v in rows],
         error_y={
             "type": "data",
@@ -51,8 +55,8 @@ def saving_figure(report: Mapping[str, Any]) -> go.Figure:
             "array": [-v["clustered"]["delta_ci95_s"][0] + v["clustered"]["delta_s"] for v in rows],
             "arrayminus": [v["clustered"]["delta_ci95_s"][1] - v["clustered"]["delta_s"] for v in rows],
         },
-        marker_color=["#2ca02c" if v["verdict"]["decision"] == "saves time" else "#999999" for v in rows],
-        text=[v["verdict"]["decision"] for v in rows],
+        marker_color=["#2ca02c" if _decision(v) == "saves time" else "#999999" for v in rows],
+        text=[_decision(v) for v in rows],
     )
     figure.update_layout(
         title="Time saved per selection (95% CI, interaction level)",
@@ -100,10 +104,15 @@ def savings_figure(report: Mapping[str, Any]) -> go.Figure:
 
 def timeline_figure(report: Mapping[str, Any]) -> go.Figure:
     """Mean selection time per time bucket (hour, day or week, from the data's span), treatment and holdout."""
-    grain = report["timeline"]["grain"]
+    # a snapshot stored before the timeline existed (schema 1) has weekly rows only
+    timeline = report.get("timeline") or {
+        "grain": "week",
+        "rows": [{**row, "start": row["week_start"]} for row in report["weekly"]],
+    }
+    grain = timeline["grain"]
     figure = go.Figure()
     for kind in ("treatment", "holdout"):
-        rows = [r for r in report["timeline"]["rows"] if r["arm_kind"] == kind]
+        rows = [r for r in timeline["rows"] if r["arm_kind"] == kind]
         figure.add_scatter(x=[r["start"] for r in rows], y=[r["mean_s"] for r in rows], mode="lines+markers", name=kind)
     figure.update_layout(title=f"Selection time per {grain}", xaxis_title=grain, yaxis_title="seconds")
     return figure

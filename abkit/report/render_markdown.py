@@ -48,14 +48,18 @@ def verdict_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]
     """Header and rows of the verdicts: what to do about each version and comparison, and why."""
     header = ["experiment", "result", "decision", "why"]
     rows = [
-        [v["experiment"], f"{v['model_version']} vs holdout", v["verdict"]["decision"], v["verdict"]["reason"]]
-        for v in report["versions"]
+        [v.get("experiment") or DASH, f"{v['model_version']} vs holdout", *_verdict(v)] for v in report["versions"]
     ]
-    rows += [
-        [c["experiment"], f"{c['challenger']} vs {c['baseline']}", c["verdict"]["decision"], c["verdict"]["reason"]]
-        for c in report["comparisons"]
-    ]
+    rows += [[c["experiment"], f"{c['challenger']} vs {c['baseline']}", *_verdict(c)] for c in report["comparisons"]]
     return header, rows
+
+
+def _verdict(result: Mapping[str, Any]) -> list[str]:
+    """Decision and reason; a snapshot stored before verdicts existed (schema 1) has none."""
+    verdict = result.get("verdict")
+    if not verdict:
+        return [DASH, "no verdict in this snapshot (schema 1): run the report again"]
+    return [verdict["decision"], verdict["reason"]]
 
 
 def version_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -86,7 +90,7 @@ def version_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]
         clustered = v["clustered"] or {}
         rows.append(
             [
-                v["experiment"],
+                v.get("experiment") or DASH,
                 v["model_version"],
                 number(v["treatment"]["n"]),
                 number(v["holdout"]["n"]),
@@ -171,7 +175,7 @@ def missing_notes(report: Mapping[str, Any]) -> list[str]:
     notes = []
     for item in [*report["versions"], *report["comparisons"]]:
         name = (
-            f"{item['model_version']} ({item['experiment']})"
+            f"{item['model_version']} ({item.get('experiment') or DASH})"
             if "model_version" in item
             else f"{item['challenger']} vs {item['baseline']} ({item['experiment']})"
         )
@@ -246,7 +250,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             [
                 [
                     r["experiment"],
-                    f"{r['phase']} from {r['started_at'] or 'start'}",
+                    f"{r.get('phase', DASH)} from {r.get('started_at') or 'start'}",
                     ", ".join(f"{arm} {n}" for arm, n in r["observed"].items()),
                     ", ".join(f"{arm} {share:g}" for arm, share in r["expected_share"].items()) or DASH,
                     number(r["chi2"]),
