@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -256,7 +257,7 @@ def serve(
         engine = connect(db)
         writer = EventWriter(
             lambda: EventStore(engine),
-            setup=_register(config, models),
+            setup=_register(config, models, started=datetime.now(UTC).replace(tzinfo=None)),
             settings=WriterSettings(max_pending=max_pending_events),
             spill_dir=spill_dir,
         )
@@ -282,19 +283,31 @@ def _on_cpu(device: str) -> bool:
     return device == "cpu"
 
 
-def _register(config, models: tuple[Path, ...]):  # type: ignore[no-untyped-def]
-    """Record the experiment, and model versions the store does not know yet, before the first event."""
+def _register(config, models: tuple[Path, ...], *, started: datetime):  # type: ignore[no-untyped-def]
+    """Apply the served experiment's definition as of ``started`` (a new phase if it changed) and
+    record model versions the store does not know yet, before the first event is written."""
     from dataclasses import asdict
 
     from sqlalchemy import select
 
+    from abkit.events.phases import PhaseError
     from abkit.events.schema import model_versions
     from abkit.training.serving_dir import read_metadata
 
     metadata = [read_metadata(directory) for directory in models]
+    log = logging.getLogger("abkit.serving")
 
     def setup(store) -> None:  # type: ignore[no-untyped-def]
-        store.register_experiment(config.name, config.salt, list(config.arms))
+        try:
+            applied = store.apply_experiment(config, at=started)
+        except PhaseError as error:
+            # A replica started later with another definition: its phase is the one in force.
+            # Events must still be written, so this is reported, not retried.
+            log.error("experiment %r: this service's definition was not recorded: %s", config.name, error)
+        else:
+            since = applied.started_at.isoformat(sep=" ", timespec="seconds")
+            change = "new phase" if applied.created else "unchanged, phase"
+            log.info("experiment %r: %s %d (since %s UTC)", config.name, change, applied.phase, since)
         with store.engine.connect() as conn:
             known = set(conn.execute(select(model_versions.c.model_version)).scalars())
         for meta in metadata:

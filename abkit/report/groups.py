@@ -1,6 +1,6 @@
 """The grouped sufficient statistics a report needs, and the interface every backend implements.
 
-A backend answers each family with a handful of rows per group, so memory is O(groups), never
+A backend (SQL through SQLAlchemy on a database or on exported files) answers each family with a handful of rows per group, so memory is O(groups), never
 O(events). Sums of selection time are about a shift per (experiment, model_version, arm) taken
 from that arm's own data (:class:`ArmBounds`), which keeps every group's sums of squares exact
 whatever the spread of the data across groups.

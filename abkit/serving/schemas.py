@@ -1,6 +1,7 @@
 """Request and response bodies of the HTTP API (validated once, here, and trusted inside).
 
-Ids follow the event store's rules (:mod:`abkit.events.validate`): trimmed, 1-128
+Ids follow the event store's rules (:mod:`abkit.events.validate`): trimmed by the one rule of
+:mod:`abkit.assignment.ids`, 1-128
 characters, no NUL, no U+FFFD (what invalid UTF-8 decodes to) and no ``\\x1f`` (the
 assignment key separator), so that every acknowledged event is one the store accepts.
 Message roles and texts are checked by :func:`abkit.text.parse_messages`, the same code
@@ -12,9 +13,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from abkit.assignment.hashing import SEPARATOR
+from abkit.assignment.ids import normalise_id_or_pass
 from abkit.events.validate import MAX_HANDLE_TIME_S, MAX_ID_LENGTH, MAX_SELECTION_TIME_S, REPLACEMENT_CHARACTER
 from abkit.text.transcript import ROLES
 
@@ -35,7 +37,8 @@ def _check_id(value: str) -> str:
 
 Id = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH),
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH),
+    BeforeValidator(normalise_id_or_pass),  # runs before the length check
     AfterValidator(_check_id),
 ]
 
