@@ -255,7 +255,9 @@ def test_unregistered_experiment_srm_is_missing(frames, tmp_path):
     url = f"sqlite:///{tmp_path / 'unregistered.sqlite'}"
     write_events(url, frames, register=False)
     document = build_report(url, now=NOW).to_dict()
-    assert all(row["missing"] == f"experiment {row['experiment']} not registered" for row in document["srm_by_experiment"])
+    assert all(
+        row["missing"] == f"experiment {row['experiment']} not registered" for row in document["srm_by_experiment"]
+    )
     assert all(row["p"] is None for row in document["srm_by_experiment"])
 
 

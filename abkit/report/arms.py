@@ -169,9 +169,7 @@ def compare_arms(
     )
 
 
-def _no_shared_phase(
-    treatment: dict[int, ArmGroup], control: dict[int, ArmGroup], labels: tuple[str, str]
-) -> str:
+def _no_shared_phase(treatment: dict[int, ArmGroup], control: dict[int, ArmGroup], labels: tuple[str, str]) -> str:
     if not treatment:
         return f"no selections in {labels[0]}"
     if not control:

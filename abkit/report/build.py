@@ -104,9 +104,7 @@ def plan_for(bounds: list[ArmBounds], phases: tuple) -> Plan:
     return Plan(shifts=shifts, phases=phases, grain=grain)
 
 
-def _report(
-    backend: StatsSource, window: Window, top_n: int, now: datetime | None, min_effect_s: float
-) -> Report:
+def _report(backend: StatsSource, window: Window, top_n: int, now: datetime | None, min_effect_s: float) -> Report:
     phases = tuple(backend.experiment_phases())
     plan = plan_for(backend.bounds(window), phases)
     groups = backend.groups(window, plan)

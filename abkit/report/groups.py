@@ -94,7 +94,7 @@ class ArmGroup:
     """Selections of one (experiment, phase, model_version, arm): sample and per-interaction cluster sums.
 
     Each interaction (advocate_id, case_id) belongs to the phase in force at its first selection
-    (phase 0: before the experiment's first recorded phase). ``total``/``total_sq`` are sums of
+    (the first phase also covers earlier selections; phase 0: the experiment is not registered). ``total``/``total_sq`` are sums of
     x - shift and (x - shift)^2 over selections, with the arm's shift (:class:`ArmBounds`); ``k``
     counts interactions and ``sum_n2``, ``sum_y2``, ``sum_ny`` are sums over interactions of
     n_i^2, y_i^2 and n_i*y_i with y_i the interaction's sum of x - shift.

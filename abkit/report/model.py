@@ -143,6 +143,7 @@ class VersionReport:
     case_time_saved_share: float | None
     case_time_saved_share_missing: str | None
     verdict: Verdict
+    srm_missing: str | None = None  # why no phase of the experiment could be tested, if none could
 
     @property
     def treatment(self) -> ArmFigures:
@@ -167,7 +168,7 @@ class VersionReport:
         worst = _worst_srm(self.comparison)
         if worst is None:
             reasons = [ph.srm.missing for ph in self.comparison.phases if ph.srm.missing]
-            _figure(out, "srm", None, reasons[0] if reasons else "no phase with both arms to test")
+            _figure(out, "srm", None, reasons[0] if reasons else self.srm_missing)
         else:
             out["srm"] = {"experiment": self.experiment, "phase": worst.phase, **srm_dict(worst.srm)}
         reason = self.case_time_saved_share_missing
@@ -296,7 +297,13 @@ class TimeRow:
     sd_s: float | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start": iso(self.start), "arm_kind": self.arm_kind, "n": self.n, "mean_s": self.mean_s, "sd_s": self.sd_s}
+        return {
+            "start": iso(self.start),
+            "arm_kind": self.arm_kind,
+            "n": self.n,
+            "mean_s": self.mean_s,
+            "sd_s": self.sd_s,
+        }
 
 
 @dataclass(frozen=True)
@@ -336,7 +343,12 @@ class ExperimentSrm:
     srm: SrmResult
 
     def to_dict(self) -> dict[str, Any]:
-        return {"experiment": self.experiment, "phase": self.phase, "started_at": iso(self.started_at), **srm_dict(self.srm)}
+        return {
+            "experiment": self.experiment,
+            "phase": self.phase,
+            "started_at": iso(self.started_at),
+            **srm_dict(self.srm),
+        }
 
 
 @dataclass(frozen=True)

@@ -89,11 +89,18 @@ def _deviation(plan: Plan) -> ColumnElement:
 
 
 def _phase(experiment: ColumnElement, moment: ColumnElement, phases: Iterable[Phase]) -> ColumnElement:
-    """The phase in force at ``moment`` for each experiment (0: before its first recorded phase)."""
+    """The phase in force at ``moment`` for each experiment.
+
+    An experiment's first recorded phase also covers anything earlier (a definition recorded
+    after its first events, e.g. registered once traffic was flowing); 0 means unregistered.
+    """
+    first: dict[str, int] = {}
+    for phase in phases:
+        first[phase.experiment] = min(phase.phase, first.get(phase.experiment, phase.phase))
     whens = []
     for phase in sorted(phases, key=lambda p: (p.experiment, -p.phase)):
         condition = experiment == phase.experiment
-        if phase.started_at is not None:
+        if phase.started_at is not None and phase.phase != first[phase.experiment]:
             condition = and_(condition, moment >= phase.started_at)
         whens.append((condition, literal(phase.phase)))
     return case(*whens, else_=literal(0)) if whens else literal(0)

@@ -43,8 +43,9 @@ def reference_queries(dialect_name: str) -> Iterator[tuple[str, Select]]:
     """
     window, shift = Window(), REFERENCE_SHIFT
     plan = Plan(shifts=(), phases=(), grain="day")
-    yield "Per experiment, version and arm: selections, smallest time (the shift), time span", queries.bounds_query(
-        window
+    yield (
+        "Per experiment, version and arm: selections, smallest time (the shift), time span",
+        queries.bounds_query(window),
     )
     centred = queries.arm_groups_query(window, plan)
     yield (

@@ -47,9 +47,7 @@ def significance(p: float | None) -> str:
 def verdict_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the verdicts: what to do about each version and comparison, and why."""
     header = ["experiment", "result", "decision", "why"]
-    rows = [
-        [v.get("experiment") or DASH, f"{v['model_version']} vs holdout", *_verdict(v)] for v in report["versions"]
-    ]
+    rows = [[v.get("experiment") or DASH, f"{v['model_version']} vs holdout", *_verdict(v)] for v in report["versions"]]
     rows += [[c["experiment"], f"{c['challenger']} vs {c['baseline']}", *_verdict(c)] for c in report["comparisons"]]
     return header, rows
 

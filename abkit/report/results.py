@@ -27,11 +27,15 @@ def srm_by_phase(arms: Sequence[ArmGroup], phases: Sequence[Phase]) -> SrmTable:
     for g in arms:
         observed[g.experiment, g.phase][g.arm] += g.k
     defined = {(p.experiment, p.phase): p for p in phases}
-    registered = {p.experiment for p in phases}
     table: SrmTable = {}
     for (experiment, number), counts in observed.items():
         phase = defined.get((experiment, number))
-        if phase is not None and phase.started_at is None and HOLDOUT_ARM in phase.weights and not set(counts) <= set(phase.weights):
+        if (
+            phase is not None
+            and phase.started_at is None
+            and HOLDOUT_ARM in phase.weights
+            and not set(counts) <= set(phase.weights)
+        ):
             # An experiment registered before phases were kept: only its last weights survive, and a
             # standing experiment re-pointed at each release had other version arms before. The
             # holdout's share never moved, so test it against all other arms pooled.
@@ -40,11 +44,7 @@ def srm_by_phase(arms: Sequence[ArmGroup], phases: Sequence[Phase]) -> SrmTable:
         if phase is not None:
             table[experiment, number] = (phase.started_at, srm_test(dict(counts), phase.weights))
             continue
-        reason = (
-            f"before the first recorded phase of {experiment}"
-            if experiment in registered
-            else f"experiment {experiment} not registered"
-        )
+        reason = f"experiment {experiment} not registered"
         table[experiment, number] = (None, SrmResult(None, None, None, None, dict(counts), {}, reason))
     return table
 
@@ -59,7 +59,7 @@ def _holdout_srm(counts: dict[str, int], holdout_weight: float) -> SrmResult:
 
 
 def _phase_infos(experiment: str, phases: Sequence[Phase], srm: SrmTable) -> dict[int, PhaseInfo]:
-    """Every phase of one experiment (0: before its first recorded phase) with its SRM."""
+    """Every phase of one experiment (0 for an unregistered one) with its SRM."""
     own = sorted((p for p in phases if p.experiment == experiment), key=lambda p: p.phase)
     infos = {}
     for index, phase in enumerate(own):
@@ -67,8 +67,9 @@ def _phase_infos(experiment: str, phases: Sequence[Phase], srm: SrmTable) -> dic
         untested = SrmResult(None, None, None, None, {}, dict(phase.weights), "no interactions in this phase")
         result = srm.get((experiment, phase.phase), (None, untested))[1]
         infos[phase.phase] = PhaseInfo(phase.phase, phase.started_at, ended, phase.weights, result)
-    zero = srm.get((experiment, 0), (None, SrmResult(None, None, None, None, {}, {}, "no interactions")))[1]
-    infos[0] = PhaseInfo(0, None, own[0].started_at if own else None, {}, zero)
+    if not own:  # unregistered: every interaction is in phase 0
+        untested = SrmResult(None, None, None, None, {}, {}, "no interactions")
+        infos[0] = PhaseInfo(0, None, None, {}, srm.get((experiment, 0), (None, untested))[1])
     return infos
 
 
@@ -92,13 +93,15 @@ def versions(
         treated_key, held_key = (experiment, version, version), (experiment, version, HOLDOUT_ARM)
         treated = by_arm.get(treated_key, [])
         held = by_arm.get(held_key, [])
+        infos = _phase_infos(experiment, phases, srm)
         comparison = compare_arms(
             treated,
             held,
             (plan.shift_of(treated_key), plan.shift_of(held_key)),
-            _phase_infos(experiment, phases, srm),
+            infos,
             (version, f"holdout of {experiment}"),
         )
+        untested = [info.srm.missing for info in infos.values() if info.srm.missing]
         hits = [h for h in groups.hits if h.experiment == experiment and h.model_version == version]
         accuracy = topk_accuracy(*(sum(getattr(h, f) for h in hits) for f in ("top1", "top3", "top5", "n")))
         share, per_case, handle, share_missing = _case_share(cases.get((experiment, version)), comparison)
@@ -115,6 +118,7 @@ def versions(
                 mean_handle_time_s=handle,
                 case_time_saved_share=share,
                 case_time_saved_share_missing=share_missing,
+                srm_missing=untested[0] if untested else f"no phase where {version} and its holdout both ran",
                 verdict=decide(
                     comparison,
                     version,
@@ -173,14 +177,10 @@ def comparisons(
         arm_groups = treatment_arms[experiment]
         if not _side_by_side(experiment, arm_groups, phases):
             continue
+        # registered release times when every arm has one, else when each arm's version first served
         use_registered = all(arm in releases for arm in arm_groups)
-
-        def released(arm: str) -> tuple[datetime, str]:
-            if use_registered:
-                return releases[arm], arm
-            return first_served.get(arm) or min(g.first_seen for g in arm_groups[arm]), arm
-
-        baseline, *challengers = sorted(arm_groups, key=released)
+        released = {arm: (releases[arm] if use_registered else first_served[arm], arm) for arm in arm_groups}
+        baseline, *challengers = sorted(arm_groups, key=released.__getitem__)
         infos = _phase_infos(experiment, phases, srm)
         registered = any(p.experiment == experiment for p in phases)
         for challenger in challengers:

@@ -274,12 +274,16 @@ class SqlSource:
     def experiment_phases(self) -> list[Phase]:
         """Recorded phases; an experiment registered before phases were kept is one phase from the start."""
         with self.engine.connect() as conn:
-            names = set(inspect(conn).get_table_names())
+            inspector = inspect(conn)
+            # exported files are views (FilesSource), database tables are tables
+            names = set(inspector.get_table_names()) | set(inspector.get_view_names())
         phases: list[Phase] = []
         if experiment_phases.name in names:
             t = experiment_phases.c
             for row in self._rows(select(t.experiment, t.phase, t.salt, t.arms_json, t.started_at)):
-                phases.append(Phase(row.experiment, _int(row.phase), row.salt, _arms(row.arms_json), _datetime(row.started_at)))
+                phases.append(
+                    Phase(row.experiment, _int(row.phase), row.salt, _arms(row.arms_json), _datetime(row.started_at))
+                )
         recorded = {phase.experiment for phase in phases}
         if experiments.name in names:
             e = experiments.c

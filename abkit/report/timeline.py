@@ -59,7 +59,9 @@ def timeline(groups: Sequence[BucketGroup], plan: Plan) -> Timeline:
     else:
         grain, start_of = plan.grain, (lambda moment: moment)
     rolled = _roll_up(groups, plan, start_of)
-    return Timeline(grain, tuple(TimeRow(start, kind, s.n, s.mean, s.sd) for (start, kind), s in sorted(rolled.items())))
+    return Timeline(
+        grain, tuple(TimeRow(start, kind, s.n, s.mean, s.sd) for (start, kind), s in sorted(rolled.items()))
+    )
 
 
 def daily_events(groups: Sequence[BucketGroup], prediction_days: Sequence[PredictionDay]) -> tuple[DayCount, ...]:

@@ -102,9 +102,8 @@ def decide(
         reason = delta.missing or comparison.clustered.missing or "no interval"
         return Verdict("keep collecting", f"{subject} against {against}: no interval yet ({reason}).")
     low, high = delta.ci95_s
-    figures = (
-        f"(95% CI {seconds(low)} to {seconds(high)} s, interaction-level p {p_value(p)}"
-        + (f", n = {comparison.interactions_treatment:,} / {comparison.interactions_control:,} interactions)")
+    figures = f"(95% CI {seconds(low)} to {seconds(high)} s, interaction-level p {p_value(p)}" + (
+        f", n = {comparison.interactions_treatment:,} / {comparison.interactions_control:,} interactions)"
     )
     if p < ALPHA and (high < 0 or low > 0):
         verb = "saves" if delta.delta_s < 0 else "costs"

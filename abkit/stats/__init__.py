@@ -12,8 +12,8 @@ from abkit.stats.guardrail import GuardrailCheck, GuardrailResult, guardrail_che
 from abkit.stats.multiple import holm
 from abkit.stats.power import PowerResult, days_to_detect, design_effect, mde
 from abkit.stats.sequential import DEFAULT_N_STAR, SequentialResult, confidence_sequence, sequential_delta
-from abkit.stats.stratified import StratifiedSummary, stratified_summary
 from abkit.stats.srm import DEFAULT_SRM_THRESHOLD, SrmResult, srm_test
+from abkit.stats.stratified import StratifiedSummary, stratified_summary
 from abkit.stats.summary import SampleSummary
 from abkit.stats.trend import TrendMethod, TrendResult, mann_kendall
 from abkit.stats.welch import WelchResult, clustered_welch, welch_from_moments, welch_test

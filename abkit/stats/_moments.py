@@ -41,7 +41,9 @@ def arm_moments(summary: ArmSummary, label: str) -> ArmMoments | str:
         if summary.variance_of_mean is None or summary.dof is None:
             return summary.missing or f"no variance in {label}"
         return ArmMoments(summary.shift, summary.offset, summary.variance_of_mean, summary.dof)
-    raise TypeError(f"{label} must be a SampleSummary, ClusterSummary or StratifiedSummary, got {type(summary).__name__}")
+    raise TypeError(
+        f"{label} must be a SampleSummary, ClusterSummary or StratifiedSummary, got {type(summary).__name__}"
+    )
 
 
 def arm_mean(summary: ArmSummary) -> tuple[float, float] | None:
