@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from abkit.report.arms import ArmComparison, PhaseComparison
 from abkit.report.verdict import DECISIONS, decide
@@ -77,5 +78,5 @@ def test_no_interval_and_no_data_are_told_apart():
 
 
 def test_every_decision_is_in_the_documented_vocabulary():
-    docs = open("docs/statistics.md").read()
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "statistics.md").read_text()
     assert all(f"`{decision}`" in docs for decision in DECISIONS if decision != "do not ship: guardrail")
