@@ -176,7 +176,7 @@ class SparkDialect(default.DefaultDialect):
 
     name = DIALECT_NAME
     driver = "pyspark"
-    preparer = SparkIdentifierPreparer
+    preparer = SparkIdentifierPreparer  # type: ignore[assignment]
     supports_statement_cache = True
     supports_native_boolean = True
     supports_native_decimal = True
@@ -186,8 +186,8 @@ class SparkDialect(default.DefaultDialect):
     def import_dbapi(cls) -> Any:
         return _DBAPI
 
-    def _get_default_schema_name(self, connection: Any) -> str | None:
-        return None
+    def _get_default_schema_name(self, connection: Any) -> str:
+        return "default"  # Spark's default database
 
     def do_rollback(self, dbapi_connection: Any) -> None:
         pass

@@ -42,13 +42,17 @@ ACTIVE = "active"
 LOCAL_SHUFFLE_PARTITIONS = 8
 
 
-def spark_session(master: str = ACTIVE, *, app_name: str = "abkit-report") -> tuple[Any, bool]:
+def spark_session(
+    master: str = ACTIVE, *, app_name: str = "abkit-report", config: dict[str, str] | None = None
+) -> tuple[Any, bool]:
     """A Spark session for ``master`` and whether this call started it (then the caller stops it).
 
     Args:
         master: ``local[N]``, ``spark://host:7077``, ``yarn``, ``k8s://...``; ``sc://host:15002`` for
             Spark Connect (Databricks Connect, a Spark Connect server); or ``active`` for the session
             this process already has (a notebook, ``spark-submit``'s configuration).
+        app_name: the application's name in the cluster's UI.
+        config: more Spark settings for a session this call starts (e.g. ``spark.sql.warehouse.dir``).
 
     Raises:
         ModuleNotFoundError: pyspark is not installed (``pip install pyspark``; Java 17+ for local mode).
@@ -71,7 +75,10 @@ def spark_session(master: str = ACTIVE, *, app_name: str = "abkit-report") -> tu
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
         )
-    return builder.getOrCreate(), True
+    for key, value in (config or {}).items():  # the caller's settings win
+        builder = builder.config(key, value)
+    # getOrCreate hands back a session this process already has (whatever the master): not ours to stop.
+    return builder.getOrCreate(), active is None
 
 
 def _is_catalog(tables: str) -> bool:
