@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select, text
@@ -24,7 +24,7 @@ def test_literals_keep_their_spark_types():
     assert spark_literal(datetime(2026, 1, 6, 10, 0, 0, 5)) == "TIMESTAMP_NTZ '2026-01-06 10:00:00.000005'"
     assert spark_literal(date(2026, 1, 6)) == "DATE '2026-01-06'"
     with pytest.raises(TypeError, match="naive UTC"):
-        spark_literal(datetime(2026, 1, 6, tzinfo=timezone.utc))
+        spark_literal(datetime(2026, 1, 6, tzinfo=UTC))
     with pytest.raises(TypeError, match="no literal for bytes"):
         spark_literal(b"x")
 
