@@ -55,6 +55,14 @@ def test_every_report_query_compiles_for_spark():
     assert "percentile(selections.selection_time_s, array(0.5D, 0.99D))" in latency
 
 
+def test_literal_binds_spell_values_as_the_driver_does():
+    statement = select(selections.c.selection_time_s - 15.0).where(
+        selections.c.experiment == "it's", selections.c.created_at >= datetime(2026, 1, 1)
+    )
+    sql = str(statement.compile(dialect=SparkDialect(), compile_kwargs={"literal_binds": True}))
+    assert "- 15.0D" in sql and "= 'it\\'s'" in sql and ">= TIMESTAMP_NTZ '2026-01-01 00:00:00'" in sql
+
+
 class RecordingSession:
     """Stands in for a SparkSession: records the SQL it is given and answers one row."""
 

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import default
-from sqlalchemy.sql import compiler
+from sqlalchemy.sql import compiler, sqltypes
 
 DIALECT_NAME = "spark"
 
@@ -166,6 +166,15 @@ class _DBAPI:
         raise InterfaceError("spark: create the engine with spark_engine(session), which supplies the session")
 
 
+def _spark_literals(base: type) -> type:
+    """``base`` whose literal rendering (``literal_binds``, reference SQL) is :func:`spark_literal`'s."""
+
+    def literal_processor(self: Any, dialect: Any) -> Any:
+        return spark_literal
+
+    return type(f"Spark{base.__name__}", (base,), {"literal_processor": literal_processor})
+
+
 class SparkIdentifierPreparer(compiler.IdentifierPreparer):
     def __init__(self, dialect: default.DefaultDialect):
         super().__init__(dialect, initial_quote="`", escape_quote="`")
@@ -181,6 +190,11 @@ class SparkDialect(default.DefaultDialect):
     supports_native_boolean = True
     supports_native_decimal = True
     default_paramstyle = "pyformat"
+    # Statements compiled with literal values spell them as the DB-API does at run time.
+    colspecs = {
+        base: _spark_literals(base)
+        for base in (sqltypes.Float, sqltypes.String, sqltypes.DateTime, sqltypes.Date)
+    }
 
     @classmethod
     def import_dbapi(cls) -> Any:
