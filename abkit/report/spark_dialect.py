@@ -192,8 +192,7 @@ class SparkDialect(default.DefaultDialect):
     default_paramstyle = "pyformat"
     # Statements compiled with literal values spell them as the DB-API does at run time.
     colspecs = {
-        base: _spark_literals(base)
-        for base in (sqltypes.Float, sqltypes.String, sqltypes.DateTime, sqltypes.Date)
+        base: _spark_literals(base) for base in (sqltypes.Float, sqltypes.String, sqltypes.DateTime, sqltypes.Date)
     }
 
     @classmethod
