@@ -210,3 +210,14 @@ class SparkDialect(default.DefaultDialect):
 
     def do_ping(self, dbapi_connection: Any) -> bool:
         return True
+
+    def get_table_names(self, connection: Any, schema: str | None = None, **kw: Any) -> list[str]:
+        """Tables and views of the current database, temporary views included (``SHOW TABLES``)."""
+        statement = "SHOW TABLES" if schema is None else f"SHOW TABLES IN {self.identifier_preparer.quote(schema)}"
+        return [row[1] for row in connection.exec_driver_sql(statement)]
+
+    def get_view_names(self, connection: Any, schema: str | None = None, **kw: Any) -> list[str]:
+        return []  # SHOW TABLES lists them with the tables
+
+    def has_table(self, connection: Any, table_name: str, schema: str | None = None, **kw: Any) -> bool:
+        return table_name in self.get_table_names(connection, schema)
