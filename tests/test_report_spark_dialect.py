@@ -13,6 +13,7 @@ from abkit.report.dialects import day_of, percentiles, week_start
 from abkit.report.groups import Window
 from abkit.report.spark_dialect import DatabaseError, SparkDialect, spark_literal
 from abkit.report.spark_source import spark_engine
+from tests.test_report_backends import _all_queries
 
 
 def test_literals_keep_their_spark_types():
@@ -31,19 +32,7 @@ def test_literals_keep_their_spark_types():
 
 def test_every_report_query_compiles_for_spark():
     window = Window("standing", datetime(2026, 1, 1), datetime(2026, 2, 1))
-    statements = [
-        queries.shift_query(window),
-        queries.arm_groups_query(window, 12.5),
-        queries.hit_groups_query(window),
-        queries.template_groups_query(window, 12.5),
-        queries.week_groups_query(window, 12.5),
-        queries.day_groups_query(window, 12.5),
-        queries.prediction_days_query(window),
-        queries.latency_query(window),
-        queries.case_groups_query(window),
-        queries.case_count_query(window),
-        queries.interaction_families_query(window, 12.5),
-    ]
+    statements = list(_all_queries(window))
     for statement in statements:
         sql = str(statement.compile(dialect=SparkDialect()))
         assert sql.startswith(("SELECT", "WITH")) and '"' not in sql  # identifiers quote with backquotes
@@ -86,12 +75,12 @@ def test_bound_values_reach_spark_as_literals():
     session = RecordingSession()
     engine = spark_engine(session)
     with engine.connect() as conn:
-        statement = queries.shift_query(Window("v4 'quoted'", datetime(2026, 1, 6), None))
+        statement = queries.bounds_query(Window("v4 'quoted'", datetime(2026, 1, 6), None))
         assert conn.execute(statement).all() == [(3, datetime(2026, 1, 6))]
         conn.execute(text("SELECT 100 % 7, :x"), {"x": 1.5})
-    shift_sql, modulo_sql = session.statements[-2:]
-    assert "= 'v4 \\'quoted\\''" in shift_sql and ">= TIMESTAMP_NTZ '2026-01-06 00:00:00'" in shift_sql
-    assert "LIMIT 1" in shift_sql and "%(" not in shift_sql
+    bounds_sql, modulo_sql = session.statements[-2:]
+    assert "= 'v4 \\'quoted\\''" in bounds_sql and ">= TIMESTAMP_NTZ '2026-01-06 00:00:00'" in bounds_sql
+    assert "GROUP BY" in bounds_sql and "%(" not in bounds_sql
     assert modulo_sql == "SELECT 100 % 7, 1.5D"  # a literal % survives the substitution
 
 

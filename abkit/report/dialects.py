@@ -86,6 +86,12 @@ def _hour_default(element: hour_of, compiler: Any, **kw: Any) -> str:
     return f"date_trunc('hour', {_arg(compiler, element, **kw)})"
 
 
+@compiles(hour_of, "spark")
+def _hour_spark(element: hour_of, compiler: Any, **kw: Any) -> str:
+    # Spark's date_trunc returns an instant (TIMESTAMP); the event store's timestamps are naive UTC.
+    return f"CAST(date_trunc('hour', {_arg(compiler, element, **kw)}) AS TIMESTAMP_NTZ)"
+
+
 @compiles(hour_of, "sqlite")
 def _hour_sqlite(element: hour_of, compiler: Any, **kw: Any) -> str:
     return f"strftime('%Y-%m-%d %H:00:00', {_arg(compiler, element, **kw)})"
