@@ -9,53 +9,109 @@ training uses.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from abkit.assignment.hashing import SEPARATOR
 from abkit.events.validate import MAX_HANDLE_TIME_S, MAX_ID_LENGTH, MAX_SELECTION_TIME_S, REPLACEMENT_CHARACTER
-from abkit.text.transcript import ROLES
+from abkit.text.transcript import Role
 
 MAX_MESSAGES = 2_000  # far beyond 512 tokens of context; bounds the work one request can ask for
+# Shorter deadlines cannot cover a forward pass and the network; the published budget is 100 ms.
+MIN_DEADLINE_MS = 50.0
+MAX_DEADLINE_MS = 60_000.0
 _FORBIDDEN = {
     "\x00": "a NUL character",
     REPLACEMENT_CHARACTER: "U+FFFD (invalid UTF-8)",
     SEPARATOR: "the \\x1f separator",
 }
+# The rules above as JSON Schema patterns (Python/ECMA regex syntax): at least one character
+# that is not whitespace (the id is trimmed, as str.strip() does), none of the forbidden ones.
+_ALLOWED = r"[^\x00\x1f\ufffd]"
+ID_PATTERN = rf"^{_ALLOWED}*[^\s\x00\x1f\ufffd]{_ALLOWED}*$"
+TEXT_PATTERN = r"\S"
+# RFC 3339 with its UTC offset required; the first and last representable days are refused
+# because an offset could move them out of range once converted to UTC.
+TIMESTAMP_PATTERN = r"^(?!0001-01-01|9999-12-31)\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+_TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 
 
 def _check_id(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty or only whitespace")
     for character, name in _FORBIDDEN.items():
         if character in value:
             raise ValueError(f"must not contain {name}")
     return value
 
 
+# Length limits apply to the id as sent (so the schema's maxLength says exactly what is accepted);
+# the stored id is trimmed.
 Id = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH),
+    Field(min_length=1, max_length=MAX_ID_LENGTH, json_schema_extra={"pattern": ID_PATTERN}),
     AfterValidator(_check_id),
 ]
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
+def _check_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("missing or empty")
     return value
 
 
+def _check_timestamp(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be a string: an RFC 3339 timestamp with a UTC offset")
+    if not _TIMESTAMP.match(value):
+        if value[:10] in ("0001-01-01", "9999-12-31"):
+            raise ValueError("must be between 0001-01-02 and 9999-12-30 (an offset could move it out of range)")
+        raise ValueError("must be an RFC 3339 timestamp with a UTC offset, e.g. 2026-12-03T10:00:00Z")
+    return value
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+Timestamp = Annotated[
+    datetime,
+    Strict(False),  # parsed from the string that _check_timestamp let through
+    BeforeValidator(_check_timestamp),
+    AfterValidator(_naive_utc),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN}),
+]
+
+
 class _Strict(BaseModel):
-    # Unknown fields are refused so that a misspelt field name is an error, not silently ignored.
-    model_config = ConfigDict(extra="forbid")
+    # Unknown fields are refused so that a misspelt field name is an error, not silently ignored;
+    # strict types: no "3.5" or true for a number, no number for a timestamp.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class MessageIn(_Strict):
     """One message of the conversation, oldest first in the list."""
 
-    role: str = Field(description=f"One of {list(ROLES)}.", examples=["customer"])
-    text: str = Field(description="The message text (non-empty).", examples=["My card was declined"])
+    role: Role = Field(examples=["customer"])
+    text: Annotated[str, AfterValidator(_check_text)] = Field(
+        min_length=1,
+        description="The message text (not only whitespace). Its maximum length is the server's per-message limit.",
+        examples=["My card was declined"],
+        json_schema_extra={"pattern": TEXT_PATTERN},
+    )
 
 
 class SuggestRequest(_Strict):
@@ -64,9 +120,15 @@ class SuggestRequest(_Strict):
     case_id: Id
     message_id: Id = Field(description="The newest message, the one the advocate is answering.")
     advocate_id: Id
-    messages: list[MessageIn] = Field(max_length=MAX_MESSAGES, description="The conversation so far, oldest first.")
+    messages: list[MessageIn] = Field(
+        min_length=1, max_length=MAX_MESSAGES, description="The conversation so far, oldest first."
+    )
     deadline_ms: float | None = Field(
-        default=None, gt=0, le=60_000, description="Give up after this many milliseconds (default: the server's)."
+        default=None,
+        ge=MIN_DEADLINE_MS,
+        le=MAX_DEADLINE_MS,
+        allow_inf_nan=False,
+        description="Give up after this many milliseconds (default: the server's).",
     )
 
 
@@ -94,7 +156,7 @@ class SelectionRequest(_Strict):
     template_id: Id
     selection_time_s: float = Field(ge=0, le=MAX_SELECTION_TIME_S, allow_inf_nan=False)
     prediction_id: Id | None = None
-    created_at: Annotated[datetime | None, AfterValidator(_naive_utc)] = None
+    created_at: Timestamp | None = Field(default=None, description="When it happened (default: when received).")
 
 
 class SelectionResponse(BaseModel):
@@ -109,11 +171,20 @@ class CaseRequest(_Strict):
 
     case_id: Id
     handle_time_s: float = Field(ge=0, le=MAX_HANDLE_TIME_S, allow_inf_nan=False)
-    closed_at: Annotated[datetime | None, AfterValidator(_naive_utc)] = None
+    closed_at: Timestamp | None = Field(default=None, description="When it closed (default: when received).")
 
 
 class CaseResponse(BaseModel):
     case_id: str
+
+
+class ReadyResponse(BaseModel):
+    ready: bool
+    problems: list[str] = Field(description="Why not ready; without the bearer token, named without details.")
+    models: list[str] | None = Field(default=None, description="Loaded model versions (with the token, or none set).")
+    experiment: str | None = None
+    events_pending: int | None = None
+    database_up: bool | None = None
 
 
 class ErrorResponse(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from abkit.assignment import ExperimentConfig
 from abkit.assignment.config import HOLDOUT
 from abkit.events import columns as c
 from abkit.events.validate import MAX_NAME_LENGTH
+from abkit.serving.admission import Overloaded
 from abkit.serving.batcher import BatcherSettings, BatcherStopped, DeadlinePassed, DynamicBatcher, QueueFull
 from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
@@ -35,17 +37,27 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+DEFAULT_MAX_MESSAGE_CHARS = 20_000
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     """Service-level limits (batching and event writing have their own settings)."""
 
     batcher: BatcherSettings = field(default_factory=BatcherSettings)
     deadline_s: float = 2.0  # default time a suggest request may take before a 504
+    # Longest message text accepted, in characters, checked before the tokenizer: one message of
+    # 900 KB took the tokenizer seconds. 20,000 is about 5,000 tokens, ten times a 512-token window.
+    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
     retry_after_s: int = 1  # Retry-After sent with 429 and 503
     shutdown_flush_timeout_s: float = 30.0  # how long shutdown retries writing buffered events
     # After loading, freeze the heap and make young GC collections rare (abkit.serving.heap).
     # Process-wide, so off by default for a service embedded in another program; `abkit serve` sets it.
     settle_heap: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_message_chars < 1:
+            raise ValueError(f"max_message_chars must be at least 1, got {self.max_message_chars}")
 
 
 @dataclass(frozen=True)
@@ -179,6 +191,9 @@ class SuggestionService:
         self.batchers: dict[str, DynamicBatcher[TopK]] = {}
         # One model worker thread: models sharing a device take turns rather than contend.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-model")
+        # Tokenizing runs off the event loop, on one thread (the token caches are not thread-safe),
+        # so that a long conversation never holds up other requests' reading and answering.
+        self._tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-tokenize")
         self.loaded = False
         self.load_error: str | None = None
         self._load_task: asyncio.Task | None = None
@@ -245,6 +260,7 @@ class SuggestionService:
         loop = asyncio.get_running_loop()
         left = await loop.run_in_executor(None, self.writer.close, self.settings.shutdown_flush_timeout_s)
         self._executor.shutdown(wait=True)
+        self._tokenizer.shutdown(wait=True)
         for scorer in self.scorers.values():
             close = getattr(scorer, "close", None)  # a model process (ProcessScorer) is stopped here
             if close is not None:
@@ -269,31 +285,40 @@ class SuggestionService:
         """Each loaded model's own forward-pass count and seconds, where its scorer keeps them."""
         return self._per_model("forward_time", ForwardTime)
 
-    def readiness(self) -> tuple[bool, dict[str, Any]]:
-        """Whether the service can take traffic, and why not."""
-        problems = []
+    def readiness(self, *, detailed: bool = True) -> tuple[bool, dict[str, Any]]:
+        """Whether the service can take traffic, and why not.
+
+        Args:
+            detailed: name each problem with its details (error texts, which may carry the
+                database host) and add the models, experiment and event figures; otherwise
+                name the problems only, for callers without the bearer token.
+        """
+        problems: list[tuple[str, str]] = []  # (what, its details)
         if self.load_error:
-            problems.append(f"model load failed: {self.load_error}")
+            problems.append(("model load failed", self.load_error))
         elif not self.loaded:
-            problems.append("models are loading")
+            problems.append(("models are loading", ""))
         for version, scorer in self.scorers.items():
             # A model in a child process (ProcessScorer) can die on its own (killed, out of memory):
             # every request would fail, so say so and let the orchestrator restart the service.
             if getattr(scorer, "alive", True) is False:
-                problems.append(f"model {version}: its model process has exited")
+                problems.append((f"model {version}: its model process has exited", ""))
         if not self.writer.db_up:
-            problems.append(f"event database unavailable: {self.writer.last_error or 'not yet reached'}")
+            problems.append(("event database unavailable", self.writer.last_error or "not yet reached"))
         if not self.writer.has_room():
-            problems.append(f"event buffer full ({self.writer.pending} events waiting)")
+            problems.append(("event buffer full", f"{self.writer.pending} events waiting"))
+        ready = not problems
+        if not detailed:
+            return ready, {"ready": ready, "problems": [what for what, _ in problems]}
         state = {
-            "ready": not problems,
-            "problems": problems,
+            "ready": ready,
+            "problems": [f"{what}: {details}" if details else what for what, details in problems],
             "models": list(self.scorers),
             "experiment": self.experiment.name,
             "events_pending": self.writer.pending,
             "database_up": self.writer.db_up,
         }
-        return not problems, state
+        return ready, state
 
     def _admit(self, events: int = 1) -> None:
         if not self.writer.has_room(events):
@@ -310,34 +335,56 @@ class SuggestionService:
 
     # -- requests ----------------------------------------------------------------------
 
-    def submit(self, request: SuggestRequest, started: float | None = None) -> PendingSuggestion:
-        """Admit, assign, tokenize and queue one request, without waiting for its forward pass.
+    async def submit(self, request: SuggestRequest, started: float | None = None) -> PendingSuggestion:
+        """Admit, assign, tokenize (off the event loop) and queue one request, without waiting
+        for its forward pass.
 
         Cancel ``pending.future`` when the client goes away: the batcher then drops the request.
 
         Raises:
-            ServiceError: 422 bad messages, 429 queue full, 503 not ready, buffer full or shutting down.
+            ServiceError: 422 bad or too long messages, 429 overloaded (the queue is full, or it
+                would not drain before the deadline), 503 not ready, buffer full or shutting down.
         """
         started = time.monotonic() if started is None else started
         if not self.loaded:
             raise ServiceError(503, self._not_ready_detail(), retry_after=self.settings.retry_after_s)
+        limit = self.settings.max_message_chars
+        for index, message in enumerate(request.messages):
+            if len(message.text) > limit:
+                raise ServiceError(
+                    422,
+                    f"messages[{index}].text: {len(message.text):,} characters, over the limit of {limit:,} a message",
+                )
         try:
             messages = parse_messages([{"role": m.role, "text": m.text} for m in request.messages])
         except MessageError as error:
             raise ServiceError(422, str(error)) from None
         self._admit()
         arm, version = self.arm_of(request.advocate_id, request.case_id)
-        token_ids = self.scorers[version].encode(messages)
         budget_s = request.deadline_ms / 1000 if request.deadline_ms is not None else self.settings.deadline_s
+        batcher = self.batchers[version]
         try:
-            future = self.batchers[version].submit_nowait(token_ids, started + budget_s)
+            batcher.check_admission(started + budget_s - time.monotonic())  # before spending the tokenizer on it
+            loop = asyncio.get_running_loop()
+            token_ids = await loop.run_in_executor(self._tokenizer, self.scorers[version].encode, messages)
+            future = batcher.submit_nowait(token_ids, started + budget_s)
+        except Overloaded as error:
+            self.metrics.on_dropped("overloaded", 1)
+            raise ServiceError(
+                429, f"server busy: {error}; retry later", retry_after=self._retry_after(error.wait_s - error.budget_s)
+            ) from None
         except QueueFull:
+            self.metrics.on_dropped("queue_full", 1)
             raise ServiceError(
                 429, "server busy: the request queue is full; retry later", retry_after=self.settings.retry_after_s
             ) from None
         except BatcherStopped:
             raise ServiceError(503, "server is shutting down", retry_after=self.settings.retry_after_s) from None
         return PendingSuggestion(request, arm, version, future, started, budget_s)
+
+    def _retry_after(self, excess_s: float) -> int:
+        """Whole seconds for Retry-After: at least the configured value, about the backlog's excess."""
+        return max(self.settings.retry_after_s, min(60, math.ceil(excess_s)))
 
     async def wait(self, pending: PendingSuggestion) -> SuggestResult:
         """Wait for a submitted request's forward pass, then log its prediction.
@@ -378,7 +425,7 @@ class SuggestionService:
             ServiceError: 422 bad messages, 429 queue full, 503 not ready or buffer full,
                 504 deadline passed.
         """
-        pending = self.submit(request, started)
+        pending = await self.submit(request, started)
         try:
             return await self.wait(pending)
         except asyncio.CancelledError:
