@@ -40,6 +40,17 @@ VECTORS = [
 ]
 
 
+# Ids are trimmed of surrounding Unicode whitespace before hashing (docs/assignment.md, "Ids"):
+# each of these is the unit adv-1 / case-1 of the first vector above. U+001C..U+001F are not
+# whitespace under the rule (Python's str.strip() would remove them), so "\x1cadv-1" is another unit.
+WHITESPACE_VECTORS = [
+    ("standing", " adv-1", "case-1", 17595607386275935082, STANDING, "v4"),
+    ("standing", "adv-1\t", "\u00a0case-1\u3000", 17595607386275935082, STANDING, "v4"),
+    ("standing", "\r\n adv-1 \u2009", "case-1\n", 17595607386275935082, STANDING, "v4"),
+    ("standing", "\x1cadv-1", "case-1", 10889582212353788239, STANDING, "v4"),
+]
+
+
 def _reference_bucket(salt: str, advocate: str, case: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{salt}\x1f{advocate}\x1f{case}".encode()).digest()[:8], "big")
 
@@ -61,6 +72,26 @@ def test_vectors_follow_the_documented_recipe(salt, advocate, case, bucket, arms
         if bucket * 100 < cumulative * 2**64:
             assert name == arm
             break
+
+
+@pytest.mark.parametrize(("salt", "advocate", "case", "bucket", "arms", "arm"), WHITESPACE_VECTORS)
+def test_whitespace_vectors(salt, advocate, case, bucket, arms, arm):
+    assert bucket_of(salt, advocate, case) == bucket
+    assert buckets_of(salt, [advocate], [case]) == [bucket]
+    assert assign_arm(salt, arms, advocate, case) == arm
+    # The documented recipe: strip the Unicode White_Space characters, then hash.
+    white_space = (
+        "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+    )
+    assert _reference_bucket(salt, advocate.strip(white_space), case.strip(white_space)) == bucket
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t\u00a0\u3000"])
+def test_an_id_of_only_whitespace_is_refused(blank):
+    with pytest.raises(ValueError, match="advocate_id: must be a non-empty string"):
+        bucket_of("standing", blank, "case-1")
+    with pytest.raises(ValueError, match="case_id at position 1: must be a non-empty string"):
+        buckets_of("standing", ["a", "b"], ["c", blank])
 
 
 def test_worked_example_of_the_docs():

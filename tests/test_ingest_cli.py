@@ -117,3 +117,86 @@ def test_database_error_mid_run_is_one_line_and_exit_1(tmp_path):
     assert len(errors) == 1
     assert errors[0].startswith(f"error: {data}: database error (")
     assert errors[0].endswith("run again to finish")
+
+
+def _selections_table(n: int):  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "selection_id": [f"s{i}" for i in range(n)],
+            "case_id": [f"c{i}" for i in range(n)],
+            "message_id": [f"m{i}" for i in range(n)],
+            "advocate_id": [f"a{i % 7}" for i in range(n)],
+            "experiment": ["standing"] * n,
+            "arm": ["v4"] * n,
+            "model_version": ["v4"] * n,
+            "template_id": [f"t{i % 13}" for i in range(n)],
+            "selection_time_s": [float(i % 50) for i in range(n)],
+            "created_at": ["2026-01-05T10:00:00"] * n,
+        }
+    )
+
+
+def _corrupt_column_chunk(path, row_group: int, column: str) -> None:  # type: ignore[no-untyped-def]
+    """Overwrite the middle of one column chunk's compressed pages with junk."""
+    import pyarrow.parquet as pq
+
+    metadata = pq.ParquetFile(path).metadata.row_group(row_group)
+    chunk = next(metadata.column(j) for j in range(metadata.num_columns) if metadata.column(j).path_in_schema == column)
+    data = bytearray(path.read_bytes())
+    start = chunk.data_page_offset + chunk.total_compressed_size // 4
+    for offset in range(start, start + chunk.total_compressed_size // 2):
+        data[offset] ^= 0xA5
+    path.write_bytes(bytes(data))
+
+
+def test_a_corrupt_middle_row_group_is_one_line_exit_2_and_nothing_written(tmp_path):
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "selections.parquet"
+    pq.write_table(_selections_table(30_000), data, row_group_size=10_000)
+    _corrupt_column_chunk(data, 1, "case_id")
+    db = tmp_path / "events.sqlite"
+    # Chunks smaller than a row group: without the check, the first 10,000 rows would commit.
+    result = _run("--db", str(db), "--chunk-rows", "4000", str(data))
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {data}: corrupt Parquet row group 2 of 3 (rows 10001-20000): ")
+    assert not db.exists()  # the database is not even opened
+
+
+def test_a_page_checksum_catches_corruption_that_would_still_decode(tmp_path):
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "selections.parquet"
+    # Uncompressed and plain-encoded, so flipped float bytes still decode, as other numbers.
+    pq.write_table(
+        _selections_table(300),
+        data,
+        row_group_size=100,
+        compression="none",
+        use_dictionary=False,
+        write_page_checksum=True,
+    )
+    _corrupt_column_chunk(data, 1, "selection_time_s")
+    result = _run("--db", str(tmp_path / "events.sqlite"), str(data))
+    assert result.exit_code == 2, result.output
+    assert "corrupt Parquet row group 2 of 3 (rows 101-200)" in result.stderr
+    assert "CRC" in result.stderr or "checksum" in result.stderr.lower()
+
+
+def test_strict_turns_rejected_rows_into_exit_3_after_storing_the_good_ones(tmp_path):
+    data = tmp_path / "cases.csv"
+    data.write_text(CASES)
+    db = str(tmp_path / "events.sqlite")
+    result = _run("--db", db, "--strict", str(data))
+    assert result.exit_code == 3, result.output
+    assert "4 rows read: 2 accepted, 0 duplicate, 2 rejected" in result.stdout
+    assert result.stderr.strip().splitlines()[-1] == "error: 2 rows rejected (--strict); see the rejects table"
+    assert _counts(db) == (2, 2)
+    clean = tmp_path / "clean.csv"
+    clean.write_text("case_id,handle_time_s,closed_at\nc9,10,2026-01-05T10:00:00\n")
+    assert _run("--db", db, "--fail-on-reject", str(clean)).exit_code == 0

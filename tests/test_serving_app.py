@@ -253,7 +253,7 @@ BAD_SUGGEST = [
     ),
     ("unknown field", _with(extra=1), 422, "extra: unknown field"),
     ("empty id", _with(case_id=""), 422, "case_id: String should have at least 1 character"),
-    ("blank id", _with(case_id=" "), 422, "case_id: must not be empty or only whitespace"),
+    ("blank id", _with(case_id=" \u3000"), 422, "case_id: String should have at least 1 character"),
     ("long id", _with(case_id="x" * 129), 422, "case_id: String should have at most 128 characters"),
     ("separator in id", _with(case_id="a\x1fb"), 422, "case_id: must not contain the \\x1f separator"),
     ("bad deadline", _with(deadline_ms=-5), 422, "deadline_ms: Input should be greater than or equal to 50"),

@@ -9,6 +9,7 @@ import polars as pl
 
 from abkit.assignment.config import ExperimentConfig
 from abkit.assignment.hashing import SEPARATOR
+from abkit.assignment.ids import normalise_id_expr
 
 UNIT_COLUMNS = ("advocate_id", "case_id")
 _REPLACEMENT_CHARACTER = "\ufffd"  # what the lossy UTF-8 read leaves for invalid bytes
@@ -17,8 +18,9 @@ _REPLACEMENT_CHARACTER = "\ufffd"  # what the lossy UTF-8 read leaves for invali
 def assign_csv(config: ExperimentConfig, units_file: Path, out: Path | None) -> int:
     """Read a CSV with ``advocate_id`` and ``case_id`` columns, write it back with an ``arm`` column.
 
-    Ids are taken exactly as written (no trimming), as the service receives them. Other
-    columns pass through; an existing ``arm`` column is replaced.
+    Ids are normalised as everywhere else (trimmed of surrounding whitespace,
+    :mod:`abkit.assignment.ids`), so a unit gets the arm the service gives it. The rows are
+    written back as read; other columns pass through; an existing ``arm`` column is replaced.
 
     Args:
         config: the experiment to assign under.
@@ -52,8 +54,9 @@ def assign_csv(config: ExperimentConfig, units_file: Path, out: Path | None) -> 
 
 
 def _check_ids(units_file: Path, name: str, ids: pl.Series) -> None:
+    trimmed = ids.to_frame().select(normalise_id_expr(pl.col(name))).to_series()
     problems = (
-        (ids.is_null() | (ids == ""), f"{name} is empty"),
+        (trimmed.is_null() | (trimmed == ""), f"{name} is empty"),
         (ids.str.contains(_REPLACEMENT_CHARACTER, literal=True), f"{name} is not valid UTF-8"),
         (ids.str.contains(SEPARATOR, literal=True), f"{name} contains the unit separator \\x1f"),
     )

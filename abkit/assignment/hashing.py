@@ -1,5 +1,6 @@
 """The assignment hash (documented in docs/assignment.md, pinned by test vectors in tests/test_assignment_hashing.py).
 
+    ids      = advocate_id and case_id trimmed of surrounding whitespace (abkit.assignment.ids)
     key      = UTF-8 bytes of  salt + "\\x1f" + advocate_id + "\\x1f" + case_id
     bucket   = first 8 bytes of SHA-256(key), read as a big-endian unsigned 64-bit integer
     fraction = bucket / 2**64                       (uniform on [0, 1))
@@ -19,20 +20,28 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from fractions import Fraction
 
+from abkit.assignment.ids import ID_WHITESPACE, normalise_id
+
 SEPARATOR = "\x1f"  # ASCII unit separator; refused inside ids so the key is unambiguous
 BUCKET_SPACE = 2**64
 
 
 def _check_part(name: str, value: str) -> None:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{name}: must be a non-empty string")
+        raise ValueError(f"{name}: must be a non-empty string (ids are trimmed of surrounding whitespace)")
     if SEPARATOR in value:
         raise ValueError(f"{name}: must not contain the unit separator \\x1f")
 
 
 def bucket_of(salt: str, advocate_id: str, case_id: str) -> int:
-    """The unit's 64-bit bucket under ``salt``: an integer in [0, 2**64)."""
+    """The unit's 64-bit bucket under ``salt``: an integer in [0, 2**64).
+
+    The ids are normalised first (:func:`abkit.assignment.ids.normalise_id`), so
+    ``" adv-1"`` and ``"adv-1"`` are the same unit.
+    """
     _check_part("salt", salt)
+    advocate_id = normalise_id(advocate_id) if isinstance(advocate_id, str) else advocate_id
+    case_id = normalise_id(case_id) if isinstance(case_id, str) else case_id
     _check_part("advocate_id", advocate_id)
     _check_part("case_id", case_id)
     key = f"{salt}{SEPARATOR}{advocate_id}{SEPARATOR}{case_id}".encode()
@@ -47,6 +56,13 @@ def _all_valid_parts(ids: Sequence[str]) -> bool:
     return all(ids) and SEPARATOR not in joined
 
 
+def _normalised(ids: Sequence[str]) -> Sequence[str]:
+    try:
+        return [value.strip(ID_WHITESPACE) for value in ids]  # normalise_id, inlined: the hot path
+    except AttributeError:  # a value that is not a string: the check below names it
+        return ids
+
+
 def buckets_of(salt: str, advocate_ids: Sequence[str], case_ids: Sequence[str]) -> list[int]:
     """Buckets of many units under ``salt``; the same values as :func:`bucket_of`, faster.
 
@@ -56,6 +72,7 @@ def buckets_of(salt: str, advocate_ids: Sequence[str], case_ids: Sequence[str]) 
     _check_part("salt", salt)
     if len(advocate_ids) != len(case_ids):
         raise ValueError(f"{len(advocate_ids)} advocate_ids but {len(case_ids)} case_ids")
+    advocate_ids, case_ids = _normalised(advocate_ids), _normalised(case_ids)
     for name, ids in (("advocate_id", advocate_ids), ("case_id", case_ids)):
         if not _all_valid_parts(ids):  # the common case is checked at C speed; find the culprit only on failure
             bad = next(i for i, v in enumerate(ids) if not isinstance(v, str) or not v or SEPARATOR in v)

@@ -11,6 +11,9 @@ import click
 from abkit.events.columns import EVENT_KINDS
 
 _TOP_REASONS = 5
+EXIT_DATABASE = 1
+EXIT_BAD_FILE = 2
+EXIT_REJECTED = 3
 
 
 @click.command()
@@ -29,14 +32,25 @@ _TOP_REASONS = 5
     help="Rows per transaction; memory use grows with it.",
 )
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal, for large files).")
+@click.option(
+    "--strict",
+    "--fail-on-reject",
+    "strict",
+    is_flag=True,
+    help=f"Exit with code {EXIT_REJECTED} when any row was rejected (the accepted rows stay stored).",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def ingest(db: str, kind: str | None, chunk_rows: int, progress: bool | None, files: tuple[Path, ...]) -> None:
+def ingest(
+    db: str, kind: str | None, chunk_rows: int, progress: bool | None, strict: bool, files: tuple[Path, ...]
+) -> None:
     """Load FILES (CSV, JSON Lines or Parquet) of predictions, selections or cases.
 
-    Every file is checked before anything is written: a file of the wrong format or with
-    missing columns stops the run with exit code 2. Invalid rows go to the `rejects` table
-    with file, row number, field, reason and the row's text. Re-running on the same file
-    stores nothing twice (its rows count as duplicates).
+    Every file is checked before anything is written (a Parquet file is decoded in full): a
+    file of the wrong format, with missing columns or a corrupt row group stops the run with
+    exit code 2. Invalid rows go to the `rejects` table with file, row number, field, reason
+    and the row's text. Re-running on the same file stores nothing twice (its rows count as
+    duplicates). Exit codes: 0 done, 1 database error, 2 a file cannot be ingested,
+    3 rows were rejected and --strict was given.
     """
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -44,7 +58,7 @@ def ingest(db: str, kind: str | None, chunk_rows: int, progress: bool | None, fi
     from abkit.ingest import IngestError, ingest_file, plan
 
     try:
-        planned = plan(files, kind)  # type: ignore[arg-type]
+        planned = plan(files, kind, chunk_rows=chunk_rows)  # type: ignore[arg-type]
     except IngestError as error:
         _fail(str(error))
     try:
@@ -64,7 +78,9 @@ def ingest(db: str, kind: str | None, chunk_rows: int, progress: bool | None, fi
                 "chunks already written stay stored; run again to finish",
                 err=True,
             )
-            sys.exit(1)
+            sys.exit(EXIT_DATABASE)
+        except IngestError as error:  # the file changed after it was checked
+            _fail(f"{error}; chunks already written stay stored")
         click.echo(
             f"{result.path}: {result.kind}, {result.rows_read} rows read: {result.accepted} accepted, "
             f"{result.duplicates} duplicate, {result.rejected} rejected"
@@ -77,8 +93,11 @@ def ingest(db: str, kind: str | None, chunk_rows: int, progress: bool | None, fi
             totals[index] += value
     if len(planned) > 1:
         click.echo(f"total: {totals[0]} rows read: {totals[1]} accepted, {totals[2]} duplicate, {totals[3]} rejected")
+    if strict and totals[3]:
+        click.echo(f"error: {totals[3]} rows rejected (--strict); see the rejects table", err=True)
+        sys.exit(EXIT_REJECTED)
 
 
 def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
-    sys.exit(2)
+    sys.exit(EXIT_BAD_FILE)

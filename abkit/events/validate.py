@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from abkit.assignment.ids import normalise_id_expr
 from abkit.events import columns as c
 from abkit.events.columns import EventKind
 
@@ -111,7 +112,7 @@ def _as_float(name: str, dtype: pl.DataType) -> pl.Expr:
 def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
     column = pl.col(name)
     if dtype == pl.String:
-        return column.str.strip_chars()
+        return normalise_id_expr(column)  # the one id rule of abkit.assignment.ids
     if dtype.is_float():
         # An id that a file reader typed as float (1.0) is refused rather than renamed.
         return column.cast(pl.String)

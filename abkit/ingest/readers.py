@@ -247,9 +247,44 @@ def _parquet_file(path: Path):  # type: ignore[no-untyped-def]
     import pyarrow.parquet as pq
 
     try:
-        return pq.ParquetFile(path)
+        # Pages written with a CRC (pyarrow's write_page_checksum, Spark's default) are checked,
+        # so corruption that would still decode is caught; pages without one are read as they are.
+        return pq.ParquetFile(path, page_checksum_verification=True)
     except (pa.ArrowException, OSError) as error:
-        raise IngestError(f"{path}: not a readable Parquet file ({error})") from None
+        raise IngestError(f"{path}: not a readable Parquet file ({_first_line(error)})") from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def verify_parquet(path: Path, wanted: Sequence[str], batch_rows: int) -> None:
+    """Decode every row group of the ``wanted`` columns, so a corrupt file fails before any write.
+
+    The loader commits one transaction per chunk; without this pass a file whose middle row
+    group is corrupt would leave the rows before it stored. Memory stays at one batch.
+
+    Raises:
+        IngestError: a row group cannot be read, naming it and its rows.
+    """
+    import pyarrow as pa
+
+    parquet = _parquet_file(path)
+    kept = [name for name in wanted if name in parquet.schema_arrow.names]
+    metadata = parquet.metadata
+    first = 1
+    for group in range(metadata.num_row_groups):
+        rows = metadata.row_group(group).num_rows
+        try:
+            for _ in parquet.iter_batches(batch_size=batch_rows, row_groups=[group], columns=kept):
+                pass
+        except (pa.ArrowException, OSError) as error:
+            raise IngestError(
+                f"{path}: corrupt Parquet row group {group + 1} of {metadata.num_row_groups} "
+                f"(rows {first}-{first + rows - 1}): {_first_line(error)}"
+            ) from None
+        first += rows
 
 
 class _RecordText(Sequence[str]):
@@ -266,10 +301,19 @@ class _RecordText(Sequence[str]):
 
 
 def _parquet_chunks(path: Path, wanted: Sequence[str], chunk_rows: int) -> Iterator[Chunk]:
+    import pyarrow as pa
+
     parquet = _parquet_file(path)
     kept = [name for name in wanted if name in parquet.schema_arrow.names]
     first = 1
-    for batch in parquet.iter_batches(batch_size=chunk_rows, columns=kept):
+    batches = parquet.iter_batches(batch_size=chunk_rows, columns=kept)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as error:  # the file changed after verify_parquet passed
+            raise IngestError(f"{path}: Parquet unreadable after row {first - 1}: {_first_line(error)}") from None
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
         yield Chunk(frame, list(range(first, first + frame.height)), _RecordText(frame), [])

@@ -25,7 +25,7 @@ from abkit.ingest.detect import (
     extra_columns,
     infer_kind,
 )
-from abkit.ingest.readers import count_rows, read_chunks, read_columns
+from abkit.ingest.readers import count_rows, read_chunks, read_columns, verify_parquet
 
 DEFAULT_CHUNK_ROWS = 100_000
 
@@ -63,8 +63,13 @@ class FileResult:
     reasons: tuple[tuple[str, str, int], ...] = field(default=())
 
 
-def plan(paths: Sequence[str | Path], kind: EventKind | None = None) -> list[PlannedFile]:
+def plan(
+    paths: Sequence[str | Path], kind: EventKind | None = None, *, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> list[PlannedFile]:
     """Check every file (exists, format, columns, kind) before anything is written.
+
+    A Parquet file is also decoded in full (the columns of its kind), since a corrupt row group
+    found while loading would leave the chunks before it committed.
 
     Args:
         paths: CSV (``.csv``), JSON Lines (``.jsonl``, ``.ndjson``, ``.json``) or Parquet files.
@@ -84,6 +89,8 @@ def plan(paths: Sequence[str | Path], kind: EventKind | None = None) -> list[Pla
         columns = read_columns(path, fmt)
         file_kind = kind if kind is not None else infer_kind(path, columns)
         check_columns(path, file_kind, columns)
+        if fmt == "parquet":
+            verify_parquet(path, c.COLUMNS_BY_KIND[file_kind], chunk_rows)
         planned.append(PlannedFile(path, fmt, file_kind, tuple(columns)))
     return planned
 
@@ -155,7 +162,7 @@ def ingest_paths(
     Raises:
         IngestError: a file cannot be ingested at all; nothing has been written then.
     """
-    planned = plan(paths, kind)
+    planned = plan(paths, kind, chunk_rows=chunk_rows)
     return [ingest_file(store, item, chunk_rows=chunk_rows, progress=progress) for item in planned]
 
 

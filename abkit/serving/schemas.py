@@ -1,7 +1,7 @@
 """Request and response bodies of the HTTP API (validated once, here, and trusted inside).
 
-Ids follow the event store's rules (:mod:`abkit.events.validate`): trimmed, 1-128
-characters, no NUL, no U+FFFD (what invalid UTF-8 decodes to) and no ``\\x1f`` (the
+Ids follow the event store's rules (:mod:`abkit.events.validate`): trimmed by the one rule of
+:mod:`abkit.assignment.ids`, 1-128 characters, no NUL, no U+FFFD (what invalid UTF-8 decodes to) and no ``\\x1f`` (the
 assignment key separator), so that every acknowledged event is one the store accepts.
 Message roles and texts are checked by :func:`abkit.text.parse_messages`, the same code
 training uses.
@@ -20,11 +20,13 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    StringConstraints,
     ValidationError,
     WithJsonSchema,
 )
 
 from abkit.assignment.hashing import SEPARATOR
+from abkit.assignment.ids import ID_WHITESPACE, normalise_id_or_pass
 from abkit.events.validate import MAX_HANDLE_TIME_S, MAX_ID_LENGTH, MAX_SELECTION_TIME_S, REPLACEMENT_CHARACTER
 from abkit.text.transcript import Role
 
@@ -37,10 +39,19 @@ _FORBIDDEN = {
     REPLACEMENT_CHARACTER: "U+FFFD (invalid UTF-8)",
     SEPARATOR: "the \\x1f separator",
 }
-# The rules above as JSON Schema patterns (Python/ECMA regex syntax): at least one character
-# that is not whitespace (the id is trimmed, as str.strip() does), none of the forbidden ones.
-_ALLOWED = r"[^\x00\x1f\ufffd]"
-ID_PATTERN = rf"^{_ALLOWED}*[^\s\x00\x1f\ufffd]{_ALLOWED}*$"
+
+
+def _char_class(characters: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in characters)
+
+
+# The id rules as one JSON Schema pattern (ECMA and Python regex syntax): optional surrounding
+# whitespace (abkit.assignment.ids), then 1-128 characters that begin and end with one that is
+# not whitespace, none of them forbidden. The length is the trimmed id's, as stored.
+_WS = _char_class(ID_WHITESPACE)
+_BAD = _char_class("".join(_FORBIDDEN))
+_EDGE = f"[^{_WS}{_BAD}]"
+ID_PATTERN = f"^[{_WS}]*{_EDGE}(?:[^{_BAD}]{{0,{MAX_ID_LENGTH - 2}}}{_EDGE})?[{_WS}]*$"
 TEXT_PATTERN = r"\S"
 # RFC 3339 with its UTC offset required; the first and last representable days are refused
 # because an offset could move them out of range once converted to UTC.
@@ -49,21 +60,18 @@ _TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 
 
 def _check_id(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be empty or only whitespace")
     for character, name in _FORBIDDEN.items():
         if character in value:
             raise ValueError(f"must not contain {name}")
     return value
 
 
-# Length limits apply to the id as sent (so the schema's maxLength says exactly what is accepted);
-# the stored id is trimmed.
 Id = Annotated[
     str,
-    Field(min_length=1, max_length=MAX_ID_LENGTH, json_schema_extra={"pattern": ID_PATTERN}),
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH),
+    BeforeValidator(normalise_id_or_pass),  # runs before the length check
     AfterValidator(_check_id),
+    WithJsonSchema({"type": "string", "pattern": ID_PATTERN}),
 ]
 
 
