@@ -45,7 +45,11 @@ PARSE_OFF_LOOP_BYTES = 64 * 1024
 _REQUEST_MODELS = (SuggestRequest, SelectionRequest, CaseRequest)
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
 _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."}
+    401: {
+        "description": "Missing or wrong bearer token.",
+        # Spelt out: a route whose own responses are text (/metrics) would otherwise declare it as text.
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
 }
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Body is not valid UTF-8 or not JSON (nested too deep, a number too long)."},
