@@ -52,7 +52,10 @@ _WS = _char_class(ID_WHITESPACE)
 _BAD = _char_class("".join(_FORBIDDEN))
 _EDGE = f"[^{_WS}{_BAD}]"
 ID_PATTERN = f"^[{_WS}]*{_EDGE}(?:[^{_BAD}]{{0,{MAX_ID_LENGTH - 2}}}{_EDGE})?[{_WS}]*$"
-TEXT_PATTERN = r"\S"
+# A message text must have a character that is not whitespace as str.strip() sees it (what
+# abkit.text.parse_messages checks), spelt out so that every regex engine reads it the same.
+_TEXT_WHITESPACE = "".join(chr(code) for code in range(0x3001) if chr(code).isspace())
+TEXT_PATTERN = f"[^{_char_class(_TEXT_WHITESPACE)}]"
 # RFC 3339 with its UTC offset required; the first and last representable days are refused
 # because an offset could move them out of range once converted to UTC.
 TIMESTAMP_PATTERN = r"^(?!0001-01-01|9999-12-31)\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
