@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 
+
 class Overloaded(Exception):
     """The queue ahead would take longer to drain than the request's deadline allows.
 

@@ -52,7 +52,10 @@ _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     }
 }
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "Body is not valid UTF-8 or not JSON (nested too deep, a number too long)."},
+    400: {
+        "model": ErrorResponse,
+        "description": "Body is not valid UTF-8 or not JSON (nested too deep, a number too long).",
+    },
     **_UNAUTHORIZED,
     413: {"model": ErrorResponse, "description": "Body too large."},
     415: {"model": ErrorResponse, "description": "Content-Type is not application/json."},

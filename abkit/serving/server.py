@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 
 from abkit.serving.protocol import DEFAULT_READ_TIMEOUT_S, read_timeout_protocol
+
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
