@@ -1,6 +1,6 @@
 """Benchmark: the full report against a bare GROUP BY scan and the naive pandas + scipy route.
 
-For each engine (SQLite, DuckDB, PostgreSQL, a Parquet export read with polars) this writes the
+For each engine (SQLite, DuckDB, PostgreSQL, a Parquet export read in place by DuckDB) this writes the
 same N simulated selections (and one prediction per selection, one case per interaction), then
 times, in one run and on the same data:
 
@@ -47,15 +47,15 @@ import polars as pl
 import psycopg
 import pymannkendall
 from scipy import stats
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from abkit.events import columns as c  # noqa: E402
 from abkit.events.schema import metadata  # noqa: E402
 from abkit.report.build import build_report  # noqa: E402
+from abkit.report.files_source import files_engine  # noqa: E402
 from abkit.report.groups import Window  # noqa: E402
-from abkit.report.polars_source import PolarsSource  # noqa: E402
 from abkit.report.queries import arm_groups_query  # noqa: E402
 from abkit.report.sql_source import POSTGRES_WORK_MEM  # noqa: E402
 from tests.pg_server import create_database, running_postgres  # noqa: E402
@@ -233,26 +233,22 @@ def load_parquet(frames: dict[str, pl.DataFrame], directory: Path) -> str:
 # -- the three routes ------------------------------------------------------------------------
 
 
+def _engine(source: str) -> Engine:
+    """The engine a route runs on: the database URL, or DuckDB views over the Parquet export."""
+    return create_engine(source) if "://" in source else files_engine(source)
+
+
 def bare_scan(source: str) -> None:
-    if "://" not in source:
-        selection_time = pl.col(c.SELECTION_TIME_S)
-        pl.scan_parquet(Path(source) / "selections.parquet").group_by(c.MODEL_VERSION, c.ARM).agg(
-            pl.len(), selection_time.sum().alias("total"), (selection_time * selection_time).sum().alias("total_sq")
-        ).collect()
-        return
-    engine = create_engine(source)
+    engine = _engine(source)
     with engine.connect() as conn:
         conn.execute(text(BARE_SQL)).all()
     engine.dispose()
 
 
 def interaction_floor(source: str) -> None:
-    """The report's own per-interaction reduction, run alone (the SQL or polars plan it uses)."""
+    """The report's own per-interaction reduction, run alone (the same SQL statement it uses)."""
     everything = Window(None, None, None)
-    if "://" not in source:
-        PolarsSource(source).arm_groups_plan(everything, 13.0).collect()
-        return
-    engine = create_engine(source)
+    engine = _engine(source)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'")  # as the report's queries run

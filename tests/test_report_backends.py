@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from datetime import date, datetime
 
 import polars as pl
@@ -18,8 +19,8 @@ from abkit.events.schema import selections
 from abkit.report import queries
 from abkit.report.build import build_report
 from abkit.report.dialects import day_of, percentiles, week_start
+from abkit.report.files_source import FilesSource
 from abkit.report.groups import Window
-from abkit.report.polars_source import PolarsSource
 from abkit.report.sql_source import SqlSource
 from tests.report_events import EXPERIMENTS, RELEASES, event_frames, write_events
 
@@ -88,25 +89,36 @@ def test_exported_files_give_the_sqlite_report(frames, sqlite_report, tmp_path, 
     assert_same(build_report(tmp_path / "export", now=NOW, **WINDOW).to_dict(), sqlite_report)
 
 
-def test_timezone_aware_parquet_is_converted_to_utc(frames, sqlite_report, tmp_path):
+@pytest.fixture
+def local_time_new_york(monkeypatch):
+    """The process's local time zone is not UTC (DuckDB's session default follows it)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("csv", [False, True], ids=["parquet", "csv"])
+def test_timezone_aware_exports_are_converted_to_utc(frames, sqlite_report, tmp_path, csv, local_time_new_york):
     aware = dict(frames)
     for kind in ("selection", "prediction"):
         column = pl.col("created_at").dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Berlin")
         aware[kind] = frames[kind].with_columns(column)
-    export(aware, tmp_path / "export")
+    export(aware, tmp_path / "export", csv=csv)
     assert_same(build_report(tmp_path / "export", now=NOW, **WINDOW).to_dict(), sqlite_report)
 
 
 def test_export_directory_errors_name_the_problem(tmp_path):
     with pytest.raises(FileNotFoundError, match="no directory"):
-        PolarsSource(tmp_path / "absent")
+        FilesSource(tmp_path / "absent")
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="selections"):
-        PolarsSource(tmp_path / "empty")
+        FilesSource(tmp_path / "empty")
     (tmp_path / "bad").mkdir()
     pl.DataFrame({"selection_id": ["s1"]}).write_parquet(tmp_path / "bad" / "selections.parquet")
     with pytest.raises(ValueError, match="missing columns"):
-        PolarsSource(tmp_path / "bad")
+        FilesSource(tmp_path / "bad")
 
 
 def test_empty_duckdb_and_parquet(tmp_path):

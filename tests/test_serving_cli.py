@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from abkit.cli.serve import TOKEN_ENV, read_token, serve
+from abkit.cli.serve import TOKEN_ENV, _register, read_token, serve
 from abkit.events import EventStore
 from abkit.events.schema import experiments, model_versions, predictions
 from abkit.serving.server import free_port
@@ -66,17 +66,49 @@ def test_unknown_experiment_and_unserved_arm_are_refused(model_dir, tmp_path):
     assert unserved.exit_code == 2 and "arm(s) ['v4'] are not served model versions ['v3']" in unserved.output
 
 
-def test_spinning_is_for_model_processes(model_dir, tmp_path):
-    result = CliRunner().invoke(
-        serve, ["--model", str(model_dir), "--db", str(tmp_path / "e.sqlite"), "--in-process", "--model-spin-ms", "3"]
-    )
-    assert result.exit_code == 2
-    assert "--model-spin-ms is for model processes: an --in-process model has none" in result.output
-
-
 def test_not_a_serving_directory(tmp_path):
     result = CliRunner().invoke(serve, ["--model", str(tmp_path), "--db", str(tmp_path / "e.sqlite")])
     assert result.exit_code == 2 and "not an abkit serving directory" in result.output
+
+
+def _prediction_times(store: EventStore) -> list:
+    with store.engine.connect() as conn:
+        return conn.execute(select(predictions.c.created_at)).scalars().all()
+
+
+def _served(arms: tuple, name: str = "standing"):  # type: ignore[no-untyped-def]
+    from abkit.assignment.config import ExperimentConfig
+
+    return ExperimentConfig(name, name, arms)
+
+
+def test_serve_applies_its_experiment_at_start_and_logs_it(model_dir, tmp_path, caplog):
+    from datetime import datetime, timedelta
+
+    store = EventStore.open(str(tmp_path / "e.sqlite"))
+    start = datetime(2026, 5, 1, 8, 0)
+    v3 = _served((("holdout", 0.02), ("v3", 0.98)))
+    with caplog.at_level("INFO", logger="abkit.serving"):
+        _register(v3, (model_dir,), started=start)(store)
+        _register(v3, (model_dir,), started=start + timedelta(hours=1))(store)  # a restart: unchanged
+    assert "experiment 'standing': new phase 1 (since 2026-05-01 08:00:00 UTC)" in caplog.text
+    assert "experiment 'standing': unchanged, phase 1 (since 2026-05-01 08:00:00 UTC)" in caplog.text
+    assert [p.phase for p in store.experiment_phases()] == [1]
+    assert store.registered_experiments()["standing"][1] == [("holdout", 0.02), ("v3", 0.98)]
+
+
+def test_serve_whose_definition_is_older_than_the_latest_phase_logs_and_still_writes(model_dir, tmp_path, caplog):
+    from datetime import datetime, timedelta
+
+    store = EventStore.open(str(tmp_path / "e.sqlite"))
+    start = datetime(2026, 5, 1, 8, 0)
+    store.apply_experiment(_served((("holdout", 0.05), ("v3", 0.95))), at=start + timedelta(minutes=5))
+    with caplog.at_level("INFO", logger="abkit.serving"):
+        _register(_served((("holdout", 0.02), ("v3", 0.98))), (model_dir,), started=start)(store)  # no raise
+    assert "this service's definition was not recorded" in caplog.text and "before its phase 1 started" in caplog.text
+    assert len(store.experiment_phases()) == 1
+    with store.engine.connect() as conn:  # the setup went on to record the model version
+        assert conn.execute(select(model_versions.c.model_version)).scalars().all() == ["v3"]
 
 
 @pytest.mark.slow
@@ -143,13 +175,7 @@ def test_a_real_server_registers_serves_and_flushes_on_sigterm(model_dir, tmp_pa
         assert 'abkit_token_cache_misses_total{model_version="v3"} 3.0' in metrics
         assert 'abkit_token_cache_hits_total{model_version="v3"} 2.0' in metrics
         assert 'abkit_token_cache_entries{model_version="v3"} 3.0' in metrics
-        # Two requests one after the other: two batches of one, timed in the model process.
-        assert 'abkit_model_forward_batches_total{model_version="v3"} 2.0' in metrics
-        forward = next(line for line in metrics.splitlines() if line.startswith("abkit_model_forward_seconds_total"))
-        inference = next(
-            line for line in metrics.splitlines() if line.startswith("abkit_inference_duration_seconds_sum")
-        )
-        assert 0 < float(forward.split()[1]) < float(inference.split()[1])  # the hand-over costs something
+        assert "abkit_batch_size_count 2.0" in metrics  # two requests one after the other: two batches
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
@@ -162,3 +188,8 @@ def test_a_real_server_registers_serves_and_flushes_on_sigterm(model_dir, tmp_pa
         assert len(logged) == 2 and answer["prediction_id"] in logged  # both requests, flushed at SIGTERM
         assert conn.execute(select(experiments.c.name)).scalars().all() == ["standing"]
         assert conn.execute(select(model_versions.c.model_version)).scalars().all() == ["v3"]
+    # The served definition is the standing experiment's first phase, from the service's start.
+    (phase,) = store.experiment_phases()
+    assert (phase.experiment, phase.phase, phase.arms) == ("standing", 1, (("holdout", 0.02), ("v3", 0.98)))
+    first_event = min(_prediction_times(store))
+    assert phase.started_at <= first_event

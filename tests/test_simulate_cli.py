@@ -55,3 +55,16 @@ def test_simulate_refuses_bad_scale_and_missing_db(tmp_path):
 def test_simulate_help():
     result = CliRunner().invoke(cli, ["simulate", "--help"])
     assert result.exit_code == 0 and "--transcripts" in result.output and "bench" in result.output
+
+
+def test_simulate_with_a_ramp_records_its_phases_and_refuses_another_timeline(tmp_path):
+    db = str(tmp_path / "sim.sqlite")
+    args = ["simulate", "--db", db, "--scale", "1000", "--quiet", "--challenger-ramp-days", "3"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    v2_test = EventStore.open(db).experiment_phases("v2-challenger")
+    assert [p.arms[2] for p in v2_test] == [("v2", 0.1), ("v2", 0.49)]
+    bad = CliRunner().invoke(cli, [*args[:-1], "14"])
+    assert bad.exit_code == 2 and "challenger_ramp_days: must be in [0, challenger_days = 14)" in bad.stderr
+    earlier = CliRunner().invoke(cli, [*args, "--start", "2025-01-06"])
+    assert earlier.exit_code == 1
+    assert earlier.stderr.startswith(f"Error: --db {db} holds another timeline's experiment phases: experiment")

@@ -1,8 +1,7 @@
-"""`abkit assign` and `abkit experiments`: holdout buckets for ops staff."""
+"""`abkit assign`: holdout buckets for ops staff (and the experiments file option `abkit experiments` shares)."""
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import click
 from abkit.assignment.config import DEFAULT_EXPERIMENTS_FILE, ConfigError, ExperimentConfig, load_experiments
 
 EXPERIMENTS_OPTION = click.option(
+    "--experiments-file",
     "--config",
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -21,7 +21,7 @@ EXPERIMENTS_OPTION = click.option(
 )
 
 
-def _load(config_path: Path) -> dict[str, ExperimentConfig]:
+def load_or_usage_error(config_path: Path) -> dict[str, ExperimentConfig]:
     try:
         return load_experiments(config_path)
     except ConfigError as error:
@@ -51,7 +51,7 @@ def assign(
     case_id: str | None,
 ) -> None:
     """Print the arm of ADVOCATE_ID CASE_ID, or assign every row of --file (CSV out)."""
-    experiments = _load(config_path)
+    experiments = load_or_usage_error(config_path)
     if experiment not in experiments:
         raise click.UsageError(f"unknown experiment {experiment!r}; configured: {', '.join(sorted(experiments))}")
     config = experiments[experiment]
@@ -74,13 +74,3 @@ def assign(
         sys.exit(2)
     if out is not None:
         click.echo(f"assigned {count} units -> {out}", err=True)
-
-
-@click.command()
-@EXPERIMENTS_OPTION
-def experiments(config_path: Path) -> None:
-    """List configured experiments with their salt and arm weights."""
-    writer = csv.writer(sys.stdout, lineterminator="\n", delimiter="\t")
-    writer.writerow(["experiment", "salt", "arms"])
-    for name, config in sorted(_load(config_path).items()):
-        writer.writerow([name, config.salt, " ".join(f"{arm}={weight:g}" for arm, weight in config.arms)])

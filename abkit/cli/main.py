@@ -15,7 +15,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("abkit.cli.simulate:simulate", "Simulate a support world and write its events."),
     "ingest": ("abkit.cli.ingest:ingest", "Load prediction, selection and case files into the event store."),
     "assign": ("abkit.cli.assign:assign", "Assign advocate-case interactions to arms."),
-    "experiments": ("abkit.cli.assign:experiments", "List configured experiments and their weights."),
+    "experiments": (
+        "abkit.cli.experiments:experiments",
+        "List configured experiments; record them as phases (apply); show the phase history.",
+    ),
     "report": ("abkit.cli.report:report", "Significance report per model version (JSON, Markdown, HTML)."),
     "serve": ("abkit.cli.serve:serve", "Serve top-5 template suggestions over HTTP."),
     "loadtest": ("abkit.cli.loadtest:loadtest", "Open-loop load test of a running service."),

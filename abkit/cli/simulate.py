@@ -89,6 +89,14 @@ class ScaleType(click.ParamType):
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="Day 0 of the world (YYYY-MM-DD; default 2026-01-05).",
 )
+@click.option(
+    "--challenger-ramp-days",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Start each challenger test at holdout 0.02 / baseline 0.88 / challenger 0.10 for this many days, "
+    "then 0.02 / 0.49 / 0.49 (0: half each from the first day).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def simulate(
     db: str | None,
@@ -102,6 +110,7 @@ def simulate(
     scale: str | int,
     transcripts_path: Path | None,
     start: datetime | None,
+    challenger_ramp_days: int,
     quiet: bool,
 ) -> None:
     """Simulate four model versions, challenger tests and the 2% holdout, and write the events.
@@ -114,13 +123,23 @@ def simulate(
         return
     if db is None or serve_url is not None:
         raise click.UsageError("give either --db (write a simulated world) or --serve-url (drive a running service)")
+    from abkit.events.phases import PhaseError
     from abkit.events.store import EventStore
     from abkit.simulate.run import simulate_into
     from abkit.simulate.settings import settings_for_scale
 
-    settings = settings_for_scale(scale, **({"start": start} if start is not None else {}))
+    overrides: dict[str, object] = {"challenger_ramp_days": challenger_ramp_days}
+    if start is not None:
+        overrides["start"] = start
+    try:
+        settings = settings_for_scale(scale, **overrides)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     store = EventStore.open(db)
-    result = simulate_into(store, settings, seed, transcripts_path=transcripts_path, progress=not quiet)
+    try:
+        result = simulate_into(store, settings, seed, transcripts_path=transcripts_path, progress=not quiet)
+    except PhaseError as error:
+        raise click.ClickException(f"--db {db} holds another timeline's experiment phases: {error}") from None
     click.echo(
         f"simulated seed {seed}: {result.cases:,} cases, {result.interactions:,} interactions, "
         f"{result.selections:,} selections, {result.predictions:,} predictions "

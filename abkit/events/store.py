@@ -15,6 +15,7 @@ from abkit.events import columns as c
 from abkit.events.columns import EventKind
 from abkit.events.errors import EventError
 from abkit.events.insert import insert_new_rows
+from abkit.events.phases import Applied, Definition, ExperimentPhase, apply_definition, list_phases
 from abkit.events.schema import EVENT_TABLES, experiments, metadata, model_versions, rejects
 from abkit.events.validate import validate_batch
 
@@ -51,6 +52,13 @@ class WriteResult:
 
 
 EMPTY_RESULT = WriteResult(0, 0, 0)
+
+
+@dataclass(frozen=True)
+class _Definition:
+    name: str
+    salt: str
+    arms: tuple[tuple[str, float], ...]
 
 
 @dataclass(frozen=True)
@@ -116,17 +124,28 @@ class EventStore:
 
     # -- experiments and model versions -------------------------------------------------
 
-    def register_experiment(self, name: str, salt: str, arms: Sequence[tuple[str, float]]) -> None:
-        """Record an experiment definition (upsert by name)."""
-        row = {
-            "name": name,
-            "salt": salt,
-            "arms_json": json.dumps([[arm, weight] for arm, weight in arms]),
-            "created_at": _utcnow(),
-        }
-        with self.engine.begin() as conn:
-            conn.execute(experiments.delete().where(experiments.c.name == name))
-            conn.execute(insert(experiments), [row])
+    def apply_experiment(self, config: Definition, at: datetime | None = None) -> Applied:
+        """Record an experiment definition as a new phase, unless it is already the one in force.
+
+        A change of salt or weights appends phase N+1 starting at ``at`` (now by default);
+        the same definition again changes nothing. The ``experiments`` table is kept as the
+        current definition. See :mod:`abkit.events.phases`.
+
+        Raises:
+            PhaseError: ``at`` is before the start of the experiment's latest phase.
+        """
+        return apply_definition(self.engine, config, at)
+
+    def register_experiment(
+        self, name: str, salt: str, arms: Sequence[tuple[str, float]], *, at: datetime | None = None
+    ) -> Applied:
+        """Record an experiment definition: :meth:`apply_experiment` by name, salt and arms."""
+        return self.apply_experiment(_Definition(name, salt, tuple(arms)), at)
+
+    def experiment_phases(self, experiment: str | None = None) -> list[ExperimentPhase]:
+        """Every phase recorded, by experiment then phase number (one experiment's when named)."""
+        with self.engine.connect() as conn:
+            return list_phases(conn, experiment)
 
     def registered_experiments(self) -> dict[str, tuple[str, list[tuple[str, float]]]]:
         """Registered experiments: name -> (salt, [(arm, weight), ...])."""

@@ -1,6 +1,6 @@
 """`build_report`: grouped sufficient statistics from a source, the maths from :mod:`abkit.stats`.
 
-This module only arranges numbers: the scan happens in the source (SQL or polars), every test
+This module only arranges numbers: the scan happens in the source (SQL), every test
 statistic comes from :mod:`abkit.stats`.
 """
 
@@ -60,9 +60,9 @@ def open_source(source: str | Path | Engine | StatsSource) -> StatsSource:
 
     Args:
         source: an engine or database URL (SQL pushdown), a directory of exported event files
-            (polars scans), a SQLite file path, or an object that already is a source.
+            (DuckDB reads them in place), a SQLite file path, or an object that already is a source.
     """
-    from abkit.report.polars_source import PolarsSource
+    from abkit.report.files_source import FilesSource
     from abkit.report.sql_source import SqlSource
 
     if isinstance(source, Engine):
@@ -70,7 +70,7 @@ def open_source(source: str | Path | Engine | StatsSource) -> StatsSource:
     if isinstance(source, str | Path):
         text = str(source)
         if "://" not in text and Path(text).is_dir():
-            return PolarsSource(Path(text))
+            return FilesSource(Path(text))
         return SqlSource(text)
     return source
 

@@ -1,6 +1,6 @@
 """The grouped sufficient statistics a report needs, and the interface every backend implements.
 
-A backend (SQL through SQLAlchemy, or polars scans of exported files) answers each family
+A backend (SQL through SQLAlchemy on a database or on exported files) answers each family
 with a handful of rows per group, so memory is O(groups), never O(events). All sums of
 selection time are about one ``shift`` per report (see :meth:`StatsSource.shift`), which
 keeps sums of squares small whatever the scale of the data.

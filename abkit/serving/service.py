@@ -8,7 +8,6 @@ the event buffer has room, so every acknowledged request has its event kept.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import math
 import time
@@ -17,7 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from abkit.assignment import ExperimentConfig
 from abkit.assignment.config import HOLDOUT
@@ -28,13 +27,12 @@ from abkit.serving.batcher import BatcherSettings, BatcherStopped, DeadlinePasse
 from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
 from abkit.serving.schemas import CaseRequest, SelectionRequest, SuggestRequest
-from abkit.serving.scorer import ForwardTime, Scorer, TopK
+from abkit.serving.scorer import Scorer, TopK
 from abkit.serving.token_cache import CachingTokenizer
 from abkit.serving.writer import BufferFull, EventWriter
 from abkit.text import MessageError, parse_messages
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 DEFAULT_MAX_MESSAGE_CHARS = 20_000
@@ -189,7 +187,7 @@ class SuggestionService:
         self.writer = writer
         self.settings = settings or ServiceSettings()
         self.metrics = metrics or ServiceMetrics()
-        self.metrics.watch(self.queue_sizes, writer, self.token_caches, self.forward_times)
+        self.metrics.watch(self.queue_sizes, writer, self.token_caches)
         self.scorers: dict[str, Scorer] = {}
         self.batchers: dict[str, DynamicBatcher[TopK]] = {}
         # One model worker thread: models sharing a device take turns rather than contend.
@@ -226,8 +224,9 @@ class SuggestionService:
             log.exception("loading the models failed")
             return
         for version, scorer in self.scorers.items():
-            score_fn, executor, settings = self._score_path(scorer)
-            batcher: DynamicBatcher[TopK] = DynamicBatcher(score_fn, executor, settings, observer=self.metrics)
+            batcher: DynamicBatcher[TopK] = DynamicBatcher(
+                scorer.score, self._executor, self.settings.batcher, observer=self.metrics
+            )
             batcher.start()
             self.batchers[version] = batcher
         if self.settings.settle_heap:
@@ -235,21 +234,6 @@ class SuggestionService:
             log.info("heap settled: %d objects frozen, GC thresholds %s", heap.frozen_objects, heap.thresholds)
         self.loaded = True
         log.info("serving %s under experiment %s", list(self.scorers), self.experiment.name)
-
-    def _score_path(self, scorer: Scorer) -> tuple[Any, ThreadPoolExecutor | None, BatcherSettings]:
-        """How a model's batches are scored: (score function, executor or None, batcher settings).
-
-        A model process (``score_async``) is awaited on the event loop, with up to
-        ``concurrent_batches`` batches in flight, so that served models run side by side. Every
-        other model, and every model when batches are one at a time and several are served,
-        runs on the one worker thread, where models take turns.
-        """
-        limit = self.settings.batcher.max_in_flight
-        score_async = getattr(scorer, "score_async", None)
-        if score_async is not None and (limit > 1 or len(self.models) == 1):
-            in_flight = min(int(getattr(scorer, "concurrent_batches", 1)), limit)
-            return score_async, None, dataclasses.replace(self.settings.batcher, max_in_flight=in_flight)
-        return scorer.score, self._executor, dataclasses.replace(self.settings.batcher, max_in_flight=1)
 
     async def stop(self) -> int:
         """Finish queued requests, flush the events, release the worker.
@@ -267,10 +251,6 @@ class SuggestionService:
         self._executor.shutdown(wait=True)
         self._tokenizer.shutdown(wait=True)
         self._large_tokenizer.shutdown(wait=True)
-        for scorer in self.scorers.values():
-            close = getattr(scorer, "close", None)  # a model process (ProcessScorer) is stopped here
-            if close is not None:
-                close()
         return left
 
     # -- state -------------------------------------------------------------------------
@@ -278,18 +258,10 @@ class SuggestionService:
     def queue_sizes(self) -> dict[str, int]:
         return {version: batcher.queue_size for version, batcher in self.batchers.items()}
 
-    def _per_model(self, attribute: str, kind: type[T]) -> dict[str, T]:
-        """``scorer.<attribute>`` of each loaded model whose scorer has one of ``kind``."""
-        found = {version: getattr(scorer, attribute, None) for version, scorer in list(self.scorers.items())}
-        return {version: value for version, value in found.items() if isinstance(value, kind)}
-
     def token_caches(self) -> dict[str, CachingTokenizer]:
-        """The token id cache of each loaded model that has one (HFScorer and ProcessScorer do)."""
-        return self._per_model("token_cache", CachingTokenizer)
-
-    def forward_times(self) -> dict[str, ForwardTime]:
-        """Each loaded model's own forward-pass count and seconds, where its scorer keeps them."""
-        return self._per_model("forward_time", ForwardTime)
+        """The token id cache of each loaded model that has one (HFScorer does)."""
+        found = {version: getattr(scorer, "token_cache", None) for version, scorer in list(self.scorers.items())}
+        return {version: cache for version, cache in found.items() if isinstance(cache, CachingTokenizer)}
 
     def readiness(self, *, detailed: bool = True) -> tuple[bool, dict[str, Any]]:
         """Whether the service can take traffic, and why not.
@@ -304,11 +276,6 @@ class SuggestionService:
             problems.append(("model load failed", self.load_error))
         elif not self.loaded:
             problems.append(("models are loading", ""))
-        for version, scorer in self.scorers.items():
-            # A model in a child process (ProcessScorer) can die on its own (killed, out of memory):
-            # every request would fail, so say so and let the orchestrator restart the service.
-            if getattr(scorer, "alive", True) is False:
-                problems.append((f"model {version}: its model process has exited", ""))
         if not self.writer.db_up:
             problems.append(("event database unavailable", self.writer.last_error or "not yet reached"))
         if not self.writer.has_room():

@@ -10,10 +10,11 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from abkit.events.phases import normalise_arms
 from abkit.events.store import EventStore
 from abkit.simulate.model import WorldModel, build_world_model
 from abkit.simulate.settings import WorldSettings
-from abkit.simulate.timeline import release_time, training_cutoff_day
+from abkit.simulate.timeline import experiment_phases, release_time, training_cutoff_day
 from abkit.simulate.transcripts import jsonl_line, render_cases
 from abkit.simulate.world import Block, iter_blocks
 
@@ -32,7 +33,16 @@ class SimulationResult:
 
 
 def register_world(store: EventStore, model: WorldModel) -> None:
-    """Record the world's model versions and challenger experiments."""
+    """Record the world's model versions, and its experiments' phases at their simulated times.
+
+    The standing experiment gets a phase at each release (re-pointed at the new version, as
+    ops staff do with ``abkit experiments apply``) and each challenger test one phase, or two
+    with a ramp. Phases already stored exactly so (the same world simulated again, or another
+    seed of it) are left as they are.
+
+    Raises:
+        PhaseError: the store holds later phases of these experiments from another timeline.
+    """
     settings = model.settings
     for index, version in enumerate(settings.versions):
         store.register_model_version(
@@ -46,9 +56,10 @@ def register_world(store: EventStore, model: WorldModel) -> None:
                 "training_cutoff_day": training_cutoff_day(settings, index),
             },
         )
-    for period in model.periods:
-        if period.experiment.name != "standing":
-            store.register_experiment(period.experiment.name, period.experiment.salt, period.experiment.arms)
+    stored = {(p.experiment, p.salt, p.arms, p.started_at) for p in store.experiment_phases()}
+    for started_at, experiment in experiment_phases(settings, model.periods):
+        if (experiment.name, experiment.salt, normalise_arms(experiment.arms), started_at) not in stored:
+            store.apply_experiment(experiment, at=started_at)
 
 
 def simulate_into(
@@ -61,9 +72,10 @@ def simulate_into(
 ) -> SimulationResult:
     """Simulate the world of ``seed`` and write its events to ``store``.
 
-    The standing experiment is (re-)registered with the current version's arms as the
-    timeline moves, as ops staff do at a release, so every event is validated against the
-    experiment definition in force when it was logged; at the end it names the last version.
+    The experiments' phases are recorded first (:func:`register_world`), each from the
+    simulated time it took effect; every interaction is assigned with the definition in force
+    on the day of its first suggestion request. Afterwards the ``experiments`` table holds each
+    experiment's last definition (the standing one names the last version).
 
     Args:
         store: the event store to write to.
@@ -75,7 +87,6 @@ def simulate_into(
     started = time.perf_counter()
     model = build_world_model(settings, seed)
     register_world(store, model)
-    registered_standing: tuple | None = None
     totals = {"cases": 0, "interactions": 0, "selections": 0, "predictions": 0}
     transcript_count = 0
     with ExitStack() as stack:
@@ -85,10 +96,6 @@ def simulate_into(
         )
         for block in iter_blocks(model, seed):
             for part in block.parts:
-                experiment = model.periods[part.period_index].experiment
-                if experiment.name == "standing" and experiment.arms != registered_standing:
-                    store.register_experiment(experiment.name, experiment.salt, experiment.arms)
-                    registered_standing = experiment.arms
                 totals["predictions"] += store.write("prediction", part.predictions).accepted
                 totals["selections"] += store.write("selection", part.selections).accepted
             totals["cases"] += store.write("case", block.cases).accepted

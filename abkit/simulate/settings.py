@@ -67,6 +67,11 @@ class WorldSettings:
     weekend_volume: float = 0.4  # weekend days get 40% of a weekday's cases
     versions: tuple[VersionSpec, ...] = DEFAULT_VERSIONS
     challenger_days: int = 14  # each release is preceded by a two-week challenger test
+    # A challenger test may start small: for its first challenger_ramp_days days the challenger
+    # gets challenger_ramp_weight and the baseline the rest (0.02 / 0.10 / 0.88), then half each
+    # (0.02 / 0.49 / 0.49). 0: no ramp, half each from the first day (the figures below).
+    challenger_ramp_days: int = 0
+    challenger_ramp_weight: float = 0.10
     holdout_weight: float = 0.02  # the standing 2% holdout (and the challengers' holdout)
     standing_salt: str = "standing"
     # Model quality: P(template known) = sigmoid(alpha_v + accuracy_slope * z + u_t), z the
@@ -110,6 +115,16 @@ class WorldSettings:
                 raise ValueError(
                     f"versions: releases on days {earlier} and {later} leave no room for a challenger test"
                 )
+        if not 0 <= self.challenger_ramp_days < self.challenger_days:
+            raise ValueError(
+                f"challenger_ramp_days: must be in [0, challenger_days = {self.challenger_days}), "
+                f"got {self.challenger_ramp_days}"
+            )
+        if not 0 < self.challenger_ramp_weight < (1 - self.holdout_weight) / 2:
+            raise ValueError(
+                "challenger_ramp_weight: must be above 0 and below half of the treatment traffic "
+                f"({(1 - self.holdout_weight) / 2:g}), got {self.challenger_ramp_weight}"
+            )
         if self.n_advocates < 2:
             raise ValueError(f"n_advocates: transfers need at least 2 advocates, got {self.n_advocates}")
         if len(self.saving_by_rank_s) != 5:

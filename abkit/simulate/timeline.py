@@ -31,12 +31,22 @@ class Period:
     version_index: tuple[int, ...]
 
 
-def challenger_experiment(baseline: str, challenger: str, holdout_weight: float) -> ExperimentConfig:
-    """``<challenger>-challenger``: holdout first, then baseline and challenger half each of the rest."""
-    half = float((Fraction(1) - Fraction(str(holdout_weight))) / 2)
+def challenger_experiment(
+    baseline: str, challenger: str, holdout_weight: float, challenger_weight: float | None = None
+) -> ExperimentConfig:
+    """``<challenger>-challenger``: holdout first, then the baseline and the challenger.
+
+    The challenger gets ``challenger_weight`` (a ramp's first phase) or, by default, half of
+    the rest; the baseline what remains. The arm order never changes, so ramping up only moves
+    units from the baseline to the challenger and never touches the holdout.
+    """
+    rest = Fraction(1) - Fraction(str(holdout_weight))
+    share = rest / 2 if challenger_weight is None else Fraction(str(challenger_weight))
     name = f"{challenger}-challenger"
     return ExperimentConfig(
-        name=name, salt=name, arms=((HOLDOUT, holdout_weight), (baseline, half), (challenger, half))
+        name=name,
+        salt=name,
+        arms=((HOLDOUT, holdout_weight), (baseline, float(rest - share)), (challenger, float(share))),
     )
 
 
@@ -44,7 +54,8 @@ def build_timeline(settings: WorldSettings) -> tuple[Period, ...]:
     """Periods covering days ``[0, settings.days)`` in order.
 
     v1 runs in the standing experiment from day 0; each later version is first tested for
-    ``challenger_days`` against the version it replaces, then becomes the standing arm.
+    ``challenger_days`` against the version it replaces, then becomes the standing arm. With
+    ``challenger_ramp_days`` a challenger test is two periods: the ramp's weights, then half each.
     """
     versions = settings.versions
     periods: list[Period] = []
@@ -52,15 +63,23 @@ def build_timeline(settings: WorldSettings) -> tuple[Period, ...]:
         if index:
             previous = versions[index - 1]
             test_start = version.release_day - settings.challenger_days
-            periods.append(
-                Period(
-                    test_start,
-                    version.release_day,
-                    challenger_experiment(previous.name, version.name, settings.holdout_weight),
-                    holdout_version=previous.name,
-                    version_index=(index - 1, index - 1, index),
+            full_start = test_start + settings.challenger_ramp_days
+            steps: list[tuple[int, float | None]] = []
+            if settings.challenger_ramp_days:
+                steps.append((test_start, settings.challenger_ramp_weight))
+            steps.append((full_start, None))
+            ends = [start for start, _ in steps[1:]] + [version.release_day]
+            for (start, weight), end in zip(steps, ends, strict=True):
+                experiment = challenger_experiment(previous.name, version.name, settings.holdout_weight, weight)
+                periods.append(
+                    Period(
+                        start,
+                        end,
+                        experiment,
+                        holdout_version=previous.name,
+                        version_index=(index - 1, index - 1, index),
+                    )
                 )
-            )
         end = versions[index + 1].release_day - settings.challenger_days if index + 1 < len(versions) else settings.days
         standing = standing_experiment(
             version.name, holdout_weight=settings.holdout_weight, salt=settings.standing_salt
@@ -69,6 +88,24 @@ def build_timeline(settings: WorldSettings) -> tuple[Period, ...]:
             Period(version.release_day, end, standing, holdout_version=version.name, version_index=(index, index))
         )
     return tuple(periods)
+
+
+def experiment_phases(
+    settings: WorldSettings, periods: tuple[Period, ...]
+) -> tuple[tuple[datetime, ExperimentConfig], ...]:
+    """Each experiment definition of the timeline with the time it took effect, in time order.
+
+    A period whose experiment has the same definition as that experiment's previous one (none
+    in the default timeline) adds nothing: the definition is still in force.
+    """
+    phases: list[tuple[datetime, ExperimentConfig]] = []
+    current: dict[str, ExperimentConfig] = {}
+    for period in periods:
+        experiment = period.experiment
+        if current.get(experiment.name) != experiment:
+            phases.append((settings.start + timedelta(days=period.start_day), experiment))
+            current[experiment.name] = experiment
+    return tuple(phases)
 
 
 def period_of_day(periods: tuple[Period, ...], day: np.ndarray) -> np.ndarray:

@@ -1,39 +1,55 @@
 """Pure statistics for A/B reports: sufficient statistics in, frozen result dataclasses out.
 
-Nothing here does I/O: the database (or a polars scan) aggregates the sufficient statistics and
-these functions do the maths on the few numbers that come back. See docs/statistics.md.
+Nothing here does I/O: the database (or DuckDB over exported files) aggregates the sufficient
+statistics and these functions do the maths on the few numbers that come back. See docs/statistics.md.
 """
 
 from abkit.stats.accuracy import Proportion, TopKAccuracy, proportion, topk_accuracy
 from abkit.stats.cluster import ClusterSummary
+from abkit.stats.cuped import CupedResult, CupedSummary, cuped_delta, cuped_result, pooled_theta
 from abkit.stats.delta import DeltaResult, mean_delta
+from abkit.stats.guardrail import GuardrailCheck, GuardrailResult, guardrail_check, handle_time_guardrail
 from abkit.stats.multiple import holm
 from abkit.stats.power import PowerResult, days_to_detect, design_effect, mde
+from abkit.stats.sequential import DEFAULT_N_STAR, SequentialResult, confidence_sequence, sequential_delta
 from abkit.stats.srm import DEFAULT_SRM_THRESHOLD, SrmResult, srm_test
 from abkit.stats.summary import SampleSummary
 from abkit.stats.trend import TrendMethod, TrendResult, mann_kendall
 from abkit.stats.welch import WelchResult, clustered_welch, welch_from_moments, welch_test
 
 __all__ = [
-    "DEFAULT_SRM_THRESHOLD",
     "ClusterSummary",
+    "CupedResult",
+    "CupedSummary",
+    "DEFAULT_N_STAR",
+    "DEFAULT_SRM_THRESHOLD",
     "DeltaResult",
+    "GuardrailCheck",
+    "GuardrailResult",
     "PowerResult",
     "Proportion",
     "SampleSummary",
+    "SequentialResult",
     "SrmResult",
     "TopKAccuracy",
     "TrendMethod",
     "TrendResult",
     "WelchResult",
     "clustered_welch",
+    "confidence_sequence",
+    "cuped_delta",
+    "cuped_result",
     "days_to_detect",
     "design_effect",
+    "guardrail_check",
+    "handle_time_guardrail",
     "holm",
     "mann_kendall",
     "mde",
+    "pooled_theta",
     "mean_delta",
     "proportion",
+    "sequential_delta",
     "srm_test",
     "topk_accuracy",
     "welch_from_moments",

@@ -27,3 +27,10 @@ def finite(value: object, name: str) -> float:
     if not math.isfinite(as_float):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return as_float
+
+
+def level(value: float, name: str) -> float:
+    """Validate a probability strictly between 0 and 1 (a confidence level, an alpha)."""
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must be strictly between 0 and 1, got {value!r}")
+    return value

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from scipy import stats
 
+from abkit.stats._checks import level
 from abkit.stats._moments import ArmSummary, arm_mean, arm_moments, mean_difference
 from abkit.stats._result import ToDictMixin
 from abkit.stats.welch import _welch
@@ -58,8 +59,7 @@ def mean_delta(
     Raises:
         ValueError: When `confidence` is not strictly between 0 and 1.
     """
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
+    level(confidence, "confidence")
     treatment_split, control_split = arm_mean(treatment), arm_mean(control)
     if treatment_split is None or control_split is None:
         reason = f"no selections in {labels[0] if treatment_split is None else labels[1]}"

@@ -1,0 +1,152 @@
+"""Exported event files (Parquet or CSV) read in place by DuckDB, so the report runs its own SQL on them.
+
+A directory holds one file, folder or set of files per table, named after the table:
+``selections.parquet`` (or ``selections.csv``, ``selections/*.parquet``, ``selections-*.parquet``),
+``predictions.*``, ``cases.*`` and optionally ``experiments.*``, ``experiment_phases.*`` and
+``model_versions.*``. Columns are the event-store columns (abkit/events/schema.py).
+
+Each table becomes a view of an in-memory DuckDB database over ``read_parquet``/``read_csv`` of
+its files, with every column cast to the store's type; an absent table is an empty view with
+the same columns. :class:`FilesSource` is then a :class:`~abkit.report.sql_source.SqlSource` on
+that database: the same statements as on any event store, one definition of each aggregate.
+DuckDB streams the files and keeps only the grouped results in memory.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, Table, create_engine, event
+
+from abkit.events import columns as c
+from abkit.events.schema import metadata
+from abkit.report.sql_source import SqlSource
+
+_PATTERNS = ("{t}.parquet", "{t}.csv", "{t}/*.parquet", "{t}/*.csv", "{t}-*.parquet", "{t}-*.csv")
+
+# Columns a table's files must have. The event tables need every column; the registry tables only
+# those the report reads (other columns of theirs are NULL when the files lack them).
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "selections": c.SELECTION_COLUMNS,
+    "predictions": c.PREDICTION_COLUMNS,
+    "cases": c.CASE_COLUMNS,
+    "experiments": ("name", "arms_json"),
+    "experiment_phases": ("experiment", "phase", "arms_json", "started_at"),
+    "model_versions": (c.MODEL_VERSION, "released_at"),
+}
+EVENT_TABLES = ("selections", "predictions", "cases")
+
+_SQL_TYPES = {str: "VARCHAR", float: "DOUBLE", int: "BIGINT", datetime: "TIMESTAMP"}
+
+
+def find_files(directory: Path, table: str) -> list[Path]:
+    """The files of one table in an export directory (first naming pattern that matches)."""
+    for pattern in _PATTERNS:
+        found = sorted(directory.glob(pattern.format(t=table)))
+        if found:
+            return found
+    return []
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_type(table: Table, name: str) -> str:
+    return _SQL_TYPES[table.c[name].type.python_type]
+
+
+def _scan(files: list[Path]) -> str:
+    listed = "[" + ", ".join(_quote(str(path)) for path in files) + "]"
+    if files[0].suffix == ".parquet":
+        return f"read_parquet({listed}, union_by_name = true)"
+    # Every CSV field is read as text and cast below: no type guessing (ids like 007 stay text).
+    return f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true)"
+
+
+def _cast(name: str, sql_type: str, file_type: str) -> str:
+    column = _identifier(name)
+    if sql_type != "TIMESTAMP":
+        return f"CAST({column} AS {sql_type}) AS {column}"
+    if file_type.startswith("TIMESTAMP"):
+        # Stored timestamps are naive UTC; with the session in UTC an aware one is converted, not relabelled.
+        return f"CAST({column} AS TIMESTAMP) AS {column}"
+    # Text (CSV): an offset, when given, is honoured; without one the time is taken as UTC.
+    return f"CAST(CAST({column} AS TIMESTAMPTZ) AS TIMESTAMP) AS {column}"
+
+
+def _view_sql(conn, directory: Path, name: str) -> str:  # type: ignore[no-untyped-def]
+    """``CREATE VIEW`` of one table over its files, or of an empty relation with its columns."""
+    table = metadata.tables[name]
+    files = find_files(directory, name)
+    if not files:
+        empty = ", ".join(f"CAST(NULL AS {_sql_type(table, col.name)}) AS {_identifier(col.name)}" for col in table.c)
+        return f"CREATE VIEW {name} AS SELECT {empty} WHERE false"
+    scan = _scan(files)
+    described = conn.exec_driver_sql(f"DESCRIBE SELECT * FROM {scan}").all()
+    present = {row[0]: str(row[1]) for row in described}
+    missing = [col for col in REQUIRED_COLUMNS[name] if col not in present]
+    if missing:
+        raise ValueError(f"{files[0]}: missing columns {missing} for table {name}")
+    selected = []
+    for col in table.c:
+        sql_type = _sql_type(table, col.name)
+        if col.name in present:
+            selected.append(_cast(col.name, sql_type, present[col.name]))
+        else:
+            selected.append(f"CAST(NULL AS {sql_type}) AS {_identifier(col.name)}")
+    return f"CREATE VIEW {name} AS SELECT {', '.join(selected)} FROM {scan}"
+
+
+def _utc_session(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # Casts between TIMESTAMPTZ and TIMESTAMP use the session's zone: UTC, whatever the machine's.
+    dbapi_connection.execute("SET TimeZone = 'UTC'")
+
+
+def files_engine(directory: str | Path) -> Engine:
+    """An in-memory DuckDB engine whose tables are views over the export directory's files.
+
+    Raises:
+        FileNotFoundError: the directory does not exist or holds no selections, predictions or cases.
+        ValueError: a table's files lack a column the report reads (the message names file and columns).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"events: no directory at {directory}")
+    if not any(find_files(directory, table) for table in EVENT_TABLES):
+        raise FileNotFoundError(f"events: {directory} holds no selections.parquet/.csv, predictions.* or cases.* files")
+    # A named in-memory database: every pooled connection of this engine sees the same views, so
+    # the report's queries run side by side (SqlSource's workers); it goes when the pool is disposed.
+    engine = create_engine(f"duckdb:///:memory:abkit_files_{uuid.uuid4().hex}")
+    event.listen(engine, "connect", _utc_session)
+    try:
+        with engine.begin() as conn:
+            for name in REQUIRED_COLUMNS:
+                conn.exec_driver_sql(_view_sql(conn, directory, name))
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+class FilesSource(SqlSource):
+    """:class:`~abkit.report.groups.StatsSource` over a directory of exported event files.
+
+    Raises:
+        FileNotFoundError: the directory does not exist or holds no selections, predictions or cases.
+        ValueError: a table's files lack a column the report reads.
+    """
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        super().__init__(files_engine(self.directory))
+
+    def close(self) -> None:
+        """Drop the in-memory database (the files are only read)."""
+        self.engine.dispose()
