@@ -241,7 +241,7 @@ BAD_SUGGEST = [
         422,
         "messages[0].text: Input should be a valid string",
     ),
-    ("wrong type messages", _with(messages="hello"), 422, "messages: Input should be a valid list"),
+    ("wrong type messages", _with(messages="hello"), 422, "messages: Input should be a valid array"),
     ("wrong type id", _with(case_id=17), 422, "case_id: Input should be a valid string"),
     ("empty messages", _with(messages=[]), 422, "messages: List should have at least 1 item"),
     ("empty text", _with(messages=[{"role": "customer", "text": "   "}]), 422, "messages[0].text: missing or empty"),
