@@ -35,7 +35,7 @@ def live_service(tmp_path_factory):
     (root / "token").write_text(TOKEN)
     port = free_port()
     command = [sys.executable, "-m", "abkit.cli.main", "serve", "--model", str(model), "--db", str(root / "e.sqlite")]
-    command += ["--port", str(port), "--token-file", str(root / "token"), "--in-process", "--log-level", "warning"]
+    command += ["--port", str(port), "--token-file", str(root / "token"), "--log-level", "warning"]
     command += ["--spill-dir", str(root)]
     log = (root / "serve.log").open("w")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=root)
