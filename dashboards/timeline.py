@@ -132,7 +132,10 @@ def version_phases_table(report: Report, version: str | None = None) -> pd.DataF
                 {
                     "model_version": v.get("model_version"),
                     "experiment": v.get("experiment"),
-                    **{k: p.get(k) for k in ("phase", "started_at", "ended_at", "treatment_n", "holdout_n", "delta_s")},
+                    **{k: p.get(k) for k in ("phase", "started_at", "ended_at", "delta_s")},
+                    # Selections per arm in the phase (the report may name them by arm role).
+                    "treatment_n": p.get("treatment_n", p.get("treatment_selections")),
+                    "holdout_n": p.get("holdout_n", p.get("control_selections")),
                     "weights": shares(p.get("weights"), lambda w: f"{w:g}"),
                     "delta_ci95_low_s": ci_bound(p, "clustered_delta_ci95_s", 0),
                     "delta_ci95_high_s": ci_bound(p, "clustered_delta_ci95_s", 1),

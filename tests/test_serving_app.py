@@ -72,12 +72,26 @@ class Gated:
 
 
 def make_service(
-    db_url, scorers, *, versions=("v1",), experiment=None, batcher=None, writer=FAST_WRITER, deadline_s=5.0
+    db_url,
+    scorers,
+    *,
+    versions=("v1",),
+    experiment=None,
+    batcher=None,
+    writer=FAST_WRITER,
+    deadline_s=5.0,
+    durable_events=True,
+    durable_timeout_s=5.0,
 ):
     models = [ModelSlot(v, lambda v=v: scorers[v]) for v in versions]
     experiment = experiment or standing_experiment(versions[0])
     event_writer = EventWriter(lambda: EventStore.open(db_url), settings=writer)
-    settings = ServiceSettings(batcher=batcher or BatcherSettings(), deadline_s=deadline_s)
+    settings = ServiceSettings(
+        batcher=batcher or BatcherSettings(),
+        deadline_s=deadline_s,
+        durable_events=durable_events,
+        durable_timeout_s=durable_timeout_s,
+    )
     return SuggestionService(models, experiment, event_writer, settings)
 
 
@@ -493,7 +507,10 @@ def test_a_short_bearer_token_is_refused_at_startup(sqlite_url, scorers, token):
 
 
 def test_full_event_buffer_refuses_with_503_instead_of_dropping(sqlite_url, scorers):
-    service = make_service(sqlite_url, scorers, writer=WriterSettings(max_pending=3, flush_interval_s=60))
+    # Buffered events (not durable), so that they can be held in the buffer.
+    service = make_service(
+        sqlite_url, scorers, writer=WriterSettings(max_pending=3, flush_interval_s=60), durable_events=False
+    )
     with running(service) as client:
         # The writer waits up to 60 s for a fuller batch, so these stay buffered.
         accepted = [client.post("/v1/cases", json={"case_id": f"c{i}", "handle_time_s": 60}) for i in range(3)]
@@ -511,7 +528,9 @@ def test_full_event_buffer_refuses_with_503_instead_of_dropping(sqlite_url, scor
 
 def test_shutdown_flushes_every_acknowledged_event(sqlite_url, scorers, corpus):
     # A writer that would wait a minute for a fuller batch: only the shutdown flush writes.
-    service = make_service(sqlite_url, scorers, writer=WriterSettings(flush_interval_s=60, batch_size=10_000))
+    service = make_service(
+        sqlite_url, scorers, writer=WriterSettings(flush_interval_s=60, batch_size=10_000), durable_events=False
+    )
     with running(service) as client:
         predicted = [
             client.post("/v1/suggest", json=request_body(case, advocate="a")).json()["prediction_id"]
@@ -557,7 +576,7 @@ def _set_connections(postgres_url: str, allowed: bool) -> None:
 
 @pytest.mark.postgres
 def test_database_outage_loses_no_acknowledged_event(postgres_url, scorers):
-    service = make_service(postgres_url, scorers)
+    service = make_service(postgres_url, scorers, durable_timeout_s=1.0)
     acknowledged: list[str] = []
 
     def suggest(client, tag, n):
@@ -579,7 +598,12 @@ def test_database_outage_loses_no_acknowledged_event(postgres_url, scorers):
                 "template_id": "T0003",
                 "selection_time_s": 4,
             }
-            assert client.post("/v1/selections", json={**selection, "selection_id": "s-during"}).status_code == 202
+            # A durable selection cannot be acknowledged while the database is down: a 503 that
+            # names its id; it stays queued, and the retry after recovery is a duplicate.
+            waiting = client.post("/v1/selections", json={**selection, "selection_id": "s-during"})
+            assert waiting.status_code == 503, waiting.text
+            assert "selection s-during not yet stored" in waiting.json()["detail"]
+            assert waiting.headers["retry-after"] == "1"
             wait_until(lambda: client.get("/ready").status_code == 503, message="/ready to report the outage")
             assert "event database unavailable" in client.get("/ready").json()["problems"][0]
             assert service.writer.pending > 0
@@ -590,5 +614,7 @@ def test_database_outage_loses_no_acknowledged_event(postgres_url, scorers):
         wait_until(lambda: service.writer.pending == 0, message="the buffered events to be written after recovery")
         assert client.get("/ready").status_code == 200
         suggest(client, "after", 5)
+        assert client.post("/v1/selections", json={**selection, "selection_id": "s-during"}).status_code == 202
+        assert 'abkit_events_duplicates_total{kind="selection"} 1.0' in client.get("/metrics").text
     assert sorted(r["prediction_id"] for r in rows(postgres_url, predictions)) == sorted(acknowledged)
     assert [r["selection_id"] for r in rows(postgres_url, selections)] == ["s-during"]

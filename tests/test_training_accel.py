@@ -142,7 +142,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(600)
 def test_two_gloo_processes_train_like_one_with_the_same_global_batch(tmp_path):
     corpus = tmp_path / "corpus.jsonl"
     write_corpus(corpus, generate_transcripts(4, 60, n_templates=12))
@@ -153,18 +153,7 @@ def test_two_gloo_processes_train_like_one_with_the_same_global_batch(tmp_path):
     assert single.exit_code == 0, single.output
     # The same command in two CPU processes (gloo), started by torchrun as accelerate launch starts
     # several GPUs (accelerate launch --cpu runs one process). Micro-batches of 5 split 3 + 2.
-    launched = subprocess.run(
-        [
-            str(VENV_BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", str(_free_port()),
-            "-m", "abkit.cli.main", *args, "--out", str(tmp_path / "two"),
-        ],
-        capture_output=True, text=True, timeout=360,
-        env={
-            **os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-            "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1",
-        },
-    )  # fmt: skip
-    assert launched.returncode == 0, launched.stderr[-3000:]
+    _two_processes(*args, "--out", str(tmp_path / "two"))
     one = json.loads((tmp_path / "one" / "adapt_summary.json").read_text())
     two = json.loads((tmp_path / "two" / "adapt_summary.json").read_text())
     assert (one["processes"], two["processes"]) == (1, 2)
@@ -177,7 +166,26 @@ def test_two_gloo_processes_train_like_one_with_the_same_global_batch(tmp_path):
     assert [c["heldout_loss"] for c in two["checkpoints"]] == pytest.approx(
         [c["heldout_loss"] for c in one["checkpoints"]], rel=1e-4
     )
-    assert (tmp_path / "two" / "checkpoint-000006" / "accelerate_state").is_dir()
+    # Resumed in two processes from the step-3 checkpoint (accelerate's load_state on each): the same curve.
+    _two_processes(*args, "--out", str(tmp_path / "resumed"), "--resume", str(tmp_path / "two" / "checkpoint-000003"))
+    resumed = json.loads((tmp_path / "resumed" / "adapt_summary.json").read_text())
+    assert [p["loss"] for p in resumed["curve"]] == pytest.approx([p["loss"] for p in two["curve"]], rel=1e-5)
+    assert resumed["checkpoints"][-1]["heldout_loss"] == pytest.approx(two["checkpoints"][-1]["heldout_loss"], rel=1e-5)
+
+
+def _two_processes(*args: str) -> None:
+    launched = subprocess.run(
+        [
+            str(VENV_BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", str(_free_port()),
+            "-m", "abkit.cli.main", *args,
+        ],
+        capture_output=True, text=True, timeout=300,
+        env={
+            **os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+            "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1",
+        },
+    )  # fmt: skip
+    assert launched.returncode == 0, launched.stderr[-3000:]
 
 
 class _FakeDeepSpeedPlugin:

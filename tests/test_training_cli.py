@@ -161,3 +161,26 @@ def test_corpus_writes_a_seeded_simulated_corpus_that_training_reads(tmp_path):
     assert (tmp_path / "b.jsonl").read_text() == (tmp_path / "a" / "corpus.jsonl").read_text()
     refused = run("corpus", "--out", str(tmp_path / "c.jsonl"), "--templates", "1")
     assert refused.exit_code == 2 and "--templates" in refused.output
+
+
+@pytest.mark.slow
+def test_scaling_demo_adapts_each_size_fine_tunes_every_checkpoint_and_fits_per_size(tmp_path):
+    sizes = []
+    for name, hidden in [("xs", 16), ("s", 32)]:
+        path = tmp_path / f"{name}.toml"
+        path.write_text(
+            TINY_TOML.replace('name = "cli-test"', f'name = "demo-{name}"')
+            .replace("hidden_size = 32\nnum_hidden_layers = 1", f"hidden_size = {hidden}\nnum_hidden_layers = 1", 1)
+            .replace("max_steps = 4\ncheckpoint_every = 2", "max_steps = 6\ncheckpoint_every = 2")
+        )
+        sizes += ["--size", str(path)]
+    result = run("scaling-demo", "--out", str(tmp_path / "demo"), *sizes, "--cases", "40", "--templates", "8", "-q")
+    assert result.exit_code == 0, result.output
+    analysis = json.loads((tmp_path / "demo" / "scaling.json").read_text())
+    assert [p["run"] for p in analysis["points"]] == ["demo-xs"] * 4 + ["demo-s"] * 4
+    assert {(f["group"], f["x_name"], f["n"]) for f in analysis["fits"] if f["x_name"] == "lm_loss"} == {
+        ("demo-xs", "lm_loss", 3), ("demo-s", "lm_loss", 3), ("pooled", "lm_loss", 6)
+    }  # fmt: skip
+    assert [e["run"] for e in analysis["adaptation_effects"]] == ["demo-xs", "demo-s"]
+    assert "demo-xs: adaptation" in result.output and "demo-s: classification loss on LM loss over 3" in result.output
+    assert (tmp_path / "demo" / "scaling.html").is_file() and (tmp_path / "demo" / "corpus.jsonl").is_file()

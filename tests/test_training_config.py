@@ -6,7 +6,7 @@ from abkit.training.config import ConfigError, available_sizes, load_size_config
 
 
 def test_every_shipped_size_loads_with_the_pythia_learning_rates():
-    assert available_sizes() == ["pythia-1.4b", "pythia-2.8b", "pythia-410m", "tiny"]
+    assert available_sizes() == ["pythia-1.4b", "pythia-2.8b", "pythia-410m", "scaling-s", "scaling-xs", "tiny"]
     # Peak learning rates from the Pythia paper (Biderman et al. 2023, table 1).
     expected = {"pythia-410m": 3.0e-4, "pythia-1.4b": 2.0e-4, "pythia-2.8b": 1.6e-4}
     for size, learning_rate in expected.items():

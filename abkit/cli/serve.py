@@ -124,6 +124,14 @@ def read_token(token_file: Path | None) -> str | None:
 )
 @click.option("--max-pending-events", type=int, default=50_000, show_default=True, help="Buffered events before 503.")
 @click.option(
+    "--durable-events/--buffered-events",
+    default=True,
+    show_default=True,
+    help="Answer a selection or case only once it is committed to the database, so a crash of the service "
+    "(SIGKILL, OOM) loses no acknowledged one; or answer from memory, where a crash loses the last ~0.5 s "
+    "of them. Predictions are always buffered. See docs/serving.md, Durability.",
+)
+@click.option(
     "--spill-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("."),
@@ -156,6 +164,7 @@ def serve(
     max_message_chars: int,
     read_timeout_s: float,
     max_pending_events: int,
+    durable_events: bool,
     spill_dir: Path,
     log_level: str,
 ) -> None:
@@ -217,7 +226,11 @@ def serve(
             spill_dir=spill_dir,
         )
         settings = ServiceSettings(
-            batcher=batcher, deadline_s=deadline_ms / 1000, max_message_chars=max_message_chars, settle_heap=True
+            batcher=batcher,
+            deadline_s=deadline_ms / 1000,
+            max_message_chars=max_message_chars,
+            settle_heap=True,
+            durable_events=durable_events,
         )
         service = SuggestionService(slots, config, writer, settings)
         app = create_app(service, token=token, max_body_bytes=max_body_bytes)

@@ -81,7 +81,7 @@ def _setup(size: str, data_file: Path | None, device: str | None, quiet: bool, t
 
 @click.group()
 def train() -> None:
-    """Train template classifiers: corpus, adapt, finetune, evaluate, scaling, demo-model."""
+    """Train template classifiers: corpus, adapt, finetune, evaluate, scaling, scaling-demo, demo-model."""
 
 
 @train.command()
@@ -321,6 +321,64 @@ def corpus(out: Path, n_cases: int, n_templates: int, seed: int) -> None:
     examples = labelled_examples(parse_cases(records, source=str(out)))
     labels = len({example.template_id for example in examples})
     click.echo(f"{out}: {written} cases, {len(examples)} labelled messages, {labels} templates used")
+
+
+@train.command("scaling-demo")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Corpus, runs and the analysis."
+)
+@click.option(
+    "--size",
+    "sizes",
+    multiple=True,
+    help="Size config to adapt (repeat; default scaling-xs and scaling-s).",
+)
+@click.option("--cases", "n_cases", default=None, type=click.IntRange(min=20), help="Simulated cases (default 1000).")
+@click.option("--templates", "n_templates", default=None, type=click.IntRange(min=2, max=960), help="Default 40.")
+@click.option("--seed", default=0, show_default=True, help="Seeds the corpus, split and initialisations.")
+@DEVICE_OPTION
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads (as demo-model)."
+)
+@QUIET_OPTION
+def scaling_demo(
+    out: Path,
+    sizes: tuple[str, ...],
+    n_cases: int | None,
+    n_templates: int | None,
+    seed: int,
+    device: str | None,
+    threads: int,
+    quiet: bool,
+) -> None:
+    """Adapt two sizes on a simulated corpus, fine-tune every checkpoint, fit per size (docs/training.md)."""
+    from abkit.training.config import ConfigError
+    from abkit.training.optim import Runtime
+    from abkit.training.scaling import scaling_table
+    from abkit.training.scaling_chart import write_scaling_html
+    from abkit.training.scaling_demo import DEMO_CASES, DEMO_SIZES, DEMO_TEMPLATES, run_scaling_demo
+
+    _transformers_logging(quiet)
+    set_threads(threads)
+    try:
+        result = run_scaling_demo(
+            out,
+            sizes=sizes or DEMO_SIZES,
+            seed=seed,
+            n_cases=n_cases or DEMO_CASES,
+            n_templates=n_templates or DEMO_TEMPLATES,
+            runtime=Runtime.detect(device),
+            progress=not quiet,
+        )
+    except (ConfigError, ValueError) as error:
+        _fail(error)
+    (out / "scaling.json").write_text(json.dumps(result.analysis.to_dict(), indent=2))
+    chart = write_scaling_html(out / "scaling.html", result.analysis)
+    click.echo(scaling_table(result.analysis))
+    click.echo("")
+    for line in result.findings():
+        click.echo(line)
+    click.echo(f"chart: {chart}")
 
 
 @train.command("demo-model")

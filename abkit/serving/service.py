@@ -24,12 +24,14 @@ from abkit.events import columns as c
 from abkit.events.validate import MAX_NAME_LENGTH
 from abkit.serving.admission import Overloaded
 from abkit.serving.batcher import BatcherSettings, BatcherStopped, DeadlinePassed, DynamicBatcher, QueueFull
+from abkit.serving.errors import ServiceError
+from abkit.serving.event_log import log_event
 from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
 from abkit.serving.schemas import CaseRequest, SelectionRequest, SuggestRequest
 from abkit.serving.scorer import Scorer, TopK
 from abkit.serving.token_cache import CachingTokenizer
-from abkit.serving.writer import BufferFull, EventWriter
+from abkit.serving.writer import EventWriter
 from abkit.text import MessageError, parse_messages
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,10 @@ class ServiceSettings:
     max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
     retry_after_s: int = 1  # Retry-After sent with 429 and 503
     shutdown_flush_timeout_s: float = 30.0  # how long shutdown retries writing buffered events
+    # Acknowledge a selection or case only once its transaction has committed (docs/serving.md,
+    # "Durability"); False acknowledges it from the writer's memory, as predictions always are.
+    durable_events: bool = True
+    durable_timeout_s: float = 5.0  # wait for the commit this long, then 503 (the event stays queued)
     # After loading, freeze the heap and make young GC collections rare (abkit.serving.heap).
     # Process-wide, so off by default for a service embedded in another program; `abkit serve` sets it.
     settle_heap: bool = False
@@ -67,17 +73,6 @@ class ModelSlot:
 
     model_version: str
     load: Callable[[], Scorer]
-
-
-class ServiceError(Exception):
-    """A request the service answers with an error status and a clear message."""
-
-    def __init__(self, status: int, detail: str, *, retry_after: int | None = None, errors: list | None = None):
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.retry_after = retry_after
-        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -413,8 +408,15 @@ class SuggestionService:
             return f"model failed to load: {self.load_error}"
         return "model is loading; not ready yet"
 
-    def log_selection(self, request: SelectionRequest) -> dict[str, str]:
-        """Buffer a selection event; returns its id, experiment, arm and model version."""
+    async def log_selection(self, request: SelectionRequest) -> dict[str, str]:
+        """Log a selection event; returns its id, experiment, arm and model version.
+
+        With ``durable_events`` (the default) it returns once the event is committed.
+
+        Raises:
+            ServiceError: 503 buffer full or no commit within ``durable_timeout_s``; 409 its
+                ``selection_id`` is stored with other content.
+        """
         arm, version = self.arm_of(request.advocate_id, request.case_id)
         event: dict[str, Any] = {
             c.SELECTION_ID: request.selection_id or uuid.uuid4().hex,
@@ -429,7 +431,7 @@ class SuggestionService:
             c.CREATED_AT: request.created_at or _utcnow(),
             c.PREDICTION_ID: request.prediction_id,
         }
-        self._put("selection", event)
+        await self._log("selection", event)
         return {
             "selection_id": event[c.SELECTION_ID],
             "experiment": self.experiment.name,
@@ -437,20 +439,23 @@ class SuggestionService:
             "model_version": version,
         }
 
-    def log_case(self, request: CaseRequest) -> dict[str, str]:
-        """Buffer a case event (handle time of a closed case)."""
+    async def log_case(self, request: CaseRequest) -> dict[str, str]:
+        """Log a case event (handle time of a closed case); durable like :meth:`log_selection`."""
         event = {
             c.CASE_ID: request.case_id,
             c.HANDLE_TIME_S: request.handle_time_s,
             c.CLOSED_AT: request.closed_at or _utcnow(),
         }
-        self._put("case", event)
+        await self._log("case", event)
         return {"case_id": request.case_id}
 
-    def _put(self, kind: c.EventKind, event: dict[str, Any]) -> None:
-        try:
-            self.writer.put(kind, event)
-        except BufferFull as error:
-            raise ServiceError(
-                503, f"event buffer full: {error}; try again later", retry_after=self.settings.retry_after_s
-            ) from None
+    async def _log(self, kind: c.EventKind, event: dict[str, Any]) -> None:
+        settings = self.settings
+        await log_event(
+            self.writer,
+            kind,
+            event,
+            durable=settings.durable_events,
+            timeout_s=settings.durable_timeout_s,
+            retry_after=settings.retry_after_s,
+        )
