@@ -86,13 +86,6 @@ def read_token(token_file: Path | None) -> str | None:
 )
 @click.option("--cpu-threads", type=int, default=0, show_default=True, help="Torch CPU threads (0: torch's default).")
 @click.option(
-    "--model-process/--in-process",
-    default=False,
-    show_default=True,
-    help="Run each model's forward passes in a child process instead of on a thread of the service "
-    "(for CPU hosts: see docs/serving.md).",
-)
-@click.option(
     "--token-cache-messages",
     type=click.IntRange(min=0),
     default=DEFAULT_CACHE_MESSAGES,
@@ -145,7 +138,6 @@ def serve(
     device: str,
     dtype: str,
     cpu_threads: int,
-    model_process: bool,
     token_cache_messages: int,
     max_batch_size: int,
     max_batch_tokens: int,
@@ -178,7 +170,7 @@ def serve(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # One request's messages are a handful of short texts: the Rust tokenizer's thread pool costs more than it saves.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if cpu_threads > 0 and not model_process:
+    if cpu_threads > 0:
         torch.set_num_threads(cpu_threads)
     token = read_token(token_file)
     if host not in LOOPBACK_HOSTS and token is None:
@@ -190,8 +182,6 @@ def serve(
                 device=device,
                 dtype=dtype,
                 token_cache_messages=token_cache_messages,
-                process=model_process,
-                cpu_threads=cpu_threads,
             )
             for directory in models
         ]

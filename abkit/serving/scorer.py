@@ -63,29 +63,6 @@ class Scorer(Protocol):
         ...
 
 
-class MessageEncoder:
-    """A serving directory's input side: its version, token budget and tokenizer, messages to ids.
-
-    Args:
-        directory: a serving directory.
-        token_cache_messages: messages whose token ids are kept for later requests
-            (:class:`~abkit.serving.token_cache.CachingTokenizer`; 0: none).
-    """
-
-    def __init__(self, directory: str | Path, *, token_cache_messages: int = DEFAULT_CACHE_MESSAGES):
-        from transformers import AutoTokenizer
-
-        metadata = read_metadata(directory)
-        self.model_version = metadata.model_version
-        self.max_tokens = metadata.max_tokens
-        self.tokenizer = AutoTokenizer.from_pretrained(directory)
-        self.token_cache = CachingTokenizer(self.tokenizer, token_cache_messages)
-
-    def encode(self, messages: Sequence[Message]) -> list[int]:
-        """The most recent whole messages that fit the model's token budget (see :func:`window_token_ids`)."""
-        return window_token_ids(messages, self.token_cache, self.max_tokens)
-
-
 def resolve_device(device: str) -> torch.device:
     """``auto`` picks CUDA when available; ``cuda`` without a GPU is an error, not a fallback."""
     if device == "auto":
@@ -121,7 +98,8 @@ class HFScorer:
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         dtype: ``auto`` (bf16/fp16 on CUDA, float32 on CPU), ``float32``, ``float16``, ``bfloat16``.
         top_k: how many templates to return.
-        token_cache_messages: as for :class:`MessageEncoder`.
+        token_cache_messages: messages whose token ids are kept for later requests
+            (:class:`~abkit.serving.token_cache.CachingTokenizer`; 0: none).
     """
 
     def __init__(
@@ -133,12 +111,14 @@ class HFScorer:
         top_k: int = TOP_K,
         token_cache_messages: int = DEFAULT_CACHE_MESSAGES,
     ):
-        from transformers import AutoModelForSequenceClassification
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.directory = Path(directory)
-        self._input = MessageEncoder(self.directory, token_cache_messages=token_cache_messages)
-        self.model_version, self.max_tokens = self._input.model_version, self._input.max_tokens
-        self.tokenizer, self.token_cache = self._input.tokenizer, self._input.token_cache
+        metadata = read_metadata(self.directory)
+        self.model_version = metadata.model_version
+        self.max_tokens = metadata.max_tokens
+        self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
+        self.token_cache = CachingTokenizer(self.tokenizer, token_cache_messages)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         model = AutoModelForSequenceClassification.from_pretrained(self.directory, dtype=self.dtype)
@@ -162,7 +142,8 @@ class HFScorer:
         )
 
     def encode(self, messages: Sequence[Message]) -> list[int]:
-        return self._input.encode(messages)
+        """The most recent whole messages that fit the model's token budget (see :func:`window_token_ids`)."""
+        return window_token_ids(messages, self.token_cache, self.max_tokens)
 
     def batch(self, sequences: Sequence[Sequence[int]]) -> TokenBatch:
         return TokenBatch.from_sequences(sequences, self.pad_token_id)
@@ -226,35 +207,15 @@ def hf_model_slot(
     device: str = "auto",
     dtype: str = "auto",
     token_cache_messages: int = DEFAULT_CACHE_MESSAGES,
-    process: bool = False,
-    cpu_threads: int = 0,
 ):  # type: ignore[no-untyped-def]
     """A :class:`~abkit.serving.service.ModelSlot` loading ``directory`` with :class:`HFScorer`.
 
     The version comes from ``abkit_model.json`` without loading the weights, so the
     experiment can be checked before the (slow) load starts.
-
-    Args:
-        process: run the forward passes in a child process
-            (:class:`~abkit.serving.model_process.ProcessScorer`) instead of on a thread of this one.
-        cpu_threads: torch threads of that child (0: torch's default).
     """
     from abkit.serving.service import ModelSlot
 
     version = read_metadata(directory).model_version
-    if process:
-        from abkit.serving.model_process import ProcessScorer
-
-        return ModelSlot(
-            version,
-            lambda: ProcessScorer(
-                directory,
-                device=device,
-                dtype=dtype,
-                token_cache_messages=token_cache_messages,
-                cpu_threads=cpu_threads,
-            ),
-        )
     return ModelSlot(
         version, lambda: HFScorer(directory, device=device, dtype=dtype, token_cache_messages=token_cache_messages)
     )

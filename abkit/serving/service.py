@@ -224,10 +224,6 @@ class SuggestionService:
         loop = asyncio.get_running_loop()
         left = await loop.run_in_executor(None, self.writer.close, self.settings.shutdown_flush_timeout_s)
         self._executor.shutdown(wait=True)
-        for scorer in self.scorers.values():
-            close = getattr(scorer, "close", None)  # a model process (ProcessScorer) stops here
-            if close is not None:
-                close()
         return left
 
     # -- state -------------------------------------------------------------------------
@@ -247,10 +243,6 @@ class SuggestionService:
             problems.append(f"model load failed: {self.load_error}")
         elif not self.loaded:
             problems.append("models are loading")
-        # A model process can die on its own (killed, out of memory): say so, so that it gets restarted.
-        problems += [
-            f"model {v}: its model process has exited" for v, s in self.scorers.items() if not getattr(s, "alive", True)
-        ]
         if not self.writer.db_up:
             problems.append(f"event database unavailable: {self.writer.last_error or 'not yet reached'}")
         if not self.writer.has_room():
