@@ -108,34 +108,33 @@ def _check_conflict_kept_the_first(db, output: str) -> None:
         assert filed.scalar_one() == 1
 
 
-def test_durable_service_conflicts_409_and_sigkill_loses_no_acknowledged_selection(model_dir, tmp_path):
-    db = tmp_path / "events.sqlite"
-    process, url = start_serve(model_dir, db)  # durable is the default
+def _conflict_then_sigkill(model_dir, db, *, durable: bool, seconds: float) -> list[str]:
+    """On a fresh `abkit serve`: the conflict checks, then selections until a SIGKILL; the acknowledged ids."""
+    process, url = start_serve(model_dir, db, "--durable-events" if durable else "--buffered-events")
     try:
-        _conflict_then_counted(url, durable=True)
-        acknowledged = _send_then_kill(url, process, seconds=3.0)
+        _conflict_then_counted(url, durable=durable)
+        acknowledged = _send_then_kill(url, process, seconds=seconds)
     finally:
         process.kill()
         output, _ = process.communicate(timeout=30)
     assert process.returncode == -signal.SIGKILL
+    _check_conflict_kept_the_first(db, output)
+    return acknowledged
+
+
+def test_durable_service_conflicts_409_and_sigkill_loses_no_acknowledged_selection(model_dir, tmp_path):
+    db = tmp_path / "events.sqlite"
+    acknowledged = _conflict_then_sigkill(model_dir, db, durable=True, seconds=3.0)
     assert len(acknowledged) >= 10, "too few selections were acknowledged to prove anything"
     missing = set(acknowledged) - _stored_ids(db)
     assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged selections lost: {sorted(missing)[:5]}"
-    _check_conflict_kept_the_first(db, output)
 
 
 def test_buffered_service_counts_conflicts_and_sigkill_loses_the_last_selections(model_dir, tmp_path):
     # The risk --buffered-events documents, shown by the same kill: what the writer still held
     # (it waits up to 0.5 s for a fuller batch) is gone, the last selection at least.
     db = tmp_path / "events.sqlite"
-    process, url = start_serve(model_dir, db, "--buffered-events")
-    try:
-        _conflict_then_counted(url, durable=False)
-        acknowledged = _send_then_kill(url, process, seconds=2.0)
-    finally:
-        process.kill()
-        output, _ = process.communicate(timeout=30)
+    acknowledged = _conflict_then_sigkill(model_dir, db, durable=False, seconds=2.0)
     lost = set(acknowledged) - _stored_ids(db)
     assert "s-99" in lost, "a buffered service killed right after answering should have lost its last selection"
     assert len(lost) <= RATE_PER_S, f"lost {len(lost)}: more than about a second of selections"
-    _check_conflict_kept_the_first(db, output)
