@@ -39,7 +39,7 @@ def _events(seed: int = 18, interactions: int = 900, slower_cases_s: float = 0.0
         case_id = f"c{i:04d}"
         moment = START + timedelta(hours=float(rng.uniform(0, 10 * 24)))
         effect = {"holdout": 5.0, "v1": 0.0, "v2": -1.0}[arm] + rng.normal(0, 1.0)
-        for j in range(int(rng.integers(1, 5))):
+        for _ in range(int(rng.integers(1, 5))):
             time_s = 15 + speed[a] + effect + rng.normal(0, 2.0)
             selections.append(("challenger", arm if arm != "holdout" else "v1", arm, f"a{a}", case_id, time_s, moment))
             moment += timedelta(minutes=2)
@@ -96,9 +96,11 @@ def test_cuped_from_the_event_store_equals_the_sums_built_in_python(tmp_path):
     # advocate speeds persist: the covariate explains much of the interaction-level variance
     assert cuped["variance_reduction"] == pytest.approx(expected.variance_reduction, rel=1e-9)
     assert cuped["variance_reduction"] > 0.3
-    assert 0 < cuped["interactions_with_history"] < comparison["clustered"]["interactions_treatment"] + comparison[
-        "clustered"
-    ]["interactions_control"]
+    assert (
+        0
+        < cuped["interactions_with_history"]
+        < comparison["clustered"]["interactions_treatment"] + comparison["clustered"]["interactions_control"]
+    )
     assert cuped["pre_period_days"] == PRE_DAYS
     # the sequence of the adjusted estimate
     adjusted = confidence_sequence(expected.delta_s, expected.se**2, expected.units)
