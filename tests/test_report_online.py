@@ -195,3 +195,31 @@ def test_online_queries_compile_for_other_dialects(dialect):
         sql = str(query.compile(dialect=compiled_dialect))
         assert "OVER (PARTITION BY" in sql
     assert covariate_groups_query(window, Plan(), {}, timedelta(days=1)) is None
+
+
+def test_cli_reads_the_declared_analysis_from_the_experiments_file(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from abkit.cli.main import cli
+
+    path = tmp_path / "events.sqlite"
+    store = EventStore.open(f"sqlite:///{path}")
+    frames = _events(interactions=300)
+    for kind in ("selection", "case"):
+        store.write(kind, frames[kind])
+    config = tmp_path / "experiments.toml"
+    config.write_text(
+        '[experiments.challenger]\nsalt = "c"\narms = { holdout = 0.1, v1 = 0.45, v2 = 0.45 }\nanalysis = "fixed"\n'
+    )
+    runner = CliRunner()
+    args = ["report", "--db", str(path), "--format", "json", "--pre-period-days", "14"]
+    declared = json.loads(runner.invoke(cli, [*args, "--experiments", str(config)], catch_exceptions=False).output)
+    default = json.loads(runner.invoke(cli, args, catch_exceptions=False).output)
+    assert [c["verdict"]["analysis"] for c in declared["comparisons"]] == ["fixed"]
+    assert [c["verdict"]["analysis"] for c in default["comparisons"]] == ["sequential"]
+    assert declared["comparisons"][0]["cuped"]["pre_period_days"] == 14.0
+    config.write_text('[experiments.challenger]\nsalt = "c"\narms = { holdout = 0.5, v1 = 0.5 }\nanalysis = "maybe"\n')
+    refused = runner.invoke(cli, [*args, "--experiments", str(config)])
+    assert refused.exit_code == 2 and "analysis must be one of" in refused.output
