@@ -37,7 +37,7 @@ DATETIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
     "experiments_file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
-    help="Experiments file whose `analysis = \"sequential\" | \"fixed\"` the verdicts use "
+    help='Experiments file whose `analysis = "sequential" | "fixed"` the verdicts use '
     "(default: sequential for challenger tests, fixed for standing holdouts).",
 )
 @click.option(
