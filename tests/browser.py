@@ -44,6 +44,16 @@ def headless_chrome(*, capture_console: bool = False) -> webdriver.Chrome:
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
+def chromium_session() -> Iterator[webdriver.Chrome]:
+    """A headless Chromium for a module-scoped ``driver`` fixture; skips without Debian's chromium
+    and chromium-driver."""
+    if not chromium_available():
+        pytest.skip("needs Debian's chromium and chromium-driver")
+    chrome = headless_chrome(capture_console=True)
+    yield chrome
+    chrome.quit()
+
+
 WAIT_S = 30  # seconds a page, a callback or a download may take
 
 

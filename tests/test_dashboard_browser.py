@@ -32,9 +32,8 @@ from tests.browser import (  # noqa: E402
     WAIT_S,
     abkit_report,
     assert_overview_shows,
-    chromium_available,
+    chromium_session,
     graph_data,
-    headless_chrome,
     open_page,
     serve,
     severe,
@@ -53,11 +52,7 @@ PAGES = {
 
 @pytest.fixture(scope="module")
 def driver() -> Iterator[webdriver.Chrome]:
-    if not chromium_available():
-        pytest.skip("needs Debian's chromium and chromium-driver")
-    chrome = headless_chrome(capture_console=True)
-    yield chrome
-    chrome.quit()
+    yield from chromium_session()
 
 
 def _day_window(first_seen: str, last_seen: str) -> tuple[datetime, datetime]:
