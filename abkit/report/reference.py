@@ -26,11 +26,14 @@ def dialects() -> dict[str, Dialect]:
     import duckdb_engine
     from trino.sqlalchemy.dialect import TrinoDialect
 
+    from abkit.report.spark_dialect import SparkDialect
+
     return {
         "sqlite": sqlite.dialect(),
         "postgresql": postgresql.dialect(),
         "duckdb": duckdb_engine.Dialect(),
         "trino": TrinoDialect(),
+        "spark": SparkDialect(),
     }
 
 
