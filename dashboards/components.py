@@ -27,6 +27,8 @@ _COUNT = {
     "volume",
     "holdout_n",
     "treatment_n",
+    "treatment_interactions",
+    "holdout_interactions",
     "phase",
     "n",
     "n_with",
@@ -97,7 +99,11 @@ def data_table(table_id: str, *, page_size: int = 25, conditional: Sequence[Mapp
             "whiteSpace": "normal",
             "height": "auto",
         },
-        style_cell_conditional=[{"if": {"column_type": "text"}, "textAlign": "left"}],
+        style_cell_conditional=[
+            {"if": {"column_type": "text"}, "textAlign": "left"},
+            # The report's reasons for missing figures can be long: a wide column, not tall rows.
+            {"if": {"column_id": "notes"}, "minWidth": 360, "maxWidth": 560},
+        ],
         style_data_conditional=list(conditional),
     )
 

@@ -63,15 +63,16 @@ def delta_forest(frame: pd.DataFrame, label_column: str, title: str) -> go.Figur
             "<extra></extra>",
         )
     )
+    published = _num(drawable["selection_level_delta_s"])
     figure.add_trace(
         go.Scatter(
-            x=delta,
+            x=published,
             y=labels,
             name="selection-level 95% CI (published method)",
             mode="markers",
             marker={"size": 8, "symbol": "circle-open", "color": theme.NEUTRAL},
             error_x={
-                **_interval(delta, drawable["selection_level_ci95_low_s"], drawable["selection_level_ci95_high_s"]),
+                **_interval(published, drawable["selection_level_ci95_low_s"], drawable["selection_level_ci95_high_s"]),
                 "thickness": 1,
                 "width": 4,
                 "color": theme.NEUTRAL,

@@ -50,14 +50,22 @@ def _verdict(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _intervals(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """Interaction-level (clustered, primary) and selection-level (Welch, published) intervals."""
+    """Interaction-level (clustered, primary) and selection-level (Welch, published) deltas and intervals.
+
+    The interaction-level delta combines the phases (weighted by their size); a report without
+    one (schema 1) has the selection-level delta only, which then stands in as ``delta_s``.
+    """
     clustered = obj.get("clustered") or {}
+    combined = "delta_s" in clustered or "delta_s_missing" in clustered
     return {
+        "delta_s": clustered.get("delta_s") if combined else obj.get("delta_s"),
+        "delta_pct": clustered.get("delta_pct") if combined else obj.get("delta_pct"),
         "delta_ci95_low_s": ci_bound(clustered, "delta_ci95_s", 0),
         "delta_ci95_high_s": ci_bound(clustered, "delta_ci95_s", 1),
         "delta_ci95_low_pct": ci_bound(clustered, "delta_ci95_pct", 0),
         "delta_ci95_high_pct": ci_bound(clustered, "delta_ci95_pct", 1),
         "clustered_p": clustered.get("p"),
+        "selection_level_delta_s": obj.get("delta_s"),
         "selection_level_ci95_low_s": ci_bound(obj, "delta_ci95_s", 0),
         "selection_level_ci95_high_s": ci_bound(obj, "delta_ci95_s", 1),
         "selection_level_p": get(obj, "welch", "p"),
@@ -74,6 +82,7 @@ _DECISION_COLUMNS = (
     "delta_ci95_low_pct",
     "delta_ci95_high_pct",
     "clustered_p",
+    "selection_level_delta_s",
     "selection_level_ci95_low_s",
     "selection_level_ci95_high_s",
     "selection_level_p",
@@ -116,8 +125,6 @@ def overview_table(report: Report, version: str | None = None) -> pd.DataFrame:
                 "model_version": v.get("model_version"),
                 "experiment": v.get("experiment"),
                 **_verdict(v),
-                "delta_s": v.get("delta_s"),
-                "delta_pct": v.get("delta_pct"),
                 **_intervals(v),
                 "n_treatment": get(v, "treatment", "n"),
                 "n_holdout": get(v, "holdout", "n"),
@@ -171,8 +178,6 @@ def challengers_table(report: Report, version: str | None = None) -> pd.DataFram
                 "challenger": cmp.get("challenger"),
                 "baseline": cmp.get("baseline"),
                 **_verdict(cmp),
-                "delta_s": cmp.get("delta_s"),
-                "delta_pct": cmp.get("delta_pct"),
                 **_intervals(cmp),
                 "p_holm": cmp.get("p_holm"),
                 "n_baseline": get(cmp, "baseline_summary", "n"),
@@ -243,14 +248,16 @@ def template_trend(drawn: pd.DataFrame) -> dict[str, dict[str, Any]]:
     }
 
 
-SRM_COLUMNS = ("experiment", "chi2", "df", "p", "flag", "observed", "expected_share", "notes")
+SRM_COLUMNS = ("experiment", "phase", "started_at", "chi2", "df", "p", "flag", "observed", "expected_share", "notes")
 
 
 def srm_table(report: Report) -> pd.DataFrame:
-    """Sample-ratio-mismatch test per experiment (observed counts vs configured weights)."""
+    """Sample-ratio-mismatch test per experiment phase (observed counts vs that phase's weights)."""
     rows = [
         {
             "experiment": s.get("experiment"),
+            "phase": s.get("phase"),
+            "started_at": s.get("started_at"),
             "chi2": s.get("chi2"),
             "df": s.get("df"),
             "p": s.get("p"),

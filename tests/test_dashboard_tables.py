@@ -44,12 +44,16 @@ def test_overview_verdict_is_the_reports_decision_not_the_selection_level_ci(rep
     # Welch's CI [-7.53, -5.47] excludes zero; the interaction-level one [-13.3, 0.32] does not.
     assert challenger["selection_level_ci95_high_s"] < 0 < challenger["delta_ci95_high_s"]
     assert (challenger["verdict"], challenger["analysis"]) == ("keep collecting", "sequential")
+    # The interaction-level delta combines the phases by size; the selection-level one pools them.
+    assert (challenger["delta_s"], challenger["selection_level_delta_s"]) == (-6.4, -6.5)
 
 
 def test_a_report_without_a_verdict_says_so():
     frame = tables.overview_table({"versions": [{"model_version": "v1", "experiment": "standing", "delta_s": -1.0}]})
     assert frame.iloc[0]["verdict"] == tables.NOT_AVAILABLE
     assert pd.isna(frame.iloc[0]["delta_ci95_low_s"])
+    # Without an interaction-level delta (schema 1) the selection-level one stands in.
+    assert frame.iloc[0]["delta_s"] == frame.iloc[0]["selection_level_delta_s"] == -1.0
 
 
 def test_overview_keeps_missing_figures_missing_and_says_why(report):

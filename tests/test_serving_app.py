@@ -72,12 +72,26 @@ class Gated:
 
 
 def make_service(
-    db_url, scorers, *, versions=("v1",), experiment=None, batcher=None, writer=FAST_WRITER, deadline_s=5.0
+    db_url,
+    scorers,
+    *,
+    versions=("v1",),
+    experiment=None,
+    batcher=None,
+    writer=FAST_WRITER,
+    deadline_s=5.0,
+    durable_events=True,
+    durable_timeout_s=5.0,
 ):
     models = [ModelSlot(v, lambda v=v: scorers[v]) for v in versions]
     experiment = experiment or standing_experiment(versions[0])
     event_writer = EventWriter(lambda: EventStore.open(db_url), settings=writer)
-    settings = ServiceSettings(batcher=batcher or BatcherSettings(), deadline_s=deadline_s)
+    settings = ServiceSettings(
+        batcher=batcher or BatcherSettings(),
+        deadline_s=deadline_s,
+        durable_events=durable_events,
+        durable_timeout_s=durable_timeout_s,
+    )
     return SuggestionService(models, experiment, event_writer, settings)
 
 
@@ -241,16 +255,22 @@ BAD_SUGGEST = [
         422,
         "messages[0].text: Input should be a valid string",
     ),
-    ("wrong type messages", _with(messages="hello"), 422, "messages: Input should be a valid list"),
+    ("wrong type messages", _with(messages="hello"), 422, "messages: Input should be a valid array"),
     ("wrong type id", _with(case_id=17), 422, "case_id: Input should be a valid string"),
-    ("empty messages", _with(messages=[]), 422, "messages: empty message list"),
+    ("empty messages", _with(messages=[]), 422, "messages: List should have at least 1 item"),
     ("empty text", _with(messages=[{"role": "customer", "text": "   "}]), 422, "messages[0].text: missing or empty"),
-    ("unknown role", _with(messages=[{"role": "bot", "text": "hi"}]), 422, "messages[0].role: unknown role 'bot'"),
+    (
+        "unknown role",
+        _with(messages=[{"role": "bot", "text": "hi"}]),
+        422,
+        "messages[0].role: Input should be 'customer', 'system' or 'advocate'",
+    ),
     ("unknown field", _with(extra=1), 422, "extra: unknown field"),
-    ("empty id", _with(case_id=" "), 422, "case_id: String should have at least 1 character"),
+    ("empty id", _with(case_id=""), 422, "case_id: String should have at least 1 character"),
+    ("blank id", _with(case_id=" \u3000"), 422, "case_id: String should have at least 1 character"),
     ("long id", _with(case_id="x" * 129), 422, "case_id: String should have at most 128 characters"),
     ("separator in id", _with(case_id="a\x1fb"), 422, "case_id: must not contain the \\x1f separator"),
-    ("bad deadline", _with(deadline_ms=-5), 422, "deadline_ms: Input should be greater than 0"),
+    ("bad deadline", _with(deadline_ms=-5), 422, "deadline_ms: Input should be greater than or equal to 50"),
 ]
 
 
@@ -308,7 +328,7 @@ BAD_EVENTS = [
     (
         "/v1/cases",
         {"case_id": "c", "handle_time_s": 10, "closed_at": "yesterday"},
-        "closed_at: Input should be a valid datetime",
+        "closed_at: must be an RFC 3339 timestamp with a UTC offset",
     ),
 ]
 
@@ -463,20 +483,34 @@ def test_a_model_that_fails_to_load_is_reported_not_hidden(sqlite_url):
 
 
 def test_bearer_token_is_required_when_configured(sqlite_url, scorers):
-    with running(make_service(sqlite_url, scorers), token="s3cret-token") as client:
+    with running(make_service(sqlite_url, scorers), token="s3cret-token-0123") as client:
         missing = client.post("/v1/suggest", json=GOOD)
         assert missing.status_code == 401 and "missing bearer token" in missing.json()["detail"]
         assert missing.headers["www-authenticate"] == "Bearer"
-        wrong = client.post("/v1/suggest", json=GOOD, headers={"Authorization": "Bearer s3cret-tokem"})
+        wrong = client.post("/v1/suggest", json=GOOD, headers={"Authorization": "Bearer s3cret-token-0124"})
         assert wrong.status_code == 401 and "invalid bearer token" in wrong.json()["detail"]
+        other_scheme = client.post("/v1/suggest", json=GOOD, headers={"Authorization": "Basic s3cret-token-0123"})
+        assert other_scheme.status_code == 401
         assert client.get("/metrics").status_code == 401
-        ok = client.post("/v1/suggest", json=GOOD, headers={"Authorization": "Bearer s3cret-token"})
+        ok = client.post("/v1/suggest", json=GOOD, headers={"Authorization": "Bearer s3cret-token-0123"})
         assert ok.status_code == 200
+        # RFC 7235: the scheme name is case-insensitive.
+        lower = client.post("/v1/suggest", json=GOOD, headers={"Authorization": "bearer s3cret-token-0123"})
+        assert lower.status_code == 200
         assert client.get("/health").status_code == 200  # probes stay open
 
 
+@pytest.mark.parametrize("token", ["x", "fifteen-chars-x"])
+def test_a_short_bearer_token_is_refused_at_startup(sqlite_url, scorers, token):
+    with pytest.raises(ValueError, match=f"the bearer token has {len(token)} characters; use at least 16"):
+        create_app(make_service(sqlite_url, scorers), token=token)
+
+
 def test_full_event_buffer_refuses_with_503_instead_of_dropping(sqlite_url, scorers):
-    service = make_service(sqlite_url, scorers, writer=WriterSettings(max_pending=3, flush_interval_s=60))
+    # Buffered events (not durable), so that they can be held in the buffer.
+    service = make_service(
+        sqlite_url, scorers, writer=WriterSettings(max_pending=3, flush_interval_s=60), durable_events=False
+    )
     with running(service) as client:
         # The writer waits up to 60 s for a fuller batch, so these stay buffered.
         accepted = [client.post("/v1/cases", json={"case_id": f"c{i}", "handle_time_s": 60}) for i in range(3)]
@@ -494,7 +528,9 @@ def test_full_event_buffer_refuses_with_503_instead_of_dropping(sqlite_url, scor
 
 def test_shutdown_flushes_every_acknowledged_event(sqlite_url, scorers, corpus):
     # A writer that would wait a minute for a fuller batch: only the shutdown flush writes.
-    service = make_service(sqlite_url, scorers, writer=WriterSettings(flush_interval_s=60, batch_size=10_000))
+    service = make_service(
+        sqlite_url, scorers, writer=WriterSettings(flush_interval_s=60, batch_size=10_000), durable_events=False
+    )
     with running(service) as client:
         predicted = [
             client.post("/v1/suggest", json=request_body(case, advocate="a")).json()["prediction_id"]
@@ -540,7 +576,7 @@ def _set_connections(postgres_url: str, allowed: bool) -> None:
 
 @pytest.mark.postgres
 def test_database_outage_loses_no_acknowledged_event(postgres_url, scorers):
-    service = make_service(postgres_url, scorers)
+    service = make_service(postgres_url, scorers, durable_timeout_s=1.0)
     acknowledged: list[str] = []
 
     def suggest(client, tag, n):
@@ -562,7 +598,12 @@ def test_database_outage_loses_no_acknowledged_event(postgres_url, scorers):
                 "template_id": "T0003",
                 "selection_time_s": 4,
             }
-            assert client.post("/v1/selections", json={**selection, "selection_id": "s-during"}).status_code == 202
+            # A durable selection cannot be acknowledged while the database is down: a 503 that
+            # names its id; it stays queued, and the retry after recovery is a duplicate.
+            waiting = client.post("/v1/selections", json={**selection, "selection_id": "s-during"})
+            assert waiting.status_code == 503, waiting.text
+            assert "selection s-during not yet stored" in waiting.json()["detail"]
+            assert waiting.headers["retry-after"] == "1"
             wait_until(lambda: client.get("/ready").status_code == 503, message="/ready to report the outage")
             assert "event database unavailable" in client.get("/ready").json()["problems"][0]
             assert service.writer.pending > 0
@@ -573,5 +614,7 @@ def test_database_outage_loses_no_acknowledged_event(postgres_url, scorers):
         wait_until(lambda: service.writer.pending == 0, message="the buffered events to be written after recovery")
         assert client.get("/ready").status_code == 200
         suggest(client, "after", 5)
+        assert client.post("/v1/selections", json={**selection, "selection_id": "s-during"}).status_code == 202
+        assert 'abkit_events_duplicates_total{kind="selection"} 1.0' in client.get("/metrics").text
     assert sorted(r["prediction_id"] for r in rows(postgres_url, predictions)) == sorted(acknowledged)
     assert [r["selection_id"] for r in rows(postgres_url, selections)] == ["s-during"]

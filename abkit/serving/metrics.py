@@ -46,10 +46,19 @@ class _StateCollector(Collector):
         yield GaugeMetricFamily(
             "abkit_event_db_up", "1 when the last database operation succeeded.", value=int(writer.db_up)
         )
-        written = CounterMetricFamily("abkit_events_written", "Events committed to the store.", labels=["kind"])
-        for kind, count in writer.written.items():
-            written.add_metric([kind], count)
-        yield written
+        for name, help_text, counts in (
+            ("abkit_events_written", "New events committed to the store.", writer.written),
+            ("abkit_events_duplicates", "Events stored already with the same content (retries).", writer.duplicates),
+            (
+                "abkit_events_conflicts",
+                "Events whose id is stored with other content: not written, filed in rejects.",
+                writer.conflicts,
+            ),
+        ):
+            family = CounterMetricFamily(name, help_text, labels=["kind"])
+            for kind, count in counts.items():
+                family.add_metric([kind], count)
+            yield family
         yield CounterMetricFamily(
             "abkit_event_db_errors", "Failed database operations (retried).", value=writer.write_failures
         )

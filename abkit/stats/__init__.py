@@ -13,6 +13,7 @@ from abkit.stats.multiple import holm
 from abkit.stats.power import PowerResult, days_to_detect, design_effect, mde
 from abkit.stats.sequential import DEFAULT_N_STAR, SequentialResult, confidence_sequence, sequential_delta
 from abkit.stats.srm import DEFAULT_SRM_THRESHOLD, SrmResult, srm_test
+from abkit.stats.stratified import StratifiedSummary, stratified_summary
 from abkit.stats.summary import SampleSummary
 from abkit.stats.trend import TrendMethod, TrendResult, mann_kendall
 from abkit.stats.welch import WelchResult, clustered_welch, welch_from_moments, welch_test
@@ -31,6 +32,7 @@ __all__ = [
     "SampleSummary",
     "SequentialResult",
     "SrmResult",
+    "StratifiedSummary",
     "TopKAccuracy",
     "TrendMethod",
     "TrendResult",
@@ -51,6 +53,7 @@ __all__ = [
     "proportion",
     "sequential_delta",
     "srm_test",
+    "stratified_summary",
     "topk_accuracy",
     "welch_from_moments",
     "welch_test",
