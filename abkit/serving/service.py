@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from abkit.assignment import ExperimentConfig
@@ -30,6 +29,7 @@ from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
 from abkit.serving.schemas import CaseRequest, SelectionRequest, SuggestRequest
 from abkit.serving.scorer import Scorer, TopK
+from abkit.serving.suggestion import PendingSuggestion, SuggestResult, expire, prediction_event, utcnow
 from abkit.serving.token_cache import CachingTokenizer
 from abkit.serving.writer import EventWriter
 from abkit.text import MessageError, parse_messages
@@ -73,74 +73,6 @@ class ModelSlot:
 
     model_version: str
     load: Callable[[], Scorer]
-
-
-@dataclass(frozen=True)
-class SuggestResult:
-    """The outcome of one suggest request (what the HTTP layer returns)."""
-
-    prediction_id: str
-    experiment: str
-    arm: str
-    model_version: str
-    top: TopK
-    latency_ms: float
-
-    def to_dict(self) -> dict[str, Any]:
-        shown = (
-            []
-            if self.arm == HOLDOUT
-            else [{"template_id": s.template_id, "score": s.score} for s in self.top.suggestions]
-        )
-        return {
-            "prediction_id": self.prediction_id,
-            "experiment": self.experiment,
-            "arm": self.arm,
-            "model_version": self.model_version,
-            "suggestions": shown,
-            "latency_ms": round(self.latency_ms, 3),
-        }
-
-
-@dataclass(frozen=True)
-class PendingSuggestion:
-    """A suggest request admitted and queued for its forward pass (see :meth:`SuggestionService.submit`)."""
-
-    request: SuggestRequest
-    arm: str
-    model_version: str
-    future: asyncio.Future  # resolves to a batcher.Scored
-    started: float  # time.monotonic() when the request arrived
-    budget_s: float  # its deadline, relative to started
-
-
-def _expire(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_exception(DeadlinePassed("deadline passed"))
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def prediction_event(request: SuggestRequest, result: SuggestResult) -> dict[str, Any]:
-    """The prediction event of a scored request (logged for the holdout too)."""
-    event: dict[str, Any] = {
-        c.PREDICTION_ID: result.prediction_id,
-        c.CASE_ID: request.case_id,
-        c.MESSAGE_ID: request.message_id,
-        c.ADVOCATE_ID: request.advocate_id,
-        c.EXPERIMENT: result.experiment,
-        c.ARM: result.arm,
-        c.MODEL_VERSION: result.model_version,
-        c.LATENCY_MS: result.latency_ms,
-        c.CREATED_AT: _utcnow(),
-    }
-    for rank, (tid_column, score_column) in enumerate(zip(c.TEMPLATE_ID_COLUMNS, c.SCORE_COLUMNS, strict=True)):
-        suggestion = result.top.suggestions[rank] if rank < len(result.top.suggestions) else None
-        event[tid_column] = suggestion.template_id if suggestion else None
-        event[score_column] = suggestion.score if suggestion else None
-    return event
 
 
 class SuggestionService:
@@ -367,7 +299,7 @@ class SuggestionService:
         """
         # A timer on the loop rather than asyncio.wait_for: no extra future and callbacks per request.
         remaining = pending.started + pending.budget_s - time.monotonic()
-        timer = asyncio.get_running_loop().call_later(max(remaining, 0.0), _expire, pending.future)
+        timer = asyncio.get_running_loop().call_later(max(remaining, 0.0), expire, pending.future)
         try:
             scored = await pending.future
         except DeadlinePassed:
@@ -428,7 +360,7 @@ class SuggestionService:
             c.MODEL_VERSION: version,
             c.TEMPLATE_ID: request.template_id,
             c.SELECTION_TIME_S: request.selection_time_s,
-            c.CREATED_AT: request.created_at or _utcnow(),
+            c.CREATED_AT: request.created_at or utcnow(),
             c.PREDICTION_ID: request.prediction_id,
         }
         await self._log("selection", event)
@@ -444,7 +376,7 @@ class SuggestionService:
         event = {
             c.CASE_ID: request.case_id,
             c.HANDLE_TIME_S: request.handle_time_s,
-            c.CLOSED_AT: request.closed_at or _utcnow(),
+            c.CLOSED_AT: request.closed_at or utcnow(),
         }
         await self._log("case", event)
         return {"case_id": request.case_id}
