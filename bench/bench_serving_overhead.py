@@ -39,7 +39,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline_rev import baseline_worktree, remove_worktree, worktree_env  # noqa: E402
-from bench_serving import _closed_loop, service_latency_ms, with_fresh_newest_message  # noqa: E402
+from serving_client import _closed_loop, service_latency_ms  # noqa: E402
+from serving_inputs import with_fresh_newest_message  # noqa: E402
 
 from abkit.loadtest.inputs import request_bodies  # noqa: E402
 from abkit.loadtest.runner import wait_ready  # noqa: E402
@@ -101,7 +102,6 @@ def serve(mode: str, port: int, model_dir: str, db: str) -> None:
             settings,
         )
         app = create_app(service)
-    sys.setswitchinterval(0.0005)  # as abkit serve sets it
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

@@ -17,8 +17,8 @@ from dashboards.view import View
 # Display formats by column name; the CSV keeps full precision.
 _PERCENT = {"delta_pct", "delta_ci95_low_pct", "delta_ci95_high_pct"}
 _SHARE = {"top1", "top3", "top5", "holdout_top5_accuracy", "case_time_saved_share"}
-_P_VALUE = {"welch_p", "clustered_p", "p_holm", "srm_p", "p"}
-_TIMESTAMPS = {"first_seen", "last_seen"}
+_P_VALUE = {"selection_level_p", "clustered_p", "p_holm", "srm_p", "p"}
+_TIMESTAMPS = {"first_seen", "last_seen", "start", "started_at", "ended_at"}
 _COUNT = {
     "n_treatment",
     "n_holdout",
@@ -26,6 +26,8 @@ _COUNT = {
     "n_challenger",
     "volume",
     "holdout_n",
+    "treatment_n",
+    "phase",
     "n",
     "n_with",
     "n_without",
@@ -95,7 +97,11 @@ def data_table(table_id: str, *, page_size: int = 25, conditional: Sequence[Mapp
             "whiteSpace": "normal",
             "height": "auto",
         },
-        style_cell_conditional=[{"if": {"column_type": "text"}, "textAlign": "left"}],
+        style_cell_conditional=[
+            {"if": {"column_type": "text"}, "textAlign": "left"},
+            # The report's reasons for missing figures can be long: a wide column, not tall rows.
+            {"if": {"column_id": "notes"}, "minWidth": 360, "maxWidth": 560},
+        ],
         style_data_conditional=list(conditional),
     )
 
@@ -143,6 +149,30 @@ def verdict_styles(column: str = "verdict") -> list[dict[str, Any]]:
         }
         for verdict, colour in theme.VERDICT_COLOURS.items()
     ]
+
+
+def verdict_card(title: str, decision: str, reason: str | None, analysis: str | None) -> html.Article:
+    """One decision in words: what to do (coloured), the report's sentence with the numbers, and
+    whether it comes from a fixed-horizon or a sequential (always-valid) analysis."""
+    colour = theme.VERDICT_COLOURS.get(decision, theme.NEUTRAL)
+    method = {"fixed": "fixed-horizon analysis", "sequential": "sequential (always-valid) analysis"}.get(
+        analysis or "", analysis or ""
+    )
+    return html.Article(
+        [
+            html.Div(
+                [
+                    html.Span(title, className="abk-verdict-title"),
+                    html.Span(decision, className="abk-verdict-decision", style={"backgroundColor": colour}),
+                ],
+                className="abk-verdict-head",
+            ),
+            html.P(reason or "The report gives no verdict for this row.", className="abk-verdict-reason"),
+            html.Div(method, className="abk-verdict-method"),
+        ],
+        className="abk-verdict",
+        style={"borderLeftColor": colour},
+    )
 
 
 def flag_styles(column: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ import importlib.util
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import pandas as pd
 from flask import Flask, Response, request
 
 from dashboards.context import DashboardContext
@@ -17,6 +18,8 @@ from dashboards.snapshots import SnapshotError
 from dashboards.view import View, build_table
 
 HtmlRenderer = Callable[[Mapping[str, Any]], str]
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _RENDERER = "abkit.report.render_html"
 
 
@@ -42,6 +45,24 @@ def html_report_missing() -> str | None:
     return None if found else f"the HTML report needs {_RENDERER}, which is not installed"
 
 
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` safe to open in a spreadsheet: every text cell that starts with
+    ``= + - @``, a tab or a carriage return gets a leading single quote, as OWASP advises, so
+    Excel, LibreOffice and Google Sheets show it as text instead of running it.
+
+    Only text cells change. Figures live in numeric columns and are written as numbers, so a
+    saving of ``-0.45`` stays a number; a text cell such as a template id ``-2+3`` is quoted
+    even when it looks numeric, because in a text column it is data someone typed, not a figure.
+    """
+    safe = frame.copy()
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]):
+            safe[column] = safe[column].map(
+                lambda cell: "'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES) else cell
+            )
+    return safe
+
+
 def _text(status: int, message: str) -> Response:
     return Response(message + "\n", status, mimetype="text/plain")
 
@@ -64,7 +85,8 @@ def register_downloads(server: Flask, context: DashboardContext) -> None:
         except (ValueError, SnapshotError) as error:
             return _text(400, str(error))
         return Response(
-            frame.to_csv(index=False),
+            # CRLF line ends (RFC 4180), so a cell holding a lone CR is quoted instead of splitting its row.
+            neutralise_formulas(frame).to_csv(index=False, lineterminator="\r\n"),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )

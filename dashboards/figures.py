@@ -11,151 +11,121 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from dashboards import theme
+from dashboards import tables, theme
 
 LATENCY_BUDGET_MS = 100.0  # the serving budget of the real system (DESIGN.md)
-Z95 = 1.959963984540054  # two-sided 95% normal quantile
+# Templates with fewer holdout selections than this get their 95% CI drawn: their saving is the noisiest.
+LOW_N = 30
 
 
 def _num(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce")
 
 
+def _interval(centre: pd.Series, low: pd.Series, high: pd.Series) -> dict[str, Any]:
+    """Asymmetric error bars from an interval's bounds (none, not a zero-width bar, where a bound is missing)."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": _num(high) - centre,
+        "arrayminus": centre - _num(low),
+    }
+
+
 def delta_forest(frame: pd.DataFrame, label_column: str, title: str) -> go.Figure:
-    """Delta in seconds with its 95% CI per row (negative: time saved), coloured by verdict."""
+    """Delta in seconds per row (negative: time saved) with its interaction-level 95% CI, coloured
+    by what that CI says, and the selection-level (published, Welch) CI beside it in grey."""
     drawable = frame[_num(frame["delta_s"]).notna()]
     if drawable.empty:
         return theme.empty_figure(title, "No delta can be computed for this selection.")
     figure = theme.base_figure(title)
     delta = _num(drawable["delta_s"])
+    labels = drawable[label_column].astype(str)
+    reading = [
+        tables.ci_reading(low, high)
+        for low, high in zip(_num(drawable["delta_ci95_low_s"]), _num(drawable["delta_ci95_high_s"]), strict=True)
+    ]
     figure.add_trace(
         go.Scatter(
             x=delta,
-            y=drawable[label_column].astype(str),
+            y=labels,
+            name="interaction-level 95% CI (decides)",
             mode="markers",
-            marker={"size": 12, "color": [theme.VERDICT_COLOURS.get(v, theme.NEUTRAL) for v in drawable["verdict"]]},
+            marker={"size": 13, "color": [theme.VERDICT_COLOURS.get(r, theme.NEUTRAL) for r in reading]},
             error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": (_num(drawable["delta_ci95_high_s"]) - delta).fillna(0),
-                "arrayminus": (delta - _num(drawable["delta_ci95_low_s"])).fillna(0),
-                "thickness": 2,
-                "width": 6,
+                **_interval(delta, drawable["delta_ci95_low_s"], drawable["delta_ci95_high_s"]),
+                "thickness": 2.5,
+                "width": 7,
             },
-            customdata=drawable[["verdict"]],
-            hovertemplate="%{y}: %{x:.3f} s (%{customdata[0]})<extra></extra>",
-            showlegend=False,
+            customdata=np.column_stack([reading, drawable["verdict"].astype(str)]),
+            hovertemplate="%{y}: %{x:.3f} s, interaction-level CI %{customdata[0]}; verdict: %{customdata[1]}"
+            "<extra></extra>",
+        )
+    )
+    published = _num(drawable["selection_level_delta_s"])
+    figure.add_trace(
+        go.Scatter(
+            x=published,
+            y=labels,
+            name="selection-level 95% CI (published method)",
+            mode="markers",
+            marker={"size": 8, "symbol": "circle-open", "color": theme.NEUTRAL},
+            error_x={
+                **_interval(published, drawable["selection_level_ci95_low_s"], drawable["selection_level_ci95_high_s"]),
+                "thickness": 1,
+                "width": 4,
+                "color": theme.NEUTRAL,
+            },
+            hovertemplate="%{y}: %{x:.3f} s, selection-level (published method)<extra></extra>",
         )
     )
     figure.add_vline(x=0, line={"color": theme.NEUTRAL, "dash": "dot"})
     figure.update_layout(
         xaxis_title="delta selection time, s (negative = faster)",
-        yaxis={"autorange": "reversed", "type": "category"},
-        height=120 + 48 * len(drawable),
+        yaxis={"autorange": "reversed", "type": "category", "automargin": True},
+        scattermode="group",  # the two intervals of a row side by side
+        height=140 + 56 * len(drawable),
     )
     return figure
 
 
-def over_time(weekly: pd.DataFrame, releases: pd.DataFrame) -> go.Figure:
-    """Weekly mean selection time with and without suggestions, release markers, cumulative saving."""
-    title = "Mean selection time per week"
-    if weekly.empty:
-        return theme.empty_figure(title, "No weekly data in this report.")
-    figure = make_subplots(
-        rows=2,
-        cols=1,
-        shared_xaxes=True,
-        row_heights=[0.65, 0.35],
-        vertical_spacing=0.08,
-        subplot_titles=("", "Cumulative seconds saved by suggestions"),
-    )
-    figure.update_layout(template=theme.TEMPLATE_NAME, title={"text": title}, height=620)
-    for suffix, name, colour in (
-        ("with", "with suggestions", theme.WITH_SUGGESTIONS),
-        ("without", "without suggestions (holdout)", theme.WITHOUT_SUGGESTIONS),
-    ):
-        # 95% CI of a weekly mean: 1.96 * sd / sqrt(n), when the report gives the sd.
-        half_width = Z95 * _num(weekly[f"sd_{suffix}_s"]) / np.sqrt(_num(weekly[f"n_{suffix}"]))
-        figure.add_trace(
-            go.Scatter(
-                x=weekly["week_start"],
-                y=_num(weekly[f"mean_{suffix}_s"]),
-                name=name,
-                mode="lines+markers",
-                line={"color": colour, "width": 2.5},
-                error_y={
-                    "type": "data",
-                    "array": half_width,
-                    "visible": bool(half_width.notna().any()),
-                    "thickness": 1,
-                },
-            ),
-            row=1,
-            col=1,
-        )
-    figure.add_trace(
-        go.Scatter(
-            x=weekly["week_start"],
-            y=weekly["cumulative_seconds_saved"],
-            name="cumulative seconds saved",
-            mode="lines",
-            fill="tozeroy",
-            line={"color": theme.GOOD},
-            showlegend=False,
-        ),
-        row=2,
-        col=1,
-    )
-    first, last = str(weekly["week_start"].iloc[0]), str(weekly["week_start"].iloc[-1])
-    for model_version, first_seen in releases.itertuples(index=False):
-        day = str(first_seen)[:10]
-        if first <= day <= last or len(weekly) == 1:
-            # add_vline's annotation cannot take date strings on a subplot; draw shape + label.
-            figure.add_shape(
-                type="line",
-                x0=day,
-                x1=day,
-                y0=0,
-                y1=1,
-                xref="x",
-                yref="paper",
-                line={"color": theme.NEUTRAL, "dash": "dash", "width": 1},
-            )
-            figure.add_annotation(
-                x=day,
-                y=1.0,
-                xref="x",
-                yref="paper",
-                text=f"{model_version}",
-                showarrow=False,
-                yanchor="bottom",
-                font={"color": theme.NEUTRAL},
-            )
-    figure.update_yaxes(title_text="seconds per selection", row=1, col=1)
-    figure.update_yaxes(title_text="seconds", row=2, col=1)
-    return figure
-
-
-def templates_scatter(frame: pd.DataFrame, mann_kendall: Mapping[str, Any] | None, subtitle: str) -> go.Figure:
-    """Holdout top-5 accuracy against seconds saved per template, marker area by volume."""
-    title = f"Accuracy vs time saved, top {len(frame)} templates by volume{subtitle}"
-    drawable = frame[_num(frame["holdout_top5_accuracy"]).notna() & _num(frame["saving_s"]).notna()]
-    if drawable.empty:
+def templates_scatter(
+    drawn: pd.DataFrame, top_n: int, mann_kendall: Mapping[str, Any] | None, subtitle: str
+) -> go.Figure:
+    """Holdout top-5 accuracy against seconds saved per template (``drawn``: the top ``top_n``
+    by volume that have both), marker area by holdout n, 95% CI bars on the low-n points."""
+    title = f"Accuracy vs time saved, top {top_n} templates by volume{subtitle}"
+    if drawn.empty:
         return theme.empty_figure(title, "No template has both a holdout accuracy and a saving.")
-    volume = _num(drawable["volume"])
+    holdout_n = _num(drawn["holdout_n"])
+    saving = _num(drawn["saving_s"])
+    low_n = holdout_n < LOW_N
     figure = theme.base_figure(title)
     figure.add_trace(
         go.Scatter(
-            x=_num(drawable["holdout_top5_accuracy"]),
-            y=_num(drawable["saving_s"]),
+            x=_num(drawn["holdout_top5_accuracy"]),
+            y=saving,
             mode="markers+text",
-            text=drawable["template_id"],
+            text=drawn["template_id"],
             textposition="top center",
-            marker={"size": 8 + 30 * (volume / volume.max()) ** 0.5, "color": theme.WITH_SUGGESTIONS, "opacity": 0.75},
-            customdata=drawable[["volume"]],
-            hovertemplate="%{text}: accuracy %{x:.1%}, saves %{y:.2f} s, volume %{customdata[0]:,}<extra></extra>",
+            marker={
+                "size": 8 + 26 * (holdout_n / max(holdout_n.max(), 1)) ** 0.5,
+                "color": theme.WITH_SUGGESTIONS,
+                "opacity": 0.75,
+            },
+            error_y={
+                **_interval(
+                    saving,
+                    drawn["saving_ci95_low_s"].where(low_n),
+                    drawn["saving_ci95_high_s"].where(low_n),
+                ),
+                "thickness": 1.5,
+                "color": theme.NEUTRAL,
+            },
+            customdata=np.column_stack([drawn["treatment_n"], holdout_n, _ci_text(drawn)]),
+            hovertemplate="%{text}: accuracy %{x:.1%}, saves %{y:.2f} s (%{customdata[2]}), "
+            "n %{customdata[0]:,} with / %{customdata[1]:,} without suggestions<extra></extra>",
             showlegend=False,
         )
     )
@@ -177,6 +147,13 @@ def templates_scatter(frame: pd.DataFrame, mann_kendall: Mapping[str, Any] | Non
             bgcolor="rgba(255,255,255,0.8)",
         )
     return figure
+
+
+def _ci_text(drawn: pd.DataFrame) -> list[str]:
+    return [
+        "no CI" if pd.isna(low) or pd.isna(high) else f"95% CI {low:.2f} to {high:.2f} s"
+        for low, high in zip(_num(drawn["saving_ci95_low_s"]), _num(drawn["saving_ci95_high_s"]), strict=True)
+    ]
 
 
 def mann_kendall_text(result: Mapping[str, Any]) -> str:

@@ -15,7 +15,24 @@ from sqlalchemy import Engine, select
 
 from abkit.events.schema import experiments, report_snapshots
 
-SCHEMA_VERSION = 1  # the report contract this dashboard reads (docs/report-schema.md)
+# The report contracts this dashboard reads (docs/report-schema.md). Version 1 came before the
+# interaction-level CIs, verdicts, phases and the timeline: its pages say so (OLD_SCHEMA_NOTICE).
+SCHEMA_VERSIONS = (1, 2)
+
+
+def old_schema_notice(report: dict[str, Any]) -> str | None:
+    """What to say about a report of an older contract than ``abkit report`` now writes, or None."""
+    try:
+        from abkit.report.model import SCHEMA_VERSION as current
+    except ImportError:  # the reporting extra is not installed: nothing newer to compute
+        return None
+    version = report.get("schema_version")
+    if not isinstance(version, int) or version >= current:
+        return None
+    return (
+        f"This report follows an older contract (schema {version}): it has no interaction-level CIs "
+        "or verdicts. Press Refresh to compute them."
+    )
 
 
 class SnapshotError(ValueError):
@@ -93,8 +110,9 @@ def parse_report(text: str, where: str) -> dict[str, Any]:
     if not isinstance(report, dict):
         raise SnapshotError(f"report_json of {where}: expected an object, got {type(report).__name__}")
     version = report.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise SnapshotError(f"schema_version of {where} is {version!r}; this dashboard reads {SCHEMA_VERSION}")
+    if version not in SCHEMA_VERSIONS:
+        readable = " or ".join(str(v) for v in SCHEMA_VERSIONS)
+        raise SnapshotError(f"schema_version of {where} is {version!r}; this dashboard reads {readable}")
     return report
 
 

@@ -8,15 +8,16 @@ report gives (``"<name>_missing"``) are gathered in a ``notes`` column.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 import pandas as pd
 
-Report = Mapping[str, Any]
+from abkit.stats import mann_kendall
+from dashboards.fields import ci_bound, columns_frame, get, notes, shares
 
-ALPHA = 0.05  # two-sided significance level of the verdicts (the report's CIs are 95%)
+Report = Mapping[str, Any]
 
 SAVES_TIME = "saves time"
 COSTS_TIME = "costs time"
@@ -24,37 +25,11 @@ INCONCLUSIVE = "inconclusive"
 NOT_AVAILABLE = "n/a"
 
 
-def _get(obj: Mapping[str, Any] | None, *path: str) -> Any:
-    """``obj[path[0]][path[1]]...`` or None when any step is missing or null."""
-    for key in path:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
-    return obj
+def ci_reading(ci_low: float | None, ci_high: float | None) -> str:
+    """What a 95% CI of ``delta_s`` (negative: time saved) says on its own, for colours.
 
-
-def _ci(obj: Mapping[str, Any], key: str, bound: int) -> Any:
-    interval = obj.get(key)
-    if isinstance(interval, Sequence) and len(interval) == 2:
-        return interval[bound]
-    return None
-
-
-def _notes(obj: Mapping[str, Any]) -> str:
-    """The report's reasons for missing figures: ``"<name>_missing"`` siblings and ``"missing"`` keys."""
-    notes = []
-    for key, value in obj.items():
-        if key.endswith("_missing") and value:
-            notes.append(f"{key.removesuffix('_missing')}: {value}")
-        elif isinstance(value, Mapping) and value.get("missing"):
-            notes.append(f"{key}: {value['missing']}")
-    if obj.get("missing"):
-        notes.append(str(obj["missing"]))
-    return "; ".join(notes)
-
-
-def verdict(ci_low: float | None, ci_high: float | None) -> str:
-    """Significance at a glance from a 95% CI of ``delta_s`` (negative: time saved)."""
+    The decision is the report's ``verdict``; this reading only colours a chart's interval.
+    """
     if ci_low is None or ci_high is None or pd.isna(ci_low) or pd.isna(ci_high):
         return NOT_AVAILABLE
     if ci_high < 0:
@@ -64,236 +39,236 @@ def verdict(ci_low: float | None, ci_high: float | None) -> str:
     return INCONCLUSIVE
 
 
-def _frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
-    # Explicit columns so an empty report still gives a table with headers (and a CSV header).
-    return pd.DataFrame(rows, columns=list(columns))
+def _verdict(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The report's verdict as three columns; a report without one says so in ``verdict``."""
+    decision = get(obj, "verdict", "decision")
+    return {
+        "verdict": decision if decision else NOT_AVAILABLE,
+        "verdict_reason": get(obj, "verdict", "reason"),
+        "analysis": get(obj, "verdict", "analysis"),
+    }
 
 
-OVERVIEW_COLUMNS = (
-    "model_version",
-    "first_seen",
-    "last_seen",
-    "n_treatment",
-    "n_holdout",
-    "mean_with_s",
-    "mean_without_s",
+def _intervals(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Interaction-level (clustered, primary) and selection-level (Welch, published) deltas and intervals.
+
+    The interaction-level delta combines the phases (weighted by their size); a report without
+    one (schema 1) has the selection-level delta only, which then stands in as ``delta_s``.
+    """
+    clustered = obj.get("clustered") or {}
+    combined = "delta_s" in clustered or "delta_s_missing" in clustered
+    return {
+        "delta_s": clustered.get("delta_s") if combined else obj.get("delta_s"),
+        "delta_pct": clustered.get("delta_pct") if combined else obj.get("delta_pct"),
+        "delta_ci95_low_s": ci_bound(clustered, "delta_ci95_s", 0),
+        "delta_ci95_high_s": ci_bound(clustered, "delta_ci95_s", 1),
+        "delta_ci95_low_pct": ci_bound(clustered, "delta_ci95_pct", 0),
+        "delta_ci95_high_pct": ci_bound(clustered, "delta_ci95_pct", 1),
+        "clustered_p": clustered.get("p"),
+        "selection_level_delta_s": obj.get("delta_s"),
+        "selection_level_ci95_low_s": ci_bound(obj, "delta_ci95_s", 0),
+        "selection_level_ci95_high_s": ci_bound(obj, "delta_ci95_s", 1),
+        "selection_level_p": get(obj, "welch", "p"),
+    }
+
+
+# Interaction-level figures (the randomisation unit) carry the decision; the selection-level
+# Welch test of the published method sits beside them, labelled ``selection_level_*``.
+_DECISION_COLUMNS = (
     "delta_s",
     "delta_ci95_low_s",
     "delta_ci95_high_s",
     "delta_pct",
     "delta_ci95_low_pct",
     "delta_ci95_high_pct",
-    "welch_p",
     "clustered_p",
+    "selection_level_delta_s",
+    "selection_level_ci95_low_s",
+    "selection_level_ci95_high_s",
+    "selection_level_p",
+)
+
+OVERVIEW_COLUMNS = (
+    "model_version",
+    "experiment",
+    "verdict",
+    "verdict_reason",
+    "analysis",
+    *_DECISION_COLUMNS,
+    "n_treatment",
+    "n_holdout",
+    "mean_with_s",
+    "mean_without_s",
     "top1",
     "top3",
     "top5",
     "case_time_saved_share",
     "srm_p",
     "srm_flag",
-    "verdict",
+    "first_seen",
+    "last_seen",
     "notes",
 )
 
 
 def overview_table(report: Report, version: str | None = None) -> pd.DataFrame:
-    """One row per model version: window, n per arm, means, delta with CI, p-values, accuracy, SRM."""
+    """One row per (experiment, model version): verdict, delta with CIs, p-values, n, accuracy, SRM.
+
+    ``version`` keeps the rows of that model version (one per experiment it ran in).
+    """
     rows = []
     for v in report.get("versions") or []:
         if version and v.get("model_version") != version:
             continue
-        low, high = _ci(v, "delta_ci95_s", 0), _ci(v, "delta_ci95_s", 1)
         rows.append(
             {
                 "model_version": v.get("model_version"),
+                "experiment": v.get("experiment"),
+                **_verdict(v),
+                **_intervals(v),
+                "n_treatment": get(v, "treatment", "n"),
+                "n_holdout": get(v, "holdout", "n"),
+                "mean_with_s": get(v, "treatment", "mean_s"),
+                "mean_without_s": get(v, "holdout", "mean_s"),
+                "top1": get(v, "holdout_accuracy", "top1"),
+                "top3": get(v, "holdout_accuracy", "top3"),
+                "top5": get(v, "holdout_accuracy", "top5"),
+                "case_time_saved_share": v.get("case_time_saved_share"),
+                "srm_p": get(v, "srm", "p"),
+                "srm_flag": get(v, "srm", "flag"),
                 "first_seen": v.get("first_seen"),
                 "last_seen": v.get("last_seen"),
-                "n_treatment": _get(v, "treatment", "n"),
-                "n_holdout": _get(v, "holdout", "n"),
-                "mean_with_s": _get(v, "treatment", "mean_s"),
-                "mean_without_s": _get(v, "holdout", "mean_s"),
-                "delta_s": v.get("delta_s"),
-                "delta_ci95_low_s": low,
-                "delta_ci95_high_s": high,
-                "delta_pct": v.get("delta_pct"),
-                "delta_ci95_low_pct": _ci(v, "delta_ci95_pct", 0),
-                "delta_ci95_high_pct": _ci(v, "delta_ci95_pct", 1),
-                "welch_p": _get(v, "welch", "p"),
-                "clustered_p": _get(v, "clustered", "p"),
-                "top1": _get(v, "holdout_accuracy", "top1"),
-                "top3": _get(v, "holdout_accuracy", "top3"),
-                "top5": _get(v, "holdout_accuracy", "top5"),
-                "case_time_saved_share": v.get("case_time_saved_share"),
-                "srm_p": _get(v, "srm", "p"),
-                "srm_flag": _get(v, "srm", "flag"),
-                "verdict": verdict(low, high),
-                "notes": _notes(v),
+                "notes": notes(v),
             }
         )
-    return _frame(rows, OVERVIEW_COLUMNS)
+    return columns_frame(rows, OVERVIEW_COLUMNS)
 
 
 CHALLENGER_COLUMNS = (
     "experiment",
-    "baseline",
     "challenger",
+    "baseline",
+    "verdict",
+    "verdict_reason",
+    "analysis",
+    *_DECISION_COLUMNS,
+    "p_holm",
     "n_baseline",
     "n_challenger",
     "mean_baseline_s",
     "mean_challenger_s",
-    "delta_s",
-    "delta_ci95_low_s",
-    "delta_ci95_high_s",
-    "delta_pct",
     "welch_t",
     "welch_df",
-    "welch_p",
-    "clustered_p",
-    "p_holm",
-    "verdict",
     "notes",
 )
 
 
 def challengers_table(report: Report, version: str | None = None) -> pd.DataFrame:
-    """One row per version-vs-version test; a version filter keeps the tests it took part in."""
+    """One row per version-vs-version test; a version filter keeps the tests it took part in.
+
+    ``p_holm`` is the report's Holm adjustment of the interaction-level p across comparisons.
+    """
     rows = []
     for cmp in report.get("comparisons") or []:
         if version and version not in (cmp.get("baseline"), cmp.get("challenger")):
             continue
-        low, high = _ci(cmp, "delta_ci95_s", 0), _ci(cmp, "delta_ci95_s", 1)
-        p_holm = cmp.get("p_holm")
-        # The CI is unadjusted; the verdict also requires the Holm-adjusted p under alpha.
-        holm_ok = p_holm is not None and p_holm < ALPHA
         rows.append(
             {
                 "experiment": cmp.get("experiment"),
-                "baseline": cmp.get("baseline"),
                 "challenger": cmp.get("challenger"),
-                "n_baseline": _get(cmp, "baseline_summary", "n"),
-                "n_challenger": _get(cmp, "challenger_summary", "n"),
-                "mean_baseline_s": _get(cmp, "baseline_summary", "mean_s"),
-                "mean_challenger_s": _get(cmp, "challenger_summary", "mean_s"),
-                "delta_s": cmp.get("delta_s"),
-                "delta_ci95_low_s": low,
-                "delta_ci95_high_s": high,
-                "delta_pct": cmp.get("delta_pct"),
-                "welch_t": _get(cmp, "welch", "t"),
-                "welch_df": _get(cmp, "welch", "df"),
-                "welch_p": _get(cmp, "welch", "p"),
-                "clustered_p": _get(cmp, "clustered", "p"),
-                "p_holm": p_holm,
-                "verdict": verdict(low, high) if holm_ok or p_holm is None else INCONCLUSIVE,
-                "notes": _notes(cmp),
+                "baseline": cmp.get("baseline"),
+                **_verdict(cmp),
+                **_intervals(cmp),
+                "p_holm": cmp.get("p_holm"),
+                "n_baseline": get(cmp, "baseline_summary", "n"),
+                "n_challenger": get(cmp, "challenger_summary", "n"),
+                "mean_baseline_s": get(cmp, "baseline_summary", "mean_s"),
+                "mean_challenger_s": get(cmp, "challenger_summary", "mean_s"),
+                "welch_t": get(cmp, "welch", "t"),
+                "welch_df": get(cmp, "welch", "df"),
+                "notes": notes(cmp),
             }
         )
-    return _frame(rows, CHALLENGER_COLUMNS)
+    return columns_frame(rows, CHALLENGER_COLUMNS)
 
 
 TEMPLATE_COLUMNS = (
     "template_id",
     "volume",
+    "treatment_n",
     "holdout_n",
     "holdout_top5_accuracy",
     "treatment_mean_s",
     "holdout_mean_s",
     "saving_s",
+    "saving_ci95_low_s",
+    "saving_ci95_high_s",
     "notes",
 )
 
 
 def templates_table(report: Report, top_n: int | None = None) -> pd.DataFrame:
-    """The report's top templates, by volume (largest first), cut to ``top_n`` when given."""
+    """The report's top templates by volume (largest first, ties by id as the report orders them),
+    cut to ``top_n`` when given. ``saving_ci95_*`` is the report's selection-level Welch CI."""
     if top_n is not None and top_n < 1:
         raise ValueError(f"top_n: must be at least 1, got {top_n}")
-    rows = [{**{k: row.get(k) for k in TEMPLATE_COLUMNS[:-1]}, "notes": _notes(row)} for row in _template_rows(report)]
-    frame = _frame(rows, TEMPLATE_COLUMNS)
-    frame = frame.sort_values("volume", ascending=False, kind="stable", ignore_index=True)
+    rows = [
+        {
+            **{k: row.get(k) for k in TEMPLATE_COLUMNS[:8]},
+            "saving_ci95_low_s": ci_bound(row, "saving_ci95_s", 0),
+            "saving_ci95_high_s": ci_bound(row, "saving_ci95_s", 1),
+            "notes": notes(row),
+        }
+        for row in get(report, "templates", "rows") or []
+    ]
+    frame = columns_frame(rows, TEMPLATE_COLUMNS)
+    frame = frame.sort_values(["volume", "template_id"], ascending=[False, True], kind="stable", ignore_index=True)
     return frame.head(top_n) if top_n is not None else frame
 
 
-def _template_rows(report: Report) -> list[Mapping[str, Any]]:
-    return list(_get(report, "templates", "rows") or [])
+def drawn_templates(frame: pd.DataFrame) -> pd.DataFrame:
+    """The templates a chart can place (accuracy and saving known), ordered by holdout top-5
+    accuracy (ties by id): the order in which the report tests the trend."""
+    accuracy = pd.to_numeric(frame["holdout_top5_accuracy"], errors="coerce")
+    saving = pd.to_numeric(frame["saving_s"], errors="coerce")
+    drawable = frame[accuracy.notna() & saving.notna()]
+    return drawable.sort_values(["holdout_top5_accuracy", "template_id"], kind="stable", ignore_index=True)
 
 
-WEEKLY_COLUMNS = (
-    "week_start",
-    "n_with",
-    "mean_with_s",
-    "sd_with_s",
-    "n_without",
-    "mean_without_s",
-    "sd_without_s",
-    "saving_s",
-    "seconds_saved",
-    "cumulative_seconds_saved",
-)
+def template_trend(drawn: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Mann-Kendall (original and Hamed-Rao) over exactly the templates drawn, as report blocks.
 
-
-def weekly_table(report: Report, since: date | None = None, until: date | None = None) -> pd.DataFrame:
-    """Weekly mean selection time with suggestions (treatment) and without (holdout).
-
-    ``seconds_saved`` is the week's saving per selection times its treatment selections
-    (``(mean_without - mean_with) * n_with``); weeks without a holdout mean save an unknown
-    amount, left empty and skipped by the running total. ``since``/``until`` keep the weeks
-    that start inside ``[since, until]``.
+    ``drawn`` comes from :func:`drawn_templates`, so the test runs over the top N on screen,
+    in the report's order, whatever N the report itself kept.
     """
-    weeks: dict[str, dict[str, Any]] = {}
-    for row in report.get("weekly") or []:
-        week = str(row.get("week_start"))
-        target = weeks.setdefault(week, {"week_start": week})
-        suffix = "with" if row.get("arm_kind") == "treatment" else "without"
-        target[f"n_{suffix}"] = row.get("n")
-        target[f"mean_{suffix}_s"] = row.get("mean_s")
-        target[f"sd_{suffix}_s"] = row.get("sd_s")  # optional in the contract; drawn as a 95% CI when given
-    frame = _frame([weeks[w] for w in sorted(weeks)], WEEKLY_COLUMNS[:7])
-    if since is not None:
-        frame = frame[frame["week_start"] >= since.isoformat()]
-    if until is not None:
-        frame = frame[frame["week_start"] <= until.isoformat()]
-    frame = frame.reset_index(drop=True)
-    with_mean = pd.to_numeric(frame["mean_with_s"], errors="coerce")
-    without_mean = pd.to_numeric(frame["mean_without_s"], errors="coerce")
-    frame["saving_s"] = without_mean - with_mean
-    frame["seconds_saved"] = frame["saving_s"] * pd.to_numeric(frame["n_with"], errors="coerce")
-    frame["cumulative_seconds_saved"] = frame["seconds_saved"].fillna(0.0).cumsum()
-    return frame
+    savings = pd.to_numeric(drawn["saving_s"]).to_list()
+    return {
+        "mann_kendall": mann_kendall(savings, method="original").to_dict(),
+        "mann_kendall_hamed_rao": mann_kendall(savings, method="hamed_rao").to_dict(),
+    }
 
 
-def releases_table(report: Report) -> pd.DataFrame:
-    """When each model version was first seen, oldest first."""
-    rows = [
-        {"model_version": r.get("model_version"), "first_seen": r.get("first_seen")}
-        for r in report.get("releases") or []
-    ]
-    return _frame(rows, ("model_version", "first_seen")).sort_values("first_seen", ignore_index=True)
-
-
-SRM_COLUMNS = ("experiment", "chi2", "df", "p", "flag", "observed", "expected_share", "notes")
-
-
-def _shares(mapping: Mapping[str, Any] | None, fmt: Callable[[Any], str]) -> str:
-    if not isinstance(mapping, Mapping):
-        return ""
-    return ", ".join(f"{arm} {fmt(value)}" for arm, value in mapping.items())
+SRM_COLUMNS = ("experiment", "phase", "started_at", "chi2", "df", "p", "flag", "observed", "expected_share", "notes")
 
 
 def srm_table(report: Report) -> pd.DataFrame:
-    """Sample-ratio-mismatch test per experiment (observed counts vs configured weights)."""
+    """Sample-ratio-mismatch test per experiment phase (observed counts vs that phase's weights)."""
     rows = [
         {
             "experiment": s.get("experiment"),
+            "phase": s.get("phase"),
+            "started_at": s.get("started_at"),
             "chi2": s.get("chi2"),
             "df": s.get("df"),
             "p": s.get("p"),
             "flag": s.get("flag"),
-            "observed": _shares(s.get("observed"), lambda n: f"{n:,}"),
-            "expected_share": _shares(s.get("expected_share"), lambda w: f"{w:g}"),
-            "notes": _notes(s),
+            "observed": shares(s.get("observed"), lambda n: f"{n:,}"),
+            "expected_share": shares(s.get("expected_share"), lambda w: f"{w:g}"),
+            "notes": notes(s),
         }
         for s in report.get("srm_by_experiment") or []
     ]
-    return _frame(rows, SRM_COLUMNS)
+    return columns_frame(rows, SRM_COLUMNS)
 
 
 DAILY_COLUMNS = ("day", "experiment", "arm", "selections", "predictions")
@@ -318,7 +293,7 @@ def daily_events_table(
         if (since and day < since.isoformat()) or (until and day > until.isoformat()):
             continue
         rows.append({k: r.get(k) for k in DAILY_COLUMNS})
-    return _frame(rows, DAILY_COLUMNS).sort_values(["day", "experiment", "arm"], ignore_index=True)
+    return columns_frame(rows, DAILY_COLUMNS).sort_values(["day", "experiment", "arm"], ignore_index=True)
 
 
 LATENCY_COLUMNS = ("model_version", "n", "p50", "p90", "p99", "max")
@@ -331,9 +306,17 @@ def latency_table(report: Report, version: str | None = None) -> pd.DataFrame:
         for r in report.get("latency_ms") or []
         if not version or r.get("model_version") == version
     ]
-    return _frame(rows, LATENCY_COLUMNS)
+    return columns_frame(rows, LATENCY_COLUMNS)
 
 
 def version_windows(report: Report) -> dict[str, tuple[str | None, str | None]]:
-    """Deployment window (first_seen, last_seen) of each model version in the report."""
-    return {v["model_version"]: (v.get("first_seen"), v.get("last_seen")) for v in report.get("versions") or []}
+    """Deployment window (first_seen, last_seen) of each model version, over every experiment it ran in."""
+    windows: dict[str, tuple[str | None, str | None]] = {}
+    for v in report.get("versions") or []:
+        first, last = windows.get(v["model_version"], (None, None))
+        seen = (v.get("first_seen"), v.get("last_seen"))
+        windows[v["model_version"]] = (
+            min((t for t in (first, seen[0]) if t), default=None),
+            max((t for t in (last, seen[1]) if t), default=None),
+        )
+    return windows

@@ -17,7 +17,19 @@ GRID = "#e2e8f0"
 # Series colours; the holdout orange is kept out so it only ever means "without suggestions".
 PALETTE = ["#0f766e", "#1d4ed8", "#7c3aed", "#ca8a04", "#be185d", "#0891b2", "#4d7c0f", "#475569"]
 
-VERDICT_COLOURS = {"saves time": GOOD, "costs time": BAD, "inconclusive": NEUTRAL, "n/a": "#94a3b8"}
+WARN = "#b45309"
+# The report's decisions (docs/report-schema.md, "verdict") and, for a chart's interval alone,
+# "inconclusive" (the 95% CI includes zero) and "n/a" (no interval).
+VERDICT_COLOURS = {
+    "saves time": GOOD,
+    "costs time": BAD,
+    "no detectable difference": NEUTRAL,
+    "keep collecting": "#1d4ed8",
+    "do not trust: sample ratio mismatch": WARN,
+    "do not ship: guardrail": BAD,
+    "inconclusive": NEUTRAL,
+    "n/a": "#94a3b8",
+}
 
 TEMPLATE_NAME = "abkit"
 

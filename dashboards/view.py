@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from dashboards import tables
+from dashboards import tables, timeline
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,9 @@ TABLES: dict[str, TableBuilder] = {
     "overview": lambda report, view: tables.overview_table(report, view.version),
     "challengers": lambda report, view: tables.challengers_table(report, view.version),
     "templates": lambda report, view: tables.templates_table(report, view.top_n),
-    "weekly": lambda report, view: tables.weekly_table(report, view.since, view.until),
+    "timeline": lambda report, view: timeline.timeline_table(report, view.since, view.until),
+    "phases": lambda report, view: timeline.phases_table(report, view.experiment),
+    "version_phases": lambda report, view: timeline.version_phases_table(report, view.version),
     "srm": lambda report, view: tables.srm_table(report),
     "daily_events": lambda report, view: tables.daily_events_table(
         report, experiment=view.experiment, version=view.version, since=view.since, until=view.until

@@ -21,6 +21,7 @@ EXPERIMENTS = {
     "v2-challenger": [("holdout", 0.1), ("v1", 0.45), ("v2", 0.45)],
     "v3-pilot": [("holdout", 0.01), ("v3", 0.99)],
 }
+PHASES_RECORDED = datetime(2025, 12, 1)  # before every event: one phase per experiment
 RELEASES = {"v1": datetime(2025, 12, 1), "v2": datetime(2026, 1, 10)}
 MEAN_S = {"holdout": 19.0, "v1": 13.0, "v2": 12.5, "v3": 12.0}
 
@@ -96,7 +97,7 @@ def write_events(url: str, frames: dict[str, pl.DataFrame], *, register: bool = 
     store = EventStore.open(url)
     if register:
         for name, arms in EXPERIMENTS.items():
-            store.register_experiment(name, name, arms)
+            store.register_experiment(name, name, arms, at=PHASES_RECORDED)
         for version, released in RELEASES.items():
             store.register_model_version(version, released_at=released)
     for kind in ("prediction", "selection", "case"):

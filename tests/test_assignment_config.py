@@ -125,3 +125,29 @@ def test_missing_file_and_directory(tmp_path):
 def test_parse_experiments_names_its_source():
     with pytest.raises(ConfigError, match="^inline: experiment 'x': empty salt"):
         parse_experiments({"experiments": {"x": {"arms": {"holdout": 0.5, "v1": 0.5}}}}, source="inline")
+
+
+def test_analysis_is_declared_or_follows_the_kind_of_test(tmp_path):
+    path = tmp_path / "experiments.toml"
+    path.write_text(
+        '[experiments.standing]\nsalt = "s"\narms = { holdout = 0.02, v4 = 0.98 }\n'
+        '[experiments.challenger]\nsalt = "c"\narms = { holdout = 0.02, v4 = 0.49, v5 = 0.49 }\n'
+        '[experiments.watched]\nsalt = "w"\narms = { holdout = 0.02, v4 = 0.98 }\nanalysis = "sequential"\n'
+        '[experiments.once]\nsalt = "o"\narms = { holdout = 0.02, v4 = 0.49, v5 = 0.49 }\nanalysis = "fixed"\n'
+    )
+    loaded = load_experiments(path)
+    assert {name: config.resolved_analysis for name, config in loaded.items()} == {
+        "standing": "fixed",
+        "challenger": "sequential",
+        "watched": "sequential",
+        "once": "fixed",
+    }
+    assert (loaded["standing"].analysis, loaded["watched"].analysis) == (None, "sequential")
+    assert load_experiments("experiments.toml")["v5-challenger"].resolved_analysis == "sequential"
+
+
+def test_unknown_analysis_is_refused_naming_the_experiment(tmp_path):
+    path = tmp_path / "experiments.toml"
+    path.write_text('[experiments.x]\nsalt = "s"\narms = { holdout = 0.5, v1 = 0.5 }\nanalysis = "bayesian"\n')
+    with pytest.raises(ConfigError, match=r"experiment 'x': analysis must be one of \['sequential', 'fixed'\]"):
+        load_experiments(path)

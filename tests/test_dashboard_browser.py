@@ -8,23 +8,18 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import threading
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from werkzeug.serving import make_server
 
-from abkit.cli.main import cli
 from abkit.events import EventStore
 from abkit.simulate.settings import SCALES
-from dashboards import create_app
 from dashboards.plotly_bundle import TRACE_TYPES
-from tests.dashboard_world import overview_expected, simulate
+from dashboards.tables import version_windows
+from tests.dashboard_world import simulate
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,7 +28,18 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from tests.browser import chromium_available, headless_chrome  # noqa: E402
+from tests.browser import (  # noqa: E402
+    WAIT_S,
+    abkit_report,
+    assert_overview_shows,
+    chromium_available,
+    graph_data,
+    headless_chrome,
+    open_page,
+    serve,
+    severe,
+    table_rows,
+)
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 PAGES = {
@@ -43,7 +49,6 @@ PAGES = {
     "templates": "/templates",
     "health": "/health",
 }
-WAIT_S = 30
 
 
 @pytest.fixture(scope="module")
@@ -55,27 +60,11 @@ def driver() -> Iterator[webdriver.Chrome]:
     chrome.quit()
 
 
-def _serve(database: str) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app(database).server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-
-
 def _day_window(first_seen: str, last_seen: str) -> tuple[datetime, datetime]:
     # The dashboard's window for a version: whole days, [first day 00:00, day after last 00:00).
     since = datetime.combine(datetime.fromisoformat(first_seen).date(), time())
     until = datetime.combine(datetime.fromisoformat(last_seen).date() + timedelta(days=1), time())
     return since, until
-
-
-def abkit_report(*args: str) -> dict:
-    """``abkit report --format json --store ...``: the report the CLI prints, stored as a snapshot."""
-    result = CliRunner().invoke(cli, ["report", "--format", "json", "--store", *args])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -84,50 +73,15 @@ def world(tmp_path_factory) -> dict:
     path = tmp_path_factory.mktemp("world") / "world.sqlite"
     simulate(path, SCALES["small"])
     report = abkit_report("--db", str(path))
-    v1 = report["versions"][0]
-    since, until = _day_window(v1["first_seen"], v1["last_seen"])
+    # v1's deployment over every experiment it ran in, as the version filter sets the window.
+    since, until = _day_window(*version_windows(report)["v1"])
     abkit_report("--db", str(path), "--since", since.isoformat(), "--until", until.isoformat())
     return {"path": str(path), "report": report}
 
 
 @pytest.fixture(scope="module")
 def world_url(world) -> Iterator[str]:
-    yield from _serve(world["path"])
-
-
-def _severe(chrome: webdriver.Chrome) -> list[str]:
-    return [entry["message"] for entry in chrome.get_log("browser") if entry["level"] == "SEVERE"]
-
-
-def _open(chrome: webdriver.Chrome, url: str, ready_id: str) -> None:
-    chrome.get(url)
-    WebDriverWait(chrome, WAIT_S).until(
-        lambda d: d.find_elements(By.ID, ready_id) and d.find_element(By.ID, ready_id).get_attribute("textContent")
-    )
-
-
-def _table(chrome: webdriver.Chrome, table_id: str) -> list[dict[str, str]]:
-    rows = chrome.execute_script(
-        """return Array.from(document.querySelectorAll(arguments[0] + ' tr')).map(tr => Object.fromEntries(
-               Array.from(tr.querySelectorAll('td[data-dash-column]')).map(
-                   td => [td.getAttribute('data-dash-column'), td.innerText.trim()])));""",
-        f"#{table_id}",
-    )
-    return [row for row in rows if row]
-
-
-def _number(text: str) -> float:
-    # d3-format writes a Unicode minus and thousands separators; percentages end in %.
-    cleaned = text.replace("\u2212", "-").replace(",", "")
-    return float(cleaned[:-1]) / 100 if cleaned.endswith("%") else float(cleaned)
-
-
-def _graph_data(chrome: webdriver.Chrome, graph_id: str) -> list:
-    return chrome.execute_script(
-        "const g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
-        "return g && g.data ? g.data.map(t => [t.x, t.y]) : null;",
-        f"#{graph_id}",
-    )
+    yield from serve(world["path"])
 
 
 def _choose(chrome: webdriver.Chrome, dropdown_id: str, value: str) -> None:
@@ -143,11 +97,11 @@ def test_every_page_loads_without_console_errors(driver, world_url):
     driver.get_log("browser")  # drop anything logged before this test
     for name, path in PAGES.items():
         ready = f"{name}-ready"
-        _open(driver, world_url + path, ready)
+        open_page(driver, world_url + path, ready)
         assert driver.find_element(By.ID, ready).get_attribute("textContent") != "None", name
         WebDriverWait(driver, WAIT_S).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg"))
         driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
-        assert _severe(driver) == [], name
+        assert severe(driver) == [], name
         assert "Report computed" in driver.find_element(By.ID, "snapshot-info").text
 
 
@@ -157,7 +111,7 @@ def test_pages_draw_with_the_partial_plotly_bundle_only(driver, world_url):
     from plotly.offline import get_plotlyjs_version
 
     for name, path in PAGES.items():
-        _open(driver, world_url + path, f"{name}-ready")
+        open_page(driver, world_url + path, f"{name}-ready")
         WebDriverWait(driver, WAIT_S).until(
             lambda d: all(
                 g.find_elements(By.CSS_SELECTOR, ".main-svg") for g in d.find_elements(By.CLASS_NAME, "dash-graph")
@@ -178,42 +132,82 @@ def test_pages_draw_with_the_partial_plotly_bundle_only(driver, world_url):
 
 
 def test_overview_shows_the_report_numbers(driver, world_url, world):
-    _open(driver, world_url + "/", "overview-ready")
-    rows = {row["model_version"]: row for row in _table(driver, "overview-table")}
-    versions = world["report"]["versions"]
-    assert sorted(rows) == sorted(v["model_version"] for v in versions)
-    for version in versions:
-        row = rows[version["model_version"]]
-        expected = {
-            **overview_expected(version),
-            "delta_pct": version["delta_pct"],
-            "clustered_p": version["clustered"]["p"],
-        }
-        for column, value in expected.items():
-            # The page rounds (3 decimals, 3 significant digits for p, 0.1 point for shares).
-            assert _number(row[column]) == pytest.approx(value, rel=5e-3, abs=1e-3), (version["model_version"], column)
+    open_page(driver, world_url + "/", "overview-ready")
+    assert_overview_shows(table_rows(driver, "overview-table"), world["report"]["versions"])
+
+
+def _outside_viewport(chrome: webdriver.Chrome, selector: str) -> list[dict]:
+    """The elements matching ``selector`` whose box is not wholly within the window's width."""
+    return chrome.execute_script(
+        """const width = document.documentElement.clientWidth;
+           return Array.from(document.querySelectorAll(arguments[0])).map(e => e.getBoundingClientRect())
+               .filter(r => r.left < 0 || r.right > width).map(r => ({left: r.left, right: r.right, width}));""",
+        selector,
+    )
+
+
+def test_overview_shows_each_verdict_without_horizontal_scrolling_at_1280_px(driver, world_url, world):
+    report = world["report"]
+    driver.set_window_size(1280, 900)
+    try:
+        open_page(driver, world_url + "/", "overview-ready")
+        cards = driver.find_elements(By.CSS_SELECTOR, "#overview-verdicts .abk-verdict")
+        expected = [(v.get("verdict") or {}).get("decision", "n/a") for v in report["versions"]]
+        expected += [(c.get("verdict") or {}).get("decision", "n/a") for c in report["comparisons"]]
+        decisions = [card.find_element(By.CLASS_NAME, "abk-verdict-decision").text for card in cards]
+        assert decisions == expected
+        # Every card, its decision and the table's verdict cells lie within the 1280 px window.
+        assert _outside_viewport(driver, "#overview-verdicts .abk-verdict, .abk-verdict-decision") == []
+        verdict_cells = driver.find_elements(By.CSS_SELECTOR, "#overview-table td[data-dash-column=verdict]")
+        assert len(verdict_cells) == len(report["versions"])
+        assert _outside_viewport(driver, "#overview-table td[data-dash-column=verdict]") == []
+        assert driver.execute_script(
+            "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
+        driver.save_screenshot(str(SCREENSHOTS / "overview-1280.png"))
+        assert severe(driver) == []
+    finally:
+        driver.set_window_size(1400, 1000)
+
+
+def test_templates_test_the_trend_over_the_top_n_they_draw(driver, world_url, world):
+    from dashboards import tables
+
+    open_page(driver, world_url + "/templates", "templates-ready")
+    _choose(driver, "templates-top-n", "5")
+    WebDriverWait(driver, WAIT_S).until(
+        lambda d: "top 5 templates" in d.find_element(By.CSS_SELECTOR, "#templates-graph .gtitle").text
+    )
+    drawn = tables.drawn_templates(tables.templates_table(world["report"], 5))
+    expected = tables.template_trend(drawn)["mann_kendall"]
+    trend = driver.find_element(By.ID, "templates-trend").text
+    assert f"over the {len(drawn)} templates drawn" in trend
+    assert f"tau {expected['tau']:.3f}" in trend
+    points = graph_data(driver, "templates-graph")[0]
+    assert len(points[0]) == len(drawn)
+    assert severe(driver) == []
 
 
 def test_version_filter_changes_the_templates_chart(driver, world_url, world):
-    _open(driver, world_url + "/templates", "templates-ready")
+    open_page(driver, world_url + "/templates", "templates-ready")
     all_time = driver.find_element(By.ID, "templates-ready").get_attribute("textContent")
-    before = _graph_data(driver, "templates-graph")
+    before = graph_data(driver, "templates-graph")
     _choose(driver, "f-version", "v1")
     WebDriverWait(driver, WAIT_S).until(
         lambda d: d.find_element(By.ID, "templates-ready").get_attribute("textContent") not in ("", all_time)
     )
-    WebDriverWait(driver, WAIT_S).until(lambda d: _graph_data(d, "templates-graph") not in (None, before))
+    WebDriverWait(driver, WAIT_S).until(lambda d: graph_data(d, "templates-graph") not in (None, before))
     assert "v1's window" in driver.find_element(By.CSS_SELECTOR, "#templates-graph .gtitle").text
     # Choosing a version sets the window filter to its deployment days.
     window = driver.find_element(By.CSS_SELECTOR, ".abk-filter-dates").get_attribute("innerHTML")
-    v1 = world["report"]["versions"][0]
-    assert v1["first_seen"][:10] in window and v1["last_seen"][:10] in window
-    assert _severe(driver) == []
+    first_seen, last_seen = version_windows(world["report"])["v1"]
+    assert first_seen[:10] in window and last_seen[:10] in window
+    assert severe(driver) == []
 
 
 def test_csv_download_returns_the_table_rows(driver, world_url):
-    _open(driver, world_url + "/", "overview-ready")
-    shown = _table(driver, "overview-table")
+    open_page(driver, world_url + "/", "overview-ready")
+    shown = table_rows(driver, "overview-table")
     href = driver.find_element(By.ID, "overview-csv").get_attribute("href")
     with urllib.request.urlopen(href, timeout=WAIT_S) as response:
         assert response.headers["Content-Type"].startswith("text/csv")
@@ -223,7 +217,7 @@ def test_csv_download_returns_the_table_rows(driver, world_url):
 
 
 def test_html_report_download(driver, world_url):
-    _open(driver, world_url + "/", "overview-ready")
+    open_page(driver, world_url + "/", "overview-ready")
     href = driver.find_element(By.ID, "html-report").get_attribute("href")
     with urllib.request.urlopen(href, timeout=WAIT_S) as response:
         assert response.headers["Content-Type"].startswith("text/html")
@@ -232,7 +226,7 @@ def test_html_report_download(driver, world_url):
 
 def test_refresh_computes_a_missing_snapshot_in_the_background(driver, world_url, world):
     experiment = next(s["experiment"] for s in world["report"]["srm_by_experiment"] if s["experiment"] != "standing")
-    _open(driver, world_url + "/challengers", "challengers-ready")
+    open_page(driver, world_url + "/challengers", "challengers-ready")
     _choose(driver, "f-experiment", experiment)
     WebDriverWait(driver, WAIT_S).until(
         lambda d: "No report is stored" in d.find_element(By.ID, "challengers-notice").text
@@ -241,7 +235,7 @@ def test_refresh_computes_a_missing_snapshot_in_the_background(driver, world_url
     WebDriverWait(driver, WAIT_S).until(lambda d: "Report computed" in d.find_element(By.ID, "snapshot-info").text)
     assert f"experiment {experiment}" in driver.find_element(By.ID, "snapshot-info").text
     assert driver.find_element(By.ID, "challengers-notice").text == ""
-    assert _severe(driver) == []
+    assert severe(driver) == []
 
 
 @pytest.mark.parametrize(
@@ -258,7 +252,7 @@ def test_message_page(driver, tmp_path, case, title):
         with sqlite3.connect(path) as conn:
             conn.execute("CREATE TABLE selections (id INTEGER)")
     driver.get_log("browser")
-    for url in _serve(str(path)):
+    for url in serve(str(path)):
         driver.get(url + "/templates")
         message = WebDriverWait(driver, WAIT_S).until(lambda d: d.find_element(By.ID, "message-page"))
         assert message.find_element(By.TAG_NAME, "h1").text == title
@@ -266,14 +260,14 @@ def test_message_page(driver, tmp_path, case, title):
         if case == "missing":
             assert "no SQLite file" in message.text
             driver.save_screenshot(str(SCREENSHOTS / "message.png"))
-        assert _severe(driver) == []
+        assert severe(driver) == []
 
 
 def test_events_without_a_report_offer_to_compute_the_first_one(driver, tmp_path):
     path = tmp_path / "fresh.sqlite"
     simulate(path, 4000)
     driver.get_log("browser")
-    for url in _serve(str(path)):
+    for url in serve(str(path)):
         driver.get(url + "/")
         message = WebDriverWait(driver, WAIT_S).until(lambda d: d.find_element(By.ID, "message-page"))
         assert message.find_element(By.TAG_NAME, "h1").text == "No report computed yet"
@@ -285,8 +279,9 @@ def test_events_without_a_report_offer_to_compute_the_first_one(driver, tmp_path
                 and d.find_element(By.ID, "overview-ready").get_attribute("textContent") not in ("", "None")
             )
         )
-        assert len(_table(driver, "overview-table")) == 4  # the simulator releases v1..v4
-        assert _severe(driver) == []
+        # The simulator releases v1..v4 (a row per experiment each ran in).
+        assert {row["model_version"] for row in table_rows(driver, "overview-table")} == {"v1", "v2", "v3", "v4"}
+        assert severe(driver) == []
 
 
 def test_a_report_of_another_contract_is_named_not_crashed_on(driver, tmp_path):
@@ -294,11 +289,11 @@ def test_a_report_of_another_contract_is_named_not_crashed_on(driver, tmp_path):
 
     path = tmp_path / "future.sqlite"
     store = EventStore.open(str(path))
-    store_snapshot(store.engine, {"schema_version": 2, "versions": []})
+    store_snapshot(store.engine, {"schema_version": 99, "versions": []})
     store.engine.dispose()
     driver.get_log("browser")
-    for url in _serve(str(path)):
-        _open(driver, url + "/", "overview-ready")
+    for url in serve(str(path)):
+        open_page(driver, url + "/", "overview-ready")
         info = driver.find_element(By.ID, "snapshot-info").text
         assert "Cannot read the stored reports" in info and "schema_version" in info
-        assert _severe(driver) == []
+        assert severe(driver) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -13,15 +14,21 @@ from dashboards import figures, tables, theme
 REPORT = json.loads((Path(__file__).parent / "data" / "report_snapshot.json").read_text())
 
 
-def test_delta_forest_draws_each_version_with_its_interval():
+def test_delta_forest_draws_the_interaction_level_interval_first_and_the_published_one_beside_it():
     frame = tables.overview_table(REPORT)
     figure = figures.delta_forest(frame, "model_version", "t")
-    trace = figure.data[0]
-    assert list(trace.y) == ["v1", "v2", "v3"]
-    assert list(trace.x) == [-5.63, -6.14, -3.79]
-    # error bars reach the CI bounds: -5.63 + 0.51 = -5.12, -5.63 - 0.51 = -6.14
-    assert trace.error_x.array[0] == pytest.approx(0.51) and trace.error_x.arrayminus[0] == pytest.approx(0.51)
-    assert trace.marker.color[0] == theme.GOOD
+    primary, published = figure.data
+    # Interaction-level deltas combine the phases: v2 in v2-challenger is -6.4 s, -6.5 s per selection.
+    assert list(primary.x) == [-5.63, -6.14, -6.4, -3.79]
+    assert list(published.x) == [-5.63, -6.14, -6.5, -3.79]
+    assert "interaction-level" in primary.name and "published method" in published.name
+    # v1's error bars reach the clustered CI [-6.25, -5.01]: -5.63 + 0.62 and -5.63 - 0.62
+    assert primary.error_x.array[0] == pytest.approx(0.62) and primary.error_x.arrayminus[0] == pytest.approx(0.62)
+    # ... and the published ones Welch's [-6.14, -5.12]
+    assert published.error_x.array[0] == pytest.approx(0.51) and published.error_x.arrayminus[0] == pytest.approx(0.51)
+    # Colours read the interaction-level CI: v2 in v2-challenger saves time by Welch but not by it.
+    assert list(primary.marker.color) == [theme.GOOD, theme.GOOD, theme.NEUTRAL, "#94a3b8"]
+    assert figure.layout.scattermode == "group"
 
 
 def test_delta_forest_without_deltas_says_so():
@@ -29,19 +36,21 @@ def test_delta_forest_without_deltas_says_so():
     assert figure.data == () and "No delta" in figure.layout.annotations[0].text
 
 
-def test_over_time_has_both_arms_cumulative_saving_and_release_markers():
-    figure = figures.over_time(tables.weekly_table(REPORT), tables.releases_table(REPORT))
-    names = [trace.name for trace in figure.data]
-    assert names == ["with suggestions", "without suggestions (holdout)", "cumulative seconds saved"]
-    assert [a.text for a in figure.layout.annotations if a.text in ("v1", "v2", "v3")] == ["v1", "v2", "v3"]
-    assert len(figure.layout.shapes) == 3
-
-
-def test_templates_scatter_skips_templates_without_a_saving_and_shows_the_trend():
+def test_templates_scatter_sizes_by_holdout_n_and_draws_cis_on_low_n_points():
     frame = tables.templates_table(REPORT)
-    figure = figures.templates_scatter(frame, REPORT["templates"]["mann_kendall"], "")
-    assert len(figure.data[0].x) == 7  # T0008 has no holdout selections
-    assert "increasing" in figure.layout.annotations[0].text and "Sen slope 9.1" in figure.layout.annotations[0].text
+    drawn = tables.drawn_templates(frame)
+    trend = tables.template_trend(drawn)
+    figure = figures.templates_scatter(drawn, len(frame), trend["mann_kendall"], "")
+    trace = figure.data[0]
+    assert len(trace.x) == 7  # T0008 has no holdout selections
+    assert "top 8 templates" in figure.layout.title.text
+    # T0007 (accuracy 0.62, drawn first) has 24 holdout selections: its CI [2.1, 6.7] around 4.4 is drawn.
+    assert trace.text[0] == "T0007" and figures.LOW_N > 24
+    assert trace.error_y.array[0] == pytest.approx(2.3) and trace.error_y.arrayminus[0] == pytest.approx(2.3)
+    assert all(math.isnan(bar) for bar in trace.error_y.array[1:])  # the others have >= 60: no bar
+    assert trace.marker.size[0] < trace.marker.size[-1]  # 24 vs 190 holdout selections
+    assert "95% CI 2.10 to 6.70 s" in trace.customdata[0][2]
+    assert "Mann-Kendall (original)" in figure.layout.annotations[0].text
 
 
 def test_mann_kendall_text_reports_a_missing_result():
@@ -57,18 +66,3 @@ def test_health_figures():
     assert [t.name for t in latency.data] == ["p50", "p90", "p99", "max"]
     assert latency.layout.shapes[0].y0 == figures.LATENCY_BUDGET_MS
     assert figures.latency_bars(pd.DataFrame(columns=tables.LATENCY_COLUMNS)).data == ()
-
-
-def test_weekly_means_get_a_95_percent_interval_when_the_report_gives_sd():
-    report = {
-        "weekly": [
-            {"week_start": "2026-01-05", "arm_kind": "treatment", "n": 100, "mean_s": 13.0, "sd_s": 5.0},
-            {"week_start": "2026-01-05", "arm_kind": "holdout", "n": 4, "mean_s": 19.0, "sd_s": 4.0},
-        ]
-    }
-    figure = figures.over_time(tables.weekly_table(report), tables.releases_table(report))
-    # 1.96 * 5 / sqrt(100) and 1.96 * 4 / sqrt(4), worked by hand
-    assert figure.data[0].error_y.array[0] == pytest.approx(0.98, abs=1e-3)
-    assert figure.data[1].error_y.array[0] == pytest.approx(3.92, abs=1e-3)
-    without_sd = figures.over_time(tables.weekly_table(REPORT), tables.releases_table(REPORT))
-    assert without_sd.data[0].error_y.visible is False

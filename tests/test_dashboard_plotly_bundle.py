@@ -17,7 +17,7 @@ import pytest
 from plotly.offline import get_plotlyjs_version
 
 from dashboards import app as app_module
-from dashboards import create_app, figures, plotly_bundle, tables
+from dashboards import create_app, figures, plotly_bundle, tables, timeline, timeline_figure
 
 REPORT = json.loads((Path(__file__).parent / "data" / "report_snapshot.json").read_text())
 # sha256 of plotly-basic.min.js from the npm tarball plotly.js-basic-dist-min@4.1.1 (recorded in
@@ -75,13 +75,19 @@ def test_an_unusable_bundle_falls_back_to_the_full_one_with_a_warning(tmp_path, 
 
 
 def _all_figures() -> dict[str, go.Figure]:
-    """Every figure builder in dashboards.figures, fed from the report fixture."""
+    """Every figure builder of the dashboard, fed from the report fixture."""
     overview = tables.overview_table(REPORT)
+    templates = tables.templates_table(REPORT)
     return {
         "delta_forest": figures.delta_forest(overview, "model_version", "t"),
-        "over_time": figures.over_time(tables.weekly_table(REPORT), tables.releases_table(REPORT)),
+        "over_time": timeline_figure.over_time(
+            timeline.timeline_table(REPORT),
+            timeline.timeline_grain(REPORT),
+            timeline.releases_table(REPORT),
+            timeline.phases_table(REPORT),
+        ),
         "templates_scatter": figures.templates_scatter(
-            tables.templates_table(REPORT), REPORT["templates"]["mann_kendall"], ""
+            tables.drawn_templates(templates), len(templates), REPORT["templates"]["mann_kendall"], ""
         ),
         "events_per_day": figures.events_per_day(tables.daily_events_table(REPORT)),
         "latency_bars": figures.latency_bars(tables.latency_table(REPORT)),
@@ -92,8 +98,10 @@ def test_every_figure_uses_only_trace_types_the_partial_bundle_has():
     built = _all_figures()
     builders = {
         name
-        for name, function in inspect.getmembers(figures, inspect.isfunction)
-        if function.__module__ == figures.__name__
+        for module in (figures, timeline_figure)
+        for name, function in inspect.getmembers(module, inspect.isfunction)
+        if function.__module__ == module.__name__
+        and not name.startswith("_")
         and inspect.signature(function).return_annotation in (go.Figure, "go.Figure")
     }
     assert builders == set(built), "a new figure builder must be added to _all_figures"

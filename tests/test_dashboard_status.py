@@ -12,7 +12,15 @@ import pytest
 from abkit.events import EventStore, connect
 from abkit.report.snapshots import store_snapshot
 from dashboards.context import DashboardContext, describe_database
-from dashboards.snapshots import SnapshotError, SnapshotKey, experiment_names, find_snapshot, load_report, parse_report
+from dashboards.snapshots import (
+    SnapshotError,
+    SnapshotKey,
+    experiment_names,
+    find_snapshot,
+    load_report,
+    old_schema_notice,
+    parse_report,
+)
 
 FIXTURE = json.loads((Path(__file__).parent / "data" / "report_snapshot.json").read_text())
 CASE = {"case_id": "c1", "handle_time_s": 600.0, "closed_at": "2026-01-05T10:00:00"}
@@ -96,15 +104,26 @@ def test_selection_falls_back_to_the_experiments_all_time_report(sqlite_url):
 
 def test_reports_of_another_schema_version_are_refused(sqlite_url):
     engine = EventStore.open(sqlite_url).engine
-    snapshot_id = store_snapshot(engine, {**FIXTURE, "schema_version": 2})
-    with pytest.raises(SnapshotError, match="schema_version .* is 2"):
+    snapshot_id = store_snapshot(engine, {**FIXTURE, "schema_version": 99})
+    with pytest.raises(SnapshotError, match="schema_version .* is 99; this dashboard reads 1 or 2"):
         load_report(engine, snapshot_id)
+    # Schema 1 (before interaction-level CIs and verdicts) is still read.
+    assert parse_report('{"schema_version": 1}', "test") == {"schema_version": 1}
+
     with pytest.raises(SnapshotError, match="no snapshot 999"):
         load_report(engine, 999)
     with pytest.raises(SnapshotError, match="not JSON"):
         parse_report("{", "test")
     with pytest.raises(SnapshotError, match="expected an object"):
         parse_report("[1]", "test")
+
+
+def test_a_report_older_than_abkit_report_writes_gets_a_notice(monkeypatch):
+    import abkit.report.model
+
+    monkeypatch.setattr(abkit.report.model, "SCHEMA_VERSION", 2)
+    assert "older contract (schema 1)" in old_schema_notice({"schema_version": 1})
+    assert old_schema_notice({"schema_version": 2}) is None
 
 
 @pytest.mark.postgres

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import date
 from pathlib import Path
 
@@ -20,28 +19,62 @@ def report() -> dict:
     return json.loads(FIXTURE.read_text())
 
 
-def test_overview_has_one_row_per_version_with_the_report_figures(report):
+def test_overview_has_one_row_per_version_and_experiment_with_the_report_figures(report):
     frame = tables.overview_table(report)
-    assert list(frame["model_version"]) == ["v1", "v2", "v3"]
+    assert list(zip(frame["model_version"], frame["experiment"], strict=True)) == [
+        ("v1", "standing"),
+        ("v2", "standing"),
+        ("v2", "v2-challenger"),
+        ("v3", "standing"),
+    ]
     v1 = frame.iloc[0]
     assert (v1["n_treatment"], v1["n_holdout"]) == (19600, 400)
     assert (v1["mean_with_s"], v1["mean_without_s"], v1["delta_s"]) == (13.42, 19.05, -5.63)
-    assert (v1["delta_ci95_low_s"], v1["delta_ci95_high_s"]) == (-6.14, -5.12)
-    assert (v1["welch_p"], v1["clustered_p"], v1["top5"]) == (3.1e-71, 2.2e-46, 0.751)
-    assert v1["verdict"] == tables.SAVES_TIME and not v1["srm_flag"]
+    # The interaction-level (clustered) CI is the primary one; Welch's sits beside it.
+    assert (v1["delta_ci95_low_s"], v1["delta_ci95_high_s"]) == (-6.25, -5.01)
+    assert (v1["delta_ci95_low_pct"], v1["delta_ci95_high_pct"]) == (-32.8, -26.3)
+    assert (v1["selection_level_ci95_low_s"], v1["selection_level_ci95_high_s"]) == (-6.14, -5.12)
+    assert (v1["selection_level_p"], v1["clustered_p"], v1["top5"]) == (3.1e-71, 2.2e-46, 0.751)
+    assert v1["verdict"] == tables.SAVES_TIME and not v1["srm_flag"] and v1["analysis"] == "fixed"
+    assert v1["verdict_reason"].startswith("v1 saves 5.63 s per selection")
+
+
+def test_overview_verdict_is_the_reports_decision_not_the_selection_level_ci(report):
+    challenger = tables.overview_table(report).iloc[2]
+    # Welch's CI [-7.53, -5.47] excludes zero; the interaction-level one [-13.3, 0.32] does not.
+    assert challenger["selection_level_ci95_high_s"] < 0 < challenger["delta_ci95_high_s"]
+    assert (challenger["verdict"], challenger["analysis"]) == ("keep collecting", "sequential")
+    # The interaction-level delta combines the phases by size; the selection-level one pools them.
+    assert (challenger["delta_s"], challenger["selection_level_delta_s"]) == (-6.4, -6.5)
+
+
+def test_a_report_without_a_verdict_says_so():
+    frame = tables.overview_table({"versions": [{"model_version": "v1", "experiment": "standing", "delta_s": -1.0}]})
+    assert frame.iloc[0]["verdict"] == tables.NOT_AVAILABLE
+    assert pd.isna(frame.iloc[0]["delta_ci95_low_s"])
+    # Without an interaction-level delta (schema 1) the selection-level one stands in.
+    assert frame.iloc[0]["delta_s"] == frame.iloc[0]["selection_level_delta_s"] == -1.0
 
 
 def test_overview_keeps_missing_figures_missing_and_says_why(report):
     v3 = tables.overview_table(report, "v3").iloc[0]
-    assert pd.isna(v3["clustered_p"]) and pd.isna(v3["case_time_saved_share"])
+    assert pd.isna(v3["clustered_p"]) and pd.isna(v3["case_time_saved_share"]) and pd.isna(v3["delta_ci95_low_s"])
     assert "clustered: one selection per interaction in holdout" in v3["notes"]
+    assert "clustered.delta_ci95_s: one selection per interaction in holdout" in v3["notes"]
     assert "case_time_saved_share: no closed cases in the window" in v3["notes"]
-    assert bool(v3["srm_flag"]) is True
+    assert bool(v3["srm_flag"]) is True and v3["verdict"] == "do not trust: sample ratio mismatch"
 
 
-def test_version_filter_keeps_only_that_version(report):
-    assert list(tables.overview_table(report, "v2")["model_version"]) == ["v2"]
+def test_version_filter_keeps_every_row_of_that_version(report):
+    assert list(tables.overview_table(report, "v2")["experiment"]) == ["standing", "v2-challenger"]
     assert tables.overview_table(report, "v9").empty
+
+
+def test_version_windows_span_every_experiment_of_the_version(report):
+    windows = tables.version_windows(report)
+    # v2 ran in v2-challenger from 2026-01-05 and in standing until 2026-02-08.
+    assert windows["v2"] == ("2026-01-05T00:00:00", "2026-02-08T23:59:00")
+    assert windows["v1"] == ("2026-01-05T00:00:00", "2026-01-25T23:59:00")
 
 
 @pytest.mark.parametrize(
@@ -54,15 +87,18 @@ def test_version_filter_keeps_only_that_version(report):
         (float("nan"), 1.0, tables.NOT_AVAILABLE),
     ],
 )
-def test_verdict_reads_the_confidence_interval(low, high, expected):
-    assert tables.verdict(low, high) == expected
+def test_ci_reading(low, high, expected):
+    assert tables.ci_reading(low, high) == expected
 
 
-def test_challengers_require_holm_adjusted_significance(report):
+def test_challengers_carry_the_verdict_and_interaction_level_holm(report):
     frame = tables.challengers_table(report)
     assert list(frame["challenger"]) == ["v2", "v3"]
-    assert list(frame["verdict"]) == [tables.SAVES_TIME, tables.INCONCLUSIVE]
-    assert frame.iloc[0]["welch_df"] == 9793.1 and frame.iloc[0]["p_holm"] == 3.2e-7
+    assert list(frame["verdict"]) == [tables.SAVES_TIME, "no detectable difference"]
+    first = frame.iloc[0]
+    assert (first["delta_ci95_low_s"], first["delta_ci95_high_s"], first["p_holm"]) == (-0.66, -0.24, 2.2e-5)
+    assert (first["selection_level_ci95_low_s"], first["selection_level_p"]) == (-0.62, 1.6e-7)
+    assert first["welch_df"] == 9793.1
     # v2 took part in both tests (challenger, then baseline); v1 only in the first.
     assert len(tables.challengers_table(report, "v2")) == 2
     assert list(tables.challengers_table(report, "v1")["challenger"]) == ["v2"]
@@ -71,9 +107,11 @@ def test_challengers_require_holm_adjusted_significance(report):
 def test_templates_sorted_by_volume_and_cut_to_top_n(report):
     frame = tables.templates_table(report, 3)
     assert list(frame["template_id"]) == ["T0001", "T0002", "T0003"]
+    assert (frame.iloc[0]["treatment_n"], frame.iloc[0]["saving_ci95_low_s"]) == (9610, 7.4)
     everything = tables.templates_table(report)
     assert len(everything) == 8 and everything["volume"].is_monotonic_decreasing
     assert "saving_s: no holdout selections" in everything.iloc[-1]["notes"]
+    assert pd.isna(everything.iloc[-1]["saving_ci95_high_s"])
 
 
 def test_templates_refuse_a_top_n_below_one(report):
@@ -81,34 +119,37 @@ def test_templates_refuse_a_top_n_below_one(report):
         tables.templates_table(report, 0)
 
 
-def test_weekly_pairs_arms_and_accumulates_seconds_saved(report):
-    frame = tables.weekly_table(report)
-    assert len(frame) == 7
-    first = frame.iloc[0]
-    assert (first["mean_with_s"], first["mean_without_s"]) == (13.5, 19.1)
-    # (19.1 - 13.5) s * 6,500 selections, worked by hand
-    assert first["seconds_saved"] == pytest.approx(36_400.0)
-    second = (19.0 - 13.4) * 6560
-    assert frame.iloc[1]["cumulative_seconds_saved"] == pytest.approx(36_400.0 + second)
+def test_drawn_templates_are_ordered_by_accuracy_as_the_report_tests_them(report):
+    drawn = tables.drawn_templates(tables.templates_table(report))
+    assert len(drawn) == 7  # T0008 has no holdout selections
+    assert drawn["holdout_top5_accuracy"].is_monotonic_increasing
 
 
-def test_weekly_window_keeps_weeks_starting_inside_it(report):
-    frame = tables.weekly_table(report, since=date(2026, 1, 19), until=date(2026, 2, 2))
-    assert list(frame["week_start"]) == ["2026-01-19", "2026-01-26", "2026-02-02"]
-    assert frame.iloc[0]["cumulative_seconds_saved"] == pytest.approx((19.2 - 13.2) * 6900)
+@pytest.mark.parametrize(
+    ("top_n", "s", "tau", "z", "p"),
+    [
+        # Worked by hand from the fixture. Top 3 by accuracy: savings 6.3, 7.1, 8.2: S = 3, tau = 1,
+        # Var S = 3*2*11/18, z = (S - 1) / sqrt(Var S) = 1.0445, p = 2 (1 - Phi(z)) = 0.2963.
+        (3, 3, 1.0, 1.0445, 0.2963),
+        # Top 5: savings by accuracy 5.5, 6.9, 6.3, 7.1, 8.2: S = 4 + 1 + 2 + 1 = 8, tau = 0.8,
+        # Var S = 5*4*15/18 = 16.67, z = 7 / 4.0825 = 1.7146, p = 0.0864.
+        (5, 8, 0.8, 1.7146, 0.0864),
+    ],
+)
+def test_template_trend_is_tested_over_exactly_the_drawn_top_n(report, top_n, s, tau, z, p):
+    trend = tables.template_trend(tables.drawn_templates(tables.templates_table(report, top_n)))
+    original = trend["mann_kendall"]
+    assert original["n"] == top_n and original["s"] == s and original["method"] == "original"
+    assert original["tau"] == pytest.approx(tau)
+    assert original["z"] == pytest.approx(z, abs=1e-4) and original["p"] == pytest.approx(p, abs=1e-4)
+    # Not the report's own result over its top 8 (tau 0.643).
+    assert original["tau"] != pytest.approx(report["templates"]["mann_kendall"]["tau"])
+    assert trend["mann_kendall_hamed_rao"]["method"] == "hamed_rao"
 
 
-def test_weekly_skips_weeks_without_a_holdout_mean():
-    report = {
-        "weekly": [
-            {"week_start": "2026-01-05", "arm_kind": "treatment", "n": 10, "mean_s": 12.0},
-            {"week_start": "2026-01-12", "arm_kind": "treatment", "n": 10, "mean_s": 12.0},
-            {"week_start": "2026-01-12", "arm_kind": "holdout", "n": 2, "mean_s": 20.0},
-        ]
-    }
-    frame = tables.weekly_table(report)
-    assert math.isnan(frame.iloc[0]["seconds_saved"])
-    assert list(frame["cumulative_seconds_saved"]) == [0.0, 80.0]
+def test_template_trend_says_why_when_too_few_are_drawn(report):
+    trend = tables.template_trend(tables.drawn_templates(tables.templates_table(report, 2)))
+    assert trend["mann_kendall"]["missing"] == "n = 2, need at least 3 values"
 
 
 def test_srm_table_formats_counts_and_notes_unregistered_experiments(report):
@@ -140,7 +181,6 @@ def test_empty_report_gives_tables_with_headers():
         tables.overview_table({}),
         tables.challengers_table({}),
         tables.templates_table({}),
-        tables.weekly_table({}),
         tables.srm_table({}),
         tables.daily_events_table({}),
         tables.latency_table({}),

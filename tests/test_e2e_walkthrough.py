@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from abkit.training.serving_dir import read_metadata
-from tests.dashboard_world import overview_expected
 from tests.e2e_helpers import (
     TRAINING_REPLACEMENTS,
     TRAINING_SECTION,
@@ -36,7 +35,8 @@ from tests.pg_server import create_database
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 # The dashboard engineer's browser helpers; `driver` is their module-scoped Chromium fixture.
-from tests.test_dashboard_browser import SCREENSHOTS, _number, _open, _table, driver  # noqa: E402, F401
+from tests.browser import assert_overview_shows, open_page, table_rows  # noqa: E402
+from tests.test_dashboard_browser import SCREENSHOTS, driver  # noqa: E402, F401
 
 TRAINING_TIMEOUT_S = 2400  # 1,200 + 2,000 cases: about 2.5 min of CPU, 10-15 min on a busy 2-core machine
 RUN_TIMEOUT_S = 900  # serving three times, traffic, report, until the dashboard answers
@@ -212,16 +212,7 @@ def _selection_times(url: str) -> dict:
 @pytest.mark.browser
 def test_dashboard_overview_shows_the_report_numbers(walkthrough, driver):  # noqa: F811
     report = _report(walkthrough)
-    _open(driver, walkthrough["dashboard"] + "/", "overview-ready")
+    open_page(driver, walkthrough["dashboard"] + "/", "overview-ready")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(SCREENSHOTS / f"walkthrough-overview-{walkthrough['name']}.png"))
-    rows = {row["model_version"]: row for row in _table(driver, "overview-table")}
-    assert sorted(rows) == sorted(v["model_version"] for v in report["versions"])
-    for version in report["versions"]:
-        row = rows[version["model_version"]]
-        for column, value in overview_expected(version).items():
-            # The page rounds (3 decimals, 3 significant digits for p, 0.1 point for shares).
-            assert _number(row[column]) == pytest.approx(value, rel=5e-3, abs=1e-3), (
-                version["model_version"],
-                column,
-            )
+    assert_overview_shows(table_rows(driver, "overview-table"), report["versions"])

@@ -111,13 +111,29 @@ def _idempotent(url: str) -> None:
     assert store.write("selection", batch) == WriteResult(accepted=5, duplicates=0, rejected=0)
     again = store.write("selection", batch + [_selection(5)])
     assert (again.accepted, again.duplicates, again.rejected) == (1, 5, 0)
-    # An id repeated inside one batch is stored once and counted as a duplicate.
-    repeated = store.write("selection", [_selection(9), _selection(9, selection_time_s=1.0)])
-    assert (repeated.accepted, repeated.duplicates) == (1, 1)
+    # An id repeated inside one batch is stored once: the same event again is a duplicate,
+    # other content under the same id a conflict, counted apart and never written.
+    repeated = store.write("selection", [_selection(9), _selection(9), _selection(9, selection_time_s=1.0)])
+    assert (repeated.accepted, repeated.duplicates, repeated.conflicts) == (1, 1, 1)
+    assert [(x.row, x.event_id, x.fields) for x in repeated.conflicting] == [(2, "s9", ("selection_time_s",))]
+    # The same against events stored by an earlier write; the timestamp is not compared.
+    later = store.write(
+        "selection",
+        [_selection(1, created_at="2026-02-01T00:00:00"), _selection(2, template_id="t-other", arm="v1")],
+    )
+    assert (later.accepted, later.duplicates, later.conflicts, later.rejected) == (0, 1, 1, 0)
+    assert later.conflicting[0].fields == ("arm", "template_id")
     with store.engine.connect() as conn:
         assert conn.execute(text("select count(*) from selections")).scalar() == 7
         kept = conn.execute(text("select selection_time_s from selections where selection_id = 's9'")).scalar()
+        template = conn.execute(text("select template_id from selections where selection_id = 's2'")).scalar()
+        filed = conn.execute(text("select field, reason, raw from rejects order by reject_id")).all()
     assert kept == pytest.approx(19.5)  # the first of the repeated rows wins
+    assert template == _selection(2)["template_id"]
+    assert [(fld, reason.split(" (")[0]) for fld, reason, _ in filed] == [
+        ("selection_id", "conflicts with the stored event of this id")
+    ] * 2
+    assert '"template_id": "t-other"' in filed[1][2]  # the conflicting event's content is kept there
 
 
 def test_idempotent_writes_sqlite(sqlite_url):

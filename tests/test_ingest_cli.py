@@ -35,14 +35,14 @@ def test_ingest_prints_counts_that_add_up(tmp_path):
     db = str(tmp_path / "events.sqlite")
     result = _run("--db", db, str(data))
     assert result.exit_code == 0, result.output
-    assert f"{data}: case, 4 rows read: 2 accepted, 0 duplicate, 2 rejected" in result.stdout
+    assert f"{data}: case, 4 rows read: 2 accepted, 0 duplicate, 0 conflicting, 2 rejected" in result.stdout
     assert "rejected 1: handle_time_s: out of range [0, 2.592e+06]" in result.stdout
     assert "rejected 1: row: expected 4 fields, found 3" in result.stdout
     assert "column 'comment' is not a case column; ignored" in result.stderr
     again = _run("--db", db, "--kind", "case", str(data), str(data))
     assert again.exit_code == 0, again.output
-    assert "4 rows read: 0 accepted, 2 duplicate, 2 rejected" in again.stdout
-    assert "total: 8 rows read: 0 accepted, 4 duplicate, 4 rejected" in again.stdout
+    assert "4 rows read: 0 accepted, 2 duplicate, 0 conflicting, 2 rejected" in again.stdout
+    assert "total: 8 rows read: 0 accepted, 4 duplicate, 0 conflicting, 4 rejected" in again.stdout
     assert _counts(db) == (2, 2)
 
 
@@ -194,9 +194,43 @@ def test_strict_turns_rejected_rows_into_exit_3_after_storing_the_good_ones(tmp_
     db = str(tmp_path / "events.sqlite")
     result = _run("--db", db, "--strict", str(data))
     assert result.exit_code == 3, result.output
-    assert "4 rows read: 2 accepted, 0 duplicate, 2 rejected" in result.stdout
-    assert result.stderr.strip().splitlines()[-1] == "error: 2 rows rejected (--strict); see the rejects table"
+    assert "4 rows read: 2 accepted, 0 duplicate, 0 conflicting, 2 rejected" in result.stdout
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "error: 2 rows rejected, 0 conflicting (--strict); see the rejects table"
+    )
     assert _counts(db) == (2, 2)
     clean = tmp_path / "clean.csv"
     clean.write_text("case_id,handle_time_s,closed_at\nc9,10,2026-01-05T10:00:00\n")
     assert _run("--db", db, "--fail-on-reject", str(clean)).exit_code == 0
+
+
+def test_a_conflicting_row_is_counted_apart_filed_in_rejects_and_never_overwrites(tmp_path):
+    db = str(tmp_path / "events.sqlite")
+    first = tmp_path / "first.csv"
+    first.write_text("case_id,handle_time_s,closed_at\nc1,300,2026-01-05T10:00:00\nc2,200,2026-01-05T10:00:00\n")
+    assert _run("--db", db, str(first)).exit_code == 0
+    # c1 again as it was (a true duplicate), c2 with another handle time (a conflict), c3 new,
+    # and c3 repeated in the same file with another handle time (a conflict within the file).
+    second = tmp_path / "second.csv"
+    second.write_text(
+        "case_id,handle_time_s,closed_at\n"
+        "c1,300,2026-01-05T10:00:00\nc2,999,2026-01-05T10:00:00\nc3,50,2026-01-05T10:00:00\nc3,51,2026-01-05T10:00:00\n"
+    )
+    result = _run("--db", db, str(second))
+    assert result.exit_code == 0, result.output
+    assert f"{second}: case, 4 rows read: 1 accepted, 1 duplicate, 2 conflicting, 0 rejected" in result.stdout
+    assert "conflicting 2: case_id stored already with other content" in result.stdout
+    store = EventStore.open(db)
+    with store.engine.connect() as conn:
+        stored = dict(conn.execute(select(cases.c.case_id, cases.c.handle_time_s)).all())
+        filed = conn.execute(select(rejects.c.row_number, rejects.c.field, rejects.c.reason, rejects.c.raw)).all()
+    assert stored == {"c1": 300.0, "c2": 200.0, "c3": 50.0}  # the first of each id is kept
+    assert [(row, fld, raw) for row, fld, _, raw in filed] == [
+        (3, "case_id", "c2,999,2026-01-05T10:00:00"),
+        (5, "case_id", "c3,51,2026-01-05T10:00:00"),
+    ]
+    assert all("differs in handle_time_s" in reason for _, _, reason, _ in filed)
+    strict = _run("--db", db, "--strict", str(second))
+    assert strict.exit_code == 3
+    assert "0 rows rejected, 2 conflicting (--strict)" in strict.stderr

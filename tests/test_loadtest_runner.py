@@ -3,6 +3,7 @@
 import asyncio
 import itertools
 import json
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -11,11 +12,12 @@ from fastapi.responses import JSONResponse
 
 from abkit.cli.loadtest import loadtest, parse_rates
 from abkit.loadtest.runner import run_rate, wait_ready
+from abkit.loadtest.stats import CLIENT_LAG_LIMIT_MS, CLIENT_STALL_LIMIT_MS, summarize
 from abkit.serving.server import background_server, free_port
 
 
 def stand_in_app(state: dict) -> FastAPI:
-    """Answers 200, except every third request 429 and request bodies asking to be slow."""
+    """Answers 200, except every third request 429; slow for bodies asking to be, and by ``state["delay_s"]``."""
     app = FastAPI()
     counter = itertools.count()
 
@@ -30,6 +32,7 @@ def stand_in_app(state: dict) -> FastAPI:
         state["authorization"] = request.headers.get("authorization")
         if body["case_id"] == "slow":
             await asyncio.sleep(1.0)
+        await asyncio.sleep(state.get("delay_s", 0.0))
         if next(counter) % 3 == 2:
             return JSONResponse({"detail": "busy"}, status_code=429)
         return {"suggestions": []}
@@ -106,3 +109,53 @@ def test_cli_refuses_a_bad_rate_and_a_bad_cases_file(tmp_path):
     cases.write_text("{}\n")
     bad_cases = CliRunner().invoke(loadtest, ["--url", "http://x", "--rps", "1", "--cases", str(cases)])
     assert bad_cases.exit_code == 2 and "non-empty case_id" in bad_cases.output
+
+
+def test_a_client_that_cannot_keep_up_is_flagged_its_rate_is_real_and_the_stage_is_bounded(stand_in):
+    url, state = stand_in
+    state["delay_s"] = 0.1  # one connection at 0.1 s a request: at most 10 req/s, asked for 40
+    began = time.monotonic()
+    outcomes = asyncio.run(run_rate(url, 40, 2.0, bodies(), concurrency=1, timeout_s=1.0))
+    wall_s = time.monotonic() - began
+    # Unbounded, the 80 requests would take 8 s at 10/s; each gives up 1 s after its due time.
+    assert wall_s < 2.0 + 1.0 + 1.5
+    summary = summarize(outcomes, 40, 2.0)
+    assert summary.sent == 80
+    assert summary.fell_behind
+    assert summary.send_lag_p99_ms is not None and summary.send_lag_p99_ms > CLIENT_LAG_LIMIT_MS
+    assert summary.errors.get("timeout", 0) >= summary.not_sent  # those that never left timed out
+    # The real rate over the real elapsed time, not answers / the nominal 1.5 s.
+    assert summary.elapsed_s == pytest.approx(max(o.done_s for o in outcomes), abs=1e-3)
+    assert summary.achieved_rps == pytest.approx(summary.ok / summary.elapsed_s, rel=1e-3)
+    assert summary.achieved_rps < 10
+    # Latency counts from the due time, so the wait for a connection is in it.
+    ok = [o for o in outcomes if o.status == "200"]
+    assert all(o.latency_s >= (o.sent_s - o.due_s) + 0.09 for o in ok)
+    assert summary.p99_ms > 300
+    assert "the client fell behind at 40 req/s" in summary.warning
+
+
+def test_a_client_on_schedule_is_not_flagged(stand_in):
+    url, state = stand_in
+    state["delay_s"] = 0.005
+    outcomes = asyncio.run(run_rate(url, 20, 1.0, bodies(), concurrency=16, timeout_s=2.0))
+    summary = summarize(outcomes, 20, 1.0)
+    assert not summary.fell_behind and summary.warning is None and summary.not_sent == 0
+    assert summary.send_lag_p99_ms < CLIENT_STALL_LIMIT_MS
+    assert 0.95 <= summary.elapsed_s < 1.5  # the last request is due at 0.95 s
+    assert summary.achieved_rps == pytest.approx(summary.ok / summary.elapsed_s, rel=1e-3)
+
+
+def test_cli_warns_when_the_client_fell_behind(stand_in, tmp_path):
+    url, state = stand_in
+    state["delay_s"] = 0.2
+    out = tmp_path / "results.json"
+    result = CliRunner().invoke(
+        loadtest,
+        ["--url", url, "--rps", "20", "--duration", "1", "--concurrency", "1", "--timeout", "1", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: the client fell behind at 20 req/s" in result.stderr
+    saved = json.loads(out.read_text())["results"][0]
+    assert saved["fell_behind"] is True and saved["warning"].startswith("the client fell behind")
+    assert saved["elapsed_s"] > 1.0 and saved["achieved_rps"] < 20

@@ -57,3 +57,20 @@ def test_summary_of_a_run_with_no_success():
     assert summary.ok == 0 and summary.p50_ms is None and summary.peak_window_mean_ms is None
     assert summary.to_dict()["errors"] == {"503": 1}
     assert "P50 -" in format_summary(summary)
+
+
+def test_a_slipping_schedule_is_flagged_and_the_rate_is_over_the_real_elapsed_time():
+    # 10 requests due every 0.1 s; the client sent each 0.3 s after its due time, and the last
+    # two never left before timing out. Answers came 0.05 s after sending; the last at 2.0 s.
+    outcomes = [Outcome(i / 10, 0.35, "200", sent_s=i / 10 + 0.3, done_s=i / 10 + 0.35) for i in range(8)]
+    outcomes += [Outcome(0.8, 1.0, "timeout", sent_s=None, done_s=1.8), Outcome(0.9, 1.1, "timeout", None, 2.0)]
+    summary = summarize(outcomes, target_rps=10, duration_s=1.0)
+    assert (summary.ok, summary.not_sent, summary.elapsed_s) == (8, 2, 2.0)
+    assert summary.achieved_rps == 4.0  # 8 answers in 2 s, not 8 in the nominal 1 s
+    assert summary.send_lag_p99_ms == pytest.approx(300)
+    assert summary.fell_behind
+    assert summary.warning.startswith("the client fell behind at 10 req/s: half the requests left more than 300 ms")
+    assert "2 timed out before they could leave" in summary.warning
+    assert "10 requests took 2.0 s for a 1 s stage" in summary.warning
+    on_time = [Outcome(i / 10, 0.05, "200", sent_s=i / 10 + 0.002, done_s=i / 10 + 0.05) for i in range(10)]
+    assert not summarize(on_time, 10, 1.0).fell_behind

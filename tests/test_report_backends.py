@@ -20,9 +20,9 @@ from abkit.report import queries
 from abkit.report.build import build_report
 from abkit.report.dialects import day_of, percentiles, week_start
 from abkit.report.files_source import FilesSource
-from abkit.report.groups import Window
+from abkit.report.groups import Phase, Plan, Window
 from abkit.report.sql_source import SqlSource
-from tests.report_events import EXPERIMENTS, RELEASES, event_frames, write_events
+from tests.report_events import EXPERIMENTS, PHASES_RECORDED, RELEASES, event_frames, write_events
 
 NOW = datetime(2026, 2, 1)
 WINDOW = {"experiment": None, "since": datetime(2026, 1, 6), "until": datetime(2026, 1, 30)}
@@ -66,6 +66,15 @@ def export(frames, directory, *, csv: bool = False) -> None:
     pl.DataFrame({"name": list(EXPERIMENTS), "arms_json": [json.dumps(a) for a in EXPERIMENTS.values()]}).write_parquet(
         directory / "experiments.parquet"
     )
+    pl.DataFrame(
+        {
+            "experiment": list(EXPERIMENTS),
+            "phase": [1] * len(EXPERIMENTS),
+            "salt": list(EXPERIMENTS),
+            "arms_json": [json.dumps(a) for a in EXPERIMENTS.values()],
+            "started_at": [PHASES_RECORDED] * len(EXPERIMENTS),
+        }
+    ).write_parquet(directory / "experiment_phases.parquet")
     pl.DataFrame({"model_version": list(RELEASES), "released_at": list(RELEASES.values())}).write_parquet(
         directory / "model_versions.parquet"
     )
@@ -128,7 +137,10 @@ def test_empty_duckdb_and_parquet(tmp_path):
     assert document["versions"] == [] and document["totals"]["selections"] == 0
     empty = {kind: frame.head(0) for kind, frame in event_frames(interactions=3).items()}
     export(empty, tmp_path / "export")
-    assert_same(build_report(tmp_path / "export", now=NOW).to_dict(), document)
+    exported = build_report(tmp_path / "export", now=NOW).to_dict()
+    assert [row["experiment"] for row in exported.pop("phases")] == list(EXPERIMENTS)  # the export's registry
+    document.pop("phases")
+    assert_same(exported, document)
 
 
 @pytest.mark.parametrize(
@@ -153,12 +165,15 @@ def test_week_start_is_iso_monday_on_every_engine(tmp_path, moment, monday):
 
 def _all_queries(window: Window):
     shift = 12.5
-    yield queries.shift_query(window)
-    yield queries.arm_groups_query(window, shift)
+    phases = (Phase("standing", 1, "s", (("holdout", 0.02), ("v1", 0.98)), datetime(2026, 1, 1)),)
+    plan = Plan(((("standing", "v1", "v1"), shift),), phases, "hour")
+    yield queries.bounds_query(window)
+    yield queries.arm_groups_query(window, plan)
     yield queries.hit_groups_query(window)
-    yield queries.template_groups_query(window, shift)
+    yield queries.template_groups_query(window, plan)
     yield queries.week_groups_query(window, shift)
-    yield queries.day_groups_query(window, shift)
+    yield queries.bucket_groups_query(window, plan)
+    yield queries.interaction_families_query(window, plan)
     yield queries.prediction_days_query(window)
     yield queries.latency_query(window)
     yield queries.case_groups_query(window)
@@ -191,9 +206,13 @@ def test_sql_source_never_returns_event_rows(frames, tmp_path):
     url = f"sqlite:///{tmp_path / 'events.sqlite'}"
     write_events(url, frames)
     source = SqlSource(url)
-    groups = source.arm_groups(Window(), source.shift(Window()))
+    bounds = source.bounds(Window())
+    groups = source.groups(
+        Window(), Plan(tuple((b.key, b.low) for b in bounds), tuple(source.experiment_phases()))
+    ).arms
     keys = frames["selection"].select("experiment", "model_version", "arm").unique()
-    assert len(groups) == keys.height
+    assert len(bounds) == keys.height
+    assert len(groups) == keys.height  # one phase per experiment here
     assert sum(g.n for g in groups) == frames["selection"].height
 
 

@@ -46,8 +46,14 @@ def report(frames, tmp_path_factory):
     return build_report(url, now=NOW).to_dict()
 
 
-def _version(report, name):
-    return next(v for v in report["versions"] if v["model_version"] == name)
+def _version(report, name, experiment="standing"):
+    return next(v for v in report["versions"] if v["model_version"] == name and v["experiment"] == experiment)
+
+
+def _arms(s, version, experiment="standing"):
+    """(treatment, holdout) selections of a version within one experiment."""
+    inside = s[(s.experiment == experiment) & (s.model_version == version)]
+    return inside[inside.arm != "holdout"], inside[inside.arm == "holdout"]
 
 
 def _cluster_variance(frame: pd.DataFrame) -> tuple[float, int]:
@@ -60,9 +66,8 @@ def _cluster_variance(frame: pd.DataFrame) -> tuple[float, int]:
 
 
 def test_version_figures_match_scipy(report, raw):
-    s = raw["selection"]
-    treatment = s[(s.model_version == "v1") & (s.arm != "holdout")].selection_time_s
-    holdout = s[(s.model_version == "v1") & (s.arm == "holdout")].selection_time_s
+    treated, held = _arms(raw["selection"], "v1")
+    treatment, holdout = treated.selection_time_s, held.selection_time_s
     v1 = _version(report, "v1")
     assert v1["treatment"]["n"] == len(treatment) and v1["holdout"]["n"] == len(holdout)
     assert close(v1["treatment"]["mean_s"], treatment.mean())
@@ -78,22 +83,29 @@ def test_version_figures_match_scipy(report, raw):
     assert close(v1["delta_pct"], 100 * (treatment.mean() - holdout.mean()) / holdout.mean())
 
 
-def test_clustered_welch_uses_interactions(report, raw):
-    s = raw["selection"]
-    treated = s[(s.model_version == "v1") & (s.arm != "holdout")]
-    held = s[(s.model_version == "v1") & (s.arm == "holdout")]
+@pytest.mark.parametrize(("version", "experiment"), [("v1", "standing"), ("v1", "v2-challenger")])
+def test_clustered_welch_and_ci_use_interactions(report, raw, version, experiment):
+    treated, held = _arms(raw["selection"], version, experiment)
     (v1, k1), (v0, k0) = _cluster_variance(treated), _cluster_variance(held)
-    t = (treated.selection_time_s.mean() - held.selection_time_s.mean()) / math.sqrt(v1 + v0)
+    m1, m0 = treated.selection_time_s.mean(), held.selection_time_s.mean()
+    t = (m1 - m0) / math.sqrt(v1 + v0)
     df = (v1 + v0) ** 2 / (v1**2 / (k1 - 1) + v0**2 / (k0 - 1))  # Welch-Satterthwaite on k - 1
-    clustered = _version(report, "v1")["clustered"]
-    assert clustered["interactions_treatment"] == k1 and clustered["interactions_holdout"] == k0
+    clustered = _version(report, version, experiment)["clustered"]
+    assert clustered["interactions_treatment"] == k1 and clustered["interactions_control"] == k0
     assert close(clustered["t"], t) and close(clustered["df"], df)
     assert close(clustered["p"], 2 * stats.t.sf(abs(t), df))
+    q = stats.t.isf(0.025, df)
+    assert close(clustered["delta_ci95_s"][0], m1 - m0 - q * math.sqrt(v1 + v0))
+    assert close(clustered["delta_ci95_s"][1], m1 - m0 + q * math.sqrt(v1 + v0))
+    # percent CI: delta method on R = m1 / m0, Var(R) = v1 / m0^2 + m1^2 v0 / m0^4
+    half = 100 * q * math.sqrt(v1 / m0**2 + m1**2 * v0 / m0**4)
+    assert close(clustered["delta_ci95_pct"][1], 100 * (m1 / m0 - 1) + half)
 
 
 def test_holdout_accuracy_and_case_share(report, raw):
     s, p, cases = raw["selection"], raw["prediction"], raw["case"]
-    joined = s[(s.arm == "holdout") & (s.model_version == "v1")].merge(p, on="prediction_id", suffixes=("", "_p"))
+    treated, held = _arms(s, "v1")
+    joined = held.merge(p, on="prediction_id", suffixes=("", "_p"))
     top = joined[[f"template_id_{r}" for r in range(1, 6)]].to_numpy()
     hits = top == joined.template_id.to_numpy()[:, None]
     accuracy = _version(report, "v1")["holdout_accuracy"]
@@ -102,7 +114,6 @@ def test_holdout_accuracy_and_case_share(report, raw):
     assert close(accuracy["top3"], hits[:, :3].any(axis=1).mean())
     assert close(accuracy["top5"], hits.any(axis=1).mean())
 
-    treated = s[(s.model_version == "v1") & (s.arm != "holdout")]
     per_case = treated.groupby("case_id").size().rename("n").reset_index().merge(cases, on="case_id")
     v1 = _version(report, "v1")
     expected = v1["saving_s"] * per_case.n.mean() / per_case.handle_time_s.mean()
@@ -130,7 +141,9 @@ def test_challenger_comparison_baseline_is_first_release(report, raw):
     v2, v1 = inside[inside.arm == "v2"].selection_time_s, inside[inside.arm == "v1"].selection_time_s
     welch = stats.ttest_ind(v2, v1, equal_var=False)
     assert close(comparison["welch"]["t"], welch.statistic) and close(comparison["welch"]["p"], welch.pvalue)
-    assert close(comparison["p_holm"], welch.pvalue)  # one comparison: Holm leaves p as it is
+    # Holm adjusts the interaction-level p; one comparison leaves it as it is
+    assert close(comparison["p_holm"], comparison["clustered"]["p"])
+    assert comparison["clustered"]["p"] > comparison["welch"]["p"]  # clustered selections: wider
 
 
 def test_templates_and_mann_kendall(report, raw):
@@ -184,9 +197,12 @@ def test_weekly_latency_and_totals(report, raw):
 
 
 def test_version_without_holdout_says_why(report):
-    v3 = _version(report, "v3")
-    assert v3["delta_s"] is None and v3["delta_s_missing"] == "no selections in holdout"
-    assert v3["welch"]["p"] is None and v3["welch"]["missing"] == "no selections in holdout"
+    v3 = _version(report, "v3", "v3-pilot")
+    reason = "no selections in holdout of v3-pilot"
+    assert v3["delta_s"] is None and v3["delta_s_missing"] == reason
+    assert v3["welch"]["p"] is None and v3["welch"]["missing"] == reason
+    assert v3["clustered"]["delta_ci95_s"] is None and v3["clustered"]["delta_ci95_s_missing"] == reason
+    assert v3["verdict"]["decision"] == "keep collecting" and reason in v3["verdict"]["reason"]
     assert v3["holdout_accuracy"]["top1"] is None and v3["holdout_accuracy"]["missing"]
     assert v3["case_time_saved_share"] is None and v3["case_time_saved_share_missing"]
 
@@ -224,7 +240,8 @@ def test_single_selection_per_arm_is_degenerate_not_a_crash(frames, tmp_path):
     url = f"sqlite:///{tmp_path / 'tiny.sqlite'}"
     one = {kind: frame.head(0) for kind, frame in frames.items()}
     s = frames["selection"]
-    one["selection"] = s.filter(s["model_version"] == "v1").group_by("arm", maintain_order=True).head(1)
+    standing = s.filter((s["model_version"] == "v1") & (s["experiment"] == "standing"))
+    one["selection"] = standing.group_by("arm", maintain_order=True).head(1)
     write_events(url, one)
     v1 = build_report(url, now=NOW).to_dict()["versions"][0]
     assert v1["treatment"]["n"] == 1 and v1["holdout"]["n"] == 1
@@ -238,7 +255,9 @@ def test_unregistered_experiment_srm_is_missing(frames, tmp_path):
     url = f"sqlite:///{tmp_path / 'unregistered.sqlite'}"
     write_events(url, frames, register=False)
     document = build_report(url, now=NOW).to_dict()
-    assert all(row["missing"] == "experiment not registered" for row in document["srm_by_experiment"])
+    assert all(
+        row["missing"] == f"experiment {row['experiment']} not registered" for row in document["srm_by_experiment"]
+    )
     assert all(row["p"] is None for row in document["srm_by_experiment"])
 
 

@@ -27,9 +27,9 @@ def test_json_follows_the_contract(database):
     result = run("--db", str(database), "--format", "json", "--top-n", "5")
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
-    assert document["schema_version"] == 1 and document["templates"]["top_n"] == 5
+    assert document["schema_version"] == 2 and document["templates"]["top_n"] == 5
     assert len(document["templates"]["rows"]) == 5
-    assert {"model_version", "treatment", "holdout", "delta_s", "welch", "holdout_accuracy", "srm"} <= set(
+    assert {"experiment", "model_version", "verdict", "treatment", "holdout", "delta_s", "welch", "clustered"} <= set(
         document["versions"][0]
     )
 
@@ -47,7 +47,7 @@ def test_html_to_file_is_self_contained(database, tmp_path):
     assert result.exit_code == 0, result.output
     page = out.read_text()
     assert page.startswith("<!DOCTYPE html>") and "plotly" in page.lower()
-    assert '<script src="http' not in page and "Selection time per model version" in page
+    assert '<script src="http' not in page and "Time saved per selection" in page and "Verdicts" in page
 
 
 def test_store_saves_a_snapshot(tmp_path):

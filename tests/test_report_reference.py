@@ -34,5 +34,6 @@ def test_reference_queries_run_as_pasted(dialect, tmp_path):
     engine = create_engine(url)
     with engine.connect() as conn:
         results = [conn.execute(text(query)).all() for query in queries]
-    assert sum(row[3] for row in results[5]) == frames["selection"].height  # day family
-    assert sum(row[3] for row in results[1]) == frames["selection"].height  # arm family: n per arm
+    assert sum(row[3] for row in results[0]) == frames["selection"].height  # bounds: n per arm
+    assert sum(row[4] for row in results[1]) == frames["selection"].height  # arm family: n per arm and phase
+    assert sum(row[4] for row in results[5]) == frames["selection"].height  # day family

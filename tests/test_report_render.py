@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from abkit.report.build import build_report
-from abkit.report.render_html import render_html, savings_figure, selection_time_figure
+from abkit.report.render_html import render_html, saving_figure, savings_figure, timeline_figure
 from abkit.report.render_markdown import interval, number, percent, render_json, render_markdown
 from tests.report_events import event_frames, write_events
 
@@ -35,7 +35,7 @@ def test_number_formatting():
 def test_markdown_lists_versions_comparisons_and_missing_reasons(document):
     text = render_markdown(document)
     assert "| v1 |" in text and "| v2-challenger | v1 | v2 |" in text
-    assert "## Missing figures" in text and "v3: " in text and "no selections in holdout" in text
+    assert "## Missing figures" in text and "v3 (v3-pilot): " in text and "no selections in holdout" in text
     assert "Mann-Kendall (original)" in text and "Mann-Kendall (hamed_rao)" in text
 
 
@@ -54,10 +54,19 @@ def test_html_escapes_and_embeds_plotly_once(document):
 
 
 def test_charts_follow_the_report(document):
-    bars = selection_time_figure(document)
-    assert {trace.name for trace in bars.data} == {"treatment", "holdout"}
-    holdout = next(trace for trace in bars.data if trace.name == "holdout")
-    assert list(holdout.x) == ["v1"]  # v2 and v3 have no holdout selections
+    (bars,) = saving_figure(document).data
+    # only results with an interaction-level interval: v2 and v3 have no holdout of their own
+    with_interval = [v for v in document["versions"] if v["clustered"]["delta_ci95_s"] is not None]
+    assert list(bars.x) == [f"{v['model_version']} ({v['experiment']})" for v in with_interval]
+    assert list(bars.y) == [v["saving_s"] for v in with_interval]
+    # error bars reach the interval's ends: saving = -delta, so its upper end is -low
+    for v, up, down in zip(with_interval, bars.error_y.array, bars.error_y.arrayminus, strict=True):
+        low, high = v["clustered"]["delta_ci95_s"]
+        assert v["saving_s"] + up == pytest.approx(-low) and v["saving_s"] - down == pytest.approx(-high)
+    assert list(bars.text) == [v["verdict"]["decision"] for v in with_interval]
+    lines = timeline_figure(document)
+    assert {trace.name for trace in lines.data} == {"treatment", "holdout"}
+    assert sum(len(trace.x) for trace in lines.data) == len(document["timeline"]["rows"])
     scatter = savings_figure(document)
     assert len(scatter.data) == 2  # templates and the Sen-slope line
     empty = json.loads(json.dumps(document))
@@ -82,4 +91,5 @@ def test_null_test_objects_render_as_missing(document):
         row["clustered"] = None
     markdown = render_markdown(nulled)
     assert "| v1 |" in markdown and "—" in markdown
+    assert markdown.index("## Verdicts") < markdown.index("## Model versions")
     assert "<html" in render_html(nulled).lower()

@@ -1,5 +1,5 @@
 """A rollout as the simulator and the service record it: a standing experiment re-pointed from
-v1 to v2 (arms one after the other) beside a registered challenger test.
+v1 to v2 (two phases, arms one after the other) beside a registered challenger test.
 
 Expected values come from scipy.stats.chisquare on counts made here, and from the rule that
 only arms randomised side by side are compared.
@@ -33,9 +33,12 @@ def _write(url: str, *, register: bool, challenger_lead_s: float = 0.0) -> None:
     the challenger test that much earlier, so that v2 answers there first."""
     store = EventStore.open(url)
     if register:
-        # As the simulator leaves it: standing points at the latest release.
-        store.register_experiment("standing", "s", [("holdout", 0.02), ("v2", 0.98)])
-        store.register_experiment("v2-challenger", "c", [("holdout", 0.02), ("v1", 0.49), ("v2", 0.49)])
+        # As ops staff record it: standing re-pointed from v1 to v2 at the release (a new phase).
+        store.register_experiment("standing", "s", [("holdout", 0.02), ("v1", 0.98)], at=START)
+        store.register_experiment(
+            "v2-challenger", "c", [("holdout", 0.02), ("v1", 0.49), ("v2", 0.49)], at=START + timedelta(days=14)
+        )
+        store.register_experiment("standing", "s", [("holdout", 0.02), ("v2", 0.98)], at=START + timedelta(days=28))
     rows = []
     for experiment, arm, version, count, period in PLAN:
         for i in range(count):
@@ -73,21 +76,28 @@ def test_only_the_challenger_test_is_a_comparison(registered):
     ]
 
 
-def test_standing_srm_pools_treatment_arms_at_the_holdout_weight(registered):
-    standing = next(row for row in registered["srm_by_experiment"] if row["experiment"] == "standing")
-    held, treated = 9 + 12, 400 + 390
-    chi2, p = stats.chisquare([held, treated], [(held + treated) * 0.02, (held + treated) * 0.98])
-    assert standing["observed"] == {"holdout": held, "treatment": treated}
-    assert standing["chi2"] == pytest.approx(chi2, rel=1e-9) and standing["p"] == pytest.approx(p, rel=1e-9)
-    assert standing["flag"] is False
-
-
-def test_each_version_srm_is_its_holdout_against_its_arm_in_its_home_experiment(registered):
-    for version, held, treated in (("v1", 9, 400), ("v2", 12, 390)):
-        row = next(v for v in registered["versions"] if v["model_version"] == version)
+def test_standing_srm_is_tested_per_phase_against_that_phases_weights(registered):
+    phases = {row["phase"]: row for row in registered["srm_by_experiment"] if row["experiment"] == "standing"}
+    assert sorted(phases) == [1, 2]
+    for phase, arm, held, treated in ((1, "v1", 9, 400), (2, "v2", 12, 390)):
         chi2, p = stats.chisquare([held, treated], [(held + treated) * 0.02, (held + treated) * 0.98])
-        assert row["srm"]["chi2"] == pytest.approx(chi2, rel=1e-9), version
-        assert row["srm"]["p"] == pytest.approx(p, rel=1e-9), version
+        assert phases[phase]["observed"] == {"holdout": held, arm: treated}
+        assert phases[phase]["chi2"] == pytest.approx(chi2, rel=1e-9)
+        assert phases[phase]["p"] == pytest.approx(p, rel=1e-9)
+        assert phases[phase]["flag"] is False
+
+
+def test_each_version_row_is_within_one_experiment_and_carries_its_srm(registered):
+    rows = {(v["experiment"], v["model_version"]): v for v in registered["versions"]}
+    assert set(rows) == {("standing", "v1"), ("standing", "v2"), ("v2-challenger", "v1"), ("v2-challenger", "v2")}
+    for version, phase, held, treated in (("v1", 1, 9, 400), ("v2", 2, 12, 390)):
+        chi2, p = stats.chisquare([held, treated], [(held + treated) * 0.02, (held + treated) * 0.98])
+        assert rows["standing", version]["srm"]["phase"] == phase
+        assert rows["standing", version]["srm"]["p"] == pytest.approx(p, rel=1e-9), version
+    # each standing row compares with the holdout it scored there, never the challenger's holdout
+    assert rows["standing", "v1"]["holdout"]["n"] == 9 * 2 and rows["standing", "v2"]["holdout"]["n"] == 12 * 2
+    assert rows["v2-challenger", "v1"]["holdout"]["n"] == 4 * 2
+    assert rows["v2-challenger", "v2"]["delta_s"] is None  # v1 scored that holdout
 
 
 def test_unregistered_sequential_arms_are_not_compared_but_concurrent_ones_are(tmp_path):
@@ -97,7 +107,9 @@ def test_unregistered_sequential_arms_are_not_compared_but_concurrent_ones_are(t
     assert [(c["experiment"], c["baseline"], c["challenger"]) for c in document["comparisons"]] == [
         ("v2-challenger", "v1", "v2")
     ]
-    assert all(v["srm"] is None and "not registered" in v["srm_missing"] for v in document["versions"])
+    compared = [v for v in document["versions"] if v["holdout"]["n"]]
+    assert all(v["srm"] is None and "not registered" in v["srm_missing"] for v in compared)
+    # standing's v1 and v2 ran one after the other: not a challenger test, so no comparison row
 
 
 def test_the_baseline_is_the_version_that_served_first_anywhere_not_first_in_the_test(tmp_path):

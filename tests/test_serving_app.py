@@ -72,12 +72,26 @@ class Gated:
 
 
 def make_service(
-    db_url, scorers, *, versions=("v1",), experiment=None, batcher=None, writer=FAST_WRITER, deadline_s=5.0
+    db_url,
+    scorers,
+    *,
+    versions=("v1",),
+    experiment=None,
+    batcher=None,
+    writer=FAST_WRITER,
+    deadline_s=5.0,
+    durable_events=True,
+    durable_timeout_s=5.0,
 ):
     models = [ModelSlot(v, lambda v=v: scorers[v]) for v in versions]
     experiment = experiment or standing_experiment(versions[0])
     event_writer = EventWriter(lambda: EventStore.open(db_url), settings=writer)
-    settings = ServiceSettings(batcher=batcher or BatcherSettings(), deadline_s=deadline_s)
+    settings = ServiceSettings(
+        batcher=batcher or BatcherSettings(),
+        deadline_s=deadline_s,
+        durable_events=durable_events,
+        durable_timeout_s=durable_timeout_s,
+    )
     return SuggestionService(models, experiment, event_writer, settings)
 
 
@@ -476,7 +490,10 @@ def test_bearer_token_is_required_when_configured(sqlite_url, scorers):
 
 
 def test_full_event_buffer_refuses_with_503_instead_of_dropping(sqlite_url, scorers):
-    service = make_service(sqlite_url, scorers, writer=WriterSettings(max_pending=3, flush_interval_s=60))
+    # Buffered events (not durable), so that they can be held in the buffer.
+    service = make_service(
+        sqlite_url, scorers, writer=WriterSettings(max_pending=3, flush_interval_s=60), durable_events=False
+    )
     with running(service) as client:
         # The writer waits up to 60 s for a fuller batch, so these stay buffered.
         accepted = [client.post("/v1/cases", json={"case_id": f"c{i}", "handle_time_s": 60}) for i in range(3)]
@@ -494,7 +511,9 @@ def test_full_event_buffer_refuses_with_503_instead_of_dropping(sqlite_url, scor
 
 def test_shutdown_flushes_every_acknowledged_event(sqlite_url, scorers, corpus):
     # A writer that would wait a minute for a fuller batch: only the shutdown flush writes.
-    service = make_service(sqlite_url, scorers, writer=WriterSettings(flush_interval_s=60, batch_size=10_000))
+    service = make_service(
+        sqlite_url, scorers, writer=WriterSettings(flush_interval_s=60, batch_size=10_000), durable_events=False
+    )
     with running(service) as client:
         predicted = [
             client.post("/v1/suggest", json=request_body(case, advocate="a")).json()["prediction_id"]
@@ -540,7 +559,7 @@ def _set_connections(postgres_url: str, allowed: bool) -> None:
 
 @pytest.mark.postgres
 def test_database_outage_loses_no_acknowledged_event(postgres_url, scorers):
-    service = make_service(postgres_url, scorers)
+    service = make_service(postgres_url, scorers, durable_timeout_s=1.0)
     acknowledged: list[str] = []
 
     def suggest(client, tag, n):
@@ -562,7 +581,12 @@ def test_database_outage_loses_no_acknowledged_event(postgres_url, scorers):
                 "template_id": "T0003",
                 "selection_time_s": 4,
             }
-            assert client.post("/v1/selections", json={**selection, "selection_id": "s-during"}).status_code == 202
+            # A durable selection cannot be acknowledged while the database is down: a 503 that
+            # names its id; it stays queued, and the retry after recovery is a duplicate.
+            waiting = client.post("/v1/selections", json={**selection, "selection_id": "s-during"})
+            assert waiting.status_code == 503, waiting.text
+            assert "selection s-during not yet stored" in waiting.json()["detail"]
+            assert waiting.headers["retry-after"] == "1"
             wait_until(lambda: client.get("/ready").status_code == 503, message="/ready to report the outage")
             assert "event database unavailable" in client.get("/ready").json()["problems"][0]
             assert service.writer.pending > 0
@@ -573,59 +597,7 @@ def test_database_outage_loses_no_acknowledged_event(postgres_url, scorers):
         wait_until(lambda: service.writer.pending == 0, message="the buffered events to be written after recovery")
         assert client.get("/ready").status_code == 200
         suggest(client, "after", 5)
+        assert client.post("/v1/selections", json={**selection, "selection_id": "s-during"}).status_code == 202
+        assert 'abkit_events_duplicates_total{kind="selection"} 1.0' in client.get("/metrics").text
     assert sorted(r["prediction_id"] for r in rows(postgres_url, predictions)) == sorted(acknowledged)
     assert [r["selection_id"] for r in rows(postgres_url, selections)] == ["s-during"]
-
-
-class OnLoop:
-    """A scorer that, like a model process, can also be awaited on the event loop (it records which path ran)."""
-
-    concurrent_batches = 2
-
-    def __init__(self, inner: HFScorer):
-        self.inner = inner
-        self.model_version = inner.model_version
-        self.max_tokens = inner.max_tokens
-        self.paths: list[str] = []
-
-    def encode(self, messages):
-        return self.inner.encode(messages)
-
-    def score(self, sequences):
-        self.paths.append("thread")
-        return self.inner.score(sequences)
-
-    async def score_async(self, sequences):
-        self.paths.append("loop")
-        return self.inner.score(sequences)
-
-
-@pytest.mark.parametrize(
-    ("versions", "max_in_flight", "path", "in_flight"),
-    [
-        (("v1",), 2, "loop", 2),
-        (("v1",), 1, "loop", 1),  # one model: nothing to take turns with
-        (("v1", "v2"), 2, "loop", 2),  # side by side
-        (("v1", "v2"), 1, "thread", 1),  # several models, one batch at a time: turns on the one worker
-    ],
-)
-def test_a_scorer_that_can_be_awaited_is_awaited_unless_models_must_take_turns(
-    tmp_path, scorers, corpus, versions, max_in_flight, path, in_flight
-):
-    on_loop = {version: OnLoop(scorers[version]) for version in versions}
-    experiment = ExperimentConfig(
-        "challenger", "salt-y", (("holdout", 0.02), *((v, 0.98 / len(versions)) for v in versions))
-    )
-    service = make_service(
-        f"sqlite:///{tmp_path / 'events.sqlite'}",
-        on_loop,
-        versions=versions,
-        experiment=experiment,
-        batcher=BatcherSettings(max_in_flight=max_in_flight),
-    )
-    with running(service) as client:
-        for k, case in enumerate(corpus[:12]):
-            assert client.post("/v1/suggest", json=request_body(case, advocate=f"adv-{k}")).status_code == 200
-        assert {v: service.batchers[v].settings.max_in_flight for v in versions} == dict.fromkeys(versions, in_flight)
-    used = [p for scorer in on_loop.values() for p in scorer.paths]
-    assert used and set(used) == {path}

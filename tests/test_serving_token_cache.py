@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from abkit.serving.scorer import BackendTokenizer, MessageEncoder
+from abkit.serving.scorer import HFScorer
 from abkit.serving.token_cache import CachingTokenizer
 from abkit.simulate.transcripts import generate_transcripts
 from abkit.text import Message, window_token_ids
@@ -24,7 +24,7 @@ def model_dir(tmp_path_factory, corpus):
 
 @pytest.fixture(scope="module")
 def backend(model_dir):
-    return BackendTokenizer.wrap(MessageEncoder(model_dir).tokenizer)
+    return HFScorer(model_dir, device="cpu", token_cache_messages=0).tokenizer
 
 
 class Counting:
@@ -124,10 +124,10 @@ def test_negative_capacity_is_refused(backend):
         CachingTokenizer(backend, capacity=-1)
 
 
-def test_message_encoder_uses_the_cache(model_dir, corpus):
-    encoder = MessageEncoder(model_dir, token_cache_messages=100)
+def test_scorer_encodes_through_the_cache(model_dir, corpus):
+    scorer = HFScorer(model_dir, device="cpu", token_cache_messages=100)
     messages = next(conversation_prefixes(corpus[3:]))
-    first = encoder.encode(messages)
-    assert encoder.encode(messages) == first
-    assert encoder.token_cache.hits >= 1
-    assert MessageEncoder(model_dir, token_cache_messages=0).encode(messages) == first
+    first = scorer.encode(messages)
+    assert scorer.encode(messages) == first
+    assert scorer.token_cache.hits >= 1
+    assert HFScorer(model_dir, device="cpu", token_cache_messages=0).encode(messages) == first

@@ -5,7 +5,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import optimize
 
-from abkit.stats import ClusterSummary, CupedSummary, confidence_sequence, cuped_delta, mean_delta
+from abkit.stats import ClusterSummary, CupedSummary, confidence_sequence, cuped_delta, mean_delta, pooled_theta
 
 SHIFT = 15.0
 
@@ -98,6 +98,38 @@ def test_close_to_the_full_cluster_robust_regression():
     assert result.theta == pytest.approx(fit.params[2], abs=3 * fit.bse[2])
 
 
+def test_adjusted_sums_are_the_sums_of_the_adjusted_outcome():
+    rng = np.random.default_rng(12)
+    n, ids, times, x = _interactions(rng, 80)
+    y = np.bincount(ids, weights=times - SHIFT)
+    adjusted = CupedSummary.from_clusters(n, y, x, SHIFT).adjusted(0.37)
+    direct = ClusterSummary.from_clusters(n, y - 0.37 * n * x, SHIFT)
+    for name in ("k", "sum_n", "sum_y", "sum_n2", "sum_y2", "sum_ny", "shift"):
+        assert getattr(adjusted, name) == pytest.approx(getattr(direct, name), rel=1e-12)
+
+
+def test_pooled_theta_over_strata():
+    rng = np.random.default_rng(13)
+    phases = [(_summary(*_interactions(rng, 150, -1.0)), _summary(*_interactions(rng, 40))) for _ in range(2)]
+    # one stratum: the theta of cuped_delta; weights of one stratum do not matter
+    assert pooled_theta(phases[:1]) == pytest.approx(cuped_delta(*phases[0]).theta, rel=1e-12)
+    assert pooled_theta(phases[:1], [7.0]) == pytest.approx(pooled_theta(phases[:1]), rel=1e-12)
+
+    # two strata: theta minimises sum_p w_p^2 (V_adj,1p + V_adj,0p), the stratified delta's variance
+    def variance(theta, weights):
+        total = sum(weights)
+        return sum(
+            (w / total) ** 2 * sum(arm.adjusted(theta).variance_of_mean for arm in pair)
+            for pair, w in zip(phases, weights, strict=True)
+        )
+
+    for weights in ([1.0, 1.0], [3.0, 1.0]):
+        best = optimize.minimize_scalar(lambda theta, w=weights: variance(theta, w), bracket=(0.0, 1.0), tol=1e-12)
+        assert pooled_theta(phases, weights) == pytest.approx(best.x, rel=1e-6)
+    with pytest.raises(ValueError, match="weights"):
+        pooled_theta(phases, [1.0])
+
+
 def test_sums_add_like_the_whole():
     rng = np.random.default_rng(11)
     n, ids, times, x = _interactions(rng, 60)
@@ -120,7 +152,7 @@ def test_constant_covariate_changes_nothing():
         for arm in (treatment, control)
     ]
     result, plain = cuped_delta(*flat), mean_delta(flat[0].clusters, flat[1].clusters)
-    assert (result.theta, result.variance_reduction) == (0.0, 0.0)
+    assert result.theta == 0.0 and result.variance_reduction == pytest.approx(0.0, abs=1e-12)
     assert result.delta_s == pytest.approx(plain.delta_s, rel=1e-12)
     assert result.ci95_s == pytest.approx(plain.ci95_s, rel=1e-12)
 
@@ -139,7 +171,7 @@ def test_missing_reasons_and_json():
     rng = np.random.default_rng(4)
     some = _summary(*_interactions(rng, 30))
     empty = CupedSummary(ClusterSummary.empty(), 0.0, 0.0, 0.0, 0.0)
-    assert cuped_delta(some, empty, labels=("v4", "holdout")).missing == "no interactions in holdout"
+    assert cuped_delta(some, empty, labels=("v4", "holdout")).missing == "no selections in holdout"
     constant = CupedSummary.from_clusters([1, 2], [0.0, 0.0], [0.5, -0.5], 12.0)
     flat = cuped_delta(constant, CupedSummary.from_clusters([1, 1], [0.0, 0.0], [1.0, 2.0], 13.0))
     assert flat.missing == "zero variance in both arms" and flat.ci95_s is None and flat.p is None

@@ -50,6 +50,7 @@ SETTINGS = AdaptSettings(
     gradient_accumulation_steps=2,
     max_steps=9,
     checkpoint_every=4,
+    log_every=1,
     seed=1,
 )
 
@@ -79,8 +80,9 @@ def test_checkpoints_record_held_out_loss_and_the_schedule_warms_up_then_decays(
     assert found[-1].heldout_loss < found[0].heldout_loss  # adaptation lowers the held-out LM loss
     assert read_checkpoint_info(found[1].path).tokens == result.curve[3].tokens
     rates = [p.learning_rate for p in result.curve]
-    assert rates[0] == pytest.approx(3e-3)  # one warmup step (1% of 9, at least one)
-    assert rates == sorted(rates, reverse=True) and rates[-1] < 3e-4
+    # transformers' warmup starts at 0: one warmup step (1% of 9, at least one), then the peak, then cosine.
+    assert rates[0] == 0.0 and rates[1] == pytest.approx(3e-3)
+    assert rates[1:] == sorted(rates[1:], reverse=True) and rates[-1] < 3e-4
     summary = json.loads((tmp_path / SUMMARY_FILE).read_text())
     assert summary["tokens_seen"] == result.tokens_seen
     assert summary["flops"] == pytest.approx(6 * result.parameters * result.tokens_seen)

@@ -3,21 +3,18 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from abkit.cli.main import cli
 from abkit.simulate.transcripts import generate_transcripts
 from abkit.training.corpus import write_corpus
 from abkit.training.serving_dir import read_metadata
+from tests.training_helpers import TINY_MODEL_TOML
 
-TINY_TOML = """
+TINY_TOML = f"""
 name = "cli-test"
-[tiny_model]
-vocab_size = 300
-hidden_size = 32
-num_hidden_layers = 1
-num_attention_heads = 2
-[adapt]
+{TINY_MODEL_TOML}[adapt]
 context_length = 64
 batch_size = 8
 max_steps = 4
@@ -95,9 +92,12 @@ def test_adapt_finetune_evaluate_and_scaling_from_the_command_line(files):
         "-q",
     )
     assert scaled.exit_code == 0, scaled.output
-    assert "lm_loss" in scaled.output and (root / "scaling" / "scaling.html").is_file()
-    points = json.loads((root / "scaling" / "scaling.json").read_text())["points"]
-    assert [p["step"] for p in points] == [0, 2, 4]
+    assert (root / "scaling" / "scaling.html").is_file()
+    analysis = json.loads((root / "scaling" / "scaling.json").read_text())
+    assert [p["step"] for p in analysis["points"]] == [0, 2, 4]
+    # Two adapted checkpoints are too few for a line: the command says so instead of fitting.
+    assert analysis["fits"] == [] and "at least 3 points, got 2" in analysis["notes"][0]
+    assert "(start, not adapted)" in scaled.output and "note: no fit" in scaled.output
 
 
 @pytest.mark.parametrize(
@@ -123,3 +123,64 @@ def test_unknown_size_exits_with_the_list_of_sizes(tmp_path):
     write_corpus(corpus, generate_transcripts(1, 4, n_templates=4))
     result = run("adapt", "--data", str(corpus), "--size", "pythia-7b", "--out", str(tmp_path / "run"))
     assert result.exit_code == 2 and "pythia-410m" in result.output
+
+
+@pytest.mark.parametrize("command", ["adapt", "finetune", "evaluate", "scaling"])
+def test_every_training_command_sets_the_torch_threads(tmp_path, command):
+    corpus = tmp_path / "corpus.jsonl"
+    write_corpus(corpus, generate_transcripts(1, 4, n_templates=4))
+    before = torch.get_num_threads()
+    try:
+        args = {
+            "adapt": ["--size", "pythia-7b", "--out", "x"],
+            "finetune": [str(tmp_path), "--size", "pythia-7b", "--out", "x"],
+            "evaluate": [str(tmp_path)],
+            "scaling": ["--run", str(tmp_path), "--size", "pythia-7b", "--out", "x"],
+        }[command]
+        result = run(command, "--data", str(corpus), "--threads", "3", *args)
+        assert result.exit_code == 2  # an unknown size or a directory that is not a model: the threads are set first
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    refused = run(command, "--data", str(corpus), "--threads", "0", *args)
+    assert refused.exit_code == 2 and "--threads" in refused.output
+
+
+def test_corpus_writes_a_seeded_simulated_corpus_that_training_reads(tmp_path):
+    from abkit.training.corpus import read_corpus
+
+    first = run(
+        "corpus", "--out", str(tmp_path / "a" / "corpus.jsonl"), "--cases", "30", "--templates", "8", "--seed", "3"
+    )
+    assert first.exit_code == 0, first.output
+    assert "30 cases" in first.output and "labelled messages" in first.output
+    cases = read_corpus(tmp_path / "a" / "corpus.jsonl")
+    assert len(cases) == 30
+    again = run("corpus", "--out", str(tmp_path / "b.jsonl"), "--cases", "30", "--templates", "8", "--seed", "3")
+    assert again.exit_code == 0
+    assert (tmp_path / "b.jsonl").read_text() == (tmp_path / "a" / "corpus.jsonl").read_text()
+    refused = run("corpus", "--out", str(tmp_path / "c.jsonl"), "--templates", "1")
+    assert refused.exit_code == 2 and "--templates" in refused.output
+
+
+@pytest.mark.slow
+def test_scaling_demo_adapts_each_size_fine_tunes_every_checkpoint_and_fits_per_size(tmp_path):
+    sizes = []
+    for name, hidden in [("xs", 16), ("s", 32)]:
+        path = tmp_path / f"{name}.toml"
+        path.write_text(
+            TINY_TOML.replace('name = "cli-test"', f'name = "demo-{name}"')
+            .replace("hidden_size = 32\nnum_hidden_layers = 1", f"hidden_size = {hidden}\nnum_hidden_layers = 1", 1)
+            .replace("max_steps = 4\ncheckpoint_every = 2", "max_steps = 6\ncheckpoint_every = 2")
+        )
+        sizes += ["--size", str(path)]
+    result = run("scaling-demo", "--out", str(tmp_path / "demo"), *sizes, "--cases", "40", "--templates", "8", "-q")
+    assert result.exit_code == 0, result.output
+    analysis = json.loads((tmp_path / "demo" / "scaling.json").read_text())
+    assert [p["run"] for p in analysis["points"]] == ["demo-xs"] * 4 + ["demo-s"] * 4
+    assert {(f["group"], f["x_name"], f["n"]) for f in analysis["fits"] if f["x_name"] == "lm_loss"} == {
+        ("demo-xs", "lm_loss", 3), ("demo-s", "lm_loss", 3), ("pooled", "lm_loss", 6)
+    }  # fmt: skip
+    assert [e["run"] for e in analysis["adaptation_effects"]] == ["demo-xs", "demo-s"]
+    assert "demo-xs: adaptation" in result.output and "demo-s: classification loss on LM loss over 3" in result.output
+    assert (tmp_path / "demo" / "scaling.html").is_file() and (tmp_path / "demo" / "corpus.jsonl").is_file()

@@ -6,7 +6,7 @@ from abkit.training.config import ConfigError, available_sizes, load_size_config
 
 
 def test_every_shipped_size_loads_with_the_pythia_learning_rates():
-    assert available_sizes() == ["pythia-1.4b", "pythia-2.8b", "pythia-410m", "tiny"]
+    assert available_sizes() == ["pythia-1.4b", "pythia-2.8b", "pythia-410m", "scaling-s", "scaling-xs", "tiny"]
     # Peak learning rates from the Pythia paper (Biderman et al. 2023, table 1).
     expected = {"pythia-410m": 3.0e-4, "pythia-1.4b": 2.0e-4, "pythia-2.8b": 1.6e-4}
     for size, learning_rate in expected.items():
@@ -52,3 +52,22 @@ def test_bad_configs_name_the_key(tmp_path, text, message):
 def test_unknown_size_lists_the_shipped_ones():
     with pytest.raises(ConfigError, match="unknown model size 'pythia-99b'.*tiny"):
         load_size_config("pythia-99b")
+
+
+def test_the_multi_gpu_examples_are_accelerate_configs_that_agree_with_the_sizes():
+    from pathlib import Path
+
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    folder = Path(__file__).resolve().parents[1] / "models" / "accelerate"
+    fsdp = load_config_from_file(str(folder / "fsdp-pythia.yaml"))
+    assert fsdp.distributed_type == "FSDP" and fsdp.mixed_precision == "bf16"
+    assert fsdp.fsdp_config["fsdp_transformer_layer_cls_to_wrap"] == "GPTNeoXLayer"
+    zero = load_config_from_file(str(folder / "deepspeed-zero2.yaml"))
+    assert zero.distributed_type == "DEEPSPEED" and zero.deepspeed_config["zero_stage"] == 2
+    for size in ("pythia-1.4b", "pythia-2.8b"):
+        adapt = load_size_config(size).adapt
+        # DeepSpeed takes accumulation and clipping from its own file: they must match the size config.
+        assert zero.deepspeed_config["gradient_accumulation_steps"] == adapt.gradient_accumulation_steps
+        assert zero.deepspeed_config["gradient_clipping"] == adapt.max_grad_norm
+        assert adapt.batch_size >= fsdp.num_processes == zero.num_processes  # a row per GPU per micro-batch

@@ -1,55 +1,138 @@
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
+import statsmodels.api as sm
+from scipy import stats
 
-from abkit.training.scaling import ScalingPoint, linear_fit, scaling_fits, scaling_table
-from abkit.training.scaling_chart import write_scaling_html
+from abkit.training.scaling import POOLED, ScalingPoint, analyse_scaling, run_names, scaling_table
+from abkit.training.scaling_chart import run_colours, scaling_figure, write_scaling_html
+from abkit.training.scaling_fit import linear_fit
+
+# Issue 19's run: four adapted checkpoints whose classification loss barely moves while the
+# LM loss falls 0.757 -> 0.501 (intermediate LM losses chosen for an R² of 0.24, as reported),
+# and the random init (step 0) fine-tuned directly far away at LM loss 6.951.
+ISSUE_LM = [0.757, 0.55, 0.52, 0.501]
+ISSUE_CLS = [2.082, 1.958, 2.044, 2.046]
+START = (6.951, 2.491)
 
 
-def test_linear_fit_matches_numpy_polyfit_and_r2_by_definition():
-    x = [1.0, 2.0, 3.0, 4.0, 5.0]
-    y = [2.1, 3.9, 6.2, 7.8, 10.1]
-    fit = linear_fit(x, y, x_name="x")
-    slope, intercept = np.polyfit(x, y, 1)
-    assert fit.slope == pytest.approx(slope) and fit.intercept == pytest.approx(intercept)
-    predicted = intercept + slope * np.array(x)
-    r2 = 1 - np.sum((np.array(y) - predicted) ** 2) / np.sum((np.array(y) - np.mean(y)) ** 2)
-    assert fit.r2 == pytest.approx(r2) and fit.n == 5
+def issue_run(run: str = "adapt", parameters: int = 1_000) -> list[ScalingPoint]:
+    start = ScalingPoint(run, 0, parameters, 0, START[0], START[1], 0.39, 0.61)
+    adapted = [
+        ScalingPoint(run, 200 * (i + 1), parameters, 200_000 * (i + 1), lm, cls, 0.57, 0.77)
+        for i, (lm, cls) in enumerate(zip(ISSUE_LM, ISSUE_CLS, strict=True))
+    ]
+    return [start, *adapted]
 
 
-def test_linear_fit_refuses_what_cannot_be_fitted():
-    with pytest.raises(ValueError, match="at least 2 points"):
-        linear_fit([1.0], [1.0], x_name="lm_loss")
+def test_linear_fit_matches_statsmodels_ols_and_scipy_linregress():
+    fit = linear_fit(ISSUE_LM, ISSUE_CLS, x_name="lm_loss", group="adapt")
+    # Golden values from statsmodels 0.15 OLS (sm.OLS(y, sm.add_constant(x)).fit()):
+    # params [1.90462441, 0.21971751], rsquared 0.24415992, conf_int(0.05) slope [-0.95643524, 1.39587025].
+    assert fit.intercept == pytest.approx(1.90462441, rel=1e-7)
+    assert fit.slope == pytest.approx(0.21971751, rel=1e-7)
+    assert fit.r2 == pytest.approx(0.24415992, rel=1e-7)
+    assert (fit.slope_ci_low, fit.slope_ci_high) == pytest.approx((-0.95643524, 1.39587025), rel=1e-7)
+    assert fit.slope_stderr == pytest.approx(0.27335526, rel=1e-7) and fit.p_value == pytest.approx(0.50587459)
+    reference = stats.linregress(ISSUE_LM, ISSUE_CLS)
+    assert fit.slope == pytest.approx(reference.slope) and fit.r2 == pytest.approx(reference.rvalue**2)
+    ols = sm.OLS(ISSUE_CLS, sm.add_constant(ISSUE_LM)).fit()
+    np.testing.assert_allclose([fit.slope_ci_low, fit.slope_ci_high], ols.conf_int(0.05)[1], rtol=1e-9)
+    assert fit.n == 4 and not fit.linear
+    assert "no linear relation shown" in fit.verdict and "includes 0" in fit.verdict and "only 4 points" in fit.verdict
+
+
+def test_step_0_is_a_leverage_point_and_is_left_out_of_the_fits_by_default():
+    points = issue_run()
+    honest = analyse_scaling(points)
+    fit = honest.fit("lm_loss", "adapt")
+    assert fit is not None and fit.n == 4 and fit.r2 == pytest.approx(0.24415992, rel=1e-7)
+    # With step 0 the same run reads as a near-perfect line: R² 0.959 (statsmodels), slope CI [0.045, 0.100].
+    leveraged = analyse_scaling(points, include_start=True).fit("lm_loss", "adapt")
+    assert leveraged is not None and leveraged.n == 5
+    assert leveraged.r2 == pytest.approx(0.95919724, rel=1e-7) and leveraged.linear
+    assert (leveraged.slope_ci_low, leveraged.slope_ci_high) == pytest.approx((0.04482712, 0.09953391), rel=1e-6)
+    # Step 0 is reported apart, as the effect of adaptation.
+    (effect,) = honest.effects
+    assert (effect.start_cls_loss, effect.adapted_cls_loss, effect.adapted_step) == (2.491, 2.046, 800)
+    assert effect.delta == pytest.approx(-0.445)
+    table = scaling_table(honest)
+    assert "(start, not adapted)" in table and "adapted checkpoints only" in table and "2.491 -> 2.046" in table
+
+
+def test_each_run_is_fitted_on_its_own_and_pooled_apart():
+    # Two sizes, each exactly linear in LM loss with its own slope and intercept.
+    small = [
+        ScalingPoint("small", s, 100, 1_000 * s, lm, 1.0 + 0.5 * lm, 0.5, 0.7)
+        for s, lm in [(1, 3), (2, 2.5), (3, 2.2), (4, 2)]
+    ]
+    large = [
+        ScalingPoint("large", s, 1_000, 1_000 * s, lm, 0.2 + 0.4 * lm, 0.6, 0.8)
+        for s, lm in [(1, 2.4), (2, 2), (3, 1.7), (4, 1.5)]
+    ]
+    analysis = analyse_scaling([*small, *large])
+    for run, slope, intercept in [("small", 0.5, 1.0), ("large", 0.4, 0.2)]:
+        fit = analysis.fit("lm_loss", run)
+        assert fit is not None and fit.n == 4
+        assert (fit.slope, fit.intercept, fit.r2) == pytest.approx((slope, intercept, 1.0))
+    pooled = analysis.fit("lm_loss", POOLED)
+    assert pooled is not None and pooled.n == 8 and pooled.r2 < 0.99  # two lines are not one
+    # Per run, log10 FLOPs is log10 tokens shifted by log10(6 N): the same slope; pooled, not.
+    for run in ("small", "large"):
+        tokens, flops = analysis.fit("log10_tokens", run), analysis.fit("log10_flops", run)
+        assert tokens is not None and flops is not None and flops.slope == pytest.approx(tokens.slope)
+    assert small[0].flops == 6 * 100 * 1_000
+    names = [f.group for f in analysis.fits]
+    assert names == ["small"] * 3 + ["large"] * 3 + [POOLED] * 3
+
+
+def test_too_few_adapted_checkpoints_give_a_note_not_a_line():
+    analysis = analyse_scaling(issue_run()[:3])  # step 0 and two adapted checkpoints
+    assert analysis.fits == ()
+    assert len(analysis.notes) == 3 and "at least 3 points, got 2" in analysis.notes[0]
+    assert "R² is 1 by construction" in analysis.notes[0]
     with pytest.raises(ValueError, match="lm_loss: all x values are equal"):
-        linear_fit([1.0, 1.0], [1.0, 2.0], x_name="lm_loss")
+        linear_fit([1.0, 1.0, 1.0], [1.0, 2.0, 3.0], x_name="lm_loss")
     with pytest.raises(ValueError, match="differ in length"):
-        linear_fit([1.0, 2.0], [1.0], x_name="x")
+        linear_fit([1.0, 2.0, 3.0], [1.0], x_name="x")
 
 
-def points() -> list[ScalingPoint]:
-    # Classification loss falls linearly with LM loss: cls = 0.5 + 0.4 * lm.
-    rows = [(0, 0, 7.0), (10, 1_000, 4.0), (20, 2_000, 3.0), (40, 4_000, 2.5)]
-    return [ScalingPoint("tiny", step, 1_000, tokens, lm, 0.5 + 0.4 * lm, 0.1, 0.3) for step, tokens, lm in rows]
+def test_a_good_line_is_called_linear_and_a_flat_cloud_is_not():
+    x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    good = linear_fit(x, [2.1, 3.9, 6.2, 7.8, 10.1, 11.9])
+    assert good.linear and good.verdict.startswith("linear: R² 0.99") and "points" not in good.verdict
+    weak = linear_fit(x, [1.0, 2.0, 1.3, 2.6, 2.2, 2.9])
+    assert weak.slope_ci_low > 0 and weak.r2 < 0.9 and weak.verdict.startswith("poor fit")
 
 
-def test_fits_relate_classification_loss_to_lm_loss_tokens_and_flops(tmp_path):
-    fits = {fit.x_name: fit for fit in scaling_fits(points())}
-    assert fits["lm_loss"].slope == pytest.approx(0.4) and fits["lm_loss"].r2 == pytest.approx(1.0)
-    # The zero-token starting checkpoint has no logarithm: three points enter the log fits.
-    assert fits["log10_tokens"].n == 3 and fits["log10_flops"].n == 3
-    # FLOPs = 6 * N * D, so log10 FLOPs is log10 tokens shifted by log10(6 * N): same slope.
-    assert fits["log10_flops"].slope == pytest.approx(fits["log10_tokens"].slope)
-    assert points()[1].flops == 6 * 1_000 * 1_000
-    table = scaling_table(points(), list(fits.values()))
-    assert "log10_flops" in table and "R²" in table
-    html = write_scaling_html(tmp_path / "chart" / "scaling.html", points(), list(fits.values())).read_text()
-    assert "plotly" in html.lower() and "least-squares fit" in html
-    assert f"R² = {fits['lm_loss'].r2:.3f}" in html
+def test_every_trace_of_a_run_has_the_run_colour_in_every_panel(tmp_path):
+    points = [*issue_run("run-a", 1_000), *issue_run("run-b", 4_000), *issue_run("run-c", 9_000)]
+    analysis = analyse_scaling(points)
+    colours = run_colours(analysis.runs)
+    assert len(set(colours.values())) == 3
+    figure = scaling_figure(analysis)
+    seen = {run: set() for run in analysis.runs}
+    for trace in figure.data:
+        if trace.legendgroup in colours:
+            colour = trace.marker.color if trace.mode == "markers" else trace.line.color
+            assert colour == colours[trace.legendgroup], trace.name
+            seen[trace.legendgroup].add(trace.xaxis)
+    assert all(axes == {"x", "x2", "x3"} for axes in seen.values())  # each run drawn in all three panels
+    # Step 0 appears once per run, in the LM-loss panel, marked as not in the fit.
+    starts = [t for t in figure.data if "step 0" in t.name]
+    assert len(starts) == 3 and all(t.xaxis == "x" and "not in fit" in t.name for t in starts)
+    html = write_scaling_html(tmp_path / "chart" / "scaling.html", analysis).read_text()
+    assert "plotly" in html.lower() and "run-a: least-squares fit" in html and "pooled: least-squares fit" in html
+    document = json.dumps(analysis.to_dict())
+    assert '"verdict"' in document and '"adaptation_effects"' in document and math.isfinite(points[0].cls_loss)
 
 
-def test_a_single_checkpoint_gives_no_fit():
-    assert scaling_fits(points()[:1]) == []
-    assert math.isfinite(points()[0].cls_loss)
+def test_runs_with_the_same_directory_name_are_told_apart():
+    assert run_names(["runs/410m/adapt", "runs/1.4b/adapt"]) == ["410m/adapt", "1.4b/adapt"]
+    assert run_names(["a/x", "b/y"]) == ["x", "y"]
+    with pytest.raises(ValueError, match="cannot be told apart"):
+        run_names(["a/x", "a/x"])

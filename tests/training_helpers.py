@@ -39,3 +39,13 @@ def record(case_id: str, *messages: tuple[str, str, str | None]) -> dict[str, An
             for i, (role, text, template) in enumerate(messages)
         ],
     }
+
+
+# The [tiny_model] table of the TOML size configs that the command-line tests write.
+TINY_MODEL_TOML = """
+[tiny_model]
+vocab_size = 300
+hidden_size = 32
+num_hidden_layers = 1
+num_attention_heads = 2
+"""

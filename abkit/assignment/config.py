@@ -7,6 +7,7 @@
     [experiments.v5-challenger]
     salt = "v5-challenger"
     arms = { holdout = 0.02, v4 = 0.49, v5 = 0.49 }
+    analysis = "sequential"   # or "fixed"; default: sequential for a challenger test, else fixed
 
 Arms keep the order written; the holdout must come first.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
+from typing import Literal, get_args
 
 from abkit.assignment.hashing import SEPARATOR, arm_bounds, arm_for_bucket, bucket_of, buckets_of
 
@@ -28,6 +30,11 @@ DEFAULT_HOLDOUT_WEIGHT = 0.02
 _WEIGHT_TOLERANCE = Fraction(1, 10**9)
 _MAX_NAME_LENGTH = 64  # the width of the experiment and arm columns of the event store
 
+# How the report reads an experiment: "sequential" (always-valid CIs and p, safe to read every day
+# and to stop at the first significant look) or "fixed" (one look at a planned end; docs/statistics.md).
+Analysis = Literal["sequential", "fixed"]
+ANALYSES: tuple[Analysis, ...] = get_args(Analysis)
+
 
 class ConfigError(ValueError):
     """An experiment definition that cannot be used, with the reason."""
@@ -35,11 +42,16 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """One experiment: a name, a salt and ordered arms with weights (holdout first)."""
+    """One experiment: a name, a salt and ordered arms with weights (holdout first).
+
+    ``analysis`` is how the report reads it; None (not declared) means :attr:`resolved_analysis`'s
+    default: sequential for a challenger test (two or more version arms), fixed for a standing holdout.
+    """
 
     name: str
     salt: str
     arms: tuple[tuple[str, float], ...]
+    analysis: Analysis | None = None
 
     def __post_init__(self) -> None:
         where = f"experiment {self.name!r}"
@@ -69,10 +81,19 @@ class ExperimentConfig:
         total = sum(Fraction(str(w)) for _, w in self.arms)
         if not 1 - _WEIGHT_TOLERANCE <= total <= 1 + _WEIGHT_TOLERANCE:
             raise ConfigError(f"{where}: arm weights sum to {float(total):g}, not 1")
+        if self.analysis is not None and self.analysis not in ANALYSES:
+            raise ConfigError(f"{where}: analysis must be one of {list(ANALYSES)}, got {self.analysis!r}")
 
     @property
     def arm_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.arms)
+
+    @property
+    def resolved_analysis(self) -> Analysis:
+        """The declared analysis, else sequential for a challenger test and fixed otherwise."""
+        if self.analysis is not None:
+            return self.analysis
+        return "sequential" if len(self.arm_names) > 2 else "fixed"
 
     @property
     def holdout_weight(self) -> float:
@@ -113,7 +134,7 @@ def parse_experiments(document: dict, *, source: str = "config") -> dict[str, Ex
     for name, body in section.items():
         if not isinstance(body, dict):
             raise ConfigError(f"{source}: experiments.{name} must be a table")
-        unknown = set(body) - {"salt", "arms", "description"}
+        unknown = set(body) - {"salt", "arms", "description", "analysis"}
         if unknown:
             raise ConfigError(f"{source}: experiment {name!r}: unknown keys {sorted(unknown)}")
         arms = body.get("arms")
@@ -122,7 +143,9 @@ def parse_experiments(document: dict, *, source: str = "config") -> dict[str, Ex
                 f"{source}: experiment {name!r}: arms must be a table like {{ holdout = 0.02, v4 = 0.98 }}"
             )
         try:
-            parsed[name] = ExperimentConfig(name=name, salt=body.get("salt", ""), arms=tuple(arms.items()))
+            parsed[name] = ExperimentConfig(
+                name=name, salt=body.get("salt", ""), arms=tuple(arms.items()), analysis=body.get("analysis")
+            )
         except ConfigError as error:
             raise ConfigError(f"{source}: {error}") from None
     return parsed

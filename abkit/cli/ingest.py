@@ -8,6 +8,7 @@ from typing import NoReturn
 
 import click
 
+from abkit.events import columns as c
 from abkit.events.columns import EVENT_KINDS
 
 _TOP_REASONS = 5
@@ -37,7 +38,7 @@ EXIT_REJECTED = 3
     "--fail-on-reject",
     "strict",
     is_flag=True,
-    help=f"Exit with code {EXIT_REJECTED} when any row was rejected (the accepted rows stay stored).",
+    help=f"Exit with code {EXIT_REJECTED} when any row was rejected or conflicting (the accepted rows stay stored).",
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def ingest(
@@ -49,8 +50,9 @@ def ingest(
     file of the wrong format, with missing columns or a corrupt row group stops the run with
     exit code 2. Invalid rows go to the `rejects` table with file, row number, field, reason
     and the row's text. Re-running on the same file stores nothing twice (its rows count as
-    duplicates). Exit codes: 0 done, 1 database error, 2 a file cannot be ingested,
-    3 rows were rejected and --strict was given.
+    duplicates); a row whose id is stored with other content is counted as conflicting and
+    filed in `rejects`, and the stored event is kept. Exit codes: 0 done, 1 database error,
+    2 a file cannot be ingested, 3 rows were rejected or conflicting and --strict was given.
     """
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -65,7 +67,7 @@ def ingest(
         store = EventStore.open(db)
     except Exception as error:  # any connection problem ends in one line, not a traceback
         _fail(f"--db {db}: cannot open the database ({type(error).__name__}: {str(error).splitlines()[0]})")
-    totals = [0, 0, 0, 0]
+    totals = [0, 0, 0, 0, 0]
     for item in planned:
         for column in item.ignored_columns:
             click.echo(f"{item.path}: column {column!r} is not a {item.kind} column; ignored", err=True)
@@ -83,18 +85,30 @@ def ingest(
             _fail(f"{error}; chunks already written stay stored")
         click.echo(
             f"{result.path}: {result.kind}, {result.rows_read} rows read: {result.accepted} accepted, "
-            f"{result.duplicates} duplicate, {result.rejected} rejected"
+            f"{result.duplicates} duplicate, {result.conflicts} conflicting, {result.rejected} rejected"
         )
+        if result.conflicts:
+            click.echo(
+                f"  conflicting {result.conflicts}: {c.ID_COLUMN_BY_KIND[item.kind]} stored already with other "
+                "content; the stored event is kept, see the rejects table"
+            )
         for field, reason, count in result.reasons[:_TOP_REASONS]:
             click.echo(f"  rejected {count}: {field}: {reason}")
         if len(result.reasons) > _TOP_REASONS:
             click.echo(f"  ... {len(result.reasons) - _TOP_REASONS} more reasons; see the rejects table")
-        for index, value in enumerate((result.rows_read, result.accepted, result.duplicates, result.rejected)):
+        counts = (result.rows_read, result.accepted, result.duplicates, result.conflicts, result.rejected)
+        for index, value in enumerate(counts):
             totals[index] += value
+    read, accepted, duplicates, conflicts, rejected = totals
     if len(planned) > 1:
-        click.echo(f"total: {totals[0]} rows read: {totals[1]} accepted, {totals[2]} duplicate, {totals[3]} rejected")
-    if strict and totals[3]:
-        click.echo(f"error: {totals[3]} rows rejected (--strict); see the rejects table", err=True)
+        click.echo(
+            f"total: {read} rows read: {accepted} accepted, {duplicates} duplicate, "
+            f"{conflicts} conflicting, {rejected} rejected"
+        )
+    if strict and (rejected or conflicts):
+        click.echo(
+            f"error: {rejected} rows rejected, {conflicts} conflicting (--strict); see the rejects table", err=True
+        )
         sys.exit(EXIT_REJECTED)
 
 

@@ -83,7 +83,11 @@ def loadtest(
     wait_ready: float,
     pause: float,
 ) -> None:
-    """Send suggest requests (one conversation each) at fixed rates; report latency per rate."""
+    """Send suggest requests (one conversation each) at fixed rates; report latency per rate.
+
+    Latency counts from each request's due time (no coordinated omission); the achieved rate
+    is over the real elapsed time; a warning says when the client could not keep the schedule.
+    """
     from tqdm import tqdm
 
     from abkit.cli.serve import read_token
@@ -123,6 +127,8 @@ def loadtest(
             )
         summary = summarize(outcomes, rate, duration)
         click.echo(format_summary(summary))
+        if summary.warning:
+            click.echo(f"warning: {summary.warning}", err=True)
         results.append(summary.to_dict())
     if out is not None:
         document = {

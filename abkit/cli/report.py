@@ -25,6 +25,14 @@ DATETIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 @click.option("--until", type=click.DateTime(DATETIME_FORMATS), default=None, help="Events before (UTC).")
 @click.option("--top-n", default=50, show_default=True, type=click.IntRange(min=1), help="Templates in the table.")
 @click.option(
+    "--min-effect-s",
+    default=0.25,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Smallest difference in selection time worth acting on (s): the verdict's line between "
+    "'no detectable difference' and 'keep collecting'.",
+)
+@click.option(
     "--format",
     "output_format",
     type=click.Choice(["json", "markdown", "html"]),
@@ -39,6 +47,7 @@ def report(
     since: datetime | None,
     until: datetime | None,
     top_n: int,
+    min_effect_s: float,
     output_format: str,
     out: Path | None,
     store: bool,
@@ -58,7 +67,9 @@ def report(
     if store and is_export:
         raise click.UsageError("--store needs a database, not an export directory")
     try:
-        built = build_report(database, experiment=experiment, since=since, until=until, top_n=top_n)
+        built = build_report(
+            database, experiment=experiment, since=since, until=until, top_n=top_n, min_effect_s=min_effect_s
+        )
     except (ValueError, FileNotFoundError) as error:
         raise click.UsageError(str(error)) from None
     except SQLAlchemyError as error:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -87,29 +86,6 @@ def read_token(token_file: Path | None) -> str | None:
 )
 @click.option("--cpu-threads", type=int, default=0, show_default=True, help="Torch CPU threads (0: torch's default).")
 @click.option(
-    "--model-process/--in-process",
-    default=True,
-    show_default=True,
-    help="Run each model in a child process (its forward passes and the web layer then never share a GIL; "
-    "up to 1.3x the throughput at saturation, see docs/serving.md) or on a thread of the service process.",
-)
-@click.option(
-    "--tune-malloc/--no-tune-malloc",
-    default=True,
-    show_default=True,
-    help="Have glibc keep freed memory for the next forward passes instead of mapping fresh pages for every "
-    "large tensor (1.15x the CPU batches per second at batches of 8-30, see docs/serving.md); MALLOC_* "
-    "threshold settings in the environment win.",
-)
-@click.option(
-    "--model-spin-ms",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="How long a model process polls for its next batch before it sleeps, keeping its core warm "
-    "(a pass on a core idle for 1-3 ms took 1.3x as long here, see docs/serving.md); costs that much CPU "
-    "per batch when none comes. Default: 5 when there is a core for each model and one more, else 0.",
-)
-@click.option(
     "--token-cache-messages",
     type=click.IntRange(min=0),
     default=DEFAULT_CACHE_MESSAGES,
@@ -118,15 +94,6 @@ def read_token(token_file: Path | None) -> str | None:
 )
 @click.option("--max-batch-size", type=int, default=32, show_default=True, help="Requests per forward pass.")
 @click.option("--max-batch-tokens", type=int, default=16_384, show_default=True, help="Padded tokens per forward pass.")
-@click.option(
-    "--max-batches-in-flight",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="Batches a model process holds at once: a further one is sent while one runs, only when a full "
-    "batch is waiting (an in-process model runs one at a time). Above 1, served models run their batches "
-    "side by side; 1 makes them take turns.",
-)
 @click.option("--max-wait-ms", type=float, default=0.0, show_default=True, help="Extra wait for a fuller batch.")
 @click.option(
     "--max-padding",
@@ -141,6 +108,14 @@ def read_token(token_file: Path | None) -> str | None:
 )
 @click.option("--max-body-bytes", type=int, default=1_000_000, show_default=True)
 @click.option("--max-pending-events", type=int, default=50_000, show_default=True, help="Buffered events before 503.")
+@click.option(
+    "--durable-events/--buffered-events",
+    default=True,
+    show_default=True,
+    help="Answer a selection or case only once it is committed to the database, so a crash of the service "
+    "(SIGKILL, OOM) loses no acknowledged one; or answer from memory, where a crash loses the last ~0.5 s "
+    "of them. Predictions are always buffered. See docs/serving.md, Durability.",
+)
 @click.option(
     "--spill-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -163,23 +138,21 @@ def serve(
     device: str,
     dtype: str,
     cpu_threads: int,
-    model_process: bool,
-    tune_malloc: bool,
-    model_spin_ms: float | None,
     token_cache_messages: int,
     max_batch_size: int,
     max_batch_tokens: int,
-    max_batches_in_flight: int,
     max_wait_ms: float,
     max_padding: float,
     max_queue: int,
     deadline_ms: float,
     max_body_bytes: int,
     max_pending_events: int,
+    durable_events: bool,
     spill_dir: Path,
     log_level: str,
 ) -> None:
     """Serve top-5 template suggestions with a holdout, logging every prediction and selection."""
+    import torch
     import uvicorn
     from transformers.utils import logging as hf_logging
 
@@ -197,29 +170,8 @@ def serve(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # One request's messages are a handful of short texts: the Rust tokenizer's thread pool costs more than it saves.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # The model thread and the event loop share the GIL; with the default 5 ms switch interval a
-    # busy event loop makes the model thread wait up to 5 ms each time it needs the GIL back.
-    sys.setswitchinterval(float(os.environ.get("ABKIT_SWITCH_INTERVAL_S", "0.0005")))
-    if tune_malloc and not model_process:  # the model shares this process's allocator
-        from abkit.serving.allocator import keep_freed_memory
-
-        logging.getLogger("abkit.serving").info("service process: %s", keep_freed_memory().detail)
-    if cpu_threads > 0 and not model_process:
-        import torch
-
+    if cpu_threads > 0:
         torch.set_num_threads(cpu_threads)
-    if model_process and _on_cpu(device):
-        from abkit.serving.model_process import cpu_threads_per_model
-
-        cpu_threads = cpu_threads_per_model(
-            cpu_threads, len(models), os.cpu_count(), side_by_side=max_batches_in_flight > 1
-        )
-    if model_process:
-        from abkit.serving.model_process import spin_ms_per_model
-
-        model_spin_ms = spin_ms_per_model(model_spin_ms, len(models), os.cpu_count())
-    elif model_spin_ms:
-        raise click.UsageError("--model-spin-ms is for model processes: an --in-process model has none")
     token = read_token(token_file)
     if host not in LOOPBACK_HOSTS and token is None:
         raise click.UsageError(f"--host {host} is reachable from other machines: give --token-file or set ${TOKEN_ENV}")
@@ -229,11 +181,7 @@ def serve(
                 directory,
                 device=device,
                 dtype=dtype,
-                process=model_process,
-                cpu_threads=cpu_threads,
                 token_cache_messages=token_cache_messages,
-                tune_malloc=tune_malloc,
-                spin_ms=model_spin_ms or 0.0,
             )
             for directory in models
         ]
@@ -252,7 +200,6 @@ def serve(
             max_wait_s=max_wait_ms / 1000,
             max_padding=max_padding,
             max_queue=max_queue,
-            max_in_flight=max_batches_in_flight,
         )
         engine = connect(db)
         writer = EventWriter(
@@ -261,9 +208,10 @@ def serve(
             settings=WriterSettings(max_pending=max_pending_events),
             spill_dir=spill_dir,
         )
-        service = SuggestionService(
-            slots, config, writer, ServiceSettings(batcher=batcher, deadline_s=deadline_ms / 1000, settle_heap=True)
+        settings = ServiceSettings(
+            batcher=batcher, deadline_s=deadline_ms / 1000, settle_heap=True, durable_events=durable_events
         )
+        service = SuggestionService(slots, config, writer, settings)
     except (ConfigError, ValueError, FileNotFoundError) as error:
         raise click.UsageError(str(error)) from None
     app = create_app(service, token=token, max_body_bytes=max_body_bytes)
@@ -272,15 +220,6 @@ def serve(
         err=True,
     )
     uvicorn.Server(uvicorn_config(app, host, port, log_level=log_level)).run()
-
-
-def _on_cpu(device: str) -> bool:
-    """Whether the models will run on the CPU (``auto`` without a GPU)."""
-    if device == "auto":
-        import torch
-
-        return not torch.cuda.is_available()
-    return device == "cpu"
 
 
 def _register(config, models: tuple[Path, ...], *, started: datetime):  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import cast
@@ -29,6 +30,26 @@ DEVICE_OPTION = click.option("--device", default=None, help="torch device (defau
 QUIET_OPTION = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+THREADS_OPTION = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=available_cores,
+    show_default="the cores available",
+    help="torch CPU threads (torch.set_num_threads); set it on a busy machine, where threads wait for each other.",
+)
+
+
+def set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def _fail(error: Exception) -> None:
     click.echo(f"error: {error}", err=True)
     sys.exit(2)
@@ -43,12 +64,13 @@ def _transformers_logging(quiet: bool) -> None:
         hf_logging.disable_progress_bar()
 
 
-def _setup(size: str, data_file: Path | None, device: str | None, quiet: bool = False):  # type: ignore[no-untyped-def]
+def _setup(size: str, data_file: Path | None, device: str | None, quiet: bool, threads: int):  # type: ignore[no-untyped-def]
     from abkit.training.config import ConfigError, load_size_config
     from abkit.training.corpus import CorpusError, read_corpus
     from abkit.training.optim import Runtime
 
     _transformers_logging(quiet)
+    set_threads(threads)
     try:
         config = load_size_config(size)
         cases = read_corpus(data_file) if data_file is not None else []
@@ -59,7 +81,7 @@ def _setup(size: str, data_file: Path | None, device: str | None, quiet: bool = 
 
 @click.group()
 def train() -> None:
-    """Train template classifiers: adapt, finetune, evaluate, scaling, demo-model."""
+    """Train template classifiers: corpus, adapt, finetune, evaluate, scaling, scaling-demo, demo-model."""
 
 
 @train.command()
@@ -78,6 +100,7 @@ def train() -> None:
 @SPLIT_SEED_OPTION
 @click.option("--all-cases", is_flag=True, help="Adapt on every case, not only the training half of the split.")
 @DEVICE_OPTION
+@THREADS_OPTION
 @QUIET_OPTION
 def adapt(
     data_file: Path,
@@ -88,6 +111,7 @@ def adapt(
     split_seed: int,
     all_cases: bool,
     device: str | None,
+    threads: int,
     quiet: bool,
 ) -> None:
     """Phase 1: causal-LM domain adaptation on packed transcripts."""
@@ -96,7 +120,7 @@ def adapt(
     from abkit.training.corpus import CorpusError, split_cases
     from abkit.training.pipeline import load_base, run_adaptation
 
-    config, cases, runtime = _setup(size, data_file, device, quiet)
+    config, cases, runtime = _setup(size, data_file, device, quiet, threads)
     try:
         if resume_from is not None:
             tokenizer = AutoTokenizer.from_pretrained(resume_from, local_files_only=True)
@@ -137,6 +161,7 @@ def adapt(
 @SPLIT_SEED_OPTION
 @click.option("--encoder/--no-encoder", default=True, show_default=True, help="Also train the BERT-style baseline.")
 @DEVICE_OPTION
+@THREADS_OPTION
 @QUIET_OPTION
 def finetune(
     source: Path,
@@ -147,6 +172,7 @@ def finetune(
     split_seed: int,
     encoder: bool,
     device: str | None,
+    threads: int,
     quiet: bool,
 ) -> None:
     """Phase 2: fine-tune SOURCE (an adaptation checkpoint or base model) as a classifier."""
@@ -154,7 +180,7 @@ def finetune(
     from abkit.training.metrics import metrics_table
     from abkit.training.pipeline import run_finetune
 
-    config, cases, runtime = _setup(size, data_file, device, quiet)
+    config, cases, runtime = _setup(size, data_file, device, quiet, threads)
     try:
         report = run_finetune(
             source,
@@ -186,13 +212,16 @@ def finetune(
 @SPLIT_SEED_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @DEVICE_OPTION
-def evaluate(directory: Path, data_file: Path, half: str, split_seed: int, as_json: bool, device: str | None) -> None:
+@THREADS_OPTION
+def evaluate(
+    directory: Path, data_file: Path, half: str, split_seed: int, as_json: bool, device: str | None, threads: int
+) -> None:
     """Re-evaluate the serving DIRECTORY on the labelled messages of --data."""
     from abkit.training.corpus import CorpusError
     from abkit.training.evaluate import Half, evaluate_serving_dir
     from abkit.training.metrics import metrics_table
 
-    _, cases, runtime = _setup("tiny", data_file, device, quiet=True)
+    _, cases, runtime = _setup("tiny", data_file, device, True, threads)
     try:
         # click.Choice has checked the value against the Literal's members.
         result = evaluate_serving_dir(directory, cases, half=cast(Half, half), split_seed=split_seed, runtime=runtime)
@@ -230,32 +259,125 @@ def evaluate(directory: Path, data_file: Path, half: str, split_seed: int, as_js
     help="Where scaling.json and scaling.html go.",
 )
 @SPLIT_SEED_OPTION
+@click.option(
+    "--include-start",
+    is_flag=True,
+    help="Also fit step 0 (the starting model, a leverage point); by default it is reported apart.",
+)
 @DEVICE_OPTION
+@THREADS_OPTION
 @QUIET_OPTION
 def scaling(
-    data_file: Path, runs: tuple[Path, ...], size: str, out: Path, split_seed: int, device: str | None, quiet: bool
+    data_file: Path,
+    runs: tuple[Path, ...],
+    size: str,
+    out: Path,
+    split_seed: int,
+    include_start: bool,
+    device: str | None,
+    threads: int,
+    quiet: bool,
 ) -> None:
-    """Fine-tune every adaptation checkpoint and fit classification loss to LM loss, tokens, FLOPs."""
-    from dataclasses import asdict
-
+    """Fine-tune every adaptation checkpoint; fit classification loss to LM loss, tokens, FLOPs per run."""
     from abkit.training.corpus import CorpusError
-    from abkit.training.scaling import run_scaling, scaling_fits, scaling_table
+    from abkit.training.scaling import analyse_scaling, run_scaling, scaling_table
     from abkit.training.scaling_chart import write_scaling_html
 
-    config, cases, runtime = _setup(size, data_file, device, quiet)
+    config, cases, runtime = _setup(size, data_file, device, quiet, threads)
     try:
         points = run_scaling(runs, cases, config, split_seed=split_seed, runtime=runtime, progress=not quiet)
     except (CorpusError, FileNotFoundError, ValueError) as error:
         _fail(error)
-    fits = scaling_fits(points)
+    analysis = analyse_scaling(points, include_start=include_start)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "scaling.json").write_text(
-        json.dumps(
-            {"points": [{**asdict(p), "flops": p.flops} for p in points], "fits": [asdict(f) for f in fits]}, indent=2
+    (out / "scaling.json").write_text(json.dumps(analysis.to_dict(), indent=2))
+    chart = write_scaling_html(out / "scaling.html", analysis)
+    click.echo(scaling_table(analysis))
+    click.echo(f"chart: {chart}")
+
+
+@train.command()
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSON Lines file to write.")
+@click.option(
+    "--cases", "n_cases", default=2000, show_default=True, type=click.IntRange(min=1), help="Simulated cases."
+)
+@click.option(
+    "--templates",
+    "n_templates",
+    default=40,
+    show_default=True,
+    type=click.IntRange(min=2, max=960),
+    help="Size of the template label set.",
+)
+@click.option("--seed", default=0, show_default=True, help="The same seed writes the same corpus.")
+def corpus(out: Path, n_cases: int, n_templates: int, seed: int) -> None:
+    """Write a simulated training corpus (the JSON Lines format of docs/training.md)."""
+    from abkit.simulate.transcripts import generate_transcripts
+    from abkit.training.corpus import labelled_examples, parse_cases, write_corpus
+
+    records = generate_transcripts(seed, n_cases, n_templates=n_templates)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = write_corpus(out, records)
+    examples = labelled_examples(parse_cases(records, source=str(out)))
+    labels = len({example.template_id for example in examples})
+    click.echo(f"{out}: {written} cases, {len(examples)} labelled messages, {labels} templates used")
+
+
+@train.command("scaling-demo")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Corpus, runs and the analysis."
+)
+@click.option(
+    "--size",
+    "sizes",
+    multiple=True,
+    help="Size config to adapt (repeat; default scaling-xs and scaling-s).",
+)
+@click.option("--cases", "n_cases", default=None, type=click.IntRange(min=20), help="Simulated cases (default 1000).")
+@click.option("--templates", "n_templates", default=None, type=click.IntRange(min=2, max=960), help="Default 40.")
+@click.option("--seed", default=0, show_default=True, help="Seeds the corpus, split and initialisations.")
+@DEVICE_OPTION
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads (as demo-model)."
+)
+@QUIET_OPTION
+def scaling_demo(
+    out: Path,
+    sizes: tuple[str, ...],
+    n_cases: int | None,
+    n_templates: int | None,
+    seed: int,
+    device: str | None,
+    threads: int,
+    quiet: bool,
+) -> None:
+    """Adapt two sizes on a simulated corpus, fine-tune every checkpoint, fit per size (docs/training.md)."""
+    from abkit.training.config import ConfigError
+    from abkit.training.optim import Runtime
+    from abkit.training.scaling import scaling_table
+    from abkit.training.scaling_chart import write_scaling_html
+    from abkit.training.scaling_demo import DEMO_CASES, DEMO_SIZES, DEMO_TEMPLATES, run_scaling_demo
+
+    _transformers_logging(quiet)
+    set_threads(threads)
+    try:
+        result = run_scaling_demo(
+            out,
+            sizes=sizes or DEMO_SIZES,
+            seed=seed,
+            n_cases=n_cases or DEMO_CASES,
+            n_templates=n_templates or DEMO_TEMPLATES,
+            runtime=Runtime.detect(device),
+            progress=not quiet,
         )
-    )
-    chart = write_scaling_html(out / "scaling.html", points, fits)
-    click.echo(scaling_table(points, fits))
+    except (ConfigError, ValueError) as error:
+        _fail(error)
+    (out / "scaling.json").write_text(json.dumps(result.analysis.to_dict(), indent=2))
+    chart = write_scaling_html(out / "scaling.html", result.analysis)
+    click.echo(scaling_table(result.analysis))
+    click.echo("")
+    for line in result.findings():
+        click.echo(line)
     click.echo(f"chart: {chart}")
 
 
@@ -270,10 +392,10 @@ def scaling(
 @click.option("--encoder/--no-encoder", default=True, show_default=True, help="Also train the BERT-style baseline.")
 @click.option(
     "--threads",
-    type=int,
+    type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="CPU threads for torch (0: torch default); the tiny model gains little from more, and loses much on a busy machine.",
+    help="torch CPU threads; the tiny model gains little from more, and loses much on a busy machine.",
 )
 @DEVICE_OPTION
 @QUIET_OPTION
@@ -284,7 +406,7 @@ def demo_model(
     n_cases: int | None,
     n_templates: int | None,
     encoder: bool,
-    threads: int | None,
+    threads: int,
     device: str | None,
     quiet: bool,
 ) -> None:
@@ -294,10 +416,7 @@ def demo_model(
     from abkit.training.optim import Runtime
 
     _transformers_logging(quiet)
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    set_threads(threads)
     result = build_demo_model(
         out,
         seed=seed,

@@ -49,12 +49,6 @@ def parse_lengths(value: str, max_tokens: int) -> list[int]:
     help="Torch CPU threads, as given to abkit serve (0: torch's default).",
 )
 @click.option(
-    "--tune-malloc/--no-tune-malloc",
-    default=True,
-    show_default=True,
-    help="Keep freed memory for the next passes, as abkit serve does by default (give abkit serve's choice).",
-)
-@click.option(
     "--lengths", help="Input lengths in tokens, comma-separated; default: 64, 128, ... up to the model's window."
 )
 @click.option(
@@ -99,7 +93,6 @@ def tune_batching(
     device: str,
     dtype: str,
     cpu_threads: int,
-    tune_malloc: bool,
     lengths: str | None,
     max_batch_size: int,
     seconds: float,
@@ -119,10 +112,6 @@ def tune_batching(
     from abkit.training.serving_dir import read_metadata
 
     hf_logging.disable_progress_bar()
-    if tune_malloc:  # the passes should be timed as the service will run them
-        from abkit.serving.allocator import keep_freed_memory
-
-        keep_freed_memory()
     if cpu_threads > 0:
         torch.set_num_threads(cpu_threads)
     try:
@@ -174,7 +163,7 @@ def tune_batching(
         # Measured on the 2-core development machine (docs/serving.md): the advice served x1.25-1.27 the
         # defaults' throughput for short inputs, x0.98 for 512-token ones.
         click.echo(
-            "on a CPU the service's web layer shares the cores with the model and each batch pays its hand-over, "
+            "on a CPU the service's web layer shares the cores with the model, "
             "so the service may gain less than these timings promise: measure it with the advice "
             "(bench/bench_serving.py --tune-batching --compare-batching) before adopting it"
         )

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, insert, inspect, select
 
 from abkit.events import columns as c
 from abkit.events.columns import EventKind
+from abkit.events.conflicts import Conflict, find_conflicts
 from abkit.events.errors import EventError
 from abkit.events.insert import insert_new_rows
 from abkit.events.phases import Applied, Definition, ExperimentPhase, apply_definition, list_phases
@@ -31,16 +32,20 @@ class Reject:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """Counts from one write; ``accepted + duplicates + rejected`` is the number of rows given.
+    """Counts from one write; ``accepted + duplicates + conflicts + rejected`` is the number of rows given.
 
-    ``rejects`` lists the rows refused by validation (``row`` is their 0-based position in the
-    batch); ``rejected`` also counts the unreadable rows passed to :meth:`EventStore.write`.
+    ``duplicates`` are true duplicates (the same event again); ``conflicts`` reuse a stored id
+    with other content and are not written (see :mod:`abkit.events.conflicts`). ``rejects``
+    lists the rows refused by validation (``row`` is their 0-based position in the batch);
+    ``rejected`` also counts the unreadable rows passed to :meth:`EventStore.write`.
     """
 
     accepted: int
     duplicates: int
     rejected: int
     rejects: tuple[Reject, ...] = field(default=(), repr=False)
+    conflicts: int = 0
+    conflicting: tuple[Conflict, ...] = field(default=(), repr=False)
 
     def __add__(self, other: WriteResult) -> WriteResult:
         return WriteResult(
@@ -48,6 +53,8 @@ class WriteResult:
             self.duplicates + other.duplicates,
             self.rejected + other.rejected,
             self.rejects + other.rejects,
+            self.conflicts + other.conflicts,
+            self.conflicting + other.conflicting,
         )
 
 
@@ -208,7 +215,9 @@ class EventStore:
                 ``rejects`` in the same transaction and count as rejected.
 
         Returns:
-            Accepted, duplicate (id already stored or repeated in the batch) and rejected counts.
+            Accepted, duplicate (the same event already stored or repeated in the batch),
+            conflicting (an id stored with other content: not written, filed in ``rejects``
+            whatever ``quarantine`` says) and rejected counts.
 
         Raises:
             EventError: a malformed event, when ``quarantine`` is False.
@@ -260,20 +269,57 @@ class EventStore:
             }
             for u in unreadable
         ]
+        conflicts: list[Conflict] = []
         with self.engine.begin() as conn:
             if checked is not None:
                 valid = checked.valid
                 valid_count = valid.height
                 unique = valid.unique(subset=id_column, keep="first", maintain_order=True).drop("__row__")
                 accepted = insert_new_rows(conn, table, id_column, unique)
+                if accepted < valid_count:  # some ids were stored already or repeated: same content?
+                    conflicts = find_conflicts(conn, table, kind, valid)
+                    reject_records += _conflict_records(kind, source, conflicts, valid, raw_rows, row_numbers, now)
             if reject_records:
                 conn.execute(insert(rejects), reject_records)
         return WriteResult(
             accepted=accepted,
-            duplicates=valid_count - accepted,
+            duplicates=valid_count - accepted - len(conflicts),
             rejected=len(rejected_rows) + len(unreadable),
             rejects=rejected_rows,
+            conflicts=len(conflicts),
+            conflicting=tuple(conflicts),
         )
+
+
+def _conflict_records(
+    kind: EventKind,
+    source: str,
+    conflicts: Sequence[Conflict],
+    valid: pl.DataFrame,
+    raw_rows: Sequence[str] | None,
+    row_numbers: Sequence[int] | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """``rejects`` rows for conflicting events, keeping their text so nothing sent is lost."""
+    if not conflicts:
+        return []
+    by_row = {
+        int(row["__row__"]): row for row in valid.filter(pl.col("__row__").is_in([x.row for x in conflicts])).to_dicts()
+    }
+    return [
+        {
+            "event_kind": kind,
+            "source": source,
+            "row_number": row_numbers[x.row] if row_numbers is not None else x.row + 1,
+            "field": c.ID_COLUMN_BY_KIND[kind],
+            "reason": x.reason,
+            "raw": raw_rows[x.row]
+            if raw_rows is not None
+            else json.dumps({k: v for k, v in by_row[x.row].items() if k != "__row__"}, default=str),
+            "rejected_at": now,
+        }
+        for x in conflicts
+    ]
 
 
 def _frame_from_records(events: Iterable[Mapping[str, Any]]) -> pl.DataFrame:

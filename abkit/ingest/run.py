@@ -47,9 +47,12 @@ class PlannedFile:
 
 @dataclass(frozen=True)
 class FileResult:
-    """What happened to one file; ``accepted + duplicates + rejected == rows_read``.
+    """What happened to one file; ``accepted + duplicates + conflicts + rejected == rows_read``.
 
     Attributes:
+        duplicates: rows whose event is stored already with the same content (a re-run).
+        conflicts: rows whose id is stored with other content: not written (the stored
+            event is kept) and filed in ``rejects`` with the fields that differ.
         reasons: ``(field, reason, count)`` of rejected rows, most frequent first; a reason
             is cut at its first ": " so that rows refused for the same cause group together.
     """
@@ -61,6 +64,7 @@ class FileResult:
     duplicates: int
     rejected: int
     reasons: tuple[tuple[str, str, int], ...] = field(default=())
+    conflicts: int = 0
 
 
 def plan(
@@ -119,7 +123,7 @@ def ingest_file(
     source = str(planned.path.resolve())
     # The rejects table keeps each file's rejects from its latest ingest, not one copy per run.
     store.clear_rejects(source)
-    accepted = duplicates = rejected = rows_read = 0
+    accepted = duplicates = conflicts = rejected = rows_read = 0
     reasons: Counter[tuple[str, str]] = Counter()
     with tqdm(total=total, unit="rows", unit_scale=True, desc=planned.path.name, disable=disable, leave=False) as bar:
         for chunk in read_chunks(planned.path, planned.fmt, wanted, chunk_rows):
@@ -134,6 +138,7 @@ def ingest_file(
             )
             accepted += result.accepted
             duplicates += result.duplicates
+            conflicts += result.conflicts
             rejected += result.rejected
             rows_read += chunk.rows_read
             reasons.update((r.field, _reason_group(r.reason)) for r in result.rejects)
@@ -142,7 +147,7 @@ def ingest_file(
     ordered = tuple(
         (fld, reason, n) for (fld, reason), n in sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
     )
-    return FileResult(planned.path, planned.kind, rows_read, accepted, duplicates, rejected, ordered)
+    return FileResult(planned.path, planned.kind, rows_read, accepted, duplicates, rejected, ordered, conflicts)
 
 
 def _reason_group(reason: str) -> str:

@@ -1,8 +1,13 @@
-"""The open-loop sender: requests leave at fixed times whatever the server does.
+"""The open-loop sender: requests are due at fixed times whatever the server does.
 
-A closed-loop client (send, wait, send) slows down with the server and hides its latency;
-here request ``i`` is due at ``start + i / rps`` and its latency counts from that moment, so
-time spent waiting for a free connection (``--concurrency``) is part of it.
+A closed-loop client (send, wait, send) slows down with the server and hides its latency
+(coordinated omission); here request ``i`` is due at ``start + i / rps`` and its latency
+counts from that moment, so time spent waiting for a free connection (``--concurrency``) or
+for the client itself is part of it. Each outcome also records when the request actually
+left, so the summary can say when the client fell behind its schedule, and when it was
+answered, so the achieved rate is over the real elapsed time. A request that has not been
+answered ``timeout_s`` after it was due counts as ``timeout`` whether or not it left, which
+bounds a stage to about its duration plus the timeout however far behind the client falls.
 """
 
 from __future__ import annotations
@@ -19,15 +24,38 @@ from abkit.loadtest.stats import Outcome
 SUGGEST_PATH = "/v1/suggest"
 
 
-async def _one(client: httpx.AsyncClient, body: dict[str, Any], due: float, start: float) -> Outcome:
+async def _one(
+    client: httpx.AsyncClient,
+    slots: asyncio.Semaphore,
+    body: dict[str, Any],
+    due: float,
+    start: float,
+    timeout_s: float,
+) -> Outcome:
+    sent: float | None = None
+
+    async def send() -> str:
+        nonlocal sent
+        async with slots:  # a free connection (--concurrency)
+            sent = time.perf_counter()
+            response = await client.post(SUGGEST_PATH, json=body)
+            return str(response.status_code)
+
     try:
-        response = await client.post(SUGGEST_PATH, json=body)
-        status = str(response.status_code)
-    except httpx.TimeoutException:
+        # Measured from the due time: waiting for a slot counts against the timeout too.
+        status = await asyncio.wait_for(send(), max(due + timeout_s - time.perf_counter(), 0.0))
+    except (TimeoutError, httpx.TimeoutException):
         status = "timeout"
     except httpx.TransportError:
         status = "connection_error"
-    return Outcome(due_s=due - start, latency_s=time.perf_counter() - due, status=status)
+    done = time.perf_counter()
+    return Outcome(
+        due_s=due - start,
+        latency_s=done - due,
+        status=status,
+        sent_s=None if sent is None else sent - start,
+        done_s=done - start,
+    )
 
 
 async def run_rate(
@@ -49,7 +77,7 @@ async def run_rate(
         duration_s: how long to send for.
         bodies: request bodies, one taken per request.
         concurrency: most requests in flight; more wait for a connection (and that wait counts).
-        timeout_s: per request, after which it counts as ``timeout``.
+        timeout_s: per request, from its due time, after which it counts as ``timeout``.
         headers: e.g. the bearer token.
         on_done: called with each outcome (progress bar).
 
@@ -59,6 +87,7 @@ async def run_rate(
     if rps <= 0 or duration_s <= 0 or concurrency < 1:
         raise ValueError(f"rps, duration and concurrency must be positive (got {rps}, {duration_s}, {concurrency})")
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    slots = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout_s, headers=headers) as client:
         total = int(round(rps * duration_s))
         start = time.perf_counter() + 0.05
@@ -68,7 +97,7 @@ async def run_rate(
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            task = asyncio.ensure_future(_one(client, next(bodies), due, start))
+            task = asyncio.ensure_future(_one(client, slots, next(bodies), due, start, timeout_s))
             if on_done is not None:
                 task.add_done_callback(lambda t: on_done(t.result()))
             tasks.append(task)

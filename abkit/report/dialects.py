@@ -1,4 +1,4 @@
-"""Small SQL constructs whose spelling differs per dialect (ISO week, day, percentiles).
+"""Small SQL constructs whose spelling differs per dialect (ISO week, day, hour, percentiles).
 
 Timestamps are naive UTC ``DateTime`` columns everywhere (abkit/events/schema.py), so
 bucketing is a pure function of the stored value; only the function names differ.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Date
+from sqlalchemy import Date, DateTime
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
@@ -66,6 +66,27 @@ def _day_default(element: day_of, compiler: Any, **kw: Any) -> str:
 @compiles(day_of, "sqlite")
 def _day_sqlite(element: day_of, compiler: Any, **kw: Any) -> str:
     return f"date({_arg(compiler, element, **kw)})"
+
+
+class hour_of(FunctionElement):  # noqa: N801
+    """Start of the hour (UTC) of a timestamp, as a timestamp (SQLite: ISO text)."""
+
+    type = DateTime()
+    name = "hour_of"
+    inherit_cache = True
+
+
+@compiles(hour_of)
+@compiles(hour_of, "postgresql")
+@compiles(hour_of, "duckdb")
+@compiles(hour_of, "trino")
+def _hour_default(element: hour_of, compiler: Any, **kw: Any) -> str:
+    return f"date_trunc('hour', {_arg(compiler, element, **kw)})"
+
+
+@compiles(hour_of, "sqlite")
+def _hour_sqlite(element: hour_of, compiler: Any, **kw: Any) -> str:
+    return f"strftime('%Y-%m-%d %H:00:00', {_arg(compiler, element, **kw)})"
 
 
 class percentiles(ColumnElement):  # noqa: N801

@@ -1,9 +1,9 @@
 """The grouped sufficient statistics a report needs, and the interface every backend implements.
 
-A backend (SQL through SQLAlchemy on a database or on exported files) answers each family
-with a handful of rows per group, so memory is O(groups), never O(events). All sums of
-selection time are about one ``shift`` per report (see :meth:`StatsSource.shift`), which
-keeps sums of squares small whatever the scale of the data.
+A backend (SQL through SQLAlchemy on a database or on exported files) answers each family with a handful of rows per group, so memory is O(groups), never
+O(events). Sums of selection time are about a shift per (experiment, model_version, arm) taken
+from that arm's own data (:class:`ArmBounds`), which keeps every group's sums of squares exact
+whatever the spread of the data across groups.
 """
 
 from __future__ import annotations
@@ -52,16 +52,56 @@ class Phase:
         return dict(self.arms)
 
 
-@dataclass(frozen=True)
-class ArmGroup:
-    """Selections of one (experiment, model_version, arm): sample and per-interaction cluster sums.
+ArmKey = tuple[str, str, str]  # (experiment, model_version, arm)
+Grain = Literal["hour", "day"]
 
-    ``total``/``total_sq`` are sums of x - shift and (x - shift)^2 over selections; ``k`` counts
-    interactions (advocate_id, case_id) and ``sum_n2``, ``sum_y2``, ``sum_ny`` are sums over
-    interactions of n_i^2, y_i^2 and n_i*y_i with y_i the interaction's sum of x - shift.
+
+@dataclass(frozen=True)
+class ArmBounds:
+    """One (experiment, model_version, arm): its selections, smallest selection time and time span.
+
+    ``low`` is the shift of every sum of this arm's selection times: a value from the arm's own
+    data keeps its sums of squares exact whatever the other arms hold (a constant arm sums to 0).
     """
 
     experiment: str
+    model_version: str
+    arm: str
+    n: int
+    low: float
+    first_seen: datetime
+    last_seen: datetime
+
+    @property
+    def key(self) -> ArmKey:
+        return (self.experiment, self.model_version, self.arm)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the grouped queries need to know up front: each arm's shift, the phases and the time grain."""
+
+    shifts: tuple[tuple[ArmKey, float], ...] = ()
+    phases: tuple[Phase, ...] = ()
+    grain: Grain = "day"
+
+    def shift_of(self, key: ArmKey) -> float:
+        return dict(self.shifts).get(key, 0.0)
+
+
+@dataclass(frozen=True)
+class ArmGroup:
+    """Selections of one (experiment, phase, model_version, arm): sample and per-interaction cluster sums.
+
+    Each interaction (advocate_id, case_id) belongs to the phase in force at its first selection
+    (the first phase also covers earlier selections; phase 0: the experiment is not registered). ``total``/``total_sq`` are sums of
+    x - shift and (x - shift)^2 over selections, with the arm's shift (:class:`ArmBounds`); ``k``
+    counts interactions and ``sum_n2``, ``sum_y2``, ``sum_ny`` are sums over interactions of
+    n_i^2, y_i^2 and n_i*y_i with y_i the interaction's sum of x - shift.
+    """
+
+    experiment: str
+    phase: int
     model_version: str
     arm: str
     n: int
@@ -77,8 +117,9 @@ class ArmGroup:
 
 @dataclass(frozen=True)
 class HitGroup:
-    """Holdout selections of one (model_version, template_id) joined to their prediction."""
+    """Holdout selections of one (experiment, model_version, template_id) joined to their prediction."""
 
+    experiment: str
     model_version: str
     template_id: str
     n: int
@@ -89,25 +130,28 @@ class HitGroup:
 
 @dataclass(frozen=True)
 class TemplateGroup:
-    """Selections of one template in one arm kind (sums about the shift)."""
+    """Selections of one template in one (experiment, model_version, arm), sums about the arm's shift."""
 
     template_id: str
-    arm_kind: str
+    experiment: str
+    model_version: str
+    arm: str
     n: int
     total: float
     total_sq: float
 
 
 @dataclass(frozen=True)
-class DayGroup:
-    """Selections of one UTC day, experiment and arm (sums about the shift).
+class BucketGroup:
+    """Selections of one time bucket (hour or day, UTC), experiment, model_version and arm.
 
-    The daily event counts and the weekly picture are both roll-ups of these rows, so one scan
-    of the selections serves both.
+    The daily event counts, the weekly rows and the timeline are all roll-ups of these rows, so
+    one scan of the selections serves them all.
     """
 
-    day: date
+    start: datetime
     experiment: str
+    model_version: str
     arm: str
     n: int
     total: float
@@ -149,8 +193,9 @@ class LatencyGroup:
 
 @dataclass(frozen=True)
 class CaseGroup:
-    """Cases with treatment selections of one model version: selections and handle time over them."""
+    """Cases with treatment selections of one (experiment, model version): selections and handle time."""
 
+    experiment: str
     model_version: str
     cases: int
     selections: int
@@ -166,33 +211,33 @@ class Totals:
     cases: int
 
 
+@dataclass(frozen=True)
+class Groups:
+    """Every grouped family of one report, as a source returns them."""
+
+    arms: list[ArmGroup]
+    hits: list[HitGroup]
+    templates: list[TemplateGroup]
+    buckets: list[BucketGroup]
+    prediction_days: list[PredictionDay]
+    latency: list[LatencyGroup]
+    cases: list[CaseGroup]
+    case_count: int
+
+
 class StatsSource(Protocol):
-    """Grouped sufficient statistics of the events, one call per figure family."""
+    """Grouped sufficient statistics of the events: a cheap first pass, then every family at once."""
 
-    def shift(self, window: Window) -> float:
-        """A selection time from the window (0.0 when it has none): the shift of every sum."""
+    def bounds(self, window: Window) -> list[ArmBounds]:
+        """Per (experiment, model_version, arm): selections, smallest time and time span."""
         ...
 
-    def arm_groups(self, window: Window, shift: float) -> list[ArmGroup]: ...
-
-    def hit_groups(self, window: Window) -> list[HitGroup]: ...
-
-    def template_groups(self, window: Window, shift: float) -> list[TemplateGroup]: ...
-
-    def day_groups(self, window: Window, shift: float) -> list[DayGroup]: ...
-
-    def prediction_days(self, window: Window) -> list[PredictionDay]: ...
-
-    def latency_groups(self, window: Window) -> list[LatencyGroup]: ...
-
-    def case_groups(self, window: Window) -> list[CaseGroup]: ...
-
-    def case_count(self, window: Window) -> int:
-        """Cases with at least one selection in the window."""
+    def groups(self, window: Window, plan: Plan) -> Groups:
+        """Every family, with sums about each arm's shift and interactions assigned to phases."""
         ...
 
-    def experiment_weights(self) -> dict[str, dict[str, float]]:
-        """Configured arm weights of registered experiments: name -> {arm: weight}."""
+    def experiment_phases(self) -> list[Phase]:
+        """Every recorded phase of every experiment, in (experiment, phase) order."""
         ...
 
     def releases(self) -> dict[str, datetime]:

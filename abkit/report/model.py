@@ -10,10 +10,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from abkit.report.arms import ArmComparison, PhaseComparison
 from abkit.report.groups import DayCount, LatencyGroup, Totals, Window
+from abkit.report.verdict import Verdict
 from abkit.stats import DeltaResult, SampleSummary, SrmResult, TopKAccuracy, TrendResult, WelchResult
 
-SCHEMA_VERSION = 1
+# 2: one version row per (experiment, model_version), interaction-level CIs in ``clustered``,
+# phases, verdicts and the timeline.
+SCHEMA_VERSION = 2
 
 
 def iso(moment: datetime | date | None) -> str | None:
@@ -74,56 +78,103 @@ def _delta_figures(out: dict[str, Any], delta: DeltaResult) -> None:
     _figure(out, "delta_ci95_pct", _pair(delta.ci95_pct), delta.pct_missing)
 
 
+def _clustered_dict(comparison: ArmComparison) -> dict[str, Any]:
+    """The interaction-level test and delta (phases combined): the figures decisions rest on."""
+    out = welch_dict(comparison.clustered)
+    delta = comparison.delta
+    _figure(out, "delta_s", delta.delta_s, delta.missing)
+    _figure(out, "delta_ci95_s", _pair(delta.ci95_s), delta.missing)
+    _figure(out, "delta_pct", delta.delta_pct, delta.pct_missing)
+    _figure(out, "delta_ci95_pct", _pair(delta.ci95_pct), delta.pct_missing)
+    out["interactions_treatment"] = comparison.interactions_treatment
+    out["interactions_control"] = comparison.interactions_control
+    _figure(out, "design_effect", comparison.design_effect, comparison.mde_s_missing)
+    return out
+
+
+def _phase_dict(phase: PhaseComparison) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "phase": phase.phase,
+        "started_at": iso(phase.started_at),
+        "ended_at": iso(phase.ended_at),
+        "weights": dict(phase.weights),
+        "treatment_interactions": phase.treatment_interactions,
+        "control_interactions": phase.control_interactions,
+        "treatment_selections": phase.treatment_selections,
+        "control_selections": phase.control_selections,
+    }
+    _figure(out, "delta_s", phase.delta.delta_s, phase.delta.missing)
+    _figure(out, "clustered_delta_ci95_s", _pair(phase.delta.ci95_s), phase.delta.missing)
+    out["srm"] = srm_dict(phase.srm)
+    return out
+
+
+def _comparison_figures(out: dict[str, Any], comparison: ArmComparison) -> None:
+    """Selection-level delta and Welch (published method), interaction-level ``clustered``, phases, MDE."""
+    _delta_figures(out, comparison.selection_delta)
+    delta = comparison.delta
+    _figure(out, "saving_s", None if delta.delta_s is None else -delta.delta_s, delta.missing)
+    out["welch"] = welch_dict(comparison.welch)
+    out["clustered"] = _clustered_dict(comparison)
+    out["phases"] = [_phase_dict(phase) for phase in comparison.phases]
+    _figure(out, "mde_s", comparison.mde_s, comparison.mde_s_missing)
+
+
+def _worst_srm(comparison: ArmComparison) -> PhaseComparison | None:
+    """The phase whose SRM is most suspicious (flagged first, then the smallest p)."""
+    tested = [ph for ph in comparison.phases if ph.srm.flag is not None]
+    if not tested:
+        return None
+    return min(tested, key=lambda ph: (not ph.srm.flag, ph.srm.p if ph.srm.p is not None else 0.0))
+
+
 @dataclass(frozen=True)
 class VersionReport:
-    """One model version: its treatment (suggestions shown) against its holdout."""
+    """One model version in one experiment: its treatment (suggestions shown) against that experiment's holdout."""
 
+    experiment: str
     model_version: str
     first_seen: datetime | None
     last_seen: datetime | None
-    treatment: ArmFigures
-    holdout: ArmFigures
-    delta: DeltaResult
-    welch: WelchResult
-    clustered: WelchResult
-    interactions_treatment: int
-    interactions_holdout: int
+    comparison: ArmComparison
     holdout_accuracy: TopKAccuracy
-    srm_experiment: str | None
-    srm: SrmResult | None
-    srm_missing: str | None
     selections_per_case: float | None
     mean_handle_time_s: float | None
     case_time_saved_share: float | None
     case_time_saved_share_missing: str | None
-    mde_s: float | None
-    mde_s_missing: str | None
+    verdict: Verdict
+    srm_missing: str | None = None  # why no phase of the experiment could be tested, if none could
+
+    @property
+    def treatment(self) -> ArmFigures:
+        return ArmFigures.of(self.comparison.treatment)
+
+    @property
+    def holdout(self) -> ArmFigures:
+        return ArmFigures.of(self.comparison.control)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
+            "experiment": self.experiment,
             "model_version": self.model_version,
             "first_seen": iso(self.first_seen),
             "last_seen": iso(self.last_seen),
+            "verdict": self.verdict.to_dict(),
             "treatment": self.treatment.to_dict(),
             "holdout": self.holdout.to_dict(),
         }
-        _delta_figures(out, self.delta)
-        _figure(out, "saving_s", None if self.delta.delta_s is None else -self.delta.delta_s, self.delta.missing)
-        out["welch"] = welch_dict(self.welch)
-        out["clustered"] = {
-            **welch_dict(self.clustered),
-            "interactions_treatment": self.interactions_treatment,
-            "interactions_holdout": self.interactions_holdout,
-        }
+        _comparison_figures(out, self.comparison)
         out["holdout_accuracy"] = self.holdout_accuracy.to_dict()
-        if self.srm is None:
-            _figure(out, "srm", None, self.srm_missing)
+        worst = _worst_srm(self.comparison)
+        if worst is None:
+            reasons = [ph.srm.missing for ph in self.comparison.phases if ph.srm.missing]
+            _figure(out, "srm", None, reasons[0] if reasons else self.srm_missing)
         else:
-            out["srm"] = {"experiment": self.srm_experiment, **srm_dict(self.srm)}
-        _figure(out, "selections_per_case", self.selections_per_case, self.case_time_saved_share_missing)
-        _figure(out, "mean_handle_time_s", self.mean_handle_time_s, self.case_time_saved_share_missing)
-        _figure(out, "case_time_saved_share", self.case_time_saved_share, self.case_time_saved_share_missing)
-        _figure(out, "mde_s", self.mde_s, self.mde_s_missing)
+            out["srm"] = {"experiment": self.experiment, "phase": worst.phase, **srm_dict(worst.srm)}
+        reason = self.case_time_saved_share_missing
+        _figure(out, "selections_per_case", self.selections_per_case, reason)
+        _figure(out, "mean_handle_time_s", self.mean_handle_time_s, reason)
+        _figure(out, "case_time_saved_share", self.case_time_saved_share, reason)
         return out
 
 
@@ -134,26 +185,21 @@ class ComparisonReport:
     experiment: str
     baseline: str
     challenger: str
-    baseline_summary: ArmFigures
-    challenger_summary: ArmFigures
-    delta: DeltaResult
-    welch: WelchResult
-    clustered: WelchResult
+    comparison: ArmComparison
     p_holm: float | None
+    verdict: Verdict
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "experiment": self.experiment,
             "baseline": self.baseline,
             "challenger": self.challenger,
-            "baseline_summary": self.baseline_summary.to_dict(),
-            "challenger_summary": self.challenger_summary.to_dict(),
+            "verdict": self.verdict.to_dict(),
+            "baseline_summary": ArmFigures.of(self.comparison.control).to_dict(),
+            "challenger_summary": ArmFigures.of(self.comparison.treatment).to_dict(),
         }
-        _delta_figures(out, self.delta)
-        _figure(out, "saving_s", None if self.delta.delta_s is None else -self.delta.delta_s, self.delta.missing)
-        out["welch"] = welch_dict(self.welch)
-        out["clustered"] = welch_dict(self.clustered)
-        _figure(out, "p_holm", self.p_holm, self.welch.missing)
+        _comparison_figures(out, self.comparison)
+        _figure(out, "p_holm", self.p_holm, self.comparison.clustered.missing)
         return out
 
 
@@ -168,13 +214,22 @@ class TemplateRow:
     treatment_mean_s: float | None
     holdout_mean_s: float | None
     saving_s: float | None
+    treatment_n: int = 0
+    saving_ci95_s: tuple[float, float] | None = None
+    saving_ci95_s_missing: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"template_id": self.template_id, "volume": self.volume, "holdout_n": self.holdout_n}
+        out: dict[str, Any] = {
+            "template_id": self.template_id,
+            "volume": self.volume,
+            "holdout_n": self.holdout_n,
+            "treatment_n": self.treatment_n,
+        }
         _figure(out, "holdout_top5_accuracy", self.holdout_top5_accuracy, "no holdout selections with a prediction")
         _figure(out, "treatment_mean_s", self.treatment_mean_s, "no treatment selections")
         _figure(out, "holdout_mean_s", self.holdout_mean_s, "no holdout selections")
         _figure(out, "saving_s", self.saving_s, "needs treatment and holdout selections")
+        _figure(out, "saving_ci95_s", _pair(self.saving_ci95_s), self.saving_ci95_s_missing)
         return out
 
 
@@ -232,6 +287,37 @@ class WeekRow:
 
 
 @dataclass(frozen=True)
+class TimeRow:
+    """Selection time of one time bucket (its start, UTC) and arm kind."""
+
+    start: datetime
+    arm_kind: str
+    n: int
+    mean_s: float | None
+    sd_s: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": iso(self.start),
+            "arm_kind": self.arm_kind,
+            "n": self.n,
+            "mean_s": self.mean_s,
+            "sd_s": self.sd_s,
+        }
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Selection time over time at a grain chosen from the data's span (hour, day or week)."""
+
+    grain: str
+    rows: tuple[TimeRow, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"grain": self.grain, "rows": [row.to_dict() for row in self.rows]}
+
+
+@dataclass(frozen=True)
 class Release:
     """When a model version first served (events) and its registered release time, if any."""
 
@@ -249,13 +335,42 @@ class Release:
 
 @dataclass(frozen=True)
 class ExperimentSrm:
-    """Sample-ratio mismatch of one experiment (interactions per arm against configured weights)."""
+    """Sample-ratio mismatch of one experiment phase (interactions per arm against that phase's weights)."""
 
     experiment: str
+    phase: int
+    started_at: datetime | None
     srm: SrmResult
 
     def to_dict(self) -> dict[str, Any]:
-        return {"experiment": self.experiment, **srm_dict(self.srm)}
+        return {
+            "experiment": self.experiment,
+            "phase": self.phase,
+            "started_at": iso(self.started_at),
+            **srm_dict(self.srm),
+        }
+
+
+@dataclass(frozen=True)
+class PhaseRow:
+    """One recorded definition of an experiment and when it was in force."""
+
+    experiment: str
+    phase: int
+    salt: str
+    arms: tuple[tuple[str, float], ...]
+    started_at: datetime | None
+    ended_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "experiment": self.experiment,
+            "phase": self.phase,
+            "salt": self.salt,
+            "arms": dict(self.arms),
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
+        }
 
 
 @dataclass(frozen=True)
@@ -269,6 +384,8 @@ class Report:
     comparisons: tuple[ComparisonReport, ...]
     templates: TemplateTable
     weekly: tuple[WeekRow, ...]
+    timeline: Timeline
+    phases: tuple[PhaseRow, ...]
     releases: tuple[Release, ...]
     daily_events: tuple[DayCount, ...]
     latency_ms: tuple[LatencyGroup, ...]
@@ -290,6 +407,8 @@ class Report:
             "comparisons": [comparison.to_dict() for comparison in self.comparisons],
             "templates": self.templates.to_dict(),
             "weekly": [row.to_dict() for row in self.weekly],
+            "timeline": self.timeline.to_dict(),
+            "phases": [row.to_dict() for row in self.phases],
             "releases": [release.to_dict() for release in self.releases],
             "daily_events": [
                 {

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Integer, Select, case, cast, func, literal, literal_column, or_, select
+from sqlalchemy import CompoundSelect, Integer, Select, and_, case, cast, func, literal, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from abkit.events import columns as c
 from abkit.events.schema import cases, predictions, selections
-from abkit.report.dialects import day_of, percentiles, week_start
-from abkit.report.groups import PERCENTILES, Window
+from abkit.report.dialects import day_of, hour_of, percentiles, week_start
+from abkit.report.groups import PERCENTILES, Phase, Plan, Window
 
 # Constants are inlined (not bound) so that an expression in SELECT and in GROUP BY renders
 # identically; PostgreSQL otherwise refuses "must appear in the GROUP BY clause".
@@ -48,13 +48,71 @@ def _hits(template: ColumnElement, ranks: Iterable[int]) -> ColumnElement:
 # -- queries (pure: they build statements, the source runs them) -----------------------------
 
 
-def _interactions(window: Window, shift: float) -> Select:
+def bounds_query(window: Window) -> Select:
+    """Per (experiment, model_version, arm): selections, smallest selection time, first and last.
+
+    A cheap first pass (a GROUP BY on three low-cardinality columns): the smallest time becomes
+    the arm's shift in every later sum, and the span chooses the timeline's grain.
+    """
+    s = selections.c
+    return (
+        select(
+            s.experiment,
+            s.model_version,
+            s.arm,
+            func.count().label("n"),
+            func.min(s.selection_time_s).label("low"),
+            func.min(s.created_at).label("first_seen"),
+            func.max(s.created_at).label("last_seen"),
+        )
+        .where(*window_filter(selections, window))
+        .group_by(s.experiment, s.model_version, s.arm)
+    )
+
+
+def _shift(plan: Plan) -> ColumnElement:
+    """The shift of each selection's arm (from the plan), as one CASE over the arms."""
+    s = selections.c
+    if not plan.shifts:
+        return literal(0.0)
+    return case(
+        *(
+            (and_(s.experiment == experiment, s.model_version == version, s.arm == arm), literal(shift))
+            for (experiment, version, arm), shift in plan.shifts
+        ),
+        else_=literal(0.0),
+    )
+
+
+def _deviation(plan: Plan) -> ColumnElement:
+    return selections.c.selection_time_s - _shift(plan)
+
+
+def _phase(experiment: ColumnElement, moment: ColumnElement, phases: Iterable[Phase]) -> ColumnElement:
+    """The phase in force at ``moment`` for each experiment.
+
+    An experiment's first recorded phase also covers anything earlier (a definition recorded
+    after its first events, e.g. registered once traffic was flowing); 0 means unregistered.
+    """
+    first: dict[str, int] = {}
+    for phase in phases:
+        first[phase.experiment] = min(phase.phase, first.get(phase.experiment, phase.phase))
+    whens = []
+    for phase in sorted(phases, key=lambda p: (p.experiment, -p.phase)):
+        condition = experiment == phase.experiment
+        if phase.started_at is not None and phase.phase != first[phase.experiment]:
+            condition = and_(condition, moment >= phase.started_at)
+        whens.append((condition, literal(phase.phase)))
+    return case(*whens, else_=literal(0)) if whens else literal(0)
+
+
+def _interactions(window: Window, plan: Plan) -> Select:
     """Selections reduced to one row per interaction (advocate_id, case_id) of each arm.
 
     ``n_i``, ``y_i`` and ``q_i`` are the interaction's count and sums of x - shift and of its square.
     """
     s = selections.c
-    deviation = s.selection_time_s - literal(shift)
+    deviation = _deviation(plan)
     return (
         select(
             s.experiment,
@@ -72,11 +130,18 @@ def _interactions(window: Window, shift: float) -> Select:
     )
 
 
+def _phased(interactions: Any, plan: Plan) -> Any:
+    """Interaction rows with the phase in force at each interaction's first selection."""
+    i = interactions
+    return select(i, _phase(i.experiment, i.first_seen, plan.phases).label("phase")).subquery("phased").c
+
+
 def _arm_sums(i: Any, *leading: ColumnElement) -> Select:
-    """Per-interaction rows ``i`` summed per (experiment, model_version, arm) into ArmGroup columns."""
+    """Per-interaction rows ``i`` (with phases) summed per (experiment, phase, model_version, arm)."""
     return select(
         *leading,
         i.experiment,
+        i.phase,
         i.model_version,
         i.arm,
         func.sum(i.n_i).label("n"),
@@ -88,23 +153,24 @@ def _arm_sums(i: Any, *leading: ColumnElement) -> Select:
         func.sum(i.n_i * i.y_i).label("sum_ny"),
         func.min(i.first_seen).label("first_seen"),
         func.max(i.last_seen).label("last_seen"),
-    ).group_by(i.experiment, i.model_version, i.arm)
+    ).group_by(i.experiment, i.phase, i.model_version, i.arm)
 
 
-def arm_groups_query(window: Window, shift: float) -> Select:
-    """Per (experiment, model_version, arm): selection sums and per-interaction cluster sums.
+def arm_groups_query(window: Window, plan: Plan) -> Select:
+    """Per (experiment, phase, model_version, arm): selection sums and per-interaction cluster sums.
 
     The inner query reduces selections to one row per interaction (advocate_id, case_id) inside
-    the database; the outer query sums those rows per arm, so the result has one row per arm.
+    the database; the outer query assigns each interaction its phase and sums per arm and phase.
     """
-    return _arm_sums(_interactions(window, shift).subquery("interactions").c)
+    return _arm_sums(_phased(_interactions(window, plan).subquery("interactions").c, plan))
 
 
 def hit_groups_query(window: Window) -> Select:
-    """Holdout selections joined to the prediction they answer, top-1/3/5 hits per version and template."""
+    """Holdout selections joined to the prediction they answer: top-1/3/5 hits per experiment, version, template."""
     s = selections.c
     return (
         select(
+            s.experiment,
             s.model_version,
             s.template_id,
             func.count().label("n"),
@@ -114,12 +180,12 @@ def hit_groups_query(window: Window) -> Select:
         )
         .select_from(selections.join(predictions, predictions.c.prediction_id == s.prediction_id))
         .where(s.arm == c.HOLDOUT_ARM, *window_filter(selections, window))
-        .group_by(s.model_version, s.template_id)
+        .group_by(s.experiment, s.model_version, s.template_id)
     )
 
 
-def _shifted_sums(shift: float) -> list[ColumnElement]:
-    deviation = selections.c.selection_time_s - literal(shift)
+def _shifted_sums(plan: Plan) -> list[ColumnElement]:
+    deviation = _deviation(plan)
     return [
         func.count().label("n"),
         func.sum(deviation).label("total"),
@@ -127,26 +193,27 @@ def _shifted_sums(shift: float) -> list[ColumnElement]:
     ]
 
 
-def template_groups_query(window: Window, shift: float) -> Select:
-    """Per (template_id, arm kind): selection count and sums about the shift."""
-    kind = arm_kind(selections.c.arm)
+def template_groups_query(window: Window, plan: Plan) -> Select:
+    """Per (template_id, experiment, model_version, arm): selection count and sums about the arm's shift."""
+    s = selections.c
     return (
-        select(selections.c.template_id, kind.label("arm_kind"), *_shifted_sums(shift))
+        select(s.template_id, s.experiment, s.model_version, s.arm, *_shifted_sums(plan))
         .where(*window_filter(selections, window))
-        .group_by(selections.c.template_id, kind)
+        .group_by(s.template_id, s.experiment, s.model_version, s.arm)
     )
 
 
-def day_groups_query(window: Window, shift: float) -> Select:
-    """Per (day, experiment, arm): selection count and sums about the shift.
+def bucket_groups_query(window: Window, plan: Plan) -> Select:
+    """Per (hour or day, experiment, model_version, arm): selection count and sums about the arm's shift.
 
-    The report rolls these rows up into daily event counts and ISO weeks, so one scan serves both.
+    The report rolls these rows up into daily event counts, ISO weeks and the timeline.
     """
-    day = day_of(selections.c.created_at)
+    s = selections.c
+    bucket = (hour_of if plan.grain == "hour" else day_of)(s.created_at)
     return (
-        select(day.label("day"), selections.c.experiment, selections.c.arm, *_shifted_sums(shift))
+        select(bucket.label("start"), s.experiment, s.model_version, s.arm, *_shifted_sums(plan))
         .where(*window_filter(selections, window))
-        .group_by(day, selections.c.experiment, selections.c.arm)
+        .group_by(bucket, s.experiment, s.model_version, s.arm)
     )
 
 
@@ -161,14 +228,21 @@ def prediction_days_query(window: Window) -> Select:
 
 
 def week_groups_query(window: Window, shift: float) -> Select:
-    """Per (ISO week, arm kind): selection count and sums about the shift.
+    """Per (ISO week, arm kind): selection count and sums about one shift.
 
-    For analysts (sql/reference_*.sql); the report derives weeks from :func:`day_groups_query`.
+    For analysts (sql/reference_*.sql); the report derives weeks from :func:`bucket_groups_query`.
     """
     kind = arm_kind(selections.c.arm)
     week = week_start(selections.c.created_at)
+    deviation = selections.c.selection_time_s - literal(shift)
     return (
-        select(week.label("week_start"), kind.label("arm_kind"), *_shifted_sums(shift))
+        select(
+            week.label("week_start"),
+            kind.label("arm_kind"),
+            func.count().label("n"),
+            func.sum(deviation).label("total"),
+            func.sum(deviation * deviation).label("total_sq"),
+        )
         .where(*window_filter(selections, window))
         .group_by(week, kind)
     )
@@ -216,23 +290,24 @@ def latency_ranks_query(window: Window) -> Select:
 
 
 def case_groups_query(window: Window) -> Select:
-    """Per model version: cases with treatment selections, their selections and total handle time."""
+    """Per (experiment, model version): cases with treatment selections, their selections and handle time."""
     s = selections.c
     per_case = (
-        select(s.model_version, s.case_id, func.count().label("selections"))
+        select(s.experiment, s.model_version, s.case_id, func.count().label("selections"))
         .where(s.arm != c.HOLDOUT_ARM, *window_filter(selections, window))
-        .group_by(s.model_version, s.case_id)
+        .group_by(s.experiment, s.model_version, s.case_id)
         .subquery("per_case")
     )
     return (
         select(
+            per_case.c.experiment,
             per_case.c.model_version,
             func.count().label("cases"),
             func.sum(per_case.c.selections).label("selections"),
             func.sum(cases.c.handle_time_s).label("handle_time_sum"),
         )
         .select_from(per_case.join(cases, cases.c.case_id == per_case.c.case_id))
-        .group_by(per_case.c.model_version)
+        .group_by(per_case.c.experiment, per_case.c.model_version)
     )
 
 
@@ -242,18 +317,13 @@ def case_count_query(window: Window) -> Select:
     return select(func.count()).select_from(cases).where(cases.c.case_id.in_(case_ids))
 
 
-def shift_query(window: Window) -> Select:
-    """One selection time from the window: a cheap probe (stops at the first matching row)."""
-    return select(selections.c.selection_time_s).where(*window_filter(selections, window)).limit(1)
-
-
 # -- merged families: one scan of the selections for arms, cases and the case count ----------
 
 # Tags of the rows of :func:`interaction_families_query`.
 ARMS_FAMILY, CASES_FAMILY, CASE_COUNT_FAMILY = "arms", "cases", "case_count"
 
 
-def interaction_families_query(window: Window, shift: float) -> CompoundSelect:
+def interaction_families_query(window: Window, plan: Plan) -> CompoundSelect:
     """Arm groups, case groups and the case count from one per-interaction reduction of the selections.
 
     The selections are grouped once by interaction (experiment, model_version, arm, advocate_id,
@@ -264,22 +334,23 @@ def interaction_families_query(window: Window, shift: float) -> CompoundSelect:
     as one UNION ALL, told apart by ``family``; columns a family does not use are NULL:
 
     * ``arms``: the columns of :func:`arm_groups_query`;
-    * ``cases``: model_version, ``k`` = cases, ``n`` = selections, ``total`` = handle_time_sum
-      (as :func:`case_groups_query`: a case's treatment selections, summed per interaction);
+    * ``cases``: experiment, model_version, ``k`` = cases, ``n`` = selections, ``total`` =
+      handle_time_sum (as :func:`case_groups_query`: a case's treatment selections);
     * ``case_count``: ``k`` = cases with a selection in the window (:func:`case_count_query`).
     """
-    i = _interactions(window, shift).cte("interactions").c
-    arms = _arm_sums(i, literal_column(f"'{ARMS_FAMILY}'").label("family"))
+    i = _interactions(window, plan).cte("interactions").c
+    arms = _arm_sums(_phased(i, plan), literal_column(f"'{ARMS_FAMILY}'").label("family"))
     per_case = (
-        select(i.model_version, i.case_id, func.sum(i.n_i).label("selections"))
+        select(i.experiment, i.model_version, i.case_id, func.sum(i.n_i).label("selections"))
         .where(i.arm != c.HOLDOUT_ARM)
-        .group_by(i.model_version, i.case_id)
+        .group_by(i.experiment, i.model_version, i.case_id)
         .subquery("per_case")
     )
     nothing: ColumnElement[Any] = literal_column("NULL")
     case_rows = (
         select(
             literal_column(f"'{CASES_FAMILY}'"),
+            per_case.c.experiment,
             nothing,
             per_case.c.model_version,
             nothing,
@@ -287,17 +358,13 @@ def interaction_families_query(window: Window, shift: float) -> CompoundSelect:
             func.sum(cases.c.handle_time_s),
             nothing,
             func.count(),
-            nothing,
-            nothing,
-            nothing,
-            nothing,
-            nothing,
+            *([nothing] * 5),
         )
         .select_from(per_case.join(cases, cases.c.case_id == per_case.c.case_id))
-        .group_by(per_case.c.model_version)
+        .group_by(per_case.c.experiment, per_case.c.model_version)
     )
     count_row = (
-        select(literal_column(f"'{CASE_COUNT_FAMILY}'"), *([nothing] * 6), func.count(), *([nothing] * 5))
+        select(literal_column(f"'{CASE_COUNT_FAMILY}'"), *([nothing] * 7), func.count(), *([nothing] * 5))
         .select_from(cases)
         .where(cases.c.case_id.in_(select(i.case_id)))
     )

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from abkit.report import queries
-from abkit.report.groups import Window
+from abkit.report.groups import Plan, Window
 
 # A typical selection time; any value near the data keeps the sums of squares small.
 REFERENCE_SHIFT = 15.0
@@ -35,20 +35,30 @@ def dialects() -> dict[str, Dialect]:
 
 
 def reference_queries(dialect_name: str) -> Iterator[tuple[str, Select]]:
-    """(title, statement) for every figure family, over all events (no window)."""
+    """(title, statement) for every figure family, over all events (no window).
+
+    The report takes each arm's shift from the first query's ``low``; the reference uses one
+    typical value for every arm and no phases (every interaction in phase 0), so the files stay
+    readable. Substitute your arms' shifts and phase boundaries to reproduce a report exactly.
+    """
     window, shift = Window(), REFERENCE_SHIFT
-    yield "Shift probe: one selection time to centre the sums on", queries.shift_query(window)
+    plan = Plan(shifts=(), phases=(), grain="day")
     yield (
-        f"Per experiment, version and arm: n, sums of (x - {shift}) and its square, and per-interaction "
-        "cluster sums (k, sum n_i^2, sum y_i^2, sum n_i*y_i) for the clustered variance",
-        queries.arm_groups_query(window, shift),
+        "Per experiment, version and arm: selections, smallest time (the shift), time span",
+        queries.bounds_query(window),
     )
-    yield "Holdout top-1/3/5 hits per version and template", queries.hit_groups_query(window)
-    yield "Per template and arm kind: n and sums about the shift", queries.template_groups_query(window, shift)
-    yield "Per ISO week (Monday) and arm kind", queries.week_groups_query(window, shift)
+    centred = queries.arm_groups_query(window, plan)
     yield (
-        "Per day, experiment and arm: n and sums about the shift (daily counts; weeks roll up from days)",
-        queries.day_groups_query(window, shift),
+        "Per experiment, phase, version and arm: n, sums of (x - shift) and its square, and per-interaction "
+        "cluster sums (k, sum n_i^2, sum y_i^2, sum n_i*y_i) for the clustered variance (shift 0 here)",
+        centred,
+    )
+    yield "Holdout top-1/3/5 hits per experiment, version and template", queries.hit_groups_query(window)
+    yield "Per template, experiment, version and arm: n and sums", queries.template_groups_query(window, plan)
+    yield f"Per ISO week (Monday) and arm kind, sums about {shift}", queries.week_groups_query(window, shift)
+    yield (
+        "Per day, experiment, version and arm: n and sums (daily counts, weeks and the timeline roll up from these)",
+        queries.bucket_groups_query(window, plan),
     )
     yield "Predictions per day, experiment and arm", queries.prediction_days_query(window)
     if dialect_name == "sqlite":
@@ -60,7 +70,7 @@ def reference_queries(dialect_name: str) -> Iterator[tuple[str, Select]]:
     else:
         yield "Latency percentiles per version", queries.latency_query(window)
     yield (
-        "Cases with treatment selections per version: selections and handle time",
+        "Cases with treatment selections per experiment and version: selections and handle time",
         queries.case_groups_query(window),
     )
     yield "Cases with a selection", queries.case_count_query(window)

@@ -7,15 +7,19 @@ no network; the tables are the same as the Markdown report's.
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import plotly.graph_objects as go
 
-from abkit.report.render_markdown import comparison_rows, missing_notes, template_rows, trend_line, version_rows
-
-_Z95 = 1.959963984540054  # normal 97.5% quantile, for the 95% error bars of a mean
+from abkit.report.render_markdown import (
+    comparison_rows,
+    missing_notes,
+    template_rows,
+    trend_line,
+    verdict_rows,
+    version_rows,
+)
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
@@ -33,28 +37,31 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _half_width(arm: Mapping[str, Any]) -> float | None:
-    if arm["sd_s"] is None or not arm["n"]:
-        return None
-    return _Z95 * arm["sd_s"] / math.sqrt(arm["n"])
+def _decision(result: Mapping[str, Any]) -> str:
+    return (result.get("verdict") or {}).get("decision", "")
 
 
-def selection_time_figure(report: Mapping[str, Any]) -> go.Figure:
-    """Mean selection time per model version, treatment beside holdout, with 95% error bars."""
+def saving_figure(report: Mapping[str, Any]) -> go.Figure:
+    """Seconds saved per selection for each (experiment, version), with its interaction-level 95% CI."""
+    rows = [v for v in report["versions"] if (v["clustered"] or {}).get("delta_ci95_s") is not None]
     figure = go.Figure()
-    for kind in ("treatment", "holdout"):
-        versions = [v for v in report["versions"] if v[kind]["n"]]
-        figure.add_bar(
-            name=kind,
-            x=[v["model_version"] for v in versions],
-            y=[v[kind]["mean_s"] for v in versions],
-            error_y={"type": "data", "array": [_half_width(v[kind]) or 0.0 for v in versions]},
-        )
+    figure.add_bar(
+        x=[f"{v['model_version']} ({v.get('experiment', '')})" for v in rows],
+        y=[-v["clustered"]["delta_s"] for v in rows],
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            # saving = -delta, so its CI is [-high, -low]
+            "array": [-v["clustered"]["delta_ci95_s"][0] + v["clustered"]["delta_s"] for v in rows],
+            "arrayminus": [v["clustered"]["delta_ci95_s"][1] - v["clustered"]["delta_s"] for v in rows],
+        },
+        marker_color=["#2ca02c" if _decision(v) == "saves time" else "#999999" for v in rows],
+        text=[_decision(v) for v in rows],
+    )
     figure.update_layout(
-        title="Selection time per model version and arm (mean, 95% CI)",
-        xaxis_title="model version",
-        yaxis_title="seconds",
-        barmode="group",
+        title="Time saved per selection (95% CI, interaction level)",
+        xaxis_title="model version (experiment)",
+        yaxis_title="seconds saved",
     )
     return figure
 
@@ -95,21 +102,25 @@ def savings_figure(report: Mapping[str, Any]) -> go.Figure:
     return figure
 
 
-def weekly_figure(report: Mapping[str, Any]) -> go.Figure:
-    """Mean selection time per ISO week, treatment and holdout."""
+def timeline_figure(report: Mapping[str, Any]) -> go.Figure:
+    """Mean selection time per time bucket (hour, day or week, from the data's span), treatment and holdout."""
+    # a snapshot stored before the timeline existed (schema 1) has weekly rows only
+    timeline = report.get("timeline") or {
+        "grain": "week",
+        "rows": [{**row, "start": row["week_start"]} for row in report["weekly"]],
+    }
+    grain = timeline["grain"]
     figure = go.Figure()
     for kind in ("treatment", "holdout"):
-        rows = [r for r in report["weekly"] if r["arm_kind"] == kind]
-        figure.add_scatter(
-            x=[r["week_start"] for r in rows], y=[r["mean_s"] for r in rows], mode="lines+markers", name=kind
-        )
-    figure.update_layout(title="Selection time per week", xaxis_title="week (Monday)", yaxis_title="seconds")
+        rows = [r for r in timeline["rows"] if r["arm_kind"] == kind]
+        figure.add_scatter(x=[r["start"] for r in rows], y=[r["mean_s"] for r in rows], mode="lines+markers", name=kind)
+    figure.update_layout(title=f"Selection time per {grain}", xaxis_title=grain, yaxis_title="seconds")
     return figure
 
 
 def render_html(report: Mapping[str, Any]) -> str:
     """The report as one HTML document with embedded plotly.js (opens offline)."""
-    figures = [selection_time_figure(report), savings_figure(report), weekly_figure(report)]
+    figures = [saving_figure(report), savings_figure(report), timeline_figure(report)]
     charts = [
         figure.to_html(full_html=False, include_plotlyjs=(i == 0), default_height="420px")
         for i, figure in enumerate(figures)
@@ -128,6 +139,8 @@ def render_html(report: Mapping[str, Any]) -> str:
             f"{html.escape(str(report['window']['until'] or 'now'))}. "
             f"{report['totals']['selections']:,} selections, {report['totals']['predictions']:,} predictions, "
             f"{report['totals']['cases']:,} cases.</p>",
+            "<h2>Verdicts</h2>",
+            _table(*verdict_rows(report)),
             charts[0],
             "<h2>Model versions against their holdout</h2>",
             _table(*version_rows(report)),

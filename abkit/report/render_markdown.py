@@ -44,19 +44,38 @@ def significance(p: float | None) -> str:
     return DASH if p is None else number(p)
 
 
+def verdict_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the verdicts: what to do about each version and comparison, and why."""
+    header = ["experiment", "result", "decision", "why"]
+    rows = [[v.get("experiment") or DASH, f"{v['model_version']} vs holdout", *_verdict(v)] for v in report["versions"]]
+    rows += [[c["experiment"], f"{c['challenger']} vs {c['baseline']}", *_verdict(c)] for c in report["comparisons"]]
+    return header, rows
+
+
+def _verdict(result: Mapping[str, Any]) -> list[str]:
+    """Decision and reason; a snapshot stored before verdicts existed (schema 1) has none."""
+    verdict = result.get("verdict")
+    if not verdict:
+        return [DASH, "no verdict in this snapshot (schema 1): run the report again"]
+    return [verdict["decision"], verdict["reason"]]
+
+
 def version_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the per-version table (shared by Markdown and HTML)."""
     header = [
+        "experiment",
         "version",
         "n treatment",
         "n holdout",
+        "interactions",
         "mean treatment s",
         "mean holdout s",
         "saving s",
         "delta 95% CI s",
         "delta %",
-        "Welch p",
-        "clustered p",
+        "p",
+        "Welch p (selection)",
+        "Welch CI s (selection)",
         "holdout top-1/3/5",
         "SRM p",
         "case time saved",
@@ -66,18 +85,22 @@ def version_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]
     for v in report["versions"]:
         acc = v["holdout_accuracy"]
         srm = v.get("srm") or {}
+        clustered = v["clustered"] or {}
         rows.append(
             [
+                v.get("experiment") or DASH,
                 v["model_version"],
                 number(v["treatment"]["n"]),
                 number(v["holdout"]["n"]),
+                f"{number(clustered.get('interactions_treatment'))} / {number(clustered.get('interactions_control'))}",
                 number(v["treatment"]["mean_s"]),
                 number(v["holdout"]["mean_s"]),
                 number(v["saving_s"]),
-                interval(v["delta_ci95_s"]),
-                number(v["delta_pct"]),
+                interval(clustered.get("delta_ci95_s")),
+                number(clustered.get("delta_pct")),
+                significance(clustered.get("p")),
                 significance(_p_of(v["welch"])),
-                significance(_p_of(v["clustered"])),
+                interval(v["delta_ci95_s"]),
                 " / ".join(percent((acc or {}).get(k)) for k in ("top1", "top3", "top5")),
                 significance(srm.get("p")) + (" SRM!" if srm.get("flag") else ""),
                 percent(v["case_time_saved_share"]),
@@ -94,25 +117,26 @@ def _p_of(test: Mapping[str, Any] | None) -> float | None:
 
 def comparison_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     header = ["experiment", "baseline", "challenger", "n baseline", "n challenger", "delta s", "delta 95% CI s"]
-    header += ["delta %", "Welch t", "Welch df", "Welch p", "clustered p", "Holm p"]
-    rows = [
-        [
-            c["experiment"],
-            c["baseline"],
-            c["challenger"],
-            number(c["baseline_summary"]["n"]),
-            number(c["challenger_summary"]["n"]),
-            number(c["delta_s"]),
-            interval(c["delta_ci95_s"]),
-            number(c["delta_pct"]),
-            number((c["welch"] or {}).get("t")),
-            number((c["welch"] or {}).get("df")),
-            significance(_p_of(c["welch"])),
-            significance(_p_of(c["clustered"])),
-            significance(c["p_holm"]),
-        ]
-        for c in report["comparisons"]
-    ]
+    header += ["delta %", "p", "Holm p", "Welch p (selection)", "Welch CI s (selection)"]
+    rows = []
+    for c in report["comparisons"]:
+        clustered = c["clustered"] or {}
+        rows.append(
+            [
+                c["experiment"],
+                c["baseline"],
+                c["challenger"],
+                number(c["baseline_summary"]["n"]),
+                number(c["challenger_summary"]["n"]),
+                number(clustered.get("delta_s")),
+                interval(clustered.get("delta_ci95_s")),
+                number(clustered.get("delta_pct")),
+                significance(clustered.get("p")),
+                significance(c["p_holm"]),
+                significance(_p_of(c["welch"])),
+                interval(c["delta_ci95_s"]),
+            ]
+        )
     return header, rows
 
 
@@ -148,7 +172,11 @@ def missing_notes(report: Mapping[str, Any]) -> list[str]:
     """Why figures are missing, one line per version or comparison that has any."""
     notes = []
     for item in [*report["versions"], *report["comparisons"]]:
-        name = item.get("model_version") or f"{item['challenger']} vs {item['baseline']} ({item['experiment']})"
+        name = (
+            f"{item['model_version']} ({item.get('experiment') or DASH})"
+            if "model_version" in item
+            else f"{item['challenger']} vs {item['baseline']} ({item['experiment']})"
+        )
         reasons = sorted({str(v) for k, v in item.items() if k.endswith("_missing")})
         reasons += sorted({f"{k}: {v['missing']}" for k, v in item.items() if isinstance(v, dict) and v.get("missing")})
         if reasons:
@@ -166,7 +194,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
-    """The report as Markdown: versions, comparisons, templates, latency, SRM."""
+    """The report as Markdown: verdicts, versions, comparisons, templates, latency, SRM."""
     window = report["window"]
     totals = report["totals"]
     lines = [
@@ -177,8 +205,13 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"Events: {number(totals['selections'])} selections, {number(totals['predictions'])} predictions, "
         f"{number(totals['cases'])} cases.",
         "",
-        "Delta = mean(treatment) - mean(holdout); a negative delta is time saved. Welch is selection-level "
-        "(as published); clustered uses the advocate-case interaction as the unit.",
+        "## Verdicts",
+        "",
+        *_table(*verdict_rows(report)),
+        "Delta = mean(treatment) - mean(holdout); a negative delta is time saved. Deltas, CIs, p, Holm, MDE and "
+        "verdicts use the advocate-case interaction (the randomisation unit) and combine experiment phases; "
+        "the Welch columns are the selection-level test of the published system, anti-conservative when "
+        "selections cluster.",
         "",
         "## Model versions against their holdout",
         "",
@@ -208,13 +241,14 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                 for r in report["latency_ms"]
             ],
         ),
-        "## Sample-ratio mismatch by experiment (interactions per arm)",
+        "## Sample-ratio mismatch by experiment phase (interactions per arm)",
         "",
         *_table(
-            ["experiment", "observed", "expected share", "chi2", "p", "flag"],
+            ["experiment", "phase", "observed", "expected share", "chi2", "p", "flag"],
             [
                 [
                     r["experiment"],
+                    f"{r.get('phase', DASH)} from {r.get('started_at') or 'start'}",
                     ", ".join(f"{arm} {n}" for arm, n in r["observed"].items()),
                     ", ".join(f"{arm} {share:g}" for arm, share in r["expected_share"].items()) or DASH,
                     number(r["chi2"]),

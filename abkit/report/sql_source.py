@@ -15,17 +15,21 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Engine, Select, select
+from sqlalchemy import CompoundSelect, Engine, Select, inspect, select
 
 from abkit.events.engine import connect
-from abkit.events.schema import experiments, model_versions
+from abkit.events.schema import experiment_phases, experiments, model_versions
 from abkit.report import sqlite_percentiles
 from abkit.report.groups import (
+    ArmBounds,
     ArmGroup,
+    BucketGroup,
     CaseGroup,
-    DayGroup,
+    Groups,
     HitGroup,
     LatencyGroup,
+    Phase,
+    Plan,
     PredictionDay,
     TemplateGroup,
     Window,
@@ -35,14 +39,14 @@ from abkit.report.queries import (
     CASE_COUNT_FAMILY,
     CASES_FAMILY,
     arm_groups_query,
+    bounds_query,
+    bucket_groups_query,
     case_count_query,
     case_groups_query,
-    day_groups_query,
     hit_groups_query,
     interaction_families_query,
     latency_query,
     prediction_days_query,
-    shift_query,
     template_groups_query,
 )
 
@@ -60,6 +64,15 @@ def _int(value: Any) -> int:
 def _float(value: Any) -> float:
     # PostgreSQL returns NUMERIC (Decimal) for SUM over integers.
     return 0.0 if value is None else float(value)
+
+
+def _datetime(value: Any) -> datetime:
+    # SQLite returns the text of strftime buckets; drivers return datetimes for columns.
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def _arms(arms_json: str) -> tuple[tuple[str, float], ...]:
+    return tuple((str(arm), float(weight)) for arm, weight in json.loads(arms_json))
 
 
 def _date(value: Any) -> date:
@@ -81,7 +94,9 @@ def _split_families(rows: dict[str, list[Any]]) -> dict[str, list[Any]]:
     families = rows.pop("interactions", None)
     if families is None:
         cases = [
-            CaseGroup(row.model_version, _int(row.cases), _int(row.selections), _float(row.handle_time_sum))
+            CaseGroup(
+                row.experiment, row.model_version, _int(row.cases), _int(row.selections), _float(row.handle_time_sum)
+            )
             for row in rows["cases"]
         ]
         return {**rows, "cases": cases, "case_count": [_int(rows["case_count"][0][0])]}
@@ -89,7 +104,7 @@ def _split_families(rows: dict[str, list[Any]]) -> dict[str, list[Any]]:
         **rows,
         "arms": [row for row in families if row.family == ARMS_FAMILY],
         "cases": [
-            CaseGroup(row.model_version, _int(row.k), _int(row.n), _float(row.total))
+            CaseGroup(row.experiment, row.model_version, _int(row.k), _int(row.n), _float(row.total))
             for row in families
             if row.family == CASES_FAMILY
         ],
@@ -114,8 +129,6 @@ class SqlSource:
         in_memory = self.engine.dialect.name in ("sqlite", "duckdb") and database in ("", ":memory:")
         # One connection per query; an in-memory database lives in a single connection.
         self.workers = 1 if in_memory else (workers if workers is not None else DEFAULT_WORKERS)
-        self._shifts: dict[Window, float] = {}
-        self._cached: tuple[tuple[Window, float], dict[str, list[Any]]] | None = None
 
     def close(self) -> None:
         """Dispose of the engine when this source opened it from a URL (a given engine stays open)."""
@@ -130,119 +143,154 @@ class SqlSource:
                 conn.exec_driver_sql(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'")
             return list(conn.execute(query).all())
 
-    def shift(self, window: Window) -> float:
-        if window not in self._shifts:
-            rows = self._rows(shift_query(window))
-            self._shifts[window] = float(rows[0][0]) if rows else 0.0
-        return self._shifts[window]
+    def bounds(self, window: Window) -> list[ArmBounds]:
+        return [
+            ArmBounds(
+                row.experiment,
+                row.model_version,
+                row.arm,
+                _int(row.n),
+                _float(row.low),
+                _datetime(row.first_seen),
+                _datetime(row.last_seen),
+            )
+            for row in self._rows(bounds_query(window))
+        ]
 
-    def queries(self, window: Window, shift: float) -> dict[str, Select | CompoundSelect]:
+    def queries(self, window: Window, plan: Plan) -> dict[str, Select | CompoundSelect]:
         """The statements for this engine's dialect, by name (SQLite latency aside).
 
         ``interactions`` answers three families (arms, cases, case count) from one scan; see
         :func:`~abkit.report.queries.interaction_families_query`.
         """
-        sqlite_engine = self.engine.dialect.name == "sqlite"
         statements: dict[str, Select | CompoundSelect] = {
             "hits": hit_groups_query(window),
-            "templates": template_groups_query(window, shift),
-            "days": day_groups_query(window, shift),
+            "templates": template_groups_query(window, plan),
+            "buckets": bucket_groups_query(window, plan),
             "prediction_days": prediction_days_query(window),
         }
         if self.engine.dialect.name in SEPARATE_INTERACTION_FAMILIES:
-            statements["arms"] = arm_groups_query(window, shift)
+            statements["arms"] = arm_groups_query(window, plan)
             statements["cases"] = case_groups_query(window)
             statements["case_count"] = case_count_query(window)
         else:
-            statements["interactions"] = interaction_families_query(window, shift)
-        if not sqlite_engine:  # SQLite has no percentile aggregate: two passes, see _batch
+            statements["interactions"] = interaction_families_query(window, plan)
+        if self.engine.dialect.name != "sqlite":  # SQLite has no percentile aggregate: two passes
             statements["latency"] = latency_query(window)
         return statements
 
-    def _batch(self, window: Window, shift: float | None = None) -> dict[str, list[Any]]:
-        """Run every family's query at once, each on its own pooled connection, and keep the rows.
+    def _run_all(self, window: Window, plan: Plan) -> dict[str, list[Any]]:
+        """Run every family's query at once, each on its own pooled connection.
 
         The database works on the queries side by side (SQLite readers, PostgreSQL backends and
         DuckDB connections all run concurrently), so the report's wall time approaches that of
-        its longest query rather than their sum. The rows of the last window are kept.
+        its longest query rather than their sum.
         """
-        shift = self.shift(window) if shift is None else shift
-        if self._cached is None or self._cached[0] != (window, shift):
-            jobs: dict[str, Callable[[], list[Any]]] = {
-                name: partial(self._rows, statement) for name, statement in self.queries(window, shift).items()
-            }
-            if self.engine.dialect.name == "sqlite":
-                jobs["latency"] = partial(sqlite_percentiles.latency_groups, self._rows, window)
-            if self.workers <= 1:
-                rows = {name: job() for name, job in jobs.items()}
-            else:
-                with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                    futures = {name: pool.submit(job) for name, job in jobs.items()}
-                    rows = {name: future.result() for name, future in futures.items()}
-            self._cached = ((window, shift), _split_families(rows))
-        return self._cached[1]
-
-    def arm_groups(self, window: Window, shift: float) -> list[ArmGroup]:
-        return [
-            ArmGroup(
-                experiment=row.experiment,
-                model_version=row.model_version,
-                arm=row.arm,
-                n=_int(row.n),
-                total=_float(row.total),
-                total_sq=_float(row.total_sq),
-                k=_int(row.k),
-                sum_n2=_float(row.sum_n2),
-                sum_y2=_float(row.sum_y2),
-                sum_ny=_float(row.sum_ny),
-                first_seen=row.first_seen,
-                last_seen=row.last_seen,
-            )
-            for row in self._batch(window, shift)["arms"]
-        ]
-
-    def hit_groups(self, window: Window) -> list[HitGroup]:
-        return [
-            HitGroup(row.model_version, row.template_id, _int(row.n), _int(row.top1), _int(row.top3), _int(row.top5))
-            for row in self._batch(window)["hits"]
-        ]
-
-    def template_groups(self, window: Window, shift: float) -> list[TemplateGroup]:
-        return [
-            TemplateGroup(row.template_id, row.arm_kind, _int(row.n), _float(row.total), _float(row.total_sq))
-            for row in self._batch(window, shift)["templates"]
-        ]
-
-    def day_groups(self, window: Window, shift: float) -> list[DayGroup]:
-        return [
-            DayGroup(_date(row.day), row.experiment, row.arm, _int(row.n), _float(row.total), _float(row.total_sq))
-            for row in self._batch(window, shift)["days"]
-        ]
-
-    def prediction_days(self, window: Window) -> list[PredictionDay]:
-        return [
-            PredictionDay(_date(row.day), row.experiment, row.arm, _int(row.n))
-            for row in self._batch(window)["prediction_days"]
-        ]
-
-    def latency_groups(self, window: Window) -> list[LatencyGroup]:
+        jobs: dict[str, Callable[[], list[Any]]] = {
+            name: partial(self._rows, statement) for name, statement in self.queries(window, plan).items()
+        }
         if self.engine.dialect.name == "sqlite":
-            return list(self._batch(window)["latency"])
+            jobs["latency"] = partial(sqlite_percentiles.latency_groups, self._rows, window)
+        if self.workers <= 1:
+            return {name: job() for name, job in jobs.items()}
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            futures = {name: pool.submit(job) for name, job in jobs.items()}
+            return {name: future.result() for name, future in futures.items()}
+
+    def groups(self, window: Window, plan: Plan) -> Groups:
+        rows = _split_families(self._run_all(window, plan))
+        return Groups(
+            arms=[
+                ArmGroup(
+                    experiment=row.experiment,
+                    phase=_int(row.phase),
+                    model_version=row.model_version,
+                    arm=row.arm,
+                    n=_int(row.n),
+                    total=_float(row.total),
+                    total_sq=_float(row.total_sq),
+                    k=_int(row.k),
+                    sum_n2=_float(row.sum_n2),
+                    sum_y2=_float(row.sum_y2),
+                    sum_ny=_float(row.sum_ny),
+                    first_seen=_datetime(row.first_seen),
+                    last_seen=_datetime(row.last_seen),
+                )
+                for row in rows["arms"]
+            ],
+            hits=[
+                HitGroup(
+                    row.experiment,
+                    row.model_version,
+                    row.template_id,
+                    _int(row.n),
+                    _int(row.top1),
+                    _int(row.top3),
+                    _int(row.top5),
+                )
+                for row in rows["hits"]
+            ],
+            templates=[
+                TemplateGroup(
+                    row.template_id,
+                    row.experiment,
+                    row.model_version,
+                    row.arm,
+                    _int(row.n),
+                    _float(row.total),
+                    _float(row.total_sq),
+                )
+                for row in rows["templates"]
+            ],
+            buckets=[
+                BucketGroup(
+                    _datetime(row.start),
+                    row.experiment,
+                    row.model_version,
+                    row.arm,
+                    _int(row.n),
+                    _float(row.total),
+                    _float(row.total_sq),
+                )
+                for row in rows["buckets"]
+            ],
+            prediction_days=[
+                PredictionDay(_date(row.day), row.experiment, row.arm, _int(row.n)) for row in rows["prediction_days"]
+            ],
+            latency=self._latency(rows["latency"]),
+            cases=rows["cases"],
+            case_count=rows["case_count"][0],
+        )
+
+    def _latency(self, rows: list[Any]) -> list[LatencyGroup]:
+        if self.engine.dialect.name == "sqlite":
+            return list(rows)
         groups = []
-        for row in self._batch(window)["latency"]:
+        for row in rows:
             p50, p90, p99 = (_float(value) for value in row.percentiles)  # one array: PERCENTILES in order
             groups.append(LatencyGroup(row.model_version, _int(row.n), p50, p90, p99, _float(row.max)))
         return groups
 
-    def case_groups(self, window: Window) -> list[CaseGroup]:
-        return list(self._batch(window)["cases"])
-
-    def case_count(self, window: Window) -> int:
-        return int(self._batch(window)["case_count"][0])
-
-    def experiment_weights(self) -> dict[str, dict[str, float]]:
-        rows = self._rows(select(experiments.c.name, experiments.c.arms_json))
-        return {name: {str(arm): float(weight) for arm, weight in json.loads(arms)} for name, arms in rows}
+    def experiment_phases(self) -> list[Phase]:
+        """Recorded phases; an experiment registered before phases were kept is one phase from the start."""
+        with self.engine.connect() as conn:
+            inspector = inspect(conn)
+            # exported files are views (FilesSource), database tables are tables
+            names = set(inspector.get_table_names()) | set(inspector.get_view_names())
+        phases: list[Phase] = []
+        if experiment_phases.name in names:
+            t = experiment_phases.c
+            for row in self._rows(select(t.experiment, t.phase, t.salt, t.arms_json, t.started_at)):
+                phases.append(
+                    Phase(row.experiment, _int(row.phase), row.salt, _arms(row.arms_json), _datetime(row.started_at))
+                )
+        recorded = {phase.experiment for phase in phases}
+        if experiments.name in names:
+            e = experiments.c
+            for row in self._rows(select(e.name, e.salt, e.arms_json)):
+                if row.name not in recorded:
+                    phases.append(Phase(row.name, 1, row.salt, _arms(row.arms_json), None))
+        return sorted(phases, key=lambda phase: (phase.experiment, phase.phase))
 
     def releases(self) -> dict[str, datetime]:
         rows = self._rows(
@@ -250,4 +298,4 @@ class SqlSource:
                 model_versions.c.released_at.is_not(None)
             )
         )
-        return {version: released for version, released in rows}
+        return {version: _datetime(released) for version, released in rows}

@@ -49,6 +49,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "A field is missing, of the wrong type or invalid."},
     503: {"model": ErrorResponse, "description": "Not ready, shutting down, or the event buffer is full."},
 }
+_EVENT_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    409: {"model": ErrorResponse, "description": "The id is stored already with other content (not written)."},
+    503: {
+        "model": ErrorResponse,
+        "description": "Event buffer full, or (durable mode) not committed in time: retry with the same id.",
+    },
+}
 
 
 def _json_body_doc(model: type[BaseModel]) -> dict[str, Any]:
@@ -165,25 +173,25 @@ def create_app(
         "/v1/selections",
         status_code=202,
         response_model=SelectionResponse,
-        responses=_ERRORS,
+        responses=_EVENT_ERRORS,
         openapi_extra=_json_body_doc(SelectionRequest),
     )
     async def selections(request: Request) -> Response:
         """Log the template an advocate chose and how long it took (arm assigned by the service)."""
         body = await _parse(request, SelectionRequest)
-        return JSONResponse(service.log_selection(body), status_code=202)
+        return JSONResponse(await service.log_selection(body), status_code=202)
 
     @app.post(
         "/v1/cases",
         status_code=202,
         response_model=CaseResponse,
-        responses=_ERRORS,
+        responses=_EVENT_ERRORS,
         openapi_extra=_json_body_doc(CaseRequest),
     )
     async def cases(request: Request) -> Response:
         """Log a closed case's total handle time."""
         body = await _parse(request, CaseRequest)
-        return JSONResponse(service.log_case(body), status_code=202)
+        return JSONResponse(await service.log_case(body), status_code=202)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -1,10 +1,9 @@
 """Which batch limits serve a model fastest on this machine: timed forward passes, then advice.
 
-A forward pass costs about its padded tokens on a GPU only up to a point, and on a CPU larger
-batches can even cost more per request once they outgrow the caches (on the 2-core
-development machine the tiny model answered 1,190 requests/s in batches of 8 and 898 in
-batches of 32). So ``--max-batch-size`` and ``--max-batch-tokens`` are best measured, not
-guessed, as Triton's model analyzer measures its batch sizes before deployment.
+A GPU's throughput stops rising with the batch once the device is busy, and on a CPU larger
+batches can even cost more per request once they outgrow the caches. So ``--max-batch-size``
+and ``--max-batch-tokens`` are best measured, not guessed, as Triton's model analyzer
+measures its batch sizes before deployment.
 
 :func:`probe` times batches of doubling size at each input length, in rounds, up to the first
 batch too slow to serve or too large for the device; :func:`advise` (pure) picks, for each length, the smallest batch whose throughput is within

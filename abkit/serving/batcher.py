@@ -4,16 +4,14 @@ Independent of the web layer: anything that can ``await batcher.submit(token_ids
 it. Each cycle takes the oldest queued request and the queued requests closest to it in
 length (to cut padding), up to a request cap and a padded-token budget, drops requests whose
 caller has gone or whose deadline has passed, and runs the forward pass on the worker thread
-so that the event loop keeps accepting requests meanwhile, or, for a scorer whose forward
-pass runs elsewhere (a model process), awaits it on the loop.
+so that the event loop keeps accepting requests meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -33,12 +31,6 @@ class BatcherSettings:
     # request far from the others in length waits for a later batch instead of padding this one:
     # on a CPU a forward pass costs about its padded tokens, so tighter batches do more per second.
     max_padding: float = 1.0
-    # Batches handed to score_fn at once. Above 1, a further batch is handed over while one is
-    # running, but only when a full batch (max_batch_size requests) is waiting: a scorer that
-    # queues its batches (a model process) then starts the next one the moment the last ends,
-    # instead of idling while the event loop delivers results and forms the next batch, and
-    # below saturation nothing waits behind a batch formed early. The executor needs as many threads.
-    max_in_flight: int = 1
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
@@ -51,8 +43,6 @@ class BatcherSettings:
             raise ValueError(f"max_queue must be at least 1, got {self.max_queue}")
         if not 0 <= self.max_padding <= 1:
             raise ValueError(f"max_padding must be between 0 and 1, got {self.max_padding}")
-        if self.max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be at least 1, got {self.max_in_flight}")
 
 
 class QueueFull(Exception):
@@ -124,38 +114,27 @@ class _Pending:
 
 
 ScoreFn = Callable[[Sequence[Sequence[int]]], list[R]]
-AsyncScoreFn = Callable[[Sequence[Sequence[int]]], Awaitable[list[R]]]
 
 
 class DynamicBatcher(Generic[R]):
-    """Batches token id sequences for ``score_fn``, which runs on ``executor`` or on the loop.
+    """Batches token id sequences for ``score_fn``, which runs on ``executor``, one batch at a time.
 
     Args:
         score_fn: scores a list of token id sequences, returning one result per sequence in
-            order: a plain function (e.g. :meth:`abkit.serving.scorer.HFScorer.score`), run on
-            ``executor``, or a coroutine function (e.g.
-            :meth:`abkit.serving.model_process.ProcessScorer.score_async`), awaited on the
-            event loop; it must then not block it.
-        executor: where a plain ``score_fn`` runs; a single-thread executor is the model worker
-            (several batchers may share it so that models on one GPU take turns). Unused (None)
-            for a coroutine function.
+            order (e.g. :meth:`abkit.serving.scorer.HFScorer.score`).
+        executor: where ``score_fn`` runs; a single-thread executor is the model worker (several
+            batchers may share it so that models on one device take turns).
         settings: batch caps, wait and queue bound.
         observer: optional metrics sink.
-
-    Raises:
-        ValueError: a plain ``score_fn`` without an executor.
     """
 
     def __init__(
         self,
-        score_fn: ScoreFn[R] | AsyncScoreFn[R],
-        executor: Executor | None,
+        score_fn: ScoreFn[R],
+        executor: Executor,
         settings: BatcherSettings | None = None,
         observer: BatchObserver | None = None,
     ):
-        self._on_loop = inspect.iscoroutinefunction(score_fn)
-        if executor is None and not self._on_loop:
-            raise ValueError("DynamicBatcher: a plain score_fn runs on an executor; none was given")
         self.score_fn = score_fn
         self.executor = executor
         self.settings = settings or BatcherSettings()
@@ -163,8 +142,6 @@ class DynamicBatcher(Generic[R]):
         self._pending: list[_Pending] = []
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
-        self._in_flight: set[asyncio.Task] = set()  # batches handed to score_fn and not yet back
-        self._last_finished = 0.0  # time.monotonic() when the last batch came back
         self._stopping = False
 
     @property
@@ -253,25 +230,17 @@ class DynamicBatcher(Generic[R]):
             except TimeoutError:
                 return
 
-    def _can_start_batch(self) -> bool:
-        if not self._pending:
-            return False
-        if not self._in_flight:
-            return True
-        return len(self._in_flight) < self.settings.max_in_flight and len(self._pending) >= self.settings.max_batch_size
-
     async def _run(self) -> None:
         assert self._wakeup is not None
-        loop = asyncio.get_running_loop()
         settings = self.settings
         while True:
-            if not self._can_start_batch():
-                if self._stopping and not self._pending and not self._in_flight:
+            if not self._pending:
+                if self._stopping:
                     return
                 self._wakeup.clear()
-                await self._wakeup.wait()  # set by submit_nowait, stop and every finished batch
+                await self._wakeup.wait()  # set by submit_nowait and stop
                 continue
-            if settings.max_wait_s > 0 and not self._in_flight:
+            if settings.max_wait_s > 0:
                 await self._wait_for_fuller_batch()
             self._drop_stale()
             if not self._pending:
@@ -285,25 +254,14 @@ class DynamicBatcher(Generic[R]):
             chosen_set = set(chosen)
             batch = [self._pending[i] for i in chosen]
             self._pending = [item for i, item in enumerate(self._pending) if i not in chosen_set]
-            task = loop.create_task(self._score(batch), name="abkit-batch")
-            self._in_flight.add(task)
-            task.add_done_callback(self._batch_done)
-
-    def _batch_done(self, task: asyncio.Task) -> None:
-        self._in_flight.discard(task)
-        assert self._wakeup is not None
-        self._wakeup.set()
+            await self._score(batch)
 
     async def _score(self, batch: list[_Pending]) -> None:
         """Run one batch on the executor and resolve its requests' futures."""
         loop = asyncio.get_running_loop()
-        handed_over = time.monotonic()
+        started = time.monotonic()
         try:
-            sequences = [item.token_ids for item in batch]
-            if self._on_loop:
-                results = await self.score_fn(sequences)  # type: ignore[misc]
-            else:
-                results = await loop.run_in_executor(self.executor, self.score_fn, sequences)
+            results = await loop.run_in_executor(self.executor, self.score_fn, [item.token_ids for item in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"scorer returned {len(results)} results for {len(batch)} inputs")
         except Exception as error:  # a failed forward pass fails its requests, not the loop
@@ -311,12 +269,7 @@ class DynamicBatcher(Generic[R]):
                 if not item.future.done():
                     item.future.set_exception(error)
             return
-        finished = time.monotonic()
-        # A scorer that runs batches one at a time in the order handed over (a model process)
-        # starts a batch handed over while another ran when that one comes back.
-        started = max(handed_over, self._last_finished)
-        self._last_finished = finished
-        inference_s = finished - started
+        inference_s = time.monotonic() - started
         queue_s = [started - item.enqueued for item in batch]
         for item, result, waited in zip(batch, results, queue_s, strict=True):
             if not item.future.done():

@@ -1,18 +1,11 @@
 """The garbage collector of a long-running serving process.
 
 Once torch, transformers and a model are loaded, the interpreter tracks about half a million
-container objects that live as long as the process. CPython's collector rescans them all in
-every full (generation 2) collection: about 250 ms with the GIL held on a 2-core machine,
-every few seconds under load, a stall every in-flight request pays. Young collections
-(generation 0, every 700 net allocations by default, so every few requests here) add about
-0.05 ms per request.
-
-:func:`settle_heap` is run once after the models are loaded: one full collection, then
-``gc.freeze()`` moves every surviving object into the permanent generation, which no later
-collection scans (the technique Instagram described for its Django fleet, and what the
-CPython docs advise for servers: https://docs.python.org/3/library/gc.html#gc.freeze). The
-young threshold is then raised so that collections run per thousands of requests instead of
-per few; reference cycles made while serving are still collected, later.
+objects that live as long as the process, and every full collection rescans them (about
+250 ms with the GIL held on the 2-core development machine, every few seconds under load).
+:func:`settle_heap` runs once after loading: one collection, then ``gc.freeze()`` moves the
+survivors into the permanent generation that no later collection scans (as the CPython docs
+advise for servers), and young collections run per thousands of requests instead of per few.
 """
 
 from __future__ import annotations

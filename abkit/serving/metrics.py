@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from prometheus_client import GC_COLLECTOR, PROCESS_COLLECTOR, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -17,9 +16,6 @@ from prometheus_client.registry import Collector
 
 from abkit.serving.token_cache import CachingTokenizer
 from abkit.serving.writer import EventWriter
-
-if TYPE_CHECKING:  # the scorer module imports torch; metrics only read the figures
-    from abkit.serving.scorer import ForwardTime
 
 # Latency buckets from 1 ms to 10 s: the published budget is 100 ms.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -33,12 +29,10 @@ class _StateCollector(Collector):
         queue_sizes: Callable[[], dict[str, int]],
         writer: EventWriter,
         token_caches: Callable[[], dict[str, CachingTokenizer]],
-        forward_times: Callable[[], dict[str, ForwardTime]],
     ):
         self._queue_sizes = queue_sizes
         self._writer = writer
         self._token_caches = token_caches
-        self._forward_times = forward_times
 
     def collect(self) -> Iterable:
         queue = GaugeMetricFamily("abkit_queue_size", "Requests waiting for a forward pass.", labels=["model_version"])
@@ -52,10 +46,19 @@ class _StateCollector(Collector):
         yield GaugeMetricFamily(
             "abkit_event_db_up", "1 when the last database operation succeeded.", value=int(writer.db_up)
         )
-        written = CounterMetricFamily("abkit_events_written", "Events committed to the store.", labels=["kind"])
-        for kind, count in writer.written.items():
-            written.add_metric([kind], count)
-        yield written
+        for name, help_text, counts in (
+            ("abkit_events_written", "New events committed to the store.", writer.written),
+            ("abkit_events_duplicates", "Events stored already with the same content (retries).", writer.duplicates),
+            (
+                "abkit_events_conflicts",
+                "Events whose id is stored with other content: not written, filed in rejects.",
+                writer.conflicts,
+            ),
+        ):
+            family = CounterMetricFamily(name, help_text, labels=["kind"])
+            for kind, count in counts.items():
+                family.add_metric([kind], count)
+            yield family
         yield CounterMetricFamily(
             "abkit_event_db_errors", "Failed database operations (retried).", value=writer.write_failures
         )
@@ -77,19 +80,6 @@ class _StateCollector(Collector):
             misses.add_metric([version], cache.misses)
             entries.add_metric([version], len(cache))
         yield from (hits, misses, entries)
-        batches = CounterMetricFamily(
-            "abkit_model_forward_batches", "Batches the model scored, counted where it runs.", labels=["model_version"]
-        )
-        seconds = CounterMetricFamily(
-            "abkit_model_forward_seconds",
-            "Seconds the model spent on its batches, timed where it runs (the model process or the worker "
-            "thread); abkit_inference_duration_seconds less this is what handing batches over costs.",
-            labels=["model_version"],
-        )
-        for version, forward in self._forward_times().items():
-            batches.add_metric([version], forward.batches)
-            seconds.add_metric([version], forward.seconds)
-        yield from (batches, seconds)
         yield GaugeMetricFamily(
             "abkit_gc_frozen_objects",
             "Objects in the garbage collector's permanent generation (abkit.serving.heap.settle_heap).",
@@ -145,11 +135,9 @@ class ServiceMetrics:
         queue_sizes: Callable[[], dict[str, int]],
         writer: EventWriter,
         token_caches: Callable[[], dict[str, CachingTokenizer]] = dict,
-        forward_times: Callable[[], dict[str, ForwardTime]] = dict,
     ) -> None:
-        """Report queue sizes, the event writer's state, the token caches and the models' own
-        forward-pass time at every scrape."""
-        self.registry.register(_StateCollector(queue_sizes, writer, token_caches, forward_times))
+        """Report queue sizes, the event writer's state and the token caches at every scrape."""
+        self.registry.register(_StateCollector(queue_sizes, writer, token_caches))
 
     def on_batch(self, size: int, padded_tokens: int, inference_s: float, queue_s: Sequence[float]) -> None:
         self.batch_size.observe(size)

@@ -9,11 +9,10 @@ numbers come back to the host.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import torch
 
@@ -49,22 +48,6 @@ class TopK:
         return tuple(s.score for s in self.suggestions)
 
 
-@dataclass(frozen=True)
-class ForwardTime:
-    """Batches a model scored and the seconds it spent on them, timed where the model runs.
-
-    Against the service's inference time (from handing a batch over to its results on the
-    event loop), the difference is what the hand-over costs: a thread or a process waking,
-    the socket to a model process.
-    """
-
-    batches: int = 0
-    seconds: float = 0.0
-
-    def plus(self, seconds: float) -> ForwardTime:
-        return ForwardTime(self.batches + 1, self.seconds + seconds)
-
-
 class Scorer(Protocol):
     """What the batcher and the service need from a model."""
 
@@ -78,73 +61,6 @@ class Scorer(Protocol):
     def score(self, sequences: Sequence[Sequence[int]]) -> list[TopK]:
         """Top-k templates of each token id sequence, in input order."""
         ...
-
-
-class BackendTokenizer:
-    """A fast tokenizer's Rust backend called directly, for :func:`abkit.text.window_token_ids`.
-
-    Gives the ids the Hugging Face ``tokenizer(texts, add_special_tokens=...)`` call gives
-    (it calls the same backend), without that call's Python bookkeeping, which cost more
-    than the encoding itself for a few short messages. Works on a copy of the backend with
-    truncation and padding off, as the Hugging Face call sets them for a plain call.
-
-    A few short texts, a request's new messages, are encoded one by one with ``encode``, which
-    keeps the GIL, not with ``encode_batch``, which releases it: a service has other threads
-    (the event writer), and getting the GIL back from a busy one takes up to the interpreter's
-    switch interval, far longer than encoding a message. Beside a busy thread, one new message
-    took 0.70 ms through ``encode_batch`` and 0.03 ms through ``encode``
-    (``bench/bench_tokenizer_gil.py``). Texts longer than :attr:`HOLD_GIL_CHARS` in all go
-    through ``encode_batch``: their encoding outlasts a switch interval, and one call that lets
-    the other threads run meanwhile beats many calls that each other thread may interrupt.
-    """
-
-    HOLD_GIL_CHARS = 4096  # about 1 ms of encoding (0.25 us a character, simulated messages)
-
-    def __init__(self, tokenizer: Any):
-        from tokenizers import Tokenizer
-
-        self._backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
-        self._backend.no_truncation()
-        self._backend.no_padding()
-
-    @classmethod
-    def wrap(cls, tokenizer: Any) -> Any:
-        """The fast path for a fast (Rust-backed) tokenizer; any other tokenizer as it is."""
-        return cls(tokenizer) if getattr(tokenizer, "is_fast", False) else tokenizer
-
-    def __call__(self, text: list[str], *, add_special_tokens: bool = True) -> dict[str, list[list[int]]]:
-        if sum(map(len, text)) <= self.HOLD_GIL_CHARS:
-            encode = self._backend.encode
-            return {"input_ids": [encode(item, add_special_tokens=add_special_tokens).ids for item in text]}
-        encodings = self._backend.encode_batch(text, add_special_tokens=add_special_tokens)
-        return {"input_ids": [encoding.ids for encoding in encodings]}
-
-
-class MessageEncoder:
-    """A serving directory's input side: its version, tokenizer and token budget, messages to ids.
-
-    One place turns a request's messages into the token ids a model scores, whether the model
-    runs on a thread of this process (:class:`HFScorer`) or in a child process
-    (:class:`~abkit.serving.model_process.ProcessScorer`).
-
-    Args:
-        directory: a serving directory.
-        token_cache_messages: messages whose token ids are kept for later requests
-            (:class:`~abkit.serving.token_cache.CachingTokenizer`; 0: none).
-    """
-
-    def __init__(self, directory: str | Path, *, token_cache_messages: int = DEFAULT_CACHE_MESSAGES):
-        from transformers import AutoTokenizer
-
-        metadata = read_metadata(directory)
-        self.model_version = metadata.model_version
-        self.max_tokens = metadata.max_tokens
-        self.tokenizer = AutoTokenizer.from_pretrained(directory)
-        self.token_cache = CachingTokenizer(BackendTokenizer.wrap(self.tokenizer), token_cache_messages)
-
-    def encode(self, messages: Sequence[Message]) -> list[int]:
-        """The most recent whole messages that fit the model's token budget (see :func:`window_token_ids`)."""
-        return window_token_ids(messages, self.token_cache, self.max_tokens)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -182,7 +98,8 @@ class HFScorer:
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         dtype: ``auto`` (bf16/fp16 on CUDA, float32 on CPU), ``float32``, ``float16``, ``bfloat16``.
         top_k: how many templates to return.
-        token_cache_messages: as for :class:`MessageEncoder`.
+        token_cache_messages: messages whose token ids are kept for later requests
+            (:class:`~abkit.serving.token_cache.CachingTokenizer`; 0: none).
     """
 
     def __init__(
@@ -194,14 +111,14 @@ class HFScorer:
         top_k: int = TOP_K,
         token_cache_messages: int = DEFAULT_CACHE_MESSAGES,
     ):
-        from transformers import AutoModelForSequenceClassification
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.directory = Path(directory)
-        self._input = MessageEncoder(self.directory, token_cache_messages=token_cache_messages)
-        self.token_cache = self._input.token_cache
-        self.model_version = self._input.model_version
-        self.max_tokens = self._input.max_tokens
-        self.tokenizer = self._input.tokenizer
+        metadata = read_metadata(self.directory)
+        self.model_version = metadata.model_version
+        self.max_tokens = metadata.max_tokens
+        self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
+        self.token_cache = CachingTokenizer(self.tokenizer, token_cache_messages)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         model = AutoModelForSequenceClassification.from_pretrained(self.directory, dtype=self.dtype)
@@ -220,14 +137,13 @@ class HFScorer:
         # then runs its causal kernel instead of applying a [batch, 1, length, length] mask.
         # Checked on this model rather than assumed for every decoder.
         self.mask_free = self._decoder_head is not None and self._padding_is_invisible()
-        # Replaced (never mutated) after each batch, so a reader on another thread sees whole figures.
-        self.forward_time = ForwardTime()
         log.debug(
             "%s: forward passes %s the attention mask", self.model_version, "without" if self.mask_free else "with"
         )
 
     def encode(self, messages: Sequence[Message]) -> list[int]:
-        return self._input.encode(messages)
+        """The most recent whole messages that fit the model's token budget (see :func:`window_token_ids`)."""
+        return window_token_ids(messages, self.token_cache, self.max_tokens)
 
     def batch(self, sequences: Sequence[Sequence[int]]) -> TokenBatch:
         return TokenBatch.from_sequences(sequences, self.pad_token_id)
@@ -259,13 +175,11 @@ class HFScorer:
 
     @torch.inference_mode()
     def score(self, sequences: Sequence[Sequence[int]]) -> list[TopK]:
-        started = time.perf_counter()
         logits = self.logits(self.batch(sequences))
         # Softmax in float32 whatever the model dtype, then top-k, all on the device.
         probabilities = torch.softmax(logits.float(), dim=-1)
         values, indices = torch.topk(probabilities, self.top_k, dim=-1)
         top_scores, top_indices = values.cpu().tolist(), indices.cpu().tolist()  # waits for the device
-        self.forward_time = self.forward_time.plus(time.perf_counter() - started)
         return [
             TopK(tuple(Suggestion(self.labels[i], float(v)) for i, v in zip(row_i, row_v, strict=True)))
             for row_i, row_v in zip(top_indices, top_scores, strict=True)
@@ -285,7 +199,6 @@ class HFScorer:
                 self.score([[token] * min(length, self.max_tokens)] * size)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        self.forward_time = ForwardTime()  # count requests only
 
 
 def hf_model_slot(
@@ -293,44 +206,16 @@ def hf_model_slot(
     *,
     device: str = "auto",
     dtype: str = "auto",
-    process: bool = False,
-    cpu_threads: int = 0,
     token_cache_messages: int = DEFAULT_CACHE_MESSAGES,
-    tune_malloc: bool = True,
-    spin_ms: float = 0.0,
 ):  # type: ignore[no-untyped-def]
     """A :class:`~abkit.serving.service.ModelSlot` loading ``directory`` with :class:`HFScorer`.
 
     The version comes from ``abkit_model.json`` without loading the weights, so the
     experiment can be checked before the (slow) load starts.
-
-    Args:
-        process: run the model in a child process
-            (:class:`~abkit.serving.model_process.ProcessScorer`) instead of a thread of this one.
-        cpu_threads: torch intra-op threads of the child (``process`` only; 0: torch's default).
-        token_cache_messages: as for :class:`MessageEncoder`.
-        tune_malloc: as for :class:`~abkit.serving.model_process.ProcessScorer` (``process`` only:
-            an in-process model shares the caller's allocator, which the caller sets up).
-        spin_ms: as for :class:`~abkit.serving.model_process.ProcessScorer` (``process`` only).
     """
     from abkit.serving.service import ModelSlot
 
     version = read_metadata(directory).model_version
-    if process:
-        from abkit.serving.model_process import ProcessScorer
-
-        return ModelSlot(
-            version,
-            lambda: ProcessScorer(
-                directory,
-                device=device,
-                dtype=dtype,
-                cpu_threads=cpu_threads,
-                token_cache_messages=token_cache_messages,
-                tune_malloc=tune_malloc,
-                spin_ms=spin_ms,
-            ),
-        )
     return ModelSlot(
         version, lambda: HFScorer(directory, device=device, dtype=dtype, token_cache_messages=token_cache_messages)
     )

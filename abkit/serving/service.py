@@ -8,7 +8,6 @@ the event buffer has room, so every acknowledged request has its event kept.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 import uuid
@@ -16,23 +15,24 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from abkit.assignment import ExperimentConfig
 from abkit.assignment.config import HOLDOUT
 from abkit.events import columns as c
 from abkit.events.validate import MAX_NAME_LENGTH
 from abkit.serving.batcher import BatcherSettings, BatcherStopped, DeadlinePassed, DynamicBatcher, QueueFull
+from abkit.serving.errors import ServiceError
+from abkit.serving.event_log import log_event
 from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
 from abkit.serving.schemas import CaseRequest, SelectionRequest, SuggestRequest
-from abkit.serving.scorer import ForwardTime, Scorer, TopK
+from abkit.serving.scorer import Scorer, TopK
 from abkit.serving.token_cache import CachingTokenizer
-from abkit.serving.writer import BufferFull, EventWriter
+from abkit.serving.writer import EventWriter
 from abkit.text import MessageError, parse_messages
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,10 @@ class ServiceSettings:
     deadline_s: float = 2.0  # default time a suggest request may take before a 504
     retry_after_s: int = 1  # Retry-After sent with 429 and 503
     shutdown_flush_timeout_s: float = 30.0  # how long shutdown retries writing buffered events
+    # Acknowledge a selection or case only once its transaction has committed (docs/serving.md,
+    # "Durability"); False acknowledges it from the writer's memory, as predictions always are.
+    durable_events: bool = True
+    durable_timeout_s: float = 5.0  # wait for the commit this long, then 503 (the event stays queued)
     # After loading, freeze the heap and make young GC collections rare (abkit.serving.heap).
     # Process-wide, so off by default for a service embedded in another program; `abkit serve` sets it.
     settle_heap: bool = False
@@ -54,17 +58,6 @@ class ModelSlot:
 
     model_version: str
     load: Callable[[], Scorer]
-
-
-class ServiceError(Exception):
-    """A request the service answers with an error status and a clear message."""
-
-    def __init__(self, status: int, detail: str, *, retry_after: int | None = None, errors: list | None = None):
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.retry_after = retry_after
-        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -174,7 +167,7 @@ class SuggestionService:
         self.writer = writer
         self.settings = settings or ServiceSettings()
         self.metrics = metrics or ServiceMetrics()
-        self.metrics.watch(self.queue_sizes, writer, self.token_caches, self.forward_times)
+        self.metrics.watch(self.queue_sizes, writer, self.token_caches)
         self.scorers: dict[str, Scorer] = {}
         self.batchers: dict[str, DynamicBatcher[TopK]] = {}
         # One model worker thread: models sharing a device take turns rather than contend.
@@ -206,8 +199,9 @@ class SuggestionService:
             log.exception("loading the models failed")
             return
         for version, scorer in self.scorers.items():
-            score_fn, executor, settings = self._score_path(scorer)
-            batcher: DynamicBatcher[TopK] = DynamicBatcher(score_fn, executor, settings, observer=self.metrics)
+            batcher: DynamicBatcher[TopK] = DynamicBatcher(
+                scorer.score, self._executor, self.settings.batcher, observer=self.metrics
+            )
             batcher.start()
             self.batchers[version] = batcher
         if self.settings.settle_heap:
@@ -215,21 +209,6 @@ class SuggestionService:
             log.info("heap settled: %d objects frozen, GC thresholds %s", heap.frozen_objects, heap.thresholds)
         self.loaded = True
         log.info("serving %s under experiment %s", list(self.scorers), self.experiment.name)
-
-    def _score_path(self, scorer: Scorer) -> tuple[Any, ThreadPoolExecutor | None, BatcherSettings]:
-        """How a model's batches are scored: (score function, executor or None, batcher settings).
-
-        A model process (``score_async``) is awaited on the event loop, with up to
-        ``concurrent_batches`` batches in flight, so that served models run side by side. Every
-        other model, and every model when batches are one at a time and several are served,
-        runs on the one worker thread, where models take turns.
-        """
-        limit = self.settings.batcher.max_in_flight
-        score_async = getattr(scorer, "score_async", None)
-        if score_async is not None and (limit > 1 or len(self.models) == 1):
-            in_flight = min(int(getattr(scorer, "concurrent_batches", 1)), limit)
-            return score_async, None, dataclasses.replace(self.settings.batcher, max_in_flight=in_flight)
-        return scorer.score, self._executor, dataclasses.replace(self.settings.batcher, max_in_flight=1)
 
     async def stop(self) -> int:
         """Finish queued requests, flush the events, release the worker.
@@ -245,10 +224,6 @@ class SuggestionService:
         loop = asyncio.get_running_loop()
         left = await loop.run_in_executor(None, self.writer.close, self.settings.shutdown_flush_timeout_s)
         self._executor.shutdown(wait=True)
-        for scorer in self.scorers.values():
-            close = getattr(scorer, "close", None)  # a model process (ProcessScorer) is stopped here
-            if close is not None:
-                close()
         return left
 
     # -- state -------------------------------------------------------------------------
@@ -256,18 +231,10 @@ class SuggestionService:
     def queue_sizes(self) -> dict[str, int]:
         return {version: batcher.queue_size for version, batcher in self.batchers.items()}
 
-    def _per_model(self, attribute: str, kind: type[T]) -> dict[str, T]:
-        """``scorer.<attribute>`` of each loaded model whose scorer has one of ``kind``."""
-        found = {version: getattr(scorer, attribute, None) for version, scorer in list(self.scorers.items())}
-        return {version: value for version, value in found.items() if isinstance(value, kind)}
-
     def token_caches(self) -> dict[str, CachingTokenizer]:
-        """The token id cache of each loaded model that has one (HFScorer and ProcessScorer do)."""
-        return self._per_model("token_cache", CachingTokenizer)
-
-    def forward_times(self) -> dict[str, ForwardTime]:
-        """Each loaded model's own forward-pass count and seconds, where its scorer keeps them."""
-        return self._per_model("forward_time", ForwardTime)
+        """The token id cache of each loaded model that has one (HFScorer does)."""
+        found = {version: getattr(scorer, "token_cache", None) for version, scorer in list(self.scorers.items())}
+        return {version: cache for version, cache in found.items() if isinstance(cache, CachingTokenizer)}
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Whether the service can take traffic, and why not."""
@@ -276,11 +243,6 @@ class SuggestionService:
             problems.append(f"model load failed: {self.load_error}")
         elif not self.loaded:
             problems.append("models are loading")
-        for version, scorer in self.scorers.items():
-            # A model in a child process (ProcessScorer) can die on its own (killed, out of memory):
-            # every request would fail, so say so and let the orchestrator restart the service.
-            if getattr(scorer, "alive", True) is False:
-                problems.append(f"model {version}: its model process has exited")
         if not self.writer.db_up:
             problems.append(f"event database unavailable: {self.writer.last_error or 'not yet reached'}")
         if not self.writer.has_room():
@@ -390,8 +352,15 @@ class SuggestionService:
             return f"model failed to load: {self.load_error}"
         return "model is loading; not ready yet"
 
-    def log_selection(self, request: SelectionRequest) -> dict[str, str]:
-        """Buffer a selection event; returns its id, experiment, arm and model version."""
+    async def log_selection(self, request: SelectionRequest) -> dict[str, str]:
+        """Log a selection event; returns its id, experiment, arm and model version.
+
+        With ``durable_events`` (the default) it returns once the event is committed.
+
+        Raises:
+            ServiceError: 503 buffer full or no commit within ``durable_timeout_s``; 409 its
+                ``selection_id`` is stored with other content.
+        """
         arm, version = self.arm_of(request.advocate_id, request.case_id)
         event: dict[str, Any] = {
             c.SELECTION_ID: request.selection_id or uuid.uuid4().hex,
@@ -406,7 +375,7 @@ class SuggestionService:
             c.CREATED_AT: request.created_at or _utcnow(),
             c.PREDICTION_ID: request.prediction_id,
         }
-        self._put("selection", event)
+        await self._log("selection", event)
         return {
             "selection_id": event[c.SELECTION_ID],
             "experiment": self.experiment.name,
@@ -414,20 +383,23 @@ class SuggestionService:
             "model_version": version,
         }
 
-    def log_case(self, request: CaseRequest) -> dict[str, str]:
-        """Buffer a case event (handle time of a closed case)."""
+    async def log_case(self, request: CaseRequest) -> dict[str, str]:
+        """Log a case event (handle time of a closed case); durable like :meth:`log_selection`."""
         event = {
             c.CASE_ID: request.case_id,
             c.HANDLE_TIME_S: request.handle_time_s,
             c.CLOSED_AT: request.closed_at or _utcnow(),
         }
-        self._put("case", event)
+        await self._log("case", event)
         return {"case_id": request.case_id}
 
-    def _put(self, kind: c.EventKind, event: dict[str, Any]) -> None:
-        try:
-            self.writer.put(kind, event)
-        except BufferFull as error:
-            raise ServiceError(
-                503, f"event buffer full: {error}; try again later", retry_after=self.settings.retry_after_s
-            ) from None
+    async def _log(self, kind: c.EventKind, event: dict[str, Any]) -> None:
+        settings = self.settings
+        await log_event(
+            self.writer,
+            kind,
+            event,
+            durable=settings.durable_events,
+            timeout_s=settings.durable_timeout_s,
+            retry_after=settings.retry_after_s,
+        )

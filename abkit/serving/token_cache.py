@@ -1,12 +1,10 @@
 """A bounded cache of each message's token ids, in front of the serving tokenizer.
 
-An advocate's tool sends the whole conversation with every new customer message, so all
-but the newest message of a request were tokenized for an earlier one, and template replies
-recur verbatim across cases. Each message is tokenized on its own
+An advocate's tool sends the whole conversation with every new customer message, and
+template replies recur verbatim across cases. Each message is tokenized on its own
 (:func:`abkit.text.window_token_ids`), so its ids depend only on its text: a cache keyed by
-text gives the ids a fresh encoding gives, and a request then pays the tokenizer for its new
-messages only (a full 512-token window of about 28 messages cost the event loop about
-0.8 ms on the development machine, one new message a few tens of microseconds).
+text gives the ids a fresh encoding gives, and a request pays the tokenizer for its new
+messages only.
 """
 
 from __future__ import annotations

@@ -8,6 +8,13 @@ retries the same batch with exponential backoff; writes are idempotent by event 
 retry after an ambiguous failure stores nothing twice. The buffer is bounded for admission:
 once it holds ``max_pending`` events, :meth:`EventWriter.has_room` says no and the service
 refuses new requests (HTTP 503) instead of accepting events it might have to drop.
+
+Durability: an event put with ``on_commit`` is written without waiting for a fuller batch
+and its callback is told, from the writer thread, once its transaction has committed (or why
+it was not stored). The service uses it to acknowledge selections and cases only once they
+are in the database (docs/serving.md, "Durability"); events put without it (predictions) are
+acknowledged from memory and a crash (SIGKILL, OOM kill, power loss) loses those still
+buffered, at most about ``flush_interval_s`` plus one write's worth.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import Any
 from sqlalchemy import text
 
 from abkit.events import EventError, EventStore
-from abkit.events.columns import EVENT_KINDS, EventKind
+from abkit.events.columns import EVENT_KINDS, ID_COLUMN_BY_KIND, EventKind
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +67,26 @@ def _json_default(value: object) -> str:
 
 class BufferFull(Exception):
     """The event buffer is at its bound; the event was not accepted."""
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What became of one event put with ``on_commit``.
+
+    Attributes:
+        stored: the event, or the same event sent before, is committed to the database.
+        conflict_fields: when not stored because its id is stored with other content, the
+            columns that differ (the stored event is kept; the store files this one in ``rejects``).
+        detail: why it was not stored, in words.
+    """
+
+    stored: bool
+    conflict_fields: tuple[str, ...] = ()
+    detail: str | None = None
+
+
+CommitCallback = Callable[[WriteOutcome], None]
+_STORED = WriteOutcome(stored=True)
 
 
 class EventWriter:
@@ -95,9 +122,13 @@ class EventWriter:
         self._flushing = 0
         self._thread: threading.Thread | None = None
         self._next_kind = 0
+        # Callbacks of events put with on_commit, by the identity of the buffered dict.
+        self._waiters: dict[int, CommitCallback] = {}
         # Read by the metrics collector.
         self.db_up = False
         self.written: dict[str, int] = dict.fromkeys(EVENT_KINDS, 0)
+        self.duplicates: dict[str, int] = dict.fromkeys(EVENT_KINDS, 0)  # the same event again (retries)
+        self.conflicts: dict[str, int] = dict.fromkeys(EVENT_KINDS, 0)  # an id stored with other content
         self.write_failures = 0
         self.rejected = 0
         self.last_error: str | None = None
@@ -113,12 +144,22 @@ class EventWriter:
         """Whether ``events`` more may be accepted without passing ``max_pending``."""
         return self._pending + events <= self.settings.max_pending and not self._closing
 
-    def put(self, kind: EventKind, event: Mapping[str, Any], *, force: bool = False) -> None:
+    def put(
+        self,
+        kind: EventKind,
+        event: Mapping[str, Any],
+        *,
+        force: bool = False,
+        on_commit: CommitCallback | None = None,
+    ) -> None:
         """Buffer one event for writing.
 
         Args:
             force: accept even above ``max_pending`` (for an event whose request was admitted
                 by :meth:`has_room` before its work started: it is never dropped).
+            on_commit: called on the writer thread with the event's :class:`WriteOutcome`
+                once its transaction committed; the event is then written without waiting
+                for a fuller batch (events waiting together share one commit).
 
         Raises:
             BufferFull: the buffer is at its bound (and ``force`` is False), or the writer is closed.
@@ -128,12 +169,16 @@ class EventWriter:
                 raise BufferFull("the event writer is shutting down")
             if not force and self._pending >= self.settings.max_pending:
                 raise BufferFull(f"{self._pending} events waiting to be written")
-            self._buffers[kind].append(dict(event))
+            buffered = dict(event)
+            self._buffers[kind].append(buffered)
             self._pending += 1
-            # Wake the writer only when it has something to do: the first event after idle, or a
-            # full batch (it times out on its own for a partial one). A wake-up per event made
-            # the writer thread contend for the GIL with the request handlers on every request.
-            if self._pending == 1 or self._pending >= self.settings.batch_size:
+            if on_commit is not None:
+                self._waiters[id(buffered)] = on_commit
+            # Wake the writer only when it has something to do: the first event after idle, a
+            # full batch, or an event someone waits for (it times out on its own for a partial
+            # batch). A wake-up per event made the writer thread contend for the GIL with the
+            # request handlers on every request.
+            if self._pending == 1 or self._pending >= self.settings.batch_size or on_commit is not None:
                 self._lock.notify()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -174,6 +219,10 @@ class EventWriter:
         if self._thread is not None:
             self._thread.join(5.0)
             self._thread = None
+        with self._lock:
+            waiting, self._waiters = list(self._waiters.values()), {}
+        for callback in waiting:
+            callback(WriteOutcome(stored=False, detail="the event writer closed before the database committed it"))
         if not flushed:
             for kind, buffer in self._buffers.items():
                 if buffer:
@@ -213,13 +262,24 @@ class EventWriter:
                 return kind, [buffer[i] for i in range(size)]
         return None
 
-    def _committed(self, kind: EventKind, count: int) -> None:
+    def _committed(self, kind: EventKind, batch: list[dict[str, Any]], outcomes: dict[int, WriteOutcome]) -> None:
+        """Drop a committed batch from the buffer and tell whoever waits for its events.
+
+        Args:
+            outcomes: by position in the batch, the events not stored as given (others are stored).
+        """
         with self._lock:
             buffer = self._buffers[kind]
-            for _ in range(count):
+            for _ in range(len(batch)):
                 buffer.popleft()  # producers only append, so the batch is still at the front
-            self._pending -= count
+            self._pending -= len(batch)
+            callbacks = [
+                (self._waiters.pop(id(event), None), outcomes.get(i, _STORED)) for i, event in enumerate(batch)
+            ]
             self._lock.notify_all()
+        for callback, outcome in callbacks:
+            if callback is not None:
+                callback(outcome)
 
     def _ensure_store(self) -> EventStore:
         if self._store is None:
@@ -231,19 +291,39 @@ class EventWriter:
             self._ready = True
         return self._store
 
-    def _write(self, kind: EventKind, batch: list[dict[str, Any]]) -> None:
+    def _write(self, kind: EventKind, batch: list[dict[str, Any]]) -> dict[int, WriteOutcome]:
+        """Write one batch; return the outcome of each event not stored as given, by position."""
         store = self._ensure_store()
+        outcomes: dict[int, WriteOutcome] = {}
         try:
-            store.write(kind, batch)
+            results = [(0, store.write(kind, batch))]
         except EventError:
             # Events are validated before they are acknowledged, so this should not happen;
             # if it does, write one by one so that one bad event cannot block the rest.
-            for event in batch:
+            results = []
+            for index, event in enumerate(batch):
                 try:
-                    store.write(kind, [event])
+                    results.append((index, store.write(kind, [event])))
                 except EventError as error:
                     self.rejected += 1
-                    log.error("event writer: refused %s event %s: %s", kind, event, error)
+                    log.error("event writer: refused %s event %s: %s", kind, event.get(ID_COLUMN_BY_KIND[kind]), error)
+                    outcomes[index] = WriteOutcome(stored=False, detail=f"refused by the event store: {error}")
+        for offset, result in results:
+            self.written[kind] += result.accepted
+            self.duplicates[kind] += result.duplicates
+            self.conflicts[kind] += result.conflicts
+            for conflict in result.conflicting:
+                log.warning(
+                    "event writer: %s %s conflicts with the stored event (differs in %s); kept the first, filed the "
+                    "second in rejects",
+                    ID_COLUMN_BY_KIND[kind],
+                    conflict.event_id,
+                    ", ".join(conflict.fields),
+                )
+                outcomes[offset + conflict.row] = WriteOutcome(
+                    stored=False, conflict_fields=conflict.fields, detail=conflict.reason
+                )
+        return outcomes
 
     def _ping(self) -> None:
         try:
@@ -277,9 +357,15 @@ class EventWriter:
                         finally:
                             self._lock.acquire()
                     continue
-                # Let a partial batch fill for up to flush_interval_s, unless a flush is waiting.
+                # Let a partial batch fill for up to flush_interval_s, unless a flush or a
+                # durable event is waiting.
                 give_up = time.monotonic() + settings.flush_interval_s
-                while self._pending < settings.batch_size and not self._closing and not self._flushing:
+                while (
+                    self._pending < settings.batch_size
+                    and not self._closing
+                    and not self._flushing
+                    and not self._waiters
+                ):
                     remaining = give_up - time.monotonic()
                     if remaining <= 0:
                         break
@@ -289,7 +375,7 @@ class EventWriter:
                 continue
             kind, batch = taken
             try:
-                self._write(kind, batch)
+                outcomes = self._write(kind, batch)
             except Exception as error:  # database down or unreachable: keep the batch, back off
                 self._failed(error)
                 with self._lock:
@@ -300,5 +386,4 @@ class EventWriter:
                 continue
             self.db_up = True
             backoff = settings.backoff_initial_s
-            self.written[kind] += len(batch)
-            self._committed(kind, len(batch))
+            self._committed(kind, batch, outcomes)

@@ -6,13 +6,14 @@ statistics and these functions do the maths on the few numbers that come back. S
 
 from abkit.stats.accuracy import Proportion, TopKAccuracy, proportion, topk_accuracy
 from abkit.stats.cluster import ClusterSummary
-from abkit.stats.cuped import CupedResult, CupedSummary, cuped_delta
+from abkit.stats.cuped import CupedResult, CupedSummary, cuped_delta, cuped_result, pooled_theta
 from abkit.stats.delta import DeltaResult, mean_delta
 from abkit.stats.guardrail import GuardrailCheck, GuardrailResult, guardrail_check, handle_time_guardrail
 from abkit.stats.multiple import holm
 from abkit.stats.power import PowerResult, days_to_detect, design_effect, mde
 from abkit.stats.sequential import DEFAULT_N_STAR, SequentialResult, confidence_sequence, sequential_delta
 from abkit.stats.srm import DEFAULT_SRM_THRESHOLD, SrmResult, srm_test
+from abkit.stats.stratified import StratifiedSummary, stratified_summary
 from abkit.stats.summary import SampleSummary
 from abkit.stats.trend import TrendMethod, TrendResult, mann_kendall
 from abkit.stats.welch import WelchResult, clustered_welch, welch_from_moments, welch_test
@@ -31,6 +32,7 @@ __all__ = [
     "SampleSummary",
     "SequentialResult",
     "SrmResult",
+    "StratifiedSummary",
     "TopKAccuracy",
     "TrendMethod",
     "TrendResult",
@@ -38,6 +40,7 @@ __all__ = [
     "clustered_welch",
     "confidence_sequence",
     "cuped_delta",
+    "cuped_result",
     "days_to_detect",
     "design_effect",
     "guardrail_check",
@@ -45,10 +48,12 @@ __all__ = [
     "holm",
     "mann_kendall",
     "mde",
+    "pooled_theta",
     "mean_delta",
     "proportion",
     "sequential_delta",
     "srm_test",
+    "stratified_summary",
     "topk_accuracy",
     "welch_from_moments",
     "welch_test",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from abkit.stats.cluster import ClusterSummary
+from abkit.stats.stratified import StratifiedSummary
 from abkit.stats.summary import SampleSummary
 
-ArmSummary = SampleSummary | ClusterSummary
+ArmSummary = SampleSummary | ClusterSummary | StratifiedSummary
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class ArmMoments:
     shift: float
     offset: float
     variance_of_mean: float
-    dof: int
+    dof: float
 
 
 def arm_moments(summary: ArmSummary, label: str) -> ArmMoments | str:
@@ -36,7 +37,13 @@ def arm_moments(summary: ArmSummary, label: str) -> ArmMoments | str:
         if variance is None:
             return f"no interactions in {label}" if summary.k == 0 else f"only 1 interaction in {label}"
         return ArmMoments(summary.shift, summary.sum_y / summary.sum_n, variance, summary.k - 1)
-    raise TypeError(f"{label} must be a SampleSummary or ClusterSummary, got {type(summary).__name__}")
+    if isinstance(summary, StratifiedSummary):
+        if summary.variance_of_mean is None or summary.dof is None:
+            return summary.missing or f"no variance in {label}"
+        return ArmMoments(summary.shift, summary.offset, summary.variance_of_mean, summary.dof)
+    raise TypeError(
+        f"{label} must be a SampleSummary, ClusterSummary or StratifiedSummary, got {type(summary).__name__}"
+    )
 
 
 def arm_mean(summary: ArmSummary) -> tuple[float, float] | None:
@@ -45,7 +52,9 @@ def arm_mean(summary: ArmSummary) -> tuple[float, float] | None:
         return None if summary.n == 0 else (summary.shift, summary.total / summary.n)
     if isinstance(summary, ClusterSummary):
         return None if summary.sum_n == 0 else (summary.shift, summary.sum_y / summary.sum_n)
-    raise TypeError(f"expected a SampleSummary or ClusterSummary, got {type(summary).__name__}")
+    if isinstance(summary, StratifiedSummary):
+        return None if summary.units == 0 else (summary.shift, summary.offset)
+    raise TypeError(f"expected a SampleSummary, ClusterSummary or StratifiedSummary, got {type(summary).__name__}")
 
 
 def mean_difference(first: tuple[float, float], second: tuple[float, float]) -> float:

@@ -28,18 +28,17 @@ useless covariate leaves the CI as it was up to the Welch df.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from abkit.stats._checks import finite, level
-from abkit.stats._moments import ArmMoments, mean_difference
 from abkit.stats._result import ToDictMixin
 from abkit.stats.cluster import ClusterSummary
+from abkit.stats.delta import DeltaResult, mean_delta
 from abkit.stats.sequential import DEFAULT_N_STAR, SequentialResult, confidence_sequence
-from abkit.stats.welch import _welch
+from abkit.stats.welch import WelchResult, clustered_welch
 
 
 @dataclass(frozen=True)
@@ -102,6 +101,27 @@ class CupedSummary(ToDictMixin):
             sum_nxy=float(np.dot(nx, y)),
         )
 
+    def adjusted(self, theta: float) -> ClusterSummary:
+        """The interaction-level sums of the adjusted outcome z_i = y_i - theta n_i x_i.
+
+        The adjusted mean is r - theta xbar and its delta-method variance is
+        V_y - 2 theta C + theta**2 V_x, since z_i - r_z n_i = e_i - theta d_i; so every function of a
+        ClusterSummary (`mean_delta`, `clustered_welch`, stratification across phases, the confidence
+        sequence) works on the adjusted arm unchanged.
+        """
+        c = self.clusters
+        if c.k == 0:
+            return c
+        return ClusterSummary(
+            k=c.k,
+            sum_n=c.sum_n,
+            sum_y=c.sum_y - theta * self.sum_nx,
+            sum_n2=c.sum_n2,
+            sum_y2=max(c.sum_y2 - 2.0 * theta * self.sum_nxy + theta * theta * self.sum_n2x2, 0.0),
+            sum_ny=c.sum_ny - theta * self.sum_n2x,
+            shift=c.shift,
+        )
+
     def __add__(self, other: CupedSummary) -> CupedSummary:
         """Combine disjoint interactions, keeping the left shift: y_i' = y_i + n_i (shift_b - shift_a)."""
         if not isinstance(other, CupedSummary):
@@ -155,43 +175,76 @@ class CupedResult(ToDictMixin):
         return confidence_sequence(self.delta_s, self.se * self.se, self.units, n_star, confidence)
 
 
-@dataclass(frozen=True)
-class _ArmTerms:
-    """One arm's ratio means, delta-method (co)variances and dof."""
+def _covariate_moments(summary: CupedSummary) -> tuple[float, float] | None:
+    """(V_x, C) of one arm: the variance of its covariate mean and its covariance with the arm's mean.
 
-    shift: float
-    mean_y: float  # sum_y / sum_n, about the shift
-    mean_x: float  # sum_nx / sum_n
-    var_y: float
-    var_x: float
-    cov: float
-    dof: int
-
-    def adjusted(self, theta: float) -> ArmMoments:
-        variance = max(self.var_y - 2.0 * theta * self.cov + theta * theta * self.var_x, 0.0)
-        return ArmMoments(self.shift, self.mean_y - theta * self.mean_x, variance, self.dof)
-
-
-def _arm_terms(summary: CupedSummary, label: str) -> _ArmTerms | str:
+    None when the arm has fewer than 2 interactions (no variance to estimate).
+    """
     clusters = summary.clusters
-    if clusters.k == 0:
-        return f"no interactions in {label}"
     if clusters.k < 2:
-        return f"only 1 interaction in {label}"
+        return None
     total_n = clusters.sum_n
     r, xbar = clusters.sum_y / total_n, summary.sum_nx / total_n
     scale = clusters.k / (clusters.k - 1) / (total_n * total_n)
     # sum d^2 and sum e d with d_i = n_i (x_i - xbar), e_i = y_i - r n_i, expanded into the sums
     sum_d2 = max(summary.sum_n2x2 - 2.0 * xbar * summary.sum_n2x + xbar * xbar * clusters.sum_n2, 0.0)
     sum_ed = summary.sum_nxy - xbar * clusters.sum_ny - r * summary.sum_n2x + r * xbar * clusters.sum_n2
-    return _ArmTerms(
-        shift=clusters.shift,
-        mean_y=r,
-        mean_x=xbar,
-        var_y=scale * clusters.sum_sq_residual,
-        var_x=scale * sum_d2,
-        cov=scale * sum_ed,
-        dof=clusters.k - 1,
+    return scale * sum_d2, scale * sum_ed
+
+
+def pooled_theta(strata: Sequence[tuple[CupedSummary, CupedSummary]], weights: Sequence[float] | None = None) -> float:
+    """The theta that minimises the variance of the adjusted delta, pooled over arms and strata.
+
+    For one stratum (treatment, control): theta = (C_1 + C_0) / (V_x1 + V_x0). For strata (experiment
+    phases) combined with weights w_p (the stratified delta sum_p w_p delta_p, variance
+    sum_p w_p^2 V_p): theta = sum_p w_p^2 (C_1p + C_0p) / sum_p w_p^2 (V_x1p + V_x0p). Arms with fewer
+    than 2 interactions add nothing; 0 when the covariate does not vary (nothing to adjust by).
+
+    Args:
+        strata: (treatment, control) sums of each stratum.
+        weights: Weight of each stratum (normalising does not change theta); default all 1.
+    """
+    if weights is not None and len(weights) != len(strata):
+        raise ValueError(f"{len(strata)} strata but {len(weights)} weights")
+    numerator = denominator = 0.0
+    for index, pair in enumerate(strata):
+        weight = 1.0 if weights is None else finite(weights[index], "weight")
+        for summary in pair:
+            moments = _covariate_moments(summary)
+            if moments is not None:
+                denominator += weight * weight * moments[0]
+                numerator += weight * weight * moments[1]
+    return numerator / denominator if denominator > 0 else 0.0
+
+
+def cuped_result(
+    adjusted: DeltaResult, welch: WelchResult, unadjusted_variance: float | None, theta: float, units: int
+) -> CupedResult:
+    """Assemble a CupedResult from the delta and Welch test of adjusted summaries.
+
+    Args:
+        adjusted: `mean_delta` of the arms' `CupedSummary.adjusted(theta)` (or of their stratified
+            combination across phases).
+        welch: `clustered_welch` of the same adjusted summaries.
+        unadjusted_variance: Variance of the unadjusted delta (for `variance_reduction`); None if unknown.
+        theta: The theta used.
+        units: Interactions in both arms.
+    """
+    missing = adjusted.missing or welch.missing
+    reduction = None
+    if welch.se is not None and unadjusted_variance is not None and unadjusted_variance > 0:
+        reduction = min(max(1.0 - welch.se * welch.se / unadjusted_variance, 0.0), 1.0)
+    return CupedResult(
+        delta_s=adjusted.delta_s,
+        ci95_s=adjusted.ci95_s,
+        p=welch.p,
+        variance_reduction=reduction,
+        missing=missing,
+        theta=theta,
+        se=welch.se,
+        df=welch.df,
+        units=units,
+        confidence=adjusted.confidence,
     )
 
 
@@ -203,6 +256,9 @@ def cuped_delta(
 ) -> CupedResult:
     """CUPED-adjusted difference of mean selection times, at the interaction level.
 
+    The arms' sums are adjusted with the pooled theta (`CupedSummary.adjusted`), and the adjusted
+    interaction-level summaries go through `mean_delta` and `clustered_welch` like any other.
+
     Args:
         treatment: Sums of the treatment arm.
         control: Sums of the control arm (holdout or baseline version).
@@ -213,22 +269,10 @@ def cuped_delta(
         ValueError: When `confidence` is not strictly between 0 and 1.
     """
     level(confidence, "confidence")
-    first, second = _arm_terms(treatment, labels[0]), _arm_terms(control, labels[1])
-    if isinstance(first, str) or isinstance(second, str):
-        reason = first if isinstance(first, str) else str(second)
-        return CupedResult(None, None, None, None, reason, confidence=confidence)
-    units = treatment.clusters.k + control.clusters.k
-    var_x = first.var_x + second.var_x
-    # a constant covariate carries no information: no adjustment
-    theta = (first.cov + second.cov) / var_x if var_x > 0 else 0.0
-    adjusted_1, adjusted_0 = first.adjusted(theta), second.adjusted(theta)
-    delta = mean_difference((adjusted_1.shift, adjusted_1.offset), (adjusted_0.shift, adjusted_0.offset))
-    unadjusted = first.var_y + second.var_y
-    variance = adjusted_1.variance_of_mean + adjusted_0.variance_of_mean
-    reduction = None if unadjusted <= 0 else min(max(1.0 - variance / unadjusted, 0.0), 1.0)
-    welch = _welch(adjusted_1, adjusted_0)
-    if welch.df is None or welch.se is None or welch.p is None:
-        return CupedResult(delta, None, None, reduction, welch.missing, theta, None, None, units, confidence)
-    half = float(stats.t.isf((1.0 - confidence) / 2.0, welch.df)) * welch.se
-    ci = (delta - half, delta + half)
-    return CupedResult(delta, ci, welch.p, reduction, None, theta, welch.se, welch.df, units, confidence)
+    theta = pooled_theta([(treatment, control)])
+    adjusted_1, adjusted_0 = treatment.adjusted(theta), control.adjusted(theta)
+    delta = mean_delta(adjusted_1, adjusted_0, confidence, labels)
+    welch = clustered_welch(adjusted_1, adjusted_0, labels)
+    first, second = treatment.clusters.variance_of_mean, control.clusters.variance_of_mean
+    unadjusted = None if first is None or second is None else first + second
+    return cuped_result(delta, welch, unadjusted, theta, treatment.clusters.k + control.clusters.k)

@@ -11,6 +11,7 @@ from abkit.stats._checks import finite, whole_count
 from abkit.stats._moments import ArmMoments, arm_moments, mean_difference
 from abkit.stats._result import ToDictMixin
 from abkit.stats.cluster import ClusterSummary
+from abkit.stats.stratified import StratifiedSummary
 from abkit.stats.summary import SampleSummary
 
 
@@ -115,9 +116,14 @@ def welch_from_moments(
 
 
 def clustered_welch(
-    treatment: ClusterSummary, control: ClusterSummary, labels: tuple[str, str] = ("treatment", "control")
+    treatment: ClusterSummary | StratifiedSummary,
+    control: ClusterSummary | StratifiedSummary,
+    labels: tuple[str, str] = ("treatment", "control"),
 ) -> WelchResult:
     """Welch t-test whose variance respects the randomisation unit (advocate-case interactions).
+
+    A `StratifiedSummary` (phases combined, see `abkit.stats.stratified`) uses its combined
+    variance and Satterthwaite dof in the same way.
 
     Each arm's variance of the mean is the delta-method (cluster-robust) variance of the ratio
     estimator (`ClusterSummary.variance_of_mean`); the Welch-Satterthwaite df uses k - 1 per arm

@@ -1,10 +1,12 @@
 """Phase 1: causal-LM domain adaptation on packed transcripts, with checkpoints and resume.
 
 AdamW (betas from the size config, 0.9 / 0.95), weight decay 0.01, linear warmup over 1% of
-the steps then cosine decay to zero. Every ``checkpoint_every`` optimizer steps (and at step 0
-and at the end) a checkpoint directory ``checkpoint-NNNNNN`` holds the model and tokenizer
-(``save_pretrained``), the held-out LM loss, and ``trainer_state.pt`` with the optimizer,
-scheduler and every random state, so a resumed run continues the same loss curve.
+the steps then cosine decay to zero, trained through accelerate (``abkit.training.accel``): the
+same code in one process and under ``accelerate launch``. Every ``checkpoint_every`` optimizer
+steps (and at step 0 and at the end) a checkpoint directory ``checkpoint-NNNNNN`` holds the
+model and tokenizer (``save_pretrained``), the held-out LM loss (``checkpoint.json``), the run's
+record (``trainer_state.json``) and accelerate's training state (``accelerate_state/``:
+optimizer, scheduler, gradient scaler, RNG states), so a resumed run continues the same curve.
 """
 
 from __future__ import annotations
@@ -17,24 +19,34 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from abkit.training.accel import (
+    check_batch_size,
+    load_training_state,
+    make_accelerator,
+    prepare,
+    reduce_sum,
+    save_model,
+    save_training_state,
+    shard_rows,
+    show_progress,
+)
 from abkit.training.config import AdaptSettings
-from abkit.training.optim import Runtime, build_optimizer, rng_state, seed_everything, set_rng_state
+from abkit.training.optim import Runtime, build_optimizer, seed_everything
 from abkit.training.packing import PackedCorpus
-from abkit.training.parallel import Parallel
 
-STATE_FILE = "trainer_state.pt"
+STATE_FILE = "trainer_state.json"
 CHECKPOINT_INFO = "checkpoint.json"
 SUMMARY_FILE = "adapt_summary.json"
 
 
 @dataclass(frozen=True)
 class LossPoint:
-    """Training loss after one optimizer step."""
+    """Mean training loss over the optimizer steps since the previous point (read at log intervals)."""
 
     step: int
     tokens: int  # tokens seen so far
     loss: float
-    learning_rate: float
+    learning_rate: float  # of the step that ends the interval
 
 
 @dataclass(frozen=True)
@@ -87,27 +99,40 @@ def micro_batch_indices(index: int, *, n_sequences: int, per_epoch: int, batch_s
     return order[position * batch_size : (position + 1) * batch_size]
 
 
+def target_counts(corpus: PackedCorpus) -> torch.Tensor:
+    """Next-token targets per packed sequence (positions 1.. that are not padding)."""
+    return corpus.attention_mask[:, 1:].sum(dim=1)
+
+
 @torch.no_grad()
-def heldout_loss(model: torch.nn.Module, corpus: PackedCorpus, runtime: Runtime, batch_size: int) -> float:
-    """Mean next-token cross-entropy over the held-out packed sequences (padding ignored)."""
+def heldout_loss(model: Any, corpus: PackedCorpus, accelerator: Any, batch_size: int) -> float:
+    """Mean next-token cross-entropy over the held-out packed sequences (padding ignored).
+
+    Every process takes its rows of each batch (the same number of forward passes on each, as
+    a sharded model needs), and the sums are added across processes.
+    """
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
+    total = torch.zeros((), dtype=torch.float64, device=accelerator.device)
+    count = int(target_counts(corpus).sum())
     labels = corpus.labels()
+    units = target_counts(corpus)
     for start in range(0, corpus.n_sequences, batch_size):
-        ids = corpus.input_ids[start : start + batch_size].to(runtime.device)
-        mask = corpus.attention_mask[start : start + batch_size].to(runtime.device)
-        target = labels[start : start + batch_size].to(runtime.device)
-        with runtime.autocast():
-            logits = model(input_ids=ids, attention_mask=mask).logits
+        batch = torch.arange(start, min(start + batch_size, corpus.n_sequences))
+        shard = shard_rows(units[batch], rank=accelerator.process_index, world_size=accelerator.num_processes)
+        rows = batch[shard.rows]
+        ids = corpus.input_ids[rows].to(accelerator.device)
+        mask = corpus.attention_mask[rows].to(accelerator.device)
+        target = labels[rows].to(accelerator.device)
+        logits = model(input_ids=ids, attention_mask=mask).logits
         # Shifted: position t predicts token t+1; -100 targets (padding) are ignored.
         losses = torch.nn.functional.cross_entropy(
             logits[:, :-1].float().reshape(-1, logits.shape[-1]), target[:, 1:].reshape(-1), reduction="sum"
         )
-        total += float(losses)
-        count += int((target[:, 1:] != -100).sum())
+        if shard.share > 0:  # not a stand-in row
+            total += losses.double()
     model.train(was_training)
-    return total / max(count, 1)
+    return reduce_sum(accelerator, total) / max(count, 1)
 
 
 def adapt(
@@ -121,9 +146,11 @@ def adapt(
     runtime: Runtime | None = None,
     resume_from: str | Path | None = None,
     progress: bool = True,
-    parallel: Parallel | None = None,
 ) -> AdaptResult:
     """Run (or resume) domain adaptation and write checkpoints under ``out_dir``.
+
+    The same call trains in one process or, under ``accelerate launch``, in several: each
+    micro-batch of ``settings.batch_size`` sequences is split across them.
 
     Args:
         model: a causal LM; when resuming, loaded from ``resume_from`` (``from_pretrained``).
@@ -134,18 +161,20 @@ def adapt(
         out_dir: where ``checkpoint-NNNNNN`` directories and ``adapt_summary.json`` go.
         runtime: device and precision; detected when omitted.
         resume_from: a checkpoint directory of an interrupted run with the same settings.
-        progress: show a progress bar.
-        parallel: the process group; detected (several processes under ``accelerate launch``).
+        progress: show a progress bar (on a terminal, main process only).
+
+    Raises:
+        ShardingError: fewer sequences per micro-batch than processes.
+        ValueError: resuming with settings that plan a different number of steps.
     """
-    parallel = parallel or Parallel.detect()
-    if parallel.distributed:  # each process on the device accelerate gave it
-        runtime = Runtime.detect(str(parallel.device(torch.device("cpu"))))
     runtime = runtime or Runtime.detect()
+    accumulation = settings.gradient_accumulation_steps
+    accelerator = make_accelerator(runtime, gradient_accumulation_steps=accumulation)
+    check_batch_size(settings.batch_size, accelerator.num_processes, where="[adapt]")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     per_epoch, total_steps = plan_steps(train.n_sequences, settings)
-    model.to(runtime.device)
-    model.train()
+    seed_everything(settings.seed)
     optimizer, scheduler = build_optimizer(
         model,
         learning_rate=settings.learning_rate,
@@ -156,34 +185,22 @@ def adapt(
         fused=runtime.fused_adamw,
     )
     parameters = sum(p.numel() for p in model.parameters())
-    model, optimizer = parallel.prepare(model, optimizer)
-    run = _Run(out, model, tokenizer, optimizer, scheduler, heldout, runtime, parallel, settings, total_steps)
+    model.train()
+    model, optimizer, scheduler = prepare(accelerator, model, optimizer, scheduler, batch_size=settings.batch_size)
+    run = _Run(out, accelerator, model, tokenizer, heldout, settings, total_steps)
     if resume_from is not None:
-        state = torch.load(Path(resume_from, STATE_FILE), weights_only=False)
-        if state["total_steps"] != total_steps:
-            raise ValueError(
-                f"{resume_from}: checkpoint plans {state['total_steps']} steps but these settings plan {total_steps}; "
-                "resume with the settings and corpus of the interrupted run"
-            )
-        if parallel.distributed:
-            parallel.load_optimizer(Path(resume_from))
-        else:
-            optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        set_rng_state(state["rng"])
-        run.step, run.tokens = state["step"], state["tokens"]
-        run.curve = [LossPoint(**point) for point in state["curve"]]
-        run.checkpoints = [Checkpoint(**c) for c in state["checkpoints"]]
+        run.restore(Path(resume_from))
     else:
-        seed_everything(settings.seed)
         run.save()
-    accumulation = settings.gradient_accumulation_steps
+    device = accelerator.device
+    units = target_counts(train)
+    running = torch.zeros((), device=device)  # summed on the device, read back at log intervals only
+    since_log = 0
     bar = tqdm(
-        total=total_steps, initial=run.step, desc="adapt", unit="step", disable=not progress or not parallel.is_main
+        total=total_steps, initial=run.step, desc="adapt", unit="step", disable=not show_progress(progress, accelerator)
     )
     while run.step < total_steps:
-        optimizer.zero_grad(set_to_none=True)
-        step_loss = 0.0
+        learning_rate = float(scheduler.get_last_lr()[0])
         for micro in range(accumulation):
             indices = micro_batch_indices(
                 run.step * accumulation + micro,
@@ -192,54 +209,60 @@ def adapt(
                 batch_size=settings.batch_size,
                 seed=settings.seed,
             )
-            indices = parallel.shard(indices)  # the whole micro-batch with one process
-            ids = train.input_ids[indices].to(runtime.device)
-            mask = train.attention_mask[indices].to(runtime.device)
-            with runtime.autocast():
+            shard = shard_rows(units[indices], rank=accelerator.process_index, world_size=accelerator.num_processes)
+            rows = indices[shard.rows]
+            ids = train.input_ids[rows].to(device, non_blocking=True)
+            mask = train.attention_mask[rows].to(device, non_blocking=True)
+            run.tokens += int(train.attention_mask[indices].sum())  # the whole micro-batch, counted on the host
+            with accelerator.accumulate(model):
                 loss = model(input_ids=ids, attention_mask=mask, labels=ids.masked_fill(mask == 0, -100)).loss
-            parallel.backward(loss / accumulation)
-            step_loss += parallel.total(float(loss.detach()), runtime.device) / parallel.world_size / accumulation
-            run.tokens += int(parallel.total(int(mask.sum()), runtime.device))
-        if settings.max_grad_norm > 0:
-            parallel.clip_grad_norm(model, settings.max_grad_norm)
-        learning_rate = float(scheduler.get_last_lr()[0])
-        optimizer.step()
-        scheduler.step()
+                accelerator.backward(loss * shard.weight)  # divided by the accumulation steps inside
+                running += loss.detach() * shard.share
+                if accelerator.sync_gradients and settings.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+                optimizer.step()  # a no-op until the last micro-batch of the step (and on fp16 overflow)
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
         run.step += 1
-        run.curve.append(LossPoint(run.step, run.tokens, step_loss, learning_rate))
+        since_log += 1
+        checkpoint_due = run.step % settings.checkpoint_every == 0 or run.step == total_steps
+        if checkpoint_due or (settings.log_every and run.step % settings.log_every == 0):
+            mean = reduce_sum(accelerator, running) / (since_log * accumulation)
+            run.curve.append(LossPoint(run.step, run.tokens, mean, learning_rate))
+            running.zero_()
+            since_log = 0
+            bar.set_postfix(loss=f"{mean:.3f}")
         bar.update(1)
-        bar.set_postfix(loss=f"{step_loss:.3f}")
-        if run.step % settings.checkpoint_every == 0 or run.step == total_steps:
+        if checkpoint_due:
             checkpoint = run.save()
-            bar.set_postfix(loss=f"{step_loss:.3f}", heldout=f"{checkpoint.heldout_loss:.3f}")
+            bar.set_postfix(loss=f"{run.curve[-1].loss:.3f}", heldout=f"{checkpoint.heldout_loss:.3f}")
     bar.close()
     result = AdaptResult(tuple(run.curve), tuple(run.checkpoints), total_steps, run.tokens, parameters, train.fill_rate)
-    if parallel.is_main:
+    if accelerator.is_main_process:
         summary = {
-            "total_steps": total_steps,
             "tokens_seen": run.tokens,
             "parameters": parameters,
             "flops": result.flops,
             "fill_rate": train.fill_rate,
-            "curve": [asdict(point) for point in run.curve],
-            "checkpoints": [asdict(c) for c in run.checkpoints],
+            "processes": accelerator.num_processes,
+            "mixed_precision": accelerator.mixed_precision,
+            **run.record(),
         }
         Path(out, SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    accelerator.wait_for_everyone()
+    accelerator.free_memory()
     return result
 
 
 @dataclass
 class _Run:
-    """The state of one adaptation run, and how a checkpoint of it is written."""
+    """The state of one adaptation run, and how a checkpoint of it is written and read."""
 
     out: Path
+    accelerator: Any
     model: Any
     tokenizer: Any
-    optimizer: Any
-    scheduler: Any
     heldout: PackedCorpus
-    runtime: Runtime
-    parallel: Parallel
     settings: AdaptSettings
     total_steps: int
     step: int = 0
@@ -248,34 +271,44 @@ class _Run:
     checkpoints: list[Checkpoint] = field(default_factory=list)
 
     def save(self) -> Checkpoint:
-        # The RNG state is captured before evaluation so that evaluating never shifts the stream.
-        rng = rng_state()
-        loss = heldout_loss(self.model, self.heldout, self.runtime, self.settings.batch_size)
+        loss = heldout_loss(self.model, self.heldout, self.accelerator, self.settings.batch_size)
         directory = self.out / f"checkpoint-{self.step:06d}"
-        self.parallel.save_model(self.model, self.tokenizer, directory)
-        self.parallel.save_optimizer(directory)
+        save_model(self.accelerator, self.model, self.tokenizer, directory)
+        save_training_state(self.accelerator, directory)
         checkpoint = Checkpoint(self.step, self.tokens, loss, str(directory))
         self.checkpoints.append(checkpoint)
-        if self.parallel.is_main:
-            parameters = sum(p.numel() for p in self.parallel.unwrap(self.model).parameters())
+        if self.accelerator.is_main_process:
+            parameters = sum(p.numel() for p in self.accelerator.unwrap_model(self.model).parameters())
             info = {**asdict(checkpoint), "parameters": parameters}
             Path(directory, CHECKPOINT_INFO).write_text(json.dumps(info, indent=2))
-            torch.save(
-                {
-                    # Sharded (ZeRO/FSDP) optimizer state lives in accelerate_state/ instead.
-                    "optimizer": None if self.parallel.distributed else self.optimizer.state_dict(),
-                    "scheduler": self.scheduler.state_dict(),
-                    "rng": rng,
-                    "step": self.step,
-                    "tokens": self.tokens,
-                    "total_steps": self.total_steps,
-                    "curve": [asdict(point) for point in self.curve],
-                    "checkpoints": [asdict(c) for c in self.checkpoints],
-                },
-                directory / STATE_FILE,
-            )
-        set_rng_state(rng)
+            Path(directory, STATE_FILE).write_text(json.dumps(self.record(), indent=2))
+        self.accelerator.wait_for_everyone()
         return checkpoint
+
+    def record(self) -> dict[str, Any]:
+        """Where the run stands: what ``trainer_state.json`` holds and ``restore`` reads."""
+        return {
+            "step": self.step,
+            "tokens": self.tokens,
+            "total_steps": self.total_steps,
+            "curve": [asdict(point) for point in self.curve],
+            "checkpoints": [asdict(c) for c in self.checkpoints],
+        }
+
+    def restore(self, directory: Path) -> None:
+        path = directory / STATE_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{directory}: not a checkpoint to resume from (no {STATE_FILE})")
+        record = json.loads(path.read_text())
+        if record["total_steps"] != self.total_steps:
+            raise ValueError(
+                f"{directory}: checkpoint plans {record['total_steps']} steps but these settings plan "
+                f"{self.total_steps}; resume with the settings and corpus of the interrupted run"
+            )
+        load_training_state(self.accelerator, directory)
+        self.step, self.tokens = record["step"], record["tokens"]
+        self.curve = [LossPoint(**point) for point in record["curve"]]
+        self.checkpoints = [Checkpoint(**c) for c in record["checkpoints"]]
 
 
 def read_checkpoint_info(directory: str | Path) -> Checkpoint:

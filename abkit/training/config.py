@@ -47,6 +47,7 @@ class AdaptSettings:
     beta2: float = 0.95
     max_grad_norm: float = 1.0
     checkpoint_every: int = 500  # optimizer steps between checkpoints
+    log_every: int = 10  # optimizer steps between reading the training loss back from the device
     heldout_fraction: float = 0.01  # share of cases held out for the LM loss
     seed: int = 0
 
@@ -62,6 +63,7 @@ class FinetuneSettings:
     warmup_fraction: float = 0.01
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
+    log_every: int = 10  # optimizer steps between reading the training loss back from the device
     seed: int = 0
 
 

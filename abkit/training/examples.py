@@ -109,6 +109,10 @@ class Batch:
     def to(self, device: torch.device) -> Batch:
         return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device))
 
+    def rows(self, index: torch.Tensor) -> Batch:
+        """The chosen rows (one process's share of the batch), same width."""
+        return Batch(self.input_ids[index], self.attention_mask[index], self.labels[index])
+
 
 def collate(windows: Sequence[Sequence[int]], labels: Sequence[int], pad_token_id: int) -> Batch:
     """Right-pad windows to the longest in the batch."""

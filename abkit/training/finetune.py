@@ -8,7 +8,6 @@ real token. The same loop trains the encoder baseline (see ``encoder.py``).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,15 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification
 
+from abkit.training.accel import (
+    check_batch_size,
+    cpu_state_dict,
+    make_accelerator,
+    prepare,
+    reduce_sum,
+    shard_rows,
+    show_progress,
+)
 from abkit.training.config import FinetuneSettings
 from abkit.training.examples import EncodedExamples, LabelMap, iterate_batches
 from abkit.training.metrics import ClassificationMetrics, MetricAccumulator
@@ -34,6 +42,7 @@ class LoopSettings:
     warmup_fraction: float = 0.01
     max_grad_norm: float = 1.0
     seed: int = 0
+    log_every: int = 10  # optimizer steps between reading the training loss back from the device
 
     @classmethod
     def from_finetune(cls, settings: FinetuneSettings) -> LoopSettings:
@@ -45,6 +54,7 @@ class LoopSettings:
             settings.warmup_fraction,
             settings.max_grad_norm,
             settings.seed,
+            settings.log_every,
         )
 
 
@@ -53,7 +63,7 @@ class FinetuneResult:
     """A trained classifier's record.
 
     Attributes:
-        curve: training loss per optimizer step.
+        curve: mean training loss over each log interval (``log_every`` steps, and the end of each epoch).
         tokens_seen: input tokens processed (all epochs).
         epoch_metrics: held-out metrics after each epoch (when held-out data was given).
         best_epoch: 1-based epoch whose weights were kept (lowest held-out loss), or the last.
@@ -124,13 +134,20 @@ def train_classifier(
 ) -> FinetuneResult:
     """Train every parameter with AdamW (betas 0.9 / 0.999), warmup then cosine decay.
 
+    Through accelerate, as adaptation: in one process or, under ``accelerate launch``, with each
+    batch split across the processes (one global batch, the same schedule).
+
     Args:
         heldout: evaluated after each epoch when given.
-        keep_best: restore the weights of the epoch with the lowest held-out loss.
+        keep_best: restore the weights of the epoch with the lowest held-out loss (kept in CPU memory).
+
+    Raises:
+        ShardingError: fewer rows per batch than processes.
     """
     runtime = runtime or Runtime.detect()
+    accelerator = make_accelerator(runtime)
+    check_batch_size(settings.batch_size, accelerator.num_processes, where=desc)
     seed_everything(settings.seed)
-    model.to(runtime.device).train()
     steps_per_epoch = -(-len(train) // settings.batch_size)
     total_steps = steps_per_epoch * settings.epochs
     optimizer, scheduler = build_optimizer(
@@ -142,36 +159,55 @@ def train_classifier(
         warmup_fraction=settings.warmup_fraction,
         fused=runtime.fused_adamw,
     )
+    model.train()
+    prepared, optimizer, scheduler = prepare(accelerator, model, optimizer, scheduler, batch_size=settings.batch_size)
+    device = accelerator.device
     generator = torch.Generator().manual_seed(settings.seed)
     curve: list[float] = []
     epoch_metrics: list[ClassificationMetrics] = []
     best_state, best_epoch, best_loss = None, settings.epochs, float("inf")
-    tokens = 0
-    bar = tqdm(total=total_steps, desc=desc, unit="step", disable=not progress)
+    tokens, step, since_log = 0, 0, 0
+    running = torch.zeros((), device=device)  # summed on the device, read back at log intervals only
+    bar = tqdm(total=total_steps, desc=desc, unit="step", disable=not show_progress(progress, accelerator))
     for epoch in range(1, settings.epochs + 1):
         for batch in iterate_batches(train, settings.batch_size, pad_token_id, generator=generator):
-            batch = batch.to(runtime.device)
-            with runtime.autocast():
-                logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
-            loss = torch.nn.functional.cross_entropy(logits.float(), batch.labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if settings.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
+            shard = shard_rows(
+                torch.ones(len(batch.labels)), rank=accelerator.process_index, world_size=accelerator.num_processes
+            )
+            part = batch.rows(shard.rows).to(device)
             tokens += int(batch.attention_mask.sum())
-            curve.append(float(loss.detach()))
+            with accelerator.accumulate(prepared):
+                logits = prepared(input_ids=part.input_ids, attention_mask=part.attention_mask).logits
+                loss = torch.nn.functional.cross_entropy(logits.float(), part.labels)
+                accelerator.backward(loss * shard.weight)
+                running += loss.detach() * shard.share
+                if accelerator.sync_gradients and settings.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(prepared.parameters(), settings.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            step, since_log = step + 1, since_log + 1
+            if (settings.log_every and step % settings.log_every == 0) or step == steps_per_epoch * epoch:
+                curve.append(reduce_sum(accelerator, running) / since_log)
+                running.zero_()
+                since_log = 0
+                bar.set_postfix(loss=f"{curve[-1]:.3f}")
             bar.update(1)
-            bar.set_postfix(loss=f"{curve[-1]:.3f}")
         if heldout is not None:
-            metrics = evaluate_classifier(model, heldout, pad_token_id, runtime=runtime, batch_size=settings.batch_size)
+            unwrapped = accelerator.unwrap_model(prepared)
+            metrics = evaluate_classifier(
+                unwrapped, heldout, pad_token_id, runtime=runtime, batch_size=settings.batch_size
+            )
+            unwrapped.train()
             epoch_metrics.append(metrics)
             bar.set_postfix(heldout_loss=f"{metrics.loss:.3f}", top5=f"{metrics.top5:.3f}")
             if keep_best and metrics.loss < best_loss:
                 best_loss, best_epoch = metrics.loss, epoch
-                best_state = copy.deepcopy(model.state_dict())
+                best_state = cpu_state_dict(accelerator, prepared)
     bar.close()
+    # The caller's module again, without accelerate's autocast wrapper around its forward.
+    trained = accelerator.unwrap_model(prepared, keep_fp32_wrapper=False)
     if keep_best and best_state is not None:
-        model.load_state_dict(best_state)
+        trained.load_state_dict(best_state)
+    accelerator.free_memory()
     return FinetuneResult(tuple(curve), tokens, tuple(epoch_metrics), best_epoch)

@@ -1,49 +1,48 @@
-"""Optimizer, learning-rate schedule, device and random state shared by both phases."""
+"""Optimizer, learning-rate schedule, device and precision shared by both phases."""
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
+from transformers import get_cosine_schedule_with_warmup
+
+MixedPrecision = Literal["no", "bf16", "fp16"]
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """Where training runs: device, autocast dtype (bf16 on CUDA) and fused AdamW."""
+    """Where training runs: device, mixed precision (bf16 on CUDA, fp16 without bf16) and fused AdamW."""
 
     device: torch.device
-    autocast_dtype: torch.dtype | None
+    mixed_precision: MixedPrecision
     fused_adamw: bool
 
     @classmethod
     def detect(cls, device: str | None = None) -> Runtime:
-        """CUDA with bf16 autocast and fused AdamW when present, else CPU in float32."""
+        """CUDA with bf16 (fp16 where bf16 is not supported) and fused AdamW when present, else CPU in float32."""
         chosen = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if chosen.type == "cuda":
-            bf16 = torch.cuda.is_bf16_supported()
-            return cls(chosen, torch.bfloat16 if bf16 else torch.float16, fused_adamw=True)
-        return cls(chosen, None, fused_adamw=False)
+            return cls(chosen, mixed_precision_for_cuda(torch.cuda.is_bf16_supported()), fused_adamw=True)
+        return cls(chosen, "no", fused_adamw=False)
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.mixed_precision)
 
     def autocast(self) -> Any:
+        """Autocast for evaluation outside a prepared model (training autocasts through accelerate)."""
         if self.autocast_dtype is None:
             return torch.autocast(device_type=self.device.type, enabled=False)
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
 
-def warmup_cosine(step: int, *, total_steps: int, warmup_steps: int) -> float:
-    """Learning-rate multiplier: linear warmup to 1, then cosine decay to 0 at ``total_steps``.
-
-    ``step`` counts optimizer steps taken so far (0 before the first).
-    """
-    if warmup_steps > 0 and step < warmup_steps:
-        return (step + 1) / warmup_steps
-    span = max(1, total_steps - warmup_steps)
-    progress = min(1.0, (step - warmup_steps) / span)
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
+def mixed_precision_for_cuda(bf16_supported: bool) -> MixedPrecision:
+    """bf16 where the GPU has it; fp16 otherwise (trained with a gradient scaler, see ``accel``)."""
+    return "bf16" if bf16_supported else "fp16"
 
 
 def warmup_steps_for(total_steps: int, fraction: float) -> int:
@@ -61,7 +60,8 @@ def build_optimizer(
     warmup_fraction: float,
     fused: bool,
 ) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW with decoupled weight decay on matrices only (not biases or norms) and the schedule."""
+    """AdamW with decoupled weight decay on matrices only (not biases or norms), and
+    transformers' linear warmup then cosine decay to zero (``get_cosine_schedule_with_warmup``)."""
     decay: list[torch.nn.Parameter] = []
     no_decay: list[torch.nn.Parameter] = []
     for parameter in model.parameters():
@@ -69,9 +69,10 @@ def build_optimizer(
             (decay if parameter.ndim >= 2 else no_decay).append(parameter)
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     optimizer = torch.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=fused or None)
-    warmup = warmup_steps_for(total_steps, warmup_fraction)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: warmup_cosine(step, total_steps=total_steps, warmup_steps=warmup)
+    scheduler = get_cosine_schedule_with_warmup(
+        optimizer,
+        num_warmup_steps=warmup_steps_for(total_steps, warmup_fraction),
+        num_training_steps=total_steps,
     )
     return optimizer, scheduler
 
@@ -80,23 +81,3 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def rng_state() -> dict[str, Any]:
-    """Every random state that training touches, to save in a checkpoint."""
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])

@@ -16,6 +16,7 @@ from typing import Any
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from abkit.text.transcript import format_for_adaptation
+from abkit.training.accel import is_main_process
 from abkit.training.adapt import CHECKPOINT_INFO, AdaptResult, adapt
 from abkit.training.config import SizeConfig
 from abkit.training.corpus import Case, CorpusError, labelled_examples, split_cases
@@ -156,7 +157,9 @@ def run_finetune(
     """Fine-tune the causal LM in ``source`` as a template classifier and evaluate it.
 
     The label map holds every template id in the corpus (the template catalogue), in sorted
-    order. When ``out_dir`` is given, the serving directory is written there.
+    order. When ``out_dir`` is given, the serving directory is written there. Under
+    ``accelerate launch`` the processes share the training, each evaluates the held-out half,
+    and the first writes the serving directory.
     """
     runtime = runtime or Runtime.detect()
     settings = config.finetune
@@ -210,7 +213,7 @@ def run_finetune(
         training_tokens=adapt_tokens + training.tokens_seen,
         training_flops=flops,
     )
-    if out_dir is not None:
+    if out_dir is not None and is_main_process():  # under accelerate launch, one process writes
         write_serving_dir(
             out_dir,
             model,

@@ -1,21 +1,33 @@
 """Scaling analysis: classification loss against LM loss, tokens and FLOPs of adaptation.
 
 For each adaptation checkpoint (of one or several runs or sizes) the classifier is fine-tuned
-and evaluated; a least-squares line relates its held-out classification loss to the
-checkpoint's held-out LM loss, to log10 tokens seen and to log10 FLOPs (6 * N * D).
+and evaluated. Lines relate its held-out classification loss to the checkpoint's held-out LM
+loss, to log10 tokens seen and to log10 FLOPs (6 * N * D), as in the paper's three panels:
+
+- one fit per run (one model size), and a pooled fit across runs when there are several;
+- over the **adapted** checkpoints only: step 0 is the starting model (a random init, or the
+  base model) fine-tuned directly. It is so far from the rest that it alone would decide the
+  line (a leverage point), and it has no logarithm of tokens, so it is reported apart, as the
+  effect of adaptation (classification loss at step 0 against the last adapted checkpoint);
+- each fit with R², a CI on the slope and a verdict in words; a run with too few adapted
+  checkpoints gets a note instead of a line.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from abkit.training.adapt import list_checkpoints
 from abkit.training.config import SizeConfig
 from abkit.training.corpus import Case
 from abkit.training.optim import Runtime
+from abkit.training.scaling_fit import CONFIDENCE, LinearFit, linear_fit
+
+POOLED = "pooled"
 
 
 @dataclass(frozen=True)
@@ -36,75 +48,143 @@ class ScalingPoint:
         """Adaptation compute, 6 * N * D."""
         return 6.0 * self.parameters * self.tokens
 
+    @property
+    def adapted(self) -> bool:
+        """False for the starting model (step 0, no adaptation tokens)."""
+        return self.step > 0 and self.tokens > 0
+
+
+# The regressors of the three panels; each maps an adapted point to its x value.
+REGRESSORS: dict[str, Callable[[ScalingPoint], float]] = {
+    "lm_loss": lambda p: p.lm_loss,
+    "log10_tokens": lambda p: math.log10(p.tokens),
+    "log10_flops": lambda p: math.log10(p.flops),
+}
+
 
 @dataclass(frozen=True)
-class LinearFit:
-    """Ordinary least squares ``y = intercept + slope * x`` and its R²."""
+class AdaptationEffect:
+    """Classification loss of the starting model fine-tuned directly against the last adapted checkpoint."""
 
-    x_name: str
-    slope: float
-    intercept: float
-    r2: float
-    n: int
+    run: str
+    start_cls_loss: float
+    adapted_cls_loss: float
+    adapted_step: int
+
+    @property
+    def delta(self) -> float:
+        """Adapted minus start: negative when adaptation helps."""
+        return self.adapted_cls_loss - self.start_cls_loss
 
 
-def linear_fit(x: Sequence[float], y: Sequence[float], *, x_name: str = "x") -> LinearFit:
-    """Least-squares line; R² = 1 - SS_res / SS_tot.
+@dataclass(frozen=True)
+class ScalingAnalysis:
+    """The points, the fits (per run, then pooled), the adaptation effects and notes on fits not made."""
 
-    Raises:
-        ValueError: fewer than 2 points, lengths differ, or x does not vary.
+    points: tuple[ScalingPoint, ...]
+    fits: tuple[LinearFit, ...]
+    effects: tuple[AdaptationEffect, ...]
+    notes: tuple[str, ...]
+    include_start: bool
+
+    @property
+    def runs(self) -> list[str]:
+        """Run names in first-seen order (the chart's colour order)."""
+        return list(dict.fromkeys(p.run for p in self.points))
+
+    def fit(self, x_name: str, group: str) -> LinearFit | None:
+        return next((f for f in self.fits if f.x_name == x_name and f.group == group), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "include_start": self.include_start,
+            "points": [{**asdict(p), "flops": p.flops, "adapted": p.adapted} for p in self.points],
+            "fits": [f.to_dict() for f in self.fits],
+            "adaptation_effects": [{**asdict(e), "delta": e.delta} for e in self.effects],
+            "notes": list(self.notes),
+        }
+
+
+def analyse_scaling(
+    points: Sequence[ScalingPoint], *, include_start: bool = False, confidence: float = CONFIDENCE
+) -> ScalingAnalysis:
+    """Fit classification loss on LM loss, log10 tokens and log10 FLOPs, per run and pooled.
+
+    Args:
+        points: checkpoints of one or several runs.
+        include_start: also put step 0 into the LM-loss fits (it never enters the log fits).
+            Off by default: the starting model is a leverage point that alone can make R² high.
+        confidence: level of the slope CIs.
     """
-    if len(x) != len(y):
-        raise ValueError(f"{x_name}: x and y differ in length ({len(x)} vs {len(y)})")
-    n = len(x)
-    if n < 2:
-        raise ValueError(f"{x_name}: a line needs at least 2 points, got {n}")
-    mean_x, mean_y = sum(x) / n, sum(y) / n
-    sxx = sum((xi - mean_x) ** 2 for xi in x)
-    if sxx == 0:
-        raise ValueError(f"{x_name}: all x values are equal; no line can be fitted")
-    slope = sum((xi - mean_x) * (yi - mean_y) for xi, yi in zip(x, y, strict=True)) / sxx
-    intercept = mean_y - slope * mean_x
-    ss_tot = sum((yi - mean_y) ** 2 for yi in y)
-    ss_res = sum((yi - intercept - slope * xi) ** 2 for xi, yi in zip(x, y, strict=True))
-    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
-    return LinearFit(x_name, slope, intercept, r2, n)
+    runs = list(dict.fromkeys(p.run for p in points))
+    groups = [(run, [p for p in points if p.run == run]) for run in runs]
+    if len(runs) > 1:
+        groups.append((POOLED, list(points)))
+    fits, notes = [], []
+    for group, members in groups:
+        for x_name, value in REGRESSORS.items():
+            chosen = [p for p in members if p.adapted or (include_start and x_name == "lm_loss")]
+            try:
+                fits.append(
+                    linear_fit(
+                        [value(p) for p in chosen],
+                        [p.cls_loss for p in chosen],
+                        x_name=x_name,
+                        group=group,
+                        confidence=confidence,
+                    )
+                )
+            except ValueError as error:
+                notes.append(f"no fit: {error}")
+    effects = []
+    for run, members in groups[: len(runs)]:
+        start = next((p for p in members if not p.adapted), None)
+        adapted = [p for p in members if p.adapted]
+        if start is not None and adapted:
+            last = max(adapted, key=lambda p: p.step)
+            effects.append(AdaptationEffect(run, start.cls_loss, last.cls_loss, last.step))
+    return ScalingAnalysis(tuple(points), tuple(fits), tuple(effects), tuple(notes), include_start)
 
 
-def scaling_fits(points: Sequence[ScalingPoint]) -> list[LinearFit]:
-    """Fits of classification loss on LM loss, log10 tokens and log10 FLOPs.
-
-    Checkpoints at zero tokens (the starting model) have no logarithm and enter only the
-    LM-loss fit. A fit that cannot be made (too few points) is left out.
-    """
-    fits = []
-    candidates = [
-        ("lm_loss", [(p.lm_loss, p.cls_loss) for p in points]),
-        ("log10_tokens", [(math.log10(p.tokens), p.cls_loss) for p in points if p.tokens > 0]),
-        ("log10_flops", [(math.log10(p.flops), p.cls_loss) for p in points if p.flops > 0]),
-    ]
-    for name, pairs in candidates:
-        try:
-            fits.append(linear_fit([a for a, _ in pairs], [b for _, b in pairs], x_name=name))
-        except ValueError:
-            continue
-    return fits
-
-
-def scaling_table(points: Sequence[ScalingPoint], fits: Sequence[LinearFit]) -> str:
-    """Plain-text table of the points and the fits."""
+def scaling_table(analysis: ScalingAnalysis) -> str:
+    """Plain-text tables: the points, the adaptation effects, the fits with their verdicts."""
     lines = [
         f"{'run':<24} {'step':>7} {'tokens':>10} {'FLOPs':>10} {'LM loss':>8} {'cls loss':>8} {'top-1':>6} {'top-5':>6}"
     ]
-    for p in points:
+    for p in analysis.points:
+        mark = "" if p.adapted else "  (start, not adapted)"
         lines.append(
-            f"{p.run:<24} {p.step:>7} {p.tokens:>10} {p.flops:>10.3g} {p.lm_loss:>8.3f} {p.cls_loss:>8.3f} {p.top1:>6.1%} {p.top5:>6.1%}"
+            f"{p.run:<24} {p.step:>7} {p.tokens:>10} {p.flops:>10.3g} {p.lm_loss:>8.3f} {p.cls_loss:>8.3f} {p.top1:>6.1%} {p.top5:>6.1%}{mark}"
         )
-    lines.append("")
-    lines.append(f"{'classification loss on':<24} {'slope':>9} {'intercept':>9} {'R²':>6} {'n':>4}")
-    for fit in fits:
-        lines.append(f"{fit.x_name:<24} {fit.slope:>9.4f} {fit.intercept:>9.4f} {fit.r2:>6.3f} {fit.n:>4}")
+    if analysis.effects:
+        lines += ["", "adaptation effect on held-out classification loss (step 0 fine-tuned directly -> last adapted)"]
+        for e in analysis.effects:
+            lines.append(
+                f"{e.run:<24} {e.start_cls_loss:.3f} -> {e.adapted_cls_loss:.3f} (step {e.adapted_step}): {e.delta:+.3f}"
+            )
+    which = "every checkpoint (step 0 in the LM-loss fits)" if analysis.include_start else "adapted checkpoints only"
+    lines += ["", f"classification loss fitted over {which}"]
+    lines.append(
+        f"{'group':<24} {'x':<13} {'n':>3} {'slope':>9} {f'{CONFIDENCE:.0%} CI':>21} {'intercept':>9} {'R²':>6}  verdict"
+    )
+    for f in analysis.fits:
+        ci = f"[{f.slope_ci_low:.3g}, {f.slope_ci_high:.3g}]"
+        lines.append(
+            f"{f.group:<24} {f.x_name:<13} {f.n:>3} {f.slope:>9.4f} {ci:>21} {f.intercept:>9.4f} {f.r2:>6.3f}  {f.verdict}"
+        )
+    lines += [f"note: {note}" for note in analysis.notes]
     return "\n".join(lines)
+
+
+def run_names(runs: Sequence[str | Path]) -> list[str]:
+    """A distinct label per run directory: its name, or parent/name when names repeat."""
+    names = [Path(run).name for run in runs]
+    if len(set(names)) == len(names):
+        return names
+    labels = [f"{Path(run).parent.name}/{Path(run).name}" for run in runs]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"runs cannot be told apart by their directory names: {[str(r) for r in runs]}")
+    return labels
 
 
 def run_scaling(
@@ -120,7 +200,7 @@ def run_scaling(
     from abkit.training.pipeline import adaptation_record, run_finetune
 
     points = []
-    for run in runs:
+    for run, name in zip(runs, run_names(runs), strict=True):
         for checkpoint in list_checkpoints(run):
             report = run_finetune(
                 checkpoint.path,
@@ -135,7 +215,7 @@ def run_scaling(
             record = adaptation_record(checkpoint.path)
             points.append(
                 ScalingPoint(
-                    run=Path(run).name,
+                    run=name,
                     step=checkpoint.step,
                     parameters=int(record.get("parameters", report.parameters)),
                     tokens=checkpoint.tokens,

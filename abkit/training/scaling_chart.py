@@ -1,76 +1,112 @@
-"""The scaling chart: classification loss against LM loss, tokens and FLOPs, with fitted lines."""
+"""The scaling chart: classification loss against LM loss, tokens and FLOPs, with fitted lines.
+
+One colour per run, set explicitly on every trace of that run in every panel, so the legend
+(drawn once) matches each panel. Step 0 (the starting model, not in the fits) is drawn in the
+LM-loss panel as an open marker; it has no logarithm of tokens or FLOPs.
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from pathlib import Path
 
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from abkit.training.scaling import LinearFit, ScalingPoint
+from abkit.training.scaling import POOLED, REGRESSORS, ScalingAnalysis
 
-_PANELS = (
-    ("lm_loss", "held-out LM loss (nats/token)", lambda p: p.lm_loss),
-    ("log10_tokens", "log10 adaptation tokens", lambda p: math.log10(p.tokens) if p.tokens > 0 else None),
-    ("log10_flops", "log10 adaptation FLOPs (6·N·D)", lambda p: math.log10(p.flops) if p.flops > 0 else None),
-)
+_TITLES = {
+    "lm_loss": "held-out LM loss (nats/token)",
+    "log10_tokens": "log10 adaptation tokens",
+    "log10_flops": "log10 adaptation FLOPs (6·N·D)",
+}
+POOLED_COLOUR = "#555555"
 
 
-def scaling_figure(points: Sequence[ScalingPoint], fits: Sequence[LinearFit]) -> go.Figure:
+def run_colours(runs: list[str]) -> dict[str, str]:
+    """A fixed colour per run, in order (plotly's qualitative palette, repeated when exhausted)."""
+    palette = qualitative.Plotly
+    return {run: palette[i % len(palette)] for i, run in enumerate(runs)}
+
+
+def _panel_title(analysis: ScalingAnalysis, x_name: str) -> str:
+    r2 = [f"{g} {f.r2:.2f}" for g in [*analysis.runs, POOLED] if (f := analysis.fit(x_name, g)) is not None]
+    return _TITLES[x_name] + ("<br>R²: " + ", ".join(r2) if r2 else "<br>no fit")
+
+
+def scaling_figure(analysis: ScalingAnalysis) -> go.Figure:
     """Three panels sharing the y axis (held-out classification loss), one colour per run."""
-    by_name = {fit.x_name: fit for fit in fits}
+    colours = run_colours(analysis.runs)
     figure = make_subplots(
-        rows=1,
-        cols=len(_PANELS),
-        shared_yaxes=True,
-        subplot_titles=[
-            f"{title}" + (f" — R² = {by_name[key].r2:.3f}" if key in by_name else "") for key, title, _ in _PANELS
-        ],
+        rows=1, cols=len(REGRESSORS), shared_yaxes=True, subplot_titles=[_panel_title(analysis, k) for k in REGRESSORS]
     )
-    runs = sorted({p.run for p in points})
-    for column, (key, title, value) in enumerate(_PANELS, start=1):
-        for run in runs:
-            chosen = [(value(p), p) for p in points if p.run == run and value(p) is not None]
+    for column, (x_name, value) in enumerate(REGRESSORS.items(), start=1):
+        first = column == 1
+        for run in analysis.runs:
+            colour = colours[run]
+            adapted = [p for p in analysis.points if p.run == run and p.adapted]
             figure.add_trace(
                 go.Scatter(
-                    x=[x for x, _ in chosen],
-                    y=[p.cls_loss for _, p in chosen],
+                    x=[value(p) for p in adapted],
+                    y=[p.cls_loss for p in adapted],
                     mode="markers",
+                    marker={"color": colour, "size": 9},
                     name=run,
                     legendgroup=run,
-                    showlegend=column == 1,
-                    text=[f"step {p.step}" for _, p in chosen],
+                    showlegend=first,
+                    text=[f"step {p.step}" for p in adapted],
                 ),
                 row=1,
                 col=column,
             )
-        if key in by_name:
-            xs = [value(p) for p in points if value(p) is not None]
-            fit = by_name[key]
+            starts = [p for p in analysis.points if p.run == run and not p.adapted]
+            if x_name == "lm_loss" and starts:
+                figure.add_trace(
+                    go.Scatter(
+                        x=[p.lm_loss for p in starts],
+                        y=[p.cls_loss for p in starts],
+                        mode="markers",
+                        marker={"color": colour, "size": 11, "symbol": "circle-open"},
+                        name=f"{run}: step 0 (not adapted{', in fit' if analysis.include_start else ', not in fit'})",
+                        legendgroup=run,
+                        showlegend=first,
+                        text=["step 0"] * len(starts),
+                    ),
+                    row=1,
+                    col=column,
+                )
+        for group in [*analysis.runs, POOLED]:
+            fit = analysis.fit(x_name, group)
+            if fit is None:
+                continue
+            members = [p for p in analysis.points if group in (POOLED, p.run)]
+            xs = [value(p) for p in members if p.adapted] or [0.0]
+            if analysis.include_start and x_name == "lm_loss":
+                xs += [p.lm_loss for p in members if not p.adapted]
             line_x = [min(xs), max(xs)]
             figure.add_trace(
                 go.Scatter(
                     x=line_x,
                     y=[fit.intercept + fit.slope * x for x in line_x],
                     mode="lines",
-                    line={"dash": "dash", "color": "grey"},
-                    name="least-squares fit",
-                    showlegend=column == 1,
+                    line={"dash": "dash", "color": colours.get(group, POOLED_COLOUR)},
+                    name=f"{group}: least-squares fit",
+                    legendgroup=group,
+                    showlegend=first,
+                    hovertext=fit.verdict,
                 ),
                 row=1,
                 col=column,
             )
-        figure.update_xaxes(title_text=title, row=1, col=column)
+        figure.update_xaxes(title_text=_TITLES[x_name], row=1, col=column)
     figure.update_yaxes(title_text="held-out classification loss", row=1, col=1)
-    figure.update_layout(title="Classification loss vs domain adaptation", template="plotly_white", height=450)
+    figure.update_layout(title="Classification loss vs domain adaptation", template="plotly_white", height=480)
     return figure
 
 
-def write_scaling_html(path: str | Path, points: Sequence[ScalingPoint], fits: Sequence[LinearFit]) -> Path:
+def write_scaling_html(path: str | Path, analysis: ScalingAnalysis) -> Path:
     """A self-contained HTML file (plotly.js inlined: works offline)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    scaling_figure(points, fits).write_html(path, include_plotlyjs=True, full_html=True)
+    scaling_figure(analysis).write_html(path, include_plotlyjs=True, full_html=True)
     return path

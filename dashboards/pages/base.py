@@ -8,7 +8,7 @@ from typing import Any
 from dash import Input
 
 from dashboards.context import current_context
-from dashboards.snapshots import SnapshotError
+from dashboards.snapshots import SnapshotError, old_schema_notice
 from dashboards.view import View, parse_day
 
 # The shell's filters and the chosen snapshot: the inputs of every page callback.
@@ -50,4 +50,5 @@ def load(
         report = current_context().report(snapshot_id)
     except SnapshotError as error:
         return PageData(view, None, f"The stored report cannot be read: {error}")
-    return PageData(view, report, snapshot.get("notice"))
+    notice = " ".join(filter(None, [snapshot.get("notice"), old_schema_notice(report)]))
+    return PageData(view, report, notice or None)

@@ -1,4 +1,4 @@
-"""Challenger tests: each version-vs-version A/B test, Welch and Holm-adjusted p."""
+"""Challenger tests: each version-vs-version A/B test, its verdict, interaction-level CI and Holm p."""
 
 from __future__ import annotations
 
@@ -23,7 +23,10 @@ def layout(**_: object) -> html.Div:
                 extra=ui.download_link("challengers-csv"),
             ),
             html.P(
-                "Verdicts need the 95% CI to exclude zero and the Holm-adjusted p below 0.05.", className="abk-help"
+                "The verdict is the report's: it reads the interaction-level 95% CI and the Holm adjustment of the "
+                "interaction-level p across tests (p holm). Selection level columns are the published Welch test, "
+                "shown for comparison.",
+                className="abk-help",
             ),
             html.Div(id="challengers-ready", className="abk-ready"),
         ]
@@ -45,7 +48,7 @@ def register_callbacks(app: Dash) -> None:
         frame = tables.challengers_table(page.report or {}, page.view.version)
         frame = frame.assign(test=frame["challenger"].astype(str) + " vs " + frame["baseline"].astype(str))
         figure = figures.delta_forest(frame, "test", "Challenger vs baseline, delta selection time")
-        frame = frame.drop(columns="test")
+        frame = frame.drop(columns=["test", "verdict_reason"])
         return (
             ui.notice(page.notice),
             figure,

@@ -17,7 +17,7 @@ def layout(**_: object) -> html.Div:
         [
             html.Div(id="health-notice"),
             ui.card(
-                "Sample-ratio mismatch per experiment (flag at p < 0.001)",
+                "Sample-ratio mismatch per experiment phase (flag at p < 0.001)",
                 ui.data_table("srm-table", conditional=ui.flag_styles("flag")),
                 extra=ui.download_link("srm-csv"),
             ),

@@ -1,12 +1,14 @@
-"""Over time: weekly means with and without suggestions, releases, cumulative seconds saved."""
+"""Over time: mean selection time per bucket with and without suggestions, releases, experiment
+phases, cumulative seconds saved; each version's result per phase."""
 
 from __future__ import annotations
 
 from dash import Dash, Output, html
 
 from dashboards import components as ui
-from dashboards import figures, tables
+from dashboards import timeline
 from dashboards.pages.base import FILTER_INPUTS, load
+from dashboards.timeline_figure import over_time
 
 PATH = "/over-time"
 NAME = "Over time"
@@ -17,7 +19,17 @@ def layout(**_: object) -> html.Div:
         [
             html.Div(id="over-time-notice"),
             ui.card("Selection time with and without suggestions", ui.graph("over-time-graph")),
-            ui.card("Weekly figures", ui.data_table("weekly-table"), extra=ui.download_link("weekly-csv")),
+            ui.card("Per time bucket", ui.data_table("timeline-table"), extra=ui.download_link("timeline-csv")),
+            ui.card(
+                "Experiment phases (definitions in force over time)",
+                ui.data_table("phases-table"),
+                extra=ui.download_link("phases-csv"),
+            ),
+            ui.card(
+                "Each version's result per experiment phase (95% CI interaction-level)",
+                ui.data_table("version-phases-table", conditional=ui.flag_styles("srm_flag")),
+                extra=ui.download_link("version-phases-csv"),
+            ),
             html.Div(id="over-time-ready", className="abk-ready"),
         ]
     )
@@ -27,22 +39,36 @@ def register_callbacks(app: Dash) -> None:
     @app.callback(
         Output("over-time-notice", "children"),
         Output("over-time-graph", "figure"),
-        Output("weekly-table", "columns"),
-        Output("weekly-table", "data"),
-        Output("weekly-csv", "href"),
+        Output("timeline-table", "columns"),
+        Output("timeline-table", "data"),
+        Output("timeline-csv", "href"),
+        Output("phases-table", "columns"),
+        Output("phases-table", "data"),
+        Output("phases-csv", "href"),
+        Output("version-phases-table", "columns"),
+        Output("version-phases-table", "data"),
+        Output("version-phases-csv", "href"),
         Output("over-time-ready", "children"),
         *FILTER_INPUTS,
     )
     def _render(snapshot, version, start, end):  # type: ignore[no-untyped-def]
         page = load(snapshot, version, start, end)
-        report = page.report or {}
-        weekly = tables.weekly_table(report, page.view.since, page.view.until)
-        figure = figures.over_time(weekly, tables.releases_table(report))
+        report, view = page.report or {}, page.view
+        buckets = timeline.timeline_table(report, view.since, view.until)
+        phases = timeline.phases_table(report, view.experiment)
+        figure = over_time(buckets, timeline.timeline_grain(report), timeline.releases_table(report), phases)
+        results = timeline.version_phases_table(report, view.version)
         return (
             ui.notice(page.notice),
             figure,
-            ui.table_columns(weekly),
-            ui.table_records(weekly),
-            ui.csv_href("weekly", page.view),
-            str(page.view.snapshot_id),
+            ui.table_columns(buckets),
+            ui.table_records(buckets),
+            ui.csv_href("timeline", view),
+            ui.table_columns(phases),
+            ui.table_records(phases),
+            ui.csv_href("phases", view),
+            ui.table_columns(results),
+            ui.table_records(results),
+            ui.csv_href("version_phases", view),
+            str(view.snapshot_id),
         )

@@ -1,4 +1,4 @@
-"""Overview: one row per model version, significance at a glance."""
+"""Overview: the verdict in words for each model version and comparison, then the figures behind it."""
 
 from __future__ import annotations
 
@@ -11,17 +11,26 @@ from dashboards.pages.base import FILTER_INPUTS, load
 
 PATH = "/"
 NAME = "Overview"
+# Shown in the verdict cards above the table; the CSV keeps them.
+_CARD_ONLY = ["verdict_reason", "analysis"]
 
 
 def layout(**_: object) -> html.Div:
     return html.Div(
         [
             html.Div(id="overview-notice"),
+            html.Div(id="overview-verdicts", className="abk-verdicts"),
             html.Div(id="overview-kpis", className="abk-kpis"),
             ui.card("Time saved per model version (95% CI)", ui.graph("overview-forest")),
             ui.card(
-                "Per model version",
+                "Per model version and experiment",
                 ui.data_table("overview-table", conditional=[*ui.verdict_styles(), *ui.flag_styles("srm_flag")]),
+                html.P(
+                    "delta ci95 and clustered p are interaction-level (the randomisation unit: an advocate-case "
+                    "interaction) and carry the verdict; selection level columns are the published Welch test, "
+                    "which treats correlated selections as independent.",
+                    className="abk-help",
+                ),
                 extra=ui.download_link("overview-csv"),
             ),
             html.Div(id="overview-ready", className="abk-ready"),
@@ -29,17 +38,31 @@ def layout(**_: object) -> html.Div:
     )
 
 
+def _verdicts(versions: pd.DataFrame, comparisons: pd.DataFrame) -> list[html.Article]:
+    cards = [
+        ui.verdict_card(f"{r.model_version} · {r.experiment}", r.verdict, r.verdict_reason, r.analysis)
+        for r in versions.itertuples(index=False)
+    ]
+    cards += [
+        ui.verdict_card(f"{r.challenger} vs {r.baseline} · {r.experiment}", r.verdict, r.verdict_reason, r.analysis)
+        for r in comparisons.itertuples(index=False)
+    ]
+    return cards
+
+
 def _kpis(report: dict | None, frame: pd.DataFrame) -> list[html.Div]:
     if report is None:
         return []
     totals = report.get("totals") or {}
-    saving = frame["delta_s"].dropna()
+    saves = frame["verdict"] == tables.SAVES_TIME
+    # Only a saving the verdict stands behind counts as the best one.
+    saving = pd.to_numeric(frame.loc[saves, "delta_s"], errors="coerce").dropna()
     tiles = [
         ("selections", f"{totals.get('selections', 0):,}"),
         ("predictions", f"{totals.get('predictions', 0):,}"),
         ("cases", f"{totals.get('cases', 0):,}"),
-        ("versions saving time", f"{(frame['verdict'] == tables.SAVES_TIME).sum()} of {len(frame)}"),
-        ("best saving, s", f"{-saving.min():.2f}" if not saving.empty else "n/a"),
+        ("versions saving time", f"{int(saves.sum())} of {len(frame)}"),
+        ("best significant saving, s", f"{-saving.min():.2f}" if not saving.empty else "none"),
         ("SRM flags", f"{int((frame['srm_flag'] == True).sum())}"),  # noqa: E712 - flags may be None
     ]
     return [
@@ -54,6 +77,7 @@ def _kpis(report: dict | None, frame: pd.DataFrame) -> list[html.Div]:
 def register_callbacks(app: Dash) -> None:
     @app.callback(
         Output("overview-notice", "children"),
+        Output("overview-verdicts", "children"),
         Output("overview-kpis", "children"),
         Output("overview-forest", "figure"),
         Output("overview-table", "columns"),
@@ -64,14 +88,19 @@ def register_callbacks(app: Dash) -> None:
     )
     def _render(snapshot, version, start, end):  # type: ignore[no-untyped-def]
         page = load(snapshot, version, start, end)
-        frame = tables.overview_table(page.report or {}, page.view.version)
-        figure = figures.delta_forest(frame, "model_version", "Delta selection time, treatment vs holdout")
+        report = page.report or {}
+        frame = tables.overview_table(report, page.view.version)
+        comparisons = tables.challengers_table(report, page.view.version)
+        labelled = frame.assign(row=frame["model_version"].astype(str) + " · " + frame["experiment"].astype(str))
+        figure = figures.delta_forest(labelled, "row", "Delta selection time, treatment vs holdout")
+        shown = frame.drop(columns=_CARD_ONLY)
         return (
             ui.notice(page.notice),
+            _verdicts(frame, comparisons),
             _kpis(page.report, frame),
             figure,
-            ui.table_columns(frame),
-            ui.table_records(frame),
+            ui.table_columns(shown),
+            ui.table_records(shown),
             ui.csv_href("overview", page.view),
             str(page.view.snapshot_id),
         )

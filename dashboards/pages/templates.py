@@ -64,21 +64,31 @@ def register_callbacks(app: Dash) -> None:
         page = load(snapshot, version, start, end, top_n=int(top_n or DEFAULT_TOP_N))
         report = page.report or {}
         frame = tables.templates_table(report, page.view.top_n)
-        block = report.get("templates") or {}
+        drawn = tables.drawn_templates(frame)
+        # The trend is tested over exactly the templates drawn, not over the report's own top N.
+        trend = tables.template_trend(drawn)
         subtitle = ""
         if page.view.version and (snapshot or {}).get("exact"):
             subtitle = f", {page.view.version}'s window"
-        figure = figures.templates_scatter(frame, block.get("mann_kendall"), subtitle)
-        trend = [
-            figures.mann_kendall_text(block[k]) for k in ("mann_kendall", "mann_kendall_hamed_rao") if block.get(k)
-        ]
-        trend_text = " · ".join(trend) + (f" (over the report's top {block['top_n']})" if block.get("top_n") else "")
+        figure = figures.templates_scatter(drawn, len(frame), trend["mann_kendall"], subtitle)
         return (
             ui.notice(page.notice),
             figure,
-            trend_text,
+            _trend_text(trend, len(drawn), len(frame), page.view.top_n or DEFAULT_TOP_N),
             ui.table_columns(frame),
             ui.table_records(frame),
             ui.csv_href("templates", page.view),
             str(page.view.snapshot_id),
         )
+
+
+def _trend_text(trend: dict, drawn: int, top: int, asked: int) -> str:
+    """The two Mann-Kendall results and what they were computed over."""
+    text = " · ".join(figures.mann_kendall_text(result) for result in trend.values())
+    scope = f"over the {drawn} templates drawn (of the top {top} by volume with an accuracy and a saving)"
+    if top < asked:
+        scope += f"; the report keeps {top} templates, fewer than the {asked} asked for"
+    return (
+        f"{text}, {scope}. Marker area: holdout selections; bars: 95% CI of the saving (selection-level) "
+        f"where a template has fewer than {figures.LOW_N} holdout selections."
+    )

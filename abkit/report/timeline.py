@@ -1,0 +1,74 @@
+"""Selection time over time: daily event counts, ISO weeks and a timeline at a grain fit for the span.
+
+All three are roll-ups of the bucket groups (hours or days), so one scan of the selections
+serves them; sums about different arms' shifts add exactly (``SampleSummary.__add__``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+from abkit.events.columns import HOLDOUT_ARM
+from abkit.report.groups import BucketGroup, DayCount, Plan, PredictionDay
+from abkit.report.model import Timeline, TimeRow, WeekRow
+from abkit.stats import SampleSummary
+
+# Spans longer than this are drawn by the week, shorter ones at the buckets' grain (hour or day).
+WEEKLY_SPAN = timedelta(days=120)
+
+
+def _kind(arm: str) -> str:
+    return "holdout" if arm == HOLDOUT_ARM else "treatment"
+
+
+def _summary(g: BucketGroup, plan: Plan) -> SampleSummary:
+    return SampleSummary(g.n, plan.shift_of((g.experiment, g.model_version, g.arm)), g.total, g.total_sq)
+
+
+def _monday(moment: datetime | date) -> date:
+    day = moment.date() if isinstance(moment, datetime) else moment
+    return day - timedelta(days=day.weekday())
+
+
+def _roll_up(
+    groups: Sequence[BucketGroup], plan: Plan, start_of: type | object
+) -> dict[tuple[datetime, str], SampleSummary]:
+    rolled: dict[tuple[datetime, str], SampleSummary] = {}
+    for g in groups:
+        key = (start_of(g.start), _kind(g.arm))  # type: ignore[operator]
+        summary = _summary(g, plan)
+        rolled[key] = summary if key not in rolled else rolled[key] + summary
+    return rolled
+
+
+def weekly(groups: Sequence[BucketGroup], plan: Plan) -> tuple[WeekRow, ...]:
+    """ISO weeks (Monday start) by arm kind."""
+    rolled = _roll_up(groups, plan, _monday)
+    return tuple(WeekRow(monday, kind, s.n, s.mean, s.sd) for (monday, kind), s in sorted(rolled.items()))
+
+
+def timeline(groups: Sequence[BucketGroup], plan: Plan) -> Timeline:
+    """Hours for a span of up to three days, days up to 120 days, weeks beyond (by arm kind)."""
+    if not groups:
+        return Timeline(plan.grain, ())
+    span = max(g.start for g in groups) - min(g.start for g in groups)
+    if plan.grain == "day" and span > WEEKLY_SPAN:
+        grain, start_of = "week", (lambda moment: datetime.combine(_monday(moment), datetime.min.time()))
+    else:
+        grain, start_of = plan.grain, (lambda moment: moment)
+    rolled = _roll_up(groups, plan, start_of)
+    return Timeline(
+        grain, tuple(TimeRow(start, kind, s.n, s.mean, s.sd) for (start, kind), s in sorted(rolled.items()))
+    )
+
+
+def daily_events(groups: Sequence[BucketGroup], prediction_days: Sequence[PredictionDay]) -> tuple[DayCount, ...]:
+    """Selections and predictions per UTC day, experiment and arm."""
+    counts: dict[tuple[date, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for g in groups:
+        counts[g.start.date(), g.experiment, g.arm][0] += g.n
+    for p in prediction_days:
+        counts[p.day, p.experiment, p.arm][1] += p.n
+    return tuple(DayCount(day, experiment, arm, *pair) for (day, experiment, arm), pair in sorted(counts.items()))

@@ -1,0 +1,147 @@
+"""Tables of the time axis, computed from one report: the timeline, releases and experiment phases.
+
+Pure functions, like :mod:`dashboards.tables`: a report dict in, a DataFrame out. The report
+chooses the timeline's grain (hour, day or week) from the span of its data, so a world whose
+events all fall within a few hours still has several points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from dashboards.fields import ci_bound, columns_frame, get, notes, shares
+from dashboards.tables import Report
+
+# Length of one time bucket of each grain, in milliseconds (plotly's unit for date axes).
+GRAIN_MS = {"hour": 3_600_000, "day": 86_400_000, "week": 7 * 86_400_000}
+# Tick labels by grain: never finer than the grain (no "23:59:59.9995" on a one-point axis).
+TICK_FORMAT = {"hour": "%b %d %H:%M", "day": "%b %d", "week": "%b %d, %Y"}
+
+TIMELINE_COLUMNS = (
+    "start",
+    "n_with",
+    "mean_with_s",
+    "sd_with_s",
+    "n_without",
+    "mean_without_s",
+    "sd_without_s",
+    "saving_s",
+    "seconds_saved",
+    "cumulative_seconds_saved",
+)
+
+
+def timeline_grain(report: Report) -> str | None:
+    """The grain of the report's timeline ("hour", "day", "week"), or None without one."""
+    if isinstance(report.get("timeline"), Mapping):
+        return get(report, "timeline", "grain")
+    return "week" if report.get("weekly") else None
+
+
+def _timeline_rows(report: Report) -> list[Mapping[str, Any]]:
+    if isinstance(report.get("timeline"), Mapping):
+        return list(get(report, "timeline", "rows") or [])
+    # Reports written before the timeline existed have ISO weeks only.
+    return [{**row, "start": row.get("week_start")} for row in report.get("weekly") or []]
+
+
+def timeline_table(report: Report, since: date | None = None, until: date | None = None) -> pd.DataFrame:
+    """Mean selection time per time bucket with suggestions (treatment) and without (holdout).
+
+    ``seconds_saved`` is the bucket's saving per selection times its treatment selections
+    (``(mean_without - mean_with) * n_with``); buckets without both means save an unknown
+    amount, left empty and skipped by the running total. ``since``/``until`` keep the buckets
+    that start on those days or between them.
+    """
+    buckets: dict[str, dict[str, Any]] = {}
+    for row in _timeline_rows(report):
+        start = str(row.get("start"))
+        target = buckets.setdefault(start, {"start": start})
+        suffix = "with" if row.get("arm_kind") == "treatment" else "without"
+        target[f"n_{suffix}"] = row.get("n")
+        target[f"mean_{suffix}_s"] = row.get("mean_s")
+        target[f"sd_{suffix}_s"] = row.get("sd_s")
+    frame = columns_frame([buckets[b] for b in sorted(buckets)], TIMELINE_COLUMNS[:7])
+    day = frame["start"].str[:10]
+    keep = pd.Series(True, index=frame.index)
+    if since is not None:
+        keep &= day >= since.isoformat()
+    if until is not None:
+        keep &= day <= until.isoformat()
+    frame = frame[keep].reset_index(drop=True)
+    with_mean = pd.to_numeric(frame["mean_with_s"], errors="coerce")
+    without_mean = pd.to_numeric(frame["mean_without_s"], errors="coerce")
+    frame["saving_s"] = without_mean - with_mean
+    frame["seconds_saved"] = frame["saving_s"] * pd.to_numeric(frame["n_with"], errors="coerce")
+    frame["cumulative_seconds_saved"] = frame["seconds_saved"].fillna(0.0).cumsum()
+    return frame
+
+
+def releases_table(report: Report) -> pd.DataFrame:
+    """When each model version was first seen, oldest first."""
+    rows = [
+        {"model_version": r.get("model_version"), "first_seen": r.get("first_seen")}
+        for r in report.get("releases") or []
+    ]
+    return columns_frame(rows, ("model_version", "first_seen")).sort_values("first_seen", ignore_index=True)
+
+
+PHASE_COLUMNS = ("experiment", "phase", "salt", "arms", "started_at", "ended_at")
+
+
+def phases_table(report: Report, experiment: str | None = None) -> pd.DataFrame:
+    """Each experiment's definitions over time: one row per phase (salt and arm weights in force)."""
+    rows = [
+        {**{k: p.get(k) for k in PHASE_COLUMNS}, "arms": shares(p.get("arms"), lambda w: f"{w:g}")}
+        for p in report.get("phases") or []
+        if not experiment or p.get("experiment") == experiment
+    ]
+    return columns_frame(rows, PHASE_COLUMNS).sort_values(["experiment", "phase"], ignore_index=True)
+
+
+VERSION_PHASE_COLUMNS = (
+    "model_version",
+    "experiment",
+    "phase",
+    "started_at",
+    "ended_at",
+    "weights",
+    "treatment_n",
+    "holdout_n",
+    "delta_s",
+    "delta_ci95_low_s",
+    "delta_ci95_high_s",
+    "srm_p",
+    "srm_flag",
+    "notes",
+)
+
+
+def version_phases_table(report: Report, version: str | None = None) -> pd.DataFrame:
+    """Each version's result per phase of its experiment (delta with its interaction-level CI, SRM)."""
+    rows = []
+    for v in report.get("versions") or []:
+        if version and v.get("model_version") != version:
+            continue
+        for p in v.get("phases") or []:
+            rows.append(
+                {
+                    "model_version": v.get("model_version"),
+                    "experiment": v.get("experiment"),
+                    **{k: p.get(k) for k in ("phase", "started_at", "ended_at", "delta_s")},
+                    # Selections per arm in the phase (the report may name them by arm role).
+                    "treatment_n": p.get("treatment_n", p.get("treatment_selections")),
+                    "holdout_n": p.get("holdout_n", p.get("control_selections")),
+                    "weights": shares(p.get("weights"), lambda w: f"{w:g}"),
+                    "delta_ci95_low_s": ci_bound(p, "clustered_delta_ci95_s", 0),
+                    "delta_ci95_high_s": ci_bound(p, "clustered_delta_ci95_s", 1),
+                    "srm_p": get(p, "srm", "p"),
+                    "srm_flag": get(p, "srm", "flag"),
+                    "notes": notes(p),
+                }
+            )
+    return columns_frame(rows, VERSION_PHASE_COLUMNS)
