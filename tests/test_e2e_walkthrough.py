@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from abkit.report.verdict import DECISIONS
 from abkit.training.serving_dir import read_metadata
 from tests.e2e_helpers import (
     TRAINING_REPLACEMENTS,
@@ -130,8 +131,10 @@ def test_report_has_versions_comparison_and_templates_with_finite_statistics(wal
     assert report["totals"]["predictions"] == sum(stored["predictions"].values())
     assert report["totals"]["cases"] == stored["cases"]
 
-    versions = {v["model_version"]: v for v in report["versions"]}
+    # One row per (experiment, version); the standing experiment has both versions against its holdout.
+    versions = {v["model_version"]: v for v in report["versions"] if v["experiment"] == "standing"}
     assert sorted(versions) == ["v1", "v2"]
+    assert all(v["verdict"]["decision"] in DECISIONS and v["verdict"]["reason"] for v in report["versions"])
     for name, version in versions.items():
         figures = {
             "treatment mean": version["treatment"]["mean_s"],
@@ -154,9 +157,16 @@ def test_report_has_versions_comparison_and_templates_with_finite_statistics(wal
     assert (comparison["baseline"], comparison["challenger"]) == ("v1", "v2")
     assert all(finite(comparison["welch"][k]) for k in ("t", "df", "p")), comparison
     assert finite(comparison["delta_s"])
-    # The page's step 6: 30 cases per step cannot detect the second or so v2's accuracy is worth.
-    low, high = comparison["delta_ci95_s"]
-    assert high - low > 2.0, comparison
+    # The page's step 6: 30 cases per step cannot detect the second or so v2's accuracy is worth,
+    # so the verdict cannot be "no detectable difference": it says to keep collecting (or, by
+    # luck of a large difference, that v2 saves time), never more than the data support.
+    low, high = comparison["clustered"]["delta_ci95_s"]
+    assert high - low > 2.0 and comparison["mde_s"] > 1.0, comparison
+    verdict = comparison["verdict"]
+    assert verdict["decision"] in ("keep collecting", "saves time"), verdict
+    assert (verdict["decision"] == "saves time") == (high < 0), verdict
+    # One phase, whose arm counts match its weights (0.2 / 0.4 / 0.4 at this size).
+    assert [(ph["phase"], ph["srm"]["flag"]) for ph in comparison["phases"]] == [(1, False)], comparison["phases"]
 
     rows = report["templates"]["rows"]
     assert rows, "template table is empty"
