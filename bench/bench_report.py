@@ -1,8 +1,8 @@
 """Benchmark: the full report against a bare GROUP BY scan and the naive pandas + scipy route.
 
-For each engine (SQLite, DuckDB, PostgreSQL, a Parquet export read in place by DuckDB) this writes the
-same N simulated selections (and one prediction per selection, one case per interaction), then
-times, in one run and on the same data:
+For each engine (SQLite, DuckDB, PostgreSQL, a Parquet export read in place by DuckDB, Spark SQL in
+local mode over a Parquet export) this writes the same N simulated selections (and one prediction
+per selection, one case per interaction), then times, in one run and on the same data:
 
   bare    one `GROUP BY model_version, arm` aggregate (n, sum, sum of squares) on the engine;
   floor   the per-interaction reduction alone (selections grouped by experiment, version, arm,
@@ -53,10 +53,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from abkit.events import columns as c  # noqa: E402
 from abkit.events.schema import metadata  # noqa: E402
-from abkit.report.build import build_report  # noqa: E402
+from abkit.report.build import build_report, open_source, plan_for  # noqa: E402
 from abkit.report.files_source import files_engine  # noqa: E402
-from abkit.report.groups import Window  # noqa: E402
+from abkit.report.groups import Plan, Window  # noqa: E402
 from abkit.report.queries import arm_groups_query  # noqa: E402
+from abkit.report.spark_source import SparkSource, create_views, spark_engine, spark_session  # noqa: E402
 from abkit.report.sql_source import POSTGRES_WORK_MEM  # noqa: E402
 from tests.pg_server import create_database, running_postgres  # noqa: E402
 
@@ -233,9 +234,33 @@ def load_parquet(frames: dict[str, pl.DataFrame], directory: Path) -> str:
 # -- the three routes ------------------------------------------------------------------------
 
 
+# A Spark engine's source is this prefix and its Parquet directory; one local session serves the run.
+SPARK_PREFIX = "spark:"
+SPARK_MASTER = "local[*]"
+_spark_sessions: list = []
+
+
+def bench_spark() -> object:
+    if not _spark_sessions:
+        session, _ = spark_session(SPARK_MASTER, app_name="abkit-bench", config={"spark.driver.memory": "4g"})
+        _spark_sessions.append(session)
+    return _spark_sessions[0]
+
+
 def _engine(source: str) -> Engine:
-    """The engine a route runs on: the database URL, or DuckDB views over the Parquet export."""
+    """The engine a route runs on: the database URL, DuckDB views over the Parquet export, or Spark."""
+    if source.startswith(SPARK_PREFIX):
+        session = bench_spark()
+        create_views(session, source.removeprefix(SPARK_PREFIX))
+        return spark_engine(session)
     return create_engine(source) if "://" in source else files_engine(source)
+
+
+def report_source(source: str) -> str | SparkSource:
+    """What the report is given: the URL or directory, or a Spark source on the run's session."""
+    if source.startswith(SPARK_PREFIX):
+        return SparkSource(source.removeprefix(SPARK_PREFIX), session=bench_spark())
+    return source
 
 
 def bare_scan(source: str) -> None:
@@ -245,14 +270,24 @@ def bare_scan(source: str) -> None:
     engine.dispose()
 
 
-def interaction_floor(source: str) -> None:
-    """The report's own per-interaction reduction, run alone (the same SQL statement it uses)."""
-    everything = Window(None, None, None)
+def report_plan(source: str) -> Plan:
+    """The plan (per-arm shifts, phases, grain) the report itself makes for all events (untimed)."""
+    given = report_source(source)
+    backend = open_source(given)
+    try:
+        return plan_for(backend.bounds(Window()), tuple(backend.experiment_phases()))
+    finally:
+        if backend is not given:
+            backend.close()  # type: ignore[attr-defined]
+
+
+def interaction_floor(source: str, plan: Plan) -> None:
+    """The report's own per-interaction reduction, run alone (the same SQL statement, the same plan)."""
     engine = _engine(source)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'")  # as the report's queries run
-        conn.execute(arm_groups_query(everything, 13.0)).all()
+        conn.execute(arm_groups_query(Window(), plan)).all()
     engine.dispose()
 
 
@@ -372,9 +407,11 @@ def load_engines(engines: list[str], rows: int, workdir: Path, stack: contextlib
             admin = stack.enter_context(running_postgres())
             sources[engine] = load_postgres(frames, create_database(admin, "abkit_bench"))
         else:
-            loader = {"sqlite": load_sqlite, "duckdb": load_duckdb, "parquet": load_parquet}[engine]
-            target = workdir / {"sqlite": "bench.sqlite", "duckdb": "bench.duckdb", "parquet": "parquet"}[engine]
-            sources[engine] = loader(frames, target)
+            loader = {"sqlite": load_sqlite, "duckdb": load_duckdb, "parquet": load_parquet, "spark": load_parquet}
+            target = {"sqlite": "bench.sqlite", "duckdb": "bench.duckdb", "parquet": "parquet", "spark": "spark"}
+            sources[engine] = loader[engine](frames, workdir / target[engine])
+            if engine == "spark":
+                sources[engine] = SPARK_PREFIX + sources[engine]
         print(f"loaded {engine} in {time.perf_counter() - started:.1f} s", flush=True)
     return sources
 
@@ -382,7 +419,7 @@ def load_engines(engines: list[str], rows: int, workdir: Path, stack: contextlib
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000, help="simulated selections (default 10M)")
-    parser.add_argument("--engines", default="sqlite,duckdb,postgresql,parquet")
+    parser.add_argument("--engines", default="sqlite,duckdb,postgresql,parquet,spark")
     parser.add_argument("--repeat", type=int, default=1, help="best of this many timed runs")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc pass of the report")
     parser.add_argument(
@@ -391,7 +428,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="where the databases go (default: a temp dir)")
     args = parser.parse_args()
     engines = [name.strip() for name in args.engines.split(",") if name.strip()]
-    unknown = set(engines) - {"sqlite", "duckdb", "postgresql", "parquet"}
+    unknown = set(engines) - {"sqlite", "duckdb", "postgresql", "parquet", "spark"}
     if unknown:
         parser.error(f"--engines: unknown {sorted(unknown)}")
 
@@ -418,6 +455,8 @@ def main() -> None:
     for r in results:
         naive = "oom" if r.get("naive_oom") else f"{r['naive']:.2f}"
         speedup = "inf" if r.get("naive_oom") else f"{r['naive'] / r['report']:.2f}"
+        if r["engine"] == "spark":  # no naive route of its own (it would read the parquet engine's files)
+            naive = speedup = "n/a"
         print(
             f"{r['engine']:<11}{r['bare']:>9.2f}{r['floor']:>9.2f}{r['report']:>10.2f}{naive:>10}"
             f"{r['report'] / r['bare']:>13.2f}{r['floor'] / r['bare']:>12.2f}{r['report'] / r['floor']:>14.2f}"
@@ -429,11 +468,15 @@ def measure(engine: str, source: str, args: argparse.Namespace) -> dict:
     result: dict = {"engine": engine}
     bare_scan(source)  # warm the cache so that no route pays for the first read
     result["bare"] = timed(lambda: bare_scan(source), args.repeat)
-    result["floor"] = timed(lambda: interaction_floor(source), args.repeat)
-    result["report"] = timed(lambda: build_report(source), args.repeat)
+    plan = report_plan(source)
+    result["floor"] = timed(lambda: interaction_floor(source, plan), args.repeat)
+    result["report"] = timed(lambda: build_report(report_source(source)), args.repeat)
     if not args.no_memory:
-        result["report_mib"] = peak_memory(lambda: build_report(source))
-    result.update(naive_in_child(source, args.repeat, args.naive_memory_gib))
+        result["report_mib"] = peak_memory(lambda: build_report(report_source(source)))
+    if source.startswith(SPARK_PREFIX):
+        result["naive"] = float("nan")  # the naive route reads the same Parquet as the parquet engine's
+    else:
+        result.update(naive_in_child(source, args.repeat, args.naive_memory_gib))
     print(f"{engine}: {result}", flush=True)
     return result
 

@@ -27,6 +27,8 @@ _COUNT = {
     "volume",
     "holdout_n",
     "treatment_n",
+    "treatment_interactions",
+    "holdout_interactions",
     "phase",
     "n",
     "n_with",

@@ -112,6 +112,8 @@ VERSION_PHASE_COLUMNS = (
     "weights",
     "treatment_n",
     "holdout_n",
+    "treatment_interactions",
+    "holdout_interactions",
     "delta_s",
     "delta_ci95_low_s",
     "delta_ci95_high_s",
@@ -133,9 +135,11 @@ def version_phases_table(report: Report, version: str | None = None) -> pd.DataF
                     "model_version": v.get("model_version"),
                     "experiment": v.get("experiment"),
                     **{k: p.get(k) for k in ("phase", "started_at", "ended_at", "delta_s")},
-                    # Selections per arm in the phase (the report may name them by arm role).
-                    "treatment_n": p.get("treatment_n", p.get("treatment_selections")),
-                    "holdout_n": p.get("holdout_n", p.get("control_selections")),
+                    # Selections and interactions (the randomisation unit) per arm in the phase.
+                    "treatment_n": p.get("treatment_selections"),
+                    "holdout_n": p.get("control_selections"),
+                    "treatment_interactions": p.get("treatment_interactions"),
+                    "holdout_interactions": p.get("control_interactions"),
                     "weights": shares(p.get("weights"), lambda w: f"{w:g}"),
                     "delta_ci95_low_s": ci_bound(p, "clustered_delta_ci95_s", 0),
                     "delta_ci95_high_s": ci_bound(p, "clustered_delta_ci95_s", 1),

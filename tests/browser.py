@@ -44,7 +44,24 @@ def headless_chrome(*, capture_console: bool = False) -> webdriver.Chrome:
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
+def chromium_session() -> Iterator[webdriver.Chrome]:
+    """A headless Chromium for a module-scoped ``driver`` fixture; skips without Debian's chromium
+    and chromium-driver."""
+    if not chromium_available():
+        pytest.skip("needs Debian's chromium and chromium-driver")
+    chrome = headless_chrome(capture_console=True)
+    yield chrome
+    chrome.quit()
+
+
 WAIT_S = 30  # seconds a page, a callback or a download may take
+
+
+def set_viewport(chrome: webdriver.Chrome, width: int, height: int) -> None:
+    """Size the window so that the page itself (the viewport) is ``width`` x ``height`` CSS pixels."""
+    chrome.set_window_size(width, height)
+    inner = chrome.execute_script("return [window.innerWidth, window.innerHeight]")
+    chrome.set_window_size(2 * width - inner[0], 2 * height - inner[1])
 
 
 def serve(database: str) -> Iterator[str]:

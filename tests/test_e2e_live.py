@@ -183,11 +183,11 @@ def test_the_requests_sent_do_not_depend_on_concurrency(tmp_path, scorer):
 
 @pytest.mark.slow
 def test_a_refused_request_stops_the_drive_naming_the_status(sqlite_url, scorer):
-    app = create_app(_service(sqlite_url, scorer), token="secret")
+    app = create_app(_service(sqlite_url, scorer), token="e2e-secret-token-0123")
     with background_server(app) as url:
         with pytest.raises(LiveError, match="POST /v1/suggest: 401"):
             drive(url, LiveSettings(n_cases=1))
-        assert drive(url, LiveSettings(n_cases=1, token="secret")).cases == 1
+        assert drive(url, LiveSettings(n_cases=1, token="e2e-secret-token-0123")).cases == 1
 
 
 def test_a_service_that_never_answers_is_reported_not_ready():

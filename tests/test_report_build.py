@@ -202,7 +202,7 @@ def test_version_without_holdout_says_why(report):
     assert v3["delta_s"] is None and v3["delta_s_missing"] == reason
     assert v3["welch"]["p"] is None and v3["welch"]["missing"] == reason
     assert v3["clustered"]["delta_ci95_s"] is None and v3["clustered"]["delta_ci95_s_missing"] == reason
-    assert v3["verdict"]["decision"] == "keep collecting" and reason in v3["verdict"]["reason"]
+    assert v3["verdict"]["decision"] == "not tested" and reason in v3["verdict"]["reason"]
     assert v3["holdout_accuracy"]["top1"] is None and v3["holdout_accuracy"]["missing"]
     assert v3["case_time_saved_share"] is None and v3["case_time_saved_share_missing"]
 

@@ -255,16 +255,22 @@ BAD_SUGGEST = [
         422,
         "messages[0].text: Input should be a valid string",
     ),
-    ("wrong type messages", _with(messages="hello"), 422, "messages: Input should be a valid list"),
+    ("wrong type messages", _with(messages="hello"), 422, "messages: Input should be a valid array"),
     ("wrong type id", _with(case_id=17), 422, "case_id: Input should be a valid string"),
-    ("empty messages", _with(messages=[]), 422, "messages: empty message list"),
+    ("empty messages", _with(messages=[]), 422, "messages: List should have at least 1 item"),
     ("empty text", _with(messages=[{"role": "customer", "text": "   "}]), 422, "messages[0].text: missing or empty"),
-    ("unknown role", _with(messages=[{"role": "bot", "text": "hi"}]), 422, "messages[0].role: unknown role 'bot'"),
+    (
+        "unknown role",
+        _with(messages=[{"role": "bot", "text": "hi"}]),
+        422,
+        "messages[0].role: Input should be 'customer', 'system' or 'advocate'",
+    ),
     ("unknown field", _with(extra=1), 422, "extra: unknown field"),
-    ("empty id", _with(case_id=" "), 422, "case_id: String should have at least 1 character"),
+    ("empty id", _with(case_id=""), 422, "case_id: String should have at least 1 character"),
+    ("blank id", _with(case_id=" \u3000"), 422, "case_id: String should have at least 1 character"),
     ("long id", _with(case_id="x" * 129), 422, "case_id: String should have at most 128 characters"),
     ("separator in id", _with(case_id="a\x1fb"), 422, "case_id: must not contain the \\x1f separator"),
-    ("bad deadline", _with(deadline_ms=-5), 422, "deadline_ms: Input should be greater than 0"),
+    ("bad deadline", _with(deadline_ms=-5), 422, "deadline_ms: Input should be greater than or equal to 50"),
 ]
 
 
@@ -322,7 +328,7 @@ BAD_EVENTS = [
     (
         "/v1/cases",
         {"case_id": "c", "handle_time_s": 10, "closed_at": "yesterday"},
-        "closed_at: Input should be a valid datetime",
+        "closed_at: must be an RFC 3339 timestamp with a UTC offset",
     ),
 ]
 
@@ -477,16 +483,27 @@ def test_a_model_that_fails_to_load_is_reported_not_hidden(sqlite_url):
 
 
 def test_bearer_token_is_required_when_configured(sqlite_url, scorers):
-    with running(make_service(sqlite_url, scorers), token="s3cret-token") as client:
+    with running(make_service(sqlite_url, scorers), token="s3cret-token-0123") as client:
         missing = client.post("/v1/suggest", json=GOOD)
         assert missing.status_code == 401 and "missing bearer token" in missing.json()["detail"]
         assert missing.headers["www-authenticate"] == "Bearer"
-        wrong = client.post("/v1/suggest", json=GOOD, headers={"Authorization": "Bearer s3cret-tokem"})
+        wrong = client.post("/v1/suggest", json=GOOD, headers={"Authorization": "Bearer s3cret-token-0124"})
         assert wrong.status_code == 401 and "invalid bearer token" in wrong.json()["detail"]
+        other_scheme = client.post("/v1/suggest", json=GOOD, headers={"Authorization": "Basic s3cret-token-0123"})
+        assert other_scheme.status_code == 401
         assert client.get("/metrics").status_code == 401
-        ok = client.post("/v1/suggest", json=GOOD, headers={"Authorization": "Bearer s3cret-token"})
+        ok = client.post("/v1/suggest", json=GOOD, headers={"Authorization": "Bearer s3cret-token-0123"})
         assert ok.status_code == 200
+        # RFC 7235: the scheme name is case-insensitive.
+        lower = client.post("/v1/suggest", json=GOOD, headers={"Authorization": "bearer s3cret-token-0123"})
+        assert lower.status_code == 200
         assert client.get("/health").status_code == 200  # probes stay open
+
+
+@pytest.mark.parametrize("token", ["x", "fifteen-chars-x"])
+def test_a_short_bearer_token_is_refused_at_startup(sqlite_url, scorers, token):
+    with pytest.raises(ValueError, match=f"the bearer token has {len(token)} characters; use at least 16"):
+        create_app(make_service(sqlite_url, scorers), token=token)
 
 
 def test_full_event_buffer_refuses_with_503_instead_of_dropping(sqlite_url, scorers):

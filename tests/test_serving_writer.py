@@ -104,7 +104,7 @@ def test_close_reports_events_it_could_not_write(sqlite_url, caplog):
     writer.put("case", case(1))
     with caplog.at_level(logging.ERROR, logger="abkit.serving.writer"):
         assert writer.close(timeout=0.2) == 1
-    assert "1 unwritten case events" in caplog.text and "'c1'" in caplog.text
+    assert "1 unwritten case events (first ids: c1)" in caplog.text
 
 
 def test_events_still_unwritten_at_close_are_spilled_for_abkit_ingest(sqlite_url, tmp_path):

@@ -106,7 +106,22 @@ def read_token(token_file: Path | None) -> str | None:
 @click.option(
     "--deadline-ms", type=float, default=2000.0, show_default=True, help="Default request deadline (504 after)."
 )
-@click.option("--max-body-bytes", type=int, default=1_000_000, show_default=True)
+@click.option("--max-body-bytes", type=int, default=1_000_000, show_default=True, help="Larger request bodies get 413.")
+@click.option(
+    "--max-message-chars",
+    type=click.IntRange(min=1),
+    default=20_000,
+    show_default=True,
+    help="Longest message text accepted (422 beyond), checked before the tokenizer; a 512-token window is "
+    "about 2,000 characters.",
+)
+@click.option(
+    "--read-timeout-s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Time a client has to send a whole request (headers and body) before a 408 and the connection closed.",
+)
 @click.option("--max-pending-events", type=int, default=50_000, show_default=True, help="Buffered events before 503.")
 @click.option(
     "--durable-events/--buffered-events",
@@ -146,6 +161,8 @@ def serve(
     max_queue: int,
     deadline_ms: float,
     max_body_bytes: int,
+    max_message_chars: int,
+    read_timeout_s: float,
     max_pending_events: int,
     durable_events: bool,
     spill_dir: Path,
@@ -209,17 +226,21 @@ def serve(
             spill_dir=spill_dir,
         )
         settings = ServiceSettings(
-            batcher=batcher, deadline_s=deadline_ms / 1000, settle_heap=True, durable_events=durable_events
+            batcher=batcher,
+            deadline_s=deadline_ms / 1000,
+            max_message_chars=max_message_chars,
+            settle_heap=True,
+            durable_events=durable_events,
         )
         service = SuggestionService(slots, config, writer, settings)
+        app = create_app(service, token=token, max_body_bytes=max_body_bytes)
     except (ConfigError, ValueError, FileNotFoundError) as error:
         raise click.UsageError(str(error)) from None
-    app = create_app(service, token=token, max_body_bytes=max_body_bytes)
     click.echo(
         f"serving {[s.model_version for s in slots]} under experiment {config.name!r} on http://{host}:{port} (docs: /docs)",
         err=True,
     )
-    uvicorn.Server(uvicorn_config(app, host, port, log_level=log_level)).run()
+    uvicorn.Server(uvicorn_config(app, host, port, log_level=log_level, read_timeout_s=read_timeout_s)).run()
 
 
 def _register(config, models: tuple[Path, ...], *, started: datetime):  # type: ignore[no-untyped-def]

@@ -2,8 +2,8 @@
 
 Timestamps are naive UTC ``DateTime`` columns everywhere (abkit/events/schema.py), so
 bucketing is a pure function of the stored value; only the function names differ.
-Each construct is compiled for sqlite, postgresql, duckdb and trino; the default spelling
-is standard SQL for any other warehouse.
+Each construct is compiled for sqlite, postgresql, duckdb, trino and spark (Spark SQL, see
+spark_dialect.py); the default spelling is standard SQL for any other warehouse.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.types import NullType
 
-DIALECTS = ("sqlite", "postgresql", "duckdb", "trino")
+DIALECTS = ("sqlite", "postgresql", "duckdb", "trino", "spark")
 
 
 class week_start(FunctionElement):  # noqa: N801 - reads like the SQL function it stands for
@@ -41,11 +41,12 @@ def _arg(compiler: Any, element: FunctionElement, **kw: Any) -> str:
 
 
 # Week: SQLite moves to the next Sunday (or stays on one) and steps back six days to Monday;
-# date_trunc('week', ...) is Monday-based in PostgreSQL, DuckDB and Trino.
+# date_trunc('week', ...) is Monday-based in PostgreSQL, DuckDB, Trino and Spark.
 @compiles(week_start)
 @compiles(week_start, "postgresql")
 @compiles(week_start, "duckdb")
 @compiles(week_start, "trino")
+@compiles(week_start, "spark")
 def _week_start_default(element: week_start, compiler: Any, **kw: Any) -> str:
     return f"CAST(date_trunc('week', {_arg(compiler, element, **kw)}) AS DATE)"
 
@@ -59,6 +60,7 @@ def _week_start_sqlite(element: week_start, compiler: Any, **kw: Any) -> str:
 @compiles(day_of, "postgresql")
 @compiles(day_of, "duckdb")
 @compiles(day_of, "trino")
+@compiles(day_of, "spark")
 def _day_default(element: day_of, compiler: Any, **kw: Any) -> str:
     return f"CAST({_arg(compiler, element, **kw)} AS DATE)"
 
@@ -82,6 +84,12 @@ class hour_of(FunctionElement):  # noqa: N801
 @compiles(hour_of, "trino")
 def _hour_default(element: hour_of, compiler: Any, **kw: Any) -> str:
     return f"date_trunc('hour', {_arg(compiler, element, **kw)})"
+
+
+@compiles(hour_of, "spark")
+def _hour_spark(element: hour_of, compiler: Any, **kw: Any) -> str:
+    # Spark's date_trunc returns an instant (TIMESTAMP); the event store's timestamps are naive UTC.
+    return f"CAST(date_trunc('hour', {_arg(compiler, element, **kw)}) AS TIMESTAMP_NTZ)"
 
 
 @compiles(hour_of, "sqlite")
@@ -129,6 +137,14 @@ def _percentiles_default(element: percentiles, compiler: Any, **kw: Any) -> str:
 @compiles(percentiles, "trino")
 def _percentiles_trino(element: percentiles, compiler: Any, **kw: Any) -> str:
     return f"approx_percentile({compiler.process(element.column, **kw)}, {_array(element.fractions)})"
+
+
+@compiles(percentiles, "spark")
+def _percentiles_spark(element: percentiles, compiler: Any, **kw: Any) -> str:
+    # Spark's exact percentile interpolates linearly between order statistics, as percentile_cont;
+    # the D suffix makes each fraction a double (a bare 0.5 is a DECIMAL in Spark SQL).
+    fractions = ", ".join(f"{fraction!r}D" for fraction in element.fractions)
+    return f"percentile({compiler.process(element.column, **kw)}, array({fractions}))"
 
 
 @compiles(percentiles, "sqlite")

@@ -18,7 +18,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 
 from abkit.events import columns as c
 from abkit.events.schema import metadata
@@ -58,8 +58,17 @@ def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _sql_type(table: Table, name: str) -> str:
-    return _SQL_TYPES[table.c[name].type.python_type]
+def view_columns(name: str, present: dict[str, str], where: str) -> list[tuple[str, type, str | None]]:
+    """The columns of the view of table ``name``: (column, its Python type in the store, its type in
+    the files or None when the files lack it), in the store's order.
+
+    Raises:
+        ValueError: the files (``where``) lack a column the report reads.
+    """
+    missing = [col for col in REQUIRED_COLUMNS[name] if col not in present]
+    if missing:
+        raise ValueError(f"{where}: missing columns {missing} for table {name}")
+    return [(col.name, col.type.python_type, present.get(col.name)) for col in metadata.tables[name].c]
 
 
 def _scan(files: list[Path]) -> str:
@@ -70,8 +79,11 @@ def _scan(files: list[Path]) -> str:
     return f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true)"
 
 
-def _cast(name: str, sql_type: str, file_type: str) -> str:
+def _cast(name: str, kind: type, file_type: str | None) -> str:
     column = _identifier(name)
+    sql_type = _SQL_TYPES[kind]
+    if file_type is None:
+        return f"CAST(NULL AS {sql_type}) AS {column}"
     if sql_type != "TIMESTAMP":
         return f"CAST({column} AS {sql_type}) AS {column}"
     if file_type.startswith("TIMESTAMP"):
@@ -83,25 +95,15 @@ def _cast(name: str, sql_type: str, file_type: str) -> str:
 
 def _view_sql(conn, directory: Path, name: str) -> str:  # type: ignore[no-untyped-def]
     """``CREATE VIEW`` of one table over its files, or of an empty relation with its columns."""
-    table = metadata.tables[name]
     files = find_files(directory, name)
     if not files:
-        empty = ", ".join(f"CAST(NULL AS {_sql_type(table, col.name)}) AS {_identifier(col.name)}" for col in table.c)
+        empty = ", ".join(_cast(col.name, col.type.python_type, None) for col in metadata.tables[name].c)
         return f"CREATE VIEW {name} AS SELECT {empty} WHERE false"
     scan = _scan(files)
     described = conn.exec_driver_sql(f"DESCRIBE SELECT * FROM {scan}").all()
-    present = {row[0]: str(row[1]) for row in described}
-    missing = [col for col in REQUIRED_COLUMNS[name] if col not in present]
-    if missing:
-        raise ValueError(f"{files[0]}: missing columns {missing} for table {name}")
-    selected = []
-    for col in table.c:
-        sql_type = _sql_type(table, col.name)
-        if col.name in present:
-            selected.append(_cast(col.name, sql_type, present[col.name]))
-        else:
-            selected.append(f"CAST(NULL AS {sql_type}) AS {_identifier(col.name)}")
-    return f"CREATE VIEW {name} AS SELECT {', '.join(selected)} FROM {scan}"
+    columns = view_columns(name, {row[0]: str(row[1]) for row in described}, str(files[0]))
+    selected = ", ".join(_cast(*column) for column in columns)
+    return f"CREATE VIEW {name} AS SELECT {selected} FROM {scan}"
 
 
 def _utc_session(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

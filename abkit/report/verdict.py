@@ -11,6 +11,10 @@ interaction-level figures (the randomisation unit), never the selection-level We
 3. ``saves time`` / ``costs time`` — p < alpha (Holm-adjusted across comparisons) and the 95%
    interval lies below / above 0.
 4. ``no detectable difference`` — p >= alpha although the test could detect ``min_effect_s``.
+
+``not tested`` marks a pair that has no data to compare by design and will not get any by
+waiting: a version with no holdout of its own in an experiment (a challenger test's holdout is
+scored by the baseline), or two arms that never ran side by side.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ Decision = Literal[
     "keep collecting",
     "do not trust: sample ratio mismatch",
     "do not ship: guardrail",
+    "not tested",
 ]
 DECISIONS: tuple[Decision, ...] = (
     "saves time",
@@ -36,6 +41,7 @@ DECISIONS: tuple[Decision, ...] = (
     "keep collecting",
     "do not trust: sample ratio mismatch",
     "do not ship: guardrail",
+    "not tested",
 )
 # The smallest change in selection time worth acting on: below it, a test that found nothing
 # may stop ("no detectable difference"); above its MDE, it should keep collecting.
@@ -98,24 +104,35 @@ def decide(
             f"before reading {subject} against {against}.",
         )
     delta = comparison.delta
+    if not comparison.phases:
+        return Verdict("not tested", f"{subject} against {against}: nothing to compare ({delta.missing}).")
     if delta.delta_s is None or delta.ci95_s is None or p is None:
         reason = delta.missing or comparison.clustered.missing or "no interval"
         return Verdict("keep collecting", f"{subject} against {against}: no interval yet ({reason}).")
     low, high = delta.ci95_s
-    figures = f"(95% CI {seconds(low)} to {seconds(high)} s, interaction-level p {p_value(p)}" + (
-        f", n = {comparison.interactions_treatment:,} / {comparison.interactions_control:,} interactions)"
-    )
+    counts = f"n = {comparison.interactions_treatment:,} / {comparison.interactions_control:,} interactions"
+
+    def figures(ends: tuple[float, float]) -> str:
+        return f"(95% CI {seconds(ends[0])} to {seconds(ends[1])} s, interaction-level p {p_value(p)}, {counts})"
+
     if p < ALPHA and (high < 0 or low > 0):
-        verb = "saves" if delta.delta_s < 0 else "costs"
         share = ""
         if share_of_case_time is not None and math.isfinite(share_of_case_time):
             share = f", {abs(share_of_case_time) * 100:.1f}% of case time"
+        if delta.delta_s < 0:  # the saving and its interval, in positive seconds
+            return Verdict(
+                "saves time",
+                f"{subject} saves {seconds(-delta.delta_s)} s per selection against {against} "
+                f"{figures((-high, -low))}{share}; {srm_note}.",
+            )
         return Verdict(
-            "saves time" if verb == "saves" else "costs time",
-            f"{subject} {verb} {seconds(abs(delta.delta_s))} s per selection against {against} "
-            f"{figures}{share}; {srm_note}.",
+            "costs time",
+            f"{subject} costs {seconds(delta.delta_s)} s more per selection than {against} "
+            f"{figures((low, high))}{share}; {srm_note}.",
         )
-    change = f"{subject} against {against}: {seconds(delta.delta_s)} s per selection {figures}"
+    change = (
+        f"{subject} against {against}: a difference of {seconds(delta.delta_s)} s per selection {figures((low, high))}"
+    )
     if comparison.mde_s is not None and comparison.mde_s <= min_effect_s:
         return Verdict(
             "no detectable difference",

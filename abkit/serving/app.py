@@ -9,7 +9,6 @@ document at ``/docs``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -18,16 +17,17 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from abkit.serving.middleware import BodyTooLarge, GuardMiddleware
+from abkit.serving.middleware import CLIENT_CLOSED_REQUEST, OPEN_PATHS, BodyTooLarge, GuardMiddleware, check_token
 from abkit.serving.schemas import (
     CaseRequest,
     CaseResponse,
     ErrorResponse,
+    ReadyResponse,
     SelectionRequest,
     SelectionResponse,
     SuggestRequest,
@@ -40,14 +40,31 @@ M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
-CLIENT_CLOSED_REQUEST = 499  # nginx's status for "the client went away before the answer"
+# Larger bodies are parsed and validated on a worker thread rather than on the event loop.
+PARSE_OFF_LOOP_BYTES = 64 * 1024
 _REQUEST_MODELS = (SuggestRequest, SelectionRequest, CaseRequest)
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
+_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {
+        "description": "Missing or wrong bearer token.",
+        # Spelt out: a route whose own responses are text (/metrics) would otherwise declare it as text.
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
+}
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "Body is not valid UTF-8 or not JSON."},
-    401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."},
+    400: {
+        "model": ErrorResponse,
+        "description": "Body is not valid UTF-8 or not JSON (nested too deep, a number too long).",
+    },
+    **_UNAUTHORIZED,
     413: {"model": ErrorResponse, "description": "Body too large."},
+    415: {"model": ErrorResponse, "description": "Content-Type is not application/json."},
     422: {"model": ErrorResponse, "description": "A field is missing, of the wrong type or invalid."},
-    503: {"model": ErrorResponse, "description": "Not ready, shutting down, or the event buffer is full."},
+    503: {
+        "model": ErrorResponse,
+        "description": "Not ready, shutting down, or the event buffer is full.",
+        "headers": _RETRY_AFTER,
+    },
 }
 _EVENT_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
@@ -64,28 +81,40 @@ def _json_body_doc(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+def _validate(model: type[M], body: bytes) -> M:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ServiceError(400, f"request body is not valid UTF-8 (byte {error.start})") from None
+    try:
+        # pydantic's own JSON parser: strict types, bounded nesting (200 levels) and number length.
+        return model.model_validate_json(text)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        if first["type"] == "json_invalid":
+            reason = first.get("ctx", {}).get("error", first["msg"])
+            raise ServiceError(400, f"malformed JSON: {reason}") from None
+        if first["type"] == "model_type" and not first["loc"]:
+            raise ServiceError(422, f"body: expected a JSON object, got {type(first['input']).__name__}") from None
+        summary, problems = describe_validation_error(error)
+        raise ServiceError(422, summary, errors=problems) from None
+
+
 async def _parse(request: Request, model: type[M]) -> M:
+    content_type = request.headers.get("content-type")
+    if content_type is not None:
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type != "application/json" and not media_type.endswith("+json"):
+            raise ServiceError(415, f"Content-Type {media_type!r} is not supported: send application/json")
     try:
         body = await request.body()
     except BodyTooLarge as error:
         raise ServiceError(413, str(error)) from None
     if not body:
         raise ServiceError(400, "empty request body: expected a JSON object")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ServiceError(400, f"request body is not valid UTF-8 (byte {error.start})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ServiceError(400, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
-    if not isinstance(data, dict):
-        raise ServiceError(422, f"body: expected a JSON object, got {type(data).__name__}")
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        summary, problems = describe_validation_error(error)
-        raise ServiceError(422, summary, errors=problems) from None
+    if len(body) > PARSE_OFF_LOOP_BYTES:
+        return await asyncio.to_thread(_validate, model, body)
+    return _validate(model, body)
 
 
 async def _client_gone(request: Request) -> None:
@@ -109,9 +138,15 @@ def create_app(
 
     Args:
         service: started on app startup, stopped (queue drained, events flushed) on shutdown.
-        token: bearer token required on every path but /health and /ready (None: no auth).
+        token: bearer token required on every path but /health and /ready (None: no auth);
+            at least :data:`~abkit.serving.middleware.MIN_TOKEN_LENGTH` characters.
         max_body_bytes: larger request bodies get 413.
+
+    Raises:
+        ValueError: the token is too short.
     """
+
+    check_token(token)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -138,7 +173,11 @@ def create_app(
         response_model=SuggestResponse,
         responses={
             **_ERRORS,
-            429: {"model": ErrorResponse, "description": "Queue full."},
+            429: {
+                "model": ErrorResponse,
+                "description": "Overloaded: the queue would not drain before the deadline, or it is full.",
+                "headers": _RETRY_AFTER,
+            },
             504: {"model": ErrorResponse, "description": "Deadline passed."},
         },
         openapi_extra=_json_body_doc(SuggestRequest),
@@ -147,7 +186,7 @@ def create_app(
         """Top-5 templates for the advocate's next reply (none for the holdout, which is still logged)."""
         started = time.monotonic()
         body = await _parse(request, SuggestRequest)
-        pending = service.submit(body, started)
+        pending = await service.submit(body, started)
         # One watcher task per request: when the client hangs up it cancels the queued request,
         # which the batcher then drops before the forward pass.
         gone = asyncio.ensure_future(_client_gone(request))
@@ -198,13 +237,28 @@ def create_app(
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/ready", responses={503: {"description": "Loading, or the event database is unavailable."}})
-    async def ready() -> JSONResponse:
-        """Readiness: models loaded and warmed, event database reachable, buffer not full."""
-        ok, state = service.readiness()
+    @app.get(
+        "/ready",
+        response_model=ReadyResponse,
+        responses={503: {"model": ReadyResponse, "description": "Loading, or the event database is unavailable."}},
+    )
+    async def ready(request: Request) -> JSONResponse:
+        """Readiness: models loaded and warmed, event database reachable, buffer not full.
+
+        Without the bearer token (when one is set) the problems are named without their details
+        (no database host or error text).
+        """
+        ok, state = service.readiness(detailed=request.state.authenticated)
         return JSONResponse(state, status_code=200 if ok else 503)
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={
+            200: {"description": "Prometheus text format.", "content": {"text/plain": {"schema": {"type": "string"}}}},
+            **_UNAUTHORIZED,
+        },
+    )
     async def metrics() -> Response:
         """Prometheus metrics."""
         return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
@@ -215,7 +269,16 @@ def create_app(
             _, definitions = models_json_schema(
                 [(model, "validation") for model in _REQUEST_MODELS], ref_template="#/components/schemas/{model}"
             )
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {}).update(definitions.get("$defs", {}))
+            text = components["schemas"]["MessageIn"]["properties"]["text"]
+            text["maxLength"] = service.settings.max_message_chars  # the per-message limit this server applies
+            if token is not None:
+                components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+                for path, operations in schema["paths"].items():
+                    if path not in OPEN_PATHS:
+                        for operation in operations.values():
+                            operation["security"] = [{"bearer": []}]
             app.openapi_schema = schema
         return app.openapi_schema
 

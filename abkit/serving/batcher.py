@@ -16,6 +16,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from abkit.serving.admission import ADMISSION_SHARE, Overloaded, ServiceRate
+
 R = TypeVar("R")
 
 
@@ -142,6 +144,7 @@ class DynamicBatcher(Generic[R]):
         self._pending: list[_Pending] = []
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
+        self.rate = ServiceRate()
         self._stopping = False
 
     @property
@@ -180,17 +183,32 @@ class DynamicBatcher(Generic[R]):
 
         Raises:
             QueueFull: ``max_queue`` requests are already waiting.
+            Overloaded: at the measured pace, the queue ahead would not drain before the
+                deadline (a :class:`QueueFull`).
             BatcherStopped: the batcher is not running.
         """
         if self._task is None or self._stopping:
             raise BatcherStopped("the model worker is not running")
         if len(self._pending) >= self.settings.max_queue:
             raise QueueFull(f"{len(self._pending)} requests already queued")
+        now = time.monotonic()
+        if deadline is not None:
+            self.check_admission(deadline - now)
         future = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(token_ids, future, time.monotonic(), deadline))
+        self._pending.append(_Pending(token_ids, future, now, deadline))
         assert self._wakeup is not None
         self._wakeup.set()
         return future
+
+    def check_admission(self, budget_s: float) -> None:
+        """Refuse a request that, at the measured pace, would not be answered within ``budget_s``.
+
+        Raises:
+            Overloaded: the expected wait passes :data:`ADMISSION_SHARE` of ``budget_s``.
+        """
+        wait_s = self.rate.expected_wait_s(len(self._pending))
+        if wait_s > ADMISSION_SHARE * budget_s:
+            raise Overloaded(wait_s, budget_s)
 
     async def submit(self, token_ids: Sequence[int], deadline: float | None = None) -> Scored[R]:
         """Queue one sequence and wait for its result (see :meth:`submit_nowait`)."""
@@ -270,6 +288,7 @@ class DynamicBatcher(Generic[R]):
                     item.future.set_exception(error)
             return
         inference_s = time.monotonic() - started
+        self.rate.record(len(batch), inference_s)
         queue_s = [started - item.enqueued for item in batch]
         for item, result, waited in zip(batch, results, queue_s, strict=True):
             if not item.future.done():

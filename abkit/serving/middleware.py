@@ -8,16 +8,38 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import time
 from typing import Any
 
+from starlette.requests import ClientDisconnect
+
 from abkit.serving.metrics import ServiceMetrics
+from abkit.serving.protocol import READ_TIMED_OUT
+
+log = logging.getLogger(__name__)
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for "the client went away before the answer"
+# A shorter bearer token can be guessed; 16 characters of `openssl rand -hex 32` are 64 bits.
+MIN_TOKEN_LENGTH = 16
 
 # Probes stay open so that a load balancer can check the service without the token.
 OPEN_PATHS = frozenset({"/health", "/ready"})
 KNOWN_PATHS = frozenset(
     {"/v1/suggest", "/v1/selections", "/v1/cases", "/health", "/ready", "/metrics", "/docs", "/openapi.json"}
 )
+
+
+def check_token(token: str | None) -> None:
+    """Refuse a bearer token too short to be safe.
+
+    Raises:
+        ValueError: ``token`` has fewer than :data:`MIN_TOKEN_LENGTH` characters.
+    """
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        raise ValueError(
+            f"the bearer token has {len(token)} characters; use at least {MIN_TOKEN_LENGTH} "
+            "(for example the output of `openssl rand -hex 32`)"
+        )
 
 
 class BodyTooLarge(Exception):
@@ -50,15 +72,20 @@ class GuardMiddleware:
     Args:
         app: the ASGI app behind it.
         metrics: request counters and durations.
-        token: the bearer token required on every path but ``/health`` and ``/ready``;
-            ``None`` when bound to the loopback interface only.
+        token: the bearer token required on every path but ``/health`` and ``/ready``
+            (the scheme name is case-insensitive, RFC 7235); ``None`` when bound to the loopback
+            interface only. Requests that carry it have ``authenticated`` set in their state.
         max_body_bytes: larger bodies get 413 (announced by Content-Length or found while reading).
+
+    Raises:
+        ValueError: the token is shorter than :data:`MIN_TOKEN_LENGTH`.
     """
 
     def __init__(self, app: Any, metrics: ServiceMetrics, token: str | None, max_body_bytes: int):
+        check_token(token)
         self.app = app
         self.metrics = metrics
-        self.token = f"Bearer {token}".encode() if token else None
+        self.token = token.encode() if token else None
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
@@ -82,18 +109,32 @@ class GuardMiddleware:
                 await _send_json(send_recording, *rejection)
                 return
             await self.app(scope, self._limited(receive), send_recording)
+        except ClientDisconnect:
+            # The client went away while sending its body, or was too slow and the read timeout
+            # closed the connection (408 sent): not a server error, and nobody left to answer.
+            status_seen = 408 if scope.get(READ_TIMED_OUT) else CLIENT_CLOSED_REQUEST
+            log.debug("request body of %s not received: %s", path, status_seen)
         finally:
             self.metrics.requests.labels(endpoint, str(status_seen)).inc()
             self.metrics.request_duration.labels(endpoint).observe(time.perf_counter() - started)
 
+    def _authenticated(self, given: bytes) -> bool:
+        assert self.token is not None
+        scheme, _, credentials = given.strip().partition(b" ")
+        # Constant-time comparison: the time taken does not reveal how much of the token matched.
+        return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.token)
+
     def _check(self, scope, path: str) -> tuple | None:  # type: ignore[no-untyped-def]
         headers = dict(scope["headers"])
-        if self.token is not None and path not in OPEN_PATHS:
+        if self.token is not None:
             given = headers.get(b"authorization", b"")
-            # Constant-time comparison: the time taken does not reveal how much of the token matched.
-            if not hmac.compare_digest(given, self.token):
+            authenticated = bool(given) and self._authenticated(given)
+            scope.setdefault("state", {})["authenticated"] = authenticated
+            if not authenticated and path not in OPEN_PATHS:
                 reason = "missing bearer token" if not given else "invalid bearer token"
                 return 401, f"{reason}: send 'Authorization: Bearer <token>'", [(b"www-authenticate", b"Bearer")]
+        else:
+            scope.setdefault("state", {})["authenticated"] = True
         length = headers.get(b"content-length")
         if length is not None:
             try:

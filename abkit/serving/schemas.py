@@ -1,8 +1,7 @@
 """Request and response bodies of the HTTP API (validated once, here, and trusted inside).
 
 Ids follow the event store's rules (:mod:`abkit.events.validate`): trimmed by the one rule of
-:mod:`abkit.assignment.ids`, 1-128
-characters, no NUL, no U+FFFD (what invalid UTF-8 decodes to) and no ``\\x1f`` (the
+:mod:`abkit.assignment.ids`, 1-128 characters, no NUL, no U+FFFD (what invalid UTF-8 decodes to) and no ``\\x1f`` (the
 assignment key separator), so that every acknowledged event is one the store accepts.
 Message roles and texts are checked by :func:`abkit.text.parse_messages`, the same code
 training uses.
@@ -10,22 +9,57 @@ training uses.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from abkit.assignment.hashing import SEPARATOR
-from abkit.assignment.ids import normalise_id_or_pass
+from abkit.assignment.ids import ID_WHITESPACE, normalise_id_or_pass
 from abkit.events.validate import MAX_HANDLE_TIME_S, MAX_ID_LENGTH, MAX_SELECTION_TIME_S, REPLACEMENT_CHARACTER
-from abkit.text.transcript import ROLES
+from abkit.text.transcript import Role
 
 MAX_MESSAGES = 2_000  # far beyond 512 tokens of context; bounds the work one request can ask for
+# Shorter deadlines cannot cover a forward pass and the network; the published budget is 100 ms.
+MIN_DEADLINE_MS = 50.0
+MAX_DEADLINE_MS = 60_000.0
 _FORBIDDEN = {
     "\x00": "a NUL character",
     REPLACEMENT_CHARACTER: "U+FFFD (invalid UTF-8)",
     SEPARATOR: "the \\x1f separator",
 }
+
+
+def _char_class(characters: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in characters)
+
+
+# The id rules as one JSON Schema pattern (ECMA and Python regex syntax): optional surrounding
+# whitespace (abkit.assignment.ids), then 1-128 characters that begin and end with one that is
+# not whitespace, none of them forbidden. The length is the trimmed id's, as stored.
+_WS = _char_class(ID_WHITESPACE)
+_BAD = _char_class("".join(_FORBIDDEN))
+_EDGE = f"[^{_WS}{_BAD}]"
+ID_PATTERN = f"^[{_WS}]*{_EDGE}(?:[^{_BAD}]{{0,{MAX_ID_LENGTH - 2}}}{_EDGE})?[{_WS}]*$"
+# A message text must have a character that is not whitespace as str.strip() sees it (what
+# abkit.text.parse_messages checks), spelt out so that every regex engine reads it the same.
+_TEXT_WHITESPACE = "".join(chr(code) for code in range(0x3001) if chr(code).isspace())
+TEXT_PATTERN = f"[^{_char_class(_TEXT_WHITESPACE)}]"
+# RFC 3339 with its UTC offset required; the first and last representable days are refused
+# because an offset could move them out of range once converted to UTC.
+TIMESTAMP_PATTERN = r"^(?!0001-01-01|9999-12-31)\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+_TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 
 
 def _check_id(value: str) -> str:
@@ -40,25 +74,55 @@ Id = Annotated[
     StringConstraints(min_length=1, max_length=MAX_ID_LENGTH),
     BeforeValidator(normalise_id_or_pass),  # runs before the length check
     AfterValidator(_check_id),
+    WithJsonSchema({"type": "string", "pattern": ID_PATTERN}),
 ]
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
+def _check_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("missing or empty")
     return value
 
 
+def _check_timestamp(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be a string: an RFC 3339 timestamp with a UTC offset")
+    if not _TIMESTAMP.match(value):
+        if value[:10] in ("0001-01-01", "9999-12-31"):
+            raise ValueError("must be between 0001-01-02 and 9999-12-30 (an offset could move it out of range)")
+        raise ValueError("must be an RFC 3339 timestamp with a UTC offset, e.g. 2026-12-03T10:00:00Z")
+    return value
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+Timestamp = Annotated[
+    datetime,
+    Strict(False),  # parsed from the string that _check_timestamp let through
+    BeforeValidator(_check_timestamp),
+    AfterValidator(_naive_utc),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN}),
+]
+
+
 class _Strict(BaseModel):
-    # Unknown fields are refused so that a misspelt field name is an error, not silently ignored.
-    model_config = ConfigDict(extra="forbid")
+    # Unknown fields are refused so that a misspelt field name is an error, not silently ignored;
+    # strict types: no "3.5" or true for a number, no number for a timestamp.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class MessageIn(_Strict):
     """One message of the conversation, oldest first in the list."""
 
-    role: str = Field(description=f"One of {list(ROLES)}.", examples=["customer"])
-    text: str = Field(description="The message text (non-empty).", examples=["My card was declined"])
+    role: Role = Field(examples=["customer"])
+    text: Annotated[str, AfterValidator(_check_text)] = Field(
+        min_length=1,
+        description="The message text (not only whitespace). Its maximum length is the server's per-message limit.",
+        examples=["My card was declined"],
+        json_schema_extra={"pattern": TEXT_PATTERN},
+    )
 
 
 class SuggestRequest(_Strict):
@@ -67,9 +131,15 @@ class SuggestRequest(_Strict):
     case_id: Id
     message_id: Id = Field(description="The newest message, the one the advocate is answering.")
     advocate_id: Id
-    messages: list[MessageIn] = Field(max_length=MAX_MESSAGES, description="The conversation so far, oldest first.")
+    messages: list[MessageIn] = Field(
+        min_length=1, max_length=MAX_MESSAGES, description="The conversation so far, oldest first."
+    )
     deadline_ms: float | None = Field(
-        default=None, gt=0, le=60_000, description="Give up after this many milliseconds (default: the server's)."
+        default=None,
+        ge=MIN_DEADLINE_MS,
+        le=MAX_DEADLINE_MS,
+        allow_inf_nan=False,
+        description="Give up after this many milliseconds (default: the server's).",
     )
 
 
@@ -97,7 +167,7 @@ class SelectionRequest(_Strict):
     template_id: Id
     selection_time_s: float = Field(ge=0, le=MAX_SELECTION_TIME_S, allow_inf_nan=False)
     prediction_id: Id | None = None
-    created_at: Annotated[datetime | None, AfterValidator(_naive_utc)] = None
+    created_at: Timestamp | None = Field(default=None, description="When it happened (default: when received).")
 
 
 class SelectionResponse(BaseModel):
@@ -112,11 +182,20 @@ class CaseRequest(_Strict):
 
     case_id: Id
     handle_time_s: float = Field(ge=0, le=MAX_HANDLE_TIME_S, allow_inf_nan=False)
-    closed_at: Annotated[datetime | None, AfterValidator(_naive_utc)] = None
+    closed_at: Timestamp | None = Field(default=None, description="When it closed (default: when received).")
 
 
 class CaseResponse(BaseModel):
     case_id: str
+
+
+class ReadyResponse(BaseModel):
+    ready: bool
+    problems: list[str] = Field(description="Why not ready; without the bearer token, named without details.")
+    models: list[str] | None = Field(default=None, description="Loaded model versions (with the token, or none set).")
+    experiment: str | None = None
+    events_pending: int | None = None
+    database_up: bool | None = None
 
 
 class ErrorResponse(BaseModel):

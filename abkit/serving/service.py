@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from abkit.assignment import ExperimentConfig
 from abkit.assignment.config import HOLDOUT
 from abkit.events import columns as c
 from abkit.events.validate import MAX_NAME_LENGTH
+from abkit.serving.admission import Overloaded
 from abkit.serving.batcher import BatcherSettings, BatcherStopped, DeadlinePassed, DynamicBatcher, QueueFull
 from abkit.serving.errors import ServiceError
 from abkit.serving.event_log import log_event
@@ -28,11 +29,18 @@ from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
 from abkit.serving.schemas import CaseRequest, SelectionRequest, SuggestRequest
 from abkit.serving.scorer import Scorer, TopK
+from abkit.serving.suggestion import PendingSuggestion, SuggestResult, expire, prediction_event, utcnow
 from abkit.serving.token_cache import CachingTokenizer
 from abkit.serving.writer import EventWriter
 from abkit.text import MessageError, parse_messages
 
 log = logging.getLogger(__name__)
+
+
+DEFAULT_MAX_MESSAGE_CHARS = 20_000
+# Requests with more text than this are tokenized on a thread of their own (about 12 ms of
+# tokenizing on the development machine; 900 KB took 3.4 s).
+LARGE_REQUEST_CHARS = 50_000
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,9 @@ class ServiceSettings:
 
     batcher: BatcherSettings = field(default_factory=BatcherSettings)
     deadline_s: float = 2.0  # default time a suggest request may take before a 504
+    # Longest message text accepted, in characters, checked before the tokenizer: one message of
+    # 900 KB took the tokenizer seconds. 20,000 is about 5,000 tokens, ten times a 512-token window.
+    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
     retry_after_s: int = 1  # Retry-After sent with 429 and 503
     shutdown_flush_timeout_s: float = 30.0  # how long shutdown retries writing buffered events
     # Acknowledge a selection or case only once its transaction has committed (docs/serving.md,
@@ -51,6 +62,10 @@ class ServiceSettings:
     # Process-wide, so off by default for a service embedded in another program; `abkit serve` sets it.
     settle_heap: bool = False
 
+    def __post_init__(self) -> None:
+        if self.max_message_chars < 1:
+            raise ValueError(f"max_message_chars must be at least 1, got {self.max_message_chars}")
+
 
 @dataclass(frozen=True)
 class ModelSlot:
@@ -58,74 +73,6 @@ class ModelSlot:
 
     model_version: str
     load: Callable[[], Scorer]
-
-
-@dataclass(frozen=True)
-class SuggestResult:
-    """The outcome of one suggest request (what the HTTP layer returns)."""
-
-    prediction_id: str
-    experiment: str
-    arm: str
-    model_version: str
-    top: TopK
-    latency_ms: float
-
-    def to_dict(self) -> dict[str, Any]:
-        shown = (
-            []
-            if self.arm == HOLDOUT
-            else [{"template_id": s.template_id, "score": s.score} for s in self.top.suggestions]
-        )
-        return {
-            "prediction_id": self.prediction_id,
-            "experiment": self.experiment,
-            "arm": self.arm,
-            "model_version": self.model_version,
-            "suggestions": shown,
-            "latency_ms": round(self.latency_ms, 3),
-        }
-
-
-@dataclass(frozen=True)
-class PendingSuggestion:
-    """A suggest request admitted and queued for its forward pass (see :meth:`SuggestionService.submit`)."""
-
-    request: SuggestRequest
-    arm: str
-    model_version: str
-    future: asyncio.Future  # resolves to a batcher.Scored
-    started: float  # time.monotonic() when the request arrived
-    budget_s: float  # its deadline, relative to started
-
-
-def _expire(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_exception(DeadlinePassed("deadline passed"))
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def prediction_event(request: SuggestRequest, result: SuggestResult) -> dict[str, Any]:
-    """The prediction event of a scored request (logged for the holdout too)."""
-    event: dict[str, Any] = {
-        c.PREDICTION_ID: result.prediction_id,
-        c.CASE_ID: request.case_id,
-        c.MESSAGE_ID: request.message_id,
-        c.ADVOCATE_ID: request.advocate_id,
-        c.EXPERIMENT: result.experiment,
-        c.ARM: result.arm,
-        c.MODEL_VERSION: result.model_version,
-        c.LATENCY_MS: result.latency_ms,
-        c.CREATED_AT: _utcnow(),
-    }
-    for rank, (tid_column, score_column) in enumerate(zip(c.TEMPLATE_ID_COLUMNS, c.SCORE_COLUMNS, strict=True)):
-        suggestion = result.top.suggestions[rank] if rank < len(result.top.suggestions) else None
-        event[tid_column] = suggestion.template_id if suggestion else None
-        event[score_column] = suggestion.score if suggestion else None
-    return event
 
 
 class SuggestionService:
@@ -172,6 +119,11 @@ class SuggestionService:
         self.batchers: dict[str, DynamicBatcher[TopK]] = {}
         # One model worker thread: models sharing a device take turns rather than contend.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-model")
+        # Tokenizing runs off the event loop, so that a long conversation never holds up other
+        # requests' reading and answering, on two threads: one for requests of up to
+        # LARGE_REQUEST_CHARS of text, one for larger ones, which then wait only for each other.
+        self._tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-tokenize")
+        self._large_tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-tokenize-large")
         self.loaded = False
         self.load_error: str | None = None
         self._load_task: asyncio.Task | None = None
@@ -224,6 +176,8 @@ class SuggestionService:
         loop = asyncio.get_running_loop()
         left = await loop.run_in_executor(None, self.writer.close, self.settings.shutdown_flush_timeout_s)
         self._executor.shutdown(wait=True)
+        self._tokenizer.shutdown(wait=True)
+        self._large_tokenizer.shutdown(wait=True)
         return left
 
     # -- state -------------------------------------------------------------------------
@@ -236,26 +190,35 @@ class SuggestionService:
         found = {version: getattr(scorer, "token_cache", None) for version, scorer in list(self.scorers.items())}
         return {version: cache for version, cache in found.items() if isinstance(cache, CachingTokenizer)}
 
-    def readiness(self) -> tuple[bool, dict[str, Any]]:
-        """Whether the service can take traffic, and why not."""
-        problems = []
+    def readiness(self, *, detailed: bool = True) -> tuple[bool, dict[str, Any]]:
+        """Whether the service can take traffic, and why not.
+
+        Args:
+            detailed: name each problem with its details (error texts, which may carry the
+                database host) and add the models, experiment and event figures; otherwise
+                name the problems only, for callers without the bearer token.
+        """
+        problems: list[tuple[str, str]] = []  # (what, its details)
         if self.load_error:
-            problems.append(f"model load failed: {self.load_error}")
+            problems.append(("model load failed", self.load_error))
         elif not self.loaded:
-            problems.append("models are loading")
+            problems.append(("models are loading", ""))
         if not self.writer.db_up:
-            problems.append(f"event database unavailable: {self.writer.last_error or 'not yet reached'}")
+            problems.append(("event database unavailable", self.writer.last_error or "not yet reached"))
         if not self.writer.has_room():
-            problems.append(f"event buffer full ({self.writer.pending} events waiting)")
+            problems.append(("event buffer full", f"{self.writer.pending} events waiting"))
+        ready = not problems
+        if not detailed:
+            return ready, {"ready": ready, "problems": [what for what, _ in problems]}
         state = {
-            "ready": not problems,
-            "problems": problems,
+            "ready": ready,
+            "problems": [f"{what}: {details}" if details else what for what, details in problems],
             "models": list(self.scorers),
             "experiment": self.experiment.name,
             "events_pending": self.writer.pending,
             "database_up": self.writer.db_up,
         }
-        return not problems, state
+        return ready, state
 
     def _admit(self, events: int = 1) -> None:
         if not self.writer.has_room(events):
@@ -272,34 +235,59 @@ class SuggestionService:
 
     # -- requests ----------------------------------------------------------------------
 
-    def submit(self, request: SuggestRequest, started: float | None = None) -> PendingSuggestion:
-        """Admit, assign, tokenize and queue one request, without waiting for its forward pass.
+    async def submit(self, request: SuggestRequest, started: float | None = None) -> PendingSuggestion:
+        """Admit, assign, tokenize (off the event loop) and queue one request, without waiting
+        for its forward pass.
 
         Cancel ``pending.future`` when the client goes away: the batcher then drops the request.
 
         Raises:
-            ServiceError: 422 bad messages, 429 queue full, 503 not ready, buffer full or shutting down.
+            ServiceError: 422 bad or too long messages, 429 overloaded (the queue is full, or it
+                would not drain before the deadline), 503 not ready, buffer full or shutting down.
         """
         started = time.monotonic() if started is None else started
         if not self.loaded:
             raise ServiceError(503, self._not_ready_detail(), retry_after=self.settings.retry_after_s)
+        limit = self.settings.max_message_chars
+        characters = 0
+        for index, message in enumerate(request.messages):
+            characters += len(message.text)
+            if len(message.text) > limit:
+                raise ServiceError(
+                    422,
+                    f"messages[{index}].text: {len(message.text):,} characters, over the limit of {limit:,} a message",
+                )
         try:
             messages = parse_messages([{"role": m.role, "text": m.text} for m in request.messages])
         except MessageError as error:
             raise ServiceError(422, str(error)) from None
         self._admit()
         arm, version = self.arm_of(request.advocate_id, request.case_id)
-        token_ids = self.scorers[version].encode(messages)
         budget_s = request.deadline_ms / 1000 if request.deadline_ms is not None else self.settings.deadline_s
+        batcher = self.batchers[version]
         try:
-            future = self.batchers[version].submit_nowait(token_ids, started + budget_s)
+            batcher.check_admission(started + budget_s - time.monotonic())  # before spending the tokenizer on it
+            loop = asyncio.get_running_loop()
+            lane = self._large_tokenizer if characters > LARGE_REQUEST_CHARS else self._tokenizer
+            token_ids = await loop.run_in_executor(lane, self.scorers[version].encode, messages)
+            future = batcher.submit_nowait(token_ids, started + budget_s)
+        except Overloaded as error:
+            self.metrics.on_dropped("overloaded", 1)
+            raise ServiceError(
+                429, f"server busy: {error}; retry later", retry_after=self._retry_after(error.wait_s - error.budget_s)
+            ) from None
         except QueueFull:
+            self.metrics.on_dropped("queue_full", 1)
             raise ServiceError(
                 429, "server busy: the request queue is full; retry later", retry_after=self.settings.retry_after_s
             ) from None
         except BatcherStopped:
             raise ServiceError(503, "server is shutting down", retry_after=self.settings.retry_after_s) from None
         return PendingSuggestion(request, arm, version, future, started, budget_s)
+
+    def _retry_after(self, excess_s: float) -> int:
+        """Whole seconds for Retry-After: at least the configured value, about the backlog's excess."""
+        return max(self.settings.retry_after_s, min(60, math.ceil(excess_s)))
 
     async def wait(self, pending: PendingSuggestion) -> SuggestResult:
         """Wait for a submitted request's forward pass, then log its prediction.
@@ -311,7 +299,7 @@ class SuggestionService:
         """
         # A timer on the loop rather than asyncio.wait_for: no extra future and callbacks per request.
         remaining = pending.started + pending.budget_s - time.monotonic()
-        timer = asyncio.get_running_loop().call_later(max(remaining, 0.0), _expire, pending.future)
+        timer = asyncio.get_running_loop().call_later(max(remaining, 0.0), expire, pending.future)
         try:
             scored = await pending.future
         except DeadlinePassed:
@@ -340,7 +328,7 @@ class SuggestionService:
             ServiceError: 422 bad messages, 429 queue full, 503 not ready or buffer full,
                 504 deadline passed.
         """
-        pending = self.submit(request, started)
+        pending = await self.submit(request, started)
         try:
             return await self.wait(pending)
         except asyncio.CancelledError:
@@ -372,7 +360,7 @@ class SuggestionService:
             c.MODEL_VERSION: version,
             c.TEMPLATE_ID: request.template_id,
             c.SELECTION_TIME_S: request.selection_time_s,
-            c.CREATED_AT: request.created_at or _utcnow(),
+            c.CREATED_AT: request.created_at or utcnow(),
             c.PREDICTION_ID: request.prediction_id,
         }
         await self._log("selection", event)
@@ -388,7 +376,7 @@ class SuggestionService:
         event = {
             c.CASE_ID: request.case_id,
             c.HANDLE_TIME_S: request.handle_time_s,
-            c.CLOSED_AT: request.closed_at or _utcnow(),
+            c.CLOSED_AT: request.closed_at or utcnow(),
         }
         await self._log("case", event)
         return {"case_id": request.case_id}

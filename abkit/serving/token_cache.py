@@ -9,6 +9,7 @@ messages only.
 
 from __future__ import annotations
 
+import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -28,8 +29,9 @@ class CachingTokenizer:
     Implements the :class:`abkit.text.transcript.Tokenizer` call that
     :func:`~abkit.text.window_token_ids` makes. Misses are encoded in one call to ``inner``;
     the least recently used entry is evicted beyond ``capacity`` texts. Ids are stored as
-    4-byte arrays (about 4 bytes a token plus the text), not as lists of Python ints. Not
-    thread-safe: the service calls it from its event loop only.
+    4-byte arrays (about 4 bytes a token plus the text), not as lists of Python ints.
+    Thread-safe: the service tokenizes on two threads (ordinary and very large requests); a
+    lock guards the entries, not the encoding of misses.
 
     Args:
         inner: the tokenizer to call on misses.
@@ -49,6 +51,7 @@ class CachingTokenizer:
         self._entries: dict[bool, OrderedDict[str, array]] = {False: OrderedDict(), True: OrderedDict()}
         self.hits = 0
         self.misses = 0
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return sum(len(entries) for entries in self._entries.values())
@@ -57,22 +60,24 @@ class CachingTokenizer:
         entries = self._entries[bool(add_special_tokens)]
         ids: list[Sequence[int] | None] = []
         missing: list[int] = []
-        for index, item in enumerate(text):
-            cached = entries.get(item)
-            if cached is None:
-                ids.append(None)
-                missing.append(index)
-            else:
-                entries.move_to_end(item)
-                ids.append(cached)
-        self.hits += len(text) - len(missing)
-        self.misses += len(missing)
+        with self._lock:
+            for index, item in enumerate(text):
+                cached = entries.get(item)
+                if cached is None:
+                    ids.append(None)
+                    missing.append(index)
+                else:
+                    entries.move_to_end(item)
+                    ids.append(cached)
+            self.hits += len(text) - len(missing)
+            self.misses += len(missing)
         if missing:
             encoded = self.inner([text[i] for i in missing], add_special_tokens=add_special_tokens)["input_ids"]
-            for index, new_ids in zip(missing, encoded, strict=True):
-                ids[index] = new_ids
-                if self.capacity and len(new_ids) <= self.max_cached_tokens:
-                    entries[text[index]] = array("i", new_ids)
-                    if len(entries) > self.capacity:
-                        entries.popitem(last=False)
+            with self._lock:
+                for index, new_ids in zip(missing, encoded, strict=True):
+                    ids[index] = new_ids
+                    if self.capacity and len(new_ids) <= self.max_cached_tokens:
+                        entries[text[index]] = array("i", new_ids)
+                        if len(entries) > self.capacity:
+                            entries.popitem(last=False)
         return {"input_ids": ids}

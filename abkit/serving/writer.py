@@ -226,7 +226,12 @@ class EventWriter:
         if not flushed:
             for kind, buffer in self._buffers.items():
                 if buffer:
-                    log.error("event writer closed with %d unwritten %s events: %s", len(buffer), kind, list(buffer))
+                    log.error(
+                        "event writer closed with %d unwritten %s events (first ids: %s)",
+                        len(buffer),
+                        kind,
+                        ", ".join(str(event.get(ID_COLUMN_BY_KIND[kind])) for event in list(buffer)[:3]),
+                    )
                     if self.spill_dir is not None:
                         self._spill(kind, list(buffer))
         return self._pending
