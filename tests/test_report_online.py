@@ -223,3 +223,21 @@ def test_cli_reads_the_declared_analysis_from_the_experiments_file(tmp_path):
     config.write_text('[experiments.challenger]\nsalt = "c"\narms = { holdout = 0.5, v1 = 0.5 }\nanalysis = "maybe"\n')
     refused = runner.invoke(cli, [*args, "--experiments", str(config)])
     assert refused.exit_code == 2 and "analysis must be one of" in refused.output
+
+
+def test_markdown_and_html_show_the_online_table(tmp_path):
+    from abkit.report.render_html import render_html
+    from abkit.report.render_markdown import render_markdown
+
+    report = _report(tmp_path, _events(interactions=300))
+    markdown = render_markdown(report)
+    assert "## Online monitoring: always-valid, CUPED and guardrail" in markdown
+    (row,) = [line for line in markdown.splitlines() if line.startswith("| challenger | v2 vs v1 | sequential |")]
+    assert "%" in row and row.endswith("| ok |")
+    assert "Online monitoring" in render_html(report)
+    # a snapshot from before the online figures renders without the table
+    for key in ("versions", "comparisons"):
+        for result in report[key]:
+            for part in ("analysis", "sequential", "cuped", "guardrail"):
+                result.pop(part)
+    assert "Online monitoring" not in render_markdown(report)
