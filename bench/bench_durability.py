@@ -6,7 +6,9 @@ with the same load, so that the noise of a shared machine falls on both alike:
 - latency at a fixed rate (open loop, from each request's due time): the cost an advocate's
   tool sees, one commit per acknowledged selection (commits are shared by selections that
   wait together);
-- throughput at saturation (closed loop, ``--clients`` at once): the cost to capacity.
+- throughput at saturation (closed loop, ``--clients`` at once): the cost to capacity;
+- the service's own CPU time per selection in those rounds (``process_cpu_seconds_total``,
+  threads included), which other jobs on a shared machine disturb far less than wall times.
 
 Prints each mode's figures and the ratios durable / buffered.
 
@@ -85,8 +87,16 @@ async def fixed_rate(url: str, rate: float, seconds: float, tag: str) -> list[fl
         return list(await asyncio.gather(*tasks))
 
 
-async def saturation(url: str, clients: int, seconds: float, tag: str) -> float:
-    """Selections acknowledged per second by ``clients`` sending back to back."""
+def cpu_seconds(url: str) -> float:
+    """The service process's CPU time so far (user + system, all threads)."""
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith("process_cpu_seconds_total "):
+            return float(line.split()[1])
+    raise SystemExit("the service's /metrics has no process_cpu_seconds_total")
+
+
+async def saturation(url: str, clients: int, seconds: float, tag: str) -> tuple[float, int]:
+    """Selections acknowledged per second by ``clients`` sending back to back, and how many."""
     done = 0
     stop_at = time.perf_counter() + seconds
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=clients)) as client:
@@ -99,7 +109,7 @@ async def saturation(url: str, clients: int, seconds: float, tag: str) -> float:
 
         began = time.perf_counter()
         await asyncio.gather(*(loop() for _ in range(clients)))
-        return done / (time.perf_counter() - began)
+        return done / (time.perf_counter() - began), done
 
 
 def main() -> None:
@@ -118,15 +128,17 @@ def main() -> None:
         servers = {mode: start(model, args.db_url or str(Path(tmp) / f"{mode}.sqlite"), mode) for mode in MODES}
         latencies: dict[str, list[float]] = {mode: [] for mode in MODES}
         rates: dict[str, list[float]] = {mode: [] for mode in MODES}
+        cpu_ms: dict[str, list[float]] = {mode: [] for mode in MODES}
         try:
             for round_number in range(args.rounds):
                 order = MODES if round_number % 2 == 0 else MODES[::-1]
                 for mode in order:
                     url = servers[mode][1]
                     latencies[mode] += asyncio.run(fixed_rate(url, args.rate, args.seconds, f"{mode}-r{round_number}"))
-                    rates[mode].append(
-                        asyncio.run(saturation(url, args.clients, args.seconds, f"{mode}-s{round_number}"))
-                    )
+                    before = cpu_seconds(url)
+                    rate, sent = asyncio.run(saturation(url, args.clients, args.seconds, f"{mode}-s{round_number}"))
+                    rates[mode].append(rate)
+                    cpu_ms[mode].append((cpu_seconds(url) - before) * 1000 / max(sent, 1))
         finally:
             for process, _ in servers.values():
                 process.send_signal(signal.SIGTERM)
@@ -139,13 +151,18 @@ def main() -> None:
         values = np.array(latencies[mode])
         p50, p99 = np.percentile(values, 50), np.percentile(values, 99)
         throughput = float(np.median(rates[mode]))
-        summary[mode] = (p50, p99, throughput)
+        cpu = float(np.median(cpu_ms[mode]))
+        summary[mode] = (p50, p99, throughput, cpu)
         print(
             f"{mode:9s} at {args.rate:g}/s: P50 {p50:.1f} ms, P99 {p99:.1f} ms ({values.size} selections); "
-            f"saturation ({args.clients} clients): {throughput:.0f} selections/s (median of {len(rates[mode])})"
+            f"saturation ({args.clients} clients): {throughput:.0f} selections/s, "
+            f"service CPU {cpu:.2f} ms a selection (medians of {len(rates[mode])})"
         )
-    (d50, d99, dt), (b50, b99, bt) = summary["durable"], summary["buffered"]
-    print(f"ratio durable/buffered: P50 {d50 / b50:.2f}, P99 {d99 / b99:.2f}, saturation throughput {dt / bt:.2f}")
+    (d50, d99, dt, dc), (b50, b99, bt, bc) = summary["durable"], summary["buffered"]
+    print(
+        f"ratio durable/buffered: P50 {d50 / b50:.2f}, P99 {d99 / b99:.2f}, saturation throughput {dt / bt:.2f}, "
+        f"CPU per selection {dc / bc:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,13 @@ same simulated Parquet files (bench_report.simulate) and must give the same repo
 their times alternate in one run so that machine drift hits both alike.
 
     .venv/bin/python bench/bench_files_engine.py --rows 1000000 --polars-rev 95eb3c8
+
+The polars module implements the report's source interface of its own revision. Since the
+report moved to per-arm shifts and phases (2ebeb24) the two no longer fit together, so run the
+bench from a checkout of the tree that removed polars (d4c9602), where they still do:
+
+    git worktree add /tmp/files-bench d4c9602 && cd /tmp/files-bench && \
+        /path/to/.venv/bin/python bench/bench_files_engine.py --rows 1000000
 """
 
 from __future__ import annotations
@@ -58,7 +65,13 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="where the Parquet files go (default: temp)")
     args = parser.parse_args()
 
-    polars_source = module_at(args.polars_rev, "abkit/report/polars_source.py", "baseline_polars_source")
+    try:
+        polars_source = module_at(args.polars_rev, "abkit/report/polars_source.py", "baseline_polars_source")
+    except ImportError as error:
+        raise SystemExit(
+            f"polars_source at {args.polars_rev} does not fit this tree's report ({error}); "
+            "run this bench from a checkout of d4c9602 (see its docstring)"
+        ) from None
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="abkit-bench-files-"))
     try:
         started = time.perf_counter()

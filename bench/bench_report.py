@@ -53,9 +53,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from abkit.events import columns as c  # noqa: E402
 from abkit.events.schema import metadata  # noqa: E402
-from abkit.report.build import build_report  # noqa: E402
+from abkit.report.build import build_report, open_source, plan_for  # noqa: E402
 from abkit.report.files_source import files_engine  # noqa: E402
-from abkit.report.groups import Window  # noqa: E402
+from abkit.report.groups import Plan, Window  # noqa: E402
 from abkit.report.queries import arm_groups_query  # noqa: E402
 from abkit.report.spark_source import SparkSource, create_views, spark_engine, spark_session  # noqa: E402
 from abkit.report.sql_source import POSTGRES_WORK_MEM  # noqa: E402
@@ -270,14 +270,24 @@ def bare_scan(source: str) -> None:
     engine.dispose()
 
 
-def interaction_floor(source: str) -> None:
-    """The report's own per-interaction reduction, run alone (the same SQL statement it uses)."""
-    everything = Window(None, None, None)
+def report_plan(source: str) -> Plan:
+    """The plan (per-arm shifts, phases, grain) the report itself makes for all events (untimed)."""
+    given = report_source(source)
+    backend = open_source(given)
+    try:
+        return plan_for(backend.bounds(Window()), tuple(backend.experiment_phases()))
+    finally:
+        if backend is not given:
+            backend.close()  # type: ignore[attr-defined]
+
+
+def interaction_floor(source: str, plan: Plan) -> None:
+    """The report's own per-interaction reduction, run alone (the same SQL statement, the same plan)."""
     engine = _engine(source)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'")  # as the report's queries run
-        conn.execute(arm_groups_query(everything, 13.0)).all()
+        conn.execute(arm_groups_query(Window(), plan)).all()
     engine.dispose()
 
 
@@ -458,7 +468,8 @@ def measure(engine: str, source: str, args: argparse.Namespace) -> dict:
     result: dict = {"engine": engine}
     bare_scan(source)  # warm the cache so that no route pays for the first read
     result["bare"] = timed(lambda: bare_scan(source), args.repeat)
-    result["floor"] = timed(lambda: interaction_floor(source), args.repeat)
+    plan = report_plan(source)
+    result["floor"] = timed(lambda: interaction_floor(source, plan), args.repeat)
     result["report"] = timed(lambda: build_report(report_source(source)), args.repeat)
     if not args.no_memory:
         result["report_mib"] = peak_memory(lambda: build_report(report_source(source)))

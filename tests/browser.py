@@ -57,6 +57,13 @@ def chromium_session() -> Iterator[webdriver.Chrome]:
 WAIT_S = 30  # seconds a page, a callback or a download may take
 
 
+def set_viewport(chrome: webdriver.Chrome, width: int, height: int) -> None:
+    """Size the window so that the page itself (the viewport) is ``width`` x ``height`` CSS pixels."""
+    chrome.set_window_size(width, height)
+    inner = chrome.execute_script("return [window.innerWidth, window.innerHeight]")
+    chrome.set_window_size(2 * width - inner[0], 2 * height - inner[1])
+
+
 def serve(database: str) -> Iterator[str]:
     """Serve the dashboard on ``database`` from a thread on a free 127.0.0.1 port; yields its URL."""
     from werkzeug.serving import make_server

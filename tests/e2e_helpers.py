@@ -69,7 +69,9 @@ def substitute(script: str, replacements: dict[str, str]) -> str:
 
 
 # The substitutions docs/walkthrough.md lists under "How the test runs this page".
-TRAINING_REPLACEMENTS = {"--cases 600 ": "--cases 80 ", "--cases 1200 ": "--cases 160 "}
+# Training runs as written: the page's claims about the models (v1 above the majority
+# baseline, v2 above v1) are asserted at the page's own sizes.
+TRAINING_REPLACEMENTS: dict[str, str] = {}
 
 
 def small_run_replacements(serve_port: int, dashboard_port: int, database: str) -> dict[str, str]:

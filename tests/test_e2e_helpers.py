@@ -57,7 +57,7 @@ def test_a_replacement_that_matches_nothing_fails_naming_it():
 def test_the_walkthrough_page_gives_the_training_script_and_the_run_script():
     training = walkthrough_script(TRAINING_REPLACEMENTS, only=TRAINING_SECTION)
     assert training.startswith("set -euo pipefail\n")
-    assert training.count("abkit train demo-model") == 2 and "--cases 80 " in training and "--cases 160 " in training
+    assert training.count("abkit train demo-model") == 2 and "--cases 1200 " in training and "--cases 2000 " in training
     run = walkthrough_script(small_run_replacements(1111, 2222, "db.sqlite"), skip=(TRAINING_SECTION,))
     assert "abkit train" not in run
     assert "export ABKIT_DB='db.sqlite'" in run

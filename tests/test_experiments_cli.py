@@ -21,6 +21,10 @@ def _run(*args: str, env: dict | None = None):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(cli, list(args), env=env)
 
 
+def _apply(db: str, config: str, *extra: str):  # type: ignore[no-untyped-def]
+    return _run("experiments", "apply", "--db", db, "--experiments-file", config, *extra)
+
+
 def _file(tmp_path: Path, text: str, name: str = "experiments.toml") -> str:
     path = tmp_path / name
     path.write_text(text)
@@ -36,12 +40,8 @@ def test_plain_experiments_lists_the_file_under_its_serve_option_name_too():
 
 def test_apply_records_new_phases_and_reports_unchanged_ones(tmp_path):
     db = str(tmp_path / "e.sqlite")
-    first = _run(
-        "experiments",
-        "apply",
-        "--db",
+    first = _apply(
         db,
-        "--experiments-file",
         _file(tmp_path, STANDING_V1 + RAMP),
         "--at",
         "2026-03-02T09:00:00Z",
@@ -52,12 +52,8 @@ def test_apply_records_new_phases_and_reports_unchanged_ones(tmp_path):
         "v2-challenger: new phase 1 from 2026-03-02 09:00:00 (holdout=0.02 v2=0.1 v1=0.88)",
     ]
     # Promote v2 a week later (an offset is converted to UTC); the challenger is unchanged.
-    later = _run(
-        "experiments",
-        "apply",
-        "--db",
+    later = _apply(
         db,
-        "--experiments-file",
         _file(tmp_path, STANDING_V2 + RAMP),
         "--at",
         "2026-03-09T10:30:00+01:00",
@@ -77,10 +73,8 @@ def test_apply_records_new_phases_and_reports_unchanged_ones(tmp_path):
 
 def test_history_lists_every_phase(tmp_path):
     db = str(tmp_path / "e.sqlite")
-    _run("experiments", "apply", "--db", db, "--config", _file(tmp_path, STANDING_V1), "--at", "2026-03-02")
-    _run(
-        "experiments", "apply", "--db", db, "--config", _file(tmp_path, STANDING_V2 + RAMP), "--at", "2026-03-09 12:00"
-    )
+    _apply(db, _file(tmp_path, STANDING_V1), "--at", "2026-03-02")
+    _apply(db, _file(tmp_path, STANDING_V2 + RAMP), "--at", "2026-03-09 12:00")
     result = _run("experiments", "--db", db, "--history")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
@@ -95,9 +89,7 @@ def test_history_lists_every_phase(tmp_path):
 
 def test_apply_only_the_named_experiments(tmp_path):
     db = str(tmp_path / "e.sqlite")
-    result = _run(
-        "experiments", "apply", "--db", db, "--config", _file(tmp_path, STANDING_V1 + RAMP), "-e", "v2-challenger"
-    )
+    result = _apply(db, _file(tmp_path, STANDING_V1 + RAMP), "-e", "v2-challenger")
     assert result.exit_code == 0, result.output
     assert [p.experiment for p in EventStore.open(db).experiment_phases()] == ["v2-challenger"]
 
@@ -134,7 +126,7 @@ def test_history_of_a_database_without_phases_says_how_to_record_them(tmp_path):
 def test_errors_are_one_line(tmp_path, args, message):
     db = str(tmp_path / "e.sqlite")
     config = _file(tmp_path, STANDING_V1)
-    _run("experiments", "apply", "--db", db, "--config", config, "--at", "2026-03-02")
+    _apply(db, config, "--at", "2026-03-02")
     values = {"db": db, "missing": str(tmp_path / "none")}
     filled = [arg.format(**values) for arg in args]
     if "--config" not in filled:
@@ -150,13 +142,14 @@ def test_errors_are_one_line(tmp_path, args, message):
 
 def test_a_phase_before_the_latest_is_refused_naming_both_times(tmp_path):
     db = str(tmp_path / "e.sqlite")
-    _run("experiments", "apply", "--db", db, "--config", _file(tmp_path, STANDING_V1), "--at", "2026-03-09")
-    result = _run(
-        "experiments", "apply", "--db", db, "--config", _file(tmp_path, STANDING_V2, "v2.toml"), "--at", "2026-03-02"
+    _apply(db, _file(tmp_path, STANDING_V1), "--at", "2026-03-09")
+    # The file's other experiment (alphabetically first) is not recorded either: all or none.
+    result = _apply(
+        db, _file(tmp_path, STANDING_V2 + RAMP.replace("v2-challenger", "a-test"), "v2.toml"), "--at", "2026-03-02"
     )
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         "Error: experiment 'standing': a new phase cannot start at 2026-03-02 00:00:00, "
         "before its phase 1 started (2026-03-09 00:00:00)"
     )
-    assert len(EventStore.open(db).experiment_phases()) == 1
+    assert [p.experiment for p in EventStore.open(db).experiment_phases()] == ["standing"]

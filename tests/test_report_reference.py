@@ -30,10 +30,14 @@ def test_reference_queries_run_as_pasted(dialect, tmp_path):
     frames = event_frames(interactions=30)
     write_events(url, frames)
     queries = statements(dialect)
-    assert len(queries) == 10
+    assert len(queries) == 12
     engine = create_engine(url)
     with engine.connect() as conn:
         results = [conn.execute(text(query)).all() for query in queries]
     assert sum(row[3] for row in results[0]) == frames["selection"].height  # bounds: n per arm
     assert sum(row[4] for row in results[1]) == frames["selection"].height  # arm family: n per arm and phase
     assert sum(row[4] for row in results[5]) == frames["selection"].height  # day family
+    # CUPED covariate sums (no history before the example start: every x is 0) and the guardrail's cases
+    assert sum(row[4] for row in results[10]) == len(frames["selection"].unique(["advocate_id", "case_id"]))
+    arm_cases = frames["selection"].unique(["experiment", "model_version", "arm", "case_id"]).height
+    assert sum(row[3] for row in results[11]) == arm_cases

@@ -146,3 +146,17 @@ def test_a_world_that_starts_before_the_stored_phases_is_refused(sqlite_url):
     earlier = settings_for_scale(1_000, start=datetime(2025, 1, 6))
     with pytest.raises(PhaseError, match="before its phase 4 started"):
         simulate_into(store, earlier, seed=3, progress=False)
+
+
+def test_the_report_finds_each_phase_of_a_ramped_world_in_ratio(sqlite_url):
+    from abkit.report.build import build_report
+
+    store = EventStore.open(sqlite_url)
+    simulate_into(store, settings_for_scale(30_000, challenger_ramp_days=4), seed=SEED, progress=False)
+    report = build_report(store.engine).to_dict()
+    tested = [(row["experiment"], row["phase"], row["flag"]) for row in report["srm_by_experiment"]]
+    # Every recorded phase is checked against its own weights, and none is flagged.
+    assert sorted((e, p) for e, p, _ in tested) == sorted((p.experiment, p.phase) for p in store.experiment_phases())
+    assert not any(flag for _, _, flag in tested), report["srm_by_experiment"]
+    challengers = {c["experiment"]: c for c in report["comparisons"]}
+    assert [len(challengers[f"v{n}-challenger"]["phases"]) for n in (2, 3, 4)] == [2, 2, 2]

@@ -136,3 +136,25 @@ def test_runs_with_the_same_directory_name_are_told_apart():
     assert run_names(["a/x", "b/y"]) == ["x", "y"]
     with pytest.raises(ValueError, match="cannot be told apart"):
         run_names(["a/x", "a/x"])
+
+
+def test_a_run_whose_classifiers_never_beat_the_majority_baseline_is_flagged_whatever_its_r2():
+    # scaling-xs of the demo run in docs/training.md: classification loss 3.081 -> 3.076, exactly linear
+    # in LM loss (R² 0.98), while the majority baseline's loss on the same half is 3.075.
+    lm = [2.745, 1.697, 1.442, 1.286, 1.219, 1.206]
+    flat = [
+        ScalingPoint("xs", 60 * (i + 1), 10, 1_000 * (i + 1), x, 3.0725 + 0.003 * x, 0.23, 0.52, 3.0755)
+        for i, x in enumerate(lm)
+    ]
+    learned = [
+        ScalingPoint("s", 60 * (i + 1), 20, 1_000 * (i + 1), x, 2.66 + 0.18 * x, 0.29, 0.57, 3.0755)
+        for i, x in enumerate(lm)
+    ]
+    analysis = analyse_scaling([*flat, *learned])
+    fit = analysis.fit("lm_loss", "xs")
+    assert fit is not None and fit.linear  # a line it is ...
+    assert analysis.not_learned == ("xs",)  # ... of a classifier that has not learned
+    (note,) = [n for n in analysis.notes if n.startswith("xs:")]
+    assert "beats the majority baseline (best loss 3.076 vs 3.075)" in note
+    assert "majority" in scaling_table(analysis) and "3.076" in scaling_table(analysis)
+    assert analysis.to_dict()["not_learned"] == ["xs"]

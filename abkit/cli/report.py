@@ -33,6 +33,21 @@ DATETIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
     "'no detectable difference' and 'keep collecting'.",
 )
 @click.option(
+    "--experiments",
+    "experiments_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help='Experiments file whose `analysis = "sequential" | "fixed"` the verdicts use '
+    "(default: sequential for challenger tests, fixed for standing holdouts).",
+)
+@click.option(
+    "--pre-period-days",
+    default=28.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Days before an experiment began whose selections make the CUPED covariate (the advocate's mean).",
+)
+@click.option(
     "--format",
     "output_format",
     type=click.Choice(["json", "markdown", "html"]),
@@ -64,6 +79,8 @@ def report(
     until: datetime | None,
     top_n: int,
     min_effect_s: float,
+    experiments_file: Path | None,
+    pre_period_days: float,
     output_format: str,
     out: Path | None,
     store: bool,
@@ -73,6 +90,7 @@ def report(
     """Significance report per model version (JSON, Markdown or self-contained HTML)."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from abkit.assignment.config import ConfigError, load_experiments
     from abkit.events.engine import database_url
     from abkit.report.build import build_report
     from abkit.report.render_html import render_html
@@ -88,15 +106,29 @@ def report(
     if store and is_export:
         raise click.UsageError("--store needs a database, not an export directory")
     try:
+        declared = None
+        if experiments_file is not None:
+            declared = {
+                name: config.analysis
+                for name, config in load_experiments(experiments_file).items()
+                if config.analysis is not None
+            }
         events = database if spark_master is None else SparkSource(str(tables), master=spark_master)
         try:
             built = build_report(
-                events, experiment=experiment, since=since, until=until, top_n=top_n, min_effect_s=min_effect_s
+                events,
+                experiment=experiment,
+                since=since,
+                until=until,
+                top_n=top_n,
+                min_effect_s=min_effect_s,
+                analyses=declared,
+                pre_period_days=pre_period_days,
             )
         finally:
             if not isinstance(events, str):
                 events.close()
-    except (ValueError, FileNotFoundError, ModuleNotFoundError) as error:
+    except (ValueError, FileNotFoundError, ModuleNotFoundError, ConfigError) as error:
         raise click.UsageError(str(error)) from None
     except SQLAlchemyError as error:
         detail = error.args[0] if error.args else error

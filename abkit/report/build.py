@@ -7,13 +7,18 @@ statistic comes from :mod:`abkit.stats`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
 
+from abkit.assignment.config import Analysis
 from abkit.report.groups import ArmBounds, Grain, Plan, StatsSource, Totals, Window
 from abkit.report.model import ExperimentSrm, PhaseRow, Release, Report
+from abkit.report.online import OnlineGroups, online_context
+from abkit.report.online_queries import DEFAULT_PRE_PERIOD_DAYS
+from abkit.report.online_verdict import analyses_of, experiment_starts, with_online
 from abkit.report.results import comparisons, srm_by_phase, versions
 from abkit.report.templates import template_table
 from abkit.report.timeline import daily_events, timeline, weekly
@@ -57,6 +62,8 @@ def build_report(
     *,
     now: datetime | None = None,
     min_effect_s: float = DEFAULT_MIN_EFFECT_S,
+    analyses: Mapping[str, Analysis] | None = None,
+    pre_period_days: float = DEFAULT_PRE_PERIOD_DAYS,
 ) -> Report:
     """Build the significance report of the events in ``source``.
 
@@ -69,6 +76,9 @@ def build_report(
         now: the report's ``generated_at`` (defaults to the current UTC time).
         min_effect_s: the smallest difference in selection time worth acting on (seconds); a test
             that could detect it and found nothing says "no detectable difference".
+        analyses: each experiment's declared analysis ("sequential" or "fixed", from the
+            experiments file); undeclared: sequential for a challenger test, else fixed.
+        pre_period_days: days before an experiment began whose selections make the CUPED covariate.
 
     Raises:
         ValueError: ``top_n`` below 1, or ``since`` not before ``until``.
@@ -80,7 +90,7 @@ def build_report(
     window = Window(experiment, _naive_utc(since), _naive_utc(until))
     backend = open_source(source)
     try:
-        return _report(backend, window, top_n, now, min_effect_s)
+        return _report(backend, window, top_n, now, min_effect_s, (analyses, pre_period_days))
     finally:
         if backend is not source:
             # An engine opened here from a URL is ours to dispose: pooled connections would
@@ -104,13 +114,35 @@ def plan_for(bounds: list[ArmBounds], phases: tuple) -> Plan:
     return Plan(shifts=shifts, phases=phases, grain=grain)
 
 
-def _report(backend: StatsSource, window: Window, top_n: int, now: datetime | None, min_effect_s: float) -> Report:
+def _report(
+    backend: StatsSource,
+    window: Window,
+    top_n: int,
+    now: datetime | None,
+    min_effect_s: float,
+    online: tuple[Mapping[str, Analysis] | None, float],
+) -> Report:
     phases = tuple(backend.experiment_phases())
-    plan = plan_for(backend.bounds(window), phases)
+    bounds = backend.bounds(window)
+    plan = plan_for(bounds, phases)
     groups = backend.groups(window, plan)
     releases = backend.releases()
     srm = srm_by_phase(groups.arms, phases)
-    version_rows = versions(groups, plan, phases, srm, min_effect_s)
+    # sequential, CUPED and guardrail figures, and the verdict under each experiment's analysis
+    declared, pre_period_days = online
+    read_online = getattr(backend, "online_groups", None)
+    extra = (
+        read_online(window, plan, experiment_starts(phases, bounds), pre_period_days)
+        if read_online is not None
+        else OnlineGroups([], [], pre_period_days)
+    )
+    context = online_context(groups.arms, extra, plan, analyses_of(declared, phases, groups.arms))
+    version_rows, comparison_rows = with_online(
+        versions(groups, plan, phases, srm, min_effect_s),
+        comparisons(groups.arms, plan, phases, srm, releases, min_effect_s),
+        context,
+        min_effect_s,
+    )
     first_seen: dict[str, datetime] = {}
     for row in version_rows:
         if row.first_seen is not None:
@@ -124,7 +156,7 @@ def _report(backend: StatsSource, window: Window, top_n: int, now: datetime | No
             cases=groups.case_count,
         ),
         versions=version_rows,
-        comparisons=comparisons(groups.arms, plan, phases, srm, releases, min_effect_s),
+        comparisons=comparison_rows,
         templates=template_table(groups.templates, groups.hits, top_n, plan),
         weekly=weekly(groups.buckets, plan),
         timeline=timeline(groups.buckets, plan),

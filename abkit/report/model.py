@@ -12,6 +12,7 @@ from typing import Any
 
 from abkit.report.arms import ArmComparison, PhaseComparison
 from abkit.report.groups import DayCount, LatencyGroup, Totals, Window
+from abkit.report.online import OnlineFigures
 from abkit.report.verdict import Verdict
 from abkit.stats import DeltaResult, SampleSummary, SrmResult, TopKAccuracy, TrendResult, WelchResult
 
@@ -144,6 +145,7 @@ class VersionReport:
     case_time_saved_share_missing: str | None
     verdict: Verdict
     srm_missing: str | None = None  # why no phase of the experiment could be tested, if none could
+    online: OnlineFigures | None = None  # sequential, CUPED and guardrail (abkit.report.online)
 
     @property
     def treatment(self) -> ArmFigures:
@@ -175,6 +177,8 @@ class VersionReport:
         _figure(out, "selections_per_case", self.selections_per_case, reason)
         _figure(out, "mean_handle_time_s", self.mean_handle_time_s, reason)
         _figure(out, "case_time_saved_share", self.case_time_saved_share, reason)
+        if self.online is not None:
+            out.update(self.online.to_dict())
         return out
 
 
@@ -188,6 +192,7 @@ class ComparisonReport:
     comparison: ArmComparison
     p_holm: float | None
     verdict: Verdict
+    online: OnlineFigures | None = None  # sequential, CUPED and guardrail (abkit.report.online)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -200,6 +205,8 @@ class ComparisonReport:
         }
         _comparison_figures(out, self.comparison)
         _figure(out, "p_holm", self.p_holm, self.comparison.clustered.missing)
+        if self.online is not None:
+            out.update(self.online.to_dict())
         return out
 
 

@@ -118,6 +118,7 @@ def _interactions(window: Window, plan: Plan) -> Select:
             s.experiment,
             s.model_version,
             s.arm,
+            s.advocate_id,
             s.case_id,
             func.count().label("n_i"),
             func.sum(deviation).label("y_i"),

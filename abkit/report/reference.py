@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from abkit.report import queries
+from abkit.report import online_queries, queries
 from abkit.report.groups import Plan, Window
 
 # A typical selection time; any value near the data keeps the sums of squares small.
@@ -77,6 +78,21 @@ def reference_queries(dialect_name: str) -> Iterator[tuple[str, Select]]:
         queries.case_groups_query(window),
     )
     yield "Cases with a selection", queries.case_count_query(window)
+    example_start = datetime(2026, 1, 5)
+    covariates = online_queries.covariate_groups_query(
+        window, plan, {"v5-challenger": example_start}, timedelta(days=online_queries.DEFAULT_PRE_PERIOD_DAYS)
+    )
+    if covariates is not None:
+        yield (
+            "CUPED covariate sums per experiment, phase, version and arm (here for an experiment that began "
+            f"{example_start:%Y-%m-%d}): x = the advocate's mean selection time in the "
+            f"{online_queries.DEFAULT_PRE_PERIOD_DAYS:g} days before, minus that period's grand mean, 0 without history",
+            covariates,
+        )
+    yield (
+        "Case handle time per experiment, version and arm (the guardrail): cases, sums about the smallest",
+        online_queries.handle_time_groups_query(window),
+    )
 
 
 def render_reference(dialect_name: str) -> str:

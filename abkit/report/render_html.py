@@ -20,6 +20,7 @@ from abkit.report.render_markdown import (
     verdict_rows,
     version_rows,
 )
+from abkit.report.render_online import ONLINE_NOTE, online_rows
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
@@ -118,6 +119,18 @@ def timeline_figure(report: Mapping[str, Any]) -> go.Figure:
     return figure
 
 
+def _online_section(report: Mapping[str, Any]) -> list[str]:
+    """Sequential, CUPED and guardrail figures (abkit.report.render_online); none in older snapshots."""
+    header, rows = online_rows(report)
+    if not rows:
+        return []
+    return [
+        "<h2>Online monitoring: always-valid, CUPED and guardrail</h2>",
+        _table(header, rows),
+        f"<p>{html.escape(ONLINE_NOTE)}</p>",
+    ]
+
+
 def render_html(report: Mapping[str, Any]) -> str:
     """The report as one HTML document with embedded plotly.js (opens offline)."""
     figures = [saving_figure(report), savings_figure(report), timeline_figure(report)]
@@ -146,6 +159,7 @@ def render_html(report: Mapping[str, Any]) -> str:
             _table(*version_rows(report)),
             "<h2>Challenger comparisons (Holm-adjusted)</h2>",
             _table(*comparison_rows(report)),
+            *_online_section(report),
             f"<h2>Templates: top {templates['top_n']} by volume</h2>",
             f"<p>{html.escape(trend_line(templates['mann_kendall']))}<br>"
             f"{html.escape(trend_line(templates['mann_kendall_hamed_rao']))}</p>",

@@ -193,6 +193,16 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [*lines, ""]
 
 
+def _online_section(report: Mapping[str, Any]) -> list[str]:
+    """Sequential, CUPED and guardrail figures (abkit.report.render_online); none in older snapshots."""
+    from abkit.report.render_online import ONLINE_NOTE, online_rows
+
+    header, rows = online_rows(report)
+    if not rows:
+        return []
+    return ["## Online monitoring: always-valid, CUPED and guardrail", "", *_table(header, rows), ONLINE_NOTE, ""]
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     """The report as Markdown: verdicts, versions, comparisons, templates, latency, SRM."""
     window = report["window"]
@@ -219,6 +229,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "## Challenger comparisons (Holm-adjusted across the report)",
         "",
         *_table(*comparison_rows(report)),
+        *_online_section(report),
         f"## Templates: top {report['templates']['top_n']} by volume",
         "",
         trend_line(report["templates"]["mann_kendall"]),

@@ -34,6 +34,8 @@ from abkit.report.groups import (
     TemplateGroup,
     Window,
 )
+from abkit.report.online import OnlineGroups
+from abkit.report.online_queries import online_groups
 from abkit.report.queries import (
     ARMS_FAMILY,
     CASE_COUNT_FAMILY,
@@ -270,6 +272,12 @@ class SqlSource:
             p50, p90, p99 = (_float(value) for value in row.percentiles)  # one array: PERCENTILES in order
             groups.append(LatencyGroup(row.model_version, _int(row.n), p50, p90, p99, _float(row.max)))
         return groups
+
+    def online_groups(
+        self, window: Window, plan: Plan, starts: dict[str, datetime], pre_period_days: float
+    ) -> OnlineGroups:
+        """CUPED covariate sums per arm and phase, and case handle times per arm (abkit.report.online_queries)."""
+        return online_groups(self._rows, window, plan, starts, pre_period_days)
 
     def experiment_phases(self) -> list[Phase]:
         """Recorded phases; an experiment registered before phases were kept is one phase from the start."""

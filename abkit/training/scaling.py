@@ -42,6 +42,7 @@ class ScalingPoint:
     cls_loss: float
     top1: float
     top5: float
+    majority_loss: float | None = None  # the majority baseline's loss on the same held-out half
 
     @property
     def flops(self) -> float:
@@ -79,13 +80,19 @@ class AdaptationEffect:
 
 @dataclass(frozen=True)
 class ScalingAnalysis:
-    """The points, the fits (per run, then pooled), the adaptation effects and notes on fits not made."""
+    """The points, the fits (per run, then pooled), the adaptation effects, and notes.
+
+    Attributes:
+        not_learned: runs none of whose adapted classifiers beats the majority baseline's loss:
+            their fits describe a classifier that has not learned the task, whatever their R².
+    """
 
     points: tuple[ScalingPoint, ...]
     fits: tuple[LinearFit, ...]
     effects: tuple[AdaptationEffect, ...]
     notes: tuple[str, ...]
     include_start: bool
+    not_learned: tuple[str, ...] = ()
 
     @property
     def runs(self) -> list[str]:
@@ -102,6 +109,7 @@ class ScalingAnalysis:
             "fits": [f.to_dict() for f in self.fits],
             "adaptation_effects": [{**asdict(e), "delta": e.delta} for e in self.effects],
             "notes": list(self.notes),
+            "not_learned": list(self.not_learned),
         }
 
 
@@ -136,25 +144,34 @@ def analyse_scaling(
                 )
             except ValueError as error:
                 notes.append(f"no fit: {error}")
-    effects = []
+    effects, not_learned = [], []
     for run, members in groups[: len(runs)]:
         start = next((p for p in members if not p.adapted), None)
         adapted = [p for p in members if p.adapted]
         if start is not None and adapted:
             last = max(adapted, key=lambda p: p.step)
             effects.append(AdaptationEffect(run, start.cls_loss, last.cls_loss, last.step))
-    return ScalingAnalysis(tuple(points), tuple(fits), tuple(effects), tuple(notes), include_start)
+        baselines = [p.majority_loss for p in adapted if p.majority_loss is not None]
+        if adapted and baselines and min(p.cls_loss for p in adapted) >= min(baselines):
+            not_learned.append(run)
+            notes.append(
+                f"{run}: no adapted checkpoint's classifier beats the majority baseline (best loss "
+                f"{min(p.cls_loss for p in adapted):.3f} vs {min(baselines):.3f}); its fits describe a classifier "
+                "that has not learned the task, whatever their R²"
+            )
+    return ScalingAnalysis(tuple(points), tuple(fits), tuple(effects), tuple(notes), include_start, tuple(not_learned))
 
 
 def scaling_table(analysis: ScalingAnalysis) -> str:
     """Plain-text tables: the points, the adaptation effects, the fits with their verdicts."""
     lines = [
-        f"{'run':<24} {'step':>7} {'tokens':>10} {'FLOPs':>10} {'LM loss':>8} {'cls loss':>8} {'top-1':>6} {'top-5':>6}"
+        f"{'run':<24} {'step':>7} {'tokens':>10} {'FLOPs':>10} {'LM loss':>8} {'cls loss':>8} {'majority':>8} {'top-1':>6} {'top-5':>6}"
     ]
     for p in analysis.points:
         mark = "" if p.adapted else "  (start, not adapted)"
+        majority = "-" if p.majority_loss is None else f"{p.majority_loss:.3f}"
         lines.append(
-            f"{p.run:<24} {p.step:>7} {p.tokens:>10} {p.flops:>10.3g} {p.lm_loss:>8.3f} {p.cls_loss:>8.3f} {p.top1:>6.1%} {p.top5:>6.1%}{mark}"
+            f"{p.run:<24} {p.step:>7} {p.tokens:>10} {p.flops:>10.3g} {p.lm_loss:>8.3f} {p.cls_loss:>8.3f} {majority:>8} {p.top1:>6.1%} {p.top5:>6.1%}{mark}"
         )
     if analysis.effects:
         lines += ["", "adaptation effect on held-out classification loss (step 0 fine-tuned directly -> last adapted)"]
@@ -223,6 +240,7 @@ def run_scaling(
                     cls_loss=report.metrics.loss,
                     top1=report.metrics.top1,
                     top5=report.metrics.top5,
+                    majority_loss=report.majority.loss,
                 )
             )
     return points

@@ -100,7 +100,9 @@ def scaling_figure(analysis: ScalingAnalysis) -> go.Figure:
             )
         figure.update_xaxes(title_text=_TITLES[x_name], row=1, col=column)
     figure.update_yaxes(title_text="held-out classification loss", row=1, col=1)
-    figure.update_layout(title="Classification loss vs domain adaptation", template="plotly_white", height=480)
+    figure.update_layout(
+        title="Classification loss vs domain adaptation", template="plotly_white", height=500, margin={"t": 130}
+    )
     return figure
 
 

@@ -48,8 +48,14 @@ class ScalingDemoResult:
                 lines.append(f"{run}: no fit of classification loss on LM loss (see the notes)")
             else:
                 bar = "meets" if fit.r2 >= LINEAR_BAR else "misses"
+                caveat = (
+                    "; but no checkpoint's classifier beats the majority baseline, so the line describes no learning"
+                    if run in self.analysis.not_learned
+                    else ""
+                )
                 lines.append(
-                    f"{run}: classification loss on LM loss over {fit.n} adapted checkpoints: {fit.verdict} ({bar} the {LINEAR_BAR} bar)"
+                    f"{run}: classification loss on LM loss over {fit.n} adapted checkpoints: {fit.verdict} "
+                    f"({bar} the {LINEAR_BAR} bar){caveat}"
                 )
         return lines
 

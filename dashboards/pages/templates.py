@@ -85,7 +85,7 @@ def register_callbacks(app: Dash) -> None:
 def _trend_text(trend: dict, drawn: int, top: int, asked: int) -> str:
     """The two Mann-Kendall results and what they were computed over."""
     text = " · ".join(figures.mann_kendall_text(result) for result in trend.values())
-    scope = f"over the {drawn} templates drawn (of the top {top} by volume with an accuracy and a saving)"
+    scope = f"over the {drawn} templates drawn: those of the top {top} by volume with a holdout accuracy and a saving"
     if top < asked:
         scope += f"; the report keeps {top} templates, fewer than the {asked} asked for"
     return (

@@ -1,0 +1,176 @@
+"""Aggregate queries for online monitoring: the CUPED covariate sums and case handle time per arm.
+
+Pure SQLAlchemy Core builders like :mod:`abkit.report.queries` (whose per-interaction reduction
+and phase assignment they reuse), so every backend (SQLite, DuckDB, PostgreSQL, Trino, exported
+files) answers them with a few rows per arm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, select, union_all
+from sqlalchemy.sql.elements import ColumnElement
+
+from abkit.events.schema import cases, selections
+from abkit.report.groups import Plan, Window
+from abkit.report.online import CovariateGroup, HandleTimeGroup, OnlineGroups
+from abkit.report.queries import _interactions, _phased, window_filter
+
+# Days of an advocate's selections before an experiment began that make its CUPED covariate.
+DEFAULT_PRE_PERIOD_DAYS = 28.0
+
+
+def _pre_period(starts: Mapping[str, datetime], pre_period: timedelta) -> Any:
+    """Per (experiment, advocate): the advocate's pre-period mean minus the pre-period grand mean.
+
+    The pre-period of an experiment is [start - pre_period, start): every selection the advocate made
+    then, in any experiment or arm (it is before this experiment's assignment, so it cannot depend on
+    it). The grand mean is over all selections of that period, so x = 0 stands for "no history".
+    """
+    s = selections.c
+    parts = [
+        select(
+            literal(name).label("experiment"),
+            s.advocate_id,
+            func.count().label("pre_n"),
+            func.sum(s.selection_time_s).label("pre_sum"),
+        )
+        .where(s.created_at >= start - pre_period, s.created_at < start)
+        .group_by(s.advocate_id)
+        for name, start in sorted(starts.items())
+    ]
+    pre = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("pre_period")
+    grand = func.sum(pre.c.pre_sum).over(partition_by=pre.c.experiment) / func.sum(pre.c.pre_n).over(
+        partition_by=pre.c.experiment
+    )
+    return select(pre.c.experiment, pre.c.advocate_id, (pre.c.pre_sum / pre.c.pre_n - grand).label("x")).subquery(
+        "covariate"
+    )
+
+
+def covariate_groups_query(
+    window: Window, plan: Plan, starts: Mapping[str, datetime], pre_period: timedelta
+) -> Select | None:
+    """Per (experiment, phase, model_version, arm): the covariate sums of :class:`abkit.stats.CupedSummary`.
+
+    Each interaction (advocate_id, case_id) of the window gets x_i = its advocate's covariate for the
+    experiment (0 without history) and, with n_i and y_i about the arm's shift exactly as in the arm
+    groups, the query sums n x, n^2 x, n^2 x^2 and n x y per arm and phase; ``with_history`` counts
+    interactions whose advocate had selections in the pre-period.
+
+    Args:
+        window: The report's window.
+        plan: The arms' shifts and the phases (as for the arm groups).
+        starts: When each experiment began (its first phase or first selection).
+        pre_period: Length of the pre-period before each start.
+
+    Returns:
+        The statement, or None when no experiment has a start.
+    """
+    if not starts:
+        return None
+    i = _phased(_interactions(window, plan).subquery("interactions").c, plan)
+    covariate = _pre_period(starts, pre_period)
+    x: ColumnElement[Any] = func.coalesce(covariate.c.x, literal(0.0))
+    nx = i.n_i * x
+    joined = i.experiment.table.outerjoin(
+        covariate, and_(covariate.c.experiment == i.experiment, covariate.c.advocate_id == i.advocate_id)
+    )
+    return (
+        select(
+            i.experiment,
+            i.phase,
+            i.model_version,
+            i.arm,
+            func.count().label("k"),
+            func.sum(case((covariate.c.x.is_not(None), 1), else_=0)).label("with_history"),
+            func.sum(nx).label("sum_nx"),
+            func.sum(i.n_i * nx).label("sum_n2x"),
+            func.sum(nx * nx).label("sum_n2x2"),
+            func.sum(nx * i.y_i).label("sum_nxy"),
+        )
+        .select_from(joined)
+        .group_by(i.experiment, i.phase, i.model_version, i.arm)
+    )
+
+
+def handle_time_groups_query(window: Window) -> Select:
+    """Per (experiment, model_version, arm): cases with a selection in the arm and their handle times.
+
+    A case counts once per arm it has an interaction in. Sums are about the arm's smallest handle
+    time (``low``), so the sums of squares stay exact whatever the spread across arms.
+    """
+    s = selections.c
+    per_case = (
+        select(s.experiment, s.model_version, s.arm, s.case_id)
+        .where(*window_filter(selections, window))
+        .group_by(s.experiment, s.model_version, s.arm, s.case_id)
+        .subquery("arm_cases")
+    )
+    arm = (per_case.c.experiment, per_case.c.model_version, per_case.c.arm)
+    rows = (
+        select(
+            *arm,
+            cases.c.handle_time_s.label("h"),
+            func.min(cases.c.handle_time_s).over(partition_by=arm).label("low"),
+        )
+        .select_from(per_case.join(cases, cases.c.case_id == per_case.c.case_id))
+        .subquery("arm_case_times")
+    )
+    deviation = rows.c.h - rows.c.low
+    return select(
+        rows.c.experiment,
+        rows.c.model_version,
+        rows.c.arm,
+        func.count().label("n"),
+        func.min(rows.c.low).label("low"),
+        func.sum(deviation).label("total"),
+        func.sum(deviation * deviation).label("total_sq"),
+    ).group_by(rows.c.experiment, rows.c.model_version, rows.c.arm)
+
+
+def _float(value: Any) -> float:
+    # PostgreSQL returns NUMERIC (Decimal) for SUM over integers.
+    return 0.0 if value is None else float(value)
+
+
+def online_groups(
+    run: Callable[[Select], list[Any]],
+    window: Window,
+    plan: Plan,
+    starts: Mapping[str, datetime],
+    pre_period_days: float = DEFAULT_PRE_PERIOD_DAYS,
+) -> OnlineGroups:
+    """Run the two queries with ``run`` (a source's row runner) and read their rows into groups."""
+    statement = covariate_groups_query(window, plan, starts, timedelta(days=pre_period_days))
+    covariates = [
+        CovariateGroup(
+            row.experiment,
+            int(row.phase),
+            row.model_version,
+            row.arm,
+            int(row.k),
+            int(_float(row.with_history)),
+            _float(row.sum_nx),
+            _float(row.sum_n2x),
+            _float(row.sum_n2x2),
+            _float(row.sum_nxy),
+        )
+        for row in ([] if statement is None else run(statement))
+    ]
+    handle_times = [
+        HandleTimeGroup(
+            row.experiment,
+            row.model_version,
+            row.arm,
+            int(row.n),
+            _float(row.low),
+            _float(row.total),
+            _float(row.total_sq),
+        )
+        for row in run(handle_time_groups_query(window))
+    ]
+    return OnlineGroups(covariates, handle_times, pre_period_days)

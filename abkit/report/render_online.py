@@ -1,0 +1,56 @@
+"""The online monitoring table of the Markdown and HTML reports: sequence, CUPED and guardrail per result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from abkit.report.render_markdown import DASH, interval, number, percent, significance
+
+ONLINE_NOTE = (
+    "Always-valid: a 95% confidence sequence and p that may be read at every look (Waudby-Smith et al.); "
+    "CUPED: the delta adjusted by each advocate's mean selection time before the experiment (variance "
+    "reduction = 1 - adjusted / unadjusted variance); guardrail: mean case handle time, treatment - control. "
+    "The analysis column says which figures the verdict read."
+)
+
+
+def online_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the online table; results from before these figures existed are left out."""
+    header = [
+        "experiment",
+        "result",
+        "analysis",
+        "always-valid CI (s)",
+        "always-valid p",
+        "CUPED delta (s)",
+        "CUPED CI (s)",
+        "variance reduction",
+        "CUPED always-valid CI (s)",
+        "handle time delta (s)",
+        "guardrail",
+    ]
+    results = [(v, f"{v['model_version']} vs holdout") for v in report["versions"]]
+    results += [(c, f"{c['challenger']} vs {c['baseline']}") for c in report["comparisons"]]
+    rows = []
+    for result, name in results:
+        if "sequential" not in result:
+            continue
+        sequential, cuped, guardrail = result["sequential"], result["cuped"], result["guardrail"]
+        worsened = guardrail["worsened"]
+        rows.append(
+            [
+                result["experiment"],
+                name,
+                result["analysis"],
+                interval(sequential["delta_ci95_s"]),
+                significance(sequential["p"]),
+                number(cuped["delta_s"]),
+                interval(cuped["delta_ci95_s"]),
+                percent(cuped["variance_reduction"]),
+                interval(cuped["sequential"]["delta_ci95_s"]),
+                f"{number(guardrail['delta_s'])} {interval(guardrail['delta_ci95_s'])}",
+                DASH if worsened is None else ("worsened" if worsened else "ok"),
+            ]
+        )
+    return header, rows
