@@ -11,15 +11,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from abkit.serving.server import free_port
-from abkit.simulate.transcripts import generate_transcripts
-from abkit.training.tiny import build_random_classifier
+from tests.serve_process import start_serve, tiny_model_dir
 
 TOKEN = "fuzz-token-0123456789abcdef"
 MAX_EXAMPLES = 25  # per operation and phase: several hundred requests in all
@@ -27,41 +24,23 @@ MAX_EXAMPLES = 25  # per operation and phase: several hundred requests in all
 
 @pytest.fixture(scope="module")
 def live_service(tmp_path_factory):
-    """`abkit serve` in a child process on 127.0.0.1, with a tiny model; yields its URL."""
+    """`abkit serve` in a child process on 127.0.0.1, with a tiny model and a token; yields its URL."""
     root = tmp_path_factory.mktemp("fuzz")
-    corpus = generate_transcripts(seed=9, n_cases=20, n_templates=12)
-    texts = [m["text"] for case in corpus for m in case["messages"]]
-    model = build_random_classifier(root / "model", texts, [f"T{i}" for i in range(12)], model_version="v3")
     (root / "token").write_text(TOKEN)
-    port = free_port()
-    command = [sys.executable, "-m", "abkit.cli.main", "serve", "--model", str(model), "--db", str(root / "e.sqlite")]
-    command += ["--port", str(port), "--token-file", str(root / "token"), "--log-level", "warning"]
-    command += ["--spill-dir", str(root)]
-    log = (root / "serve.log").open("w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    url = f"http://127.0.0.1:{port}"
+    model = tiny_model_dir(root / "model")
+    options = ("--token-file", str(root / "token"), "--spill-dir", str(root))
+    process, url = start_serve(model, root / "e.sqlite", *options, ready_timeout_s=180)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{url}/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"abkit serve did not become ready: {(root / 'serve.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield url, root
+        yield url, root, process
     finally:
         process.terminate()
         process.wait(60)
-        log.close()
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_service):
-    url, root = live_service
+    url, root, process = live_service
     schemathesis = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
     assert schemathesis, "schemathesis is installed by the test extra (pip install -e '.[test]')"
     command = [schemathesis, "run", f"{url}/openapi.json", "--header", f"Authorization: Bearer {TOKEN}"]
@@ -83,5 +62,6 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_service
     counted = [line for line in metrics.splitlines() if line.startswith("abkit_requests_total")]
     server_errors = [line for line in counted if 'status="5' in line and 'status="504"' not in line]
     assert [line for line in server_errors if 'endpoint="/ready"' not in line] == [], counted  # /ready: 503 loading
-    server_log = (root / "serve.log").read_text()
+    process.terminate()
+    server_log, _ = process.communicate(timeout=60)
     assert "Traceback" not in server_log, server_log[-3000:]
