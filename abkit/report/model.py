@@ -144,7 +144,10 @@ class VersionReport:
     case_time_saved_share: float | None
     case_time_saved_share_missing: str | None
     verdict: Verdict
-    srm_missing: str | None = None  # why no phase of the experiment could be tested, if none could
+    srm_missing: str | None = None
+    salt: str | None = (
+        None  # the salt run compared (a new salt starts a fresh experiment); None: unregistered  # why no phase of the experiment could be tested, if none could
+    )
     online: OnlineFigures | None = None  # sequential, CUPED and guardrail (abkit.report.online)
 
     @property
@@ -158,6 +161,7 @@ class VersionReport:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "experiment": self.experiment,
+            "salt": self.salt,
             "model_version": self.model_version,
             "first_seen": iso(self.first_seen),
             "last_seen": iso(self.last_seen),
@@ -193,10 +197,12 @@ class ComparisonReport:
     p_holm: float | None
     verdict: Verdict
     online: OnlineFigures | None = None  # sequential, CUPED and guardrail (abkit.report.online)
+    salt: str | None = None  # the salt run compared (a new salt starts a fresh experiment)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "experiment": self.experiment,
+            "salt": self.salt,
             "baseline": self.baseline,
             "challenger": self.challenger,
             "verdict": self.verdict.to_dict(),
