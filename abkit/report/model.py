@@ -280,43 +280,18 @@ class TemplateTable:
 
 
 @dataclass(frozen=True)
-class WeekRow:
-    """Selection time of one ISO week (Monday start) and arm kind."""
-
-    week_start: date
-    arm_kind: str
-    n: int
-    mean_s: float | None
-    sd_s: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "week_start": iso(self.week_start),
-            "arm_kind": self.arm_kind,
-            "n": self.n,
-            "mean_s": self.mean_s,
-            "sd_s": self.sd_s,
-        }
-
-
-@dataclass(frozen=True)
 class TimeRow:
-    """Selection time of one time bucket (its start, UTC) and arm kind."""
+    """Selection time of one time bucket (its start, UTC: an hour, a day or an ISO week) and arm kind."""
 
-    start: datetime
+    start: datetime | date
     arm_kind: str
     n: int
     mean_s: float | None
     sd_s: float | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "start": iso(self.start),
-            "arm_kind": self.arm_kind,
-            "n": self.n,
-            "mean_s": self.mean_s,
-            "sd_s": self.sd_s,
-        }
+    def to_dict(self, key: str = "start") -> dict[str, Any]:
+        """The row's JSON; ``key`` names the start (``week_start`` in the weekly rows)."""
+        return {key: iso(self.start), "arm_kind": self.arm_kind, "n": self.n, "mean_s": self.mean_s, "sd_s": self.sd_s}
 
 
 @dataclass(frozen=True)
@@ -396,7 +371,7 @@ class Report:
     versions: tuple[VersionReport, ...]
     comparisons: tuple[ComparisonReport, ...]
     templates: TemplateTable
-    weekly: tuple[WeekRow, ...]
+    weekly: tuple[TimeRow, ...]  # ISO weeks, whatever the timeline's grain
     timeline: Timeline
     phases: tuple[PhaseRow, ...]
     releases: tuple[Release, ...]
@@ -419,7 +394,7 @@ class Report:
             "versions": [version.to_dict() for version in self.versions],
             "comparisons": [comparison.to_dict() for comparison in self.comparisons],
             "templates": self.templates.to_dict(),
-            "weekly": [row.to_dict() for row in self.weekly],
+            "weekly": [row.to_dict("week_start") for row in self.weekly],
             "timeline": self.timeline.to_dict(),
             "phases": [row.to_dict() for row in self.phases],
             "releases": [release.to_dict() for release in self.releases],
