@@ -10,6 +10,8 @@ from typing import cast
 
 import click
 
+from abkit.cli.extras import requires_extra
+
 SIZE_OPTION = click.option(
     "--size",
     default="tiny",
@@ -45,7 +47,8 @@ THREADS_OPTION = click.option(
 
 
 def set_threads(threads: int) -> None:
-    import torch
+    with requires_extra("train", "train"):
+        import torch
 
     torch.set_num_threads(threads)
 
@@ -57,7 +60,8 @@ def _fail(error: Exception) -> None:
 
 def _transformers_logging(quiet: bool) -> None:
     """Hide transformers' load reports (a new classification head is expected), and its bars with --quiet."""
-    from transformers.utils import logging as hf_logging
+    with requires_extra("train", "train"):
+        from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     if quiet:
