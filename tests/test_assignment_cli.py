@@ -40,7 +40,9 @@ def test_assign_file_to_out(tmp_path):
     units = tmp_path / "units.csv"
     units.write_text("advocate_id,case_id\nadv-1,case-1\nadv-7,case-29\n")
     out = tmp_path / "arms.csv"
-    result = _run("assign", "--experiments-file", str(EXPERIMENTS), "-e", "standing", "--file", str(units), "--out", str(out))
+    result = _run(
+        "assign", "--experiments-file", str(EXPERIMENTS), "-e", "standing", "--file", str(units), "--out", str(out)
+    )
     assert result.exit_code == 0, result.output
     assert out.read_text() == "advocate_id,case_id,arm\nadv-1,case-1,v4\nadv-7,case-29,holdout\n"
     assert f"assigned 2 units -> {out}" in result.stderr
@@ -80,7 +82,10 @@ def test_assign_bad_file_exits_2(tmp_path):
 def test_invalid_config_file_is_a_usage_error(tmp_path):
     bad = tmp_path / "experiments.toml"
     bad.write_text('[experiments.x]\nsalt = "s"\narms = { v1 = 0.5, holdout = 0.5 }\n')
-    for args in (("assign", "--experiments-file", str(bad), "-e", "x", "a", "c"), ("experiments", "--experiments-file", str(bad))):
+    for args in (
+        ("assign", "--experiments-file", str(bad), "-e", "x", "a", "c"),
+        ("experiments", "--experiments-file", str(bad)),
+    ):
         result = _run(*args)
         assert result.exit_code == 2
         assert "the holdout arm must come first" in result.stderr

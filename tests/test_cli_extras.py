@@ -44,7 +44,11 @@ def test_extras_match_pyproject():
     [
         (["serve", "--model", "m"], ("torch", "uvicorn"), "abkit serve: needs the serve extra"),
         (["tune-batching", "--model", "m"], ("torch",), "abkit tune-batching: needs the serve extra"),
-        (["loadtest", "--url", "http://127.0.0.1:1"], ("httpx",), "abkit loadtest: needs the serve extra"),
+        (
+            ["loadtest", "--url", "http://127.0.0.1:1", "--rps", "1"],
+            ("httpx",),
+            "abkit loadtest: needs the serve extra",
+        ),
         (["train", "demo-model", "--out", "m"], ("transformers",), "abkit train: needs the train extra"),
         (["dashboard", "--db", "x.sqlite"], ("dash",), "abkit dashboard: needs the dashboard extra"),
         (["demo", "--db", "x.sqlite"], ("dash",), "abkit demo: needs the dashboard extra"),
@@ -63,3 +67,48 @@ def test_commands_name_their_extra(monkeypatch, tmp_path, args, modules, line):
     assert result.exit_code == 2, result.output
     assert line in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+BLOCKER = """
+import sys
+
+BLOCKED = {blocked!r}
+
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (not installed)", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Block())
+"""
+
+
+@pytest.mark.slow
+def test_core_install_runs_assign_simulate_report_and_serve_names_its_extra(tmp_path):
+    """The core commands with every extra's modules (and statsmodels, pandas) unimportable."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    blocked = set().union(*EXTRA_MODULES.values()) | {"pandas", "statsmodels"}
+    (tmp_path / "sitecustomize.py").write_text(BLOCKER.format(blocked=sorted(blocked)))
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)])}
+
+    def abkit(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "abkit.cli.main", *args]
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+    assert abkit("simulate", "--db", "e.sqlite", "--scale", "3000", "-q").returncode == 0
+    assigned = abkit("assign", "--experiments-file", str(root / "experiments.toml"), "-e", "standing", "a", "c")
+    assert assigned.returncode == 0, assigned.stderr
+    for fmt in ("json", "html"):
+        report = abkit("report", "--db", "e.sqlite", "--format", fmt, "--out", f"report.{fmt}")
+        assert report.returncode == 0, report.stderr
+    (tmp_path / "model").mkdir()
+    serve = abkit("serve", "--model", "model")
+    assert serve.returncode == 2
+    assert serve.stderr == "abkit serve: needs the serve extra: pip install 'abkit[serve]'\n"

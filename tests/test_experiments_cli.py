@@ -130,7 +130,9 @@ def test_errors_are_one_line(tmp_path, args, message):
     values = {"db": db, "missing": str(tmp_path / "none")}
     filled = [arg.format(**values) for arg in args]
     if "--experiments-file" not in filled:
-        filled = ["--experiments-file", config, *filled] if filled[0] != "apply" else [*filled, "--experiments-file", config]
+        filled = (
+            ["--experiments-file", config, *filled] if filled[0] != "apply" else [*filled, "--experiments-file", config]
+        )
     result = _run("experiments", *filled, env={"ABKIT_DB": ""})
     assert result.exit_code != 0
     assert message in result.stderr, result.output

@@ -25,8 +25,9 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
 def requires_extra(extra: str, command: str) -> Iterator[None]:
     """Turn a missing module of ``extra`` inside the block into one line and exit status 2.
 
-    Wrap a command's lazy imports in it: ``with requires_extra("serve", "serve"): import torch``.
-    Any other ImportError (a broken install, a bug) propagates unchanged.
+    Wrap a command's lazy imports in it (``with requires_extra("serve", "serve"): import torch``),
+    or decorate the command's function with it. Any other ImportError (a broken install, a
+    bug) propagates unchanged.
     """
     try:
         yield

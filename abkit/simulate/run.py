@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-
 from abkit.events.phases import normalise_arms
 from abkit.events.store import EventStore
 from abkit.progress import progress_bar
