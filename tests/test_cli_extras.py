@@ -112,3 +112,10 @@ def test_core_install_runs_assign_simulate_report_and_serve_names_its_extra(tmp_
     serve = abkit("serve", "--model", "model")
     assert serve.returncode == 2
     assert serve.stderr == "abkit serve: needs the serve extra: pip install 'abkit[serve]'\n"
+
+
+def test_a_database_driver_of_an_extra_is_named_by_any_command(monkeypatch, tmp_path):
+    _missing(monkeypatch, "psycopg")
+    result = CliRunner().invoke(cli, ["report", "--db", "postgresql://abkit@127.0.0.1:1/abkit", "--format", "json"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == "abkit report: needs the postgres extra: pip install 'abkit[postgres]'\n"

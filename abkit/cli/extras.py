@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import click
 
@@ -21,6 +22,18 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
 }
 
 
+def missing_extra(command: str, extra: str) -> NoReturn:
+    """Say in one line which extra ``command`` needs, and exit with status 2."""
+    click.echo(f"abkit {command}: needs the {extra} extra: pip install 'abkit[{extra}]'", err=True)
+    sys.exit(2)
+
+
+def extra_of(error: ModuleNotFoundError) -> str | None:
+    """The first extra that installs the missing module, or None when no extra does."""
+    top = (error.name or "").partition(".")[0]
+    return next((extra for extra, modules in EXTRA_MODULES.items() if top in modules), None)
+
+
 @contextmanager
 def requires_extra(extra: str, command: str) -> Iterator[None]:
     """Turn a missing module of ``extra`` inside the block into one line and exit status 2.
@@ -34,5 +47,4 @@ def requires_extra(extra: str, command: str) -> Iterator[None]:
     except ModuleNotFoundError as error:
         if (error.name or "").partition(".")[0] not in EXTRA_MODULES[extra]:
             raise
-        click.echo(f"abkit {command}: needs the {extra} extra: pip install 'abkit[{extra}]'", err=True)
-        sys.exit(2)
+        missing_extra(command, extra)
