@@ -220,7 +220,11 @@ def _register_shell_callbacks(app: Dash) -> None:
     )
     def choose_snapshot(experiment, start, end, _generation):  # type: ignore[no-untyped-def]
         context = current_context()
-        key = _key(experiment, start, end)
+        try:
+            key = _key(experiment, start, end)
+        except ValueError as error:  # a hand-made request; the date picker sends ISO dates
+            empty = {"snapshot_id": None, "exact": False, "experiment": experiment, "windows": {}, "notice": None}
+            return empty, [], f"Cannot use the filters: {error}", None
         try:
             chosen = context.select(key)
             base = chosen if key.is_all_time else context.select(SnapshotKey(key.experiment))
@@ -286,7 +290,10 @@ def _register_shell_callbacks(app: Dash) -> None:
     def refresh(_clicks, _ticks, experiment, start, end, generation):  # type: ignore[no-untyped-def]
         worker = current_context().refresh
         if dash.ctx.triggered_id == "refresh-button":
-            key = _key(experiment, start, end)
+            try:
+                key = _key(experiment, start, end)
+            except ValueError as error:
+                return f"Refresh refused: {error}", True, no_update
             if worker.start(key):
                 return f"Computing the report for {_describe(key)} in the background…", False, no_update
         state = worker.state

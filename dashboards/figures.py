@@ -50,6 +50,7 @@ def delta_forest(frame: pd.DataFrame, label_column: str, title: str) -> go.Figur
         go.Scatter(
             x=delta,
             y=labels,
+            orientation="h",  # with scattermode "group": the two intervals of a row side by side
             name="interaction-level 95% CI (decides)",
             mode="markers",
             marker={"size": 13, "color": [theme.VERDICT_COLOURS.get(r, theme.NEUTRAL) for r in reading]},
@@ -68,6 +69,7 @@ def delta_forest(frame: pd.DataFrame, label_column: str, title: str) -> go.Figur
         go.Scatter(
             x=published,
             y=labels,
+            orientation="h",  # with scattermode "group": the two intervals of a row side by side
             name="selection-level 95% CI (published method)",
             mode="markers",
             marker={"size": 8, "symbol": "circle-open", "color": theme.NEUTRAL},
@@ -84,7 +86,7 @@ def delta_forest(frame: pd.DataFrame, label_column: str, title: str) -> go.Figur
     figure.update_layout(
         xaxis_title="delta selection time, s (negative = faster)",
         yaxis={"autorange": "reversed", "type": "category", "automargin": True},
-        scattermode="group",  # the two intervals of a row side by side
+        scattermode="group",
         height=140 + 56 * len(drawable),
     )
     return figure

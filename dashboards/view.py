@@ -53,14 +53,29 @@ class View:
         )
 
 
+_MAX_ID = 2**63 - 1  # the largest integer a database key column holds
+
+
 def _int(args: Mapping[str, str], name: str) -> int | None:
     text = args.get(name)
     if not text:
         return None
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise ValueError(f"{name}: expected an integer, got {text!r}") from None
+    return check_id(value, name)
+
+
+def check_id(value: object, name: str) -> int:
+    """``value`` if it is an integer a database key can hold (1 to 2^63-1).
+
+    Raises:
+        ValueError: naming ``name`` and the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_ID:
+        raise ValueError(f"{name}: expected an integer from 1 to {_MAX_ID}, got {value!r}")
+    return value
 
 
 def parse_day(text: str | None, name: str) -> date | None:

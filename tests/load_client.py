@@ -50,15 +50,17 @@ async def closed_loop(url: str, workers: int, seconds: float) -> dict[str, Any]:
 
 
 async def open_loop(url: str, rate: float, seconds: float) -> dict[str, Any]:
-    """``rate`` requests a second for ``seconds``; each one's status, latency and Retry-After."""
-    results: list[tuple[int, float, str | None]] = []
+    """``rate`` requests a second for ``seconds``; each one's status, latency, Retry-After and error."""
+    results: list[tuple[int, float, str | None, str]] = []
     limits = httpx.Limits(max_connections=2000, max_keepalive_connections=2000)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
 
         async def one(index: int, due: float) -> None:
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             response = await client.post("/v1/suggest", json=request_body(index))
-            results.append((response.status_code, time.monotonic() - due, response.headers.get("retry-after")))
+            seconds = time.monotonic() - due
+            detail = "" if response.status_code == 200 else response.text[:200]
+            results.append((response.status_code, seconds, response.headers.get("retry-after"), detail))
 
         start = time.monotonic() + 0.2
         await asyncio.gather(*(one(i, start + i / rate) for i in range(int(rate * seconds))))

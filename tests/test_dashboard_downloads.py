@@ -96,6 +96,12 @@ def test_download_errors_name_the_problem(client):
     response = http.get(f"/download/overview.csv?snapshot={snapshot_id}&since=yesterday")
     assert response.status_code == 400 and b"since: expected a date" in response.data
     assert http.get("/download/overview.csv?snapshot=999").status_code == 400
+    # Beyond what a database key holds, or below 1: named, never a 500.
+    for bad in ("99999999999999999999999", "0", "-1"):
+        response = http.get(f"/download/overview.csv?snapshot={bad}")
+        assert response.status_code == 400 and b"snapshot: expected an integer from 1" in response.data
+    response = http.get(f"/download/templates.csv?snapshot={snapshot_id}&top_n=0")
+    assert response.status_code == 400 and b"top_n" in response.data
 
 
 def test_html_report_download(client):

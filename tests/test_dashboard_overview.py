@@ -1,4 +1,4 @@
-"""The Overview's verdict cards and tiles, from the report fixture."""
+"""The Overview's verdict cards and tiles, and page callbacks given a hand-made request."""
 
 from __future__ import annotations
 
@@ -38,3 +38,36 @@ def test_best_saving_counts_only_savings_the_verdict_stands_behind():
     assert tiles["versions saving time"] == "2 of 4"
     assert tiles["SRM flags"] == "1"
     assert _tiles(REPORT, "v3")["best significant saving, s"] == "none"
+
+
+def _callback(app, output: str, values: list) -> dict:
+    """POST the callback whose outputs include ``output`` as the browser would, with its inputs
+    set to ``values`` in order; the JSON answer (output id -> property -> value)."""
+    key = next(k for k in app.callback_map if f"..{output}.." in f".{k}.")
+    outputs = [part.rsplit(".", 1) for part in key.strip(".").split("...")]
+    inputs = app.callback_map[key]["inputs"]
+    body = {
+        "output": key,
+        "outputs": [{"id": i, "property": p} for i, p in outputs],
+        "inputs": [{**spec, "value": value} for spec, value in zip(inputs, values, strict=True)],
+        "changedPropIds": [f"{inputs[1]['id']}.{inputs[1]['property']}"],
+    }
+    response = app.server.test_client().post("/_dash-update-component", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)[-300:]
+    return response.get_json()["response"]
+
+
+def test_a_malformed_date_in_a_callback_is_named_not_a_server_error(sqlite_url):
+    from abkit.events import EventStore
+    from abkit.report.snapshots import store_snapshot
+    from dashboards import create_app
+
+    snapshot_id = store_snapshot(EventStore.open(sqlite_url).engine, REPORT)
+    app = create_app(sqlite_url)
+    # The shell (experiment, since, until, refresh generation) and a page (snapshot, version, since, until).
+    shell = _callback(app, "snapshot-info.children", [None, "2026-13-45", None, 0])
+    assert "since: expected a date YYYY-MM-DD, got '2026-13-45'" in shell["snapshot-info"]["children"]
+    page = _callback(app, "overview-notice.children", [{"snapshot_id": snapshot_id}, None, "yesterday", None])
+    assert "since: expected a date" in str(page["overview-notice"]["children"])
+    page = _callback(app, "overview-notice.children", [{"snapshot_id": 10**30}, None, None, None])
+    assert "snapshot: expected an integer from 1" in str(page["overview-notice"]["children"])

@@ -86,6 +86,16 @@ def test_a_phase_before_the_latest_is_refused_naming_both_times(sqlite_url):
     assert not store.apply_experiment(STANDING_V1, at=T0 - timedelta(days=1)).created
 
 
+def test_several_definitions_are_recorded_together_or_not_at_all(sqlite_url):
+    store = EventStore.open(sqlite_url)
+    store.apply_experiment(STANDING_V1, at=T0)
+    with pytest.raises(PhaseError, match="before its phase 1 started"):
+        store.apply_experiments([RAMP_START, STANDING_V2], at=T0 - timedelta(hours=1))
+    assert [p.experiment for p in store.experiment_phases()] == ["standing"]
+    applied = store.apply_experiments([RAMP_START, STANDING_V2], at=T0 + timedelta(days=1))
+    assert [(a.experiment, a.phase, a.created) for a in applied] == [("v5-challenger", 1, True), ("standing", 2, True)]
+
+
 def test_default_time_is_now_and_aware_times_are_converted(sqlite_url):
     store = EventStore.open(sqlite_url)
     before = datetime.now(UTC).replace(tzinfo=None)

@@ -145,10 +145,13 @@ def test_errors_are_one_line(tmp_path, args, message):
 def test_a_phase_before_the_latest_is_refused_naming_both_times(tmp_path):
     db = str(tmp_path / "e.sqlite")
     _apply(db, _file(tmp_path, STANDING_V1), "--at", "2026-03-09")
-    result = _apply(db, _file(tmp_path, STANDING_V2, "v2.toml"), "--at", "2026-03-02")
+    # The file's other experiment (alphabetically first) is not recorded either: all or none.
+    result = _apply(
+        db, _file(tmp_path, STANDING_V2 + RAMP.replace("v2-challenger", "a-test"), "v2.toml"), "--at", "2026-03-02"
+    )
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         "Error: experiment 'standing': a new phase cannot start at 2026-03-02 00:00:00, "
         "before its phase 1 started (2026-03-09 00:00:00)"
     )
-    assert len(EventStore.open(db).experiment_phases()) == 1
+    assert [p.experiment for p in EventStore.open(db).experiment_phases()] == ["standing"]

@@ -241,3 +241,33 @@ def test_markdown_and_html_show_the_online_table(tmp_path):
             for part in ("analysis", "sequential", "cuped", "guardrail"):
                 result.pop(part)
     assert "Online monitoring" not in render_markdown(report)
+
+
+def test_sequential_analysis_keeps_the_reason_when_there_is_no_interval():
+    from types import SimpleNamespace
+
+    from abkit.report.online_verdict import online_verdict
+    from abkit.report.verdict import Verdict
+
+    # a pair with nothing to compare keeps its fixed decision and reason, named sequential
+    fixed = Verdict("not tested", "v3 against the holdout in x: nothing to compare (no holdout).")
+    nothing = SimpleNamespace(ci95_s=None, delta_s=None, missing="no holdout")
+    figures = SimpleNamespace(
+        analysis="sequential",
+        guardrail_check=SimpleNamespace(worsened=None),
+        cuped=nothing,
+        cuped_sequential=nothing,
+        sequential=nothing,
+    )
+    comparison = SimpleNamespace(delta=nothing)
+    verdict = online_verdict(
+        fixed,
+        comparison,
+        figures,
+        "v3",
+        "the holdout in x",
+        p_sequential=None,
+        share_of_case_time=None,
+        min_effect_s=0.25,
+    )
+    assert (verdict.decision, verdict.reason, verdict.analysis) == ("not tested", fixed.reason, "sequential")

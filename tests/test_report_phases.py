@@ -149,3 +149,22 @@ def test_each_arm_keeps_full_precision_beside_a_stray_value(tmp_path):
     assert comparison["challenger_summary"]["sd_s"] == pytest.approx(np.std(times["v5"], ddof=1), rel=1e-9)
     assert comparison["welch"]["t"] == pytest.approx(welch.statistic, rel=1e-9)
     assert comparison["welch"]["p"] == pytest.approx(welch.pvalue, rel=1e-9)
+
+
+def test_a_new_salt_starts_a_fresh_experiment_whose_phases_are_not_combined(tmp_path):
+    url = f"sqlite:///{tmp_path / 'salt.sqlite'}"
+    store = EventStore.open(url)
+    store.register_experiment("v5-challenger", "v5", SECOND, at=START)
+    store.register_experiment("v5-challenger", "v5-reshuffled", SECOND, at=RAMP)
+    rng = np.random.default_rng(2)
+    rows = []
+    for start in (START, RAMP):
+        for arm in map(str, rng.choice(["holdout", "v4", "v5"], size=600, p=[0.02, 0.49, 0.49])):
+            rows.append(_selection(len(rows), arm, start + timedelta(minutes=len(rows) % 3000), 12.0 + rng.normal()))
+    store.write("selection", rows)
+    report = build_report(url).to_dict()
+    comparisons = [(c["salt"], [p["phase"] for p in c["phases"]]) for c in report["comparisons"]]
+    assert comparisons == [("v5", [1]), ("v5-reshuffled", [2])]
+    v4 = [(v["salt"], v["treatment"]["n"]) for v in report["versions"] if v["model_version"] == "v4"]
+    assert [salt for salt, _ in v4] == ["v5", "v5-reshuffled"]
+    assert sum(n for _, n in v4) == sum(1 for r in rows if r["arm"] == "v4")

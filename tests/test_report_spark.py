@@ -24,8 +24,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
-    warehouse = {"spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("spark-warehouse"))}
-    spark, started = spark_session("local[2]", app_name="abkit-tests", config=warehouse)
+    settings = {
+        "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("spark-warehouse")),
+        # A short-lived JVM on tiny data: the quick JIT tier alone and one GC thread start work sooner.
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+    }
+    spark, started = spark_session("local[2]", app_name="abkit-tests", config=settings)
     # Not UTC: the views must convert instants to UTC whatever zone the session had.
     spark.conf.set("spark.sql.session.timeZone", "America/New_York")
     yield spark

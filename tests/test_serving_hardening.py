@@ -134,6 +134,14 @@ def test_bad_input_is_a_4xx_naming_the_problem_in_the_error_shape(client, name, 
     assert client.post("/v1/suggest", json=GOOD).status_code == 200
 
 
+@pytest.mark.parametrize("characters", [4_000, 19_999])  # tokenized on the event loop, on a thread
+def test_long_messages_within_the_limit_are_served(client, characters):
+    body = {**GOOD, "messages": [{"role": "customer", "text": ("card declined " * 2000)[:characters]}]}
+    response = client.post("/v1/suggest", json=body)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["suggestions"]) in (0, 5)
+
+
 def test_a_body_that_is_not_json_by_content_type_is_415(client):
     response = client.post("/v1/suggest", content=_json(GOOD), headers={"content-type": "text/plain"})
     assert response.status_code == 415

@@ -128,7 +128,7 @@ def apply(config_path: Path, db: str | None, at_text: str | None, names: tuple[s
     """Record the experiments file's definitions in --db: a new phase for each changed one.
 
     An experiment whose salt and weights are those of its latest phase is left unchanged, so
-    applying the same file twice records nothing the second time.
+    applying the same file twice records nothing the second time. All are recorded, or none.
     """
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -140,16 +140,16 @@ def apply(config_path: Path, db: str | None, at_text: str | None, names: tuple[s
     chosen = _selected(load_or_usage_error(config_path), names, config_path)
     try:
         with EventStore.open(database) as store:
-            for config in chosen:
-                applied = store.apply_experiment(config, at)
-                started = applied.started_at.isoformat(sep=" ", timespec="seconds")
-                if applied.created:
-                    click.echo(f"{config.name}: new phase {applied.phase} from {started} ({weights_text(config.arms)})")
-                else:
-                    click.echo(f"{config.name}: unchanged (phase {applied.phase}, since {started})")
+            results = store.apply_experiments(chosen, at)  # all of them, or none
     except PhaseError as error:
         raise click.ClickException(str(error)) from None
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     except SQLAlchemyError as error:
         raise _fail_on_database(database, error) from None
+    for config, applied in zip(chosen, results, strict=True):
+        started = applied.started_at.isoformat(sep=" ", timespec="seconds")
+        if applied.created:
+            click.echo(f"{config.name}: new phase {applied.phase} from {started} ({weights_text(config.arms)})")
+        else:
+            click.echo(f"{config.name}: unchanged (phase {applied.phase}, since {started})")

@@ -211,15 +211,24 @@ def apply_definition(engine: Engine, definition: Definition, at: datetime | None
         PhaseError: the definition differs from the latest phase and ``at`` is before that
             phase's start (phases are in time order), naming both times.
     """
+    return apply_definitions(engine, [definition], at)[0]
+
+
+def apply_definitions(engine: Engine, definitions: Sequence[Definition], at: datetime | None = None) -> list[Applied]:
+    """:func:`apply_definition` for several experiments in one transaction: all are recorded, or none.
+
+    Raises:
+        PhaseError: one of them would start before its experiment's latest phase (nothing is written).
+    """
     now = datetime.now(UTC).replace(tzinfo=None)
     moment = now if at is None else naive_utc(at)
-    arms = normalise_arms(definition.arms)
+    wanted = [(d.name, d.salt, normalise_arms(d.arms)) for d in definitions]
     for attempt in range(_ATTEMPTS):
         try:
             with engine.begin() as conn:
-                return _apply_once(conn, definition.name, definition.salt, arms, moment, now)
+                return [_apply_once(conn, name, salt, arms, moment, now) for name, salt, arms in wanted]
         except IntegrityError:
-            # Another applier inserted this phase number first: read the history again.
+            # Another applier inserted one of these phase numbers first: read the history again.
             if attempt == _ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover

@@ -16,7 +16,14 @@ from abkit.events.columns import EventKind
 from abkit.events.conflicts import Conflict, find_conflicts
 from abkit.events.errors import EventError
 from abkit.events.insert import insert_new_rows
-from abkit.events.phases import Applied, Definition, ExperimentPhase, apply_definition, list_phases
+from abkit.events.phases import (
+    Applied,
+    Definition,
+    ExperimentPhase,
+    apply_definition,
+    apply_definitions,
+    list_phases,
+)
 from abkit.events.schema import EVENT_TABLES, experiments, metadata, model_versions, rejects
 from abkit.events.validate import validate_batch
 
@@ -142,6 +149,14 @@ class EventStore:
             PhaseError: ``at`` is before the start of the experiment's latest phase.
         """
         return apply_definition(self.engine, config, at)
+
+    def apply_experiments(self, configs: Sequence[Definition], at: datetime | None = None) -> list[Applied]:
+        """:meth:`apply_experiment` for several experiments in one transaction: all or none.
+
+        Raises:
+            PhaseError: one would start before its experiment's latest phase (nothing is written).
+        """
+        return apply_definitions(self.engine, configs, at)
 
     def register_experiment(
         self, name: str, salt: str, arms: Sequence[tuple[str, float]], *, at: datetime | None = None

@@ -144,7 +144,10 @@ class VersionReport:
     case_time_saved_share: float | None
     case_time_saved_share_missing: str | None
     verdict: Verdict
-    srm_missing: str | None = None  # why no phase of the experiment could be tested, if none could
+    srm_missing: str | None = None
+    salt: str | None = (
+        None  # the salt run compared (a new salt starts a fresh experiment); None: unregistered  # why no phase of the experiment could be tested, if none could
+    )
     online: OnlineFigures | None = None  # sequential, CUPED and guardrail (abkit.report.online)
 
     @property
@@ -158,6 +161,7 @@ class VersionReport:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "experiment": self.experiment,
+            "salt": self.salt,
             "model_version": self.model_version,
             "first_seen": iso(self.first_seen),
             "last_seen": iso(self.last_seen),
@@ -193,10 +197,12 @@ class ComparisonReport:
     p_holm: float | None
     verdict: Verdict
     online: OnlineFigures | None = None  # sequential, CUPED and guardrail (abkit.report.online)
+    salt: str | None = None  # the salt run compared (a new salt starts a fresh experiment)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "experiment": self.experiment,
+            "salt": self.salt,
             "baseline": self.baseline,
             "challenger": self.challenger,
             "verdict": self.verdict.to_dict(),
@@ -274,43 +280,18 @@ class TemplateTable:
 
 
 @dataclass(frozen=True)
-class WeekRow:
-    """Selection time of one ISO week (Monday start) and arm kind."""
-
-    week_start: date
-    arm_kind: str
-    n: int
-    mean_s: float | None
-    sd_s: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "week_start": iso(self.week_start),
-            "arm_kind": self.arm_kind,
-            "n": self.n,
-            "mean_s": self.mean_s,
-            "sd_s": self.sd_s,
-        }
-
-
-@dataclass(frozen=True)
 class TimeRow:
-    """Selection time of one time bucket (its start, UTC) and arm kind."""
+    """Selection time of one time bucket (its start, UTC: an hour, a day or an ISO week) and arm kind."""
 
-    start: datetime
+    start: datetime | date
     arm_kind: str
     n: int
     mean_s: float | None
     sd_s: float | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "start": iso(self.start),
-            "arm_kind": self.arm_kind,
-            "n": self.n,
-            "mean_s": self.mean_s,
-            "sd_s": self.sd_s,
-        }
+    def to_dict(self, key: str = "start") -> dict[str, Any]:
+        """The row's JSON; ``key`` names the start (``week_start`` in the weekly rows)."""
+        return {key: iso(self.start), "arm_kind": self.arm_kind, "n": self.n, "mean_s": self.mean_s, "sd_s": self.sd_s}
 
 
 @dataclass(frozen=True)
@@ -390,7 +371,7 @@ class Report:
     versions: tuple[VersionReport, ...]
     comparisons: tuple[ComparisonReport, ...]
     templates: TemplateTable
-    weekly: tuple[WeekRow, ...]
+    weekly: tuple[TimeRow, ...]  # ISO weeks, whatever the timeline's grain
     timeline: Timeline
     phases: tuple[PhaseRow, ...]
     releases: tuple[Release, ...]
@@ -413,7 +394,7 @@ class Report:
             "versions": [version.to_dict() for version in self.versions],
             "comparisons": [comparison.to_dict() for comparison in self.comparisons],
             "templates": self.templates.to_dict(),
-            "weekly": [row.to_dict() for row in self.weekly],
+            "weekly": [row.to_dict("week_start") for row in self.weekly],
             "timeline": self.timeline.to_dict(),
             "phases": [row.to_dict() for row in self.phases],
             "releases": [release.to_dict() for release in self.releases],

@@ -66,8 +66,8 @@ def online_verdict(
     adjusted = sequence is figures.cuped_sequential
     fixed_ci, sequence_ci = comparison.delta.ci95_s, sequence.ci95_s
     if sequence_ci is None or fixed_ci is None or sequence.delta_s is None:
-        reason = sequence.missing or comparison.delta.missing or "no interval"
-        return Verdict("keep collecting", f"{subject} against {against}: no interval yet ({reason}).", "sequential")
+        # no interval either way: the fixed verdict already says why ("keep collecting", "not tested")
+        return dataclasses.replace(fixed, analysis="sequential")
     # the MDE of the sequence: the fixed one scaled by the ratio of the interval widths
     penalty = (sequence_ci[1] - sequence_ci[0]) / (fixed_ci[1] - fixed_ci[0])
     reading = dataclasses.replace(

@@ -89,11 +89,11 @@ def versions(
     pairs = sorted({(experiment, version) for experiment, version, _ in by_arm})
     cases = {(g.experiment, g.model_version): g for g in groups.cases}
     rows = []
-    for experiment, version in pairs:
+    for experiment, version, salt, in_run in _runs_of(pairs, by_arm, phases):
         treated_key, held_key = (experiment, version, version), (experiment, version, HOLDOUT_ARM)
-        treated = by_arm.get(treated_key, [])
-        held = by_arm.get(held_key, [])
-        infos = _phase_infos(experiment, phases, srm)
+        treated = [g for g in by_arm.get(treated_key, []) if g.phase in in_run]
+        held = [g for g in by_arm.get(held_key, []) if g.phase in in_run]
+        infos = {p: info for p, info in _phase_infos(experiment, phases, srm).items() if p in in_run}
         comparison = compare_arms(
             treated,
             held,
@@ -109,6 +109,7 @@ def versions(
         rows.append(
             VersionReport(
                 experiment=experiment,
+                salt=salt,
                 model_version=version,
                 first_seen=min(g.first_seen for g in own),
                 last_seen=max(g.last_seen for g in own),
@@ -130,6 +131,36 @@ def versions(
             )
         )
     return tuple(sorted(rows, key=lambda r: (r.first_seen or datetime.max, r.model_version, r.experiment)))
+
+
+def salt_runs(experiment: str, phases: Sequence[Phase]) -> list[tuple[str | None, frozenset[int]]]:
+    """An experiment's phases split where its salt changed: (salt, phase numbers) per run, in order.
+
+    A new salt reshuffles every unit, so it starts a fresh experiment: phases of different runs
+    are never combined. An unregistered experiment is one run of phase 0.
+    """
+    own = sorted((p for p in phases if p.experiment == experiment), key=lambda p: p.phase)
+    if not own:
+        return [(None, frozenset({0}))]
+    runs: list[tuple[str | None, set[int]]] = []
+    for phase in own:
+        if not runs or runs[-1][0] != phase.salt:
+            runs.append((phase.salt, set()))
+        runs[-1][1].add(phase.phase)
+    return [(salt, frozenset(numbers)) for salt, numbers in runs]
+
+
+def _runs_of(
+    pairs: Sequence[tuple[str, str]], by_arm: dict[tuple[str, str, str], list[ArmGroup]], phases: Sequence[Phase]
+) -> list[tuple[str, str, str | None, frozenset[int]]]:
+    """(experiment, version, salt, phases) for every salt run in which the version has selections."""
+    out = []
+    for experiment, version in pairs:
+        seen = {g.phase for (e, v, _), gs in by_arm.items() if e == experiment and v == version for g in gs}
+        for salt, numbers in salt_runs(experiment, phases):
+            if seen & numbers:
+                out.append((experiment, version, salt, numbers))
+    return out
 
 
 def _case_share(
@@ -172,7 +203,7 @@ def comparisons(
     first_served: dict[str, datetime] = {}
     for g in arms:
         first_served[g.model_version] = min(g.first_seen, first_served.get(g.model_version, g.first_seen))
-    drafts: list[tuple[str, str, str, ArmComparison]] = []
+    drafts: list[tuple[str, str | None, str, str, ArmComparison]] = []
     for experiment in sorted(treatment_arms):
         arm_groups = treatment_arms[experiment]
         if not _side_by_side(experiment, arm_groups, phases):
@@ -183,20 +214,26 @@ def comparisons(
         baseline, *challengers = sorted(arm_groups, key=released.__getitem__)
         infos = _phase_infos(experiment, phases, srm)
         registered = any(p.experiment == experiment for p in phases)
-        for challenger in challengers:
-            apart = None
-            if not registered and not _overlap(arm_groups[baseline], arm_groups[challenger]):
-                apart = _one_after_the_other(baseline, arm_groups[baseline], challenger, arm_groups[challenger])
-            comparison = compare_arms(
-                arm_groups[challenger],
-                arm_groups[baseline],
-                (_shift(plan, arm_groups[challenger]), _shift(plan, arm_groups[baseline])),
-                infos,
-                (challenger, baseline),
-                not_side_by_side=apart,
-            )
-            drafts.append((experiment, baseline, challenger, comparison))
-    adjusted = holm([draft[3].clustered.p for draft in drafts])
+        for salt, in_run in salt_runs(experiment, phases):
+            run = {arm: [g for g in groups if g.phase in in_run] for arm, groups in arm_groups.items()}
+            if not run[baseline]:
+                continue
+            for challenger in challengers:
+                if not run[challenger]:
+                    continue
+                apart = None
+                if not registered and not _overlap(run[baseline], run[challenger]):
+                    apart = _one_after_the_other(baseline, run[baseline], challenger, run[challenger])
+                comparison = compare_arms(
+                    run[challenger],
+                    run[baseline],
+                    (_shift(plan, run[challenger]), _shift(plan, run[baseline])),
+                    {p: info for p, info in infos.items() if p in in_run},
+                    (challenger, baseline),
+                    not_side_by_side=apart,
+                )
+                drafts.append((experiment, salt, baseline, challenger, comparison))
+    adjusted = holm([draft[4].clustered.p for draft in drafts])
     return tuple(
         ComparisonReport(
             experiment,
@@ -205,8 +242,9 @@ def comparisons(
             comparison,
             p,
             decide(comparison, challenger, f"{baseline} in {experiment}", p=p, min_effect_s=min_effect_s),
+            salt=salt,
         )
-        for (experiment, baseline, challenger, comparison), p in zip(drafts, adjusted, strict=True)
+        for (experiment, salt, baseline, challenger, comparison), p in zip(drafts, adjusted, strict=True)
     )
 
 

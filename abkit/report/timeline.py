@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from abkit.events.columns import HOLDOUT_ARM
 from abkit.report.groups import BucketGroup, DayCount, Plan, PredictionDay
-from abkit.report.model import Timeline, TimeRow, WeekRow
+from abkit.report.model import Timeline, TimeRow
 from abkit.stats import SampleSummary
 
 # Spans longer than this are drawn by the week, shorter ones at the buckets' grain (hour or day).
@@ -43,10 +43,10 @@ def _roll_up(
     return rolled
 
 
-def weekly(groups: Sequence[BucketGroup], plan: Plan) -> tuple[WeekRow, ...]:
+def weekly(groups: Sequence[BucketGroup], plan: Plan) -> tuple[TimeRow, ...]:
     """ISO weeks (Monday start) by arm kind."""
     rolled = _roll_up(groups, plan, _monday)
-    return tuple(WeekRow(monday, kind, s.n, s.mean, s.sd) for (monday, kind), s in sorted(rolled.items()))
+    return tuple(TimeRow(monday, kind, s.n, s.mean, s.sd) for (monday, kind), s in sorted(rolled.items()))
 
 
 def timeline(groups: Sequence[BucketGroup], plan: Plan) -> Timeline:

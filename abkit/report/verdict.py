@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from abkit.report.arms import ArmComparison
 
@@ -34,15 +34,7 @@ Decision = Literal[
     "do not ship: guardrail",
     "not tested",
 ]
-DECISIONS: tuple[Decision, ...] = (
-    "saves time",
-    "costs time",
-    "no detectable difference",
-    "keep collecting",
-    "do not trust: sample ratio mismatch",
-    "do not ship: guardrail",
-    "not tested",
-)
+DECISIONS: tuple[Decision, ...] = get_args(Decision)
 # The smallest change in selection time worth acting on: below it, a test that found nothing
 # may stop ("no detectable difference"); above its MDE, it should keep collecting.
 DEFAULT_MIN_EFFECT_S = 0.25

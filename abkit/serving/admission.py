@@ -9,6 +9,7 @@ requests that could not be answered in time, and those admitted meet their deadl
 from __future__ import annotations
 
 from collections import deque
+from statistics import median
 
 
 class Overloaded(Exception):
@@ -29,48 +30,38 @@ class Overloaded(Exception):
 
 
 # Admission: a request is refused at once when the estimated wait for its forward pass to end
-# passes this share of the time left before its deadline (the estimate is a recent average).
+# passes this share of the time left before its deadline.
 ADMISSION_SHARE = 0.8
 RATE_WINDOW_BATCHES = 32  # recent batches the service rate is measured over
 
 
 class ServiceRate:
-    """The model's measured pace: requests per second of forward passes over recent batches.
+    """The model's measured pace over recent batches: a batch's duration and requests per second.
 
     The expected wait of a newly queued request is the time to drain the queue ahead of it at
-    that pace plus one batch (its own): ``queued / rate + batch_s``. Under overload batches are
-    full, so the rate is the model's capacity at full batches; at low load the queue is short and
-    the wait is about one batch.
+    that pace plus one batch (its own): ``queued / requests_per_s + batch_s``. Under overload
+    batches are full, so the pace is the model's capacity at full batches; at low load the queue
+    is short and the wait is about one batch. Both are medians over the window, so that one
+    batch slowed by something else (a stall of the whole process) does not refuse traffic the
+    model keeps up with.
     """
 
     def __init__(self, window: int = RATE_WINDOW_BATCHES):
         self._batches: deque[tuple[int, float]] = deque(maxlen=window)
-        self._requests = 0
-        self._seconds = 0.0
+        self.batch_s = 0.0  # median duration of a batch
+        self.requests_per_s = float("inf")  # median of each batch's requests per second
 
     def record(self, size: int, seconds: float) -> None:
-        if len(self._batches) == self._batches.maxlen:
-            old_size, old_seconds = self._batches[0]
-            self._requests -= old_size
-            self._seconds -= old_seconds
-        self._batches.append((size, seconds))
-        self._requests += size
-        self._seconds += seconds
-
-    @property
-    def measured(self) -> bool:
-        return bool(self._batches) and self._seconds > 0
-
-    @property
-    def requests_per_s(self) -> float:
-        return self._requests / self._seconds if self.measured else float("inf")
-
-    @property
-    def batch_s(self) -> float:
-        return self._seconds / len(self._batches) if self._batches else 0.0
+        self._batches.append((size, max(seconds, 1e-6)))
+        self.batch_s = median(seconds for _, seconds in self._batches)
+        self.requests_per_s = median(size / seconds for size, seconds in self._batches)
 
     def expected_wait_s(self, queued: int) -> float:
-        """Seconds until a request queued behind ``queued`` others has its answer (0 before any batch)."""
-        if not self.measured:
+        """Seconds until a request queued behind ``queued`` others has its answer.
+
+        0 before any batch, and 0 with nothing queued: the request is next, and were it refused
+        on an old estimate, no batch would ever run to correct it.
+        """
+        if not self._batches or queued == 0:
             return 0.0
         return queued / self.requests_per_s + self.batch_s

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 
 DEFAULT_MAX_MESSAGE_CHARS = 20_000
+# Requests with up to this much text are tokenized on the event loop: at most about 1 ms, less
+# than handing them to a thread and back. Larger ones go to a tokenizer thread.
+INLINE_REQUEST_CHARS = 4_096
 # Requests with more text than this are tokenized on a thread of their own (about 12 ms of
 # tokenizing on the development machine; 900 KB took 3.4 s).
 LARGE_REQUEST_CHARS = 50_000
@@ -119,9 +122,10 @@ class SuggestionService:
         self.batchers: dict[str, DynamicBatcher[TopK]] = {}
         # One model worker thread: models sharing a device take turns rather than contend.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-model")
-        # Tokenizing runs off the event loop, so that a long conversation never holds up other
-        # requests' reading and answering, on two threads: one for requests of up to
-        # LARGE_REQUEST_CHARS of text, one for larger ones, which then wait only for each other.
+        # Tokenizing a request of more than INLINE_REQUEST_CHARS of text runs off the event loop, so
+        # that a long conversation never holds up other requests' reading and answering, on two
+        # threads: one for requests of up to LARGE_REQUEST_CHARS, one for larger ones, which then
+        # wait only for each other.
         self._tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-tokenize")
         self._large_tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-tokenize-large")
         self.loaded = False
@@ -236,8 +240,8 @@ class SuggestionService:
     # -- requests ----------------------------------------------------------------------
 
     async def submit(self, request: SuggestRequest, started: float | None = None) -> PendingSuggestion:
-        """Admit, assign, tokenize (off the event loop) and queue one request, without waiting
-        for its forward pass.
+        """Admit, assign, tokenize (off the event loop unless the request is small) and queue one
+        request, without waiting for its forward pass.
 
         Cancel ``pending.future`` when the client goes away: the batcher then drops the request.
 
@@ -267,9 +271,12 @@ class SuggestionService:
         batcher = self.batchers[version]
         try:
             batcher.check_admission(started + budget_s - time.monotonic())  # before spending the tokenizer on it
-            loop = asyncio.get_running_loop()
-            lane = self._large_tokenizer if characters > LARGE_REQUEST_CHARS else self._tokenizer
-            token_ids = await loop.run_in_executor(lane, self.scorers[version].encode, messages)
+            encode = self.scorers[version].encode
+            if characters <= INLINE_REQUEST_CHARS:
+                token_ids = encode(messages)
+            else:
+                lane = self._large_tokenizer if characters > LARGE_REQUEST_CHARS else self._tokenizer
+                token_ids = await asyncio.get_running_loop().run_in_executor(lane, encode, messages)
             future = batcher.submit_nowait(token_ids, started + budget_s)
         except Overloaded as error:
             self.metrics.on_dropped("overloaded", 1)

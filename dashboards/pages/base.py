@@ -9,7 +9,7 @@ from dash import Input
 
 from dashboards.context import current_context
 from dashboards.snapshots import SnapshotError, old_schema_notice
-from dashboards.view import View, parse_day
+from dashboards.view import View, check_id, parse_day
 
 # The shell's filters and the chosen snapshot: the inputs of every page callback.
 FILTER_INPUTS = [
@@ -35,12 +35,18 @@ def load(
     """Read the snapshot the shell chose (from the cache after the first page) and apply the filters."""
     snapshot = snapshot or {}
     snapshot_id = snapshot.get("snapshot_id")
+    try:
+        since, until = parse_day(start, "since"), parse_day(end, "until")
+        if snapshot_id is not None:
+            check_id(snapshot_id, "snapshot")
+    except ValueError as error:  # a hand-made request; the page sends ISO dates and stored ids
+        return PageData(View(None, snapshot.get("experiment")), None, f"Cannot use the filters: {error}")
     view = View(
         snapshot_id=snapshot_id,
         experiment=snapshot.get("experiment"),
         version=version or None,
-        since=parse_day(start, "since"),
-        until=parse_day(end, "until"),
+        since=since,
+        until=until,
         top_n=top_n,
     )
     if snapshot_id is None:
