@@ -184,3 +184,27 @@ def test_scaling_demo_adapts_each_size_fine_tunes_every_checkpoint_and_fits_per_
     assert [e["run"] for e in analysis["adaptation_effects"]] == ["demo-xs", "demo-s"]
     assert "demo-xs: adaptation" in result.output and "demo-s: classification loss on LM loss over 3" in result.output
     assert (tmp_path / "demo" / "scaling.html").is_file() and (tmp_path / "demo" / "corpus.jsonl").is_file()
+
+
+@pytest.mark.parametrize(
+    ("terminal", "quiet", "bars"), [(True, False, True), (True, True, False), (False, False, False)]
+)
+def test_transformers_bars_only_on_a_terminal_and_not_with_quiet(monkeypatch, terminal, quiet, bars):
+    import io
+
+    from transformers.utils import logging as hf_logging
+
+    from abkit.cli.train import _transformers_logging
+
+    class Stream(io.StringIO):
+        def isatty(self) -> bool:
+            return terminal
+
+    before = hf_logging.is_progress_bar_enabled()
+    monkeypatch.setattr("sys.stderr", Stream())
+    hf_logging.enable_progress_bar()
+    try:
+        _transformers_logging(quiet)
+        assert hf_logging.is_progress_bar_enabled() is bars
+    finally:
+        (hf_logging.enable_progress_bar if before else hf_logging.disable_progress_bar)()

@@ -58,11 +58,12 @@ def _fail(error: Exception) -> None:
 
 
 def _transformers_logging(quiet: bool) -> None:
-    """Hide transformers' load reports (a new classification head is expected), and its bars with --quiet."""
+    """Hide transformers' load reports (a new classification head is expected), and its bars with
+    --quiet or when standard error is not a terminal (a log)."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    if quiet:
+    if quiet or not sys.stderr.isatty():
         hf_logging.disable_progress_bar()
 
 
