@@ -26,7 +26,7 @@ def _run(*args: str, env: dict | None = None):  # type: ignore[no-untyped-def]
     ],
 )
 def test_assign_one_unit(experiment, advocate, case, arm):
-    result = _run("assign", "--config", str(EXPERIMENTS), "--experiment", experiment, advocate, case)
+    result = _run("assign", "--experiments-file", str(EXPERIMENTS), "--experiment", experiment, advocate, case)
     assert result.exit_code == 0, result.output
     assert result.stdout == f"{arm}\n"
 
@@ -40,7 +40,9 @@ def test_assign_file_to_out(tmp_path):
     units = tmp_path / "units.csv"
     units.write_text("advocate_id,case_id\nadv-1,case-1\nadv-7,case-29\n")
     out = tmp_path / "arms.csv"
-    result = _run("assign", "--config", str(EXPERIMENTS), "-e", "standing", "--file", str(units), "--out", str(out))
+    result = _run(
+        "assign", "--experiments-file", str(EXPERIMENTS), "-e", "standing", "--file", str(units), "--out", str(out)
+    )
     assert result.exit_code == 0, result.output
     assert out.read_text() == "advocate_id,case_id,arm\nadv-1,case-1,v4\nadv-7,case-29,holdout\n"
     assert f"assigned 2 units -> {out}" in result.stderr
@@ -49,7 +51,7 @@ def test_assign_file_to_out(tmp_path):
 def test_assign_file_to_stdout(tmp_path):
     units = tmp_path / "units.csv"
     units.write_text("advocate_id,case_id\nadv-1,case-1\n")
-    result = _run("assign", "--config", str(EXPERIMENTS), "-e", "standing", "--file", str(units))
+    result = _run("assign", "--experiments-file", str(EXPERIMENTS), "-e", "standing", "--file", str(units))
     assert result.exit_code == 0, result.output
     assert result.stdout == "advocate_id,case_id,arm\nadv-1,case-1,v4\n"
 
@@ -64,7 +66,7 @@ def test_assign_file_to_stdout(tmp_path):
     ],
 )
 def test_assign_usage_errors(args, message):
-    result = _run("assign", "--config", str(EXPERIMENTS), *args)
+    result = _run("assign", "--experiments-file", str(EXPERIMENTS), *args)
     assert result.exit_code == 2
     assert message in result.stderr
 
@@ -72,7 +74,7 @@ def test_assign_usage_errors(args, message):
 def test_assign_bad_file_exits_2(tmp_path):
     units = tmp_path / "units.csv"
     units.write_text("advocate,case\na,b\n")
-    result = _run("assign", "--config", str(EXPERIMENTS), "-e", "standing", "--file", str(units))
+    result = _run("assign", "--experiments-file", str(EXPERIMENTS), "-e", "standing", "--file", str(units))
     assert result.exit_code == 2
     assert result.stderr == f"error: {units}: missing column(s) advocate_id, case_id\n"
 
@@ -80,19 +82,32 @@ def test_assign_bad_file_exits_2(tmp_path):
 def test_invalid_config_file_is_a_usage_error(tmp_path):
     bad = tmp_path / "experiments.toml"
     bad.write_text('[experiments.x]\nsalt = "s"\narms = { v1 = 0.5, holdout = 0.5 }\n')
-    for args in (("assign", "--config", str(bad), "-e", "x", "a", "c"), ("experiments", "--config", str(bad))):
+    for args in (
+        ("assign", "--experiments-file", str(bad), "-e", "x", "a", "c"),
+        ("experiments", "--experiments-file", str(bad)),
+    ):
         result = _run(*args)
         assert result.exit_code == 2
         assert "the holdout arm must come first" in result.stderr
-    missing = _run("experiments", "--config", str(tmp_path / "none.toml"))
+    missing = _run("experiments", "--experiments-file", str(tmp_path / "none.toml"))
     assert missing.exit_code == 2 and "experiments file not found" in missing.stderr
 
 
 def test_experiments_lists_weights():
-    result = _run("experiments", "--config", str(EXPERIMENTS))
+    result = _run("experiments", "--experiments-file", str(EXPERIMENTS))
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "experiment\tsalt\tarms",
         "standing\tstanding\tholdout=0.02 v4=0.98",
         "v5-challenger\tv5-challenger\tholdout=0.02 v4=0.49 v5=0.49",
     ]
+
+
+def test_config_is_a_hidden_deprecated_alias_of_experiments_file():
+    result = _run("assign", "--config", str(EXPERIMENTS), "-e", "standing", "adv-7", "case-29")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "holdout\n"
+    assert "--config is deprecated; use --experiments-file" in result.stderr
+    for command in ("assign", "experiments"):
+        shown = _run(command, "--help").stdout
+        assert "--experiments-file" in shown and "--config" not in shown

@@ -32,7 +32,9 @@ def test_the_rule_is_unicode_white_space_the_same_in_python_and_polars():
 @pytest.mark.parametrize(("advocate", "case"), SPACED)
 def test_assign_cli_single_and_file_agree_with_the_trimmed_unit(tmp_path, advocate, case):
     expected = STANDING.assign(advocate.strip(), case.strip())
-    single = CliRunner().invoke(cli, ["assign", "--config", str(EXPERIMENTS), "-e", "standing", advocate, case])
+    single = CliRunner().invoke(
+        cli, ["assign", "--experiments-file", str(EXPERIMENTS), "-e", "standing", advocate, case]
+    )
     assert single.exit_code == 0, single.output
     assert single.stdout == f"{expected}\n"
     units = tmp_path / "units.csv"

@@ -32,7 +32,7 @@ def _file(tmp_path: Path, text: str, name: str = "experiments.toml") -> str:
 
 
 def test_plain_experiments_lists_the_file_under_its_serve_option_name_too():
-    # tests/test_assignment_cli.py checks the listing with --config.
+    # tests/test_assignment_cli.py checks the listing with --experiments-file.
     result = _run("experiments", "--experiments-file", str(EXPERIMENTS))
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[1] == "standing\tstanding\tholdout=0.02 v4=0.98"
@@ -109,7 +109,7 @@ def test_history_of_a_database_without_phases_says_how_to_record_them(tmp_path):
         (("apply", "--at", "2026-03-02"), "apply needs --db URL (or $ABKIT_DB)"),
         (("apply", "--db", "{db}", "--at", "yesterday"), "--at: 'yesterday' is not an ISO 8601 timestamp"),
         (("apply", "--db", "{db}", "-e", "nope"), "unknown experiment 'nope';"),
-        (("apply", "--db", "{db}", "--config", "{missing}"), "experiments file not found"),
+        (("apply", "--db", "{db}", "--experiments-file", "{missing}"), "experiments file not found"),
         (("apply", "--db", "sqlite+nodriver:///x"), "--db"),
         (("--history",), "--history needs --db URL (or $ABKIT_DB)"),
         (("--history", "--db", "{missing}"), "--db: no database file at"),
@@ -129,8 +129,10 @@ def test_errors_are_one_line(tmp_path, args, message):
     _apply(db, config, "--at", "2026-03-02")
     values = {"db": db, "missing": str(tmp_path / "none")}
     filled = [arg.format(**values) for arg in args]
-    if "--config" not in filled:
-        filled = ["--config", config, *filled] if filled[0] != "apply" else [*filled, "--config", config]
+    if "--experiments-file" not in filled:
+        filled = (
+            ["--experiments-file", config, *filled] if filled[0] != "apply" else [*filled, "--experiments-file", config]
+        )
     result = _run("experiments", *filled, env={"ABKIT_DB": ""})
     assert result.exit_code != 0
     assert message in result.stderr, result.output

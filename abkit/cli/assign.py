@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from abkit.assignment.config import DEFAULT_EXPERIMENTS_FILE, ConfigError, ExperimentConfig, load_experiments
 
-EXPERIMENTS_OPTION = click.option(
+_EXPERIMENTS_FILE = click.option(
     "--experiments-file",
-    "--config",
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=DEFAULT_EXPERIMENTS_FILE,
@@ -19,6 +21,23 @@ EXPERIMENTS_OPTION = click.option(
     envvar="ABKIT_EXPERIMENTS",
     help="Experiments file (TOML); also read from $ABKIT_EXPERIMENTS.",
 )
+# The name `abkit assign` had before it matched `abkit serve`'s --experiments-file: accepted, not shown.
+_LEGACY_CONFIG = click.option(
+    "--config", "legacy_config_path", type=click.Path(dir_okay=False, path_type=Path), default=None, hidden=True
+)
+
+
+def experiments_file_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--experiments-file FILE`` (and the deprecated ``--config FILE``) as the ``config_path`` argument."""
+
+    @functools.wraps(command)
+    def with_experiments_file(*args: Any, config_path: Path, legacy_config_path: Path | None, **kwargs: Any) -> Any:
+        if legacy_config_path is not None:
+            click.echo("warning: --config is deprecated; use --experiments-file", err=True)
+            config_path = legacy_config_path
+        return command(*args, config_path=config_path, **kwargs)
+
+    return _EXPERIMENTS_FILE(_LEGACY_CONFIG(with_experiments_file))
 
 
 def load_or_usage_error(config_path: Path) -> dict[str, ExperimentConfig]:
@@ -29,7 +48,7 @@ def load_or_usage_error(config_path: Path) -> dict[str, ExperimentConfig]:
 
 
 @click.command()
-@EXPERIMENTS_OPTION
+@experiments_file_option
 @click.option("--experiment", "-e", required=True, help="Experiment name from the config file.")
 @click.option(
     "--file",

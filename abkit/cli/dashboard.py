@@ -22,8 +22,11 @@ def dashboard(database: str, host: str, port: int, password_file: str | None) ->
 
     Bound to 127.0.0.1 by default; on any other address every request needs HTTP basic auth.
     """
-    from dashboards.app import create_app  # (not the package root: works under a stale editable install too)
-    from dashboards.auth import is_loopback, load_credentials
+    from abkit.cli.extras import requires_extra
+
+    with requires_extra("dashboard", "dashboard"):
+        from dashboards.app import create_app  # (not the package root: works under a stale editable install too)
+        from dashboards.auth import is_loopback, load_credentials
 
     credentials = None
     if password_file is not None or not is_loopback(host):

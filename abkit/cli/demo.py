@@ -96,6 +96,12 @@ def demo(db: str, seed: int, scale: str, dashboard: bool, port: int) -> None:
     """Simulate a support world (once), print its significance report and start the dashboard."""
     if "://" not in db:
         Path(db).parent.mkdir(parents=True, exist_ok=True)
+    if dashboard:
+        from abkit.cli.extras import requires_extra
+
+        with requires_extra("dashboard", "demo"):  # before the simulation, not after it
+            import dashboards.app  # noqa: F401
+
     ctx = DemoContext(db=db, seed=seed, scale=scale, store=EventStore.open(db), dashboard=dashboard, port=port)
     for step in STEPS:
         step(ctx)

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from abkit.assignment.config import ExperimentConfig
-from abkit.cli.assign import EXPERIMENTS_OPTION, load_or_usage_error
+from abkit.cli.assign import experiments_file_option, load_or_usage_error
 
 DB_OPTION = click.option(
     "--db", default=None, envvar="ABKIT_DB", help="Event store: SQLite path or database URL (also $ABKIT_DB)."
@@ -56,7 +56,7 @@ def _fail_on_database(db: str, error: Exception) -> click.ClickException:
 
 
 @click.group(invoke_without_command=True)
-@EXPERIMENTS_OPTION
+@experiments_file_option
 @DB_OPTION
 @click.option("--history", is_flag=True, help="List every recorded phase of the experiments in --db.")
 @click.option("--experiment", "-e", "names", multiple=True, help="With --history: only this experiment (repeatable).")
@@ -115,7 +115,7 @@ def _read_phases(db: str):  # type: ignore[no-untyped-def]
 
 
 @experiments.command()
-@EXPERIMENTS_OPTION
+@experiments_file_option
 @DB_OPTION
 @click.option(
     "--at",

@@ -88,13 +88,15 @@ def loadtest(
     Latency counts from each request's due time (no coordinated omission); the achieved rate
     is over the real elapsed time; a warning says when the client could not keep the schedule.
     """
-    from tqdm import tqdm
-
+    from abkit.cli.extras import requires_extra
     from abkit.cli.serve import read_token
-    from abkit.loadtest.inputs import CasesError, load_cases, request_bodies, simulated_cases
-    from abkit.loadtest.runner import run_rate
-    from abkit.loadtest.runner import wait_ready as wait_for_ready
-    from abkit.loadtest.stats import format_summary, summarize
+    from abkit.progress import progress_bar
+
+    with requires_extra("serve", "loadtest"):
+        from abkit.loadtest.inputs import CasesError, load_cases, request_bodies, simulated_cases
+        from abkit.loadtest.runner import run_rate
+        from abkit.loadtest.runner import wait_ready as wait_for_ready
+        from abkit.loadtest.stats import format_summary, summarize
 
     rates = parse_rates(rps_values)
     try:
@@ -112,7 +114,7 @@ def loadtest(
     for index, rate in enumerate(rates):
         if index and pause > 0:
             asyncio.run(asyncio.sleep(pause))
-        with tqdm(total=int(round(rate * duration)), desc=f"{rate:g} req/s", unit="req", leave=False) as bar:
+        with progress_bar(total=int(round(rate * duration)), desc=f"{rate:g} req/s", unit="req", leave=False) as bar:
             outcomes = asyncio.run(
                 run_rate(
                     url,

@@ -10,6 +10,8 @@ import importlib
 
 import click
 
+from abkit.cli.extras import extra_of, missing_extra
+
 # name -> (module:attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("abkit.cli.simulate:simulate", "Simulate a support world and write its events."),
@@ -41,6 +43,16 @@ class LazyGroup(click.Group):
             return None
         module_name, attribute = COMMANDS[cmd_name][0].split(":")
         return getattr(importlib.import_module(module_name), attribute)
+
+    def invoke(self, ctx: click.Context) -> object:
+        # A database URL whose driver is an extra (postgresql://, trino://) fails deep in SQLAlchemy.
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as error:
+            extra = extra_of(error)
+            if extra is None:
+                raise
+            missing_extra(ctx.invoked_subcommand or "", extra)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):

@@ -91,6 +91,7 @@ def report(
     from sqlalchemy.exc import SQLAlchemyError
 
     from abkit.assignment.config import ConfigError, load_experiments
+    from abkit.cli.extras import extra_of, missing_extra
     from abkit.events.engine import database_url
     from abkit.report.build import build_report
     from abkit.report.render_html import render_html
@@ -128,7 +129,11 @@ def report(
         finally:
             if not isinstance(events, str):
                 events.close()
-    except (ValueError, FileNotFoundError, ModuleNotFoundError, ConfigError) as error:
+    except ModuleNotFoundError as error:
+        if (extra := extra_of(error)) is not None:  # a driver: postgresql://, trino://
+            missing_extra("report", extra)
+        raise click.UsageError(str(error)) from None  # pyspark's own message (abkit.report.spark_source)
+    except (ValueError, FileNotFoundError, ConfigError) as error:
         raise click.UsageError(str(error)) from None
     except SQLAlchemyError as error:
         detail = error.args[0] if error.args else error

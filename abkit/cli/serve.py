@@ -169,19 +169,22 @@ def serve(
     log_level: str,
 ) -> None:
     """Serve top-5 template suggestions with a holdout, logging every prediction and selection."""
-    import torch
-    import uvicorn
-    from transformers.utils import logging as hf_logging
-
     from abkit.assignment import load_experiments, standing_experiment
     from abkit.assignment.config import ConfigError
+    from abkit.cli.extras import requires_extra
     from abkit.events import EventStore, connect
-    from abkit.serving.app import create_app
-    from abkit.serving.batcher import BatcherSettings
-    from abkit.serving.scorer import hf_model_slot
-    from abkit.serving.server import LOOPBACK_HOSTS, uvicorn_config
-    from abkit.serving.service import ServiceSettings, SuggestionService
-    from abkit.serving.writer import EventWriter, WriterSettings
+
+    with requires_extra("serve", "serve"):
+        import torch
+        import uvicorn
+        from transformers.utils import logging as hf_logging
+
+        from abkit.serving.app import create_app
+        from abkit.serving.batcher import BatcherSettings
+        from abkit.serving.scorer import hf_model_slot
+        from abkit.serving.server import LOOPBACK_HOSTS, uvicorn_config
+        from abkit.serving.service import ServiceSettings, SuggestionService
+        from abkit.serving.writer import EventWriter, WriterSettings
 
     hf_logging.disable_progress_bar()  # no "Loading weights" bars in service logs
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from abkit.simulate.live import DEMO_TEMPLATES
-from abkit.simulate.settings import SCALES
+from abkit.simulate.settings import DEMO_TEMPLATES, SCALES
 
 
 class ScaleType(click.ParamType):
@@ -161,8 +160,11 @@ def _drive(
 ) -> None:
     import json
 
+    from abkit.cli.extras import requires_extra
     from abkit.cli.serve import read_token
-    from abkit.simulate.live import LiveError, LiveSettings, drive
+
+    with requires_extra("serve", "simulate --serve-url"):  # httpx
+        from abkit.simulate.live import LiveError, LiveSettings, drive
 
     settings = LiveSettings(
         n_cases=n_cases, seed=seed, concurrency=concurrency, n_templates=n_templates, token=read_token(token_file)

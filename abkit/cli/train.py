@@ -10,6 +10,8 @@ from typing import cast
 
 import click
 
+from abkit.cli.extras import requires_extra
+
 SIZE_OPTION = click.option(
     "--size",
     default="tiny",
@@ -102,6 +104,7 @@ def train() -> None:
 @DEVICE_OPTION
 @THREADS_OPTION
 @QUIET_OPTION
+@requires_extra("train", "train")
 def adapt(
     data_file: Path,
     size: str,
@@ -163,6 +166,7 @@ def adapt(
 @DEVICE_OPTION
 @THREADS_OPTION
 @QUIET_OPTION
+@requires_extra("train", "train")
 def finetune(
     source: Path,
     data_file: Path,
@@ -213,6 +217,7 @@ def finetune(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @DEVICE_OPTION
 @THREADS_OPTION
+@requires_extra("train", "train")
 def evaluate(
     directory: Path, data_file: Path, half: str, split_seed: int, as_json: bool, device: str | None, threads: int
 ) -> None:
@@ -267,6 +272,7 @@ def evaluate(
 @DEVICE_OPTION
 @THREADS_OPTION
 @QUIET_OPTION
+@requires_extra("train", "train")
 def scaling(
     data_file: Path,
     runs: tuple[Path, ...],
@@ -341,6 +347,7 @@ def corpus(out: Path, n_cases: int, n_templates: int, seed: int) -> None:
     "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads (as demo-model)."
 )
 @QUIET_OPTION
+@requires_extra("train", "train")
 def scaling_demo(
     out: Path,
     sizes: tuple[str, ...],
@@ -399,6 +406,7 @@ def scaling_demo(
 )
 @DEVICE_OPTION
 @QUIET_OPTION
+@requires_extra("train", "train")
 def demo_model(
     out: Path,
     seed: int,

@@ -104,12 +104,15 @@ def tune_batching(
 ) -> None:
     """Time forward passes by batch size and input length; print the --max-batch-size and
     --max-batch-tokens that serve this model fastest here (see docs/serving.md)."""
-    import torch
-    from transformers.utils import logging as hf_logging
+    from abkit.cli.extras import requires_extra
 
-    from abkit.serving.batch_tuning import advise, default_lengths, probe, synthetic_batches
-    from abkit.serving.scorer import HFScorer
-    from abkit.training.serving_dir import read_metadata
+    with requires_extra("serve", "tune-batching"):
+        import torch
+        from transformers.utils import logging as hf_logging
+
+        from abkit.serving.batch_tuning import advise, default_lengths, probe, synthetic_batches
+        from abkit.serving.scorer import HFScorer
+        from abkit.training.serving_dir import read_metadata
 
     hf_logging.disable_progress_bar()
     if cpu_threads > 0:

@@ -26,14 +26,11 @@ import httpx
 import numpy as np
 
 from abkit.simulate.model import WorldModel, build_world_model
-from abkit.simulate.settings import WorldSettings
+from abkit.simulate.settings import DEMO_TEMPLATES, WorldSettings
 from abkit.simulate.timing import lognormal_unit_mean, other_work_s, selection_time_s
 from abkit.simulate.transcripts import TRANSFER_MESSAGE, generate_transcripts
 from abkit.simulate.world import advocate_id_for
 
-# The label set size of `abkit train demo-model` (abkit.training.demo.DEMO_TEMPLATES, kept equal by a test;
-# not imported, because that module loads torch). The catalogue depends on it, so both sides must agree.
-DEMO_TEMPLATES = 40
 # Queue full, not ready or buffer full, deadline passed: nothing was logged, so a retry is safe.
 RETRY_STATUSES = frozenset({429, 503, 504})
 _LIVE_STREAM = 0x11FE  # keeps the live driver's draws apart from the world's
@@ -410,6 +407,6 @@ def drive(url: str, settings: LiveSettings, *, progress: bool = False) -> LiveRe
 def _progress_bar(total: int, enabled: bool):  # type: ignore[no-untyped-def]
     if not enabled:
         return None
-    from tqdm import tqdm
+    from abkit.progress import progress_bar
 
-    return tqdm(total=total, unit="case", desc="cases", leave=False)
+    return progress_bar(total=total, unit="case", desc="cases", leave=False)

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from tqdm import tqdm
-
 from abkit.events.phases import normalise_arms
 from abkit.events.store import EventStore
+from abkit.progress import progress_bar
 from abkit.simulate.model import WorldModel, build_world_model
 from abkit.simulate.settings import WorldSettings
 from abkit.simulate.timeline import experiment_phases, release_time, training_cutoff_day
@@ -82,7 +81,7 @@ def simulate_into(
         settings: the world's parameters.
         seed: random seed; the same seed and settings give identical events.
         transcripts_path: also write the cases' transcripts there as JSON Lines.
-        progress: show a progress bar (selections written) on standard error.
+        progress: show a progress bar (selections written) on standard error, if it is a terminal.
     """
     started = time.perf_counter()
     model = build_world_model(settings, seed)
@@ -92,7 +91,7 @@ def simulate_into(
     with ExitStack() as stack:
         out = stack.enter_context(Path(transcripts_path).open("w", encoding="utf-8")) if transcripts_path else None
         bar = stack.enter_context(
-            tqdm(total=settings.n_selections, unit="sel", desc="simulate", disable=not progress, leave=False)
+            progress_bar(enabled=progress, total=settings.n_selections, unit="sel", desc="simulate", leave=False)
         )
         for block in iter_blocks(model, seed):
             for part in block.parts:

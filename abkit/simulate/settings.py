@@ -14,6 +14,11 @@ SCALES: dict[str, int] = {
     "bench": 10_000_000,  # benchmarks of the stats queries and ingestion
 }
 
+# The label set size of `abkit train demo-model` (abkit.training.demo.DEMO_TEMPLATES, kept equal by a test;
+# not imported, because that module loads torch). The live driver's catalogue depends on it, so both sides
+# must agree. Here, not in abkit.simulate.live, so that `abkit simulate` runs without httpx (the serve extra).
+DEMO_TEMPLATES = 40
+
 
 @dataclass(frozen=True)
 class TextSettings:
