@@ -91,6 +91,7 @@ _DECISION_COLUMNS = (
 OVERVIEW_COLUMNS = (
     "model_version",
     "experiment",
+    "salt",
     "verdict",
     "verdict_reason",
     "analysis",
@@ -124,6 +125,7 @@ def overview_table(report: Report, version: str | None = None) -> pd.DataFrame:
             {
                 "model_version": v.get("model_version"),
                 "experiment": v.get("experiment"),
+                "salt": v.get("salt"),  # a new salt starts a new run of the experiment: its own rows
                 **_verdict(v),
                 **_intervals(v),
                 "n_treatment": get(v, "treatment", "n"),
@@ -146,6 +148,7 @@ def overview_table(report: Report, version: str | None = None) -> pd.DataFrame:
 
 CHALLENGER_COLUMNS = (
     "experiment",
+    "salt",
     "challenger",
     "baseline",
     "verdict",
@@ -175,6 +178,7 @@ def challengers_table(report: Report, version: str | None = None) -> pd.DataFram
         rows.append(
             {
                 "experiment": cmp.get("experiment"),
+                "salt": cmp.get("salt"),
                 "challenger": cmp.get("challenger"),
                 "baseline": cmp.get("baseline"),
                 **_verdict(cmp),
@@ -307,6 +311,13 @@ def latency_table(report: Report, version: str | None = None) -> pd.DataFrame:
         if not version or r.get("model_version") == version
     ]
     return columns_frame(rows, LATENCY_COLUMNS)
+
+
+def run_label(experiment: object, salt: object) -> str:
+    """An experiment as the page names it; with the salt when it differs from the name (a re-salted run)."""
+    if salt and salt != experiment:
+        return f"{experiment} (salt {salt})"
+    return str(experiment)
 
 
 def version_windows(report: Report) -> dict[str, tuple[str | None, str | None]]:

@@ -137,10 +137,13 @@ def assert_overview_shows(shown: list[dict[str, str]], versions: list[dict]) -> 
     """The Overview table has one row per (model version, experiment) of the report, with its figures."""
     from tests.dashboard_world import overview_expected
 
-    rows = {(row["model_version"], row["experiment"]): row for row in shown}
-    assert sorted(rows) == sorted((v["model_version"], v.get("experiment") or "") for v in versions)
+    rows = {(row["model_version"], row["experiment"], row["salt"]): row for row in shown}
+    assert len(rows) == len(shown)
+    assert sorted(rows) == sorted(
+        (v["model_version"], v.get("experiment") or "", v.get("salt") or "") for v in versions
+    )
     for version in versions:
-        key = (version["model_version"], version.get("experiment") or "")
+        key = (version["model_version"], version.get("experiment") or "", version.get("salt") or "")
         for column, value in overview_expected(version).items():
             if value is None:
                 assert rows[key][column] == "", (key, column)  # missing stays an empty cell

@@ -70,6 +70,12 @@ def test_version_filter_keeps_every_row_of_that_version(report):
     assert tables.overview_table(report, "v9").empty
 
 
+def test_a_re_salted_run_is_named_by_its_salt():
+    assert tables.run_label("standing", "standing") == "standing"
+    assert tables.run_label("standing", "standing-2") == "standing (salt standing-2)"
+    assert tables.run_label("standing", None) == "standing"
+
+
 def test_version_windows_span_every_experiment_of_the_version(report):
     windows = tables.version_windows(report)
     # v2 ran in v2-challenger from 2026-01-05 and in standing until 2026-02-08.

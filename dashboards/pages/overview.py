@@ -40,11 +40,18 @@ def layout(**_: object) -> html.Div:
 
 def _verdicts(versions: pd.DataFrame, comparisons: pd.DataFrame) -> list[html.Article]:
     cards = [
-        ui.verdict_card(f"{r.model_version} · {r.experiment}", r.verdict, r.verdict_reason, r.analysis)
+        ui.verdict_card(
+            f"{r.model_version} · {tables.run_label(r.experiment, r.salt)}", r.verdict, r.verdict_reason, r.analysis
+        )
         for r in versions.itertuples(index=False)
     ]
     cards += [
-        ui.verdict_card(f"{r.challenger} vs {r.baseline} · {r.experiment}", r.verdict, r.verdict_reason, r.analysis)
+        ui.verdict_card(
+            f"{r.challenger} vs {r.baseline} · {tables.run_label(r.experiment, r.salt)}",
+            r.verdict,
+            r.verdict_reason,
+            r.analysis,
+        )
         for r in comparisons.itertuples(index=False)
     ]
     return cards
@@ -91,7 +98,8 @@ def register_callbacks(app: Dash) -> None:
         report = page.report or {}
         frame = tables.overview_table(report, page.view.version)
         comparisons = tables.challengers_table(report, page.view.version)
-        labelled = frame.assign(row=frame["model_version"].astype(str) + " · " + frame["experiment"].astype(str))
+        runs = [tables.run_label(e, s) for e, s in zip(frame["experiment"], frame["salt"], strict=True)]
+        labelled = frame.assign(row=frame["model_version"].astype(str) + " · " + pd.Series(runs, dtype=str))
         figure = figures.delta_forest(labelled, "row", "Delta selection time, treatment vs holdout")
         shown = frame.drop(columns=_CARD_ONLY)
         return (
