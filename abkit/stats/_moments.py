@@ -5,8 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from abkit.stats.cluster import ClusterSummary
-from abkit.stats.stratified import StratifiedSummary
 from abkit.stats.summary import SampleSummary
+
+
+@dataclass(frozen=True)
+class StratifiedSummary:
+    """An arm's stratified mean (held as shift + offset), its variance of the mean and its dof.
+
+    Attributes:
+        shift: The common shift of the strata's sums (the mean is shift + offset).
+        offset: Σ w_p (mean_p - shift).
+        variance_of_mean: Σ w_p² v_p; None when a stratum's variance cannot be estimated.
+        dof: Welch-Satterthwaite degrees of freedom of the combined variance; None with it.
+        units: Randomisation units (interactions, or selections) over all strata.
+        missing: Why variance_of_mean is None, else None.
+    """
+
+    shift: float
+    offset: float
+    variance_of_mean: float | None
+    dof: float | None
+    units: int
+    missing: str | None = None
+
 
 ArmSummary = SampleSummary | ClusterSummary | StratifiedSummary
 

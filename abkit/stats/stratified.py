@@ -15,54 +15,18 @@ stratum (w = 1) every figure is exactly that stratum's, so `mean_delta` and `clu
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from abkit.stats._checks import finite
+from abkit.stats._moments import StratifiedSummary, arm_mean, arm_moments
 from abkit.stats.cluster import ClusterSummary
 from abkit.stats.summary import SampleSummary
 
-
-@dataclass(frozen=True)
-class StratifiedSummary:
-    """An arm's stratified mean (held as shift + offset), its variance of the mean and its dof.
-
-    Attributes:
-        shift: The common shift of the strata's sums (the mean is shift + offset).
-        offset: Σ w_p (mean_p - shift).
-        variance_of_mean: Σ w_p² v_p; None when a stratum's variance cannot be estimated.
-        dof: Welch-Satterthwaite degrees of freedom of the combined variance; None with it.
-        units: Randomisation units (interactions, or selections) over all strata.
-        missing: Why variance_of_mean is None, else None.
-    """
-
-    shift: float
-    offset: float
-    variance_of_mean: float | None
-    dof: float | None
-    units: int
-    missing: str | None = None
+__all__ = ["StratifiedSummary", "stratified_summary"]
 
 
 def _units(summary: SampleSummary | ClusterSummary) -> int:
     return summary.k if isinstance(summary, ClusterSummary) else summary.n
-
-
-def _offset(summary: SampleSummary | ClusterSummary) -> float:
-    """The stratum's mean minus its shift (the arm must be non-empty)."""
-    if isinstance(summary, ClusterSummary):
-        return summary.sum_y / summary.sum_n
-    return summary.total / summary.n
-
-
-def _variance(summary: SampleSummary | ClusterSummary, label: str) -> tuple[float, float] | str:
-    """(variance of the mean, dof) of one stratum, or why it cannot be estimated."""
-    if isinstance(summary, ClusterSummary):
-        variance = summary.variance_of_mean
-        return f"only 1 interaction in {label}" if variance is None else (variance, summary.k - 1)
-    sample_variance = summary.variance
-    return f"n = 1 in {label}" if sample_variance is None else (sample_variance / summary.n, summary.n - 1)
 
 
 def stratified_summary(
@@ -99,18 +63,20 @@ def stratified_summary(
     satterthwaite = 0.0
     missing = None
     for summary, weight, name in zip(strata, weights, names, strict=True):
-        if _units(summary) == 0 or (isinstance(summary, ClusterSummary) and summary.sum_n == 0):
+        mean = arm_mean(summary)
+        if mean is None:
             raise ValueError(f"{name} is empty: pass only strata with units in the arm")
         share = weight / total_weight
+        stratum_shift, stratum_offset = mean
         # re-centre on the first stratum's shift: (shift_p - shift) is exact when shifts are equal
-        offset += share * ((summary.shift - shift) + _offset(summary))
-        moments = _variance(summary, name)
+        offset += share * ((stratum_shift - shift) + stratum_offset)
+        moments = arm_moments(summary, name)
         if isinstance(moments, str):
             missing = missing or moments
             continue
-        part = share * share * moments[0]
+        part = share * share * moments.variance_of_mean
         variance += part
-        satterthwaite += part * part / moments[1] if moments[1] > 0 else math.inf
+        satterthwaite += part * part / moments.dof
     units = sum(_units(s) for s in strata)
     if missing is not None:
         return StratifiedSummary(shift, offset, None, None, units, missing)

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from scipy import stats
 
 from abkit.stats._checks import finite, whole_count
-from abkit.stats._moments import ArmMoments, arm_moments, mean_difference
+from abkit.stats._moments import ArmMoments, StratifiedSummary, arm_moments, mean_difference
 from abkit.stats._result import ToDictMixin
 from abkit.stats.cluster import ClusterSummary
-from abkit.stats.stratified import StratifiedSummary
 from abkit.stats.summary import SampleSummary
 
 
