@@ -75,6 +75,7 @@ def online_verdict(
         delta=dataclasses.replace(comparison.delta, delta_s=sequence.delta_s, ci95_s=sequence_ci),
         mde_s=None if comparison.mde_s is None else comparison.mde_s * penalty,
     )
+    kind = "always-valid, CUPED-adjusted" if adjusted else "always-valid"
     verdict = decide(
         reading,
         subject,
@@ -82,10 +83,10 @@ def online_verdict(
         p=p_sequential,
         share_of_case_time=share_of_case_time,
         min_effect_s=min_effect_s,
+        interval=f"{kind} 95% CI",
+        p_kind="always-valid p",
     )
-    kind = "always-valid, CUPED-adjusted" if adjusted else "always-valid"
-    reason = verdict.reason.replace("95% CI", f"{kind} 95% CI").replace("interaction-level p", "always-valid p")
-    return Verdict(verdict.decision, reason, "sequential")
+    return dataclasses.replace(verdict, analysis="sequential")
 
 
 def default_analyses(phases: Sequence[Phase], arms: Sequence[ArmGroup]) -> dict[str, Analysis]:

@@ -73,6 +73,8 @@ def decide(
     p: float | None,
     share_of_case_time: float | None = None,
     min_effect_s: float = DEFAULT_MIN_EFFECT_S,
+    interval: str = "95% CI",
+    p_kind: str = "interaction-level p",
 ) -> Verdict:
     """The verdict of one comparison.
 
@@ -83,6 +85,8 @@ def decide(
         p: The p-value the decision uses (interaction level; Holm-adjusted across comparisons).
         share_of_case_time: Share of case handle time saved, quoted when known.
         min_effect_s: The smallest difference in seconds worth acting on.
+        interval: How the sentence names the interval (e.g. "always-valid 95% CI").
+        p_kind: How the sentence names the p-value (e.g. "always-valid p").
     """
     flagged = [ph for ph in comparison.phases if ph.srm.flag]
     srm_note = "SRM ok" if not flagged else ""
@@ -105,7 +109,7 @@ def decide(
     counts = f"n = {comparison.interactions_treatment:,} / {comparison.interactions_control:,} interactions"
 
     def figures(ends: tuple[float, float]) -> str:
-        return f"(95% CI {seconds(ends[0])} to {seconds(ends[1])} s, interaction-level p {p_value(p)}, {counts})"
+        return f"({interval} {seconds(ends[0])} to {seconds(ends[1])} s, {p_kind} {p_value(p)}, {counts})"
 
     if p < ALPHA and (high < 0 or low > 0):
         share = ""
