@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from abkit.assignment.config import Analysis
-from abkit.report.groups import ArmBounds, Grain, Plan, StatsSource, Totals, Window
+from abkit.report.groups import ArmBounds, Grain, Phase, Plan, StatsSource, Totals, Window, phase_ends
 from abkit.report.model import ExperimentSrm, PhaseRow, Release, Report
 from abkit.report.online import OnlineGroups, online_context
 from abkit.report.online_queries import DEFAULT_PRE_PERIOD_DAYS
@@ -104,7 +104,7 @@ def build_report(
 HOURLY_SPAN = timedelta(days=3)
 
 
-def plan_for(bounds: list[ArmBounds], phases: tuple) -> Plan:
+def plan_for(bounds: list[ArmBounds], phases: tuple[Phase, ...]) -> Plan:
     """Each arm's shift (its smallest selection time), the phases and the time grain of the buckets."""
     shifts = tuple(sorted((b.key, b.low) for b in bounds))
     grain: Grain = "day"
@@ -176,11 +176,9 @@ def _report(
     )
 
 
-def _phase_rows(phases: tuple) -> tuple[PhaseRow, ...]:
-    rows = []
-    ordered = sorted(phases, key=lambda p: (p.experiment, p.phase))
-    for index, phase in enumerate(ordered):
-        following = ordered[index + 1] if index + 1 < len(ordered) else None
-        ended = following.started_at if following is not None and following.experiment == phase.experiment else None
-        rows.append(PhaseRow(phase.experiment, phase.phase, phase.salt, phase.arms, phase.started_at, ended))
-    return tuple(rows)
+def _phase_rows(phases: tuple[Phase, ...]) -> tuple[PhaseRow, ...]:
+    ends = phase_ends(phases)
+    return tuple(
+        PhaseRow(p.experiment, p.phase, p.salt, p.arms, p.started_at, ends[p.experiment, p.phase])
+        for p in sorted(phases, key=lambda p: (p.experiment, p.phase))
+    )

@@ -8,6 +8,7 @@ whatever the spread of the data across groups.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, Protocol
@@ -54,6 +55,17 @@ class Phase:
 
 ArmKey = tuple[str, str, str]  # (experiment, model_version, arm)
 Grain = Literal["hour", "day"]
+
+
+def phase_ends(phases: Iterable[Phase]) -> dict[tuple[str, int], datetime | None]:
+    """When each (experiment, phase) ended: the start of that experiment's next phase (None: still in force)."""
+    ordered = sorted(phases, key=lambda p: (p.experiment, p.phase))
+    ends: dict[tuple[str, int], datetime | None] = {}
+    for index, phase in enumerate(ordered):
+        following = ordered[index + 1] if index + 1 < len(ordered) else None
+        same = following is not None and following.experiment == phase.experiment
+        ends[phase.experiment, phase.phase] = following.started_at if following is not None and same else None
+    return ends
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from abkit.events.columns import HOLDOUT_ARM
 from abkit.report.arms import ArmComparison, PhaseInfo, compare_arms
-from abkit.report.groups import ArmGroup, CaseGroup, Groups, Phase, Plan
+from abkit.report.groups import ArmGroup, CaseGroup, Groups, Phase, Plan, phase_ends
 from abkit.report.model import ComparisonReport, VersionReport
 from abkit.report.verdict import decide
 from abkit.stats import SrmResult, holm, srm_test, topk_accuracy
@@ -61,9 +61,10 @@ def _holdout_srm(counts: dict[str, int], holdout_weight: float) -> SrmResult:
 def _phase_infos(experiment: str, phases: Sequence[Phase], srm: SrmTable) -> dict[int, PhaseInfo]:
     """Every phase of one experiment (0 for an unregistered one) with its SRM."""
     own = sorted((p for p in phases if p.experiment == experiment), key=lambda p: p.phase)
+    ends = phase_ends(own)
     infos = {}
-    for index, phase in enumerate(own):
-        ended = own[index + 1].started_at if index + 1 < len(own) else None
+    for phase in own:
+        ended = ends[experiment, phase.phase]
         untested = SrmResult(None, None, None, None, {}, dict(phase.weights), "no interactions in this phase")
         result = srm.get((experiment, phase.phase), (None, untested))[1]
         infos[phase.phase] = PhaseInfo(phase.phase, phase.started_at, ended, phase.weights, result)

@@ -7,7 +7,7 @@ serves them; sums about different arms' shifts add exactly (``SampleSummary.__ad
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
 from abkit.events.columns import HOLDOUT_ARM
@@ -33,11 +33,11 @@ def _monday(moment: datetime | date) -> date:
 
 
 def _roll_up(
-    groups: Sequence[BucketGroup], plan: Plan, start_of: type | object
-) -> dict[tuple[datetime, str], SampleSummary]:
-    rolled: dict[tuple[datetime, str], SampleSummary] = {}
+    groups: Sequence[BucketGroup], plan: Plan, start_of: Callable[[datetime], datetime | date]
+) -> dict[tuple[datetime | date, str], SampleSummary]:
+    rolled: dict[tuple[datetime | date, str], SampleSummary] = {}
     for g in groups:
-        key = (start_of(g.start), _kind(g.arm))  # type: ignore[operator]
+        key = (start_of(g.start), _kind(g.arm))
         summary = _summary(g, plan)
         rolled[key] = summary if key not in rolled else rolled[key] + summary
     return rolled
