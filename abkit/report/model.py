@@ -13,6 +13,7 @@ from typing import Any
 from abkit.report.arms import ArmComparison, PhaseComparison
 from abkit.report.groups import DayCount, LatencyGroup, Totals, Window
 from abkit.report.online import OnlineFigures
+from abkit.report.power import ExperimentPower
 from abkit.report.verdict import Verdict
 from abkit.stats import DeltaResult, SampleSummary, SrmResult, TopKAccuracy, TrendResult, WelchResult
 
@@ -378,6 +379,7 @@ class Report:
     daily_events: tuple[DayCount, ...]
     latency_ms: tuple[LatencyGroup, ...]
     srm_by_experiment: tuple[ExperimentSrm, ...]
+    power: tuple[ExperimentPower, ...] = ()  # running experiments (abkit.report.power)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of docs/report-schema.md (plain dicts, lists, str, numbers, None)."""
@@ -420,4 +422,5 @@ class Report:
                 for row in self.latency_ms
             ],
             "srm_by_experiment": [row.to_dict() for row in self.srm_by_experiment],
+            "power": [plan.to_dict() for plan in self.power],
         }
