@@ -197,10 +197,10 @@ def covariate_correlation(arms: Sequence[CupedSummary]) -> float | None:
     """Correlation of the outcome with the covariate at the interaction level, pooled within arms.
 
     From each arm's linearised terms e_i = y_i - r n_i and d_i = n_i (x_i - xbar) (see the module
-    docstring), per interaction k V_y, k V_x and k C are the variances and covariance of e_i / nbar
-    and d_i / nbar, so
+    docstring), k (k - 1) V_y, k (k - 1) V_x and k (k - 1) C are the sums of squares and products of
+    e_i / nbar and d_i / nbar; pooling them over the arms gives
 
-        rho = sum_j k_j C_j / sqrt(sum_j k_j V_yj * sum_j k_j V_xj)
+        rho = sum_j w_j C_j / sqrt(sum_j w_j V_yj * sum_j w_j V_xj),  w_j = k_j (k_j - 1)
 
     and CUPED multiplies the variance of an arm's mean by about 1 - rho**2 (Deng et al., 2013).
     Arms with fewer than 2 interactions add nothing.
@@ -213,10 +213,10 @@ def covariate_correlation(arms: Sequence[CupedSummary]) -> float | None:
         moments, outcome = _covariate_moments(summary), summary.clusters.variance_of_mean
         if moments is None or outcome is None:
             continue
-        k = summary.clusters.k
-        variance_x += k * moments[0]
-        covariance += k * moments[1]
-        variance_y += k * outcome
+        weight = summary.clusters.k * (summary.clusters.k - 1)
+        variance_x += weight * moments[0]
+        covariance += weight * moments[1]
+        variance_y += weight * outcome
     if variance_x <= 0 or variance_y <= 0:
         return None
     return max(-1.0, min(1.0, covariance / math.sqrt(variance_x * variance_y)))
