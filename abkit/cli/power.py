@@ -119,7 +119,7 @@ def _plan(
     from abkit.report.build import open_source, plan_for
     from abkit.report.groups import Window
     from abkit.report.online_verdict import experiment_starts
-    from abkit.report.power import NoTraffic, experiment_power, latest_weights, recent_window
+    from abkit.report.power import NoTraffic, Weights, experiment_power, latest_weights, recent_window
 
     source = open_source(database)
     try:
@@ -141,12 +141,15 @@ def _plan(
         close = getattr(source, "close", None)
         if close is not None:
             close()
+    weights: Weights | None = None
+    weights_from = "observed shares"
     if configured is not None:
         weights, weights_from = configured.arms, "experiments file"
         analysis = configured.resolved_analysis
     else:
         recorded = latest_weights(phases, experiment)
-        weights, weights_from = recorded if recorded is not None else (None, "observed shares")
+        if recorded is not None:
+            weights, weights_from = recorded
         arms = [arm for arm, _ in weights] if weights is not None else [g.arm for g in groups]
         # the report's default: sequential for a challenger test (two or more versions), else fixed
         analysis = "sequential" if len(set(arms) - {HOLDOUT_ARM}) >= 2 else "fixed"
