@@ -189,7 +189,10 @@ def test_online_queries_compile_for_other_dialects(dialect):
         compiled_dialect = postgresql.dialect()
     window = Window("challenger", START, START + timedelta(days=14))
     starts = {"challenger": START, "other": START + timedelta(days=1)}
-    for query in (grain_groups_query(window, Plan(), starts, timedelta(days=PRE_DAYS)), handle_time_groups_query(window)):
+    for query in (
+        grain_groups_query(window, Plan(), starts, timedelta(days=PRE_DAYS)),
+        handle_time_groups_query(window),
+    ):
         sql = str(query.compile(dialect=compiled_dialect))
         assert "OVER (PARTITION BY" in sql
     # no experiment start: no covariate (x = 0), the interaction sums per bucket all the same

@@ -11,8 +11,8 @@ verdict into "do not ship: guardrail". The maths is in :mod:`abkit.stats`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -220,10 +220,11 @@ def online_figures(
     cuped_sequential = cuped.sequential(context.n_star)
     # the looks read what the sequential verdict reads: the adjusted sequence when it was computed
     adjusted = cuped.missing is None and cuped_sequential.ci95_s is not None
-    sequence = ()
+    sequence: tuple[SequencePoint, ...] = ()
     if context.buckets is not None:
         sequence = confidence_sequence_by_bucket(
-            *(context.grains.get(key, ()) for key in keys),
+            context.grains.get(keys[0], ()),
+            context.grains.get(keys[1], ()),
             shifts=(context.plan.shift_of(keys[0]), context.plan.shift_of(keys[1])),
             phases=[phase.phase for phase in comparison.phases],
             buckets=context.buckets,

@@ -53,9 +53,7 @@ def _pre_period(starts: Mapping[str, datetime], pre_period: timedelta) -> Any:
     )
 
 
-def grain_groups_query(
-    window: Window, plan: Plan, starts: Mapping[str, datetime], pre_period: timedelta
-) -> Select:
+def grain_groups_query(window: Window, plan: Plan, starts: Mapping[str, datetime], pre_period: timedelta) -> Select:
     """Per (experiment, phase, model_version, arm, grain): interaction-level and CUPED covariate sums.
 
     The grain (the plan's hour or day) is that of the interaction's first selection, like its phase.
@@ -187,7 +185,9 @@ def online_groups(
     pre_period_days: float = DEFAULT_PRE_PERIOD_DAYS,
 ) -> OnlineGroups:
     """Run the two queries with ``run`` (a source's row runner) and read their rows into groups."""
-    grains = [grain_group(row) for row in run(grain_groups_query(window, plan, starts, timedelta(days=pre_period_days)))]
+    grains = [
+        grain_group(row) for row in run(grain_groups_query(window, plan, starts, timedelta(days=pre_period_days)))
+    ]
     handle_times = [
         HandleTimeGroup(
             row.experiment,
