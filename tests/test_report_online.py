@@ -218,13 +218,13 @@ def test_cli_reads_the_declared_analysis_from_the_experiments_file(tmp_path):
     )
     runner = CliRunner()
     args = ["report", "--db", str(path), "--format", "json", "--pre-period-days", "14"]
-    declared = json.loads(runner.invoke(cli, [*args, "--experiments", str(config)], catch_exceptions=False).output)
+    declared = json.loads(runner.invoke(cli, [*args, "--experiments-file", str(config)], catch_exceptions=False).output)
     default = json.loads(runner.invoke(cli, args, catch_exceptions=False).output)
     assert [c["verdict"]["analysis"] for c in declared["comparisons"]] == ["fixed"]
     assert [c["verdict"]["analysis"] for c in default["comparisons"]] == ["sequential"]
     assert declared["comparisons"][0]["cuped"]["pre_period_days"] == 14.0
     config.write_text('[experiments.challenger]\nsalt = "c"\narms = { holdout = 0.5, v1 = 0.5 }\nanalysis = "maybe"\n')
-    refused = runner.invoke(cli, [*args, "--experiments", str(config)])
+    refused = runner.invoke(cli, [*args, "--experiments-file", str(config)])
     assert refused.exit_code == 2 and "analysis must be one of" in refused.output
 
 
