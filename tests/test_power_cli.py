@@ -51,7 +51,7 @@ def test_an_experiments_file_sets_the_weights_and_the_analysis(database, tmp_pat
     config.write_text(
         '[experiments.v5-test]\nsalt = "v5-test"\narms = { holdout = 0.02, v4 = 0.49, v5 = 0.49 }\nanalysis = "fixed"\n'
     )
-    result = run("--db", database, "-e", "v5-test", "--experiments", str(config), "--json")
+    result = run("--db", database, "-e", "v5-test", "--experiments-file", str(config), "--json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
     assert document["weights"] == {"holdout": 0.02, "v4": 0.49, "v5": 0.49}
@@ -71,7 +71,7 @@ def test_unknown_experiments_name_the_known_ones(database, tmp_path):
     assert "unknown experiment 'nope'; the event store has idle, standing, v5-test" in result.output
     config = tmp_path / "experiments.toml"
     config.write_text('[experiments.standing]\nsalt = "s"\narms = { holdout = 0.02, v4 = 0.98 }\n')
-    from_file = run("--db", database, "-e", "v5-test", "--experiments", str(config))
+    from_file = run("--db", database, "-e", "v5-test", "--experiments-file", str(config))
     assert from_file.exit_code == 2 and f"unknown experiment 'v5-test'; {config} has standing" in from_file.output
 
 

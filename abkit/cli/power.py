@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from abkit.cli.options import experiments_file_option
+
 if TYPE_CHECKING:
     from abkit.assignment.config import ExperimentConfig
     from abkit.report.power import ExperimentPower
@@ -39,13 +41,10 @@ _METHODS = (
     type=float,
     help="Saving in selection time to plan for (seconds): the days each analysis needs to detect it.",
 )
-@click.option(
-    "--experiments",
-    "experiments_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+@experiments_file_option(
     default=None,
     help="Experiments file whose weights to plan for (default: the experiment's latest recorded phase, "
-    "else the traffic's observed shares) and whose `analysis` marks the columns that decide.",
+    "else the traffic's observed shares) and whose `analysis` says which columns decide; also $ABKIT_EXPERIMENTS.",
 )
 @click.option(
     "--days",

@@ -13,6 +13,7 @@ from abkit.stats.cuped import (
     cuped_delta,
     cuped_result,
     pooled_theta,
+    stratified_cuped_delta,
 )
 from abkit.stats.delta import DeltaResult, mean_delta
 from abkit.stats.guardrail import GuardrailCheck, GuardrailResult, guardrail_check, handle_time_guardrail
@@ -74,6 +75,7 @@ __all__ = [
     "proportion",
     "sequential_delta",
     "srm_test",
+    "stratified_cuped_delta",
     "stratified_summary",
     "topk_accuracy",
     "welch_from_moments",
