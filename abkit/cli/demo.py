@@ -71,10 +71,11 @@ def step_dashboard(ctx: DemoContext) -> None:
     if not ctx.dashboard:
         return
     from dashboards.app import create_app
+    from dashboards.server import serve
 
     app = create_app(ctx.db)
     click.echo(f"\nabkit dashboard: http://127.0.0.1:{ctx.port}/  (Ctrl+C to stop)", err=True)
-    app.run(host="127.0.0.1", port=ctx.port, debug=False)
+    serve(app.server, "127.0.0.1", ctx.port)
 
 
 STEPS: list[Callable[[DemoContext], None]] = [step_simulate, step_report, step_dashboard]

@@ -15,7 +15,7 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
         {"torch", "transformers", "tokenizers", "fastapi", "uvicorn", "httpx", "prometheus_client", "pydantic"}
     ),
     "train": frozenset({"torch", "transformers", "tokenizers", "accelerate"}),
-    "dashboard": frozenset({"dash", "flask"}),
+    "dashboard": frozenset({"dash", "flask", "waitress"}),
     "postgres": frozenset({"psycopg"}),
     "spark": frozenset({"pyspark"}),
     "warehouse": frozenset({"trino"}),

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from abkit.cli.options import experiments_file_option
+
 DATETIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
 
@@ -32,13 +34,10 @@ DATETIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
     help="Smallest difference in selection time worth acting on (s): the verdict's line between "
     "'no detectable difference' and 'keep collecting'.",
 )
-@click.option(
-    "--experiments",
-    "experiments_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+@experiments_file_option(
     default=None,
     help='Experiments file whose `analysis = "sequential" | "fixed"` the verdicts use '
-    "(default: sequential for challenger tests, fixed for standing holdouts).",
+    "(default: sequential for challenger tests, fixed for standing holdouts). Also $ABKIT_EXPERIMENTS.",
 )
 @click.option(
     "--pre-period-days",

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from abkit.assignment.config import DEFAULT_EXPERIMENTS_FILE, DEFAULT_HOLDOUT_WEIGHT
+from abkit.assignment.config import DEFAULT_HOLDOUT_WEIGHT
+from abkit.cli.options import experiments_file_option
 from abkit.serving.token_cache import DEFAULT_CACHE_MESSAGES
 
 TOKEN_ENV = "ABKIT_API_TOKEN"
@@ -52,14 +53,7 @@ def read_token(token_file: Path | None) -> str | None:
 @click.option(
     "--experiment", default=None, help="Experiment from --experiments-file (default: standing holdout + first model)."
 )
-@click.option(
-    "--experiments-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_EXPERIMENTS_FILE,
-    show_default=True,
-    envvar="ABKIT_EXPERIMENTS",
-    help="Experiments file (TOML).",
-)
+@experiments_file_option()
 @click.option(
     "--holdout-weight",
     type=float,

@@ -11,12 +11,14 @@ verdict into "do not ship: guardrail". The maths is in :mod:`abkit.stats`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from abkit.assignment.config import Analysis
 from abkit.report.arms import ArmComparison, clusters_of
 from abkit.report.groups import ArmGroup, ArmKey, Plan
+from abkit.report.online_sequence import Buckets, GrainGroup, SequencePoint, confidence_sequence_by_bucket
 from abkit.stats import (
     DEFAULT_N_STAR,
     CupedResult,
@@ -25,14 +27,10 @@ from abkit.stats import (
     GuardrailResult,
     SampleSummary,
     SequentialResult,
-    clustered_welch,
     confidence_sequence,
-    cuped_result,
     guardrail_check,
     handle_time_guardrail,
-    mean_delta,
-    pooled_theta,
-    stratified_summary,
+    stratified_cuped_delta,
 )
 
 
@@ -67,11 +65,29 @@ class HandleTimeGroup:
 
 @dataclass(frozen=True)
 class OnlineGroups:
-    """What the online figures need beyond the arm groups."""
+    """What the online figures need beyond the arm groups.
+
+    ``grains``: interaction and covariate sums per arm, phase and bucket of the interactions' first
+    selection (the confidence sequence over time); ``covariates`` are their roll-up over the buckets.
+    """
 
     covariates: list[CovariateGroup]
     handle_times: list[HandleTimeGroup]
     pre_period_days: float
+    grains: Sequence[GrainGroup] = ()
+
+
+def covariate_groups(grains: Sequence[GrainGroup]) -> list[CovariateGroup]:
+    """The whole window's CUPED covariate sums per (experiment, phase, model_version, arm): the buckets' sums."""
+    rolled: dict[tuple[str, int, str, str], list[float]] = {}
+    for g in grains:
+        sums = rolled.setdefault((g.experiment, g.phase, g.model_version, g.arm), [0, 0, 0.0, 0.0, 0.0, 0.0])
+        for index, value in enumerate((g.k, g.with_history, g.sum_nx, g.sum_n2x, g.sum_n2x2, g.sum_nxy)):
+            sums[index] += value
+    return [
+        CovariateGroup(e, phase, version, arm, int(k), int(history), nx, n2x, n2x2, nxy)
+        for (e, phase, version, arm), (k, history, nx, n2x, n2x2, nxy) in sorted(rolled.items())
+    ]
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,8 @@ class OnlineFigures:
     pre_period_days: float
     guardrail: GuardrailResult
     guardrail_check: GuardrailCheck
+    sequence: tuple[SequencePoint, ...] = ()
+    sequence_cuped: bool = False
 
 
 def _sequence(comparison: ArmComparison, n_star: int) -> SequentialResult:
@@ -100,9 +118,7 @@ def _sequence(comparison: ArmComparison, n_star: int) -> SequentialResult:
 def _cuped(
     comparison: ArmComparison,
     keys: tuple[ArmKey, ArmKey],
-    arms: Mapping[tuple[str, int, str, str], ArmGroup],
-    covariates: Mapping[tuple[str, int, str, str], CovariateGroup],
-    plan: Plan,
+    context: OnlineContext,
     labels: tuple[str, str],
 ) -> tuple[CupedResult, int]:
     """CUPED over the phases the comparison combines, with one theta pooled over arms and phases."""
@@ -112,9 +128,9 @@ def _cuped(
     for phase in comparison.phases:
         pair = []
         for experiment, version, arm in keys:
-            group = arms[experiment, phase.phase, version, arm]
-            sums = covariates.get((experiment, phase.phase, version, arm))
-            clusters = clusters_of([group], plan.shift_of((experiment, version, arm)))
+            group = context.arms[experiment, phase.phase, version, arm]
+            sums = context.covariates.get((experiment, phase.phase, version, arm))
+            clusters = clusters_of([group], context.plan.shift_of((experiment, version, arm)))
             if sums is None:  # no covariate row: every x_i is 0
                 pair.append(CupedSummary(clusters, 0.0, 0.0, 0.0, 0.0))
                 continue
@@ -125,16 +141,8 @@ def _cuped(
     if not strata:
         reason = comparison.delta.missing or "no phase with both arms"
         return CupedResult(None, None, None, None, reason), 0
-    theta = pooled_theta(strata, weights)
-    names = [[f"{label} (phase {ph.phase})" for ph in comparison.phases] for label in labels]
-    adjusted = [stratified_summary([pair[j].adjusted(theta) for pair in strata], weights, names[j]) for j in (0, 1)]
-    treatment, control = adjusted
-    assert treatment is not None and control is not None
-    delta = mean_delta(treatment, control, labels=labels)
-    welch = clustered_welch(treatment, control, labels=labels)
-    se = comparison.clustered.se
-    units = comparison.interactions_treatment + comparison.interactions_control
-    return cuped_result(delta, welch, None if se is None else se * se, theta, units), with_history
+    names = [f"phase {ph.phase}" for ph in comparison.phases]
+    return stratified_cuped_delta(strata, weights, labels, names), with_history
 
 
 def _handle_time(groups: Mapping[ArmKey, HandleTimeGroup], key: ArmKey) -> SampleSummary:
@@ -159,7 +167,22 @@ def online_figures(
         context: The report's online groups, indexed (:func:`online_context`).
     """
     sequential = _sequence(comparison, context.n_star)
-    cuped, with_history = _cuped(comparison, keys, context.arms, context.covariates, context.plan, labels)
+    cuped, with_history = _cuped(comparison, keys, context, labels)
+    cuped_sequential = cuped.sequential(context.n_star)
+    # the looks read what the sequential verdict reads: the adjusted sequence when it was computed
+    adjusted = cuped.missing is None and cuped_sequential.ci95_s is not None
+    sequence: tuple[SequencePoint, ...] = ()
+    if context.buckets is not None:
+        sequence = confidence_sequence_by_bucket(
+            context.grains.get(keys[0], ()),
+            context.grains.get(keys[1], ()),
+            shifts=(context.plan.shift_of(keys[0]), context.plan.shift_of(keys[1])),
+            phases=[phase.phase for phase in comparison.phases],
+            buckets=context.buckets,
+            labels=labels,
+            adjusted=adjusted,
+            n_star=context.n_star,
+        )
     treatment, control = (_handle_time(context.handle_times, key) for key in keys)
     guardrail = handle_time_guardrail(treatment, control, labels=labels)
     analysis = context.analyses.get(keys[0][0], "fixed")
@@ -172,11 +195,13 @@ def online_figures(
         analysis=analysis,
         sequential=sequential,
         cuped=cuped,
-        cuped_sequential=cuped.sequential(context.n_star),
+        cuped_sequential=cuped_sequential,
         interactions_with_history=with_history,
         pre_period_days=context.pre_period_days,
         guardrail=guardrail,
         guardrail_check=guardrail_check(comparison.delta, guardrail_interval),
+        sequence=sequence,
+        sequence_cuped=adjusted and bool(sequence),
     )
 
 
@@ -191,12 +216,21 @@ class OnlineContext:
     analyses: Mapping[str, Analysis]
     pre_period_days: float
     n_star: int = DEFAULT_N_STAR
+    grains: Mapping[ArmKey, Sequence[GrainGroup]] = dataclasses.field(default_factory=dict)
+    buckets: Buckets | None = None  # the display grain of the sequence; None: no sequence
 
 
 def online_context(
-    arms: Sequence[ArmGroup], online: OnlineGroups, plan: Plan, analyses: Mapping[str, Analysis]
+    arms: Sequence[ArmGroup],
+    online: OnlineGroups,
+    plan: Plan,
+    analyses: Mapping[str, Analysis],
+    buckets: Buckets | None = None,
 ) -> OnlineContext:
     """Index the groups by (experiment, phase, model_version, arm) and (experiment, model_version, arm)."""
+    grains: dict[ArmKey, list[GrainGroup]] = {}
+    for g in online.grains:
+        grains.setdefault((g.experiment, g.model_version, g.arm), []).append(g)
     return OnlineContext(
         plan=plan,
         arms={(g.experiment, g.phase, g.model_version, g.arm): g for g in arms},
@@ -204,4 +238,6 @@ def online_context(
         handle_times={(g.experiment, g.model_version, g.arm): g for g in online.handle_times},
         analyses=analyses,
         pre_period_days=online.pre_period_days,
+        grains=grains,
+        buckets=buckets,
     )

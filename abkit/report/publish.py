@@ -18,6 +18,7 @@ from abkit.report.contract.figures import (
     GuardrailFigures,
     HoldoutAccuracy,
     PhaseFigures,
+    SequenceLook,
     SequentialFigures,
     SrmFigures,
     VersionSrm,
@@ -146,13 +147,25 @@ def _sequence(result: SequentialResult) -> SequentialFigures:
 
 
 def online_fields(online: OnlineFigures | None) -> dict[str, Any]:
-    """The ``analysis``, ``sequential``, ``cuped`` and ``guardrail`` keys of a result (none: left out)."""
+    """The ``analysis``, ``sequential``, ``sequence``, ``cuped`` and ``guardrail`` keys of a result (none: left out)."""
     if online is None:
         return {}
     cuped, guardrail = online.cuped, online.guardrail
     return {
         "analysis": online.analysis,
         "sequential": _sequence(online.sequential),
+        "sequence": tuple(
+            SequenceLook(
+                end=point.end.isoformat(),
+                delta_s=point.look.delta_s,
+                delta_ci95_s=point.look.ci95_s,
+                p=point.look.p,
+                interactions=point.look.units,
+                missing=point.look.missing,
+            )
+            for point in online.sequence
+        ),
+        "sequence_cuped": online.sequence_cuped,
         "cuped": CupedFigures(
             delta_s=cuped.delta_s,
             delta_ci95_s=cuped.ci95_s,

@@ -52,16 +52,29 @@ def weekly(groups: Sequence[BucketGroup], plan: Plan) -> tuple[WeekRow, ...]:
     )
 
 
+# Length of one bucket of each display grain: a sequence point is "as of" its bucket's end.
+GRAIN_LENGTH: dict[TimelineGrain, timedelta] = {
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(days=7),
+}
+
+
+def display_grain(starts: Sequence[datetime], plan: Plan) -> tuple[TimelineGrain, Callable[[datetime], datetime]]:
+    """The timeline's grain for buckets starting at ``starts``, and the start of a bucket's display bucket.
+
+    Hours for a span of up to three days (the plan's grain), days up to 120 days, ISO weeks beyond.
+    """
+    if starts and plan.grain == "day" and max(starts) - min(starts) > WEEKLY_SPAN:
+        return "week", lambda moment: datetime.combine(_monday(moment), datetime.min.time())
+    return plan.grain, lambda moment: moment
+
+
 def timeline(groups: Sequence[BucketGroup], plan: Plan) -> Timeline:
     """Hours for a span of up to three days, days up to 120 days, weeks beyond (by arm kind)."""
     if not groups:
         return Timeline(grain=plan.grain, rows=())
-    span = max(g.start for g in groups) - min(g.start for g in groups)
-    grain: TimelineGrain
-    if plan.grain == "day" and span > WEEKLY_SPAN:
-        grain, start_of = "week", (lambda moment: datetime.combine(_monday(moment), datetime.min.time()))
-    else:
-        grain, start_of = plan.grain, (lambda moment: moment)
+    grain, start_of = display_grain([g.start for g in groups], plan)
     rolled = _roll_up(groups, plan, start_of)
     rows = tuple(
         TimeRow(start=start.isoformat(), arm_kind=kind, n=s.n, mean_s=s.mean, sd_s=s.sd)

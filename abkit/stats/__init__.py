@@ -6,7 +6,14 @@ statistics and these functions do the maths on the few numbers that come back. S
 
 from abkit.stats.accuracy import Proportion, TopKAccuracy, proportion, topk_accuracy
 from abkit.stats.cluster import ClusterSummary
-from abkit.stats.cuped import CupedResult, CupedSummary, cuped_delta, cuped_result, pooled_theta
+from abkit.stats.cuped import (
+    CupedResult,
+    CupedSummary,
+    cuped_delta,
+    cuped_result,
+    pooled_theta,
+    stratified_cuped_delta,
+)
 from abkit.stats.delta import DeltaResult, mean_delta
 from abkit.stats.guardrail import GuardrailCheck, GuardrailResult, guardrail_check, handle_time_guardrail
 from abkit.stats.multiple import holm
@@ -53,6 +60,7 @@ __all__ = [
     "proportion",
     "sequential_delta",
     "srm_test",
+    "stratified_cuped_delta",
     "stratified_summary",
     "topk_accuracy",
     "welch_from_moments",

@@ -38,6 +38,7 @@ from abkit.stats._result import ToDictMixin
 from abkit.stats.cluster import ClusterSummary
 from abkit.stats.delta import DeltaResult, mean_delta
 from abkit.stats.sequential import DEFAULT_N_STAR, SequentialResult, confidence_sequence
+from abkit.stats.stratified import stratified_summary
 from abkit.stats.welch import WelchResult, clustered_welch
 
 
@@ -276,3 +277,44 @@ def cuped_delta(
     first, second = treatment.clusters.variance_of_mean, control.clusters.variance_of_mean
     unadjusted = None if first is None or second is None else first + second
     return cuped_result(delta, welch, unadjusted, theta, treatment.clusters.k + control.clusters.k)
+
+
+def stratified_cuped_delta(
+    strata: Sequence[tuple[CupedSummary, CupedSummary]],
+    weights: Sequence[float],
+    labels: tuple[str, str] = ("treatment", "control"),
+    stratum_names: Sequence[str] | None = None,
+) -> CupedResult:
+    """CUPED across strata (experiment phases): one theta pooled over arms and strata, strata combined.
+
+    Each arm's adjusted sums are combined across the strata with `stratified_summary` (weights w_p,
+    normalised), exactly as the unadjusted interaction-level delta is, and go through `mean_delta`
+    and `clustered_welch`; the variance reduction is against the stratified unadjusted delta. With
+    one stratum this is `cuped_delta`.
+
+    Args:
+        strata: (treatment, control) sums of each stratum, every arm with at least one interaction.
+        weights: Weight of each stratum (e.g. its interactions in both arms).
+        labels: Names of the two arms used in `missing` reasons.
+        stratum_names: Names of the strata in `missing` reasons (default "stratum 1", ...).
+
+    Raises:
+        ValueError: For no strata, mismatched lengths, an empty arm or a weight that is not positive.
+    """
+    if not strata:
+        raise ValueError("stratified_cuped_delta needs at least one stratum")
+    names = list(stratum_names) if stratum_names is not None else [f"stratum {p + 1}" for p in range(len(strata))]
+    theta = pooled_theta(strata, weights)
+    arms = []
+    for side, label in enumerate(labels):
+        arm_names = [f"{label} ({name})" for name in names]
+        adjusted = stratified_summary([pair[side].adjusted(theta) for pair in strata], weights, arm_names)
+        unadjusted = stratified_summary([pair[side].clusters for pair in strata], weights, arm_names)
+        assert adjusted is not None and unadjusted is not None  # strata is not empty
+        arms.append((adjusted, unadjusted))
+    (treatment, plain_treatment), (control, plain_control) = arms
+    delta = mean_delta(treatment, control, labels=labels)
+    welch = clustered_welch(treatment, control, labels=labels)
+    plain = clustered_welch(plain_treatment, plain_control, labels=labels)
+    units = sum(pair[0].clusters.k + pair[1].clusters.k for pair in strata)
+    return cuped_result(delta, welch, None if plain.se is None else plain.se * plain.se, theta, units)

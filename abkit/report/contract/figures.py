@@ -124,6 +124,18 @@ class SequentialFigures(Contract):
     missing: str | None
 
 
+class SequenceLook(Contract):
+    """The always-valid interval as of the end of one timeline bucket (a look a team could have taken)."""
+
+    end: Timestamp
+    """End of the bucket: the look uses the interactions whose first selection came before it."""
+    delta_s: Figure
+    delta_ci95_s: Interval | None
+    p: Figure
+    interactions: int | None
+    missing: str | None
+
+
 class CupedFigures(Contract):
     """The delta adjusted by each advocate's pre-period mean selection time (CUPED)."""
 

@@ -20,6 +20,7 @@ from abkit.report.contract.figures import (
     GuardrailFigures,
     HoldoutAccuracy,
     PhaseFigures,
+    SequenceLook,
     SequentialFigures,
     VersionSrm,
     WelchFigures,
@@ -30,6 +31,8 @@ from abkit.report.verdict import Verdict
 _OnlyWhenThere = Field(default=None, exclude_if=lambda value: value is None)
 OnlineAnalysis = Annotated[Analysis | None, _OnlyWhenThere]
 OnlineSequential = Annotated[SequentialFigures | None, _OnlyWhenThere]
+OnlineSequence = Annotated[tuple[SequenceLook, ...] | None, _OnlyWhenThere]
+OnlineFlag = Annotated[bool | None, _OnlyWhenThere]
 OnlineCuped = Annotated[CupedFigures | None, _OnlyWhenThere]
 OnlineGuardrail = Annotated[GuardrailFigures | None, _OnlyWhenThere]
 
@@ -80,6 +83,10 @@ class VersionResult(Contract):
     analysis: OnlineAnalysis
     """The experiment's declared analysis (experiments file), else sequential for a challenger test."""
     sequential: OnlineSequential
+    sequence: OnlineSequence
+    """The sequence as of the end of each timeline bucket; the last look is the whole window's."""
+    sequence_cuped: OnlineFlag
+    """Whether the looks are CUPED-adjusted (as the sequential verdict reads them)."""
     cuped: OnlineCuped
     guardrail: OnlineGuardrail
 
@@ -115,5 +122,9 @@ class ComparisonResult(Contract):
     p_holm_missing: Reason = None
     analysis: OnlineAnalysis
     sequential: OnlineSequential
+    sequence: OnlineSequence
+    """The sequence as of the end of each timeline bucket; the last look is the whole window's."""
+    sequence_cuped: OnlineFlag
+    """Whether the looks are CUPED-adjusted (as the sequential verdict reads them)."""
     cuped: OnlineCuped
     guardrail: OnlineGuardrail
