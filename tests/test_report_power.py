@@ -60,7 +60,7 @@ def test_running_experiments_are_planned_under_their_recorded_weights(report):
     plans = {plan.experiment: plan for plan in report.power}
     assert set(plans) == {"standing", "v5-test"}  # both have traffic in the last 14 days
     challenger = plans["v5-test"]
-    assert challenger.weights == ARMS["v5-test"] and challenger.weights_from == "phase 1"
+    assert challenger.weights == dict(ARMS["v5-test"]) and challenger.weights_from == "phase 1"
     assert challenger.analysis == "sequential"  # the report's default for a challenger test
     pairs = [(c.treatment, c.control) for c in challenger.comparisons]
     assert pairs == [("v4", "holdout"), ("v5", "holdout"), ("v5", "v4")]
@@ -69,8 +69,8 @@ def test_running_experiments_are_planned_under_their_recorded_weights(report):
 def test_traffic_variance_and_rho_match_the_raw_selections(report, world):
     per_day, variance, rho = _by_hand(world[1], "v5-test")
     challenger = next(plan for plan in report.power if plan.experiment == "v5-test")
-    assert challenger.interactions_per_day == pytest.approx(per_day, rel=1e-9)
-    assert challenger.cuped_rho == pytest.approx(rho, rel=1e-9)
+    assert challenger.traffic.interactions_per_day == pytest.approx(per_day, rel=1e-9)
+    assert challenger.cuped.rho == pytest.approx(rho, rel=1e-9)
     assert 0.2 < rho < 0.9  # the advocates' persistent speeds make the pre-period predictive
     share = dict(ARMS["v5-test"])
     for comparison in challenger.comparisons:
@@ -82,10 +82,10 @@ def test_traffic_variance_and_rho_match_the_raw_selections(report, world):
             0.5,  # the report plans for its smallest saving worth acting on
             cuped_rho=rho,
         )
-        assert comparison.variance_per_interaction == pytest.approx(expected.variance_per_interaction, rel=1e-9)
-        for got, want in zip(comparison.horizons, expected.horizons, strict=True):
-            assert got.fixed_s == pytest.approx(want.fixed_s, rel=1e-9)
-            assert got.sequential_cuped_s == pytest.approx(want.sequential_cuped_s, rel=1e-9)
+        assert comparison.variance_per_interaction_s2 == pytest.approx(expected.variance_per_interaction, rel=1e-9)
+        for got, want in zip(comparison.mde_s, expected.horizons, strict=True):
+            assert got.fixed == pytest.approx(want.fixed_s, rel=1e-9)
+            assert got.sequential_cuped == pytest.approx(want.sequential_cuped_s, rel=1e-9)
         assert comparison.days_to_detect.sequential == pytest.approx(expected.days_to_detect.sequential, rel=1e-9)
 
 

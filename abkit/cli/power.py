@@ -103,7 +103,11 @@ def power(
     except SQLAlchemyError as error:
         detail = error.args[0] if error.args else error
         raise click.ClickException(f"--db {database}: {error.__class__.__name__}: {detail}") from None
-    click.echo(json.dumps(plan.to_dict(), indent=2, allow_nan=False) if as_json else render_power(plan))
+    click.echo(
+        json.dumps(plan.published().model_dump(mode="json"), indent=2, allow_nan=False)
+        if as_json
+        else render_power(plan)
+    )
 
 
 def _plan(

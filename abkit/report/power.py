@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from abkit.assignment.config import Analysis
 from abkit.events.columns import HOLDOUT_ARM
+from abkit.report.contract import power as contract
 from abkit.report.groups import ArmBounds, Phase, Window
 from abkit.report.power_queries import PowerGroup
 from abkit.stats import (
@@ -75,50 +75,57 @@ class ExperimentPower:
     def days_observed(self) -> float:
         return (self.until - self.since).total_seconds() / 86400.0
 
-    def to_dict(self) -> dict[str, Any]:
+    def published(self) -> contract.ExperimentPower:
         """The ``power`` entry of the report (docs/report-schema.md) and ``abkit power --json``."""
-        return {
-            "experiment": self.experiment,
-            "analysis": self.analysis,
-            "weights": dict(self.weights),
-            "weights_from": self.weights_from,
-            "traffic": {
-                "since": self.since.isoformat(),
-                "until": self.until.isoformat(),
-                "days": self.days_observed,
-                "interactions_per_day": self.interactions_per_day,
-                "selections_per_interaction": self.selections_per_interaction,
-            },
-            "cuped": {"rho": self.cuped_rho, "pre_period_days": self.pre_period_days},
-            "comparisons": [_comparison_dict(plan) for plan in self.comparisons],
-            "notes": list(self.notes),
-        }
+        return contract.ExperimentPower(
+            experiment=self.experiment,
+            analysis=self.analysis,
+            weights=dict(self.weights),
+            weights_from=self.weights_from,
+            traffic=contract.PowerTraffic(
+                since=self.since.isoformat(),
+                until=self.until.isoformat(),
+                days=self.days_observed,
+                interactions_per_day=self.interactions_per_day,
+                selections_per_interaction=self.selections_per_interaction,
+            ),
+            cuped=contract.PowerCuped(rho=self.cuped_rho, pre_period_days=self.pre_period_days),
+            comparisons=tuple(_published_comparison(plan) for plan in self.comparisons),
+            notes=self.notes,
+        )
 
 
-def _comparison_dict(plan: ComparisonPlan) -> dict[str, Any]:
-    return {
-        "treatment": plan.treatment,
-        "control": plan.control,
-        "interactions_per_day": list(plan.interactions_per_day),
-        "variance_per_interaction_s2": list(plan.variance_per_interaction),
-        "se_one_day_s": plan.se_one_day_s,
-        "alpha": plan.alpha,
-        "power": plan.power,
-        "n_star": plan.n_star,
-        "mde_s": [
-            {
-                "days": row.days,
-                "interactions": row.interactions,
-                "fixed": row.fixed_s,
-                "cuped": row.cuped_s,
-                "sequential": row.sequential_s,
-                "sequential_cuped": row.sequential_cuped_s,
-                "sequential_penalty": row.sequential_penalty,
-            }
+def _published_comparison(plan: ComparisonPlan) -> contract.ComparisonPower:
+    needed = plan.days_to_detect
+    return contract.ComparisonPower(
+        treatment=plan.treatment,
+        control=plan.control,
+        interactions_per_day=plan.interactions_per_day,
+        variance_per_interaction_s2=plan.variance_per_interaction,
+        se_one_day_s=plan.se_one_day_s,
+        alpha=plan.alpha,
+        power=plan.power,
+        n_star=plan.n_star,
+        mde_s=tuple(
+            contract.DetectableSaving(
+                days=row.days,
+                interactions=row.interactions,
+                fixed=row.fixed_s,
+                cuped=row.cuped_s,
+                sequential=row.sequential_s,
+                sequential_cuped=row.sequential_cuped_s,
+                sequential_penalty=row.sequential_penalty,
+            )
             for row in plan.horizons
-        ],
-        "days_to_detect": plan.days_to_detect.to_dict(),
-    }
+        ),
+        days_to_detect=contract.DaysToDetect(
+            saving_s=needed.saving_s,
+            fixed=needed.fixed,
+            cuped=needed.cuped,
+            sequential=needed.sequential,
+            sequential_cuped=needed.sequential_cuped,
+        ),
+    )
 
 
 def recent_window(bounds: Sequence[ArmBounds], window: Window, days: float) -> Window | None:
