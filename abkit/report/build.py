@@ -14,12 +14,22 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from abkit.assignment.config import Analysis
-from abkit.report.groups import ArmBounds, Grain, Phase, Plan, StatsSource, Totals, Window, phase_ends
-from abkit.report.model import ExperimentSrm, PhaseRow, Release, Report
+from abkit.report.contract.report import (
+    SCHEMA_VERSION,
+    ExperimentSrm,
+    Latency,
+    PhaseRow,
+    Release,
+    Report,
+    Totals,
+)
+from abkit.report.contract.report import Window as WindowFigures
+from abkit.report.groups import ArmBounds, Grain, Phase, Plan, StatsSource, Window, phase_ends
 from abkit.report.online import OnlineGroups, online_context
 from abkit.report.online_queries import DEFAULT_PRE_PERIOD_DAYS
 from abkit.report.online_sequence import Buckets
 from abkit.report.online_verdict import analyses_of, experiment_starts, with_online
+from abkit.report.publish import comparison_result, iso, srm_fields, version_result
 from abkit.report.results import comparisons, srm_by_phase, versions
 from abkit.report.templates import template_table
 from abkit.report.timeline import GRAIN_LENGTH, daily_events, display_grain, timeline, weekly
@@ -150,38 +160,54 @@ def _report(
     for row in version_rows:
         if row.first_seen is not None:
             first_seen[row.model_version] = min(row.first_seen, first_seen.get(row.model_version, row.first_seen))
+    generated_at = now or datetime.now(UTC).replace(tzinfo=None)
     return Report(
-        generated_at=now or datetime.now(UTC).replace(tzinfo=None),
-        window=window,
+        schema_version=SCHEMA_VERSION,
+        generated_at=generated_at.replace(microsecond=0).isoformat() + "Z",
+        experiment=window.experiment,
+        window=WindowFigures(since=iso(window.since), until=iso(window.until)),
         totals=Totals(
             selections=sum(g.n for g in groups.buckets),
             predictions=sum(g.n for g in groups.prediction_days),
             cases=groups.case_count,
         ),
-        versions=version_rows,
-        comparisons=comparison_rows,
+        versions=tuple(version_result(row) for row in version_rows),
+        comparisons=tuple(comparison_result(row) for row in comparison_rows),
         templates=template_table(groups.templates, groups.hits, top_n, plan),
         weekly=weekly(groups.buckets, plan),
         timeline=timeline(groups.buckets, plan),
         phases=_phase_rows(phases),
-        releases=tuple(
-            sorted(
-                (Release(v, seen, releases.get(v)) for v, seen in first_seen.items()),
-                key=lambda r: (r.first_seen or datetime.max, r.model_version),
-            )
-        ),
+        releases=_releases(first_seen, releases),
         daily_events=daily_events(groups.buckets, groups.prediction_days),
-        latency_ms=tuple(sorted(groups.latency, key=lambda g: g.model_version)),
+        latency_ms=tuple(
+            Latency(model_version=g.model_version, n=g.n, p50=g.p50, p90=g.p90, p99=g.p99, max=g.max)
+            for g in sorted(groups.latency, key=lambda g: g.model_version)
+        ),
         srm_by_experiment=tuple(
-            ExperimentSrm(experiment, phase, started_at, result)
+            ExperimentSrm(experiment=experiment, phase=phase, started_at=iso(started_at), **srm_fields(result))
             for (experiment, phase), (started_at, result) in sorted(srm.items())
         ),
+    )
+
+
+def _releases(first_seen: Mapping[str, datetime], released: Mapping[str, datetime]) -> tuple[Release, ...]:
+    """Each served version's first event and registered release time, in order of first event."""
+    return tuple(
+        Release(model_version=version, first_seen=iso(seen), released_at=iso(released.get(version)))
+        for version, seen in sorted(first_seen.items(), key=lambda item: (item[1], item[0]))
     )
 
 
 def _phase_rows(phases: tuple[Phase, ...]) -> tuple[PhaseRow, ...]:
     ends = phase_ends(phases)
     return tuple(
-        PhaseRow(p.experiment, p.phase, p.salt, p.arms, p.started_at, ends[p.experiment, p.phase])
+        PhaseRow(
+            experiment=p.experiment,
+            phase=p.phase,
+            salt=p.salt,
+            arms=dict(p.arms),
+            started_at=iso(p.started_at),
+            ended_at=iso(ends[p.experiment, p.phase]),
+        )
         for p in sorted(phases, key=lambda p: (p.experiment, p.phase))
     )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from abkit.assignment.config import Analysis
 from abkit.report.arms import ArmComparison, clusters_of
@@ -109,54 +108,6 @@ class OnlineFigures:
     guardrail_check: GuardrailCheck
     sequence: tuple[SequencePoint, ...] = ()
     sequence_cuped: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``analysis``, ``sequential``, ``sequence``, ``cuped`` and ``guardrail`` keys of a result."""
-        return {
-            "analysis": self.analysis,
-            "sequential": _sequence_dict(self.sequential),
-            "sequence": [point.to_dict() for point in self.sequence],
-            "sequence_cuped": self.sequence_cuped,
-            "cuped": {
-                "delta_s": self.cuped.delta_s,
-                "delta_ci95_s": _pair(self.cuped.ci95_s),
-                "p": self.cuped.p,
-                "variance_reduction": self.cuped.variance_reduction,
-                "theta": self.cuped.theta,
-                "pre_period_days": self.pre_period_days,
-                "interactions_with_history": self.interactions_with_history,
-                "sequential": _sequence_dict(self.cuped_sequential),
-                "missing": self.cuped.missing,
-            },
-            "guardrail": {
-                "metric": "case_handle_time_s",
-                "mean_treatment_s": self.guardrail.mean_treatment_s,
-                "mean_control_s": self.guardrail.mean_control_s,
-                "n_treatment": self.guardrail.n_treatment,
-                "n_control": self.guardrail.n_control,
-                "delta_s": self.guardrail.delta_s,
-                "delta_ci95_s": _pair(self.guardrail.ci95_s),
-                "p": self.guardrail.p,
-                "worsened": self.guardrail_check.worsened,
-                "reason": self.guardrail_check.reason,
-                "missing": self.guardrail.missing,
-            },
-        }
-
-
-def _pair(values: tuple[float, float] | None) -> list[float] | None:
-    return None if values is None else [values[0], values[1]]
-
-
-def _sequence_dict(result: SequentialResult) -> dict[str, Any]:
-    return {
-        "delta_s": result.delta_s,
-        "delta_ci95_s": _pair(result.ci95_s),
-        "p": result.p,
-        "n_star": result.tuning,
-        "interactions": result.units,
-        "missing": result.missing,
-    }
 
 
 def _sequence(comparison: ArmComparison, n_star: int) -> SequentialResult:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from abkit.stats import (
     ClusterSummary,
@@ -66,17 +65,6 @@ class SequencePoint:
 
     end: datetime
     look: SequentialResult
-
-    def to_dict(self) -> dict[str, Any]:
-        low_high = self.look.ci95_s
-        return {
-            "end": self.end.isoformat(),
-            "delta_s": self.look.delta_s,
-            "delta_ci95_s": None if low_high is None else [low_high[0], low_high[1]],
-            "p": self.look.p,
-            "interactions": self.look.units,
-            "missing": self.look.missing,
-        }
 
 
 @dataclass(frozen=True)
