@@ -16,7 +16,13 @@ from abkit.stats.cuped import (
     stratified_cuped_delta,
 )
 from abkit.stats.delta import DeltaResult, mean_delta
-from abkit.stats.guardrail import GuardrailCheck, GuardrailResult, guardrail_check, handle_time_guardrail
+from abkit.stats.guardrail import (
+    GuardrailCheck,
+    GuardrailResult,
+    guardrail_check,
+    handle_time_guardrail,
+    stratified_guardrail,
+)
 from abkit.stats.multiple import holm
 from abkit.stats.planning import ComparisonPlan, DaysNeeded, Detectable, interaction_variance, plan_comparison
 from abkit.stats.power import PowerResult, days_to_detect, design_effect, mde
@@ -76,6 +82,7 @@ __all__ = [
     "sequential_delta",
     "srm_test",
     "stratified_cuped_delta",
+    "stratified_guardrail",
     "stratified_summary",
     "topk_accuracy",
     "welch_from_moments",
