@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import pandas as pd
 
 from dashboards import tables, timeline
+from dashboards.power_table import power_table
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ TABLES: dict[str, TableBuilder] = {
         report, experiment=view.experiment, version=view.version, since=view.since, until=view.until
     ),
     "latency": lambda report, view: tables.latency_table(report, view.version),
+    "power": lambda report, view: power_table(report, view.version),
 }
 
 

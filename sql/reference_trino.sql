@@ -58,8 +58,8 @@ FROM (SELECT 'v5-challenger' AS experiment, selections.advocate_id AS advocate_i
 FROM selections 
 WHERE selections.created_at >= '2025-12-08 00:00:00' AND selections.created_at < '2026-01-05 00:00:00' GROUP BY selections.advocate_id) AS pre_period) AS covariate ON phased.experiment = covariate.experiment AND covariate.advocate_id = phased.advocate_id GROUP BY phased.experiment, phased.phase, phased.model_version, phased.arm, CAST(phased.first_seen AS DATE);
 
--- Case handle time per experiment, version and arm (the guardrail): cases, sums about the smallest
-SELECT arm_case_times.experiment, arm_case_times.model_version, arm_case_times.arm, count(*) AS n, min(arm_case_times.low) AS low, sum(arm_case_times.h - arm_case_times.low) AS total, sum((arm_case_times.h - arm_case_times.low) * (arm_case_times.h - arm_case_times.low)) AS total_sq 
-FROM (SELECT arm_cases.experiment AS experiment, arm_cases.model_version AS model_version, arm_cases.arm AS arm, cases.handle_time_s AS h, min(cases.handle_time_s) OVER (PARTITION BY arm_cases.experiment, arm_cases.model_version, arm_cases.arm) AS low 
-FROM (SELECT selections.experiment AS experiment, selections.model_version AS model_version, selections.arm AS arm, selections.case_id AS case_id 
-FROM selections GROUP BY selections.experiment, selections.model_version, selections.arm, selections.case_id) AS arm_cases JOIN cases ON cases.case_id = arm_cases.case_id) AS arm_case_times GROUP BY arm_case_times.experiment, arm_case_times.model_version, arm_case_times.arm;
+-- Case handle time per experiment, phase, version and arm (the guardrail, compared within each phase): cases, sums about the arm's smallest
+SELECT arm_case_times.experiment, arm_case_times.phase, arm_case_times.model_version, arm_case_times.arm, count(*) AS n, min(arm_case_times.low) AS low, sum(arm_case_times.h - arm_case_times.low) AS total, sum((arm_case_times.h - arm_case_times.low) * (arm_case_times.h - arm_case_times.low)) AS total_sq 
+FROM (SELECT arm_cases.experiment AS experiment, arm_cases.model_version AS model_version, arm_cases.arm AS arm, 0 AS phase, cases.handle_time_s AS h, min(cases.handle_time_s) OVER (PARTITION BY arm_cases.experiment, arm_cases.model_version, arm_cases.arm) AS low 
+FROM (SELECT selections.experiment AS experiment, selections.model_version AS model_version, selections.arm AS arm, selections.case_id AS case_id, min(selections.created_at) AS first_seen 
+FROM selections GROUP BY selections.experiment, selections.model_version, selections.arm, selections.case_id) AS arm_cases JOIN cases ON cases.case_id = arm_cases.case_id) AS arm_case_times GROUP BY arm_case_times.experiment, arm_case_times.phase, arm_case_times.model_version, arm_case_times.arm;

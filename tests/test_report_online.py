@@ -191,7 +191,7 @@ def test_online_queries_compile_for_other_dialects(dialect):
     starts = {"challenger": START, "other": START + timedelta(days=1)}
     for query in (
         grain_groups_query(window, Plan(), starts, timedelta(days=PRE_DAYS)),
-        handle_time_groups_query(window),
+        handle_time_groups_query(window, Plan()),
     ):
         sql = str(query.compile(dialect=compiled_dialect))
         assert "OVER (PARTITION BY" in sql

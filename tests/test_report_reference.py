@@ -42,4 +42,4 @@ def test_reference_queries_run_as_pasted(dialect, tmp_path):
     assert sum(row[6] for row in results[10]) == frames["selection"].height
     # and the guardrail's cases
     arm_cases = frames["selection"].unique(["experiment", "model_version", "arm", "case_id"]).height
-    assert sum(row[3] for row in results[11]) == arm_cases
+    assert sum(row[4] for row in results[11]) == arm_cases

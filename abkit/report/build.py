@@ -27,12 +27,12 @@ from abkit.report.contract.report import Window as WindowFigures
 from abkit.report.groups import ArmBounds, Grain, Phase, Plan, StatsSource, Window, phase_ends
 from abkit.report.online import OnlineGroups, online_context
 from abkit.report.online_queries import DEFAULT_PRE_PERIOD_DAYS
-from abkit.report.online_sequence import Buckets
 from abkit.report.online_verdict import analyses_of, experiment_starts, with_online
+from abkit.report.power import DEFAULT_POWER_DAYS, recent_window, running_power
 from abkit.report.publish import comparison_result, iso, srm_fields, version_result
 from abkit.report.results import comparisons, srm_by_phase, versions
 from abkit.report.templates import template_table
-from abkit.report.timeline import GRAIN_LENGTH, daily_events, display_grain, timeline, weekly
+from abkit.report.timeline import daily_events, timeline, weekly
 from abkit.report.verdict import DEFAULT_MIN_EFFECT_S
 
 DEFAULT_TOP_N = 50
@@ -75,6 +75,7 @@ def build_report(
     min_effect_s: float = DEFAULT_MIN_EFFECT_S,
     analyses: Mapping[str, Analysis] | None = None,
     pre_period_days: float = DEFAULT_PRE_PERIOD_DAYS,
+    power_days: float = DEFAULT_POWER_DAYS,
 ) -> Report:
     """Build the significance report of the events in ``source``.
 
@@ -90,6 +91,7 @@ def build_report(
         analyses: each experiment's declared analysis ("sequential" or "fixed", from the
             experiments file); undeclared: sequential for a challenger test, else fixed.
         pre_period_days: days before an experiment began whose selections make the CUPED covariate.
+        power_days: days of the latest traffic that measure each running experiment's power.
 
     Raises:
         ValueError: ``top_n`` below 1, or ``since`` not before ``until``.
@@ -101,7 +103,7 @@ def build_report(
     window = Window(experiment, _naive_utc(since), _naive_utc(until))
     backend = open_source(source)
     try:
-        return _report(backend, window, top_n, now, min_effect_s, (analyses, pre_period_days))
+        return _report(backend, window, top_n, now, min_effect_s, (analyses, pre_period_days, power_days))
     finally:
         if backend is not source:
             # An engine opened here from a URL is ours to dispose: pooled connections would
@@ -131,7 +133,7 @@ def _report(
     top_n: int,
     now: datetime | None,
     min_effect_s: float,
-    online: tuple[Mapping[str, Analysis] | None, float],
+    online: tuple[Mapping[str, Analysis] | None, float, float],
 ) -> Report:
     phases = tuple(backend.experiment_phases())
     bounds = backend.bounds(window)
@@ -140,21 +142,31 @@ def _report(
     releases = backend.releases()
     srm = srm_by_phase(groups.arms, phases)
     # sequential, CUPED and guardrail figures, and the verdict under each experiment's analysis
-    declared, pre_period_days = online
+    declared, pre_period_days, power_days = online
+    starts = experiment_starts(phases, bounds)
     read_online = getattr(backend, "online_groups", None)
     extra = (
-        read_online(window, plan, experiment_starts(phases, bounds), pre_period_days)
+        read_online(window, plan, starts, pre_period_days)
         if read_online is not None
         else OnlineGroups([], [], pre_period_days)
     )
-    grain, start_of = display_grain([g.start for g in groups.buckets], plan)
-    buckets = Buckets(grain, start_of, GRAIN_LENGTH[grain])  # the confidence sequence's looks: the timeline's
-    context = online_context(groups.arms, extra, plan, analyses_of(declared, phases, groups.arms), buckets)
+    analyses = analyses_of(declared, phases, groups.arms)
+    context = online_context(groups.arms, extra, plan, analyses)
     version_rows, comparison_rows = with_online(
         versions(groups, plan, phases, srm, min_effect_s),
         comparisons(groups.arms, plan, phases, srm, releases, min_effect_s),
         context,
         min_effect_s,
+    )
+    # each running experiment's power over its latest traffic, for the report's smallest saving worth acting on
+    read_power = getattr(backend, "power_groups", None)
+    recent = recent_window(bounds, window, power_days)
+    power = (
+        running_power(
+            read_power(recent, plan, starts, pre_period_days), phases, analyses, min_effect_s, pre_period_days
+        )
+        if read_power is not None and recent is not None
+        else ()
     )
     first_seen: dict[str, datetime] = {}
     for row in version_rows:
@@ -187,6 +199,7 @@ def _report(
             ExperimentSrm(experiment=experiment, phase=phase, started_at=iso(started_at), **srm_fields(result))
             for (experiment, phase), (started_at, result) in sorted(srm.items())
         ),
+        power=tuple(plan.published() for plan in power),
     )
 
 

@@ -3,7 +3,7 @@
 For every version-vs-holdout result and every challenger comparison (docs/statistics.md, "Online
 monitoring"): the confidence sequence of the interaction-level delta, the CUPED-adjusted delta
 (phases combined as the primary delta is) with its own sequence, and case handle time as a
-guardrail. The experiment's declared ``analysis`` picks what the verdict reads: "fixed" keeps the
+guardrail (compared within each phase, phases combined as the primary delta). The experiment's declared ``analysis`` picks what the verdict reads: "fixed" keeps the
 fixed-horizon verdict; "sequential" reads the always-valid sequence (CUPED-adjusted when the
 adjustment could be computed). Either way a guardrail that worsened significantly turns the
 verdict into "do not ship: guardrail". The maths is in :mod:`abkit.stats`.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from abkit.assignment.config import Analysis
 from abkit.report.arms import ArmComparison, clusters_of
 from abkit.report.groups import ArmGroup, ArmKey, Plan
-from abkit.report.online_sequence import Buckets, GrainGroup, SequencePoint, confidence_sequence_by_bucket
+from abkit.report.online_sequence import GrainGroup, SequencePoint, confidence_sequence_by_bucket
 from abkit.stats import (
     DEFAULT_N_STAR,
     CupedResult,
@@ -29,8 +29,8 @@ from abkit.stats import (
     SequentialResult,
     confidence_sequence,
     guardrail_check,
-    handle_time_guardrail,
     stratified_cuped_delta,
+    stratified_guardrail,
 )
 
 
@@ -52,9 +52,13 @@ class CovariateGroup:
 
 @dataclass(frozen=True)
 class HandleTimeGroup:
-    """Case handle times of one (experiment, model_version, arm), sums about ``low``."""
+    """Case handle times of one (experiment, phase, model_version, arm), sums about ``low``.
+
+    A case is in the phase in force at its first selection in the arm.
+    """
 
     experiment: str
+    phase: int
     model_version: str
     arm: str
     n: int
@@ -145,11 +149,24 @@ def _cuped(
     return stratified_cuped_delta(strata, weights, labels, names), with_history
 
 
-def _handle_time(groups: Mapping[ArmKey, HandleTimeGroup], key: ArmKey) -> SampleSummary:
-    group = groups.get(key)
-    if group is None:
-        return SampleSummary.empty()
-    return SampleSummary(group.n, group.low, group.total, group.total_sq)
+def _guardrail(
+    comparison: ArmComparison, keys: tuple[ArmKey, ArmKey], context: OnlineContext, labels: tuple[str, str]
+) -> GuardrailResult:
+    """Case handle time compared within each phase the comparison combines, weighted as its delta."""
+    strata = []
+    for phase in comparison.phases:
+        pair = []
+        for experiment, version, arm in keys:
+            group = context.handle_times.get((experiment, phase.phase, version, arm))
+            pair.append(
+                SampleSummary.empty()
+                if group is None
+                else SampleSummary(group.n, group.low, group.total, group.total_sq)
+            )
+        strata.append((pair[0], pair[1]))
+    weights = [phase.treatment_interactions + phase.control_interactions for phase in comparison.phases]
+    names = [f"phase {phase.phase}" for phase in comparison.phases]
+    return stratified_guardrail(strata, weights, labels=labels, stratum_names=names)
 
 
 def online_figures(
@@ -171,26 +188,23 @@ def online_figures(
     cuped_sequential = cuped.sequential(context.n_star)
     # the looks read what the sequential verdict reads: the adjusted sequence when it was computed
     adjusted = cuped.missing is None and cuped_sequential.ci95_s is not None
-    sequence: tuple[SequencePoint, ...] = ()
-    if context.buckets is not None:
-        sequence = confidence_sequence_by_bucket(
-            context.grains.get(keys[0], ()),
-            context.grains.get(keys[1], ()),
-            shifts=(context.plan.shift_of(keys[0]), context.plan.shift_of(keys[1])),
-            phases=[phase.phase for phase in comparison.phases],
-            buckets=context.buckets,
-            labels=labels,
-            adjusted=adjusted,
-            n_star=context.n_star,
-        )
-    treatment, control = (_handle_time(context.handle_times, key) for key in keys)
-    guardrail = handle_time_guardrail(treatment, control, labels=labels)
+    sequence = confidence_sequence_by_bucket(
+        context.grains.get(keys[0], ()),
+        context.grains.get(keys[1], ()),
+        shifts=(context.plan.shift_of(keys[0]), context.plan.shift_of(keys[1])),
+        phases=[phase.phase for phase in comparison.phases],
+        plan=context.plan,
+        labels=labels,
+        adjusted=adjusted,
+        n_star=context.n_star,
+    )
+    guardrail = _guardrail(comparison, keys, context, labels)
     analysis = context.analyses.get(keys[0][0], "fixed")
     guardrail_interval: GuardrailResult | SequentialResult = guardrail
-    if analysis == "sequential" and guardrail.delta_s is not None and treatment.variance and control.variance:
+    if analysis == "sequential" and guardrail.delta_s is not None and guardrail.se:
         # read daily, the guardrail needs the always-valid interval too (cases are its units)
-        variance = treatment.variance / treatment.n + control.variance / control.n
-        guardrail_interval = confidence_sequence(guardrail.delta_s, variance, treatment.n + control.n, context.n_star)
+        units = guardrail.n_treatment + guardrail.n_control
+        guardrail_interval = confidence_sequence(guardrail.delta_s, guardrail.se**2, units, context.n_star)
     return OnlineFigures(
         analysis=analysis,
         sequential=sequential,
@@ -212,12 +226,11 @@ class OnlineContext:
     plan: Plan
     arms: Mapping[tuple[str, int, str, str], ArmGroup]
     covariates: Mapping[tuple[str, int, str, str], CovariateGroup]
-    handle_times: Mapping[ArmKey, HandleTimeGroup]
+    handle_times: Mapping[tuple[str, int, str, str], HandleTimeGroup]
     analyses: Mapping[str, Analysis]
     pre_period_days: float
     n_star: int = DEFAULT_N_STAR
     grains: Mapping[ArmKey, Sequence[GrainGroup]] = dataclasses.field(default_factory=dict)
-    buckets: Buckets | None = None  # the display grain of the sequence; None: no sequence
 
 
 def online_context(
@@ -225,9 +238,8 @@ def online_context(
     online: OnlineGroups,
     plan: Plan,
     analyses: Mapping[str, Analysis],
-    buckets: Buckets | None = None,
 ) -> OnlineContext:
-    """Index the groups by (experiment, phase, model_version, arm) and (experiment, model_version, arm)."""
+    """Index the groups by (experiment, phase, model_version, arm), the buckets' by (experiment, model_version, arm)."""
     grains: dict[ArmKey, list[GrainGroup]] = {}
     for g in online.grains:
         grains.setdefault((g.experiment, g.model_version, g.arm), []).append(g)
@@ -235,9 +247,8 @@ def online_context(
         plan=plan,
         arms={(g.experiment, g.phase, g.model_version, g.arm): g for g in arms},
         covariates={(g.experiment, g.phase, g.model_version, g.arm): g for g in online.covariates},
-        handle_times={(g.experiment, g.model_version, g.arm): g for g in online.handle_times},
+        handle_times={(g.experiment, g.phase, g.model_version, g.arm): g for g in online.handle_times},
         analyses=analyses,
         pre_period_days=online.pre_period_days,
         grains=grains,
-        buckets=buckets,
     )

@@ -1,5 +1,5 @@
 """Aggregate queries for online monitoring: interaction and CUPED covariate sums per arm and grain, and
-case handle time per arm.
+case handle time per arm and phase.
 
 Pure SQLAlchemy Core builders like :mod:`abkit.report.queries` (whose per-interaction reduction
 and phase assignment they reuse), so every backend (SQLite, DuckDB, PostgreSQL, Trino, exported
@@ -19,7 +19,7 @@ from abkit.events.schema import cases, selections
 from abkit.report.dialects import day_of, hour_of
 from abkit.report.groups import Plan, Window
 from abkit.report.online import GrainGroup, HandleTimeGroup, OnlineGroups, covariate_groups
-from abkit.report.queries import _interactions, _phased, window_filter
+from abkit.report.queries import _interactions, _phase, _phased, window_filter
 
 # Days of an advocate's selections before an experiment began that make its CUPED covariate.
 DEFAULT_PRE_PERIOD_DAYS = 28.0
@@ -108,15 +108,18 @@ def grain_groups_query(window: Window, plan: Plan, starts: Mapping[str, datetime
     )
 
 
-def handle_time_groups_query(window: Window) -> Select:
-    """Per (experiment, model_version, arm): cases with a selection in the arm and their handle times.
+def handle_time_groups_query(window: Window, plan: Plan) -> Select:
+    """Per (experiment, phase, model_version, arm): cases with a selection in the arm and their handle times.
 
-    A case counts once per arm it has an interaction in. Sums are about the arm's smallest handle
-    time (``low``), so the sums of squares stay exact whatever the spread across arms.
+    A case counts once per arm it has an interaction in, in the phase in force at its first selection
+    in that arm (as an interaction belongs to the phase of its first selection), so the guardrail can
+    compare the arms within each phase and combine the phases as the primary delta. Sums are about
+    the arm's smallest handle time (``low``, over all phases), so the sums of squares stay exact
+    whatever the spread across arms.
     """
     s = selections.c
     per_case = (
-        select(s.experiment, s.model_version, s.arm, s.case_id)
+        select(s.experiment, s.model_version, s.arm, s.case_id, func.min(s.created_at).label("first_seen"))
         .where(*window_filter(selections, window))
         .group_by(s.experiment, s.model_version, s.arm, s.case_id)
         .subquery("arm_cases")
@@ -125,6 +128,7 @@ def handle_time_groups_query(window: Window) -> Select:
     rows = (
         select(
             *arm,
+            _phase(per_case.c.experiment, per_case.c.first_seen, plan.phases).label("phase"),
             cases.c.handle_time_s.label("h"),
             func.min(cases.c.handle_time_s).over(partition_by=arm).label("low"),
         )
@@ -134,13 +138,14 @@ def handle_time_groups_query(window: Window) -> Select:
     deviation = rows.c.h - rows.c.low
     return select(
         rows.c.experiment,
+        rows.c.phase,
         rows.c.model_version,
         rows.c.arm,
         func.count().label("n"),
         func.min(rows.c.low).label("low"),
         func.sum(deviation).label("total"),
         func.sum(deviation * deviation).label("total_sq"),
-    ).group_by(rows.c.experiment, rows.c.model_version, rows.c.arm)
+    ).group_by(rows.c.experiment, rows.c.phase, rows.c.model_version, rows.c.arm)
 
 
 def _float(value: Any) -> float:
@@ -191,6 +196,7 @@ def online_groups(
     handle_times = [
         HandleTimeGroup(
             row.experiment,
+            int(row.phase),
             row.model_version,
             row.arm,
             int(row.n),
@@ -198,6 +204,6 @@ def online_groups(
             _float(row.total),
             _float(row.total_sq),
         )
-        for row in run(handle_time_groups_query(window))
+        for row in run(handle_time_groups_query(window, plan))
     ]
     return OnlineGroups(covariate_groups(grains), handle_times, pre_period_days, grains)

@@ -89,8 +89,9 @@ def reference_queries(dialect_name: str) -> Iterator[tuple[str, Select]]:
         ),
     )
     yield (
-        "Case handle time per experiment, version and arm (the guardrail): cases, sums about the smallest",
-        online_queries.handle_time_groups_query(window),
+        "Case handle time per experiment, phase, version and arm (the guardrail, compared within each phase): "
+        "cases, sums about the arm's smallest",
+        online_queries.handle_time_groups_query(window, plan),
     )
 
 

@@ -28,6 +28,7 @@ useless covariate leaves the CI as it was up to the Welch df.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -191,6 +192,35 @@ def _covariate_moments(summary: CupedSummary) -> tuple[float, float] | None:
     sum_d2 = max(summary.sum_n2x2 - 2.0 * xbar * summary.sum_n2x + xbar * xbar * clusters.sum_n2, 0.0)
     sum_ed = summary.sum_nxy - xbar * clusters.sum_ny - r * summary.sum_n2x + r * xbar * clusters.sum_n2
     return scale * sum_d2, scale * sum_ed
+
+
+def covariate_correlation(arms: Sequence[CupedSummary]) -> float | None:
+    """Correlation of the outcome with the covariate at the interaction level, pooled within arms.
+
+    From each arm's linearised terms e_i = y_i - r n_i and d_i = n_i (x_i - xbar) (see the module
+    docstring), k (k - 1) V_y, k (k - 1) V_x and k (k - 1) C are the sums of squares and products of
+    e_i / nbar and d_i / nbar; pooling them over the arms gives
+
+        rho = sum_j w_j C_j / sqrt(sum_j w_j V_yj * sum_j w_j V_xj),  w_j = k_j (k_j - 1)
+
+    and CUPED multiplies the variance of an arm's mean by about 1 - rho**2 (Deng et al., 2013).
+    Arms with fewer than 2 interactions add nothing.
+
+    Returns:
+        rho in [-1, 1], or None when the covariate or the outcome does not vary.
+    """
+    covariance = variance_x = variance_y = 0.0
+    for summary in arms:
+        moments, outcome = _covariate_moments(summary), summary.clusters.variance_of_mean
+        if moments is None or outcome is None:
+            continue
+        weight = summary.clusters.k * (summary.clusters.k - 1)
+        variance_x += weight * moments[0]
+        covariance += weight * moments[1]
+        variance_y += weight * outcome
+    if variance_x <= 0 or variance_y <= 0:
+        return None
+    return max(-1.0, min(1.0, covariance / math.sqrt(variance_x * variance_y)))
 
 
 def pooled_theta(strata: Sequence[tuple[CupedSummary, CupedSummary]], weights: Sequence[float] | None = None) -> float:

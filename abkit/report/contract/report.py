@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from abkit.report.contract.base import Contract, Figure, Interval, Reason, Timestamp
+from abkit.report.contract.power import ExperimentPower
 from abkit.report.contract.results import ComparisonResult, VersionResult
 from abkit.report.groups import ArmKind
 
@@ -191,6 +192,8 @@ class Report(Contract):
     daily_events: tuple[DayCount, ...]
     latency_ms: tuple[Latency, ...]
     srm_by_experiment: tuple[ExperimentSrm, ...]
+    power: tuple[ExperimentPower, ...] = ()
+    """Experiments with traffic in the last 14 days of the report's data: what each can detect, and when."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (plain dicts, lists, str, numbers and None; never NaN or Infinity)."""
