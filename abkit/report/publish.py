@@ -248,7 +248,7 @@ def comparison_result(row: ComparisonReport) -> ComparisonResult:
 
 
 def trend_figures(result: TrendResult) -> TrendFigures:
-    """A Mann-Kendall result as published (without the intercept, which the report does not use)."""
+    """A Mann-Kendall result as published."""
     return TrendFigures(
         trend=result.trend,
         tau=result.tau,
@@ -256,6 +256,7 @@ def trend_figures(result: TrendResult) -> TrendFigures:
         z=result.z,
         p=result.p,
         sen_slope=result.sen_slope,
+        intercept=result.intercept,
         n=result.n,
         method=result.method,
         missing=result.missing,

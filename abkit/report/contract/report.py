@@ -64,6 +64,8 @@ class TrendFigures(Contract):
     p: Figure
     sen_slope: Figure
     """Seconds of saving per rank of accuracy."""
+    intercept: Figure = None
+    """median(saving) - sen_slope * median(rank): the Sen line is intercept + sen_slope * rank (rank 0, 1, ...)."""
     n: int
     method: str
     """"original" or "hamed_rao" (variance corrected for autocorrelation)."""
