@@ -24,12 +24,14 @@ def _num(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce")
 
 
-def confidence_sequences(sequence: pd.DataFrame, grain: str | None) -> go.Figure:
+def confidence_sequences(sequence: pd.DataFrame) -> go.Figure:
     """The band, delta and zero line of every result in ``sequence``, with the first "may stop" look.
+
+    Each result has its own time axis: a two-week challenger test fills its panel even in a report
+    over a year, labelled to the hour when its looks are hourly.
 
     Args:
         sequence: Rows of :func:`dashboards.timeline.sequence_table` (one per result and look).
-        grain: The report's timeline grain (hour, day or week), for the tick labels.
     """
     if sequence.empty:
         return theme.empty_figure(TITLE, "No confidence sequence in this report (or none for this version).")
@@ -38,9 +40,7 @@ def confidence_sequences(sequence: pd.DataFrame, grain: str | None) -> go.Figure
     for label in results:
         cuped = bool(sequence.loc[sequence["result"] == label, "cuped"].any())
         titles.append(f"{label}{', CUPED-adjusted' if cuped else ''}")
-    figure = make_subplots(
-        rows=len(results), cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.25 / len(results)
-    )
+    figure = make_subplots(rows=len(results), cols=1, subplot_titles=titles, vertical_spacing=0.3 / len(results))
     height = PANEL_HEIGHT * len(results) + 170
     figure.update_layout(
         template=theme.TEMPLATE_NAME,
@@ -52,13 +52,14 @@ def confidence_sequences(sequence: pd.DataFrame, grain: str | None) -> go.Figure
     )
     for row, label in enumerate(results, start=1):
         _panel(figure, sequence[sequence["result"] == label], row, first=row == 1)
-    figure.update_xaxes(type="date", tickformat=TICK_FORMAT.get(grain or "", "%b %d"))
     figure.update_yaxes(title_text="seconds", automargin=True)
     return figure
 
 
 def _panel(figure: go.Figure, part: pd.DataFrame, row: int, *, first: bool) -> None:
     ends = pd.to_datetime(part["end"])
+    hourly = len(ends) > 1 and ends.diff().min() < pd.Timedelta(days=1)
+    figure.update_xaxes(type="date", tickformat=TICK_FORMAT["hour" if hourly else "day"], row=row, col=1)
     low, high, delta = _num(part["ci95_low_s"]), _num(part["ci95_high_s"]), _num(part["delta_s"])
     # the band: its upper edge, then its lower edge filled up to it
     figure.add_trace(
@@ -112,7 +113,8 @@ def _panel(figure: go.Figure, part: pd.DataFrame, row: int, *, first: bool) -> N
                 name="first look excluding 0: may stop",
                 legendgroup="stop",
                 showlegend=first,
-                hovertemplate="%{x}: the band excludes 0, the test may stop<extra></extra>",
+                # per test: with several tests at once the verdict also adjusts across them (Holm)
+                hovertemplate="%{x}: the band excludes 0, this test may stop<extra></extra>",
             ),
             row=row,
             col=1,

@@ -41,7 +41,7 @@ def test_table_lists_every_look_and_marks_the_first_that_excludes_zero(report):
 
 def test_figure_draws_each_band_narrowing_with_the_zero_line_and_the_stop(report):
     frame = timeline.sequence_table(report)
-    figure = confidence_sequences(frame, timeline.timeline_grain(report))
+    figure = confidence_sequences(frame)
     titles = [a.text for a in figure.layout.annotations]
     assert "v2 vs v1 (challenger), CUPED-adjusted" in titles
     bands = [t for t in figure.data if t.fill == "tonexty"]
@@ -65,5 +65,5 @@ def test_figure_draws_each_band_narrowing_with_the_zero_line_and_the_stop(report
 
 
 def test_no_sequence_says_so():
-    figure = confidence_sequences(timeline.sequence_table({"versions": [{"model_version": "v1"}]}), None)
+    figure = confidence_sequences(timeline.sequence_table({"versions": [{"model_version": "v1"}]}))
     assert "No confidence sequence" in figure.layout.annotations[0].text

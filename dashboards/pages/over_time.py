@@ -77,7 +77,7 @@ def register_callbacks(app: Dash) -> None:
             ui.table_columns(buckets),
             ui.table_records(buckets),
             ui.csv_href("timeline", view),
-            confidence_sequences(looks, timeline.timeline_grain(report)),
+            confidence_sequences(looks),
             ui.table_columns(looks),
             ui.table_records(looks),
             ui.csv_href("sequence", view),
