@@ -149,3 +149,61 @@ def version_phases_table(report: Report, version: str | None = None) -> pd.DataF
                 }
             )
     return columns_frame(rows, VERSION_PHASE_COLUMNS)
+
+
+SEQUENCE_COLUMNS = (
+    "result",
+    "experiment",
+    "end",
+    "delta_s",
+    "ci95_low_s",
+    "ci95_high_s",
+    "p",
+    "interactions",
+    "cuped",
+    "excludes_zero",
+    "may_stop",
+)
+
+
+def _results(report: Report, version: str | None) -> list[tuple[str, Mapping[str, Any]]]:
+    """(label, result) of every version row and comparison that has a sequence, optionally of one version."""
+    found = []
+    for v in report.get("versions") or []:
+        if (not version or v.get("model_version") == version) and v.get("sequence"):
+            found.append((f"{v.get('model_version')} vs holdout ({v.get('experiment')})", v))
+    for c in report.get("comparisons") or []:
+        if (not version or version in (c.get("challenger"), c.get("baseline"))) and c.get("sequence"):
+            found.append((f"{c.get('challenger')} vs {c.get('baseline')} ({c.get('experiment')})", c))
+    return found
+
+
+def sequence_table(report: Report, version: str | None = None) -> pd.DataFrame:
+    """Each result's always-valid 95% confidence sequence as of the end of each time bucket.
+
+    ``excludes_zero``: the look's interval lies wholly on one side of 0; ``may_stop`` marks the first
+    such look of each result, where a sequential test may stop (any later look is as valid).
+    """
+    rows = []
+    for label, result in _results(report, version):
+        stopped = False
+        for point in result.get("sequence") or []:
+            low, high = ci_bound(point, "delta_ci95_s", 0), ci_bound(point, "delta_ci95_s", 1)
+            excludes = low is not None and high is not None and (low > 0 or high < 0)
+            rows.append(
+                {
+                    "result": label,
+                    "experiment": result.get("experiment"),
+                    "end": point.get("end"),
+                    "delta_s": point.get("delta_s"),
+                    "ci95_low_s": low,
+                    "ci95_high_s": high,
+                    "p": point.get("p"),
+                    "interactions": point.get("interactions"),
+                    "cuped": bool(result.get("sequence_cuped")),
+                    "excludes_zero": excludes,
+                    "may_stop": excludes and not stopped,
+                }
+            )
+            stopped = stopped or excludes
+    return columns_frame(rows, SEQUENCE_COLUMNS)

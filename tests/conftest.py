@@ -32,3 +32,19 @@ def postgres_url(postgres_server: str) -> str:
 def sqlite_url(tmp_path) -> str:
     """URL of a new SQLite file."""
     return f"sqlite:///{tmp_path / 'events.sqlite'}"
+
+
+@pytest.fixture(autouse=True)
+def _reports_follow_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every report a test builds is checked against docs/report.schema.json (by jsonschema)."""
+    from abkit.report import build
+    from tests.report_schema import assert_valid_report
+
+    compute = build._report
+
+    def validated(*args, **kwargs):
+        report = compute(*args, **kwargs)
+        assert_valid_report(report.to_dict())
+        return report
+
+    monkeypatch.setattr(build, "_report", validated)

@@ -180,7 +180,7 @@ def test_online_queries_compile_for_other_dialects(dialect):
     from sqlalchemy.dialects import postgresql
 
     from abkit.report.groups import Plan, Window
-    from abkit.report.online_queries import covariate_groups_query, handle_time_groups_query
+    from abkit.report.online_queries import grain_groups_query, handle_time_groups_query
 
     if dialect == "trino":
         trino = pytest.importorskip("trino.sqlalchemy.dialect")
@@ -189,12 +189,15 @@ def test_online_queries_compile_for_other_dialects(dialect):
         compiled_dialect = postgresql.dialect()
     window = Window("challenger", START, START + timedelta(days=14))
     starts = {"challenger": START, "other": START + timedelta(days=1)}
-    covariates = covariate_groups_query(window, Plan(), starts, timedelta(days=PRE_DAYS))
-    assert covariates is not None
-    for query in (covariates, handle_time_groups_query(window)):
+    for query in (
+        grain_groups_query(window, Plan(), starts, timedelta(days=PRE_DAYS)),
+        handle_time_groups_query(window, Plan()),
+    ):
         sql = str(query.compile(dialect=compiled_dialect))
         assert "OVER (PARTITION BY" in sql
-    assert covariate_groups_query(window, Plan(), {}, timedelta(days=1)) is None
+    # no experiment start: no covariate (x = 0), the interaction sums per bucket all the same
+    plain = str(grain_groups_query(window, Plan(), {}, timedelta(days=1)).compile(dialect=compiled_dialect))
+    assert "pre_period" not in plain and "GROUP BY" in plain
 
 
 def test_cli_reads_the_declared_analysis_from_the_experiments_file(tmp_path):

@@ -6,8 +6,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from abkit.events.columns import HOLDOUT_ARM
+from abkit.report.contract.report import TemplateRow, TemplateTable
 from abkit.report.groups import HitGroup, Plan, TemplateGroup
-from abkit.report.model import TemplateRow, TemplateTable
+from abkit.report.publish import figure, trend_figures
 from abkit.stats import SampleSummary, mann_kendall, mean_delta
 
 
@@ -40,13 +41,16 @@ def template_table(groups: Sequence[TemplateGroup], hits: Sequence[HitGroup], to
                 template_id=template,
                 volume=treatment.n + holdout.n,
                 holdout_n=holdout.n,
-                holdout_top5_accuracy=hit_top5[template] / hit_n[template] if hit_n[template] else None,
-                treatment_mean_s=treatment.mean,
-                holdout_mean_s=holdout.mean,
-                saving_s=saving.delta_s,
                 treatment_n=treatment.n,
-                saving_ci95_s=saving.ci95_s,
-                saving_ci95_s_missing=saving.missing,
+                **figure(
+                    "holdout_top5_accuracy",
+                    hit_top5[template] / hit_n[template] if hit_n[template] else None,
+                    "no holdout selections with a prediction",
+                ),
+                **figure("treatment_mean_s", treatment.mean, "no treatment selections"),
+                **figure("holdout_mean_s", holdout.mean, "no holdout selections"),
+                **figure("saving_s", saving.delta_s, "needs treatment and holdout selections"),
+                **figure("saving_ci95_s", saving.ci95_s, saving.missing),
             )
         )
     top = sorted(rows, key=lambda r: (-r.volume, r.template_id))[:top_n]
@@ -58,6 +62,6 @@ def template_table(groups: Sequence[TemplateGroup], hits: Sequence[HitGroup], to
     return TemplateTable(
         top_n=top_n,
         rows=tuple(top),
-        mann_kendall=mann_kendall(savings, method="original"),
-        mann_kendall_hamed_rao=mann_kendall(savings, method="hamed_rao"),
+        mann_kendall=trend_figures(mann_kendall(savings, method="original")),
+        mann_kendall_hamed_rao=trend_figures(mann_kendall(savings, method="hamed_rao")),
     )
