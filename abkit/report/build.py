@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from abkit.assignment.config import Analysis
+from abkit.report.contract.base import iso
 from abkit.report.contract.report import (
     SCHEMA_VERSION,
     ExperimentSrm,
@@ -29,7 +30,7 @@ from abkit.report.online import OnlineGroups, online_context
 from abkit.report.online_queries import DEFAULT_PRE_PERIOD_DAYS
 from abkit.report.online_verdict import analyses_of, experiment_starts, with_online
 from abkit.report.power import DEFAULT_POWER_DAYS, recent_window, running_power
-from abkit.report.publish import comparison_result, iso, srm_fields, version_result
+from abkit.report.publish import comparison_result, srm_fields, version_result
 from abkit.report.results import comparisons, srm_by_phase, versions
 from abkit.report.templates import template_table
 from abkit.report.timeline import daily_events, timeline, weekly

@@ -90,6 +90,9 @@ class TimeRow(Contract):
     n: int
     mean_s: Figure
     sd_s: Figure
+    mean_ci95_s: Interval | None = None
+    """95% Student-t interval of the bucket's mean, selections taken as independent (a description)."""
+    mean_ci95_s_missing: Reason = None
 
 
 class WeekRow(Contract):
@@ -100,6 +103,9 @@ class WeekRow(Contract):
     n: int
     mean_s: Figure
     sd_s: Figure
+    mean_ci95_s: Interval | None = None
+    """95% Student-t interval of the week's mean, selections taken as independent (a description)."""
+    mean_ci95_s_missing: Reason = None
 
 
 TimelineGrain = Literal["hour", "day", "week"]
