@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from abkit.events import EventStore
+from abkit.report.plotly_bundle import TRACE_TYPES
 from abkit.simulate.settings import SCALES
-from dashboards.plotly_bundle import TRACE_TYPES
+from dashboards.app import PARTIAL_PLOTLY_PATH
 from dashboards.tables import version_windows
 from tests.dashboard_world import simulate
 
@@ -118,7 +119,7 @@ def test_pages_draw_with_the_partial_plotly_bundle_only(driver, world_url):
             "return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)"
             ".filter(p => p.includes('plotly'))"
         )
-        assert scripts == ["/assets/vendor/plotly-basic.min.js"], name
+        assert scripts == [PARTIAL_PLOTLY_PATH], name
         bundle = driver.execute_script(
             "return {version: Plotly.version, traces: Object.keys(Plotly.PlotSchema.get().traces),"
             " drawn: Array.from(document.querySelectorAll('.js-plotly-plot')).flatMap(g => g.data.map(t => t.type))}"

@@ -65,6 +65,17 @@ def test_an_experiments_file_sets_the_weights_and_the_analysis(database, tmp_pat
     assert by_pair["v5", "holdout"]["mde_s"][1]["fixed"] > 1.5 * smaller["mde_s"][1]["fixed"]
 
 
+def test_the_old_option_name_still_reads_the_file_with_a_warning(database, tmp_path):
+    config = tmp_path / "experiments.toml"
+    config.write_text('[experiments.v5-test]\nsalt = "v5-test"\narms = { holdout = 0.02, v4 = 0.49, v5 = 0.49 }\n')
+    result = CliRunner().invoke(
+        cli, ["power", "--db", database, "-e", "v5-test", "--experiments", str(config), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "--experiments is deprecated" in result.stderr
+    assert json.loads(result.stdout)["weights_from"] == "experiments file"
+
+
 def test_unknown_experiments_name_the_known_ones(database, tmp_path):
     result = run("--db", database, "-e", "nope")
     assert result.exit_code == 2

@@ -17,9 +17,9 @@ import pytest
 from abkit.events import EventStore
 from abkit.report.build import build_report
 from abkit.report.contract import Report
-from abkit.report.contract.schema import PUBLISHED, schema_text
+from abkit.report.contract.schema import schema_text
 from tests.report_events import EXPERIMENTS, PHASES_RECORDED, event_frames
-from tests.report_schema import schema_errors
+from tests.report_schema import PUBLISHED, schema_errors
 
 NOW = datetime(2026, 2, 1)
 # A phase row exists only where both arms have interactions, so its delta always exists (its
@@ -29,7 +29,7 @@ UNREACHABLE = {"versions[].phases[].delta_s_missing", "comparisons[].phases[].de
 
 def test_published_schema_is_the_generated_one():
     assert PUBLISHED.read_text(encoding="utf-8") == schema_text(), (
-        "docs/report.schema.json is stale: run `python -m abkit.report.contract`"
+        "docs/report.schema.json is stale: run `python -m abkit.report.contract docs/report.schema.json`"
     )
 
 

@@ -134,3 +134,18 @@ def test_too_little_traffic_is_refused_with_a_reason():
     instant = PowerGroup("e", "v4", "v4", 5, 5, 0.0, 5.0, 1.0, 0.0, 0.0, 0, 0, 0, 0, CHALLENGER_START, CHALLENGER_START)
     with pytest.raises(NoTraffic, match="one instant"):
         experiment_power("e", [instant], 0.5, pre_period_days=28)
+
+
+def test_the_power_query_compiles_for_the_warehouses():
+    from trino.sqlalchemy.dialect import TrinoDialect
+
+    from abkit.report.groups import Plan, Window
+    from abkit.report.power_queries import power_groups_query
+    from abkit.report.spark_dialect import SparkDialect
+
+    window = Window("v5-test", CHALLENGER_START, None)
+    plan = Plan(shifts=((("v5-test", "v5", "v5"), 12.0),))
+    for starts in ({"v5-test": CHALLENGER_START}, {}):
+        query = power_groups_query(window, plan, starts, timedelta(days=28))
+        for dialect in (TrinoDialect(), SparkDialect()):
+            assert "GROUP BY" in str(query.compile(dialect=dialect))

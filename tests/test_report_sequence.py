@@ -14,11 +14,12 @@ import pytest
 
 from abkit.events import EventStore
 from abkit.report.build import build_report
-from abkit.report.online_sequence import Buckets, GrainGroup, confidence_sequence_by_bucket
+from abkit.report.groups import Plan
+from abkit.report.online_sequence import GrainGroup, confidence_sequence_by_bucket
 from abkit.stats import ClusterSummary, clustered_welch, confidence_sequence, sequential_delta, stratified_summary
 from tests.test_report_online import START, _events, _report
 
-DAY = Buckets("day", lambda moment: moment, timedelta(days=1))
+DAY = Plan(grain="day")
 
 
 def _challenger(report: dict) -> dict:
@@ -122,7 +123,7 @@ def test_unadjusted_looks_equal_the_stats_on_the_interactions_begun_by_then():
         _grain_groups("holdout", phase_c, control["day"], control["counts"], control["sums"]),
         shifts=(0.0, 0.0),
         phases=[1],
-        buckets=DAY,
+        plan=DAY,
         labels=("v1", "holdout"),
         adjusted=False,
         n_star=1000,
@@ -151,7 +152,7 @@ def test_looks_combine_the_phases_reached_so_far_weighted_by_their_interactions(
         _grain_groups("holdout", phase_c, control["day"], control["counts"], control["sums"]),
         shifts=(0.0, 0.0),
         phases=[1, 2],
-        buckets=DAY,
+        plan=DAY,
         labels=("v1", "holdout"),
         adjusted=False,
         n_star=1000,
@@ -181,7 +182,7 @@ def test_looks_combine_the_phases_reached_so_far_weighted_by_their_interactions(
 def test_looks_narrow_and_cover_the_true_delta_in_simulated_tests():
     """200 simulated 14-day tests, true delta -0.5 s: the band narrows look by look and covers -0.5 at every look in >= 95% of tests."""
     rng = np.random.default_rng(18)
-    true_delta, days, covered, narrowing, shrink = -0.5, 14, 0, 0, []
+    true_delta, days, covered, narrowing, shrink, stops = -0.5, 14, 0, 0, [], []
     for _ in range(200):
         treatment, control = _interactions(rng, 1400, 13.5, days), _interactions(rng, 1400, 14.0, days)
         points = confidence_sequence_by_bucket(
@@ -189,7 +190,7 @@ def test_looks_narrow_and_cover_the_true_delta_in_simulated_tests():
             _grain_groups("holdout", np.ones(1400, dtype=int), control["day"], control["counts"], control["sums"]),
             shifts=(0.0, 0.0),
             phases=[1],
-            buckets=DAY,
+            plan=DAY,
             labels=("v1", "holdout"),
             adjusted=False,
             n_star=1000,
@@ -199,6 +200,7 @@ def test_looks_narrow_and_cover_the_true_delta_in_simulated_tests():
         widths = np.array([high - low for low, high in bands])
         narrowing += bool(np.all(np.diff(widths) < 0))
         shrink.append(widths[-1] / widths[0])
+        stops.append(next((day for day, (low, high) in enumerate(bands, start=1) if high < 0 or low > 0), None))
     # a confidence sequence covers at every look with probability >= 95% (asymptotically)
     assert covered / 200 >= 0.95
     # more interactions, narrower band: every look narrower than the one before in most tests, and
@@ -206,6 +208,10 @@ def test_looks_narrow_and_cover_the_true_delta_in_simulated_tests():
     # interactions (the boundary's factor is near its minimum from n_star = 1,000 on; 0.246 here)
     assert narrowing / 200 >= 0.9
     assert float(np.median(shrink)) == pytest.approx(1 / np.sqrt(14), abs=0.04)
+    # a real saving stops most tests early: 183 of 200 exclude 0 before their last day, half by day 6
+    early = [stop for stop in stops if stop is not None and stop < days]
+    assert len(early) >= 170
+    assert float(np.median([days + 1 if stop is None else stop for stop in stops])) <= 7
 
 
 # -- backends: the same looks from SQLite, DuckDB and PostgreSQL -----------------------------
@@ -238,3 +244,32 @@ def test_duckdb_gives_the_sqlite_sequences(tmp_path):
 @pytest.mark.postgres
 def test_postgres_gives_the_sqlite_sequences(postgres_url, tmp_path):
     _same_sequences(postgres_url, tmp_path)
+
+
+def test_looks_follow_the_results_own_span_day_by_day_or_week_by_week():
+    rng = np.random.default_rng(9)
+    kwargs = {"shifts": (0.0, 0.0), "phases": [1], "plan": DAY, "labels": ("v1", "holdout"), "adjusted": False}
+    # a two-week challenger is read day by day, whatever else the report covers
+    short = [_interactions(rng, 700, mean, 14) for mean in (13.0, 14.0)]
+    points = confidence_sequence_by_bucket(
+        *(
+            _grain_groups(arm, np.ones(700, dtype=int), a["day"], a["counts"], a["sums"])
+            for arm, a in zip(("v1", "holdout"), short, strict=True)
+        ),
+        n_star=1000,
+        **kwargs,
+    )
+    assert [p.end for p in points] == [START + timedelta(days=d + 1) for d in range(14)]
+    # a 200-day holdout comparison by the ISO week (START is a Monday): looks at the end of each week
+    long = [_interactions(rng, 3000, mean, 200) for mean in (13.0, 14.0)]
+    points = confidence_sequence_by_bucket(
+        *(
+            _grain_groups(arm, np.ones(3000, dtype=int), a["day"], a["counts"], a["sums"])
+            for arm, a in zip(("v1", "holdout"), long, strict=True)
+        ),
+        n_star=1000,
+        **kwargs,
+    )
+    assert START.weekday() == 0
+    assert [p.end for p in points] == [START + timedelta(weeks=w + 1) for w in range(29)]
+    assert points[-1].look.units == 6000

@@ -60,10 +60,10 @@ def step_report(ctx: DemoContext) -> None:
     from abkit.report.render_markdown import render_markdown
     from abkit.report.snapshots import store_snapshot
 
-    document = build_report(ctx.store.engine).to_dict()
-    store_snapshot(ctx.store.engine, document, None, None, None)
+    report = build_report(ctx.store.engine)
+    store_snapshot(ctx.store.engine, report.to_dict(), None, None, None)
     click.echo("")
-    click.echo(render_markdown(document), nl=False)
+    click.echo(render_markdown(report), nl=False)
 
 
 def step_dashboard(ctx: DemoContext) -> None:

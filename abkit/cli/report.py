@@ -138,9 +138,8 @@ def report(
         detail = error.args[0] if error.args else error
         where = f"--db {database}" if spark_master is None else f"--spark {spark_master} --tables {tables}"
         raise click.ClickException(f"{where}: {error.__class__.__name__}: {detail}") from None
-    document = built.to_dict()
     renderer = {"json": render_json, "markdown": render_markdown, "html": render_html}[output_format]
-    text = renderer(document)
+    text = renderer(built)
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -148,5 +147,5 @@ def report(
         out.write_text(text, encoding="utf-8")
         click.echo(f"wrote {out}", err=True)
     if store:
-        snapshot_id = store_snapshot(database_url(database), document, experiment, since, until)
+        snapshot_id = store_snapshot(database_url(database), built.to_dict(), experiment, since, until)
         click.echo(f"stored snapshot {snapshot_id}", err=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from abkit.assignment.config import Analysis
+from abkit.report.contract.base import iso
 from abkit.report.contract.report import (
     SCHEMA_VERSION,
     ExperimentSrm,
@@ -27,13 +28,12 @@ from abkit.report.contract.report import Window as WindowFigures
 from abkit.report.groups import ArmBounds, Grain, Phase, Plan, StatsSource, Window, phase_ends
 from abkit.report.online import OnlineGroups, online_context
 from abkit.report.online_queries import DEFAULT_PRE_PERIOD_DAYS
-from abkit.report.online_sequence import Buckets
 from abkit.report.online_verdict import analyses_of, experiment_starts, with_online
 from abkit.report.power import DEFAULT_POWER_DAYS, recent_window, running_power
-from abkit.report.publish import comparison_result, iso, srm_fields, version_result
+from abkit.report.publish import comparison_result, srm_fields, version_result
 from abkit.report.results import comparisons, srm_by_phase, versions
 from abkit.report.templates import template_table
-from abkit.report.timeline import GRAIN_LENGTH, daily_events, display_grain, timeline, weekly
+from abkit.report.timeline import daily_events, timeline, weekly
 from abkit.report.verdict import DEFAULT_MIN_EFFECT_S
 
 DEFAULT_TOP_N = 50
@@ -152,9 +152,7 @@ def _report(
         else OnlineGroups([], [], pre_period_days)
     )
     analyses = analyses_of(declared, phases, groups.arms)
-    grain, start_of = display_grain([g.start for g in groups.buckets], plan)
-    buckets = Buckets(grain, start_of, GRAIN_LENGTH[grain])  # the confidence sequence's looks: the timeline's
-    context = online_context(groups.arms, extra, plan, analyses, buckets)
+    context = online_context(groups.arms, extra, plan, analyses)
     version_rows, comparison_rows = with_online(
         versions(groups, plan, phases, srm, min_effect_s),
         comparisons(groups.arms, plan, phases, srm, releases, min_effect_s),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from abkit.assignment.config import Analysis
 from abkit.report.arms import ArmComparison, clusters_of
 from abkit.report.groups import ArmGroup, ArmKey, Plan
-from abkit.report.online_sequence import Buckets, GrainGroup, SequencePoint, confidence_sequence_by_bucket
+from abkit.report.online_sequence import GrainGroup, SequencePoint, confidence_sequence_by_bucket
 from abkit.stats import (
     DEFAULT_N_STAR,
     CupedResult,
@@ -188,18 +188,16 @@ def online_figures(
     cuped_sequential = cuped.sequential(context.n_star)
     # the looks read what the sequential verdict reads: the adjusted sequence when it was computed
     adjusted = cuped.missing is None and cuped_sequential.ci95_s is not None
-    sequence: tuple[SequencePoint, ...] = ()
-    if context.buckets is not None:
-        sequence = confidence_sequence_by_bucket(
-            context.grains.get(keys[0], ()),
-            context.grains.get(keys[1], ()),
-            shifts=(context.plan.shift_of(keys[0]), context.plan.shift_of(keys[1])),
-            phases=[phase.phase for phase in comparison.phases],
-            buckets=context.buckets,
-            labels=labels,
-            adjusted=adjusted,
-            n_star=context.n_star,
-        )
+    sequence = confidence_sequence_by_bucket(
+        context.grains.get(keys[0], ()),
+        context.grains.get(keys[1], ()),
+        shifts=(context.plan.shift_of(keys[0]), context.plan.shift_of(keys[1])),
+        phases=[phase.phase for phase in comparison.phases],
+        plan=context.plan,
+        labels=labels,
+        adjusted=adjusted,
+        n_star=context.n_star,
+    )
     guardrail = _guardrail(comparison, keys, context, labels)
     analysis = context.analyses.get(keys[0][0], "fixed")
     guardrail_interval: GuardrailResult | SequentialResult = guardrail
@@ -233,7 +231,6 @@ class OnlineContext:
     pre_period_days: float
     n_star: int = DEFAULT_N_STAR
     grains: Mapping[ArmKey, Sequence[GrainGroup]] = dataclasses.field(default_factory=dict)
-    buckets: Buckets | None = None  # the display grain of the sequence; None: no sequence
 
 
 def online_context(
@@ -241,7 +238,6 @@ def online_context(
     online: OnlineGroups,
     plan: Plan,
     analyses: Mapping[str, Analysis],
-    buckets: Buckets | None = None,
 ) -> OnlineContext:
     """Index the groups by (experiment, phase, model_version, arm), the buckets' by (experiment, model_version, arm)."""
     grains: dict[ArmKey, list[GrainGroup]] = {}
@@ -255,5 +251,4 @@ def online_context(
         analyses=analyses,
         pre_period_days=online.pre_period_days,
         grains=grains,
-        buckets=buckets,
     )

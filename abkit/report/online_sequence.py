@@ -1,8 +1,8 @@
 """The confidence sequence of a result as of the end of each time bucket, so a test's stopping is visible.
 
 A confidence sequence may be read at every look (abkit.stats.sequential); this module computes the
-looks a team would have taken, one per bucket of the timeline's grain (hour, day or week). Each
-interaction counts from the bucket of its first selection, like its phase: the look at the end of
+looks a team would have taken, one per bucket of the timeline's grain (hour, day or week) for the
+result's own span. Each interaction counts from the bucket of its first selection, like its phase: the look at the end of
 bucket b uses every interaction that began by then, each with all its selections in the window (so
 the look is what a report over the window, restricted to those interactions, gives). The sums of
 the buckets accumulate in Python (``ClusterSummary.__add__``, ``CupedSummary.__add__``) and every
@@ -12,10 +12,12 @@ the last look is that figure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from abkit.report.groups import Plan
+from abkit.report.timeline import GRAIN_LENGTH, display_grain
 from abkit.stats import (
     ClusterSummary,
     CupedSummary,
@@ -67,15 +69,6 @@ class SequencePoint:
     look: SequentialResult
 
 
-@dataclass(frozen=True)
-class Buckets:
-    """The display grain: its name, the start of a bucket's display bucket, and one bucket's length."""
-
-    grain: str
-    start_of: Callable[[datetime], datetime]
-    length: timedelta
-
-
 def _look(
     strata: dict[int, list[CupedSummary]],
     phases: Sequence[int],
@@ -109,7 +102,7 @@ def confidence_sequence_by_bucket(
     control: Sequence[GrainGroup],
     shifts: tuple[float, float],
     phases: Sequence[int],
-    buckets: Buckets,
+    plan: Plan,
     *,
     labels: tuple[str, str],
     adjusted: bool,
@@ -122,23 +115,26 @@ def confidence_sequence_by_bucket(
         control: The control arm's grain groups.
         shifts: The shift of each arm's sums (treatment, control).
         phases: The phases the result's whole-window delta combines (others are left out).
-        buckets: The display grain; the queries' hour or day buckets roll up into it.
+        plan: The plan of the queries (their hour or day buckets). The looks are at the timeline's grain
+            for the result's own span (:func:`abkit.report.timeline.display_grain`): a two-week
+            challenger test is read day by day even in a year of data, a year-long holdout by the week.
         labels: Names of the arms for missing reasons.
         adjusted: CUPED-adjusted looks (when the result's sequential verdict reads the adjusted sequence).
         n_star: Tuning of the sequence.
     """
+    arms = [[g for g in groups if g.phase in phases] for groups in (treatment, control)]
+    grain, start_of = display_grain([g.start for groups in arms for g in groups], plan)
     additions: dict[datetime, list[tuple[int, int, CupedSummary]]] = {}
-    for side, (groups, shift) in enumerate(((treatment, shifts[0]), (control, shifts[1]))):
+    for side, groups in enumerate(arms):
         for g in groups:
-            if g.phase in phases:
-                additions.setdefault(buckets.start_of(g.start), []).append((g.phase, side, g.summary(shift)))
+            additions.setdefault(start_of(g.start), []).append((g.phase, side, g.summary(shifts[side])))
     strata: dict[int, list[CupedSummary]] = {}
     points = []
     for start in sorted(additions):
         for phase, side, summary in additions[start]:
             pair = strata.setdefault(phase, [_empty(shifts[0]), _empty(shifts[1])])
             pair[side] = pair[side] + summary
-        points.append(SequencePoint(start + buckets.length, _look(strata, phases, labels, adjusted, n_star)))
+        points.append(SequencePoint(start + GRAIN_LENGTH[grain], _look(strata, phases, labels, adjusted, n_star)))
     return tuple(points)
 
 

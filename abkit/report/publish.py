@@ -6,11 +6,10 @@ picks the figures the contract publishes and says why each missing one is missin
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
 from abkit.report.arms import ArmComparison, PhaseComparison
-from abkit.report.contract.base import reason_for
+from abkit.report.contract.base import figure, iso
 from abkit.report.contract.figures import (
     ArmFigures,
     ClusteredFigures,
@@ -29,16 +28,6 @@ from abkit.report.contract.results import ComparisonResult, VersionResult
 from abkit.report.model import ComparisonReport, VersionReport
 from abkit.report.online import OnlineFigures
 from abkit.stats import DeltaResult, SampleSummary, SequentialResult, SrmResult, TopKAccuracy, TrendResult, WelchResult
-
-
-def iso(moment: datetime | date | None) -> str | None:
-    """ISO 8601 text of a naive-UTC datetime or a date (None stays None)."""
-    return None if moment is None else moment.isoformat()
-
-
-def figure(name: str, value: Any, reason: str | None) -> dict[str, Any]:
-    """``{name: value, name_missing: why}``; the reason is None when the value is there."""
-    return {name: value, f"{name}_missing": reason_for(value, reason)}
 
 
 def arm_figures(summary: SampleSummary) -> ArmFigures:
@@ -248,7 +237,7 @@ def comparison_result(row: ComparisonReport) -> ComparisonResult:
 
 
 def trend_figures(result: TrendResult) -> TrendFigures:
-    """A Mann-Kendall result as published (without the intercept, which the report does not use)."""
+    """A Mann-Kendall result as published."""
     return TrendFigures(
         trend=result.trend,
         tau=result.tau,
@@ -256,6 +245,7 @@ def trend_figures(result: TrendResult) -> TrendFigures:
         z=result.z,
         p=result.p,
         sen_slope=result.sen_slope,
+        intercept=result.intercept,
         n=result.n,
         method=result.method,
         missing=result.missing,

@@ -6,9 +6,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from abkit.events.columns import HOLDOUT_ARM
+from abkit.report.contract.base import figure
 from abkit.report.contract.report import TemplateRow, TemplateTable
 from abkit.report.groups import HitGroup, Plan, TemplateGroup
-from abkit.report.publish import figure, trend_figures
+from abkit.report.publish import trend_figures
 from abkit.stats import SampleSummary, mann_kendall, mean_delta
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from abkit.events.columns import HOLDOUT_ARM
+from abkit.report.contract.base import figure
 from abkit.report.contract.report import DayCount, Timeline, TimelineGrain, TimeRow, WeekRow
 from abkit.report.groups import ArmKind, BucketGroup, Plan, PredictionDay
 from abkit.stats import SampleSummary
@@ -25,6 +27,16 @@ def _kind(arm: str) -> ArmKind:
 
 def _summary(g: BucketGroup, plan: Plan) -> SampleSummary:
     return SampleSummary(g.n, plan.shift_of((g.experiment, g.model_version, g.arm)), g.total, g.total_sq)
+
+
+def _figures(summary: SampleSummary) -> dict[str, Any]:
+    """n, mean, sd and the 95% interval of the mean of one bucket's selection times."""
+    return {
+        "n": summary.n,
+        "mean_s": summary.mean,
+        "sd_s": summary.sd,
+        **figure("mean_ci95_s", summary.mean_ci(), "needs at least 2 selections"),
+    }
 
 
 def _monday(moment: datetime | date) -> date:
@@ -47,7 +59,7 @@ def weekly(groups: Sequence[BucketGroup], plan: Plan) -> tuple[WeekRow, ...]:
     """ISO weeks (Monday start) by arm kind."""
     rolled = _roll_up(groups, plan, _monday)
     return tuple(
-        WeekRow(week_start=monday.isoformat(), arm_kind=kind, n=s.n, mean_s=s.mean, sd_s=s.sd)
+        WeekRow(week_start=monday.isoformat(), arm_kind=kind, **_figures(s))
         for (monday, kind), s in sorted(rolled.items())
     )
 
@@ -77,8 +89,7 @@ def timeline(groups: Sequence[BucketGroup], plan: Plan) -> Timeline:
     grain, start_of = display_grain([g.start for g in groups], plan)
     rolled = _roll_up(groups, plan, start_of)
     rows = tuple(
-        TimeRow(start=start.isoformat(), arm_kind=kind, n=s.n, mean_s=s.mean, sd_s=s.sd)
-        for (start, kind), s in sorted(rolled.items())
+        TimeRow(start=start.isoformat(), arm_kind=kind, **_figures(s)) for (start, kind), s in sorted(rolled.items())
     )
     return Timeline(grain=grain, rows=rows)
 

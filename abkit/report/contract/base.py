@@ -9,6 +9,7 @@ that knows nothing of pydantic checks it too.
 from __future__ import annotations
 
 import math
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -39,12 +40,25 @@ def reason_for(value: object, reason: str | None) -> str | None:
     return None if value is not None else (reason or NOT_COMPUTED)
 
 
+def figure(name: str, value: Any, reason: str | None) -> dict[str, Any]:
+    """``{name: value, name_missing: why}`` for a model's keyword arguments; why is None when the value is there."""
+    return {name: value, f"{name}{MISSING_SUFFIX}": reason_for(value, reason)}
+
+
+def iso(moment: datetime | date | None) -> str | None:
+    """ISO 8601 text of a naive-UTC datetime or a date (None stays None)."""
+    return None if moment is None else moment.isoformat()
+
+
 def _reasons_required(schema: dict[str, Any], model: type) -> None:
     """Add ``if <name> is null then <name>_missing is required`` for every figure with a reason sibling."""
     properties = schema.get("properties", {})
     rules = [
         {
-            "if": {"properties": {name[: -len(MISSING_SUFFIX)]: {"type": "null"}}},
+            "if": {
+                "required": [name[: -len(MISSING_SUFFIX)]],
+                "properties": {name[: -len(MISSING_SUFFIX)]: {"type": "null"}},
+            },
             "then": {"required": [name], "properties": {name: {"type": "string"}}},
         }
         for name in properties

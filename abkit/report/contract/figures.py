@@ -125,7 +125,7 @@ class SequentialFigures(Contract):
 
 
 class SequenceLook(Contract):
-    """The always-valid interval as of the end of one timeline bucket (a look a team could have taken)."""
+    """The always-valid interval as of the end of one hour, day or week (a look a team could have taken)."""
 
     end: Timestamp
     """End of the bucket: the look uses the interactions whose first selection came before it."""

@@ -64,6 +64,8 @@ class TrendFigures(Contract):
     p: Figure
     sen_slope: Figure
     """Seconds of saving per rank of accuracy."""
+    intercept: Figure = None
+    """median(saving) - sen_slope * median(rank): the Sen line is intercept + sen_slope * rank (rank 0, 1, ...)."""
     n: int
     method: str
     """"original" or "hamed_rao" (variance corrected for autocorrelation)."""
@@ -88,6 +90,9 @@ class TimeRow(Contract):
     n: int
     mean_s: Figure
     sd_s: Figure
+    mean_ci95_s: Interval | None = None
+    """95% Student-t interval of the bucket's mean, selections taken as independent (a description)."""
+    mean_ci95_s_missing: Reason = None
 
 
 class WeekRow(Contract):
@@ -98,6 +103,9 @@ class WeekRow(Contract):
     n: int
     mean_s: Figure
     sd_s: Figure
+    mean_ci95_s: Interval | None = None
+    """95% Student-t interval of the week's mean, selections taken as independent (a description)."""
+    mean_ci95_s_missing: Reason = None
 
 
 TimelineGrain = Literal["hour", "day", "week"]

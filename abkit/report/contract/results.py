@@ -84,7 +84,7 @@ class VersionResult(Contract):
     """The experiment's declared analysis (experiments file), else sequential for a challenger test."""
     sequential: OnlineSequential
     sequence: OnlineSequence
-    """The sequence as of the end of each timeline bucket; the last look is the whole window's."""
+    """The sequence as of the end of each hour, day or week (by the result's span); the last look is the whole window's."""
     sequence_cuped: OnlineFlag
     """Whether the looks are CUPED-adjusted (as the sequential verdict reads them)."""
     cuped: OnlineCuped
@@ -123,7 +123,7 @@ class ComparisonResult(Contract):
     analysis: OnlineAnalysis
     sequential: OnlineSequential
     sequence: OnlineSequence
-    """The sequence as of the end of each timeline bucket; the last look is the whole window's."""
+    """The sequence as of the end of each hour, day or week (by the result's span); the last look is the whole window's."""
     sequence_cuped: OnlineFlag
     """Whether the looks are CUPED-adjusted (as the sequential verdict reads them)."""
     cuped: OnlineCuped

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from abkit.report.contract.report import Report
-
-# Where the published copy lives in a source checkout.
-PUBLISHED = Path(__file__).resolve().parents[3] / "docs" / "report.schema.json"
 
 
 def report_json_schema() -> dict[str, Any]:
