@@ -113,7 +113,7 @@ def register_callbacks(app: Dash) -> None:
         Output("overview-ready", "children"),
         *FILTER_INPUTS,
     )
-    def _render(snapshot, version, start, end):  # type: ignore[no-untyped-def]
+    def _render(snapshot, version, start, end):
         page = load(snapshot, version, start, end)
         report = page.report or {}
         frame = tables.overview_table(report, page.view.version)
@@ -122,7 +122,7 @@ def register_callbacks(app: Dash) -> None:
         labelled = frame.assign(row=frame["model_version"].astype(str) + " · " + pd.Series(runs, dtype=str))
         figure = figures.delta_forest(labelled, "row", "Delta selection time, treatment vs holdout")
         shown = frame.drop(columns=_CARD_ONLY)
-        power = power_table(report, page.view.version)
+        power = power_table(report, page.view.version).drop(columns=["weights"])  # the CSV keeps them
         return (
             ui.notice(page.notice),
             _verdicts(frame, comparisons),
