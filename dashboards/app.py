@@ -229,7 +229,7 @@ def _register_shell_callbacks(app: Dash) -> None:
         Input("f-dates", "end_date"),
         Input("refresh-generation", "data"),
     )
-    def choose_snapshot(experiment, start, end, _generation):  # type: ignore[no-untyped-def]
+    def choose_snapshot(experiment, start, end, _generation):
         context = current_context()
         try:
             key = _key(experiment, start, end)
@@ -276,7 +276,7 @@ def _register_shell_callbacks(app: Dash) -> None:
         State("snapshot", "data"),
         prevent_initial_call=True,
     )
-    def window_of_version(version, snapshot):  # type: ignore[no-untyped-def]
+    def window_of_version(version, snapshot):
         # Choosing a version narrows the window to its deployment, so every page (and the
         # snapshot) is about that version; clearing it goes back to all time.
         if not version:
@@ -298,7 +298,7 @@ def _register_shell_callbacks(app: Dash) -> None:
         State("refresh-generation", "data"),
         prevent_initial_call=True,
     )
-    def refresh(_clicks, _ticks, experiment, start, end, generation):  # type: ignore[no-untyped-def]
+    def refresh(_clicks, _ticks, experiment, start, end, generation):
         worker = current_context().refresh
         if dash.ctx.triggered_id == "refresh-button":
             try:
@@ -331,6 +331,6 @@ def _register_shell_callbacks(app: Dash) -> None:
         Input("refresh-generation", "data"),
         prevent_initial_call=True,
     )
-    def reload_after_first_report(_generation):  # type: ignore[no-untyped-def]
+    def reload_after_first_report(_generation):
         # Only on the "no report yet" page: once the first report exists, show the dashboard.
         return "/"

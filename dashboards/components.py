@@ -19,7 +19,7 @@ _PERCENT = {"delta_pct", "delta_ci95_low_pct", "delta_ci95_high_pct"}
 _SHARE = {"top1", "top3", "top5", "holdout_top5_accuracy", "case_time_saved_share"}
 _P_VALUE = {"selection_level_p", "clustered_p", "p_holm", "srm_p", "p"}
 _DAYS = {"days_to_detect"}
-_TIMESTAMPS = {"first_seen", "last_seen", "start", "end", "started_at", "ended_at"}
+_TIMESTAMPS = {"first_seen", "last_seen", "start", "end", "started_at", "ended_at", "last_selection_at"}
 _COUNT = {
     "n_treatment",
     "n_holdout",

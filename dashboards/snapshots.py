@@ -60,7 +60,7 @@ class SnapshotRef:
     computed_at: datetime
 
 
-def _equals_or_null(column, value):  # type: ignore[no-untyped-def]
+def _equals_or_null(column, value):
     return column.is_(None) if value is None else column == value
 
 

@@ -87,13 +87,32 @@ def releases_table(report: Report) -> pd.DataFrame:
     return columns_frame(rows, ("model_version", "first_seen")).sort_values("first_seen", ignore_index=True)
 
 
-PHASE_COLUMNS = ("experiment", "phase", "salt", "arms", "started_at", "ended_at")
+PHASE_COLUMNS = ("experiment", "phase", "salt", "arms", "started_at", "ended_at", "last_selection_at")
+
+
+def _last_selections(report: Report) -> dict[str, str]:
+    """Each experiment's last selection in the report (its version rows' ``last_seen``)."""
+    last: dict[str, str] = {}
+    for v in report.get("versions") or []:
+        experiment, seen = v.get("experiment"), v.get("last_seen")
+        if experiment and seen:
+            last[experiment] = max(seen, last.get(experiment, seen))
+    return last
 
 
 def phases_table(report: Report, experiment: str | None = None) -> pd.DataFrame:
-    """Each experiment's definitions over time: one row per phase (salt and arm weights in force)."""
+    """Each experiment's definitions over time: one row per phase (salt and arm weights in force).
+
+    ``ended_at`` is empty for a phase still in force (no later definition); ``last_selection_at`` is
+    the experiment's last selection in the report, where a finished test's last phase stops in the data.
+    """
+    last = _last_selections(report)
     rows = [
-        {**{k: p.get(k) for k in PHASE_COLUMNS}, "arms": shares(p.get("arms"), lambda w: f"{w:g}")}
+        {
+            **{k: p.get(k) for k in PHASE_COLUMNS},
+            "arms": shares(p.get("arms"), lambda w: f"{w:g}"),
+            "last_selection_at": last.get(p.get("experiment") or ""),
+        }
         for p in report.get("phases") or []
         if not experiment or p.get("experiment") == experiment
     ]

@@ -123,9 +123,15 @@ def _ticks(starts: pd.Series, grain: str | None) -> dict[str, object]:
 
 
 def _phase_bands(figure: go.Figure, phases: pd.DataFrame, axis_end: pd.Timestamp, *, row: int) -> None:
-    """One horizontal bar per phase on its experiment's line, from its start to its end (or now)."""
+    """One horizontal bar per phase on its experiment's line, from its start to its end.
+
+    A phase still in force ends at its experiment's last selection (a finished challenger test stops
+    there, not at the end of the axis), or at the axis's end without one.
+    """
     starts = pd.to_datetime(phases["started_at"])
-    ends = pd.to_datetime(phases["ended_at"]).fillna(max(axis_end, starts.max()))
+    last = pd.to_datetime(phases["last_selection_at"]) if "last_selection_at" in phases else pd.NaT
+    ends = pd.to_datetime(phases["ended_at"]).fillna(last).fillna(max(axis_end, starts.max()))
+    ends = ends.where(ends >= starts, starts)  # a phase recorded after its experiment's last selection
     colours = [theme.PALETTE[(int(p) - 1) % len(theme.PALETTE)] for p in _num(phases["phase"]).fillna(1)]
     figure.add_trace(
         go.Bar(

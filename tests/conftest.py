@@ -7,14 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.pg_server import create_database, running_postgres
-
 _database_numbers = itertools.count()
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """Admin URL of a PostgreSQL server started for this test session."""
+    # Imported here, so that a core install without the postgres extra still runs the other tests.
+    from tests.pg_server import running_postgres
+
     with running_postgres() as url:
         yield url
 
@@ -22,6 +23,8 @@ def postgres_server() -> Iterator[str]:
 @pytest.fixture
 def postgres_url(postgres_server: str) -> str:
     """URL of a new, empty database on the session's server."""
+    from tests.pg_server import create_database
+
     return create_database(postgres_server, f"abkit_test_{next(_database_numbers)}")
 
 

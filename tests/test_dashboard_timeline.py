@@ -170,3 +170,18 @@ def test_bucket_means_draw_the_reports_95_percent_interval():
     assert (treatment.array[0], treatment.arrayminus[0]) == (pytest.approx(0.6), pytest.approx(0.5))
     assert (holdout.array[0], holdout.arrayminus[0]) == (pytest.approx(4.5), pytest.approx(4.0))
     assert _figure(REPORT).data[0].error_y.visible is False  # the fixture's rows give no interval
+
+
+def test_a_phase_still_in_force_ends_at_its_experiments_last_selection():
+    # a finished challenger test: its last phase has no end, its last selection was on Jan 18
+    report = json.loads(json.dumps(REPORT))
+    report["phases"][4]["ended_at"] = None
+    frame = timeline.phases_table(report)
+    assert list(frame["last_selection_at"]) == ["2026-02-22T23:59:00"] * 3 + ["2026-01-18T23:59:00"] * 2
+    bands = _figure(report).data[3]
+    lengths = pd.to_timedelta(list(bands.x), unit="ms")
+    ends = pd.to_datetime(list(bands.base)) + lengths
+    # v2-challenger phase 2 stops at its last selection, not at the end of the axis (late February)
+    assert ends[4] == pd.Timestamp("2026-01-18T23:59:00")
+    # standing's open phase 3 stops at standing's last selection
+    assert ends[2] == pd.Timestamp("2026-02-22T23:59:00")

@@ -182,7 +182,7 @@ def test_looks_combine_the_phases_reached_so_far_weighted_by_their_interactions(
 def test_looks_narrow_and_cover_the_true_delta_in_simulated_tests():
     """200 simulated 14-day tests, true delta -0.5 s: the band narrows look by look and covers -0.5 at every look in >= 95% of tests."""
     rng = np.random.default_rng(18)
-    true_delta, days, covered, narrowing, shrink = -0.5, 14, 0, 0, []
+    true_delta, days, covered, narrowing, shrink, stops = -0.5, 14, 0, 0, [], []
     for _ in range(200):
         treatment, control = _interactions(rng, 1400, 13.5, days), _interactions(rng, 1400, 14.0, days)
         points = confidence_sequence_by_bucket(
@@ -200,6 +200,7 @@ def test_looks_narrow_and_cover_the_true_delta_in_simulated_tests():
         widths = np.array([high - low for low, high in bands])
         narrowing += bool(np.all(np.diff(widths) < 0))
         shrink.append(widths[-1] / widths[0])
+        stops.append(next((day for day, (low, high) in enumerate(bands, start=1) if high < 0 or low > 0), None))
     # a confidence sequence covers at every look with probability >= 95% (asymptotically)
     assert covered / 200 >= 0.95
     # more interactions, narrower band: every look narrower than the one before in most tests, and
@@ -207,6 +208,10 @@ def test_looks_narrow_and_cover_the_true_delta_in_simulated_tests():
     # interactions (the boundary's factor is near its minimum from n_star = 1,000 on; 0.246 here)
     assert narrowing / 200 >= 0.9
     assert float(np.median(shrink)) == pytest.approx(1 / np.sqrt(14), abs=0.04)
+    # a real saving stops most tests early: 183 of 200 exclude 0 before their last day, half by day 6
+    early = [stop for stop in stops if stop is not None and stop < days]
+    assert len(early) >= 170
+    assert float(np.median([days + 1 if stop is None else stop for stop in stops])) <= 7
 
 
 # -- backends: the same looks from SQLite, DuckDB and PostgreSQL -----------------------------

@@ -96,7 +96,7 @@ def experiments(
         )
 
 
-def _read_phases(db: str):  # type: ignore[no-untyped-def]
+def _read_phases(db: str):
     from sqlalchemy import inspect
     from sqlalchemy.exc import SQLAlchemyError
 

@@ -240,7 +240,7 @@ def serve(
     uvicorn.Server(uvicorn_config(app, host, port, log_level=log_level, read_timeout_s=read_timeout_s)).run()
 
 
-def _register(config, models: tuple[Path, ...], *, started: datetime):  # type: ignore[no-untyped-def]
+def _register(config, models: tuple[Path, ...], *, started: datetime):
     """Apply the served experiment's definition as of ``started`` (a new phase if it changed) and
     record model versions the store does not know yet, before the first event is written."""
     from dataclasses import asdict
@@ -254,7 +254,7 @@ def _register(config, models: tuple[Path, ...], *, started: datetime):  # type: 
     metadata = [read_metadata(directory) for directory in models]
     log = logging.getLogger("abkit.serving")
 
-    def setup(store) -> None:  # type: ignore[no-untyped-def]
+    def setup(store) -> None:
         try:
             applied = store.apply_experiment(config, at=started)
         except PhaseError as error:

@@ -63,7 +63,7 @@ def register_callbacks(app: Dash) -> None:
         Output("over-time-ready", "children"),
         *FILTER_INPUTS,
     )
-    def _render(snapshot, version, start, end):  # type: ignore[no-untyped-def]
+    def _render(snapshot, version, start, end):
         page = load(snapshot, version, start, end)
         report, view = page.report or {}, page.view
         buckets = timeline.timeline_table(report, view.since, view.until)

@@ -113,7 +113,7 @@ def register_callbacks(app: Dash) -> None:
         Output("overview-ready", "children"),
         *FILTER_INPUTS,
     )
-    def _render(snapshot, version, start, end):  # type: ignore[no-untyped-def]
+    def _render(snapshot, version, start, end):
         page = load(snapshot, version, start, end)
         report = page.report or {}
         frame = tables.overview_table(report, page.view.version)

@@ -60,7 +60,7 @@ def register_callbacks(app: Dash) -> None:
         *FILTER_INPUTS,
         Input("templates-top-n", "value"),
     )
-    def _render(snapshot, version, start, end, top_n):  # type: ignore[no-untyped-def]
+    def _render(snapshot, version, start, end, top_n):
         page = load(snapshot, version, start, end, top_n=int(top_n or DEFAULT_TOP_N))
         report = page.report or {}
         frame = tables.templates_table(report, page.view.top_n)
