@@ -177,7 +177,7 @@ def test_templates_test_the_trend_over_the_top_n_they_draw(driver, world_url, wo
         lambda d: "top 5 templates" in d.find_element(By.CSS_SELECTOR, "#templates-graph .gtitle").text
     )
     drawn = tables.drawn_templates(tables.templates_table(world["report"], 5))
-    expected = tables.template_trend(drawn)["mann_kendall"]
+    expected = tables.template_trend(world["report"], 5)["mann_kendall"]
     trend = driver.find_element(By.ID, "templates-trend").text
     assert f"over the {len(drawn)} templates drawn" in trend
     assert f"tau {expected['tau']:.3f}" in trend

@@ -72,6 +72,16 @@ class TrendFigures(Contract):
     missing: str | None
 
 
+class TemplateTrend(Contract):
+    """The trend tested over a smaller top N: what a reader who keeps only N templates sees."""
+
+    top_n: int
+    templates: int
+    """How many of those N have a holdout accuracy and a saving: the values tested."""
+    mann_kendall: TrendFigures
+    mann_kendall_hamed_rao: TrendFigures
+
+
 class TemplateTable(Contract):
     """Top N templates by volume, with the trend of savings ordered by holdout accuracy."""
 
@@ -80,6 +90,8 @@ class TemplateTable(Contract):
     mann_kendall_hamed_rao: TrendFigures
     """The same test with the variance corrected for autocorrelation (Hamed & Rao 1998)."""
     rows: tuple[TemplateRow, ...]
+    trends: tuple[TemplateTrend, ...] = ()
+    """The test over the top 5, 10, 20, 50 and 100 (those below top_n) and over top_n itself (last)."""
 
 
 class TimeRow(Contract):
