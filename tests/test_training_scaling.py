@@ -191,6 +191,9 @@ def test_several_finetunes_per_checkpoint_give_the_mean_and_spread_of_their_seed
     assert losses[0] != losses[1]  # the seeds give different classifiers
     assert points[-1].cls_loss == pytest.approx((losses[0] + losses[1]) / 2, rel=1e-6)
     assert points[-1].cls_loss_sd == pytest.approx(abs(losses[0] - losses[1]) / math.sqrt(2), rel=1e-6)
-    assert "± sd" in scaling_table(analyse_scaling(points))
+    analysis = analyse_scaling(points)
+    assert "± sd" in scaling_table(analysis)
+    (adapted_trace, *_) = [t for t in scaling_figure(analysis).data if t.name == "run" and t.mode == "markers"]
+    assert list(adapted_trace.error_y.array) == pytest.approx([points[-1].cls_loss_sd])  # ± one sd, drawn
     with pytest.raises(ValueError, match="finetunes"):
         run_scaling([tmp_path / "run"], cases, config, finetunes=0)
