@@ -17,7 +17,7 @@ LOWEST_TESTS := tests/test_stats_*.py tests/test_assignment_bulk.py tests/test_a
 	tests/test_simulate_*.py tests/test_report_build.py tests/test_report_cli.py tests/test_report_phases.py \
 	tests/test_report_verdict.py tests/test_report_snapshots.py tests/test_report_rollout.py \
 	tests/test_report_sqlite_percentiles.py tests/test_experiments_cli.py tests/test_cli_extras.py \
-	tests/test_cli_options.py tests/test_progress.py
+	tests/test_cli_options.py tests/test_progress.py tests/test_settings.py
 
 .PHONY: demo test test-lowest lock lint system-deps clean
 

@@ -14,37 +14,30 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Annotated, Generic, Protocol, TypeVar
+
+from pydantic import Field
 
 from abkit.serving.admission import ADMISSION_SHARE, Overloaded, ServiceRate
+from abkit.settings import settings
 
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
+@settings
 class BatcherSettings:
     """How batches are formed."""
 
-    max_batch_size: int = 32  # requests per forward pass
-    max_batch_tokens: int = 16_384  # padded tokens per forward pass (batch size x longest input)
-    max_wait_s: float = 0.0  # extra wait for a fuller batch; 0 takes what is queued when the worker frees
-    max_queue: int = 256  # queued requests beyond which submit() refuses (HTTP 429)
+    max_batch_size: Annotated[int, Field(ge=1)] = 32  # requests per forward pass
+    # Padded tokens per forward pass (batch size x longest input).
+    max_batch_tokens: Annotated[int, Field(ge=1)] = 16_384
+    # Extra wait for a fuller batch; 0 takes what is queued when the worker frees.
+    max_wait_s: Annotated[float, Field(ge=0)] = 0.0
+    max_queue: Annotated[int, Field(ge=1)] = 256  # queued requests beyond which submit() refuses (HTTP 429)
     # Largest share of a batch's padded tokens that may be padding (1.0: no limit). Below 1, a
     # request far from the others in length waits for a later batch instead of padding this one:
     # on a CPU a forward pass costs about its padded tokens, so tighter batches do more per second.
-    max_padding: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be at least 1, got {self.max_batch_size}")
-        if self.max_batch_tokens < 1:
-            raise ValueError(f"max_batch_tokens must be at least 1, got {self.max_batch_tokens}")
-        if self.max_wait_s < 0:
-            raise ValueError(f"max_wait_s must not be negative, got {self.max_wait_s}")
-        if self.max_queue < 1:
-            raise ValueError(f"max_queue must be at least 1, got {self.max_queue}")
-        if not 0 <= self.max_padding <= 1:
-            raise ValueError(f"max_padding must be between 0 and 1, got {self.max_padding}")
+    max_padding: Annotated[float, Field(ge=0, le=1)] = 1.0
 
 
 class QueueFull(Exception):

@@ -15,7 +15,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from abkit.assignment import ExperimentConfig
 from abkit.assignment.config import HOLDOUT
@@ -32,6 +34,7 @@ from abkit.serving.scorer import Scorer, TopK
 from abkit.serving.suggestion import PendingSuggestion, SuggestResult, expire, prediction_event, utcnow
 from abkit.serving.token_cache import CachingTokenizer
 from abkit.serving.writer import EventWriter
+from abkit.settings import settings
 from abkit.text import MessageError, parse_messages
 
 log = logging.getLogger(__name__)
@@ -46,7 +49,7 @@ INLINE_REQUEST_CHARS = 4_096
 LARGE_REQUEST_CHARS = 50_000
 
 
-@dataclass(frozen=True)
+@settings
 class ServiceSettings:
     """Service-level limits (batching and event writing have their own settings)."""
 
@@ -54,7 +57,7 @@ class ServiceSettings:
     deadline_s: float = 2.0  # default time a suggest request may take before a 504
     # Longest message text accepted, in characters, checked before the tokenizer: one message of
     # 900 KB took the tokenizer seconds. 20,000 is about 5,000 tokens, ten times a 512-token window.
-    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
+    max_message_chars: Annotated[int, Field(ge=1)] = DEFAULT_MAX_MESSAGE_CHARS
     retry_after_s: int = 1  # Retry-After sent with 429 and 503
     shutdown_flush_timeout_s: float = 30.0  # how long shutdown retries writing buffered events
     # Acknowledge a selection or case only once its transaction has committed (docs/serving.md,
@@ -64,10 +67,6 @@ class ServiceSettings:
     # After loading, freeze the heap and make young GC collections rare (abkit.serving.heap).
     # Process-wide, so off by default for a service embedded in another program; `abkit serve` sets it.
     settle_heap: bool = False
-
-    def __post_init__(self) -> None:
-        if self.max_message_chars < 1:
-            raise ValueError(f"max_message_chars must be at least 1, got {self.max_message_chars}")
 
 
 @dataclass(frozen=True)

@@ -26,36 +26,31 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import text
 from tenacity import Retrying, wait_exponential
 
 from abkit.events import EventError, EventStore
 from abkit.events.columns import EVENT_KINDS, ID_COLUMN_BY_KIND, EventKind
 from abkit.serving.spill import spill
+from abkit.settings import settings
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@settings
 class WriterSettings:
     """Batching, buffering and retry of the event writer."""
 
-    max_pending: int = 50_000  # buffered events at which new requests are refused (HTTP 503)
-    batch_size: int = 500  # events per transaction
-    flush_interval_s: float = 0.5  # how long a partial batch may wait for more events (fewer, larger writes)
-    backoff_initial_s: float = 0.05  # first retry delay after a failed write; doubles each time
-    backoff_max_s: float = 2.0
-    health_check_interval_s: float = 2.0  # ping the database this often when there is nothing to write
-
-    def __post_init__(self) -> None:
-        for name in ("max_pending", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("flush_interval_s", "backoff_initial_s", "backoff_max_s", "health_check_interval_s"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+    max_pending: Annotated[int, Field(ge=1)] = 50_000  # buffered events at which new requests are refused (HTTP 503)
+    batch_size: Annotated[int, Field(ge=1)] = 500  # events per transaction
+    # How long a partial batch may wait for more events (fewer, larger writes).
+    flush_interval_s: Annotated[float, Field(ge=0)] = 0.5
+    backoff_initial_s: Annotated[float, Field(ge=0)] = 0.05  # first retry delay after a failed write; doubles each time
+    backoff_max_s: Annotated[float, Field(ge=0)] = 2.0
+    health_check_interval_s: Annotated[float, Field(ge=0)] = 2.0  # ping the database this often when idle
 
 
 class BufferFull(Exception):
