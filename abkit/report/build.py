@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -123,19 +124,22 @@ def _report(
     online: tuple[Mapping[str, Analysis] | None, float],
 ) -> Report:
     phases = tuple(backend.experiment_phases())
-    bounds = backend.bounds(window)
-    plan = plan_for(bounds, phases)
-    groups = backend.groups(window, plan)
     releases = backend.releases()
-    srm = srm_by_phase(groups.arms, phases)
-    # sequential, CUPED and guardrail figures, and the verdict under each experiment's analysis
     declared, pre_period_days = online
-    read_online = getattr(backend, "online_groups", None)
-    extra = (
-        read_online(window, plan, experiment_starts(phases, bounds), pre_period_days)
-        if read_online is not None
-        else OnlineGroups([], [], pre_period_days)
-    )
+    # A source that can scan the window once answers every question from that scan.
+    open_scan = getattr(backend, "scan", None)
+    with open_scan(window) if open_scan is not None else nullcontext(backend) as scanned:
+        bounds = scanned.bounds(window)
+        plan = plan_for(bounds, phases)
+        groups = scanned.groups(window, plan)
+        # sequential, CUPED and guardrail figures, and the verdict under each experiment's analysis
+        read_online = getattr(scanned, "online_groups", None)
+        extra = (
+            read_online(window, plan, experiment_starts(phases, bounds), pre_period_days)
+            if read_online is not None
+            else OnlineGroups([], [], pre_period_days)
+        )
+    srm = srm_by_phase(groups.arms, phases)
     context = online_context(groups.arms, extra, plan, analyses_of(declared, phases, groups.arms))
     version_rows, comparison_rows = with_online(
         versions(groups, plan, phases, srm, min_effect_s),

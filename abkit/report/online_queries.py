@@ -7,7 +7,7 @@ files) answers them with a few rows per arm.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,7 +52,7 @@ def _pre_period(starts: Mapping[str, datetime], pre_period: timedelta) -> Any:
 
 
 def covariate_groups_query(
-    window: Window, plan: Plan, starts: Mapping[str, datetime], pre_period: timedelta
+    window: Window, plan: Plan, starts: Mapping[str, datetime], pre_period: timedelta, interactions: Any = None
 ) -> Select | None:
     """Per (experiment, phase, model_version, arm): the covariate sums of :class:`abkit.stats.CupedSummary`.
 
@@ -66,13 +66,17 @@ def covariate_groups_query(
         plan: The arms' shifts and the phases (as for the arm groups).
         starts: When each experiment began (its first phase or first selection).
         pre_period: Length of the pre-period before each start.
+        interactions: per-interaction rows already reduced (scan_queries.interactions_from); None
+            reduces the window's selections here.
 
     Returns:
         The statement, or None when no experiment has a start.
     """
     if not starts:
         return None
-    i = _phased(_interactions(window, plan).subquery("interactions").c, plan)
+    if interactions is None:
+        interactions = _interactions(window, plan).subquery("interactions").c
+    i = _phased(interactions, plan)
     covariate = _pre_period(starts, pre_period)
     x: ColumnElement[Any] = func.coalesce(covariate.c.x, literal(0.0))
     nx = i.n_i * x
@@ -137,16 +141,17 @@ def _float(value: Any) -> float:
     return 0.0 if value is None else float(value)
 
 
-def online_groups(
+def covariate_groups(
     run: Callable[[Select], list[Any]],
     window: Window,
     plan: Plan,
     starts: Mapping[str, datetime],
     pre_period_days: float = DEFAULT_PRE_PERIOD_DAYS,
-) -> OnlineGroups:
-    """Run the two queries with ``run`` (a source's row runner) and read their rows into groups."""
-    statement = covariate_groups_query(window, plan, starts, timedelta(days=pre_period_days))
-    covariates = [
+    interactions: Any = None,
+) -> list[CovariateGroup]:
+    """Run :func:`covariate_groups_query` with ``run`` (a source's row runner) and read its rows."""
+    statement = covariate_groups_query(window, plan, starts, timedelta(days=pre_period_days), interactions)
+    return [
         CovariateGroup(
             row.experiment,
             int(row.phase),
@@ -161,7 +166,11 @@ def online_groups(
         )
         for row in ([] if statement is None else run(statement))
     ]
-    handle_times = [
+
+
+def handle_time_groups(rows: Iterable[Any]) -> list[HandleTimeGroup]:
+    """Rows with experiment, model_version, arm, n, low, total and total_sq as :class:`HandleTimeGroup`."""
+    return [
         HandleTimeGroup(
             row.experiment,
             row.model_version,
@@ -171,6 +180,18 @@ def online_groups(
             _float(row.total),
             _float(row.total_sq),
         )
-        for row in run(handle_time_groups_query(window))
+        for row in rows
     ]
+
+
+def online_groups(
+    run: Callable[[Select], list[Any]],
+    window: Window,
+    plan: Plan,
+    starts: Mapping[str, datetime],
+    pre_period_days: float = DEFAULT_PRE_PERIOD_DAYS,
+) -> OnlineGroups:
+    """Run the two queries with ``run`` (a source's row runner) and read their rows into groups."""
+    covariates = covariate_groups(run, window, plan, starts, pre_period_days)
+    handle_times = handle_time_groups(run(handle_time_groups_query(window)))
     return OnlineGroups(covariates, handle_times, pre_period_days)
