@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import CompoundSelect, Connection, Engine, Select, inspect, select
+from sqlalchemy.exc import DBAPIError
 
 from abkit.events.engine import connect
 from abkit.events.schema import experiment_phases, experiments, model_versions
@@ -43,6 +44,9 @@ from abkit.report.rows import as_datetime, as_float, as_int
 
 # Concurrent family queries: more than the engine's default pool (5) would queue anyway.
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+# PostgreSQL's "read_only_sql_transaction": no temporary table here, so no one scan either.
+READ_ONLY_SQLSTATE = "25006"
 
 # Memory PostgreSQL may use per sort or hash in the report's queries.
 POSTGRES_WORK_MEM = "256MB"
@@ -80,6 +84,7 @@ class SqlSource:
         in_memory = self.engine.dialect.name in ("sqlite", "duckdb") and database in ("", ":memory:")
         # One connection per query; an in-memory database lives in a single connection.
         self.workers = 1 if in_memory else (workers if workers is not None else DEFAULT_WORKERS)
+        self._temporary_tables_refused = False
 
     def close(self) -> None:
         """Dispose of the engine when this source opened it from a URL (a given engine stays open)."""
@@ -89,7 +94,7 @@ class SqlSource:
     @property
     def one_scan(self) -> bool:
         """Whether a report here reads the selections once (:class:`~abkit.report.one_scan.OneScan`)."""
-        return self.engine.dialect.name in ONE_SCAN_DIALECTS
+        return self.engine.dialect.name in ONE_SCAN_DIALECTS and not self._temporary_tables_refused
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
@@ -107,7 +112,11 @@ class SqlSource:
     @contextmanager
     def scan(self, window: Window) -> Iterator[OneScan | SqlSource]:
         """What answers a report's questions about ``window``: one materialised scan where the
-        engine has one, else this source (one query per family)."""
+        engine has one, else this source (one query per family).
+
+        A PostgreSQL session that may not create a temporary table (a read-only transaction, a hot
+        standby) gets this source too.
+        """
         if not self.one_scan:
             yield self
             return
@@ -120,8 +129,15 @@ class SqlSource:
                 deferred = {name: future.result for name, future in futures.items()}
             else:
                 deferred = {name: partial(self._rows, statement) for name, statement in statements.items()}
-            conn = stack.enter_context(self._connection())
-            yield stack.enter_context(OneScan(conn, window, deferred))
+            try:
+                conn = stack.enter_context(self._connection())
+                scanned: OneScan | SqlSource = stack.enter_context(OneScan(conn, window, deferred))
+            except DBAPIError as error:
+                if getattr(error.orig, "sqlstate", None) != READ_ONLY_SQLSTATE:
+                    raise
+                self._temporary_tables_refused = True
+                scanned = self
+            yield scanned
 
     def bounds(self, window: Window) -> list[ArmBounds]:
         if self.one_scan:
