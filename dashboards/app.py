@@ -14,14 +14,15 @@ from typing import Any
 
 import dash
 from dash import Dash, Input, Output, State, dcc, html, no_update
+from flask import Response, send_file
 from sqlalchemy.exc import SQLAlchemyError
 
+from abkit.report.plotly_bundle import VENDORED, bundle_version, unusable_reason
 from dashboards import components as ui
 from dashboards.auth import Credentials, require_login
 from dashboards.context import DashboardContext, current_context
 from dashboards.downloads import html_report_missing, register_downloads
 from dashboards.pages import challengers, health, over_time, overview, templates
-from dashboards.plotly_bundle import IGNORE_PATTERN, unusable_reason
 from dashboards.refresh import Compute, compute_snapshot, reporting_missing
 from dashboards.snapshots import SnapshotError, SnapshotKey, experiment_names
 from dashboards.tables import version_windows
@@ -29,6 +30,8 @@ from dashboards.view import View, parse_day, window_bounds
 
 PAGES = (overview, over_time, challengers, templates, health)
 ASSETS = Path(__file__).with_name("assets")
+# Where the page loads the partial plotly.js (abkit.report.plotly_bundle) from, before Dash's renderer.
+PARTIAL_PLOTLY_PATH = "/vendor/plotly-basic.min.js"
 POLL_MS = 1000  # how often the page asks whether a background refresh has finished
 logger = logging.getLogger(__name__)
 
@@ -57,11 +60,14 @@ def create_app(
         use_pages=True,
         pages_folder="",
         assets_folder=str(ASSETS),
-        assets_ignore=IGNORE_PATTERN if full_plotly else "",
+        # Dash puts external scripts after React and before its renderer: window.Plotly is there first.
+        external_scripts=[] if full_plotly else [f"{PARTIAL_PLOTLY_PATH}?v={bundle_version()}"],
         title="abkit experiments",
         suppress_callback_exceptions=True,  # page components exist only while their page is shown
         update_title=None,  # type: ignore[arg-type]  # None turns the 'Updating...' tab title off
     )
+    if not full_plotly:
+        app.server.add_url_rule(PARTIAL_PLOTLY_PATH, "partial_plotly", _partial_plotly)
     context = DashboardContext(database, compute=compute)
     context.install(app.server)
     if credentials is not None:
@@ -76,6 +82,11 @@ def create_app(
     app.layout = serve_layout
     _register_shell_callbacks(app)
     return app
+
+
+def _partial_plotly() -> Response:
+    # the URL names the release (?v=), so a browser may keep the file for a day
+    return send_file(VENDORED, mimetype="text/javascript", max_age=86400)
 
 
 def serve_layout() -> html.Div:
@@ -218,7 +229,7 @@ def _register_shell_callbacks(app: Dash) -> None:
         Input("f-dates", "end_date"),
         Input("refresh-generation", "data"),
     )
-    def choose_snapshot(experiment, start, end, _generation):  # type: ignore[no-untyped-def]
+    def choose_snapshot(experiment, start, end, _generation):
         context = current_context()
         try:
             key = _key(experiment, start, end)
@@ -265,7 +276,7 @@ def _register_shell_callbacks(app: Dash) -> None:
         State("snapshot", "data"),
         prevent_initial_call=True,
     )
-    def window_of_version(version, snapshot):  # type: ignore[no-untyped-def]
+    def window_of_version(version, snapshot):
         # Choosing a version narrows the window to its deployment, so every page (and the
         # snapshot) is about that version; clearing it goes back to all time.
         if not version:
@@ -287,7 +298,7 @@ def _register_shell_callbacks(app: Dash) -> None:
         State("refresh-generation", "data"),
         prevent_initial_call=True,
     )
-    def refresh(_clicks, _ticks, experiment, start, end, generation):  # type: ignore[no-untyped-def]
+    def refresh(_clicks, _ticks, experiment, start, end, generation):
         worker = current_context().refresh
         if dash.ctx.triggered_id == "refresh-button":
             try:
@@ -320,6 +331,6 @@ def _register_shell_callbacks(app: Dash) -> None:
         Input("refresh-generation", "data"),
         prevent_initial_call=True,
     )
-    def reload_after_first_report(_generation):  # type: ignore[no-untyped-def]
+    def reload_after_first_report(_generation):
         # Only on the "no report yet" page: once the first report exists, show the dashboard.
         return "/"

@@ -18,7 +18,8 @@ from dashboards.view import View
 _PERCENT = {"delta_pct", "delta_ci95_low_pct", "delta_ci95_high_pct"}
 _SHARE = {"top1", "top3", "top5", "holdout_top5_accuracy", "case_time_saved_share"}
 _P_VALUE = {"selection_level_p", "clustered_p", "p_holm", "srm_p", "p"}
-_TIMESTAMPS = {"first_seen", "last_seen", "start", "started_at", "ended_at"}
+_DAYS = {"days_to_detect"}
+_TIMESTAMPS = {"first_seen", "last_seen", "start", "end", "started_at", "ended_at", "last_selection_at"}
 _COUNT = {
     "n_treatment",
     "n_holdout",
@@ -35,6 +36,8 @@ _COUNT = {
     "n_without",
     "selections",
     "predictions",
+    "interactions_per_day",
+    "interactions",
 }
 
 
@@ -47,6 +50,8 @@ def _format(column: str) -> dict[str, Any]:
         return {"specifier": ",.0f"}
     if column in _PERCENT:
         return {"specifier": ".2f"}
+    if column in _DAYS:
+        return {"specifier": ",.1f"}
     return {"specifier": ",.3f"}
 
 

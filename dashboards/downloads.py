@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 from flask import Flask, Response, request
+from pydantic import ValidationError
 
 from dashboards.context import DashboardContext
 from dashboards.snapshots import SnapshotError
@@ -24,16 +25,24 @@ _RENDERER = "abkit.report.render_html"
 
 
 def html_renderer() -> tuple[HtmlRenderer | None, str | None]:
-    """``abkit.report``'s HTML renderer for a report dict, or (None, why it is unavailable).
+    """``abkit.report``'s HTML renderer for a stored report's JSON, or (None, why it is unavailable).
 
-    Imported only when a report is downloaded; pages ask :func:`html_report_missing`.
+    The JSON is read into the typed report first (``Report.model_validate``: a pydantic
+    ValidationError, a ValueError, names what does not follow the contract). Imported only when
+    a report is downloaded; pages ask :func:`html_report_missing`.
     """
     missing = html_report_missing()
     if missing:
         return None, missing
+    from abkit.report.contract import Report
     from abkit.report.render_html import render_html
 
-    return render_html, None
+    return lambda document: render_html(Report.model_validate(document)), None
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    return f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
 
 
 def html_report_missing() -> str | None:
@@ -102,6 +111,14 @@ def register_downloads(server: Flask, context: DashboardContext) -> None:
             return _text(400, str(error))
         try:
             page = render(report)
+        except ValidationError as error:
+            snapshot = request.args.get("snapshot")
+            return _text(
+                422,
+                f"snapshot {snapshot} does not follow the report contract this abkit renders "
+                f"(schema_version {report.get('schema_version')!r}; {error.error_count()} problems, first: "
+                f"{_first_problem(error)}); press Refresh to compute the report again",
+            )
         except (KeyError, TypeError, ValueError) as error:
             # A report the renderer cannot draw is reported plainly, not as a stack trace.
             return _text(500, f"the HTML renderer failed on snapshot {request.args.get('snapshot')}: {error!r}")

@@ -23,7 +23,7 @@ SCHEMA_VERSIONS = (1, 2)
 def old_schema_notice(report: dict[str, Any]) -> str | None:
     """What to say about a report of an older contract than ``abkit report`` now writes, or None."""
     try:
-        from abkit.report.model import SCHEMA_VERSION as current
+        from abkit.report.contract import SCHEMA_VERSION as current
     except ImportError:  # the reporting extra is not installed: nothing newer to compute
         return None
     version = report.get("schema_version")
@@ -60,7 +60,7 @@ class SnapshotRef:
     computed_at: datetime
 
 
-def _equals_or_null(column, value):  # type: ignore[no-untyped-def]
+def _equals_or_null(column, value):
     return column.is_(None) if value is None else column == value
 
 

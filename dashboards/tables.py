@@ -14,7 +14,6 @@ from typing import Any
 
 import pandas as pd
 
-from abkit.stats import mann_kendall
 from dashboards.fields import ci_bound, columns_frame, get, notes, shares
 
 Report = Mapping[str, Any]
@@ -239,17 +238,26 @@ def drawn_templates(frame: pd.DataFrame) -> pd.DataFrame:
     return drawable.sort_values(["holdout_top5_accuracy", "template_id"], kind="stable", ignore_index=True)
 
 
-def template_trend(drawn: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Mann-Kendall (original and Hamed-Rao) over exactly the templates drawn, as report blocks.
+def template_trend(report: Report, top_n: int) -> dict[str, dict[str, Any]]:
+    """The report's Mann-Kendall results (original and Hamed-Rao) over its top ``top_n`` templates.
 
-    ``drawn`` comes from :func:`drawn_templates`, so the test runs over the top N on screen,
-    in the report's order, whatever N the report itself kept.
+    The report tests the trend over each top-N view the page offers (``templates.trends``), so the
+    test runs over exactly the templates drawn, in the report's order; asking for more templates
+    than the report kept reads its own top N. A snapshot stored before the per-view trends says so.
     """
-    savings = pd.to_numeric(drawn["saving_s"]).to_list()
-    return {
-        "mann_kendall": mann_kendall(savings, method="original").to_dict(),
-        "mann_kendall_hamed_rao": mann_kendall(savings, method="hamed_rao").to_dict(),
-    }
+    templates = report.get("templates") or {}
+    kept = templates.get("top_n")
+    wanted = min(top_n, kept) if isinstance(kept, int) else top_n
+    for trend in templates.get("trends") or []:
+        if trend.get("top_n") == wanted:
+            return {key: trend[key] for key in ("mann_kendall", "mann_kendall_hamed_rao")}
+    if wanted == kept:
+        return {key: templates.get(key) or {} for key in ("mann_kendall", "mann_kendall_hamed_rao")}
+    reason = f"this report has no trend over its top {wanted} templates (stored before they were tested): press Refresh"
+    return {key: {"method": method, "missing": reason} for key, method in TREND_METHODS}
+
+
+TREND_METHODS = (("mann_kendall", "original"), ("mann_kendall_hamed_rao", "hamed_rao"))
 
 
 SRM_COLUMNS = ("experiment", "phase", "started_at", "chi2", "df", "p", "flag", "observed", "expected_share", "notes")

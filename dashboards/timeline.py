@@ -21,18 +21,13 @@ GRAIN_MS = {"hour": 3_600_000, "day": 86_400_000, "week": 7 * 86_400_000}
 # Tick labels by grain: never finer than the grain (no "23:59:59.9995" on a one-point axis).
 TICK_FORMAT = {"hour": "%b %d %H:%M", "day": "%b %d", "week": "%b %d, %Y"}
 
-TIMELINE_COLUMNS = (
-    "start",
-    "n_with",
-    "mean_with_s",
-    "sd_with_s",
-    "n_without",
-    "mean_without_s",
-    "sd_without_s",
-    "saving_s",
-    "seconds_saved",
-    "cumulative_seconds_saved",
+# The report's figures per bucket (the 95% interval of each mean is the report's), then what this table derives.
+BUCKET_COLUMNS = tuple(
+    f"{figure}_{suffix}{unit}"
+    for suffix in ("with", "without")
+    for figure, unit in (("n", ""), ("mean", "_s"), ("sd", "_s"), ("mean_ci95_low", "_s"), ("mean_ci95_high", "_s"))
 )
+TIMELINE_COLUMNS = ("start", *BUCKET_COLUMNS, "saving_s", "seconds_saved", "cumulative_seconds_saved")
 
 
 def timeline_grain(report: Report) -> str | None:
@@ -65,7 +60,9 @@ def timeline_table(report: Report, since: date | None = None, until: date | None
         target[f"n_{suffix}"] = row.get("n")
         target[f"mean_{suffix}_s"] = row.get("mean_s")
         target[f"sd_{suffix}_s"] = row.get("sd_s")
-    frame = columns_frame([buckets[b] for b in sorted(buckets)], TIMELINE_COLUMNS[:7])
+        target[f"mean_ci95_low_{suffix}_s"] = ci_bound(row, "mean_ci95_s", 0)
+        target[f"mean_ci95_high_{suffix}_s"] = ci_bound(row, "mean_ci95_s", 1)
+    frame = columns_frame([buckets[b] for b in sorted(buckets)], ("start", *BUCKET_COLUMNS))
     day = frame["start"].str[:10]
     keep = pd.Series(True, index=frame.index)
     if since is not None:
@@ -90,13 +87,32 @@ def releases_table(report: Report) -> pd.DataFrame:
     return columns_frame(rows, ("model_version", "first_seen")).sort_values("first_seen", ignore_index=True)
 
 
-PHASE_COLUMNS = ("experiment", "phase", "salt", "arms", "started_at", "ended_at")
+PHASE_COLUMNS = ("experiment", "phase", "salt", "arms", "started_at", "ended_at", "last_selection_at")
+
+
+def _last_selections(report: Report) -> dict[str, str]:
+    """Each experiment's last selection in the report (its version rows' ``last_seen``)."""
+    last: dict[str, str] = {}
+    for v in report.get("versions") or []:
+        experiment, seen = v.get("experiment"), v.get("last_seen")
+        if experiment and seen:
+            last[experiment] = max(seen, last.get(experiment, seen))
+    return last
 
 
 def phases_table(report: Report, experiment: str | None = None) -> pd.DataFrame:
-    """Each experiment's definitions over time: one row per phase (salt and arm weights in force)."""
+    """Each experiment's definitions over time: one row per phase (salt and arm weights in force).
+
+    ``ended_at`` is empty for a phase still in force (no later definition); ``last_selection_at`` is
+    the experiment's last selection in the report, where a finished test's last phase stops in the data.
+    """
+    last = _last_selections(report)
     rows = [
-        {**{k: p.get(k) for k in PHASE_COLUMNS}, "arms": shares(p.get("arms"), lambda w: f"{w:g}")}
+        {
+            **{k: p.get(k) for k in PHASE_COLUMNS},
+            "arms": shares(p.get("arms"), lambda w: f"{w:g}"),
+            "last_selection_at": last.get(p.get("experiment") or ""),
+        }
         for p in report.get("phases") or []
         if not experiment or p.get("experiment") == experiment
     ]
@@ -149,3 +165,61 @@ def version_phases_table(report: Report, version: str | None = None) -> pd.DataF
                 }
             )
     return columns_frame(rows, VERSION_PHASE_COLUMNS)
+
+
+SEQUENCE_COLUMNS = (
+    "result",
+    "experiment",
+    "end",
+    "delta_s",
+    "ci95_low_s",
+    "ci95_high_s",
+    "p",
+    "interactions",
+    "cuped",
+    "excludes_zero",
+    "may_stop",
+)
+
+
+def _results(report: Report, version: str | None) -> list[tuple[str, Mapping[str, Any]]]:
+    """(label, result) of every version row and comparison that has a sequence, optionally of one version."""
+    found = []
+    for v in report.get("versions") or []:
+        if (not version or v.get("model_version") == version) and v.get("sequence"):
+            found.append((f"{v.get('model_version')} vs holdout ({v.get('experiment')})", v))
+    for c in report.get("comparisons") or []:
+        if (not version or version in (c.get("challenger"), c.get("baseline"))) and c.get("sequence"):
+            found.append((f"{c.get('challenger')} vs {c.get('baseline')} ({c.get('experiment')})", c))
+    return found
+
+
+def sequence_table(report: Report, version: str | None = None) -> pd.DataFrame:
+    """Each result's always-valid 95% confidence sequence as of the end of each time bucket.
+
+    ``excludes_zero``: the look's interval lies wholly on one side of 0; ``may_stop`` marks the first
+    such look of each result, where a sequential test may stop (any later look is as valid).
+    """
+    rows = []
+    for label, result in _results(report, version):
+        stopped = False
+        for point in result.get("sequence") or []:
+            low, high = ci_bound(point, "delta_ci95_s", 0), ci_bound(point, "delta_ci95_s", 1)
+            excludes = low is not None and high is not None and (low > 0 or high < 0)
+            rows.append(
+                {
+                    "result": label,
+                    "experiment": result.get("experiment"),
+                    "end": point.get("end"),
+                    "delta_s": point.get("delta_s"),
+                    "ci95_low_s": low,
+                    "ci95_high_s": high,
+                    "p": point.get("p"),
+                    "interactions": point.get("interactions"),
+                    "cuped": bool(result.get("sequence_cuped")),
+                    "excludes_zero": excludes,
+                    "may_stop": excludes and not stopped,
+                }
+            )
+            stopped = stopped or excludes
+    return columns_frame(rows, SEQUENCE_COLUMNS)

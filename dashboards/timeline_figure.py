@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -18,7 +17,6 @@ from plotly.subplots import make_subplots
 from dashboards import theme
 from dashboards.timeline import GRAIN_MS, TICK_FORMAT
 
-Z95 = 1.959963984540054  # two-sided 95% normal quantile
 MAX_TICKS = 8  # at most about this many labelled ticks across the axis
 
 
@@ -76,12 +74,14 @@ def _means(figure: go.Figure, timeline: pd.DataFrame, starts: pd.Series) -> None
         ("with", "with suggestions", theme.WITH_SUGGESTIONS),
         ("without", "without suggestions (holdout)", theme.WITHOUT_SUGGESTIONS),
     ):
-        # 95% CI of a bucket's mean: 1.96 * sd / sqrt(n), when the report gives the sd.
-        half_width = Z95 * _num(timeline[f"sd_{suffix}_s"]) / np.sqrt(_num(timeline[f"n_{suffix}"]))
+        # the 95% interval of each bucket's mean, as the report gives it (none in older snapshots)
+        mean = _num(timeline[f"mean_{suffix}_s"])
+        above = _num(timeline[f"mean_ci95_high_{suffix}_s"]) - mean
+        below = mean - _num(timeline[f"mean_ci95_low_{suffix}_s"])
         figure.add_trace(
             go.Scatter(
                 x=starts,
-                y=_num(timeline[f"mean_{suffix}_s"]),
+                y=mean,
                 name=name,
                 mode="lines+markers",
                 line={"color": colour, "width": 2.5},
@@ -89,8 +89,10 @@ def _means(figure: go.Figure, timeline: pd.DataFrame, starts: pd.Series) -> None
                 hovertemplate="%{x}: %{y:.2f} s, n %{customdata:,}<extra>" + name + "</extra>",
                 error_y={
                     "type": "data",
-                    "array": half_width,
-                    "visible": bool(half_width.notna().any()),
+                    "symmetric": False,
+                    "array": above,
+                    "arrayminus": below,
+                    "visible": bool(above.notna().any()),
                     "thickness": 1,
                 },
             ),
@@ -121,9 +123,15 @@ def _ticks(starts: pd.Series, grain: str | None) -> dict[str, object]:
 
 
 def _phase_bands(figure: go.Figure, phases: pd.DataFrame, axis_end: pd.Timestamp, *, row: int) -> None:
-    """One horizontal bar per phase on its experiment's line, from its start to its end (or now)."""
+    """One horizontal bar per phase on its experiment's line, from its start to its end.
+
+    A phase still in force ends at its experiment's last selection (a finished challenger test stops
+    there, not at the end of the axis), or at the axis's end without one.
+    """
     starts = pd.to_datetime(phases["started_at"])
-    ends = pd.to_datetime(phases["ended_at"]).fillna(max(axis_end, starts.max()))
+    last = pd.to_datetime(phases["last_selection_at"]) if "last_selection_at" in phases else pd.NaT
+    ends = pd.to_datetime(phases["ended_at"]).fillna(last).fillna(max(axis_end, starts.max()))
+    ends = ends.where(ends >= starts, starts)  # a phase recorded after its experiment's last selection
     colours = [theme.PALETTE[(int(p) - 1) % len(theme.PALETTE)] for p in _num(phases["phase"]).fillna(1)]
     figure.add_trace(
         go.Bar(

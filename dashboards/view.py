@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import pandas as pd
 
 from dashboards import tables, timeline
+from dashboards.power_table import power_table
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ TABLES: dict[str, TableBuilder] = {
     "challengers": lambda report, view: tables.challengers_table(report, view.version),
     "templates": lambda report, view: tables.templates_table(report, view.top_n),
     "timeline": lambda report, view: timeline.timeline_table(report, view.since, view.until),
+    "sequence": lambda report, view: timeline.sequence_table(report, view.version),
     "phases": lambda report, view: timeline.phases_table(report, view.experiment),
     "version_phases": lambda report, view: timeline.version_phases_table(report, view.version),
     "srm": lambda report, view: tables.srm_table(report),
@@ -110,6 +112,7 @@ TABLES: dict[str, TableBuilder] = {
         report, experiment=view.experiment, version=view.version, since=view.since, until=view.until
     ),
     "latency": lambda report, view: tables.latency_table(report, view.version),
+    "power": lambda report, view: power_table(report, view.version),
 }
 
 

@@ -101,13 +101,3 @@ def test_experiments_lists_weights():
         "standing\tstanding\tholdout=0.02 v4=0.98",
         "v5-challenger\tv5-challenger\tholdout=0.02 v4=0.49 v5=0.49",
     ]
-
-
-def test_config_is_a_hidden_deprecated_alias_of_experiments_file():
-    result = _run("assign", "--config", str(EXPERIMENTS), "-e", "standing", "adv-7", "case-29")
-    assert result.exit_code == 0, result.output
-    assert result.stdout == "holdout\n"
-    assert "--config is deprecated; use --experiments-file" in result.stderr
-    for command in ("assign", "experiments"):
-        shown = _run(command, "--help").stdout
-        assert "--experiments-file" in shown and "--config" not in shown

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from abkit.events import EventStore
+from abkit.report.plotly_bundle import TRACE_TYPES
 from abkit.simulate.settings import SCALES
-from dashboards.plotly_bundle import TRACE_TYPES
+from dashboards.app import PARTIAL_PLOTLY_PATH
 from dashboards.tables import version_windows
 from tests.dashboard_world import simulate
 
@@ -118,7 +119,7 @@ def test_pages_draw_with_the_partial_plotly_bundle_only(driver, world_url):
             "return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)"
             ".filter(p => p.includes('plotly'))"
         )
-        assert scripts == ["/assets/vendor/plotly-basic.min.js"], name
+        assert scripts == [PARTIAL_PLOTLY_PATH], name
         bundle = driver.execute_script(
             "return {version: Plotly.version, traces: Object.keys(Plotly.PlotSchema.get().traces),"
             " drawn: Array.from(document.querySelectorAll('.js-plotly-plot')).flatMap(g => g.data.map(t => t.type))}"
@@ -176,7 +177,7 @@ def test_templates_test_the_trend_over_the_top_n_they_draw(driver, world_url, wo
         lambda d: "top 5 templates" in d.find_element(By.CSS_SELECTOR, "#templates-graph .gtitle").text
     )
     drawn = tables.drawn_templates(tables.templates_table(world["report"], 5))
-    expected = tables.template_trend(drawn)["mann_kendall"]
+    expected = tables.template_trend(world["report"], 5)["mann_kendall"]
     trend = driver.find_element(By.ID, "templates-trend").text
     assert f"over the {len(drawn)} templates drawn" in trend
     assert f"tau {expected['tau']:.3f}" in trend

@@ -39,7 +39,7 @@ def test_delta_forest_without_deltas_says_so():
 def test_templates_scatter_sizes_by_holdout_n_and_draws_cis_on_low_n_points():
     frame = tables.templates_table(REPORT)
     drawn = tables.drawn_templates(frame)
-    trend = tables.template_trend(drawn)
+    trend = tables.template_trend(REPORT, len(frame))
     figure = figures.templates_scatter(drawn, len(frame), trend["mann_kendall"], "")
     trace = figure.data[0]
     assert len(trace.x) == 7  # T0008 has no holdout selections

@@ -16,15 +16,16 @@ import plotly.graph_objects as go
 import pytest
 from plotly.offline import get_plotlyjs_version
 
+from abkit.report import plotly_bundle
 from dashboards import app as app_module
-from dashboards import create_app, figures, plotly_bundle, tables, timeline, timeline_figure
+from dashboards import create_app, figures, tables, timeline, timeline_figure
 
 REPORT = json.loads((Path(__file__).parent / "data" / "report_snapshot.json").read_text())
 # sha256 of plotly-basic.min.js from the npm tarball plotly.js-basic-dist-min@4.1.1 (recorded in
-# dashboards/assets/vendor/README.md when it was vendored): the file is the published one, unedited.
+# abkit/report/vendor/README.md when it was vendored): the file is the published one, unedited.
 VENDORED_SHA256 = "99784e3abfb07b142a15e521a439e6d9addceadb3f79553fd24c72774f0649ba"
 FULL_BUNDLE = "_dash-component-suites/plotly/package_data/plotly.min.js"
-PARTIAL_BUNDLE = "/assets/vendor/plotly-basic.min.js"
+PARTIAL_BUNDLE = app_module.PARTIAL_PLOTLY_PATH
 
 
 def test_vendored_bundle_is_the_published_file_of_the_release_plotly_py_writes_for():
@@ -60,6 +61,13 @@ def test_the_page_loads_the_partial_bundle_before_the_dash_renderer(tmp_path):
     # A plain script before the renderer's: window.Plotly exists before any dcc.Graph renders.
     assert page.index(PARTIAL_BUNDLE) < page.index("dash_renderer")
     assert FULL_BUNDLE not in page
+
+
+def test_the_partial_bundle_is_served_as_javascript(tmp_path):
+    response = create_app(str(tmp_path / "missing.sqlite")).server.test_client().get(PARTIAL_BUNDLE)
+    assert response.status_code == 200 and response.mimetype == "text/javascript"
+    assert response.get_data() == plotly_bundle.VENDORED.read_bytes()
+    response.close()
 
 
 def test_full_plotly_leaves_the_partial_bundle_out(tmp_path):

@@ -119,9 +119,9 @@ def test_reports_of_another_schema_version_are_refused(sqlite_url):
 
 
 def test_a_report_older_than_abkit_report_writes_gets_a_notice(monkeypatch):
-    import abkit.report.model
+    import abkit.report.contract
 
-    monkeypatch.setattr(abkit.report.model, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(abkit.report.contract, "SCHEMA_VERSION", 2)
     assert "older contract (schema 1)" in old_schema_notice({"schema_version": 1})
     assert old_schema_notice({"schema_version": 2}) is None
 

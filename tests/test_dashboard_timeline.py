@@ -22,8 +22,20 @@ def _hourly(hours: int, start: str = "2026-12-03T09:00:00") -> dict:
     rows = []
     for hour in range(hours):
         moment = (first + pd.Timedelta(hours=hour)).isoformat()
-        rows.append({"start": moment, "arm_kind": "treatment", "n": 400, "mean_s": 13.0, "sd_s": 5.0})
-        rows.append({"start": moment, "arm_kind": "holdout", "n": 8, "mean_s": 19.0, "sd_s": 5.0})
+        ci = {"treatment": [12.5, 13.6], "holdout": [15.0, 23.5]}  # as a report gives them (not symmetric here)
+        rows.append(
+            {
+                "start": moment,
+                "arm_kind": "treatment",
+                "n": 400,
+                "mean_s": 13.0,
+                "sd_s": 5.0,
+                "mean_ci95_s": ci["treatment"],
+            }
+        )
+        rows.append(
+            {"start": moment, "arm_kind": "holdout", "n": 8, "mean_s": 19.0, "sd_s": 5.0, "mean_ci95_s": ci["holdout"]}
+        )
     return {
         "timeline": {"grain": "hour", "rows": rows},
         "releases": [{"model_version": "v1", "first_seen": start}],
@@ -151,9 +163,25 @@ def test_over_time_without_a_timeline_says_so():
     assert figure.data == () and "No timeline" in figure.layout.annotations[0].text
 
 
-def test_bucket_means_get_a_95_percent_interval_when_the_report_gives_sd():
+def test_bucket_means_draw_the_reports_95_percent_interval():
     figure = _figure(_hourly(1))
-    # 1.96 * 5 / sqrt(400) and 1.96 * 5 / sqrt(8), worked by hand
-    assert figure.data[0].error_y.array[0] == pytest.approx(0.49, abs=1e-3)
-    assert figure.data[1].error_y.array[0] == pytest.approx(3.465, abs=1e-3)
-    assert _figure(REPORT).data[0].error_y.visible is False  # the fixture gives no sd
+    # the bars reach the report's interval ends: 13.6 - 13.0 above, 13.0 - 12.5 below, and so on
+    treatment, holdout = figure.data[0].error_y, figure.data[1].error_y
+    assert (treatment.array[0], treatment.arrayminus[0]) == (pytest.approx(0.6), pytest.approx(0.5))
+    assert (holdout.array[0], holdout.arrayminus[0]) == (pytest.approx(4.5), pytest.approx(4.0))
+    assert _figure(REPORT).data[0].error_y.visible is False  # the fixture's rows give no interval
+
+
+def test_a_phase_still_in_force_ends_at_its_experiments_last_selection():
+    # a finished challenger test: its last phase has no end, its last selection was on Jan 18
+    report = json.loads(json.dumps(REPORT))
+    report["phases"][4]["ended_at"] = None
+    frame = timeline.phases_table(report)
+    assert list(frame["last_selection_at"]) == ["2026-02-22T23:59:00"] * 3 + ["2026-01-18T23:59:00"] * 2
+    bands = _figure(report).data[3]
+    lengths = pd.to_timedelta(list(bands.x), unit="ms")
+    ends = pd.to_datetime(list(bands.base)) + lengths
+    # v2-challenger phase 2 stops at its last selection, not at the end of the axis (late February)
+    assert ends[4] == pd.Timestamp("2026-01-18T23:59:00")
+    # standing's open phase 3 stops at standing's last selection
+    assert ends[2] == pd.Timestamp("2026-02-22T23:59:00")

@@ -45,6 +45,7 @@ def test_read_only_refuses_writes_and_missing_files(tmp_path):
 
 
 def test_postgresql_urls_use_psycopg_3():
+    pytest.importorskip("psycopg")  # the postgres extra; absent from the core-only lowest-versions venv
     engine = connect("postgresql://user:secret@127.0.0.1:1/db")
     assert engine.url.drivername == "postgresql+psycopg"
     assert engine.url.password == "secret"

@@ -59,14 +59,20 @@ def frames():
     return event_frames(seed=5, interactions=120)
 
 
-def test_the_selections_are_grouped_by_interaction_once_per_report(frames, tmp_path):
-    url = f"duckdb:///{tmp_path / 'events.duckdb'}"
-    write_events(url, frames).close()
+def _statements(url: str, **options) -> list[str]:
     source = SqlSource(url)
     statements: list[str] = []
     event.listen(source.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    build_report(source, now=NOW)
+    build_report(source, now=NOW, **options)
     source.close()
+    return statements
+
+
+def test_the_selections_are_grouped_by_interaction_once_per_report(frames, tmp_path):
+    url = f"duckdb:///{tmp_path / 'events.duckdb'}"
+    write_events(url, frames).close()
+    # a power period longer than the traffic: power's recent window is the whole window
+    statements = _statements(url, power_days=3650)
     reading = [sql for sql in statements if "FROM selections" in sql]
     interaction_groupings = [sql for sql in reading if "advocate_id" in sql.split("GROUP BY")[-1]]
     assert len(interaction_groupings) == 1 and interaction_groupings[0].startswith("CREATE TEMPORARY TABLE")
@@ -77,6 +83,19 @@ def test_the_selections_are_grouped_by_interaction_once_per_report(frames, tmp_p
     assert any("pre_period" in sql for sql in others)
     assert sum("FROM cases" in sql or "JOIN cases" in sql for sql in statements) == 2  # case groups, case count
     assert any(sql.startswith("DROP TABLE") for sql in statements)
+
+
+def test_power_reads_only_its_recent_days_when_the_traffic_is_longer(frames, tmp_path):
+    url = f"duckdb:///{tmp_path / 'events.duckdb'}"
+    write_events(url, frames).close()
+    whole, recent = (
+        [sql for sql in _statements(url, power_days=days) if "FROM selections" in sql and "abkit_scan" not in sql]
+        for days in (3650, 1)
+    )
+    extra = [sql for sql in recent if sql not in whole]
+    # one more statement: the last day's interactions (with their covariate), the window's lower bound bound to it
+    assert len(recent) == len(whole) + 1 and len(extra) == 1
+    assert "selections.created_at >=" in extra[0] and "pre_period" in extra[0]
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "parquet"])
@@ -149,7 +168,7 @@ def test_scan_queries_compile_for_other_dialects(dialect):
         bounds_from(reduced),
         template_groups_from(reduced, plan),
         bucket_groups_from(reduced, plan),
-        arm_cases_query(interactions_from(reduced, plan)),
+        arm_cases_query(interactions_from(reduced, plan), plan),
     ):
         assert "abkit_scan_test" in str(query.compile(dialect=dialect))
     materialize = str(MaterializeAs("abkit_scan_test", selection_groups_query(window)).compile(dialect=dialect))

@@ -180,7 +180,7 @@ def test_online_queries_compile_for_other_dialects(dialect):
     from sqlalchemy.dialects import postgresql
 
     from abkit.report.groups import Plan, Window
-    from abkit.report.online_queries import covariate_groups_query, handle_time_groups_query
+    from abkit.report.online_queries import grain_groups_query, handle_time_groups_query
 
     if dialect == "trino":
         trino = pytest.importorskip("trino.sqlalchemy.dialect")
@@ -189,12 +189,15 @@ def test_online_queries_compile_for_other_dialects(dialect):
         compiled_dialect = postgresql.dialect()
     window = Window("challenger", START, START + timedelta(days=14))
     starts = {"challenger": START, "other": START + timedelta(days=1)}
-    covariates = covariate_groups_query(window, Plan(), starts, timedelta(days=PRE_DAYS))
-    assert covariates is not None
-    for query in (covariates, handle_time_groups_query(window)):
+    for query in (
+        grain_groups_query(window, Plan(), starts, timedelta(days=PRE_DAYS)),
+        handle_time_groups_query(window, Plan()),
+    ):
         sql = str(query.compile(dialect=compiled_dialect))
         assert "OVER (PARTITION BY" in sql
-    assert covariate_groups_query(window, Plan(), {}, timedelta(days=1)) is None
+    # no experiment start: no covariate (x = 0), the interaction sums per bucket all the same
+    plain = str(grain_groups_query(window, Plan(), {}, timedelta(days=1)).compile(dialect=compiled_dialect))
+    assert "pre_period" not in plain and "GROUP BY" in plain
 
 
 def test_cli_reads_the_declared_analysis_from_the_experiments_file(tmp_path):
@@ -215,32 +218,33 @@ def test_cli_reads_the_declared_analysis_from_the_experiments_file(tmp_path):
     )
     runner = CliRunner()
     args = ["report", "--db", str(path), "--format", "json", "--pre-period-days", "14"]
-    declared = json.loads(runner.invoke(cli, [*args, "--experiments", str(config)], catch_exceptions=False).output)
+    declared = json.loads(runner.invoke(cli, [*args, "--experiments-file", str(config)], catch_exceptions=False).output)
     default = json.loads(runner.invoke(cli, args, catch_exceptions=False).output)
     assert [c["verdict"]["analysis"] for c in declared["comparisons"]] == ["fixed"]
     assert [c["verdict"]["analysis"] for c in default["comparisons"]] == ["sequential"]
     assert declared["comparisons"][0]["cuped"]["pre_period_days"] == 14.0
     config.write_text('[experiments.challenger]\nsalt = "c"\narms = { holdout = 0.5, v1 = 0.5 }\nanalysis = "maybe"\n')
-    refused = runner.invoke(cli, [*args, "--experiments", str(config)])
+    refused = runner.invoke(cli, [*args, "--experiments-file", str(config)])
     assert refused.exit_code == 2 and "analysis must be one of" in refused.output
 
 
 def test_markdown_and_html_show_the_online_table(tmp_path):
+    from abkit.report.contract import Report
     from abkit.report.render_html import render_html
     from abkit.report.render_markdown import render_markdown
 
     report = _report(tmp_path, _events(interactions=300))
-    markdown = render_markdown(report)
+    markdown = render_markdown(Report.model_validate(report))
     assert "## Online monitoring: always-valid, CUPED and guardrail" in markdown
     (row,) = [line for line in markdown.splitlines() if line.startswith("| challenger | v2 vs v1 | sequential |")]
     assert "%" in row and row.endswith("| ok |")
-    assert "Online monitoring" in render_html(report)
+    assert "Online monitoring" in render_html(Report.model_validate(report))
     # a snapshot from before the online figures renders without the table
     for key in ("versions", "comparisons"):
         for result in report[key]:
-            for part in ("analysis", "sequential", "cuped", "guardrail"):
+            for part in ("analysis", "sequential", "sequence", "sequence_cuped", "cuped", "guardrail"):
                 result.pop(part)
-    assert "Online monitoring" not in render_markdown(report)
+    assert "Online monitoring" not in render_markdown(Report.model_validate(report))
 
 
 def test_sequential_analysis_keeps_the_reason_when_there_is_no_interval():

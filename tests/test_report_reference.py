@@ -37,7 +37,9 @@ def test_reference_queries_run_as_pasted(dialect, tmp_path):
     assert sum(row[3] for row in results[0]) == frames["selection"].height  # bounds: n per arm
     assert sum(row[4] for row in results[1]) == frames["selection"].height  # arm family: n per arm and phase
     assert sum(row[4] for row in results[5]) == frames["selection"].height  # day family
-    # CUPED covariate sums (no history before the example start: every x is 0) and the guardrail's cases
-    assert sum(row[4] for row in results[10]) == len(frames["selection"].unique(["advocate_id", "case_id"]))
+    # interaction and covariate sums per day (no history before the example start: every x is 0): k, n
+    assert sum(row[5] for row in results[10]) == len(frames["selection"].unique(["advocate_id", "case_id"]))
+    assert sum(row[6] for row in results[10]) == frames["selection"].height
+    # and the guardrail's cases
     arm_cases = frames["selection"].unique(["experiment", "model_version", "arm", "case_id"]).height
-    assert sum(row[3] for row in results[11]) == arm_cases
+    assert sum(row[4] for row in results[11]) == arm_cases

@@ -10,6 +10,7 @@ from abkit.stats import (
     confidence_sequence,
     guardrail_check,
     handle_time_guardrail,
+    stratified_guardrail,
 )
 
 
@@ -66,3 +67,41 @@ def test_guardrail_accepts_a_sequential_interval():
     sequence = confidence_sequence(5.0, 4.0, 2000)
     assert guardrail_check(_result(-1.0, -2.0, -0.5), sequence).worsened is False
     assert guardrail_check(_result(-1.0, -2.0, -0.5), _result(5.0, 5.0 - 1.96 * 2, 5.0 + 1.96 * 2)).worsened is True
+
+
+def test_stratified_guardrail_weighs_the_phases_as_given():
+    # two phases, worked in numpy: delta = sum w_p (mean_t,p - mean_c,p), Var = sum w_p^2 (v_t/n_t + v_c/n_c)
+    rng = np.random.default_rng(3)
+    phases = [(rng.normal(600, 50, 300), rng.normal(590, 50, 40)), (rng.normal(760, 70, 500), rng.normal(750, 70, 30))]
+    weights = np.array([340.0, 530.0])
+    share = weights / weights.sum()
+    strata = [(SampleSummary.from_values(t), SampleSummary.from_values(c)) for t, c in phases]
+    result = stratified_guardrail(strata, list(weights), labels=("v5", "v4"))
+    delta = sum(w * (t.mean() - c.mean()) for w, (t, c) in zip(share, phases, strict=True))
+    variance = sum(
+        w * w * (t.var(ddof=1) / t.size + c.var(ddof=1) / c.size) for w, (t, c) in zip(share, phases, strict=True)
+    )
+    assert result.delta_s == pytest.approx(delta, rel=1e-9)
+    assert result.se == pytest.approx(np.sqrt(variance), rel=1e-9)
+    assert result.mean_treatment_s == pytest.approx(sum(w * t.mean() for w, (t, _) in zip(share, phases, strict=True)))
+    assert (result.n_treatment, result.n_control) == (800, 70)
+
+
+def test_stratified_guardrail_of_one_phase_is_the_plain_guardrail_and_skips_one_sided_phases():
+    rng = np.random.default_rng(4)
+    treatment, control = (
+        SampleSummary.from_values(rng.normal(600, 50, 200)),
+        SampleSummary.from_values(rng.normal(610, 50, 20)),
+    )
+    plain = handle_time_guardrail(treatment, control)
+    # a second phase with no control cases cannot be compared: left out
+    only_treatment = (SampleSummary.from_values([700.0, 710.0]), SampleSummary.empty())
+    assert stratified_guardrail([(treatment, control), only_treatment], [220.0, 2.0]) == plain
+    assert stratified_guardrail([only_treatment], [2.0], labels=("v5", "v4")).missing == "no cases in v4"
+    crossed = [only_treatment, (SampleSummary.empty(), SampleSummary.from_values([1.0, 2.0]))]
+    assert (
+        stratified_guardrail(crossed, [2.0, 2.0], labels=("v5", "v4")).missing
+        == "no phase with cases in both v5 and v4"
+    )
+    with pytest.raises(ValueError, match="2 strata but 1 weights"):
+        stratified_guardrail(crossed, [1.0])

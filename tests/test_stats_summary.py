@@ -125,3 +125,13 @@ def test_property_any_split_adds_back_to_the_whole(seed):
     assert combined.n == values.size
     assert combined.mean == pytest.approx(np.mean(values), rel=1e-9, abs=1e-6)
     assert combined.variance == pytest.approx(np.var(values, ddof=1), rel=1e-9)
+
+
+def test_mean_ci_is_scipys_student_t_interval():
+    from scipy import stats
+
+    values = _sample(3, 25) + OFFSET
+    summary = SampleSummary.from_values(values)
+    expected = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+    assert summary.mean_ci() == pytest.approx(expected, abs=1e-6)
+    assert SampleSummary.from_values([4.0]).mean_ci() is None and SampleSummary.empty().mean_ci() is None

@@ -1,54 +1,25 @@
-"""`abkit assign`: holdout buckets for ops staff (and the experiments file option `abkit experiments` shares)."""
+"""`abkit assign`: holdout buckets for ops staff."""
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
-from abkit.assignment.config import DEFAULT_EXPERIMENTS_FILE, ConfigError, ExperimentConfig, load_experiments
-
-_EXPERIMENTS_FILE = click.option(
-    "--experiments-file",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_EXPERIMENTS_FILE,
-    show_default=True,
-    envvar="ABKIT_EXPERIMENTS",
-    help="Experiments file (TOML); also read from $ABKIT_EXPERIMENTS.",
-)
-# The name `abkit assign` had before it matched `abkit serve`'s --experiments-file: accepted, not shown.
-_LEGACY_CONFIG = click.option(
-    "--config", "legacy_config_path", type=click.Path(dir_okay=False, path_type=Path), default=None, hidden=True
-)
+from abkit.assignment.config import ConfigError, ExperimentConfig, load_experiments
+from abkit.cli.options import experiments_file_option
 
 
-def experiments_file_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``--experiments-file FILE`` (and the deprecated ``--config FILE``) as the ``config_path`` argument."""
-
-    @functools.wraps(command)
-    def with_experiments_file(*args: Any, config_path: Path, legacy_config_path: Path | None, **kwargs: Any) -> Any:
-        if legacy_config_path is not None:
-            click.echo("warning: --config is deprecated; use --experiments-file", err=True)
-            config_path = legacy_config_path
-        return command(*args, config_path=config_path, **kwargs)
-
-    return _EXPERIMENTS_FILE(_LEGACY_CONFIG(with_experiments_file))
-
-
-def load_or_usage_error(config_path: Path) -> dict[str, ExperimentConfig]:
+def load_or_usage_error(experiments_file: Path) -> dict[str, ExperimentConfig]:
     try:
-        return load_experiments(config_path)
+        return load_experiments(experiments_file)
     except ConfigError as error:
         raise click.UsageError(str(error)) from None
 
 
 @click.command()
-@experiments_file_option
+@experiments_file_option()
 @click.option("--experiment", "-e", required=True, help="Experiment name from the config file.")
 @click.option(
     "--file",
@@ -62,7 +33,7 @@ def load_or_usage_error(config_path: Path) -> dict[str, ExperimentConfig]:
 @click.argument("advocate_id", required=False)
 @click.argument("case_id", required=False)
 def assign(
-    config_path: Path,
+    experiments_file: Path,
     experiment: str,
     units_file: Path | None,
     out: Path | None,
@@ -70,7 +41,7 @@ def assign(
     case_id: str | None,
 ) -> None:
     """Print the arm of ADVOCATE_ID CASE_ID, or assign every row of --file (CSV out)."""
-    experiments = load_or_usage_error(config_path)
+    experiments = load_or_usage_error(experiments_file)
     if experiment not in experiments:
         raise click.UsageError(f"unknown experiment {experiment!r}; configured: {', '.join(sorted(experiments))}")
     config = experiments[experiment]

@@ -17,16 +17,31 @@ import click
     help="File whose first line is the login password (else $ABKIT_DASHBOARD_PASSWORD). "
     "User: $ABKIT_DASHBOARD_USER or 'abkit'.",
 )
-def dashboard(database: str, host: str, port: int, password_file: str | None) -> None:
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="Write one line per request (Common Log Format) to stderr.",
+)
+@click.option(
+    "--trusted-proxy",
+    metavar="ADDRESS",
+    help="Address of the reverse proxy in front (e.g. 127.0.0.1): believe its X-Forwarded-For/-Proto/-Host headers.",
+)
+def dashboard(
+    database: str, host: str, port: int, password_file: str | None, access_log: bool, trusted_proxy: str | None
+) -> None:
     """Start the Dash dashboard on DB (read-only), reading stored report snapshots.
 
-    Bound to 127.0.0.1 by default; on any other address every request needs HTTP basic auth.
+    Served by waitress (a production WSGI server). Bound to 127.0.0.1 by default; on any
+    other address every request needs HTTP basic auth. Put TLS in a reverse proxy in front.
     """
     from abkit.cli.extras import requires_extra
 
     with requires_extra("dashboard", "dashboard"):
         from dashboards.app import create_app  # (not the package root: works under a stale editable install too)
         from dashboards.auth import is_loopback, load_credentials
+        from dashboards.server import serve
 
     credentials = None
     if password_file is not None or not is_loopback(host):
@@ -38,4 +53,4 @@ def dashboard(database: str, host: str, port: int, password_file: str | None) ->
     shown_host = f"[{host}]" if ":" in host else host
     login = f" (login: user {credentials.user})" if credentials else ""
     click.echo(f"abkit dashboard: http://{shown_host}:{port}/{login}", err=True)
-    app.run(host=host, port=port, debug=False)
+    serve(app.server, host, port, access_log=access_log, trusted_proxy=trusted_proxy)

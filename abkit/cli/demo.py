@@ -60,10 +60,10 @@ def step_report(ctx: DemoContext) -> None:
     from abkit.report.render_markdown import render_markdown
     from abkit.report.snapshots import store_snapshot
 
-    document = build_report(ctx.store.engine).to_dict()
-    store_snapshot(ctx.store.engine, document, None, None, None)
+    report = build_report(ctx.store.engine)
+    store_snapshot(ctx.store.engine, report.to_dict(), None, None, None)
     click.echo("")
-    click.echo(render_markdown(document), nl=False)
+    click.echo(render_markdown(report), nl=False)
 
 
 def step_dashboard(ctx: DemoContext) -> None:
@@ -71,10 +71,11 @@ def step_dashboard(ctx: DemoContext) -> None:
     if not ctx.dashboard:
         return
     from dashboards.app import create_app
+    from dashboards.server import serve
 
     app = create_app(ctx.db)
     click.echo(f"\nabkit dashboard: http://127.0.0.1:{ctx.port}/  (Ctrl+C to stop)", err=True)
-    app.run(host="127.0.0.1", port=ctx.port, debug=False)
+    serve(app.server, "127.0.0.1", ctx.port)
 
 
 STEPS: list[Callable[[DemoContext], None]] = [step_simulate, step_report, step_dashboard]

@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from abkit.assignment.config import ExperimentConfig
-from abkit.cli.assign import experiments_file_option, load_or_usage_error
+from abkit.cli.assign import load_or_usage_error
+from abkit.cli.options import experiments_file_option
 
 DB_OPTION = click.option(
     "--db", default=None, envvar="ABKIT_DB", help="Event store: SQLite path or database URL (also $ABKIT_DB)."
@@ -56,12 +57,14 @@ def _fail_on_database(db: str, error: Exception) -> click.ClickException:
 
 
 @click.group(invoke_without_command=True)
-@experiments_file_option
+@experiments_file_option()
 @DB_OPTION
 @click.option("--history", is_flag=True, help="List every recorded phase of the experiments in --db.")
 @click.option("--experiment", "-e", "names", multiple=True, help="With --history: only this experiment (repeatable).")
 @click.pass_context
-def experiments(ctx: click.Context, config_path: Path, db: str | None, history: bool, names: tuple[str, ...]) -> None:
+def experiments(
+    ctx: click.Context, experiments_file: Path, db: str | None, history: bool, names: tuple[str, ...]
+) -> None:
     """List the experiments file (salt, weights), or with --history the phases recorded in --db.
 
     `abkit experiments apply` records the file's definitions as phases.
@@ -73,7 +76,7 @@ def experiments(ctx: click.Context, config_path: Path, db: str | None, history: 
         if names:
             raise click.UsageError("--experiment filters --history")
         writer.writerow(["experiment", "salt", "arms"])
-        for name, config in sorted(load_or_usage_error(config_path).items()):
+        for name, config in sorted(load_or_usage_error(experiments_file).items()):
             writer.writerow([name, config.salt, weights_text(config.arms)])
         return
     phases = _read_phases(_need_db(db, "--history"))
@@ -93,7 +96,7 @@ def experiments(ctx: click.Context, config_path: Path, db: str | None, history: 
         )
 
 
-def _read_phases(db: str):  # type: ignore[no-untyped-def]
+def _read_phases(db: str):
     from sqlalchemy import inspect
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -115,7 +118,7 @@ def _read_phases(db: str):  # type: ignore[no-untyped-def]
 
 
 @experiments.command()
-@experiments_file_option
+@experiments_file_option()
 @DB_OPTION
 @click.option(
     "--at",
@@ -124,7 +127,7 @@ def _read_phases(db: str):  # type: ignore[no-untyped-def]
     help="When the definitions took effect: ISO 8601, UTC unless an offset is given (default: now).",
 )
 @click.option("--experiment", "-e", "names", multiple=True, help="Only this experiment of the file (repeatable).")
-def apply(config_path: Path, db: str | None, at_text: str | None, names: tuple[str, ...]) -> None:
+def apply(experiments_file: Path, db: str | None, at_text: str | None, names: tuple[str, ...]) -> None:
     """Record the experiments file's definitions in --db: a new phase for each changed one.
 
     An experiment whose salt and weights are those of its latest phase is left unchanged, so
@@ -137,7 +140,7 @@ def apply(config_path: Path, db: str | None, at_text: str | None, names: tuple[s
 
     database = _need_db(db, "apply")
     at = parse_timestamp(at_text) if at_text is not None else None
-    chosen = _selected(load_or_usage_error(config_path), names, config_path)
+    chosen = _selected(load_or_usage_error(experiments_file), names, experiments_file)
     try:
         with EventStore.open(database) as store:
             results = store.apply_experiments(chosen, at)  # all of them, or none

@@ -11,11 +11,9 @@ import click
 
 # extra -> the top-level modules it installs that abkit imports (pyproject.toml's optional-dependencies)
 EXTRA_MODULES: dict[str, frozenset[str]] = {
-    "serve": frozenset(
-        {"torch", "transformers", "tokenizers", "fastapi", "uvicorn", "httpx", "prometheus_client", "pydantic"}
-    ),
+    "serve": frozenset({"torch", "transformers", "tokenizers", "fastapi", "uvicorn", "httpx", "prometheus_client"}),
     "train": frozenset({"torch", "transformers", "tokenizers", "accelerate"}),
-    "dashboard": frozenset({"dash", "flask"}),
+    "dashboard": frozenset({"dash", "flask", "waitress"}),
     "postgres": frozenset({"psycopg"}),
     "spark": frozenset({"pyspark"}),
     "warehouse": frozenset({"trino"}),

@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "List configured experiments; record them as phases (apply); show the phase history.",
     ),
     "report": ("abkit.cli.report:report", "Significance report per model version (JSON, Markdown, HTML)."),
+    "power": (
+        "abkit.cli.power:power",
+        "Minimum detectable saving after 7/14/28 days and the days to detect a saving, from recent traffic.",
+    ),
     "serve": ("abkit.cli.serve:serve", "Serve top-5 template suggestions over HTTP."),
     "loadtest": ("abkit.cli.loadtest:loadtest", "Open-loop load test of a running service."),
     "tune-batching": (

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from abkit.cli.options import experiments_file_option
+
 DATETIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
 
@@ -32,13 +34,10 @@ DATETIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
     help="Smallest difference in selection time worth acting on (s): the verdict's line between "
     "'no detectable difference' and 'keep collecting'.",
 )
-@click.option(
-    "--experiments",
-    "experiments_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+@experiments_file_option(
     default=None,
     help='Experiments file whose `analysis = "sequential" | "fixed"` the verdicts use '
-    "(default: sequential for challenger tests, fixed for standing holdouts).",
+    "(default: sequential for challenger tests, fixed for standing holdouts). Also $ABKIT_EXPERIMENTS.",
 )
 @click.option(
     "--pre-period-days",
@@ -139,9 +138,8 @@ def report(
         detail = error.args[0] if error.args else error
         where = f"--db {database}" if spark_master is None else f"--spark {spark_master} --tables {tables}"
         raise click.ClickException(f"{where}: {error.__class__.__name__}: {detail}") from None
-    document = built.to_dict()
     renderer = {"json": render_json, "markdown": render_markdown, "html": render_html}[output_format]
-    text = renderer(document)
+    text = renderer(built)
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -149,5 +147,5 @@ def report(
         out.write_text(text, encoding="utf-8")
         click.echo(f"wrote {out}", err=True)
     if store:
-        snapshot_id = store_snapshot(database_url(database), document, experiment, since, until)
+        snapshot_id = store_snapshot(database_url(database), built.to_dict(), experiment, since, until)
         click.echo(f"stored snapshot {snapshot_id}", err=True)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from abkit.assignment.config import DEFAULT_EXPERIMENTS_FILE, DEFAULT_HOLDOUT_WEIGHT
+from abkit.assignment.config import DEFAULT_HOLDOUT_WEIGHT
+from abkit.cli.options import experiments_file_option
 from abkit.serving.token_cache import DEFAULT_CACHE_MESSAGES
 
 TOKEN_ENV = "ABKIT_API_TOKEN"
@@ -52,14 +53,7 @@ def read_token(token_file: Path | None) -> str | None:
 @click.option(
     "--experiment", default=None, help="Experiment from --experiments-file (default: standing holdout + first model)."
 )
-@click.option(
-    "--experiments-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_EXPERIMENTS_FILE,
-    show_default=True,
-    envvar="ABKIT_EXPERIMENTS",
-    help="Experiments file (TOML).",
-)
+@experiments_file_option()
 @click.option(
     "--holdout-weight",
     type=float,
@@ -246,7 +240,7 @@ def serve(
     uvicorn.Server(uvicorn_config(app, host, port, log_level=log_level, read_timeout_s=read_timeout_s)).run()
 
 
-def _register(config, models: tuple[Path, ...], *, started: datetime):  # type: ignore[no-untyped-def]
+def _register(config, models: tuple[Path, ...], *, started: datetime):
     """Apply the served experiment's definition as of ``started`` (a new phase if it changed) and
     record model versions the store does not know yet, before the first event is written."""
     from dataclasses import asdict
@@ -260,7 +254,7 @@ def _register(config, models: tuple[Path, ...], *, started: datetime):  # type: 
     metadata = [read_metadata(directory) for directory in models]
     log = logging.getLogger("abkit.serving")
 
-    def setup(store) -> None:  # type: ignore[no-untyped-def]
+    def setup(store) -> None:
         try:
             applied = store.apply_experiment(config, at=started)
         except PhaseError as error:

@@ -15,7 +15,7 @@ class ScaleType(click.ParamType):
 
     name = "scale"
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value, param, ctx):
         text = str(value).strip().replace("_", "")
         if text in SCALES:
             return text

@@ -67,7 +67,7 @@ def _transformers_logging(quiet: bool) -> None:
         hf_logging.disable_progress_bar()
 
 
-def _setup(size: str, data_file: Path | None, device: str | None, quiet: bool, threads: int):  # type: ignore[no-untyped-def]
+def _setup(size: str, data_file: Path | None, device: str | None, quiet: bool, threads: int):
     from abkit.training.config import ConfigError, load_size_config
     from abkit.training.corpus import CorpusError, read_corpus
     from abkit.training.optim import Runtime

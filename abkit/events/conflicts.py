@@ -72,7 +72,9 @@ def find_conflicts(conn: Connection, table: Table, kind: EventKind, valid: pl.Da
     for start in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[start : start + _LOOKUP_CHUNK]
         statement = select(*(table.c[name] for name in (id_column, *compared))).where(table.c[id_column].in_(chunk))
-        records.extend(conn.execute(statement).all())
+        records.extend(
+            tuple(row) for row in conn.execute(statement)
+        )  # tuples: early polars 1.x cannot read SQLAlchemy Rows
     schema = {name: valid.schema[name] for name in (id_column, *compared)}
     stored = pl.DataFrame(records, schema=schema, orient="row").rename({n: f"{n}{_STORED}" for n in compared})
     joined = valid.join(stored, on=id_column, how="inner")

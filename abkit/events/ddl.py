@@ -18,7 +18,7 @@ from abkit.events.schema import metadata
 DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": postgresql.dialect()}
 
 
-def _statement(element, dialect) -> str:  # type: ignore[no-untyped-def]
+def _statement(element, dialect) -> str:
     text = str(element.compile(dialect=dialect)).strip()
     return "\n".join(line.rstrip() for line in text.splitlines()) + ";"
 

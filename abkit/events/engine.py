@@ -27,7 +27,7 @@ def database_url(target: str | Path) -> str:
     return text
 
 
-def _enable_sqlite_wal(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _enable_sqlite_wal(dbapi_connection, _record) -> None:
     # WAL lets the dashboard read while the service writes; NORMAL sync is durable in WAL mode
     # up to the last checkpoint and is what SQLite recommends with it.
     cursor = dbapi_connection.cursor()
@@ -38,7 +38,7 @@ def _enable_sqlite_wal(dbapi_connection, _record) -> None:  # type: ignore[no-un
     cursor.close()
 
 
-def _readonly_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _readonly_sqlite(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA query_only=ON")
     cursor.execute("PRAGMA busy_timeout=30000")

@@ -64,7 +64,7 @@ def _chunks(frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
         yield frame.slice(start, INSERT_CHUNK)
 
 
-def _on_conflict_do_nothing(table: Table, dialect: str):  # type: ignore[no-untyped-def]
+def _on_conflict_do_nothing(table: Table, dialect: str):
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     return postgresql.insert(table).on_conflict_do_nothing()

@@ -99,7 +99,7 @@ def _arms_json(arms: Arms) -> str:
     return json.dumps([[arm, weight] for arm, weight in arms])
 
 
-def _phase_from_row(row) -> ExperimentPhase:  # type: ignore[no-untyped-def]
+def _phase_from_row(row) -> ExperimentPhase:
     return ExperimentPhase(
         experiment=row.experiment,
         phase=int(row.phase),

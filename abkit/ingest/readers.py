@@ -130,7 +130,7 @@ class _CsvText(Sequence[str]):
     def __len__(self) -> int:
         return len(self._rows)
 
-    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]
+    def __getitem__(self, index):
         buffer = io.StringIO()
         # "\n" as terminator so that fields holding a newline are quoted; then drop it.
         csv.writer(buffer, lineterminator="\n").writerow(self._rows[index])
@@ -242,7 +242,7 @@ def _jsonl_chunk(
     return Chunk(_string_frame(kept, columns), numbers, texts, unreadable)
 
 
-def _parquet_file(path: Path):  # type: ignore[no-untyped-def]
+def _parquet_file(path: Path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -296,7 +296,7 @@ class _RecordText(Sequence[str]):
     def __len__(self) -> int:
         return self._frame.height
 
-    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]
+    def __getitem__(self, index):
         return json.dumps(self._frame.row(index, named=True), default=str)
 
 

@@ -115,7 +115,7 @@ def summarize(
     latencies_ms = np.array([o.latency_s * 1000 for o in ok], dtype=float)
     errors = dict(sorted(Counter(o.status for o in outcomes if o.status != OK_STATUS).items()))
 
-    def stat(fn) -> float | None:  # type: ignore[no-untyped-def]
+    def stat(fn) -> float | None:
         return round(float(fn(latencies_ms)), 3) if latencies_ms.size else None
 
     peak = peak_window_mean([o.due_s for o in ok], latencies_ms.tolist(), window, duration_s)

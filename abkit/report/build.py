@@ -15,11 +15,23 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from abkit.assignment.config import Analysis
-from abkit.report.groups import ArmBounds, Grain, Phase, Plan, StatsSource, Totals, Window, phase_ends
-from abkit.report.model import ExperimentSrm, PhaseRow, Release, Report
+from abkit.report.contract.base import iso
+from abkit.report.contract.report import (
+    SCHEMA_VERSION,
+    ExperimentSrm,
+    Latency,
+    PhaseRow,
+    Release,
+    Report,
+    Totals,
+)
+from abkit.report.contract.report import Window as WindowFigures
+from abkit.report.groups import ArmBounds, Grain, Phase, Plan, StatsSource, Window, phase_ends
 from abkit.report.online import OnlineGroups, online_context
 from abkit.report.online_queries import DEFAULT_PRE_PERIOD_DAYS
 from abkit.report.online_verdict import analyses_of, experiment_starts, with_online
+from abkit.report.power import DEFAULT_POWER_DAYS, recent_window, running_power
+from abkit.report.publish import comparison_result, srm_fields, version_result
 from abkit.report.results import comparisons, srm_by_phase, versions
 from abkit.report.templates import template_table
 from abkit.report.timeline import daily_events, timeline, weekly
@@ -65,6 +77,7 @@ def build_report(
     min_effect_s: float = DEFAULT_MIN_EFFECT_S,
     analyses: Mapping[str, Analysis] | None = None,
     pre_period_days: float = DEFAULT_PRE_PERIOD_DAYS,
+    power_days: float = DEFAULT_POWER_DAYS,
 ) -> Report:
     """Build the significance report of the events in ``source``.
 
@@ -80,6 +93,7 @@ def build_report(
         analyses: each experiment's declared analysis ("sequential" or "fixed", from the
             experiments file); undeclared: sequential for a challenger test, else fixed.
         pre_period_days: days before an experiment began whose selections make the CUPED covariate.
+        power_days: days of the latest traffic that measure each running experiment's power.
 
     Raises:
         ValueError: ``top_n`` below 1, or ``since`` not before ``until``.
@@ -91,7 +105,7 @@ def build_report(
     window = Window(experiment, _naive_utc(since), _naive_utc(until))
     backend = open_source(source)
     try:
-        return _report(backend, window, top_n, now, min_effect_s, (analyses, pre_period_days))
+        return _report(backend, window, top_n, now, min_effect_s, (analyses, pre_period_days, power_days))
     finally:
         if backend is not source:
             # An engine opened here from a URL is ours to dispose: pooled connections would
@@ -121,11 +135,11 @@ def _report(
     top_n: int,
     now: datetime | None,
     min_effect_s: float,
-    online: tuple[Mapping[str, Analysis] | None, float],
+    online: tuple[Mapping[str, Analysis] | None, float, float],
 ) -> Report:
     phases = tuple(backend.experiment_phases())
     releases = backend.releases()
-    declared, pre_period_days = online
+    declared, pre_period_days, power_days = online
     # A source that can scan the window once answers every question from that scan.
     open_scan = getattr(backend, "scan", None)
     with open_scan(window) if open_scan is not None else nullcontext(backend) as scanned:
@@ -133,56 +147,82 @@ def _report(
         plan = plan_for(bounds, phases)
         groups = scanned.groups(window, plan)
         # sequential, CUPED and guardrail figures, and the verdict under each experiment's analysis
+        starts = experiment_starts(phases, bounds)
         read_online = getattr(scanned, "online_groups", None)
         extra = (
-            read_online(window, plan, experiment_starts(phases, bounds), pre_period_days)
+            read_online(window, plan, starts, pre_period_days)
             if read_online is not None
             else OnlineGroups([], [], pre_period_days)
         )
+        # each running experiment's power over its latest traffic, for the report's smallest saving worth acting on
+        read_power = getattr(scanned, "power_groups", None)
+        recent = recent_window(bounds, window, power_days)
+        power_groups = (
+            read_power(recent, plan, starts, pre_period_days) if read_power is not None and recent is not None else None
+        )
     srm = srm_by_phase(groups.arms, phases)
-    context = online_context(groups.arms, extra, plan, analyses_of(declared, phases, groups.arms))
+    analyses = analyses_of(declared, phases, groups.arms)
+    context = online_context(groups.arms, extra, plan, analyses)
     version_rows, comparison_rows = with_online(
         versions(groups, plan, phases, srm, min_effect_s),
         comparisons(groups.arms, plan, phases, srm, releases, min_effect_s),
         context,
         min_effect_s,
     )
+    power = () if power_groups is None else running_power(power_groups, phases, analyses, min_effect_s, pre_period_days)
     first_seen: dict[str, datetime] = {}
     for row in version_rows:
         if row.first_seen is not None:
             first_seen[row.model_version] = min(row.first_seen, first_seen.get(row.model_version, row.first_seen))
+    generated_at = now or datetime.now(UTC).replace(tzinfo=None)
     return Report(
-        generated_at=now or datetime.now(UTC).replace(tzinfo=None),
-        window=window,
+        schema_version=SCHEMA_VERSION,
+        generated_at=generated_at.replace(microsecond=0).isoformat() + "Z",
+        experiment=window.experiment,
+        window=WindowFigures(since=iso(window.since), until=iso(window.until)),
         totals=Totals(
             selections=sum(g.n for g in groups.buckets),
             predictions=sum(g.n for g in groups.prediction_days),
             cases=groups.case_count,
         ),
-        versions=version_rows,
-        comparisons=comparison_rows,
+        versions=tuple(version_result(row) for row in version_rows),
+        comparisons=tuple(comparison_result(row) for row in comparison_rows),
         templates=template_table(groups.templates, groups.hits, top_n, plan),
         weekly=weekly(groups.buckets, plan),
         timeline=timeline(groups.buckets, plan),
         phases=_phase_rows(phases),
-        releases=tuple(
-            sorted(
-                (Release(v, seen, releases.get(v)) for v, seen in first_seen.items()),
-                key=lambda r: (r.first_seen or datetime.max, r.model_version),
-            )
-        ),
+        releases=_releases(first_seen, releases),
         daily_events=daily_events(groups.buckets, groups.prediction_days),
-        latency_ms=tuple(sorted(groups.latency, key=lambda g: g.model_version)),
+        latency_ms=tuple(
+            Latency(model_version=g.model_version, n=g.n, p50=g.p50, p90=g.p90, p99=g.p99, max=g.max)
+            for g in sorted(groups.latency, key=lambda g: g.model_version)
+        ),
         srm_by_experiment=tuple(
-            ExperimentSrm(experiment, phase, started_at, result)
+            ExperimentSrm(experiment=experiment, phase=phase, started_at=iso(started_at), **srm_fields(result))
             for (experiment, phase), (started_at, result) in sorted(srm.items())
         ),
+        power=tuple(plan.published() for plan in power),
+    )
+
+
+def _releases(first_seen: Mapping[str, datetime], released: Mapping[str, datetime]) -> tuple[Release, ...]:
+    """Each served version's first event and registered release time, in order of first event."""
+    return tuple(
+        Release(model_version=version, first_seen=iso(seen), released_at=iso(released.get(version)))
+        for version, seen in sorted(first_seen.items(), key=lambda item: (item[1], item[0]))
     )
 
 
 def _phase_rows(phases: tuple[Phase, ...]) -> tuple[PhaseRow, ...]:
     ends = phase_ends(phases)
     return tuple(
-        PhaseRow(p.experiment, p.phase, p.salt, p.arms, p.started_at, ends[p.experiment, p.phase])
+        PhaseRow(
+            experiment=p.experiment,
+            phase=p.phase,
+            salt=p.salt,
+            arms=dict(p.arms),
+            started_at=iso(p.started_at),
+            ended_at=iso(ends[p.experiment, p.phase]),
+        )
         for p in sorted(phases, key=lambda p: (p.experiment, p.phase))
     )

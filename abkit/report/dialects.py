@@ -117,7 +117,7 @@ class percentiles(ColumnElement):  # noqa: N801
         self.fractions = tuple(float(fraction) for fraction in fractions)
 
     @property
-    def _from_objects(self) -> list:  # type: ignore[override]
+    def _from_objects(self) -> list:
         return self.column._from_objects
 
 

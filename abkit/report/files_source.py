@@ -93,7 +93,7 @@ def _cast(name: str, kind: type, file_type: str | None) -> str:
     return f"CAST(CAST({column} AS TIMESTAMPTZ) AS TIMESTAMP) AS {column}"
 
 
-def _view_sql(conn, directory: Path, name: str) -> str:  # type: ignore[no-untyped-def]
+def _view_sql(conn, directory: Path, name: str) -> str:
     """``CREATE VIEW`` of one table over its files, or of an empty relation with its columns."""
     files = find_files(directory, name)
     if not files:
@@ -106,7 +106,7 @@ def _view_sql(conn, directory: Path, name: str) -> str:  # type: ignore[no-untyp
     return f"CREATE VIEW {name} AS SELECT {selected} FROM {scan}"
 
 
-def _utc_session(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _utc_session(dbapi_connection, _record) -> None:
     # Casts between TIMESTAMPTZ and TIMESTAMP use the session's zone: UTC, whatever the machine's.
     dbapi_connection.execute("SET TimeZone = 'UTC'")
 

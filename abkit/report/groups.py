@@ -181,17 +181,6 @@ class PredictionDay:
 
 
 @dataclass(frozen=True)
-class DayCount:
-    """Event counts of one UTC day, experiment and arm (a report row)."""
-
-    day: date
-    experiment: str
-    arm: str
-    selections: int
-    predictions: int
-
-
-@dataclass(frozen=True)
 class LatencyGroup:
     """Prediction latency of one model version: count, linear-interpolated percentiles, max."""
 
@@ -212,15 +201,6 @@ class CaseGroup:
     cases: int
     selections: int
     handle_time_sum: float
-
-
-@dataclass(frozen=True)
-class Totals:
-    """Event counts in the window (cases: those with a selection in the window)."""
-
-    selections: int
-    predictions: int
-    cases: int
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select
@@ -20,8 +20,9 @@ from sqlalchemy import Connection, Select
 from abkit.events.columns import HOLDOUT_ARM
 from abkit.report import rows
 from abkit.report.groups import ArmBounds, CaseGroup, Groups, Plan, Window
-from abkit.report.online import OnlineGroups
-from abkit.report.online_queries import covariate_groups, handle_time_groups
+from abkit.report.online import OnlineGroups, covariate_groups
+from abkit.report.online_queries import grain_groups, grain_groups_query, handle_time_groups
+from abkit.report.power_queries import PowerGroup, power_from_grains, power_groups
 from abkit.report.queries import (
     _arm_sums,
     _phased,
@@ -71,7 +72,9 @@ class OneScan:
         self.name = f"abkit_scan_{uuid.uuid4().hex[:16]}"
         conn.execute(MaterializeAs(self.name, selection_groups_query(window)))
         self._reduced = reduced_table(self.name).c
-        self._arm_case_rows: list[Any] | None = None
+        self._arm_case_rows: dict[Plan, list[Any]] = {}
+        self._bounds: list[ArmBounds] | None = None
+        self._online: dict[tuple[Plan, tuple[tuple[str, datetime], ...], float], OnlineGroups] = {}
 
     def __enter__(self) -> OneScan:
         return self
@@ -91,18 +94,19 @@ class OneScan:
 
     def bounds(self, window: Window) -> list[ArmBounds]:
         self._check(window)
-        return rows.arm_bounds(self._rows(bounds_from(self._reduced)))
+        if self._bounds is None:
+            self._bounds = rows.arm_bounds(self._rows(bounds_from(self._reduced)))
+        return self._bounds
 
-    def _arm_cases(self) -> list[Any]:
-        """:func:`~abkit.report.scan_queries.arm_cases_query` rows, read once (they do not depend on the plan)."""
-        if self._arm_case_rows is None:
-            self._arm_case_rows = self._rows(arm_cases_query(interactions_from(self._reduced, Plan())))
-        return self._arm_case_rows
+    def _arm_cases(self, plan: Plan) -> list[Any]:
+        """:func:`~abkit.report.scan_queries.arm_cases_query` rows, read once per plan (cases and guardrail)."""
+        if plan not in self._arm_case_rows:
+            self._arm_case_rows[plan] = self._rows(arm_cases_query(interactions_from(self._reduced, plan), plan))
+        return self._arm_case_rows[plan]
 
     def groups(self, window: Window, plan: Plan) -> Groups:
         self._check(window)
         interactions = interactions_from(self._reduced, plan)
-        arm_cases = self._arm_cases()
         return Groups(
             arms=rows.arm_groups(self._rows(_arm_sums(_phased(interactions, plan)))),
             hits=rows.hit_groups(self._predictions["hits"]()),
@@ -110,24 +114,46 @@ class OneScan:
             buckets=rows.bucket_groups(self._rows(bucket_groups_from(self._reduced, plan))),
             prediction_days=rows.prediction_days(self._predictions["prediction_days"]()),
             latency=rows.latency_groups(self._predictions["latency"]()),
-            cases=_case_groups(arm_cases),
+            cases=_case_groups(self._arm_cases(plan)),
             case_count=rows.as_int(self._conn.execute(case_count_of(interactions)).scalar()),
         )
 
     def online_groups(
         self, window: Window, plan: Plan, starts: dict[str, datetime], pre_period_days: float
     ) -> OnlineGroups:
-        """CUPED covariate sums (over this scan's interactions) and case handle times per arm."""
+        """Interaction and CUPED covariate sums per arm, phase and grain (over this scan's interactions),
+        and case handle times per arm and phase."""
         self._check(window)
-        interactions = interactions_from(self._reduced, plan)
-        covariates = covariate_groups(self._rows, window, plan, starts, pre_period_days, interactions)
-        handle_times = handle_time_groups(self._arm_cases())
-        return OnlineGroups(covariates, handle_times, pre_period_days)
+        key = (plan, tuple(sorted(starts.items())), pre_period_days)
+        if key not in self._online:
+            interactions = interactions_from(self._reduced, plan)
+            statement = grain_groups_query(window, plan, starts, timedelta(days=pre_period_days), interactions)
+            grains = grain_groups(self._rows(statement))
+            handle_times = handle_time_groups(self._arm_cases(plan))
+            self._online[key] = OnlineGroups(covariate_groups(grains), handle_times, pre_period_days, grains)
+        return self._online[key]
+
+    def power_groups(
+        self, window: Window, plan: Plan, starts: dict[str, datetime], pre_period_days: float
+    ) -> list[PowerGroup]:
+        """Interaction and covariate sums per arm over ``window`` (the recent traffic, for power).
+
+        When ``window`` holds all of this scan's traffic (an experiment younger than the power
+        period), they are the grain groups' sums; otherwise one query over the selections of
+        ``window`` (the last days only).
+        """
+        bounds = self.bounds(self.window)
+        covers = window.experiment == self.window.experiment and window.until == self.window.until
+        covers = covers and (window.since is None or all(window.since <= b.first_seen for b in bounds))
+        if not covers:
+            return power_groups(self._rows, window, plan, starts, pre_period_days)
+        online = self.online_groups(self.window, plan, starts, pre_period_days)
+        return power_from_grains(online.grains, bounds, plan)
 
 
 def _case_groups(arm_cases: list[Any]) -> list[CaseGroup]:
     """Per (experiment, model_version): the treatment arms' cases, selections and handle time."""
-    totals: dict[tuple[str, str], tuple[int, int, float]] = {}
+    totals: dict[tuple[str, str], tuple[int, int, float]] = {}  # phases summed
     for row in arm_cases:
         if row.arm == HOLDOUT_ARM:
             continue

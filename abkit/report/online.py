@@ -3,7 +3,7 @@
 For every version-vs-holdout result and every challenger comparison (docs/statistics.md, "Online
 monitoring"): the confidence sequence of the interaction-level delta, the CUPED-adjusted delta
 (phases combined as the primary delta is) with its own sequence, and case handle time as a
-guardrail. The experiment's declared ``analysis`` picks what the verdict reads: "fixed" keeps the
+guardrail (compared within each phase, phases combined as the primary delta). The experiment's declared ``analysis`` picks what the verdict reads: "fixed" keeps the
 fixed-horizon verdict; "sequential" reads the always-valid sequence (CUPED-adjusted when the
 adjustment could be computed). Either way a guardrail that worsened significantly turns the
 verdict into "do not ship: guardrail". The maths is in :mod:`abkit.stats`.
@@ -11,13 +11,14 @@ verdict into "do not ship: guardrail". The maths is in :mod:`abkit.stats`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from abkit.assignment.config import Analysis
 from abkit.report.arms import ArmComparison, clusters_of
 from abkit.report.groups import ArmGroup, ArmKey, Plan
+from abkit.report.online_sequence import GrainGroup, SequencePoint, confidence_sequence_by_bucket
 from abkit.stats import (
     DEFAULT_N_STAR,
     CupedResult,
@@ -26,14 +27,10 @@ from abkit.stats import (
     GuardrailResult,
     SampleSummary,
     SequentialResult,
-    clustered_welch,
     confidence_sequence,
-    cuped_result,
     guardrail_check,
-    handle_time_guardrail,
-    mean_delta,
-    pooled_theta,
-    stratified_summary,
+    stratified_cuped_delta,
+    stratified_guardrail,
 )
 
 
@@ -55,9 +52,13 @@ class CovariateGroup:
 
 @dataclass(frozen=True)
 class HandleTimeGroup:
-    """Case handle times of one (experiment, model_version, arm), sums about ``low``."""
+    """Case handle times of one (experiment, phase, model_version, arm), sums about ``low``.
+
+    A case is in the phase in force at its first selection in the arm.
+    """
 
     experiment: str
+    phase: int
     model_version: str
     arm: str
     n: int
@@ -68,11 +69,29 @@ class HandleTimeGroup:
 
 @dataclass(frozen=True)
 class OnlineGroups:
-    """What the online figures need beyond the arm groups."""
+    """What the online figures need beyond the arm groups.
+
+    ``grains``: interaction and covariate sums per arm, phase and bucket of the interactions' first
+    selection (the confidence sequence over time); ``covariates`` are their roll-up over the buckets.
+    """
 
     covariates: list[CovariateGroup]
     handle_times: list[HandleTimeGroup]
     pre_period_days: float
+    grains: Sequence[GrainGroup] = ()
+
+
+def covariate_groups(grains: Sequence[GrainGroup]) -> list[CovariateGroup]:
+    """The whole window's CUPED covariate sums per (experiment, phase, model_version, arm): the buckets' sums."""
+    rolled: dict[tuple[str, int, str, str], list[float]] = {}
+    for g in grains:
+        sums = rolled.setdefault((g.experiment, g.phase, g.model_version, g.arm), [0, 0, 0.0, 0.0, 0.0, 0.0])
+        for index, value in enumerate((g.k, g.with_history, g.sum_nx, g.sum_n2x, g.sum_n2x2, g.sum_nxy)):
+            sums[index] += value
+    return [
+        CovariateGroup(e, phase, version, arm, int(k), int(history), nx, n2x, n2x2, nxy)
+        for (e, phase, version, arm), (k, history, nx, n2x, n2x2, nxy) in sorted(rolled.items())
+    ]
 
 
 @dataclass(frozen=True)
@@ -87,52 +106,8 @@ class OnlineFigures:
     pre_period_days: float
     guardrail: GuardrailResult
     guardrail_check: GuardrailCheck
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``analysis``, ``sequential``, ``cuped`` and ``guardrail`` keys of a result (report schema 2)."""
-        return {
-            "analysis": self.analysis,
-            "sequential": _sequence_dict(self.sequential),
-            "cuped": {
-                "delta_s": self.cuped.delta_s,
-                "delta_ci95_s": _pair(self.cuped.ci95_s),
-                "p": self.cuped.p,
-                "variance_reduction": self.cuped.variance_reduction,
-                "theta": self.cuped.theta,
-                "pre_period_days": self.pre_period_days,
-                "interactions_with_history": self.interactions_with_history,
-                "sequential": _sequence_dict(self.cuped_sequential),
-                "missing": self.cuped.missing,
-            },
-            "guardrail": {
-                "metric": "case_handle_time_s",
-                "mean_treatment_s": self.guardrail.mean_treatment_s,
-                "mean_control_s": self.guardrail.mean_control_s,
-                "n_treatment": self.guardrail.n_treatment,
-                "n_control": self.guardrail.n_control,
-                "delta_s": self.guardrail.delta_s,
-                "delta_ci95_s": _pair(self.guardrail.ci95_s),
-                "p": self.guardrail.p,
-                "worsened": self.guardrail_check.worsened,
-                "reason": self.guardrail_check.reason,
-                "missing": self.guardrail.missing,
-            },
-        }
-
-
-def _pair(values: tuple[float, float] | None) -> list[float] | None:
-    return None if values is None else [values[0], values[1]]
-
-
-def _sequence_dict(result: SequentialResult) -> dict[str, Any]:
-    return {
-        "delta_s": result.delta_s,
-        "delta_ci95_s": _pair(result.ci95_s),
-        "p": result.p,
-        "n_star": result.tuning,
-        "interactions": result.units,
-        "missing": result.missing,
-    }
+    sequence: tuple[SequencePoint, ...] = ()
+    sequence_cuped: bool = False
 
 
 def _sequence(comparison: ArmComparison, n_star: int) -> SequentialResult:
@@ -147,9 +122,7 @@ def _sequence(comparison: ArmComparison, n_star: int) -> SequentialResult:
 def _cuped(
     comparison: ArmComparison,
     keys: tuple[ArmKey, ArmKey],
-    arms: Mapping[tuple[str, int, str, str], ArmGroup],
-    covariates: Mapping[tuple[str, int, str, str], CovariateGroup],
-    plan: Plan,
+    context: OnlineContext,
     labels: tuple[str, str],
 ) -> tuple[CupedResult, int]:
     """CUPED over the phases the comparison combines, with one theta pooled over arms and phases."""
@@ -159,9 +132,9 @@ def _cuped(
     for phase in comparison.phases:
         pair = []
         for experiment, version, arm in keys:
-            group = arms[experiment, phase.phase, version, arm]
-            sums = covariates.get((experiment, phase.phase, version, arm))
-            clusters = clusters_of([group], plan.shift_of((experiment, version, arm)))
+            group = context.arms[experiment, phase.phase, version, arm]
+            sums = context.covariates.get((experiment, phase.phase, version, arm))
+            clusters = clusters_of([group], context.plan.shift_of((experiment, version, arm)))
             if sums is None:  # no covariate row: every x_i is 0
                 pair.append(CupedSummary(clusters, 0.0, 0.0, 0.0, 0.0))
                 continue
@@ -172,23 +145,28 @@ def _cuped(
     if not strata:
         reason = comparison.delta.missing or "no phase with both arms"
         return CupedResult(None, None, None, None, reason), 0
-    theta = pooled_theta(strata, weights)
-    names = [[f"{label} (phase {ph.phase})" for ph in comparison.phases] for label in labels]
-    adjusted = [stratified_summary([pair[j].adjusted(theta) for pair in strata], weights, names[j]) for j in (0, 1)]
-    treatment, control = adjusted
-    assert treatment is not None and control is not None
-    delta = mean_delta(treatment, control, labels=labels)
-    welch = clustered_welch(treatment, control, labels=labels)
-    se = comparison.clustered.se
-    units = comparison.interactions_treatment + comparison.interactions_control
-    return cuped_result(delta, welch, None if se is None else se * se, theta, units), with_history
+    names = [f"phase {ph.phase}" for ph in comparison.phases]
+    return stratified_cuped_delta(strata, weights, labels, names), with_history
 
 
-def _handle_time(groups: Mapping[ArmKey, HandleTimeGroup], key: ArmKey) -> SampleSummary:
-    group = groups.get(key)
-    if group is None:
-        return SampleSummary.empty()
-    return SampleSummary(group.n, group.low, group.total, group.total_sq)
+def _guardrail(
+    comparison: ArmComparison, keys: tuple[ArmKey, ArmKey], context: OnlineContext, labels: tuple[str, str]
+) -> GuardrailResult:
+    """Case handle time compared within each phase the comparison combines, weighted as its delta."""
+    strata = []
+    for phase in comparison.phases:
+        pair = []
+        for experiment, version, arm in keys:
+            group = context.handle_times.get((experiment, phase.phase, version, arm))
+            pair.append(
+                SampleSummary.empty()
+                if group is None
+                else SampleSummary(group.n, group.low, group.total, group.total_sq)
+            )
+        strata.append((pair[0], pair[1]))
+    weights = [phase.treatment_interactions + phase.control_interactions for phase in comparison.phases]
+    names = [f"phase {phase.phase}" for phase in comparison.phases]
+    return stratified_guardrail(strata, weights, labels=labels, stratum_names=names)
 
 
 def online_figures(
@@ -206,24 +184,38 @@ def online_figures(
         context: The report's online groups, indexed (:func:`online_context`).
     """
     sequential = _sequence(comparison, context.n_star)
-    cuped, with_history = _cuped(comparison, keys, context.arms, context.covariates, context.plan, labels)
-    treatment, control = (_handle_time(context.handle_times, key) for key in keys)
-    guardrail = handle_time_guardrail(treatment, control, labels=labels)
+    cuped, with_history = _cuped(comparison, keys, context, labels)
+    cuped_sequential = cuped.sequential(context.n_star)
+    # the looks read what the sequential verdict reads: the adjusted sequence when it was computed
+    adjusted = cuped.missing is None and cuped_sequential.ci95_s is not None
+    sequence = confidence_sequence_by_bucket(
+        context.grains.get(keys[0], ()),
+        context.grains.get(keys[1], ()),
+        shifts=(context.plan.shift_of(keys[0]), context.plan.shift_of(keys[1])),
+        phases=[phase.phase for phase in comparison.phases],
+        plan=context.plan,
+        labels=labels,
+        adjusted=adjusted,
+        n_star=context.n_star,
+    )
+    guardrail = _guardrail(comparison, keys, context, labels)
     analysis = context.analyses.get(keys[0][0], "fixed")
     guardrail_interval: GuardrailResult | SequentialResult = guardrail
-    if analysis == "sequential" and guardrail.delta_s is not None and treatment.variance and control.variance:
+    if analysis == "sequential" and guardrail.delta_s is not None and guardrail.se:
         # read daily, the guardrail needs the always-valid interval too (cases are its units)
-        variance = treatment.variance / treatment.n + control.variance / control.n
-        guardrail_interval = confidence_sequence(guardrail.delta_s, variance, treatment.n + control.n, context.n_star)
+        units = guardrail.n_treatment + guardrail.n_control
+        guardrail_interval = confidence_sequence(guardrail.delta_s, guardrail.se**2, units, context.n_star)
     return OnlineFigures(
         analysis=analysis,
         sequential=sequential,
         cuped=cuped,
-        cuped_sequential=cuped.sequential(context.n_star),
+        cuped_sequential=cuped_sequential,
         interactions_with_history=with_history,
         pre_period_days=context.pre_period_days,
         guardrail=guardrail,
         guardrail_check=guardrail_check(comparison.delta, guardrail_interval),
+        sequence=sequence,
+        sequence_cuped=adjusted and bool(sequence),
     )
 
 
@@ -234,21 +226,29 @@ class OnlineContext:
     plan: Plan
     arms: Mapping[tuple[str, int, str, str], ArmGroup]
     covariates: Mapping[tuple[str, int, str, str], CovariateGroup]
-    handle_times: Mapping[ArmKey, HandleTimeGroup]
+    handle_times: Mapping[tuple[str, int, str, str], HandleTimeGroup]
     analyses: Mapping[str, Analysis]
     pre_period_days: float
     n_star: int = DEFAULT_N_STAR
+    grains: Mapping[ArmKey, Sequence[GrainGroup]] = dataclasses.field(default_factory=dict)
 
 
 def online_context(
-    arms: Sequence[ArmGroup], online: OnlineGroups, plan: Plan, analyses: Mapping[str, Analysis]
+    arms: Sequence[ArmGroup],
+    online: OnlineGroups,
+    plan: Plan,
+    analyses: Mapping[str, Analysis],
 ) -> OnlineContext:
-    """Index the groups by (experiment, phase, model_version, arm) and (experiment, model_version, arm)."""
+    """Index the groups by (experiment, phase, model_version, arm), the buckets' by (experiment, model_version, arm)."""
+    grains: dict[ArmKey, list[GrainGroup]] = {}
+    for g in online.grains:
+        grains.setdefault((g.experiment, g.model_version, g.arm), []).append(g)
     return OnlineContext(
         plan=plan,
         arms={(g.experiment, g.phase, g.model_version, g.arm): g for g in arms},
         covariates={(g.experiment, g.phase, g.model_version, g.arm): g for g in online.covariates},
-        handle_times={(g.experiment, g.model_version, g.arm): g for g in online.handle_times},
+        handle_times={(g.experiment, g.phase, g.model_version, g.arm): g for g in online.handle_times},
         analyses=analyses,
         pre_period_days=online.pre_period_days,
+        grains=grains,
     )

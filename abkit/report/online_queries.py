@@ -1,4 +1,5 @@
-"""Aggregate queries for online monitoring: the CUPED covariate sums and case handle time per arm.
+"""Aggregate queries for online monitoring: interaction and CUPED covariate sums per arm and grain, and
+case handle time per arm and phase.
 
 Pure SQLAlchemy Core builders like :mod:`abkit.report.queries` (whose per-interaction reduction
 and phase assignment they reuse), so every backend (SQLite, DuckDB, PostgreSQL, Trino, exported
@@ -15,9 +16,10 @@ from sqlalchemy import Select, and_, case, func, literal, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from abkit.events.schema import cases, selections
+from abkit.report.dialects import day_of, hour_of
 from abkit.report.groups import Plan, Window
-from abkit.report.online import CovariateGroup, HandleTimeGroup, OnlineGroups
-from abkit.report.queries import _interactions, _phased, window_filter
+from abkit.report.online import GrainGroup, HandleTimeGroup, OnlineGroups, covariate_groups
+from abkit.report.queries import _interactions, _phase, _phased, window_filter
 
 # Days of an advocate's selections before an experiment began that make its CUPED covariate.
 DEFAULT_PRE_PERIOD_DAYS = 28.0
@@ -51,65 +53,79 @@ def _pre_period(starts: Mapping[str, datetime], pre_period: timedelta) -> Any:
     )
 
 
-def covariate_groups_query(
+def grain_groups_query(
     window: Window, plan: Plan, starts: Mapping[str, datetime], pre_period: timedelta, interactions: Any = None
-) -> Select | None:
-    """Per (experiment, phase, model_version, arm): the covariate sums of :class:`abkit.stats.CupedSummary`.
+) -> Select:
+    """Per (experiment, phase, model_version, arm, grain): interaction-level and CUPED covariate sums.
 
-    Each interaction (advocate_id, case_id) of the window gets x_i = its advocate's covariate for the
-    experiment (0 without history) and, with n_i and y_i about the arm's shift exactly as in the arm
-    groups, the query sums n x, n^2 x, n^2 x^2 and n x y per arm and phase; ``with_history`` counts
-    interactions whose advocate had selections in the pre-period.
+    The grain (the plan's hour or day) is that of the interaction's first selection, like its phase.
+    Each interaction (advocate_id, case_id) of the window contributes n_i and y_i about the arm's
+    shift exactly as in the arm groups (k, n, total, sum_n2, sum_y2, sum_ny: a
+    :class:`abkit.stats.ClusterSummary`), and x_i = its advocate's covariate for the experiment (0
+    without history) to the sums of n x, n^2 x, n^2 x^2 and n x y (a :class:`abkit.stats.CupedSummary`);
+    ``with_history`` counts interactions whose advocate had selections in the pre-period. Summed over
+    the grains these are the whole window's CUPED sums; accumulated grain by grain, the confidence
+    sequence as of the end of each grain.
 
     Args:
         window: The report's window.
-        plan: The arms' shifts and the phases (as for the arm groups).
+        plan: The arms' shifts, the phases and the grain (as for the arm groups).
         starts: When each experiment began (its first phase or first selection).
         pre_period: Length of the pre-period before each start.
-        interactions: per-interaction rows already reduced (scan_queries.interactions_from); None
-            reduces the window's selections here.
-
-    Returns:
-        The statement, or None when no experiment has a start.
+        interactions: per-interaction rows already reduced (:func:`~abkit.report.scan_queries.interactions_from`);
+            None reduces the window's selections here.
     """
-    if not starts:
-        return None
     if interactions is None:
         interactions = _interactions(window, plan).subquery("interactions").c
     i = _phased(interactions, plan)
-    covariate = _pre_period(starts, pre_period)
-    x: ColumnElement[Any] = func.coalesce(covariate.c.x, literal(0.0))
+    bucket = (hour_of if plan.grain == "hour" else day_of)(i.first_seen)
+    x: ColumnElement[Any] = literal(0.0)
+    history: ColumnElement[Any] = literal(0)
+    source: Any = i.experiment.table
+    if starts:
+        covariate = _pre_period(starts, pre_period)
+        x = func.coalesce(covariate.c.x, literal(0.0))
+        history = case((covariate.c.x.is_not(None), 1), else_=0)
+        source = source.outerjoin(
+            covariate, and_(covariate.c.experiment == i.experiment, covariate.c.advocate_id == i.advocate_id)
+        )
     nx = i.n_i * x
-    joined = i.experiment.table.outerjoin(
-        covariate, and_(covariate.c.experiment == i.experiment, covariate.c.advocate_id == i.advocate_id)
-    )
     return (
         select(
             i.experiment,
             i.phase,
             i.model_version,
             i.arm,
+            bucket.label("start"),
             func.count().label("k"),
-            func.sum(case((covariate.c.x.is_not(None), 1), else_=0)).label("with_history"),
+            func.sum(i.n_i).label("n"),
+            func.sum(i.y_i).label("total"),
+            func.sum(i.n_i * i.n_i).label("sum_n2"),
+            func.sum(i.y_i * i.y_i).label("sum_y2"),
+            func.sum(i.n_i * i.y_i).label("sum_ny"),
+            func.sum(history).label("with_history"),
             func.sum(nx).label("sum_nx"),
             func.sum(i.n_i * nx).label("sum_n2x"),
             func.sum(nx * nx).label("sum_n2x2"),
             func.sum(nx * i.y_i).label("sum_nxy"),
         )
-        .select_from(joined)
-        .group_by(i.experiment, i.phase, i.model_version, i.arm)
+        .select_from(source)
+        .group_by(i.experiment, i.phase, i.model_version, i.arm, bucket)
     )
 
 
-def handle_time_groups_query(window: Window) -> Select:
-    """Per (experiment, model_version, arm): cases with a selection in the arm and their handle times.
+def handle_time_groups_query(window: Window, plan: Plan) -> Select:
+    """Per (experiment, phase, model_version, arm): cases with a selection in the arm and their handle times.
 
-    A case counts once per arm it has an interaction in. Sums are about the arm's smallest handle
-    time (``low``), so the sums of squares stay exact whatever the spread across arms.
+    A case counts once per arm it has an interaction in, in the phase in force at its first selection
+    in that arm (as an interaction belongs to the phase of its first selection), so the guardrail can
+    compare the arms within each phase and combine the phases as the primary delta. Sums are about
+    the arm's smallest handle time (``low``, over all phases), so the sums of squares stay exact
+    whatever the spread across arms.
     """
     s = selections.c
     per_case = (
-        select(s.experiment, s.model_version, s.arm, s.case_id)
+        select(s.experiment, s.model_version, s.arm, s.case_id, func.min(s.created_at).label("first_seen"))
         .where(*window_filter(selections, window))
         .group_by(s.experiment, s.model_version, s.arm, s.case_id)
         .subquery("arm_cases")
@@ -118,6 +134,7 @@ def handle_time_groups_query(window: Window) -> Select:
     rows = (
         select(
             *arm,
+            _phase(per_case.c.experiment, per_case.c.first_seen, plan.phases).label("phase"),
             cases.c.handle_time_s.label("h"),
             func.min(cases.c.handle_time_s).over(partition_by=arm).label("low"),
         )
@@ -127,13 +144,14 @@ def handle_time_groups_query(window: Window) -> Select:
     deviation = rows.c.h - rows.c.low
     return select(
         rows.c.experiment,
+        rows.c.phase,
         rows.c.model_version,
         rows.c.arm,
         func.count().label("n"),
         func.min(rows.c.low).label("low"),
         func.sum(deviation).label("total"),
         func.sum(deviation * deviation).label("total_sq"),
-    ).group_by(rows.c.experiment, rows.c.model_version, rows.c.arm)
+    ).group_by(rows.c.experiment, rows.c.phase, rows.c.model_version, rows.c.arm)
 
 
 def _float(value: Any) -> float:
@@ -141,38 +159,46 @@ def _float(value: Any) -> float:
     return 0.0 if value is None else float(value)
 
 
-def covariate_groups(
-    run: Callable[[Select], list[Any]],
-    window: Window,
-    plan: Plan,
-    starts: Mapping[str, datetime],
-    pre_period_days: float = DEFAULT_PRE_PERIOD_DAYS,
-    interactions: Any = None,
-) -> list[CovariateGroup]:
-    """Run :func:`covariate_groups_query` with ``run`` (a source's row runner) and read its rows."""
-    statement = covariate_groups_query(window, plan, starts, timedelta(days=pre_period_days), interactions)
-    return [
-        CovariateGroup(
-            row.experiment,
-            int(row.phase),
-            row.model_version,
-            row.arm,
-            int(row.k),
-            int(_float(row.with_history)),
-            _float(row.sum_nx),
-            _float(row.sum_n2x),
-            _float(row.sum_n2x2),
-            _float(row.sum_nxy),
-        )
-        for row in ([] if statement is None else run(statement))
-    ]
+def _moment(value: Any) -> datetime:
+    # SQLite returns the text of date()/strftime buckets, other drivers dates or datetimes.
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def grain_group(row: Any) -> GrainGroup:
+    """One row of :func:`grain_groups_query` as a :class:`GrainGroup`."""
+    return GrainGroup(
+        experiment=row.experiment,
+        phase=int(row.phase),
+        model_version=row.model_version,
+        arm=row.arm,
+        start=_moment(row.start),
+        k=int(row.k),
+        n=int(_float(row.n)),
+        total=_float(row.total),
+        sum_n2=_float(row.sum_n2),
+        sum_y2=_float(row.sum_y2),
+        sum_ny=_float(row.sum_ny),
+        with_history=int(_float(row.with_history)),
+        sum_nx=_float(row.sum_nx),
+        sum_n2x=_float(row.sum_n2x),
+        sum_n2x2=_float(row.sum_n2x2),
+        sum_nxy=_float(row.sum_nxy),
+    )
+
+
+def grain_groups(rows: Iterable[Any]) -> list[GrainGroup]:
+    """Rows of :func:`grain_groups_query` as :class:`GrainGroup`."""
+    return [grain_group(row) for row in rows]
 
 
 def handle_time_groups(rows: Iterable[Any]) -> list[HandleTimeGroup]:
-    """Rows with experiment, model_version, arm, n, low, total and total_sq as :class:`HandleTimeGroup`."""
+    """Rows with experiment, phase, model_version, arm, n, low, total and total_sq as :class:`HandleTimeGroup`."""
     return [
         HandleTimeGroup(
             row.experiment,
+            int(row.phase),
             row.model_version,
             row.arm,
             int(row.n),
@@ -192,6 +218,6 @@ def online_groups(
     pre_period_days: float = DEFAULT_PRE_PERIOD_DAYS,
 ) -> OnlineGroups:
     """Run the two queries with ``run`` (a source's row runner) and read their rows into groups."""
-    covariates = covariate_groups(run, window, plan, starts, pre_period_days)
-    handle_times = handle_time_groups(run(handle_time_groups_query(window)))
-    return OnlineGroups(covariates, handle_times, pre_period_days)
+    grains = grain_groups(run(grain_groups_query(window, plan, starts, timedelta(days=pre_period_days))))
+    handle_times = handle_time_groups(run(handle_time_groups_query(window, plan)))
+    return OnlineGroups(covariate_groups(grains), handle_times, pre_period_days, grains)

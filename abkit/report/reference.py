@@ -79,19 +79,19 @@ def reference_queries(dialect_name: str) -> Iterator[tuple[str, Select]]:
     )
     yield "Cases with a selection", queries.case_count_query(window)
     example_start = datetime(2026, 1, 5)
-    covariates = online_queries.covariate_groups_query(
-        window, plan, {"v5-challenger": example_start}, timedelta(days=online_queries.DEFAULT_PRE_PERIOD_DAYS)
-    )
-    if covariates is not None:
-        yield (
-            "CUPED covariate sums per experiment, phase, version and arm (here for an experiment that began "
-            f"{example_start:%Y-%m-%d}): x = the advocate's mean selection time in the "
-            f"{online_queries.DEFAULT_PRE_PERIOD_DAYS:g} days before, minus that period's grand mean, 0 without history",
-            covariates,
-        )
     yield (
-        "Case handle time per experiment, version and arm (the guardrail): cases, sums about the smallest",
-        online_queries.handle_time_groups_query(window),
+        "Interaction and CUPED covariate sums per experiment, phase, version, arm and day of the interaction's "
+        f"first selection (here for an experiment that began {example_start:%Y-%m-%d}): x = the advocate's mean "
+        f"selection time in the {online_queries.DEFAULT_PRE_PERIOD_DAYS:g} days before, minus that period's grand "
+        "mean, 0 without history; the confidence sequence accumulates the days, CUPED sums them",
+        online_queries.grain_groups_query(
+            window, plan, {"v5-challenger": example_start}, timedelta(days=online_queries.DEFAULT_PRE_PERIOD_DAYS)
+        ),
+    )
+    yield (
+        "Case handle time per experiment, phase, version and arm (the guardrail, compared within each phase): "
+        "cases, sums about the arm's smallest",
+        online_queries.handle_time_groups_query(window, plan),
     )
 
 

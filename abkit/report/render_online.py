@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from abkit.report.render_markdown import DASH, interval, number, percent, significance
+from abkit.report.contract import Report
+from abkit.report.contract.results import ComparisonResult, VersionResult
+from abkit.report.render_markdown import DASH, interval, number, percent, result_name, significance
 
 ONLINE_NOTE = (
     "Always-valid: a 95% confidence sequence and p that may be read at every look (Waudby-Smith et al.); "
@@ -15,7 +14,7 @@ ONLINE_NOTE = (
 )
 
 
-def online_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+def online_rows(report: Report) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the online table; results from before these figures existed are left out."""
     header = [
         "experiment",
@@ -30,26 +29,25 @@ def online_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
         "handle time delta (s)",
         "guardrail",
     ]
-    results = [(v, f"{v['model_version']} vs holdout") for v in report["versions"]]
-    results += [(c, f"{c['challenger']} vs {c['baseline']}") for c in report["comparisons"]]
+    results: list[VersionResult | ComparisonResult] = [*report.versions, *report.comparisons]
     rows = []
-    for result, name in results:
-        if "sequential" not in result:
+    for result in results:
+        sequential, cuped, guardrail = result.sequential, result.cuped, result.guardrail
+        if sequential is None or cuped is None or guardrail is None:
             continue
-        sequential, cuped, guardrail = result["sequential"], result["cuped"], result["guardrail"]
-        worsened = guardrail["worsened"]
+        worsened = guardrail.worsened
         rows.append(
             [
-                result["experiment"],
-                name,
-                result["analysis"],
-                interval(sequential["delta_ci95_s"]),
-                significance(sequential["p"]),
-                number(cuped["delta_s"]),
-                interval(cuped["delta_ci95_s"]),
-                percent(cuped["variance_reduction"]),
-                interval(cuped["sequential"]["delta_ci95_s"]),
-                f"{number(guardrail['delta_s'])} {interval(guardrail['delta_ci95_s'])}",
+                result.experiment,
+                result_name(result),
+                str(result.analysis),
+                interval(sequential.delta_ci95_s),
+                significance(sequential.p),
+                number(cuped.delta_s),
+                interval(cuped.delta_ci95_s),
+                percent(cuped.variance_reduction),
+                interval(cuped.sequential.delta_ci95_s),
+                f"{number(guardrail.delta_s)} {interval(guardrail.delta_ci95_s)}",
                 DASH if worsened is None else ("worsened" if worsened else "ok"),
             ]
         )

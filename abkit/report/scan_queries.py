@@ -27,7 +27,7 @@ from abkit.events import columns as c
 from abkit.events.schema import cases, selections
 from abkit.report.dialects import day_of, hour_of
 from abkit.report.groups import Plan, Window
-from abkit.report.queries import arm_shift, window_filter
+from abkit.report.queries import _phase, arm_shift, window_filter
 
 # Tags of the grouping sets in the ``family`` column of the scan's rows.
 INTERACTION, TEMPLATE, HOUR = 0, 1, 2
@@ -170,37 +170,53 @@ def bucket_groups_from(r: Any, plan: Plan) -> Select:
     )
 
 
-def arm_cases_query(i: Any) -> Select:
+def arm_cases_query(i: Any, plan: Plan) -> Select:
     """Cases of each arm joined to their handle times once: the case groups and the guardrail.
 
-    From per-interaction rows ``i``, per (experiment, model_version, arm): ``n`` cases with an
-    interaction in the arm, their ``selections``, ``handle_time_sum``, and the handle times'
-    ``low`` (smallest), ``total`` and ``total_sq`` about it (from the mean and M2, as the
-    selection groups).
+    From per-interaction rows ``i``, per (experiment, phase, model_version, arm), a case in the
+    phase in force at its first selection in the arm (as
+    :func:`~abkit.report.online_queries.handle_time_groups_query`): ``n`` cases with an interaction
+    in the arm, their ``selections``, ``handle_time_sum``, and the handle times' ``low``
+    (smallest), ``total`` and ``total_sq`` about it (from the mean and M2, as the selection groups).
     """
     per_case = (
-        select(i.experiment, i.model_version, i.arm, i.case_id, func.sum(i.n_i).label("selections"))
+        select(
+            i.experiment,
+            i.model_version,
+            i.arm,
+            i.case_id,
+            func.sum(i.n_i).label("selections"),
+            func.min(i.first_seen).label("first_seen"),
+        )
         .group_by(i.experiment, i.model_version, i.arm, i.case_id)
         .subquery("arm_cases")
     )
     pc = per_case.c
-    h = cases.c.handle_time_s
-    n = func.count()
-    d = func.avg(h) - func.min(h)
-    arm = (pc.experiment, pc.model_version, pc.arm)
-    return (
+    phased = (
         select(
-            *arm,
-            n.label("n"),
-            func.sum(pc.selections).label("selections"),
-            func.sum(h).label("handle_time_sum"),
-            func.min(h).label("low"),
-            (n * d).label("total"),
-            (func.var_pop(h) * n + n * d * d).label("total_sq"),
+            pc.experiment,
+            _phase(pc.experiment, pc.first_seen, plan.phases).label("phase"),
+            pc.model_version,
+            pc.arm,
+            pc.selections,
+            cases.c.handle_time_s.label("h"),
         )
         .select_from(per_case.join(cases, cases.c.case_id == pc.case_id))
-        .group_by(*arm)
+        .subquery("arm_case_times")
     )
+    p = phased.c
+    n = func.count()
+    d = func.avg(p.h) - func.min(p.h)
+    keys = (p.experiment, p.phase, p.model_version, p.arm)
+    return select(
+        *keys,
+        n.label("n"),
+        func.sum(p.selections).label("selections"),
+        func.sum(p.h).label("handle_time_sum"),
+        func.min(p.h).label("low"),
+        (n * d).label("total"),
+        (func.var_pop(p.h) * n + n * d * d).label("total_sq"),
+    ).group_by(*keys)
 
 
 class MaterializeAs(Executable, ClauseElement):

@@ -166,7 +166,7 @@ class SparkSource(SqlSource):
         workers: how many family queries Spark runs at once (default as :class:`SqlSource`).
     """
 
-    def __init__(self, tables: str | os.PathLike[str], *, master: str = ACTIVE, session: Any = None, workers=None):  # type: ignore[no-untyped-def]
+    def __init__(self, tables: str | os.PathLike[str], *, master: str = ACTIVE, session: Any = None, workers=None):
         started = False
         if session is None:
             session, started = spark_session(master)

@@ -28,6 +28,7 @@ from abkit.report.groups import ArmBounds, CaseGroup, Groups, Phase, Plan, Windo
 from abkit.report.one_scan import ONE_SCAN_DIALECTS, OneScan, prediction_queries
 from abkit.report.online import OnlineGroups
 from abkit.report.online_queries import online_groups
+from abkit.report.power_queries import PowerGroup, power_groups
 from abkit.report.queries import (
     ARMS_FAMILY,
     CASE_COUNT_FAMILY,
@@ -205,6 +206,12 @@ class SqlSource:
             with self.scan(window) as scanned:
                 return scanned.online_groups(window, plan, starts, pre_period_days)
         return online_groups(self._rows, window, plan, starts, pre_period_days)
+
+    def power_groups(
+        self, window: Window, plan: Plan, starts: dict[str, datetime], pre_period_days: float
+    ) -> list[PowerGroup]:
+        """Recent interaction-level and covariate sums per arm, for power (abkit.report.power_queries)."""
+        return power_groups(self._rows, window, plan, starts, pre_period_days)
 
     def experiment_phases(self) -> list[Phase]:
         """Recorded phases; an experiment registered before phases were kept is one phase from the start."""

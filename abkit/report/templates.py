@@ -6,9 +6,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from abkit.events.columns import HOLDOUT_ARM
+from abkit.report.contract.base import figure
+from abkit.report.contract.report import TemplateRow, TemplateTable, TemplateTrend
 from abkit.report.groups import HitGroup, Plan, TemplateGroup
-from abkit.report.model import TemplateRow, TemplateTable
+from abkit.report.publish import trend_figures
 from abkit.stats import SampleSummary, mann_kendall, mean_delta
+
+# The top-N views a reader may take of the templates (the dashboard offers these): the report tests
+# the trend over each, so no reader has to test it again.
+TREND_TOP_N = (5, 10, 20, 50, 100)
 
 
 def template_table(groups: Sequence[TemplateGroup], hits: Sequence[HitGroup], top_n: int, plan: Plan) -> TemplateTable:
@@ -40,24 +46,50 @@ def template_table(groups: Sequence[TemplateGroup], hits: Sequence[HitGroup], to
                 template_id=template,
                 volume=treatment.n + holdout.n,
                 holdout_n=holdout.n,
-                holdout_top5_accuracy=hit_top5[template] / hit_n[template] if hit_n[template] else None,
-                treatment_mean_s=treatment.mean,
-                holdout_mean_s=holdout.mean,
-                saving_s=saving.delta_s,
                 treatment_n=treatment.n,
-                saving_ci95_s=saving.ci95_s,
-                saving_ci95_s_missing=saving.missing,
+                **figure(
+                    "holdout_top5_accuracy",
+                    hit_top5[template] / hit_n[template] if hit_n[template] else None,
+                    "no holdout selections with a prediction",
+                ),
+                **figure("treatment_mean_s", treatment.mean, "no treatment selections"),
+                **figure("holdout_mean_s", holdout.mean, "no holdout selections"),
+                **figure("saving_s", saving.delta_s, "needs treatment and holdout selections"),
+                **figure("saving_ci95_s", saving.ci95_s, saving.missing),
             )
         )
-    top = sorted(rows, key=lambda r: (-r.volume, r.template_id))[:top_n]
-    ordered = sorted(
-        (r for r in top if r.holdout_top5_accuracy is not None and r.saving_s is not None),
-        key=lambda r: (r.holdout_top5_accuracy, r.template_id),
-    )
-    savings = [r.saving_s for r in ordered if r.saving_s is not None]
+    top = tuple(sorted(rows, key=lambda r: (-r.volume, r.template_id))[:top_n])
+    trends = template_trends(top, top_n)
     return TemplateTable(
         top_n=top_n,
-        rows=tuple(top),
-        mann_kendall=mann_kendall(savings, method="original"),
-        mann_kendall_hamed_rao=mann_kendall(savings, method="hamed_rao"),
+        rows=top,
+        mann_kendall=trends[-1].mann_kendall,
+        mann_kendall_hamed_rao=trends[-1].mann_kendall_hamed_rao,
+        trends=trends,
     )
+
+
+def template_trends(rows: Sequence[TemplateRow], top_n: int) -> tuple[TemplateTrend, ...]:
+    """Mann-Kendall of savings ordered by holdout top-5 accuracy over the top N templates by volume,
+    for each N of :data:`TREND_TOP_N` below ``top_n`` and for ``top_n`` itself (last).
+
+    Args:
+        rows: The templates, largest volume first (ties by id), as the table keeps them.
+        top_n: The table's N.
+    """
+    trends = []
+    for n in [*(n for n in TREND_TOP_N if n < top_n), top_n]:
+        drawn = sorted(
+            (r for r in rows[:n] if r.holdout_top5_accuracy is not None and r.saving_s is not None),
+            key=lambda r: (r.holdout_top5_accuracy or 0.0, r.template_id),
+        )
+        savings = [r.saving_s for r in drawn if r.saving_s is not None]
+        trends.append(
+            TemplateTrend(
+                top_n=n,
+                templates=len(savings),
+                mann_kendall=trend_figures(mann_kendall(savings, method="original")),
+                mann_kendall_hamed_rao=trend_figures(mann_kendall(savings, method="hamed_rao")),
+            )
+        )
+    return tuple(trends)

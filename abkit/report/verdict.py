@@ -20,8 +20,10 @@ scored by the baseline), or two arms that never ran side by side.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Literal, get_args
+
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass
 
 from abkit.report.arms import ArmComparison
 
@@ -41,16 +43,16 @@ DEFAULT_MIN_EFFECT_S = 0.25
 ALPHA = 0.05
 
 
-@dataclass(frozen=True)
+# A pydantic dataclass: the report contract (abkit.report.contract) serialises it as it is.
+@dataclass(frozen=True, config=ConfigDict(extra="forbid", use_attribute_docstrings=True))
 class Verdict:
     """What to do about one result: a decision from :data:`DECISIONS` and one plain sentence why."""
 
     decision: Decision
     reason: str
+    """The sentence: the figures the decision rests on, or what it waits for."""
     analysis: Literal["fixed", "sequential"] = "fixed"
-
-    def to_dict(self) -> dict[str, str]:
-        return {"decision": self.decision, "reason": self.reason, "analysis": self.analysis}
+    """The analysis the verdict read: fixed-horizon or always-valid (sequential)."""
 
 
 def seconds(value: float) -> str:

@@ -50,7 +50,7 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
-async def _send_json(send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:  # type: ignore[no-untyped-def]
+async def _send_json(send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps({"detail": detail}).encode()
     await send(
         {
@@ -88,7 +88,7 @@ class GuardMiddleware:
         self.token = token.encode() if token else None
         self.max_body_bytes = max_body_bytes
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -97,7 +97,7 @@ class GuardMiddleware:
         endpoint = path if path in KNOWN_PATHS else "other"
         status_seen = 500
 
-        async def send_recording(message) -> None:  # type: ignore[no-untyped-def]
+        async def send_recording(message) -> None:
             nonlocal status_seen
             if message["type"] == "http.response.start":
                 status_seen = message["status"]
@@ -124,7 +124,7 @@ class GuardMiddleware:
         # Constant-time comparison: the time taken does not reveal how much of the token matched.
         return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.token)
 
-    def _check(self, scope, path: str) -> tuple | None:  # type: ignore[no-untyped-def]
+    def _check(self, scope, path: str) -> tuple | None:
         headers = dict(scope["headers"])
         if self.token is not None:
             given = headers.get(b"authorization", b"")
@@ -145,11 +145,11 @@ class GuardMiddleware:
                 return 413, f"request body of {announced} bytes exceeds the limit of {self.max_body_bytes} bytes"
         return None
 
-    def _limited(self, receive):  # type: ignore[no-untyped-def]
+    def _limited(self, receive):
         received = 0
         limit = self.max_body_bytes
 
-        async def receive_limited():  # type: ignore[no-untyped-def]
+        async def receive_limited():
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":

@@ -207,7 +207,7 @@ def hf_model_slot(
     device: str = "auto",
     dtype: str = "auto",
     token_cache_messages: int = DEFAULT_CACHE_MESSAGES,
-):  # type: ignore[no-untyped-def]
+):
     """A :class:`~abkit.serving.service.ModelSlot` loading ``directory`` with :class:`HFScorer`.
 
     The version comes from ``abkit_model.json`` without loading the weights, so the

@@ -162,7 +162,7 @@ class SuggestionService:
             self.batchers[version] = batcher
         if self.settings.settle_heap:
             heap = settle_heap()
-            log.info("heap settled: %d objects frozen, GC thresholds %s", heap.frozen_objects, heap.thresholds)
+            log.debug("heap settled: %d objects frozen, GC thresholds %s", heap.frozen_objects, heap.thresholds)
         self.loaded = True
         log.info("serving %s under experiment %s", list(self.scorers), self.experiment.name)
 

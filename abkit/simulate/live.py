@@ -404,7 +404,7 @@ def drive(url: str, settings: LiveSettings, *, progress: bool = False) -> LiveRe
     return asyncio.run(drive_async(url, settings, progress=progress))
 
 
-def _progress_bar(total: int, enabled: bool):  # type: ignore[no-untyped-def]
+def _progress_bar(total: int, enabled: bool):
     if not enabled:
         return None
     from abkit.progress import progress_bar

@@ -6,12 +6,33 @@ statistics and these functions do the maths on the few numbers that come back. S
 
 from abkit.stats.accuracy import Proportion, TopKAccuracy, proportion, topk_accuracy
 from abkit.stats.cluster import ClusterSummary
-from abkit.stats.cuped import CupedResult, CupedSummary, cuped_delta, cuped_result, pooled_theta
+from abkit.stats.cuped import (
+    CupedResult,
+    CupedSummary,
+    covariate_correlation,
+    cuped_delta,
+    cuped_result,
+    pooled_theta,
+    stratified_cuped_delta,
+)
 from abkit.stats.delta import DeltaResult, mean_delta
-from abkit.stats.guardrail import GuardrailCheck, GuardrailResult, guardrail_check, handle_time_guardrail
+from abkit.stats.guardrail import (
+    GuardrailCheck,
+    GuardrailResult,
+    guardrail_check,
+    handle_time_guardrail,
+    stratified_guardrail,
+)
 from abkit.stats.multiple import holm
+from abkit.stats.planning import ComparisonPlan, DaysNeeded, Detectable, interaction_variance, plan_comparison
 from abkit.stats.power import PowerResult, days_to_detect, design_effect, mde
-from abkit.stats.sequential import DEFAULT_N_STAR, SequentialResult, confidence_sequence, sequential_delta
+from abkit.stats.sequential import (
+    DEFAULT_N_STAR,
+    SequentialResult,
+    boundary_multiplier,
+    confidence_sequence,
+    sequential_delta,
+)
 from abkit.stats.srm import DEFAULT_SRM_THRESHOLD, SrmResult, srm_test
 from abkit.stats.stratified import StratifiedSummary, stratified_summary
 from abkit.stats.summary import SampleSummary
@@ -20,11 +41,14 @@ from abkit.stats.welch import WelchResult, clustered_welch, welch_from_moments, 
 
 __all__ = [
     "ClusterSummary",
+    "ComparisonPlan",
     "CupedResult",
     "CupedSummary",
     "DEFAULT_N_STAR",
     "DEFAULT_SRM_THRESHOLD",
+    "DaysNeeded",
     "DeltaResult",
+    "Detectable",
     "GuardrailCheck",
     "GuardrailResult",
     "PowerResult",
@@ -37,8 +61,10 @@ __all__ = [
     "TrendMethod",
     "TrendResult",
     "WelchResult",
+    "boundary_multiplier",
     "clustered_welch",
     "confidence_sequence",
+    "covariate_correlation",
     "cuped_delta",
     "cuped_result",
     "days_to_detect",
@@ -46,13 +72,17 @@ __all__ = [
     "guardrail_check",
     "handle_time_guardrail",
     "holm",
+    "interaction_variance",
     "mann_kendall",
     "mde",
+    "plan_comparison",
     "pooled_theta",
     "mean_delta",
     "proportion",
     "sequential_delta",
     "srm_test",
+    "stratified_cuped_delta",
+    "stratified_guardrail",
     "stratified_summary",
     "topk_accuracy",
     "welch_from_moments",

@@ -28,6 +28,7 @@ useless covariate leaves the CI as it was up to the Welch df.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ from abkit.stats._result import ToDictMixin
 from abkit.stats.cluster import ClusterSummary
 from abkit.stats.delta import DeltaResult, mean_delta
 from abkit.stats.sequential import DEFAULT_N_STAR, SequentialResult, confidence_sequence
+from abkit.stats.stratified import stratified_summary
 from abkit.stats.welch import WelchResult, clustered_welch
 
 
@@ -192,6 +194,35 @@ def _covariate_moments(summary: CupedSummary) -> tuple[float, float] | None:
     return scale * sum_d2, scale * sum_ed
 
 
+def covariate_correlation(arms: Sequence[CupedSummary]) -> float | None:
+    """Correlation of the outcome with the covariate at the interaction level, pooled within arms.
+
+    From each arm's linearised terms e_i = y_i - r n_i and d_i = n_i (x_i - xbar) (see the module
+    docstring), k (k - 1) V_y, k (k - 1) V_x and k (k - 1) C are the sums of squares and products of
+    e_i / nbar and d_i / nbar; pooling them over the arms gives
+
+        rho = sum_j w_j C_j / sqrt(sum_j w_j V_yj * sum_j w_j V_xj),  w_j = k_j (k_j - 1)
+
+    and CUPED multiplies the variance of an arm's mean by about 1 - rho**2 (Deng et al., 2013).
+    Arms with fewer than 2 interactions add nothing.
+
+    Returns:
+        rho in [-1, 1], or None when the covariate or the outcome does not vary.
+    """
+    covariance = variance_x = variance_y = 0.0
+    for summary in arms:
+        moments, outcome = _covariate_moments(summary), summary.clusters.variance_of_mean
+        if moments is None or outcome is None:
+            continue
+        weight = summary.clusters.k * (summary.clusters.k - 1)
+        variance_x += weight * moments[0]
+        covariance += weight * moments[1]
+        variance_y += weight * outcome
+    if variance_x <= 0 or variance_y <= 0:
+        return None
+    return max(-1.0, min(1.0, covariance / math.sqrt(variance_x * variance_y)))
+
+
 def pooled_theta(strata: Sequence[tuple[CupedSummary, CupedSummary]], weights: Sequence[float] | None = None) -> float:
     """The theta that minimises the variance of the adjusted delta, pooled over arms and strata.
 
@@ -276,3 +307,44 @@ def cuped_delta(
     first, second = treatment.clusters.variance_of_mean, control.clusters.variance_of_mean
     unadjusted = None if first is None or second is None else first + second
     return cuped_result(delta, welch, unadjusted, theta, treatment.clusters.k + control.clusters.k)
+
+
+def stratified_cuped_delta(
+    strata: Sequence[tuple[CupedSummary, CupedSummary]],
+    weights: Sequence[float],
+    labels: tuple[str, str] = ("treatment", "control"),
+    stratum_names: Sequence[str] | None = None,
+) -> CupedResult:
+    """CUPED across strata (experiment phases): one theta pooled over arms and strata, strata combined.
+
+    Each arm's adjusted sums are combined across the strata with `stratified_summary` (weights w_p,
+    normalised), exactly as the unadjusted interaction-level delta is, and go through `mean_delta`
+    and `clustered_welch`; the variance reduction is against the stratified unadjusted delta. With
+    one stratum this is `cuped_delta`.
+
+    Args:
+        strata: (treatment, control) sums of each stratum, every arm with at least one interaction.
+        weights: Weight of each stratum (e.g. its interactions in both arms).
+        labels: Names of the two arms used in `missing` reasons.
+        stratum_names: Names of the strata in `missing` reasons (default "stratum 1", ...).
+
+    Raises:
+        ValueError: For no strata, mismatched lengths, an empty arm or a weight that is not positive.
+    """
+    if not strata:
+        raise ValueError("stratified_cuped_delta needs at least one stratum")
+    names = list(stratum_names) if stratum_names is not None else [f"stratum {p + 1}" for p in range(len(strata))]
+    theta = pooled_theta(strata, weights)
+    arms = []
+    for side, label in enumerate(labels):
+        arm_names = [f"{label} ({name})" for name in names]
+        adjusted = stratified_summary([pair[side].adjusted(theta) for pair in strata], weights, arm_names)
+        unadjusted = stratified_summary([pair[side].clusters for pair in strata], weights, arm_names)
+        assert adjusted is not None and unadjusted is not None  # strata is not empty
+        arms.append((adjusted, unadjusted))
+    (treatment, plain_treatment), (control, plain_control) = arms
+    delta = mean_delta(treatment, control, labels=labels)
+    welch = clustered_welch(treatment, control, labels=labels)
+    plain = clustered_welch(plain_treatment, plain_control, labels=labels)
+    units = sum(pair[0].clusters.k + pair[1].clusters.k for pair in strata)
+    return cuped_result(delta, welch, None if plain.se is None else plain.se * plain.se, theta, units)

@@ -79,6 +79,24 @@ def mixture_rho(n_star: int, alpha: float = TUNING_ALPHA) -> float:
     return math.sqrt((-2.0 * log_alpha + math.log(1.0 - 2.0 * log_alpha)) / n_star)
 
 
+def boundary_multiplier(units: float, n_star: int = DEFAULT_N_STAR, confidence: float = 0.95) -> float:
+    """The confidence sequence's half-width in standard errors after `units` units (both arms).
+
+    sqrt((a + 1) / a * (log(a + 1) - 2 log(alpha))) with a = units * rho**2 (`mixture_rho(n_star)`):
+    the sequential counterpart of z_{1 - alpha/2}, which it exceeds at every sample size (the price
+    of reading the interval as often as one likes). `units` may be fractional (a planned sample).
+
+    Raises:
+        ValueError: For units <= 0 or levels out of range.
+    """
+    n_star = _checked_tuning(n_star, confidence)
+    units = finite(units, "units")
+    if units <= 0:
+        raise ValueError(f"units must be > 0, got {units!r}")
+    a = units * mixture_rho(n_star) ** 2
+    return math.sqrt((a + 1.0) / a * (math.log1p(a) - 2.0 * math.log(1.0 - confidence)))
+
+
 def _checked_tuning(n_star: int, confidence: float) -> int:
     level(confidence, "confidence")
     n_star = whole_count(n_star, "n_star")
@@ -120,8 +138,7 @@ def confidence_sequence(
         return _with_missing(unavailable, "zero variance in both arms")
     a = units * mixture_rho(n_star) ** 2
     se = math.sqrt(variance)
-    alpha = 1.0 - confidence
-    half = se * math.sqrt((a + 1.0) / a * (math.log1p(a) - 2.0 * math.log(alpha)))
+    half = se * boundary_multiplier(units, n_star, confidence)
     z = delta / se
     # smallest alpha with |delta| >= half-width: log p = log(a + 1) / 2 - z^2 a / (2 (a + 1))
     log_p = 0.5 * math.log1p(a) - 0.5 * z * z * a / (a + 1.0)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from abkit.stats._checks import finite, whole_count
 from abkit.stats._result import ToDictMixin
@@ -111,6 +112,17 @@ class SampleSummary(ToDictMixin):
         """Standard error of the mean, sd / sqrt(n); None when n < 2."""
         sd = self.sd
         return None if sd is None else sd / math.sqrt(self.n)
+
+    def mean_ci(self, confidence: float = 0.95) -> tuple[float, float] | None:
+        """Student-t interval of the mean, mean -/+ t(n - 1, (1 + confidence) / 2) * sem; None when n < 2.
+
+        It treats the observations as independent: a description of a sample, not a test of arms.
+        """
+        sem, mean = self.sem, self.mean
+        if sem is None or mean is None:
+            return None
+        half = float(stats.t.ppf((1.0 + confidence) / 2.0, self.n - 1)) * sem
+        return mean - half, mean + half
 
     def __add__(self, other: SampleSummary) -> SampleSummary:
         """Combine two disjoint samples, keeping the left operand's shift (or the right's if left is empty).

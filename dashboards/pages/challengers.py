@@ -43,7 +43,7 @@ def register_callbacks(app: Dash) -> None:
         Output("challengers-ready", "children"),
         *FILTER_INPUTS,
     )
-    def _render(snapshot, version, start, end):  # type: ignore[no-untyped-def]
+    def _render(snapshot, version, start, end):
         page = load(snapshot, version, start, end)
         frame = tables.challengers_table(page.report or {}, page.view.version)
         frame = frame.assign(test=frame["challenger"].astype(str) + " vs " + frame["baseline"].astype(str))

@@ -55,7 +55,7 @@ def register_callbacks(app: Dash) -> None:
         Output("health-ready", "children"),
         *FILTER_INPUTS,
     )
-    def _render(snapshot, version, start, end):  # type: ignore[no-untyped-def]
+    def _render(snapshot, version, start, end):
         page = load(snapshot, version, start, end)
         report, view = page.report or {}, page.view
         srm = tables.srm_table(report)

@@ -11,7 +11,7 @@ from dashboards.pages.base import FILTER_INPUTS, load
 PATH = "/templates"
 NAME = "Templates"
 
-TOP_N_CHOICES = (5, 10, 20, 50, 100)
+TOP_N_CHOICES = (5, 10, 20, 50, 100)  # the views abkit.report.templates.TREND_TOP_N tests the trend over
 DEFAULT_TOP_N = 20
 
 
@@ -60,13 +60,13 @@ def register_callbacks(app: Dash) -> None:
         *FILTER_INPUTS,
         Input("templates-top-n", "value"),
     )
-    def _render(snapshot, version, start, end, top_n):  # type: ignore[no-untyped-def]
+    def _render(snapshot, version, start, end, top_n):
         page = load(snapshot, version, start, end, top_n=int(top_n or DEFAULT_TOP_N))
         report = page.report or {}
         frame = tables.templates_table(report, page.view.top_n)
         drawn = tables.drawn_templates(frame)
-        # The trend is tested over exactly the templates drawn, not over the report's own top N.
-        trend = tables.template_trend(drawn)
+        # The report tested the trend over exactly this top N (drawn in its order), not only its own.
+        trend = tables.template_trend(report, page.view.top_n or DEFAULT_TOP_N)
         subtitle = ""
         if page.view.version and (snapshot or {}).get("exact"):
             subtitle = f", {page.view.version}'s window"
