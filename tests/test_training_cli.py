@@ -194,7 +194,7 @@ def test_transformers_bars_only_on_a_terminal_and_not_with_quiet(monkeypatch, te
 
     from transformers.utils import logging as hf_logging
 
-    from abkit.cli.train import _transformers_logging
+    from abkit.cli.train_options import transformers_logging
 
     class Stream(io.StringIO):
         def isatty(self) -> bool:
@@ -204,7 +204,7 @@ def test_transformers_bars_only_on_a_terminal_and_not_with_quiet(monkeypatch, te
     monkeypatch.setattr("sys.stderr", Stream())
     hf_logging.enable_progress_bar()
     try:
-        _transformers_logging(quiet)
+        transformers_logging(quiet)
         assert hf_logging.is_progress_bar_enabled() is bars
     finally:
         (hf_logging.enable_progress_bar if before else hf_logging.disable_progress_bar)()

@@ -11,7 +11,9 @@ import click
 
 # extra -> the top-level modules it installs that abkit imports (pyproject.toml's optional-dependencies)
 EXTRA_MODULES: dict[str, frozenset[str]] = {
-    "serve": frozenset({"torch", "transformers", "tokenizers", "fastapi", "uvicorn", "httpx", "prometheus_client"}),
+    "serve": frozenset(
+        {"torch", "transformers", "tokenizers", "fastapi", "uvicorn", "httpx", "prometheus_client", "tenacity"}
+    ),
     "train": frozenset({"torch", "transformers", "tokenizers", "accelerate"}),
     "dashboard": frozenset({"dash", "flask", "waitress"}),
     "postgres": frozenset({"psycopg"}),

@@ -1,85 +1,28 @@
-"""`abkit train`: domain adaptation, fine-tuning, evaluation, scaling analysis, demo model."""
+"""`abkit train`: corpus, adaptation, fine-tuning, evaluation and the demo model; the scaling
+commands live in abkit.cli.train_scaling, the shared options in abkit.cli.train_options."""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 from typing import cast
 
 import click
 
 from abkit.cli.extras import requires_extra
-
-SIZE_OPTION = click.option(
-    "--size",
-    default="tiny",
-    show_default=True,
-    help="Model size config: tiny, pythia-410m, pythia-1.4b, pythia-2.8b, or a path to a TOML file.",
+from abkit.cli.train_options import (
+    DATA_OPTION,
+    DEVICE_OPTION,
+    QUIET_OPTION,
+    SIZE_OPTION,
+    SPLIT_SEED_OPTION,
+    THREADS_OPTION,
+    fail,
+    set_threads,
+    setup_training,
+    transformers_logging,
 )
-DATA_OPTION = click.option(
-    "--data",
-    "data_file",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Transcripts as JSON Lines, one case per line (docs/training.md).",
-)
-SPLIT_SEED_OPTION = click.option(
-    "--split-seed", default=0, show_default=True, help="Seed of the 50/50 case-level split shared by both phases."
-)
-DEVICE_OPTION = click.option("--device", default=None, help="torch device (default: cuda when present, else cpu).")
-QUIET_OPTION = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on (its affinity mask, not the machine's count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-THREADS_OPTION = click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=available_cores,
-    show_default="the cores available",
-    help="torch CPU threads (torch.set_num_threads); set it on a busy machine, where threads wait for each other.",
-)
-
-
-def set_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def _fail(error: Exception) -> None:
-    click.echo(f"error: {error}", err=True)
-    sys.exit(2)
-
-
-def _transformers_logging(quiet: bool) -> None:
-    """Hide transformers' load reports (a new classification head is expected), and its bars with
-    --quiet or when standard error is not a terminal (a log)."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    if quiet or not sys.stderr.isatty():
-        hf_logging.disable_progress_bar()
-
-
-def _setup(size: str, data_file: Path | None, device: str | None, quiet: bool, threads: int):
-    from abkit.training.config import ConfigError, load_size_config
-    from abkit.training.corpus import CorpusError, read_corpus
-    from abkit.training.optim import Runtime
-
-    _transformers_logging(quiet)
-    set_threads(threads)
-    try:
-        config = load_size_config(size)
-        cases = read_corpus(data_file) if data_file is not None else []
-    except (ConfigError, CorpusError) as error:
-        _fail(error)
-    return config, cases, Runtime.detect(device)
+from abkit.cli.train_scaling import scaling, scaling_demo
 
 
 @click.group()
@@ -124,7 +67,7 @@ def adapt(
     from abkit.training.corpus import CorpusError, split_cases
     from abkit.training.pipeline import load_base, run_adaptation
 
-    config, cases, runtime = _setup(size, data_file, device, quiet, threads)
+    config, cases, runtime = setup_training(size, data_file, device, quiet, threads)
     try:
         if resume_from is not None:
             tokenizer = AutoTokenizer.from_pretrained(resume_from, local_files_only=True)
@@ -144,7 +87,7 @@ def adapt(
             progress=not quiet,
         )
     except (CorpusError, FileNotFoundError, ValueError) as error:
-        _fail(error)
+        fail(error)
     click.echo(
         f"packed fill rate: {result.fill_rate:.2%}; tokens seen: {result.tokens_seen:,}; FLOPs (6ND): {result.flops:.3g}"
     )
@@ -185,7 +128,7 @@ def finetune(
     from abkit.training.metrics import metrics_table
     from abkit.training.pipeline import run_finetune
 
-    config, cases, runtime = _setup(size, data_file, device, quiet, threads)
+    config, cases, runtime = setup_training(size, data_file, device, quiet, threads)
     try:
         report = run_finetune(
             source,
@@ -199,7 +142,7 @@ def finetune(
             progress=not quiet,
         )
     except (CorpusError, FileNotFoundError, ValueError) as error:
-        _fail(error)
+        fail(error)
     click.echo(metrics_table(report.table_rows()))
     click.echo(f"serving directory: {out}")
 
@@ -227,12 +170,12 @@ def evaluate(
     from abkit.training.evaluate import Half, evaluate_serving_dir
     from abkit.training.metrics import metrics_table
 
-    _, cases, runtime = _setup("tiny", data_file, device, True, threads)
+    _, cases, runtime = setup_training("tiny", data_file, device, True, threads)
     try:
         # click.Choice has checked the value against the Literal's members.
         result = evaluate_serving_dir(directory, cases, half=cast(Half, half), split_seed=split_seed, runtime=runtime)
     except (CorpusError, FileNotFoundError, ValueError) as error:
-        _fail(error)
+        fail(error)
     if as_json:
         click.echo(
             json.dumps(
@@ -245,62 +188,6 @@ def evaluate(
     if result.majority is not None:
         rows.append(("majority baseline (train half)", result.majority))
     click.echo(metrics_table(rows))
-
-
-@train.command()
-@DATA_OPTION
-@click.option(
-    "--run",
-    "runs",
-    multiple=True,
-    required=True,
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Adaptation run directory (repeat for several sizes or runs).",
-)
-@SIZE_OPTION
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where scaling.json and scaling.html go.",
-)
-@SPLIT_SEED_OPTION
-@click.option(
-    "--include-start",
-    is_flag=True,
-    help="Also fit step 0 (the starting model, a leverage point); by default it is reported apart.",
-)
-@DEVICE_OPTION
-@THREADS_OPTION
-@QUIET_OPTION
-@requires_extra("train", "train")
-def scaling(
-    data_file: Path,
-    runs: tuple[Path, ...],
-    size: str,
-    out: Path,
-    split_seed: int,
-    include_start: bool,
-    device: str | None,
-    threads: int,
-    quiet: bool,
-) -> None:
-    """Fine-tune every adaptation checkpoint; fit classification loss to LM loss, tokens, FLOPs per run."""
-    from abkit.training.corpus import CorpusError
-    from abkit.training.scaling import analyse_scaling, run_scaling, scaling_table
-    from abkit.training.scaling_chart import write_scaling_html
-
-    config, cases, runtime = _setup(size, data_file, device, quiet, threads)
-    try:
-        points = run_scaling(runs, cases, config, split_seed=split_seed, runtime=runtime, progress=not quiet)
-    except (CorpusError, FileNotFoundError, ValueError) as error:
-        _fail(error)
-    analysis = analyse_scaling(points, include_start=include_start)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "scaling.json").write_text(json.dumps(analysis.to_dict(), indent=2))
-    chart = write_scaling_html(out / "scaling.html", analysis)
-    click.echo(scaling_table(analysis))
-    click.echo(f"chart: {chart}")
 
 
 @train.command()
@@ -328,65 +215,6 @@ def corpus(out: Path, n_cases: int, n_templates: int, seed: int) -> None:
     examples = labelled_examples(parse_cases(records, source=str(out)))
     labels = len({example.template_id for example in examples})
     click.echo(f"{out}: {written} cases, {len(examples)} labelled messages, {labels} templates used")
-
-
-@train.command("scaling-demo")
-@click.option(
-    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Corpus, runs and the analysis."
-)
-@click.option(
-    "--size",
-    "sizes",
-    multiple=True,
-    help="Size config to adapt (repeat; default scaling-xs and scaling-s).",
-)
-@click.option("--cases", "n_cases", default=None, type=click.IntRange(min=20), help="Simulated cases (default 1000).")
-@click.option("--templates", "n_templates", default=None, type=click.IntRange(min=2, max=960), help="Default 40.")
-@click.option("--seed", default=0, show_default=True, help="Seeds the corpus, split and initialisations.")
-@DEVICE_OPTION
-@click.option(
-    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads (as demo-model)."
-)
-@QUIET_OPTION
-@requires_extra("train", "train")
-def scaling_demo(
-    out: Path,
-    sizes: tuple[str, ...],
-    n_cases: int | None,
-    n_templates: int | None,
-    seed: int,
-    device: str | None,
-    threads: int,
-    quiet: bool,
-) -> None:
-    """Adapt two sizes on a simulated corpus, fine-tune every checkpoint, fit per size (docs/training.md)."""
-    from abkit.training.config import ConfigError
-    from abkit.training.optim import Runtime
-    from abkit.training.scaling import scaling_table
-    from abkit.training.scaling_chart import write_scaling_html
-    from abkit.training.scaling_demo import DEMO_CASES, DEMO_SIZES, DEMO_TEMPLATES, run_scaling_demo
-
-    _transformers_logging(quiet)
-    set_threads(threads)
-    try:
-        result = run_scaling_demo(
-            out,
-            sizes=sizes or DEMO_SIZES,
-            seed=seed,
-            n_cases=n_cases or DEMO_CASES,
-            n_templates=n_templates or DEMO_TEMPLATES,
-            runtime=Runtime.detect(device),
-            progress=not quiet,
-        )
-    except (ConfigError, ValueError) as error:
-        _fail(error)
-    (out / "scaling.json").write_text(json.dumps(result.analysis.to_dict(), indent=2))
-    chart = write_scaling_html(out / "scaling.html", result.analysis)
-    click.echo(scaling_table(result.analysis))
-    click.echo("")
-    for line in result.findings():
-        click.echo(line)
-    click.echo(f"chart: {chart}")
 
 
 @train.command("demo-model")
@@ -424,7 +252,7 @@ def demo_model(
     from abkit.training.metrics import metrics_table
     from abkit.training.optim import Runtime
 
-    _transformers_logging(quiet)
+    transformers_logging(quiet)
     set_threads(threads)
     result = build_demo_model(
         out,
@@ -447,3 +275,7 @@ def demo_model(
     )
     click.echo(metrics_table(report.table_rows()))
     click.echo(f"serving directory: {result.serving_dir}")
+
+
+train.add_command(scaling)
+train.add_command(scaling_demo)

@@ -4,8 +4,8 @@ Requests hand events to :meth:`EventWriter.put`, which only appends to an in-mem
 The writer thread takes batches of one kind, writes each in one transaction and removes
 them from the buffer only after the commit, so an event acknowledged to a client is either
 in the database or still in the buffer. When the database cannot be reached the writer
-retries the same batch with exponential backoff; writes are idempotent by event id, so a
-retry after an ambiguous failure stores nothing twice. The buffer is bounded for admission:
+retries the same batch with exponential backoff (tenacity); writes are idempotent by event
+id, so a retry after an ambiguous failure stores nothing twice. The buffer is bounded for admission:
 once it holds ``max_pending`` events, :meth:`EventWriter.has_room` says no and the service
 refuses new requests (HTTP 503) instead of accepting events it might have to drop.
 
@@ -19,22 +19,21 @@ buffered, at most about ``flush_interval_s`` plus one write's worth.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
+from tenacity import Retrying, wait_exponential
 
 from abkit.events import EventError, EventStore
 from abkit.events.columns import EVENT_KINDS, ID_COLUMN_BY_KIND, EventKind
+from abkit.serving.spill import spill
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +56,6 @@ class WriterSettings:
         for name in ("flush_interval_s", "backoff_initial_s", "backoff_max_s", "health_check_interval_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 class BufferFull(Exception):
@@ -232,27 +225,10 @@ class EventWriter:
                         kind,
                         ", ".join(str(event.get(ID_COLUMN_BY_KIND[kind])) for event in list(buffer)[:3]),
                     )
-                    if self.spill_dir is not None:
-                        self._spill(kind, list(buffer))
+                    saved = None if self.spill_dir is None else spill(self.spill_dir, kind, list(buffer))
+                    if saved is not None:
+                        self.spilled.append(saved)
         return self._pending
-
-    def _spill(self, kind: EventKind, events: list[dict[str, Any]]) -> None:
-        # Writes are idempotent by id, so a spilled event that did reach the database is harmless.
-        try:
-            directory = Path(self.spill_dir)  # type: ignore[arg-type]
-            directory.mkdir(parents=True, exist_ok=True)
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            path = directory / f"unwritten-{kind}-{stamp}-{os.getpid()}.jsonl"
-            with path.open("w", encoding="utf-8") as out:
-                for event in events:
-                    out.write(json.dumps(event, default=_json_default) + "\n")
-        except OSError as error:
-            log.error("event writer: could not save unwritten %s events to %s: %s", kind, self.spill_dir, error)
-            return
-        self.spilled.append(path)
-        log.error(
-            "event writer: %d unwritten %s events saved to %s; load them with `abkit ingest`", len(events), kind, path
-        )
 
     # -- writer thread ---------------------------------------------------------------------
 
@@ -345,9 +321,36 @@ class EventWriter:
         self.last_error = f"{type(error).__name__}: {error}".splitlines()[0][:300]
         log.warning("event writer: database unavailable (%s); retrying", self.last_error)
 
+    def _write_retrying(self, kind: EventKind, batch: list[dict[str, Any]]) -> dict[int, WriteOutcome] | None:
+        """:meth:`_write` the batch until it commits; None when the writer closed first.
+
+        Any exception means the database is down (or the store cannot be opened yet): the batch
+        stays buffered and is written again after ``backoff_initial_s``, doubling up to
+        ``backoff_max_s``; closing ends the wait, and a failure once closing is the last.
+        """
+
+        def write() -> dict[int, WriteOutcome]:
+            try:
+                return self._write(kind, batch)
+            except Exception as error:
+                self._failed(error)
+                raise
+
+        settings = self.settings
+        return Retrying(
+            stop=lambda _state: self._closing,
+            wait=wait_exponential(multiplier=settings.backoff_initial_s, max=settings.backoff_max_s),
+            sleep=self._back_off,
+            retry_error_callback=lambda _state: None,
+        )(write)
+
+    def _back_off(self, seconds: float) -> None:
+        with self._lock:
+            if not self._closing:
+                self._lock.wait(seconds)
+
     def _run(self) -> None:
         settings = self.settings
-        backoff = settings.backoff_initial_s
         self._ping()
         while True:
             with self._lock:
@@ -379,16 +382,8 @@ class EventWriter:
             if taken is None:
                 continue
             kind, batch = taken
-            try:
-                outcomes = self._write(kind, batch)
-            except Exception as error:  # database down or unreachable: keep the batch, back off
-                self._failed(error)
-                with self._lock:
-                    if self._closing:
-                        return
-                    self._lock.wait(backoff)
-                backoff = min(backoff * 2, settings.backoff_max_s)
-                continue
+            outcomes = self._write_retrying(kind, batch)
+            if outcomes is None:  # closing, and the database still does not take it
+                return
             self.db_up = True
-            backoff = settings.backoff_initial_s
             self._committed(kind, batch, outcomes)

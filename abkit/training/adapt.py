@@ -12,6 +12,7 @@ optimizer, scheduler, gradient scaler, RNG states), so a resumed run continues t
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ class LossPoint:
     tokens: int  # tokens seen so far
     loss: float
     learning_rate: float  # of the step that ends the interval
+    elapsed_s: float = 0.0  # wall seconds since this process began training (a resumed run counts from 0)
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,7 @@ def adapt(
     units = target_counts(train)
     running = torch.zeros((), device=device)  # summed on the device, read back at log intervals only
     since_log = 0
+    started = time.perf_counter()
     bar = tqdm(
         total=total_steps, initial=run.step, desc="adapt", unit="step", disable=not show_progress(progress, accelerator)
     )
@@ -227,8 +230,8 @@ def adapt(
         since_log += 1
         checkpoint_due = run.step % settings.checkpoint_every == 0 or run.step == total_steps
         if checkpoint_due or (settings.log_every and run.step % settings.log_every == 0):
-            mean = reduce_sum(accelerator, running) / (since_log * accumulation)
-            run.curve.append(LossPoint(run.step, run.tokens, mean, learning_rate))
+            mean = reduce_sum(accelerator, running) / (since_log * accumulation)  # waits for the device
+            run.curve.append(LossPoint(run.step, run.tokens, mean, learning_rate, time.perf_counter() - started))
             running.zero_()
             since_log = 0
             bar.set_postfix(loss=f"{mean:.3f}")
