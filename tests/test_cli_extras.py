@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -70,6 +71,7 @@ def test_commands_name_their_extra(monkeypatch, tmp_path, args, modules, line):
 
 
 BLOCKER = """
+import json
 import sys
 
 BLOCKED = {blocked!r}
@@ -108,6 +110,9 @@ def test_core_install_runs_assign_simulate_report_and_serve_names_its_extra(tmp_
     for fmt in ("json", "html"):
         report = abkit("report", "--db", "e.sqlite", "--format", fmt, "--out", f"report.{fmt}")
         assert report.returncode == 0, report.stderr
+    from tests.report_schema import assert_valid_report
+
+    assert_valid_report(json.loads((tmp_path / "report.json").read_text()))  # built in a subprocess
     (tmp_path / "model").mkdir()
     serve = abkit("serve", "--model", "model")
     assert serve.returncode == 2
