@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect
 
 from abkit.serving.metrics import ServiceMetrics
-from abkit.serving.protocol import READ_TIMED_OUT
+from abkit.serving.server import READ_TIMED_OUT
 
 log = logging.getLogger(__name__)
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for "the client went away before the answer"

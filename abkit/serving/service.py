@@ -21,17 +21,22 @@ from pydantic import Field
 
 from abkit.assignment import ExperimentConfig
 from abkit.assignment.config import HOLDOUT
-from abkit.events import columns as c
+from abkit.events.columns import EventKind
 from abkit.events.validate import MAX_NAME_LENGTH
-from abkit.serving.admission import Overloaded
-from abkit.serving.batcher import BatcherSettings, BatcherStopped, DeadlinePassed, DynamicBatcher, QueueFull
-from abkit.serving.errors import ServiceError
-from abkit.serving.event_log import log_event
+from abkit.serving.batcher import (
+    BatcherSettings,
+    BatcherStopped,
+    DeadlinePassed,
+    DynamicBatcher,
+    Overloaded,
+    QueueFull,
+    Scored,
+)
+from abkit.serving.event_log import SuggestResult, case_event, log_event, prediction_event, selection_event
 from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
-from abkit.serving.schemas import CaseRequest, SelectionRequest, SuggestRequest
+from abkit.serving.schemas import CaseRequest, SelectionRequest, ServiceError, SuggestRequest
 from abkit.serving.scorer import Scorer, TopK
-from abkit.serving.suggestion import PendingSuggestion, SuggestResult, expire, prediction_event, utcnow
 from abkit.serving.token_cache import CachingTokenizer
 from abkit.serving.writer import EventWriter
 from abkit.settings import settings
@@ -77,15 +82,29 @@ class ModelSlot:
     load: Callable[[], Scorer]
 
 
+@dataclass(frozen=True)
+class PendingSuggestion:
+    """A suggest request admitted and queued for its forward pass (see :meth:`SuggestionService.submit`)."""
+
+    request: SuggestRequest
+    arm: str
+    model_version: str
+    future: asyncio.Future[Scored[TopK]]
+    started: float  # time.monotonic() when the request arrived
+    budget_s: float  # its deadline, relative to started
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(DeadlinePassed("deadline passed"))
+
+
 class SuggestionService:
     """Assigns arms, batches and scores requests, and logs events.
 
-    Args:
-        models: the served models, baseline first.
-        experiment: its non-holdout arms must be served model versions.
-        writer: the background event writer (started and closed by the service).
-        settings: limits.
-        metrics: where to record; a fresh registry when omitted.
+    ``models`` are the served models, baseline first; the ``experiment``'s non-holdout arms
+    must be among them. The service starts and closes ``writer``; ``metrics`` defaults to a
+    fresh registry.
     """
 
     def __init__(
@@ -131,8 +150,6 @@ class SuggestionService:
         self.load_error: str | None = None
         self._load_task: asyncio.Task | None = None
 
-    # -- lifecycle ---------------------------------------------------------------------
-
     async def start(self) -> None:
         """Start the event writer and load and warm the models in the background."""
         self.writer.start()
@@ -166,11 +183,7 @@ class SuggestionService:
         log.info("serving %s under experiment %s", list(self.scorers), self.experiment.name)
 
     async def stop(self) -> int:
-        """Finish queued requests, flush the events, release the worker.
-
-        Returns:
-            Events left unwritten (0 unless the database stayed down for the whole flush timeout).
-        """
+        """Finish queued requests, flush the events, release the worker; return the events left unwritten."""
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         for batcher in self.batchers.values():
@@ -183,8 +196,6 @@ class SuggestionService:
         self._large_tokenizer.shutdown(wait=True)
         return left
 
-    # -- state -------------------------------------------------------------------------
-
     def queue_sizes(self) -> dict[str, int]:
         return {version: batcher.queue_size for version, batcher in self.batchers.items()}
 
@@ -196,10 +207,8 @@ class SuggestionService:
     def readiness(self, *, detailed: bool = True) -> tuple[bool, dict[str, Any]]:
         """Whether the service can take traffic, and why not.
 
-        Args:
-            detailed: name each problem with its details (error texts, which may carry the
-                database host) and add the models, experiment and event figures; otherwise
-                name the problems only, for callers without the bearer token.
+        Without ``detailed`` (callers without the bearer token) the problems are named without
+        their details (error texts may carry the database host), and no figures are added.
         """
         problems: list[tuple[str, str]] = []  # (what, its details)
         if self.load_error:
@@ -236,13 +245,8 @@ class SuggestionService:
         arm = self.experiment.assign(advocate_id, case_id)
         return arm, (self.baseline_version if arm == HOLDOUT else arm)
 
-    # -- requests ----------------------------------------------------------------------
-
     async def submit(self, request: SuggestRequest, started: float | None = None) -> PendingSuggestion:
-        """Admit, assign, tokenize (off the event loop unless the request is small) and queue one
-        request, without waiting for its forward pass.
-
-        Cancel ``pending.future`` when the client goes away: the batcher then drops the request.
+        """Admit, assign, tokenize and queue one request; cancel ``pending.future`` when the client leaves.
 
         Raises:
             ServiceError: 422 bad or too long messages, 429 overloaded (the queue is full, or it
@@ -305,7 +309,7 @@ class SuggestionService:
         """
         # A timer on the loop rather than asyncio.wait_for: no extra future and callbacks per request.
         remaining = pending.started + pending.budget_s - time.monotonic()
-        timer = asyncio.get_running_loop().call_later(max(remaining, 0.0), expire, pending.future)
+        timer = asyncio.get_running_loop().call_later(max(remaining, 0.0), _expire, pending.future)
         try:
             scored = await pending.future
         except DeadlinePassed:
@@ -347,31 +351,12 @@ class SuggestionService:
         return "model is loading; not ready yet"
 
     async def log_selection(self, request: SelectionRequest) -> dict[str, str]:
-        """Log a selection event; returns its id, experiment, arm and model version.
-
-        With ``durable_events`` (the default) it returns once the event is committed.
-
-        Raises:
-            ServiceError: 503 buffer full or no commit within ``durable_timeout_s``; 409 its
-                ``selection_id`` is stored with other content.
-        """
+        """Log a selection event; durable (see :func:`~abkit.serving.event_log.log_event`) unless configured not."""
         arm, version = self.arm_of(request.advocate_id, request.case_id)
-        event: dict[str, Any] = {
-            c.SELECTION_ID: request.selection_id or uuid.uuid4().hex,
-            c.CASE_ID: request.case_id,
-            c.MESSAGE_ID: request.message_id,
-            c.ADVOCATE_ID: request.advocate_id,
-            c.EXPERIMENT: self.experiment.name,
-            c.ARM: arm,
-            c.MODEL_VERSION: version,
-            c.TEMPLATE_ID: request.template_id,
-            c.SELECTION_TIME_S: request.selection_time_s,
-            c.CREATED_AT: request.created_at or utcnow(),
-            c.PREDICTION_ID: request.prediction_id,
-        }
+        event = selection_event(request, self.experiment.name, arm, version)
         await self._log("selection", event)
         return {
-            "selection_id": event[c.SELECTION_ID],
+            "selection_id": event["selection_id"],
             "experiment": self.experiment.name,
             "arm": arm,
             "model_version": version,
@@ -379,15 +364,10 @@ class SuggestionService:
 
     async def log_case(self, request: CaseRequest) -> dict[str, str]:
         """Log a case event (handle time of a closed case); durable like :meth:`log_selection`."""
-        event = {
-            c.CASE_ID: request.case_id,
-            c.HANDLE_TIME_S: request.handle_time_s,
-            c.CLOSED_AT: request.closed_at or utcnow(),
-        }
-        await self._log("case", event)
+        await self._log("case", case_event(request))
         return {"case_id": request.case_id}
 
-    async def _log(self, kind: c.EventKind, event: dict[str, Any]) -> None:
+    async def _log(self, kind: EventKind, event: dict[str, Any]) -> None:
         settings = self.settings
         await log_event(
             self.writer,
