@@ -123,29 +123,15 @@ async def _client_gone(request: Request) -> None:
         pass
 
 
-def _error_response(error: ServiceError) -> JSONResponse:
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
-    content: dict[str, Any] = {"detail": error.detail}
-    if error.errors is not None:
-        content["errors"] = error.errors
-    return JSONResponse(content, status_code=error.status, headers=headers)
-
-
 def create_app(
     service: SuggestionService, *, token: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 ) -> FastAPI:
-    """The ASGI app serving ``service``.
+    """The ASGI app serving ``service`` (started with the app, stopped, queue drained and events flushed, with it).
 
-    Args:
-        service: started on app startup, stopped (queue drained, events flushed) on shutdown.
-        token: bearer token required on every path but /health and /ready (None: no auth);
-            at least :data:`~abkit.serving.middleware.MIN_TOKEN_LENGTH` characters.
-        max_body_bytes: larger request bodies get 413.
-
-    Raises:
-        ValueError: the token is too short.
+    ``token`` (None: no auth) is required on every path but /health and /ready; ValueError when
+    it is shorter than :data:`~abkit.serving.middleware.MIN_TOKEN_LENGTH`. Larger request bodies
+    than ``max_body_bytes`` get 413.
     """
-
     check_token(token)
 
     @asynccontextmanager
@@ -166,7 +152,11 @@ def create_app(
 
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
-        return _error_response(error)
+        headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+        content: dict[str, Any] = {"detail": error.detail}
+        if error.errors is not None:
+            content["errors"] = error.errors
+        return JSONResponse(content, status_code=error.status, headers=headers)
 
     @app.post(
         "/v1/suggest",

@@ -46,11 +46,11 @@ log = logging.getLogger(__name__)
 
 
 DEFAULT_MAX_MESSAGE_CHARS = 20_000
-# Requests with up to this much text are tokenized on the event loop: at most about 1 ms, less
-# than handing them to a thread and back. Larger ones go to a tokenizer thread.
+# Requests with up to this much text are tokenized on the event loop (at most about 1 ms, less
+# than a round trip to a thread); up to LARGE_REQUEST_CHARS on a tokenizer thread, and larger
+# ones (about 12 ms of tokenizing; 900 KB took 3.4 s) on a thread of their own, so that they
+# wait only for each other.
 INLINE_REQUEST_CHARS = 4_096
-# Requests with more text than this are tokenized on a thread of their own (about 12 ms of
-# tokenizing on the development machine; 900 KB took 3.4 s).
 LARGE_REQUEST_CHARS = 50_000
 
 
@@ -140,10 +140,6 @@ class SuggestionService:
         self.batchers: dict[str, DynamicBatcher[TopK]] = {}
         # One model worker thread: models sharing a device take turns rather than contend.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-model")
-        # Tokenizing a request of more than INLINE_REQUEST_CHARS of text runs off the event loop, so
-        # that a long conversation never holds up other requests' reading and answering, on two
-        # threads: one for requests of up to LARGE_REQUEST_CHARS, one for larger ones, which then
-        # wait only for each other.
         self._tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-tokenize")
         self._large_tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-tokenize-large")
         self.loaded = False
@@ -302,10 +298,8 @@ class SuggestionService:
     async def wait(self, pending: PendingSuggestion) -> SuggestResult:
         """Wait for a submitted request's forward pass, then log its prediction.
 
-        Raises:
-            ServiceError: 504 when the deadline passes first (queued or in the forward pass).
-            asyncio.CancelledError: ``pending.future`` was cancelled (the client went away).
-            Exception: whatever the forward pass raised (a server fault).
+        Raises ServiceError 504 when the deadline passes first, CancelledError when
+        ``pending.future`` was cancelled (the client went away), and whatever the forward pass raised.
         """
         # A timer on the loop rather than asyncio.wait_for: no extra future and callbacks per request.
         remaining = pending.started + pending.budget_s - time.monotonic()
@@ -330,20 +324,6 @@ class SuggestionService:
         self.writer.put("prediction", prediction_event(pending.request, result), force=True)
         self.metrics.arms.labels(pending.arm).inc()
         return result
-
-    async def suggest(self, request: SuggestRequest, started: float | None = None) -> SuggestResult:
-        """Assign, score and log one request (:meth:`submit`, then :meth:`wait`).
-
-        Raises:
-            ServiceError: 422 bad messages, 429 queue full, 503 not ready or buffer full,
-                504 deadline passed.
-        """
-        pending = await self.submit(request, started)
-        try:
-            return await self.wait(pending)
-        except asyncio.CancelledError:
-            pending.future.cancel()  # our caller was cancelled: drop the request before its forward pass
-            raise
 
     def _not_ready_detail(self) -> str:
         if self.load_error:
