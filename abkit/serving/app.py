@@ -196,7 +196,7 @@ def create_app(
             raise ServiceError(500, f"internal error: {type(error).__name__}: {error}") from None
         finally:
             gone.cancel()
-        return JSONResponse(result.to_dict())
+        return JSONResponse(result)
 
     @app.post(
         "/v1/selections",

@@ -32,7 +32,7 @@ from abkit.serving.batcher import (
     QueueFull,
     Scored,
 )
-from abkit.serving.event_log import SuggestResult, case_event, log_event, prediction_event, selection_event
+from abkit.serving.event_log import case_event, log_event, prediction_event, selection_event
 from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
 from abkit.serving.schemas import CaseRequest, SelectionRequest, ServiceError, SuggestRequest
@@ -295,8 +295,8 @@ class SuggestionService:
         """Whole seconds for Retry-After: at least the configured value, about the backlog's excess."""
         return max(self.settings.retry_after_s, min(60, math.ceil(excess_s)))
 
-    async def wait(self, pending: PendingSuggestion) -> SuggestResult:
-        """Wait for a submitted request's forward pass, then log its prediction.
+    async def wait(self, pending: PendingSuggestion) -> dict[str, Any]:
+        """Wait for a submitted request's forward pass, log its prediction and return the answer's body.
 
         Raises ServiceError 504 when the deadline passes first, CancelledError when
         ``pending.future`` was cancelled (the client went away), and whatever the forward pass raised.
@@ -312,18 +312,20 @@ class SuggestionService:
             ) from None
         finally:
             timer.cancel()
-        result = SuggestResult(
-            prediction_id=uuid.uuid4().hex,
-            experiment=self.experiment.name,
-            arm=pending.arm,
-            model_version=pending.model_version,
-            top=scored.result,
-            latency_ms=(time.monotonic() - pending.started) * 1000,
-        )
+        top, latency_ms = scored.result, (time.monotonic() - pending.started) * 1000
+        shown = () if pending.arm == HOLDOUT else top.suggestions
+        answer = {
+            "prediction_id": uuid.uuid4().hex,
+            "experiment": self.experiment.name,
+            "arm": pending.arm,
+            "model_version": pending.model_version,
+            "suggestions": [{"template_id": s.template_id, "score": s.score} for s in shown],
+            "latency_ms": round(latency_ms, 3),
+        }
         # Admitted by submit(), so the event is kept even if the buffer filled meanwhile.
-        self.writer.put("prediction", prediction_event(pending.request, result), force=True)
+        self.writer.put("prediction", prediction_event(pending.request, answer, top, latency_ms), force=True)
         self.metrics.arms.labels(pending.arm).inc()
-        return result
+        return answer
 
     def _not_ready_detail(self) -> str:
         if self.load_error:
