@@ -19,11 +19,11 @@ import json
 import logging
 import os
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -180,19 +180,13 @@ class EventWriter:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every buffered event is committed; False if ``timeout`` passed first."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             self._flushing += 1  # the writer stops waiting for fuller batches
             self._lock.notify_all()
             try:
-                while self._pending:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        return False
-                    self._lock.wait(0.05 if remaining is None else min(remaining, 0.05))
+                return self._lock.wait_for(lambda: not self._pending, timeout)
             finally:
                 self._flushing -= 1
-        return True
 
     def close(self, timeout: float | None = 30.0) -> int:
         """Stop taking events, write what is buffered (retrying up to ``timeout``), stop.
@@ -232,8 +226,7 @@ class EventWriter:
             buffer = self._buffers[kind]
             if buffer:
                 self._next_kind = (self._next_kind + offset + 1) % len(EVENT_KINDS)
-                size = min(len(buffer), self.settings.batch_size)
-                return kind, [buffer[i] for i in range(size)]
+                return kind, list(islice(buffer, self.settings.batch_size))
         return None
 
     def _committed(self, kind: EventKind, batch: list[dict[str, Any]], outcomes: dict[int, WriteOutcome]) -> None:
@@ -357,17 +350,10 @@ class EventWriter:
                     continue
                 # Let a partial batch fill for up to flush_interval_s, unless a flush or a
                 # durable event is waiting.
-                give_up = time.monotonic() + settings.flush_interval_s
-                while (
-                    self._pending < settings.batch_size
-                    and not self._closing
-                    and not self._flushing
-                    and not self._waiters
-                ):
-                    remaining = give_up - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._lock.wait(remaining)
+                self._lock.wait_for(
+                    lambda: self._pending >= settings.batch_size or self._closing or self._flushing or self._waiters,
+                    settings.flush_interval_s,
+                )
                 taken = self._take_batch()
             if taken is None:
                 continue
