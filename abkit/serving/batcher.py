@@ -1,15 +1,13 @@
 """Dynamic batching: an asyncio queue feeding one model worker thread, with admission by deadline.
 
-Independent of the web layer: anything that can ``await batcher.submit(token_ids)`` can use
-it. Each cycle takes the oldest queued request and the queued requests closest to it in
-length (to cut padding), up to a request cap and a padded-token budget, drops requests whose
-caller has gone or whose deadline has passed, and runs the forward pass on the worker thread
-so that the event loop keeps accepting requests meanwhile.
+Independent of the web layer. Each cycle takes the oldest queued request and those closest to
+it in length (less padding), within a request cap and a padded-token budget, drops requests
+whose caller has gone or whose deadline has passed, and runs the forward pass on the worker
+thread while the event loop keeps accepting requests.
 
-Admission: a queue bounded only by its length lets every request in until it is full, so at
-twice the model's capacity requests wait out their whole deadline before a 504. Bounding it by
-the deadline and the measured service rate instead refuses at once (429) the requests that
-could not be answered in time, and those admitted meet their deadline.
+Admission: a queue bounded only by its length lets requests in that then wait out their whole
+deadline before a 504. Bounded by the deadline and the measured service rate, it refuses at
+once (429) what could not be answered in time, and those admitted meet their deadline.
 """
 
 from __future__ import annotations
@@ -74,11 +72,9 @@ class BatcherStopped(Exception):
 
 
 class ServiceRate:
-    """The model's pace over recent batches: medians of a batch's duration and of its requests per second.
+    """The model's pace: medians over recent batches of a batch's duration and of its requests per second.
 
-    A newly queued request expects to wait ``queued / requests_per_s + batch_s``: the queue
-    ahead at that pace plus its own batch. Medians, so that one batch slowed by a stall of the
-    whole process does not refuse traffic the model keeps up with.
+    Medians, so that one batch slowed by a stall of the whole process refuses no traffic.
     """
 
     def __init__(self, window: int = RATE_WINDOW_BATCHES):
@@ -92,7 +88,10 @@ class ServiceRate:
         self.requests_per_s = median(size / seconds for size, seconds in self._batches)
 
     def expected_wait_s(self, queued: int) -> float:
-        """0 before any batch, and with nothing queued: refused on an old estimate, no batch would correct it."""
+        """The queue ahead at the measured pace plus one batch (its own).
+
+        0 before any batch, and with nothing queued: refused on an old estimate, no batch would correct it.
+        """
         if not self._batches or queued == 0:
             return 0.0
         return queued / self.requests_per_s + self.batch_s
@@ -196,14 +195,9 @@ class DynamicBatcher(Generic[R]):
     def submit_nowait(self, token_ids: Sequence[int], deadline: float | None = None) -> asyncio.Future:
         """Queue one sequence; the future resolves to a :class:`Scored`.
 
-        Cancel the future when the caller goes away: the request is then dropped before its
-        forward pass. After ``deadline`` (a ``time.monotonic()`` value) it is not run, and the
-        future fails with :class:`DeadlinePassed`.
-
-        Raises:
-            QueueFull: ``max_queue`` requests are already waiting.
-            Overloaded: see :meth:`check_admission`.
-            BatcherStopped: the batcher is not running.
+        Cancel the future when the caller goes away: the request is dropped before its forward
+        pass. After ``deadline`` (``time.monotonic()``) it fails with :class:`DeadlinePassed`.
+        Raises :class:`QueueFull`, :class:`Overloaded` (:meth:`check_admission`) or :class:`BatcherStopped`.
         """
         if self._task is None or self._stopping:
             raise BatcherStopped("the model worker is not running")

@@ -1,8 +1,8 @@
 """The suggestion service, without the web layer: assign, batch, score, log.
 
-One :class:`ModelSlot` per served model; the experiment's non-holdout arms are model versions
-and the holdout is scored by the first (baseline) model. Requests are admitted only while
-the event buffer has room, so every acknowledged request has its event kept.
+The experiment's non-holdout arms are served model versions; the holdout is scored by the
+first (baseline) model. Requests are admitted only while the event buffer has room, so every
+acknowledged request has its event kept.
 """
 
 from __future__ import annotations
@@ -228,14 +228,6 @@ class SuggestionService:
         }
         return ready, state
 
-    def _admit(self, events: int = 1) -> None:
-        if not self.writer.has_room(events):
-            raise ServiceError(
-                503,
-                f"event buffer full: {self.writer.pending} events are waiting for the database; try again later",
-                retry_after=self.settings.retry_after_s,
-            )
-
     def arm_of(self, advocate_id: str, case_id: str) -> tuple[str, str]:
         """The arm of an interaction and the model version that scores it."""
         arm = self.experiment.assign(advocate_id, case_id)
@@ -250,7 +242,10 @@ class SuggestionService:
         """
         started = time.monotonic() if started is None else started
         if not self.loaded:
-            raise ServiceError(503, self._not_ready_detail(), retry_after=self.settings.retry_after_s)
+            detail = (
+                f"model failed to load: {self.load_error}" if self.load_error else "model is loading; not ready yet"
+            )
+            raise ServiceError(503, detail, retry_after=self.settings.retry_after_s)
         limit = self.settings.max_message_chars
         characters = 0
         for index, message in enumerate(request.messages):
@@ -264,7 +259,12 @@ class SuggestionService:
             messages = parse_messages([{"role": m.role, "text": m.text} for m in request.messages])
         except MessageError as error:
             raise ServiceError(422, str(error)) from None
-        self._admit()
+        if not self.writer.has_room():
+            raise ServiceError(
+                503,
+                f"event buffer full: {self.writer.pending} events are waiting for the database; try again later",
+                retry_after=self.settings.retry_after_s,
+            )
         arm, version = self.arm_of(request.advocate_id, request.case_id)
         budget_s = request.deadline_ms / 1000 if request.deadline_ms is not None else self.settings.deadline_s
         batcher = self.batchers[version]
@@ -326,11 +326,6 @@ class SuggestionService:
         self.writer.put("prediction", prediction_event(pending.request, answer, top, latency_ms), force=True)
         self.metrics.arms.labels(pending.arm).inc()
         return answer
-
-    def _not_ready_detail(self) -> str:
-        if self.load_error:
-            return f"model failed to load: {self.load_error}"
-        return "model is loading; not ready yet"
 
     async def log_selection(self, request: SelectionRequest) -> dict[str, str]:
         """Log a selection event; durable (see :func:`~abkit.serving.event_log.log_event`) unless configured not."""
