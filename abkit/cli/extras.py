@@ -17,6 +17,7 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
     "train": frozenset({"torch", "transformers", "tokenizers", "accelerate"}),
     "dashboard": frozenset({"dash", "flask", "waitress"}),
     "postgres": frozenset({"psycopg"}),
+    "duckdb": frozenset({"duckdb", "duckdb_engine", "pyarrow"}),
     "spark": frozenset({"pyspark"}),
     "warehouse": frozenset({"trino"}),
 }

@@ -65,6 +65,8 @@ def ingest(
         _fail(str(error))
     try:
         store = EventStore.open(db)
+    except ModuleNotFoundError:
+        raise  # a driver of an extra (duckdb:///, postgresql://): the CLI names the extra
     except Exception as error:  # any connection problem ends in one line, not a traceback
         _fail(f"--db {db}: cannot open the database ({type(error).__name__}: {str(error).splitlines()[0]})")
     totals = [0, 0, 0, 0, 0]
