@@ -51,28 +51,24 @@ _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
     }
 }
+
+
+def _error(description: str, **extra: Any) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description, **extra}
+
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {
-        "model": ErrorResponse,
-        "description": "Body is not valid UTF-8 or not JSON (nested too deep, a number too long).",
-    },
+    400: _error("Body is not valid UTF-8 or not JSON (nested too deep, a number too long)."),
     **_UNAUTHORIZED,
-    413: {"model": ErrorResponse, "description": "Body too large."},
-    415: {"model": ErrorResponse, "description": "Content-Type is not application/json."},
-    422: {"model": ErrorResponse, "description": "A field is missing, of the wrong type or invalid."},
-    503: {
-        "model": ErrorResponse,
-        "description": "Not ready, shutting down, or the event buffer is full.",
-        "headers": _RETRY_AFTER,
-    },
+    413: _error("Body too large."),
+    415: _error("Content-Type is not application/json."),
+    422: _error("A field is missing, of the wrong type or invalid."),
+    503: _error("Not ready, shutting down, or the event buffer is full.", headers=_RETRY_AFTER),
 }
 _EVENT_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
-    409: {"model": ErrorResponse, "description": "The id is stored already with other content (not written)."},
-    503: {
-        "model": ErrorResponse,
-        "description": "Event buffer full, or (durable mode) not committed in time: retry with the same id.",
-    },
+    409: _error("The id is stored already with other content (not written)."),
+    503: _error("Event buffer full, or (durable mode) not committed in time: retry with the same id."),
 }
 
 
@@ -163,12 +159,10 @@ def create_app(
         response_model=SuggestResponse,
         responses={
             **_ERRORS,
-            429: {
-                "model": ErrorResponse,
-                "description": "Overloaded: the queue would not drain before the deadline, or it is full.",
-                "headers": _RETRY_AFTER,
-            },
-            504: {"model": ErrorResponse, "description": "Deadline passed."},
+            429: _error(
+                "Overloaded: the queue would not drain before the deadline, or it is full.", headers=_RETRY_AFTER
+            ),
+            504: _error("Deadline passed."),
         },
         openapi_extra=_json_body_doc(SuggestRequest),
     )

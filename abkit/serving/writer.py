@@ -300,7 +300,7 @@ class EventWriter:
         except Exception as error:  # any driver error means "not reachable"
             self._failed(error)
 
-    def _failed(self, error: Exception) -> None:
+    def _failed(self, error: BaseException | None) -> None:
         self.db_up = False
         self.write_failures += 1
         self.last_error = f"{type(error).__name__}: {error}".splitlines()[0][:300]
@@ -311,21 +311,14 @@ class EventWriter:
 
         Any exception means the database is down (or the store cannot be opened yet).
         """
-
-        def write() -> dict[int, WriteOutcome]:
-            try:
-                return self._write(kind, batch)
-            except Exception as error:
-                self._failed(error)
-                raise
-
         settings = self.settings
         return Retrying(
             stop=lambda _state: self._closing,
             wait=wait_exponential(multiplier=settings.backoff_initial_s, max=settings.backoff_max_s),
             sleep=self._back_off,
+            after=lambda state: self._failed(state.outcome.exception() if state.outcome else None),
             retry_error_callback=lambda _state: None,
-        )(write)
+        )(self._write, kind, batch)
 
     def _back_off(self, seconds: float) -> None:
         with self._lock:
