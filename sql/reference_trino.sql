@@ -39,15 +39,17 @@ FROM predictions GROUP BY predictions.model_version;
 
 -- Cases with treatment selections per experiment and version: selections and handle time
 SELECT per_case.experiment, per_case.model_version, count(*) AS cases, sum(per_case.selections) AS selections, sum(cases.handle_time_s) AS handle_time_sum 
-FROM (SELECT selections.experiment AS experiment, selections.model_version AS model_version, selections.case_id AS case_id, count(*) AS selections 
-FROM selections 
-WHERE selections.arm != 'holdout' GROUP BY selections.experiment, selections.model_version, selections.case_id) AS per_case JOIN cases ON cases.case_id = per_case.case_id GROUP BY per_case.experiment, per_case.model_version;
+FROM (SELECT window_selections.experiment AS experiment, window_selections.model_version AS model_version, window_selections.case_id AS case_id, sum(window_selections.n_i) AS selections 
+FROM (SELECT selections.experiment AS experiment, selections.model_version AS model_version, selections.arm AS arm, selections.case_id AS case_id, 1 AS n_i 
+FROM selections) AS window_selections 
+WHERE window_selections.arm != 'holdout' GROUP BY window_selections.experiment, window_selections.model_version, window_selections.case_id) AS per_case JOIN cases ON cases.case_id = per_case.case_id GROUP BY per_case.experiment, per_case.model_version;
 
 -- Cases with a selection
 SELECT count(*) AS count_1 
 FROM cases 
-WHERE cases.case_id IN (SELECT selections.case_id 
-FROM selections);
+WHERE cases.case_id IN (SELECT window_selections.case_id 
+FROM (SELECT selections.experiment AS experiment, selections.model_version AS model_version, selections.arm AS arm, selections.case_id AS case_id, 1 AS n_i 
+FROM selections) AS window_selections);
 
 -- Interaction and CUPED covariate sums per experiment, phase, version, arm and day of the interaction's first selection (here for an experiment that began 2026-01-05): x = the advocate's mean selection time in the 28 days before, minus that period's grand mean, 0 without history; the confidence sequence accumulates the days, CUPED sums them
 SELECT phased.experiment, phased.phase, phased.model_version, phased.arm, CAST(phased.first_seen AS DATE) AS start, count(*) AS k, sum(phased.n_i) AS n, sum(phased.y_i) AS total, sum(phased.n_i * phased.n_i) AS sum_n2, sum(phased.y_i * phased.y_i) AS sum_y2, sum(phased.n_i * phased.y_i) AS sum_ny, sum(CASE WHEN (covariate.x IS NOT NULL) THEN 1 ELSE 0 END) AS with_history, sum(phased.n_i * coalesce(covariate.x, 0.0)) AS sum_nx, sum(phased.n_i * phased.n_i * coalesce(covariate.x, 0.0)) AS sum_n2x, sum(phased.n_i * coalesce(covariate.x, 0.0) * phased.n_i * coalesce(covariate.x, 0.0)) AS sum_n2x2, sum(phased.n_i * coalesce(covariate.x, 0.0) * phased.y_i) AS sum_nxy 

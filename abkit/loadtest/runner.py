@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result, stop_after_delay, wait_fixed
 
 from abkit.loadtest.stats import Outcome
 
@@ -105,22 +106,26 @@ async def run_rate(
 
 
 def wait_ready(url: str, timeout_s: float, headers: dict[str, str] | None = None) -> None:
-    """Poll ``GET /ready`` until it answers 200.
+    """Poll ``GET /ready`` every 0.25 s until it answers 200.
 
     Raises:
         TimeoutError: not ready within ``timeout_s``, with the last answer or error.
     """
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
+
+    def gave_up(state: RetryCallState) -> None:
+        assert state.outcome is not None
+        if state.outcome.failed:
+            error = state.outcome.exception()
+            last = f"{type(error).__name__}: {error}"
+        else:
+            response = state.outcome.result()
+            last = f"{response.status_code} {response.text[:200]}"
+        raise TimeoutError(f"{url} not ready after {timeout_s:g} s (last: {last})")
+
     with httpx.Client(base_url=url, timeout=5, headers=headers) as client:
-        while True:
-            try:
-                response = client.get("/ready")
-                if response.status_code == 200:
-                    return
-                last = f"{response.status_code} {response.text[:200]}"
-            except httpx.TransportError as error:
-                last = f"{type(error).__name__}: {error}"
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{url} not ready after {timeout_s:g} s (last: {last})")
-            time.sleep(0.25)
+        Retrying(
+            retry=retry_if_exception_type(httpx.TransportError) | retry_if_result(lambda r: r.status_code != 200),
+            stop=stop_after_delay(timeout_s),
+            wait=wait_fixed(0.25),
+            retry_error_callback=gave_up,
+        )(client.get, "/ready")

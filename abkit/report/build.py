@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -137,20 +138,29 @@ def _report(
     online: tuple[Mapping[str, Analysis] | None, float, float],
 ) -> Report:
     phases = tuple(backend.experiment_phases())
-    bounds = backend.bounds(window)
-    plan = plan_for(bounds, phases)
-    groups = backend.groups(window, plan)
     releases = backend.releases()
-    srm = srm_by_phase(groups.arms, phases)
-    # sequential, CUPED and guardrail figures, and the verdict under each experiment's analysis
     declared, pre_period_days, power_days = online
-    starts = experiment_starts(phases, bounds)
-    read_online = getattr(backend, "online_groups", None)
-    extra = (
-        read_online(window, plan, starts, pre_period_days)
-        if read_online is not None
-        else OnlineGroups([], [], pre_period_days)
-    )
+    # A source that can scan the window once answers every question from that scan.
+    open_scan = getattr(backend, "scan", None)
+    with open_scan(window) if open_scan is not None else nullcontext(backend) as scanned:
+        bounds = scanned.bounds(window)
+        plan = plan_for(bounds, phases)
+        groups = scanned.groups(window, plan)
+        # sequential, CUPED and guardrail figures, and the verdict under each experiment's analysis
+        starts = experiment_starts(phases, bounds)
+        read_online = getattr(scanned, "online_groups", None)
+        extra = (
+            read_online(window, plan, starts, pre_period_days)
+            if read_online is not None
+            else OnlineGroups([], [], pre_period_days)
+        )
+        # each running experiment's power over its latest traffic, for the report's smallest saving worth acting on
+        read_power = getattr(scanned, "power_groups", None)
+        recent = recent_window(bounds, window, power_days)
+        power_groups = (
+            read_power(recent, plan, starts, pre_period_days) if read_power is not None and recent is not None else None
+        )
+    srm = srm_by_phase(groups.arms, phases)
     analyses = analyses_of(declared, phases, groups.arms)
     context = online_context(groups.arms, extra, plan, analyses)
     version_rows, comparison_rows = with_online(
@@ -159,16 +169,7 @@ def _report(
         context,
         min_effect_s,
     )
-    # each running experiment's power over its latest traffic, for the report's smallest saving worth acting on
-    read_power = getattr(backend, "power_groups", None)
-    recent = recent_window(bounds, window, power_days)
-    power = (
-        running_power(
-            read_power(recent, plan, starts, pre_period_days), phases, analyses, min_effect_s, pre_period_days
-        )
-        if read_power is not None and recent is not None
-        else ()
-    )
+    power = () if power_groups is None else running_power(power_groups, phases, analyses, min_effect_s, pre_period_days)
     first_seen: dict[str, datetime] = {}
     for row in version_rows:
         if row.first_seen is not None:

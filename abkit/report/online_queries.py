@@ -8,7 +8,7 @@ files) answers them with a few rows per arm.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,7 +53,9 @@ def _pre_period(starts: Mapping[str, datetime], pre_period: timedelta) -> Any:
     )
 
 
-def grain_groups_query(window: Window, plan: Plan, starts: Mapping[str, datetime], pre_period: timedelta) -> Select:
+def grain_groups_query(
+    window: Window, plan: Plan, starts: Mapping[str, datetime], pre_period: timedelta, interactions: Any = None
+) -> Select:
     """Per (experiment, phase, model_version, arm, grain): interaction-level and CUPED covariate sums.
 
     The grain (the plan's hour or day) is that of the interaction's first selection, like its phase.
@@ -70,8 +72,12 @@ def grain_groups_query(window: Window, plan: Plan, starts: Mapping[str, datetime
         plan: The arms' shifts, the phases and the grain (as for the arm groups).
         starts: When each experiment began (its first phase or first selection).
         pre_period: Length of the pre-period before each start.
+        interactions: per-interaction rows already reduced (:func:`~abkit.report.scan_queries.interactions_from`);
+            None reduces the window's selections here.
     """
-    i = _phased(_interactions(window, plan).subquery("interactions").c, plan)
+    if interactions is None:
+        interactions = _interactions(window, plan).subquery("interactions").c
+    i = _phased(interactions, plan)
     bucket = (hour_of if plan.grain == "hour" else day_of)(i.first_seen)
     x: ColumnElement[Any] = literal(0.0)
     history: ColumnElement[Any] = literal(0)
@@ -182,18 +188,14 @@ def grain_group(row: Any) -> GrainGroup:
     )
 
 
-def online_groups(
-    run: Callable[[Select], list[Any]],
-    window: Window,
-    plan: Plan,
-    starts: Mapping[str, datetime],
-    pre_period_days: float = DEFAULT_PRE_PERIOD_DAYS,
-) -> OnlineGroups:
-    """Run the two queries with ``run`` (a source's row runner) and read their rows into groups."""
-    grains = [
-        grain_group(row) for row in run(grain_groups_query(window, plan, starts, timedelta(days=pre_period_days)))
-    ]
-    handle_times = [
+def grain_groups(rows: Iterable[Any]) -> list[GrainGroup]:
+    """Rows of :func:`grain_groups_query` as :class:`GrainGroup`."""
+    return [grain_group(row) for row in rows]
+
+
+def handle_time_groups(rows: Iterable[Any]) -> list[HandleTimeGroup]:
+    """Rows with experiment, phase, model_version, arm, n, low, total and total_sq as :class:`HandleTimeGroup`."""
+    return [
         HandleTimeGroup(
             row.experiment,
             int(row.phase),
@@ -204,6 +206,18 @@ def online_groups(
             _float(row.total),
             _float(row.total_sq),
         )
-        for row in run(handle_time_groups_query(window, plan))
+        for row in rows
     ]
+
+
+def online_groups(
+    run: Callable[[Select], list[Any]],
+    window: Window,
+    plan: Plan,
+    starts: Mapping[str, datetime],
+    pre_period_days: float = DEFAULT_PRE_PERIOD_DAYS,
+) -> OnlineGroups:
+    """Run the two queries with ``run`` (a source's row runner) and read their rows into groups."""
+    grains = grain_groups(run(grain_groups_query(window, plan, starts, timedelta(days=pre_period_days))))
+    handle_times = handle_time_groups(run(handle_time_groups_query(window, plan)))
     return OnlineGroups(covariate_groups(grains), handle_times, pre_period_days, grains)

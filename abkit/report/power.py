@@ -199,9 +199,12 @@ def experiment_power(
     if days <= 0:
         raise NoTraffic(f"experiment {experiment!r}: all traffic in the window came at one instant ({until})")
     per_day = k_total / days
-    measured = {arm: v for arm, (clusters, _) in arms.items() if (v := interaction_variance(clusters)) is not None}
+    # a plan needs a positive variance: an arm of fewer than 2 interactions, or of equal values, has none
+    measured = {
+        arm: v for arm, (clusters, _) in arms.items() if (v := interaction_variance(clusters)) is not None and v > 0
+    }
     if not measured:
-        raise NoTraffic(f"experiment {experiment!r}: no arm has 2 interactions to measure a variance from")
+        raise NoTraffic(f"experiment {experiment!r}: no arm has 2 interactions that differ to measure a variance from")
     if weights is None:
         ordered = sorted(arms, key=lambda arm: (arm != HOLDOUT_ARM, arm))
         weights = tuple((arm, arms[arm][0].k / k_total) for arm in ordered)
@@ -212,7 +215,8 @@ def experiment_power(
     for arm, _ in weights:
         if arm not in measured:
             notes.append(
-                f"{arm}: fewer than 2 interactions in the window; its variance is that of {', '.join(sorted(versions))}"
+                f"{arm}: fewer than 2 interactions in the window, or no variation between them; its variance is that"
+                f" of {', '.join(sorted(versions))}"
             )
     rho = covariate_correlation([cuped for _, cuped in arms.values()])
     if rho is None:

@@ -9,7 +9,7 @@ first and last selection, so a backend answers with a few rows per arm.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import Select, and_, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from abkit.report.groups import Plan, Window
+from abkit.report.groups import ArmBounds, ArmKey, Plan, Window
 from abkit.report.online_queries import _pre_period
+from abkit.report.online_sequence import GrainGroup
 from abkit.report.queries import _interactions
 
 
@@ -133,4 +134,41 @@ def power_groups(
             last_seen=_datetime(row.last_seen),
         )
         for row in run(statement)
+    ]
+
+
+def power_from_grains(grains: Sequence[GrainGroup], bounds: Sequence[ArmBounds], plan: Plan) -> list[PowerGroup]:
+    """:func:`power_groups` for a window that holds all of the report's traffic: the grain groups' sums.
+
+    Every interaction is in exactly one (phase, grain) group, so summed per arm the grain groups are
+    the arm's interaction-level and covariate sums over the window; first and last seen are the arm's
+    bounds.
+    """
+    sums: dict[ArmKey, list[float]] = {}
+    for g in grains:
+        arm = sums.setdefault((g.experiment, g.model_version, g.arm), [0.0] * 10)
+        values = (g.k, g.n, g.total, g.sum_n2, g.sum_y2, g.sum_ny, g.sum_nx, g.sum_n2x, g.sum_n2x2, g.sum_nxy)
+        for index, value in enumerate(values):
+            arm[index] += value
+    spans = {b.key: b for b in bounds}
+    return [
+        PowerGroup(
+            experiment=key[0],
+            model_version=key[1],
+            arm=key[2],
+            k=int(k),
+            n=int(n),
+            sum_y=sum_y,
+            sum_n2=sum_n2,
+            sum_y2=sum_y2,
+            sum_ny=sum_ny,
+            shift=plan.shift_of(key),
+            sum_nx=nx,
+            sum_n2x=n2x,
+            sum_n2x2=n2x2,
+            sum_nxy=nxy,
+            first_seen=spans[key].first_seen,
+            last_seen=spans[key].last_seen,
+        )
+        for key, (k, n, sum_y, sum_n2, sum_y2, sum_ny, nx, n2x, n2x2, nxy) in sorted(sums.items())
     ]

@@ -70,22 +70,22 @@ def bounds_query(window: Window) -> Select:
     )
 
 
-def _shift(plan: Plan) -> ColumnElement:
-    """The shift of each selection's arm (from the plan), as one CASE over the arms."""
-    s = selections.c
+def arm_shift(plan: Plan, experiment: ColumnElement, model_version: ColumnElement, arm: ColumnElement) -> ColumnElement:
+    """The shift of each row's arm (from the plan), as one CASE over the arms."""
     if not plan.shifts:
         return literal(0.0)
     return case(
         *(
-            (and_(s.experiment == experiment, s.model_version == version, s.arm == arm), literal(shift))
-            for (experiment, version, arm), shift in plan.shifts
+            (and_(experiment == name, model_version == version, arm == arm_name), literal(shift))
+            for (name, version, arm_name), shift in plan.shifts
         ),
         else_=literal(0.0),
     )
 
 
 def _deviation(plan: Plan) -> ColumnElement:
-    return selections.c.selection_time_s - _shift(plan)
+    s = selections.c
+    return s.selection_time_s - arm_shift(plan, s.experiment, s.model_version, s.arm)
 
 
 def _phase(experiment: ColumnElement, moment: ColumnElement, phases: Iterable[Phase]) -> ColumnElement:
@@ -290,13 +290,39 @@ def latency_ranks_query(window: Window) -> Select:
     return select(r.model_version, r.rank, r.n, r.latency_ms).where(or_(*wanted))
 
 
+def _selection_cases(window: Window) -> Any:
+    """Selections in the window as rows with the columns :func:`case_groups_of` reads (n_i = 1 each)."""
+    s = selections.c
+    return (
+        select(s.experiment, s.model_version, s.arm, s.case_id, literal_column("1").label("n_i"))
+        .where(*window_filter(selections, window))
+        .subquery("window_selections")
+        .c
+    )
+
+
 def case_groups_query(window: Window) -> Select:
     """Per (experiment, model version): cases with treatment selections, their selections and handle time."""
-    s = selections.c
+    return case_groups_of(_selection_cases(window))
+
+
+def case_count_query(window: Window) -> Select:
+    """Cases that have a selection in the window."""
+    return case_count_of(_selection_cases(window))
+
+
+# -- merged families: one scan of the selections for arms, cases and the case count ----------
+
+# Tags of the rows of :func:`interaction_families_query`.
+ARMS_FAMILY, CASES_FAMILY, CASE_COUNT_FAMILY = "arms", "cases", "case_count"
+
+
+def case_groups_of(i: Any) -> Select:
+    """:func:`case_groups_query` from per-interaction rows ``i`` (experiment, model_version, arm, case_id, n_i)."""
     per_case = (
-        select(s.experiment, s.model_version, s.case_id, func.count().label("selections"))
-        .where(s.arm != c.HOLDOUT_ARM, *window_filter(selections, window))
-        .group_by(s.experiment, s.model_version, s.case_id)
+        select(i.experiment, i.model_version, i.case_id, func.sum(i.n_i).label("selections"))
+        .where(i.arm != c.HOLDOUT_ARM)
+        .group_by(i.experiment, i.model_version, i.case_id)
         .subquery("per_case")
     )
     return (
@@ -312,27 +338,20 @@ def case_groups_query(window: Window) -> Select:
     )
 
 
-def case_count_query(window: Window) -> Select:
-    """Cases that have a selection in the window."""
-    case_ids = select(selections.c.case_id).where(*window_filter(selections, window))
-    return select(func.count()).select_from(cases).where(cases.c.case_id.in_(case_ids))
-
-
-# -- merged families: one scan of the selections for arms, cases and the case count ----------
-
-# Tags of the rows of :func:`interaction_families_query`.
-ARMS_FAMILY, CASES_FAMILY, CASE_COUNT_FAMILY = "arms", "cases", "case_count"
+def case_count_of(i: Any) -> Select:
+    """:func:`case_count_query` from per-interaction rows ``i``."""
+    return select(func.count()).select_from(cases).where(cases.c.case_id.in_(select(i.case_id)))
 
 
 def interaction_families_query(window: Window, plan: Plan) -> CompoundSelect:
     """Arm groups, case groups and the case count from one per-interaction reduction of the selections.
 
     The selections are grouped once by interaction (experiment, model_version, arm, advocate_id,
-    case_id) in a CTE that the three families re-aggregate; PostgreSQL, DuckDB and SQLite
-    materialize a CTE referenced more than once, so the selections are read and hashed once
-    instead of three times (Trino inlines it: same rows, three scans; :class:`SqlSource` keeps
-    the three separate queries on PostgreSQL, where they measured faster). The families come back
-    as one UNION ALL, told apart by ``family``; columns a family does not use are NULL:
+    case_id) in a CTE that the three families re-aggregate; DuckDB and SQLite materialize a CTE
+    referenced more than once, so the selections are read and hashed once instead of three times
+    (SQLite runs this; the other engines use the one scan of abkit/report/scan_queries.py). The
+    families come back as one UNION ALL, told apart by ``family``; columns a family does not use
+    are NULL:
 
     * ``arms``: the columns of :func:`arm_groups_query`;
     * ``cases``: experiment, model_version, ``k`` = cases, ``n`` = selections, ``total`` =
@@ -341,32 +360,21 @@ def interaction_families_query(window: Window, plan: Plan) -> CompoundSelect:
     """
     i = _interactions(window, plan).cte("interactions").c
     arms = _arm_sums(_phased(i, plan), literal_column(f"'{ARMS_FAMILY}'").label("family"))
-    per_case = (
-        select(i.experiment, i.model_version, i.case_id, func.sum(i.n_i).label("selections"))
-        .where(i.arm != c.HOLDOUT_ARM)
-        .group_by(i.experiment, i.model_version, i.case_id)
-        .subquery("per_case")
-    )
+    groups = case_groups_of(i).subquery("case_groups").c
     nothing: ColumnElement[Any] = literal_column("NULL")
-    case_rows = (
-        select(
-            literal_column(f"'{CASES_FAMILY}'"),
-            per_case.c.experiment,
-            nothing,
-            per_case.c.model_version,
-            nothing,
-            func.sum(per_case.c.selections),
-            func.sum(cases.c.handle_time_s),
-            nothing,
-            func.count(),
-            *([nothing] * 5),
-        )
-        .select_from(per_case.join(cases, cases.c.case_id == per_case.c.case_id))
-        .group_by(per_case.c.experiment, per_case.c.model_version)
+    case_rows = select(
+        literal_column(f"'{CASES_FAMILY}'"),
+        groups.experiment,
+        nothing,
+        groups.model_version,
+        nothing,
+        groups.selections,
+        groups.handle_time_sum,
+        nothing,
+        groups.cases,
+        *([nothing] * 5),
     )
-    count_row = (
-        select(literal_column(f"'{CASE_COUNT_FAMILY}'"), *([nothing] * 7), func.count(), *([nothing] * 5))
-        .select_from(cases)
-        .where(cases.c.case_id.in_(select(i.case_id)))
+    count_row = select(
+        literal_column(f"'{CASE_COUNT_FAMILY}'"), *([nothing] * 7), case_count_of(i).scalar_subquery(), *([nothing] * 5)
     )
     return arms.union_all(case_rows, count_row)

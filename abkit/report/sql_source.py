@@ -1,39 +1,31 @@
-"""Grouped sufficient statistics pushed down to a SQL database (SQLite, DuckDB, PostgreSQL, Trino).
+"""Grouped sufficient statistics pushed down to a SQL database (SQLite, DuckDB, PostgreSQL, Trino, Spark).
 
-Each method sends one SQLAlchemy Core query that the database answers with a few rows per
-group; Python never sees an event row. Dialect differences (week and day bucketing,
-percentiles) live in :mod:`abkit.report.dialects`.
+Each statement is SQLAlchemy Core that the database answers with a few rows per group; Python
+never sees an event row. On PostgreSQL, DuckDB and Spark a report reads the selections once
+(:class:`~abkit.report.one_scan.OneScan`); SQLite (no GROUPING SETS, no var_pop) and Trino (no
+temporary tables) run one query per figure family, side by side on pooled connections. Dialect
+differences (week and day bucketing, percentiles) live in :mod:`abkit.report.dialects`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime
+from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Engine, Select, inspect, select
+from sqlalchemy import CompoundSelect, Connection, Engine, Select, inspect, select
+from sqlalchemy.exc import DBAPIError
 
 from abkit.events.engine import connect
 from abkit.events.schema import experiment_phases, experiments, model_versions
+from abkit.report import rows as read
 from abkit.report import sqlite_percentiles
-from abkit.report.groups import (
-    ArmBounds,
-    ArmGroup,
-    BucketGroup,
-    CaseGroup,
-    Groups,
-    HitGroup,
-    LatencyGroup,
-    Phase,
-    Plan,
-    PredictionDay,
-    TemplateGroup,
-    Window,
-)
+from abkit.report.groups import ArmBounds, CaseGroup, Groups, Phase, Plan, Window
+from abkit.report.one_scan import ONE_SCAN_DIALECTS, OneScan, prediction_queries
 from abkit.report.online import OnlineGroups
 from abkit.report.online_queries import online_groups
 from abkit.report.power_queries import PowerGroup, power_groups
@@ -41,77 +33,38 @@ from abkit.report.queries import (
     ARMS_FAMILY,
     CASE_COUNT_FAMILY,
     CASES_FAMILY,
-    arm_groups_query,
     bounds_query,
     bucket_groups_query,
-    case_count_query,
-    case_groups_query,
     hit_groups_query,
     interaction_families_query,
     latency_query,
     prediction_days_query,
     template_groups_query,
 )
+from abkit.report.rows import as_datetime, as_float, as_int
 
 # Concurrent family queries: more than the engine's default pool (5) would queue anyway.
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+# PostgreSQL's "read_only_sql_transaction": no temporary table here, so no one scan either.
+READ_ONLY_SQLSTATE = "25006"
 
 # Memory PostgreSQL may use per sort or hash in the report's queries.
 POSTGRES_WORK_MEM = "256MB"
 
 
-def _int(value: Any) -> int:
-    return 0 if value is None else int(value)
-
-
-def _float(value: Any) -> float:
-    # PostgreSQL returns NUMERIC (Decimal) for SUM over integers.
-    return 0.0 if value is None else float(value)
-
-
-def _datetime(value: Any) -> datetime:
-    # SQLite returns the text of strftime buckets; drivers return datetimes for columns.
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
-def _arms(arms_json: str) -> tuple[tuple[str, float], ...]:
-    return tuple((str(arm), float(weight)) for arm, weight in json.loads(arms_json))
-
-
-def _date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
-# Dialects that run arms, cases and the case count as three queries on three connections rather
-# than one UNION ALL over a shared CTE: on PostgreSQL the merged statement runs in one backend,
-# one branch after another, and measured slower (bench/bench_report.py at 1M: 5.5 s vs 3.7 s).
-SEPARATE_INTERACTION_FAMILIES = frozenset({"postgresql"})
-
-
 def _split_families(rows: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    """Arms rows, :class:`CaseGroup` list and case count, from the merged or the separate queries."""
-    families = rows.pop("interactions", None)
-    if families is None:
-        cases = [
-            CaseGroup(
-                row.experiment, row.model_version, _int(row.cases), _int(row.selections), _float(row.handle_time_sum)
-            )
-            for row in rows["cases"]
-        ]
-        return {**rows, "cases": cases, "case_count": [_int(rows["case_count"][0][0])]}
+    """Arms rows, :class:`CaseGroup` list and case count from the merged interaction families."""
+    families = rows.pop("interactions")
     return {
         **rows,
         "arms": [row for row in families if row.family == ARMS_FAMILY],
         "cases": [
-            CaseGroup(row.experiment, row.model_version, _int(row.k), _int(row.n), _float(row.total))
+            CaseGroup(row.experiment, row.model_version, as_int(row.k), as_int(row.n), as_float(row.total))
             for row in families
             if row.family == CASES_FAMILY
         ],
-        "case_count": [_int(row.k) for row in families if row.family == CASE_COUNT_FAMILY],
+        "case_count": [as_int(row.k) for row in families if row.family == CASE_COUNT_FAMILY],
     }
 
 
@@ -121,8 +74,8 @@ class SqlSource:
     Args:
         engine_or_url: an engine, a database URL (``sqlite:///``, ``duckdb:///``,
             ``postgresql://``, ``trino://``...) or a SQLite file path.
-        workers: how many family queries run at once (default: CPU count, at most 4; 1 runs
-            them one after another).
+        workers: how many family queries run at once where each family is its own query
+            (default: CPU count, at most 4; 1 runs them one after another).
     """
 
     def __init__(self, engine_or_url: Engine | str, *, workers: int | None = None):
@@ -132,38 +85,71 @@ class SqlSource:
         in_memory = self.engine.dialect.name in ("sqlite", "duckdb") and database in ("", ":memory:")
         # One connection per query; an in-memory database lives in a single connection.
         self.workers = 1 if in_memory else (workers if workers is not None else DEFAULT_WORKERS)
+        self._temporary_tables_refused = False
 
     def close(self) -> None:
         """Dispose of the engine when this source opened it from a URL (a given engine stays open)."""
         if self._owns_engine:
             self.engine.dispose()
 
-    def _rows(self, query: Select | CompoundSelect) -> list[Any]:
+    @property
+    def one_scan(self) -> bool:
+        """Whether a report here reads the selections once (:class:`~abkit.report.one_scan.OneScan`)."""
+        return self.engine.dialect.name in ONE_SCAN_DIALECTS and not self._temporary_tables_refused
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 # Per-interaction hash aggregates outgrow the 4 MB default and spill to disk;
                 # SET LOCAL lasts for this transaction only, so pooled connections stay as they were.
                 conn.exec_driver_sql(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'")
+            yield conn
+
+    def _rows(self, query: Select | CompoundSelect) -> list[Any]:
+        with self._connection() as conn:
             return list(conn.execute(query).all())
 
+    @contextmanager
+    def scan(self, window: Window) -> Iterator[OneScan | SqlSource]:
+        """What answers a report's questions about ``window``: one materialised scan where the
+        engine has one, else this source (one query per family).
+
+        A PostgreSQL session that may not create a temporary table (a read-only transaction, a hot
+        standby) gets this source too.
+        """
+        if not self.one_scan:
+            yield self
+            return
+        statements = prediction_queries(window)
+        with ExitStack() as stack:
+            if self.workers > 1:
+                # The prediction families start now, on their own connections, while the scan runs.
+                pool = stack.enter_context(ThreadPoolExecutor(max_workers=min(self.workers, len(statements))))
+                futures = {name: pool.submit(self._rows, statement) for name, statement in statements.items()}
+                deferred = {name: future.result for name, future in futures.items()}
+            else:
+                deferred = {name: partial(self._rows, statement) for name, statement in statements.items()}
+            try:
+                conn = stack.enter_context(self._connection())
+                scanned: OneScan | SqlSource = stack.enter_context(OneScan(conn, window, deferred))
+            except DBAPIError as error:
+                if getattr(error.orig, "sqlstate", None) != READ_ONLY_SQLSTATE:
+                    raise
+                self._temporary_tables_refused = True
+                scanned = self
+            yield scanned
+
     def bounds(self, window: Window) -> list[ArmBounds]:
-        return [
-            ArmBounds(
-                row.experiment,
-                row.model_version,
-                row.arm,
-                _int(row.n),
-                _float(row.low),
-                _datetime(row.first_seen),
-                _datetime(row.last_seen),
-            )
-            for row in self._rows(bounds_query(window))
-        ]
+        if self.one_scan:
+            with self.scan(window) as scanned:
+                return scanned.bounds(window)
+        return read.arm_bounds(self._rows(bounds_query(window)))
 
     def queries(self, window: Window, plan: Plan) -> dict[str, Select | CompoundSelect]:
-        """The statements for this engine's dialect, by name (SQLite latency aside).
+        """The per-family statements of engines without the one scan, by name (SQLite latency aside).
 
-        ``interactions`` answers three families (arms, cases, case count) from one scan; see
+        ``interactions`` answers three families (arms, cases, case count) from one reduction; see
         :func:`~abkit.report.queries.interaction_families_query`.
         """
         statements: dict[str, Select | CompoundSelect] = {
@@ -171,13 +157,8 @@ class SqlSource:
             "templates": template_groups_query(window, plan),
             "buckets": bucket_groups_query(window, plan),
             "prediction_days": prediction_days_query(window),
+            "interactions": interaction_families_query(window, plan),
         }
-        if self.engine.dialect.name in SEPARATE_INTERACTION_FAMILIES:
-            statements["arms"] = arm_groups_query(window, plan)
-            statements["cases"] = case_groups_query(window)
-            statements["case_count"] = case_count_query(window)
-        else:
-            statements["interactions"] = interaction_families_query(window, plan)
         if self.engine.dialect.name != "sqlite":  # SQLite has no percentile aggregate: two passes
             statements["latency"] = latency_query(window)
         return statements
@@ -185,9 +166,9 @@ class SqlSource:
     def _run_all(self, window: Window, plan: Plan) -> dict[str, list[Any]]:
         """Run every family's query at once, each on its own pooled connection.
 
-        The database works on the queries side by side (SQLite readers, PostgreSQL backends and
-        DuckDB connections all run concurrently), so the report's wall time approaches that of
-        its longest query rather than their sum.
+        The database works on the queries side by side (SQLite readers and Trino workers run
+        concurrently), so the report's wall time approaches that of its longest query rather than
+        their sum.
         """
         jobs: dict[str, Callable[[], list[Any]]] = {
             name: partial(self._rows, statement) for name, statement in self.queries(window, plan).items()
@@ -201,83 +182,29 @@ class SqlSource:
             return {name: future.result() for name, future in futures.items()}
 
     def groups(self, window: Window, plan: Plan) -> Groups:
+        if self.one_scan:
+            with self.scan(window) as scanned:
+                return scanned.groups(window, plan)
         rows = _split_families(self._run_all(window, plan))
+        latency = rows["latency"] if self.engine.dialect.name == "sqlite" else read.latency_groups(rows["latency"])
         return Groups(
-            arms=[
-                ArmGroup(
-                    experiment=row.experiment,
-                    phase=_int(row.phase),
-                    model_version=row.model_version,
-                    arm=row.arm,
-                    n=_int(row.n),
-                    total=_float(row.total),
-                    total_sq=_float(row.total_sq),
-                    k=_int(row.k),
-                    sum_n2=_float(row.sum_n2),
-                    sum_y2=_float(row.sum_y2),
-                    sum_ny=_float(row.sum_ny),
-                    first_seen=_datetime(row.first_seen),
-                    last_seen=_datetime(row.last_seen),
-                )
-                for row in rows["arms"]
-            ],
-            hits=[
-                HitGroup(
-                    row.experiment,
-                    row.model_version,
-                    row.template_id,
-                    _int(row.n),
-                    _int(row.top1),
-                    _int(row.top3),
-                    _int(row.top5),
-                )
-                for row in rows["hits"]
-            ],
-            templates=[
-                TemplateGroup(
-                    row.template_id,
-                    row.experiment,
-                    row.model_version,
-                    row.arm,
-                    _int(row.n),
-                    _float(row.total),
-                    _float(row.total_sq),
-                )
-                for row in rows["templates"]
-            ],
-            buckets=[
-                BucketGroup(
-                    _datetime(row.start),
-                    row.experiment,
-                    row.model_version,
-                    row.arm,
-                    _int(row.n),
-                    _float(row.total),
-                    _float(row.total_sq),
-                )
-                for row in rows["buckets"]
-            ],
-            prediction_days=[
-                PredictionDay(_date(row.day), row.experiment, row.arm, _int(row.n)) for row in rows["prediction_days"]
-            ],
-            latency=self._latency(rows["latency"]),
+            arms=read.arm_groups(rows["arms"]),
+            hits=read.hit_groups(rows["hits"]),
+            templates=read.template_groups(rows["templates"]),
+            buckets=read.bucket_groups(rows["buckets"]),
+            prediction_days=read.prediction_days(rows["prediction_days"]),
+            latency=latency,
             cases=rows["cases"],
             case_count=rows["case_count"][0],
         )
-
-    def _latency(self, rows: list[Any]) -> list[LatencyGroup]:
-        if self.engine.dialect.name == "sqlite":
-            return list(rows)
-        groups = []
-        for row in rows:
-            p50, p90, p99 = (_float(value) for value in row.percentiles)  # one array: PERCENTILES in order
-            groups.append(LatencyGroup(row.model_version, _int(row.n), p50, p90, p99, _float(row.max)))
-        return groups
 
     def online_groups(
         self, window: Window, plan: Plan, starts: dict[str, datetime], pre_period_days: float
     ) -> OnlineGroups:
         """CUPED covariate sums per arm and phase, and case handle times per arm (abkit.report.online_queries)."""
+        if self.one_scan:
+            with self.scan(window) as scanned:
+                return scanned.online_groups(window, plan, starts, pre_period_days)
         return online_groups(self._rows, window, plan, starts, pre_period_days)
 
     def power_groups(
@@ -297,14 +224,20 @@ class SqlSource:
             t = experiment_phases.c
             for row in self._rows(select(t.experiment, t.phase, t.salt, t.arms_json, t.started_at)):
                 phases.append(
-                    Phase(row.experiment, _int(row.phase), row.salt, _arms(row.arms_json), _datetime(row.started_at))
+                    Phase(
+                        row.experiment,
+                        as_int(row.phase),
+                        row.salt,
+                        read.as_arms(row.arms_json),
+                        as_datetime(row.started_at),
+                    )
                 )
         recorded = {phase.experiment for phase in phases}
         if experiments.name in names:
             e = experiments.c
             for row in self._rows(select(e.name, e.salt, e.arms_json)):
                 if row.name not in recorded:
-                    phases.append(Phase(row.name, 1, row.salt, _arms(row.arms_json), None))
+                    phases.append(Phase(row.name, 1, row.salt, read.as_arms(row.arms_json), None))
         return sorted(phases, key=lambda phase: (phase.experiment, phase.phase))
 
     def releases(self) -> dict[str, datetime]:
@@ -313,4 +246,4 @@ class SqlSource:
                 model_versions.c.released_at.is_not(None)
             )
         )
-        return {version: _datetime(released) for version, released in rows}
+        return {version: as_datetime(released) for version, released in rows}

@@ -20,28 +20,25 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import numpy as np
+from pydantic import Field
 
+from abkit.settings import settings
+from abkit.simulate.live_http import LiveError as LiveError  # raised here, caught by callers
+from abkit.simulate.live_http import post_json, wait_ready
 from abkit.simulate.model import WorldModel, build_world_model
 from abkit.simulate.settings import DEMO_TEMPLATES, WorldSettings
 from abkit.simulate.timing import lognormal_unit_mean, other_work_s, selection_time_s
 from abkit.simulate.transcripts import TRANSFER_MESSAGE, generate_transcripts
 from abkit.simulate.world import advocate_id_for
 
-# Queue full, not ready or buffer full, deadline passed: nothing was logged, so a retry is safe.
-RETRY_STATUSES = frozenset({429, 503, 504})
 _LIVE_STREAM = 0x11FE  # keeps the live driver's draws apart from the world's
-FIRST_BACKOFF_S, MAX_BACKOFF_S = 0.1, 5.0
 
 
-class LiveError(RuntimeError):
-    """The service refused a request in a way a retry cannot fix, or never became ready."""
-
-
-@dataclass(frozen=True)
+@settings
 class LiveSettings:
     """How much traffic to send and how.
 
@@ -57,24 +54,14 @@ class LiveSettings:
         token: bearer token, when the service requires one.
     """
 
-    n_cases: int = 200
+    n_cases: Annotated[int, Field(ge=1)] = 200
     seed: int = 11
-    concurrency: int = 8
-    n_templates: int = DEMO_TEMPLATES
-    timeout_s: float = 30.0
-    ready_timeout_s: float = 120.0
-    max_retries: int = 10
+    concurrency: Annotated[int, Field(ge=1)] = 8
+    n_templates: Annotated[int, Field(ge=1)] = DEMO_TEMPLATES
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    ready_timeout_s: Annotated[float, Field(ge=0)] = 120.0
+    max_retries: Annotated[int, Field(ge=0)] = 10
     token: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.n_cases < 1:
-            raise ValueError(f"n_cases: must be >= 1, got {self.n_cases}")
-        if self.concurrency < 1:
-            raise ValueError(f"concurrency: must be >= 1, got {self.concurrency}")
-        if self.timeout_s <= 0 or self.ready_timeout_s < 0:
-            raise ValueError("timeout_s must be > 0 and ready_timeout_s >= 0")
-        if self.max_retries < 0:
-            raise ValueError(f"max_retries: must be >= 0, got {self.max_retries}")
 
 
 @dataclass(frozen=True)
@@ -229,24 +216,10 @@ class _Run:
     retries: Counter = field(default_factory=Counter)
 
     async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        attempt = 0
-        while True:
-            try:
-                response = await self.client.post(path, json=body)
-            except httpx.TransportError as error:
-                if attempt >= self.settings.max_retries:
-                    raise LiveError(f"POST {path}: {type(error).__name__}: {error}") from None
-                # The request may have reached the service: a retried suggest can then log twice.
-                delay = FIRST_BACKOFF_S * 2**attempt
-            else:
-                if response.status_code < 300:
-                    return response.json()
-                if response.status_code not in RETRY_STATUSES or attempt >= self.settings.max_retries:
-                    raise LiveError(f"POST {path}: {response.status_code}: {_detail(response)}")
-                delay = float(response.headers.get("Retry-After") or FIRST_BACKOFF_S * 2**attempt)
-            attempt += 1
+        def count() -> None:
             self.retries[path] += 1
-            await asyncio.sleep(min(delay, MAX_BACKOFF_S))
+
+        return await post_json(self.client, path, body, max_retries=self.settings.max_retries, on_retry=count)
 
     def tally(self, experiment: str, arm: str) -> _Tally:
         return self.tallies.setdefault((experiment, arm), _Tally())
@@ -326,34 +299,6 @@ class _Run:
         tally.top1 += rank == 1
         tally.top5 += rank > 0
         tally.selection_time_s += seconds
-
-
-def _detail(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("detail", response.text))
-    except ValueError:
-        return response.text[:200]
-
-
-async def wait_ready(client: httpx.AsyncClient, timeout_s: float) -> None:
-    """Poll ``GET /ready`` until it answers 200.
-
-    Raises:
-        LiveError: not ready within ``timeout_s`` (the last answer or error is named).
-    """
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
-    while True:
-        try:
-            response = await client.get("/ready")
-            if response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text[:200]}"
-        except httpx.TransportError as error:
-            last = f"{type(error).__name__}: {error}"
-        if time.monotonic() >= deadline:
-            raise LiveError(f"service not ready after {timeout_s:g} s ({last})")
-        await asyncio.sleep(0.25)
 
 
 async def drive_async(url: str, settings: LiveSettings, *, progress: bool = False) -> LiveResult:

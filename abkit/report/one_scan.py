@@ -1,0 +1,166 @@
+"""A report's statistics from one scan of the selections, materialised once on one connection.
+
+:class:`OneScan` runs :func:`~abkit.report.scan_queries.selection_groups_query` into a temporary
+table (PostgreSQL, DuckDB) or a cached temporary view (Spark), then answers the bounds, every
+figure family and the online figures with small queries over it. The prediction families (holdout
+hits, daily counts, latency: :func:`prediction_queries`) do not depend on that table; the source
+runs them beside the scan, on other connections, and hands them over as deferred results. The
+table goes when the scan closes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Select
+
+from abkit.events.columns import HOLDOUT_ARM
+from abkit.report import rows
+from abkit.report.groups import ArmBounds, CaseGroup, Groups, Plan, Window
+from abkit.report.online import OnlineGroups, covariate_groups
+from abkit.report.online_queries import grain_groups, grain_groups_query, handle_time_groups
+from abkit.report.power_queries import PowerGroup, power_from_grains, power_groups
+from abkit.report.queries import (
+    _arm_sums,
+    _phased,
+    case_count_of,
+    hit_groups_query,
+    latency_query,
+    prediction_days_query,
+)
+from abkit.report.scan_queries import (
+    DropMaterialized,
+    MaterializeAs,
+    arm_cases_query,
+    bounds_from,
+    bucket_groups_from,
+    interactions_from,
+    reduced_table,
+    selection_groups_query,
+    template_groups_from,
+)
+
+# Dialects with temporary tables (or cached views), GROUPING SETS and a stable var_pop.
+ONE_SCAN_DIALECTS = frozenset({"postgresql", "duckdb", "spark"})
+
+Deferred = Callable[[], list[Any]]
+
+
+def prediction_queries(window: Window) -> dict[str, Select]:
+    """The families that read predictions (the hits join the holdout's selections to theirs), by name."""
+    return {
+        "hits": hit_groups_query(window),
+        "prediction_days": prediction_days_query(window),
+        "latency": latency_query(window),
+    }
+
+
+class OneScan:
+    """The report's grouped statistics over one window, from one materialised scan of the selections.
+
+    Answers the :class:`~abkit.report.groups.StatsSource` questions for the window it was made for.
+    Use as a context manager, or call :meth:`close`, to drop the table.
+    """
+
+    def __init__(self, conn: Connection, window: Window, predictions: Mapping[str, Deferred]):
+        self._conn = conn
+        self.window = window
+        self._predictions = predictions
+        self.name = f"abkit_scan_{uuid.uuid4().hex[:16]}"
+        conn.execute(MaterializeAs(self.name, selection_groups_query(window)))
+        self._reduced = reduced_table(self.name).c
+        self._arm_case_rows: dict[Plan, list[Any]] = {}
+        self._bounds: list[ArmBounds] | None = None
+        self._online: dict[tuple[Plan, tuple[tuple[str, datetime], ...], float], OnlineGroups] = {}
+
+    def __enter__(self) -> OneScan:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.execute(DropMaterialized(self.name))
+
+    def _rows(self, query: Select) -> list[Any]:
+        return list(self._conn.execute(query).all())
+
+    def _check(self, window: Window) -> None:
+        if window != self.window:
+            raise ValueError(f"window: this scan covers {self.window}, asked for {window}")
+
+    def bounds(self, window: Window) -> list[ArmBounds]:
+        self._check(window)
+        if self._bounds is None:
+            self._bounds = rows.arm_bounds(self._rows(bounds_from(self._reduced)))
+        return self._bounds
+
+    def _arm_cases(self, plan: Plan) -> list[Any]:
+        """:func:`~abkit.report.scan_queries.arm_cases_query` rows, read once per plan (cases and guardrail)."""
+        if plan not in self._arm_case_rows:
+            self._arm_case_rows[plan] = self._rows(arm_cases_query(interactions_from(self._reduced, plan), plan))
+        return self._arm_case_rows[plan]
+
+    def groups(self, window: Window, plan: Plan) -> Groups:
+        self._check(window)
+        interactions = interactions_from(self._reduced, plan)
+        return Groups(
+            arms=rows.arm_groups(self._rows(_arm_sums(_phased(interactions, plan)))),
+            hits=rows.hit_groups(self._predictions["hits"]()),
+            templates=rows.template_groups(self._rows(template_groups_from(self._reduced, plan))),
+            buckets=rows.bucket_groups(self._rows(bucket_groups_from(self._reduced, plan))),
+            prediction_days=rows.prediction_days(self._predictions["prediction_days"]()),
+            latency=rows.latency_groups(self._predictions["latency"]()),
+            cases=_case_groups(self._arm_cases(plan)),
+            case_count=rows.as_int(self._conn.execute(case_count_of(interactions)).scalar()),
+        )
+
+    def online_groups(
+        self, window: Window, plan: Plan, starts: dict[str, datetime], pre_period_days: float
+    ) -> OnlineGroups:
+        """Interaction and CUPED covariate sums per arm, phase and grain (over this scan's interactions),
+        and case handle times per arm and phase."""
+        self._check(window)
+        key = (plan, tuple(sorted(starts.items())), pre_period_days)
+        if key not in self._online:
+            interactions = interactions_from(self._reduced, plan)
+            statement = grain_groups_query(window, plan, starts, timedelta(days=pre_period_days), interactions)
+            grains = grain_groups(self._rows(statement))
+            handle_times = handle_time_groups(self._arm_cases(plan))
+            self._online[key] = OnlineGroups(covariate_groups(grains), handle_times, pre_period_days, grains)
+        return self._online[key]
+
+    def power_groups(
+        self, window: Window, plan: Plan, starts: dict[str, datetime], pre_period_days: float
+    ) -> list[PowerGroup]:
+        """Interaction and covariate sums per arm over ``window`` (the recent traffic, for power).
+
+        When ``window`` holds all of this scan's traffic (an experiment younger than the power
+        period), they are the grain groups' sums; otherwise one query over the selections of
+        ``window`` (the last days only).
+        """
+        bounds = self.bounds(self.window)
+        covers = window.experiment == self.window.experiment and window.until == self.window.until
+        covers = covers and (window.since is None or all(window.since <= b.first_seen for b in bounds))
+        if not covers:
+            return power_groups(self._rows, window, plan, starts, pre_period_days)
+        online = self.online_groups(self.window, plan, starts, pre_period_days)
+        return power_from_grains(online.grains, bounds, plan)
+
+
+def _case_groups(arm_cases: list[Any]) -> list[CaseGroup]:
+    """Per (experiment, model_version): the treatment arms' cases, selections and handle time."""
+    totals: dict[tuple[str, str], tuple[int, int, float]] = {}  # phases summed
+    for row in arm_cases:
+        if row.arm == HOLDOUT_ARM:
+            continue
+        cases, selections, handle = totals.get((row.experiment, row.model_version), (0, 0, 0.0))
+        totals[row.experiment, row.model_version] = (
+            cases + rows.as_int(row.n),
+            selections + rows.as_int(row.selections),
+            handle + rows.as_float(row.handle_time_sum),
+        )
+    return [CaseGroup(experiment, version, *sums) for (experiment, version), sums in sorted(totals.items())]

@@ -1,0 +1,260 @@
+"""The report's one scan of the selections, and every family derived from what it keeps (pure builders).
+
+:func:`selection_groups_query` reads the selections once and groups them three ways at once
+(``GROUPING SETS``): by interaction (experiment, model_version, arm, advocate_id, case_id), by
+template and by hour, each within its arm. Every group keeps its count, its mean and the sum of
+squared deviations about that mean (``var_pop * n``: Welford-type, exact however far the values
+sit from zero), its smallest selection time and its first and last ``created_at``. The source
+materialises these rows once per report (:class:`MaterializeAs`); the bounds, the arm sums, the
+templates, the time buckets, the cases and the online figures are then small queries over them.
+
+Moments about a group's own mean ``c`` move exactly to an arm's shift ``s``: with ``d = c - s``,
+sum(x - s) = n d and sum((x - s)^2) = M2 + n d^2, so the per-arm shift need not be known before
+the scan (it is the smallest time of the arm, a MIN over the hour rows).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import DateTime, Double, Integer, Select, String, column, func, literal_column, select, table, tuple_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement, ColumnElement
+from sqlalchemy.sql.expression import case
+
+from abkit.events import columns as c
+from abkit.events.schema import cases, selections
+from abkit.report.dialects import day_of, hour_of
+from abkit.report.groups import Plan, Window
+from abkit.report.queries import _phase, arm_shift, window_filter
+
+# Tags of the grouping sets in the ``family`` column of the scan's rows.
+INTERACTION, TEMPLATE, HOUR = 0, 1, 2
+
+_KEYS = (c.EXPERIMENT, c.MODEL_VERSION, c.ARM)
+
+
+def selection_groups_query(window: Window) -> Select:
+    """Selections of the window grouped by interaction, by template and by hour (each per arm), in one scan."""
+    s = selections.c
+    arm = (s.experiment, s.model_version, s.arm)
+    hour = hour_of(s.created_at)
+    family = case(
+        (func.grouping(s.case_id) == 0, literal_column(str(INTERACTION))),
+        (func.grouping(s.template_id) == 0, literal_column(str(TEMPLATE))),
+        else_=literal_column(str(HOUR)),
+    )
+    time = s.selection_time_s
+    return (
+        select(
+            family.label("family"),
+            *arm,
+            s.advocate_id,
+            s.case_id,
+            s.template_id,
+            hour.label("hour"),
+            func.count().label("n"),
+            func.avg(time).label("center"),
+            # var_pop * n: the sum of squared deviations about the group's mean (0 for one selection)
+            (func.var_pop(time) * func.count()).label("m2"),
+            func.min(time).label("low"),
+            func.min(s.created_at).label("first_seen"),
+            func.max(s.created_at).label("last_seen"),
+        )
+        .where(*window_filter(selections, window))
+        .group_by(
+            func.grouping_sets(
+                tuple_(*arm, s.advocate_id, s.case_id),
+                tuple_(*arm, s.template_id),
+                tuple_(*arm, hour),
+            )
+        )
+    )
+
+
+def reduced_table(name: str) -> Any:
+    """The materialised rows of :func:`selection_groups_query` under ``name`` (a table-like clause)."""
+    return table(
+        name,
+        column("family", Integer()),
+        *(column(key, String()) for key in _KEYS),
+        column(c.ADVOCATE_ID, String()),
+        column(c.CASE_ID, String()),
+        column(c.TEMPLATE_ID, String()),
+        column("hour", DateTime()),
+        column("n", Integer()),
+        column("center", Double()),
+        column("m2", Double()),
+        column("low", Double()),
+        column("first_seen", DateTime()),
+        column("last_seen", DateTime()),
+    )
+
+
+def _about_shift(r: Any, plan: Plan) -> tuple[ColumnElement, ColumnElement]:
+    """A group's sum of x - s and of (x - s)^2 about its arm's shift s, from its mean and M2."""
+    d = r.center - arm_shift(plan, r.experiment, r.model_version, r.arm)
+    return r.n * d, r.m2 + r.n * d * d
+
+
+def bounds_from(r: Any) -> Select:
+    """:func:`~abkit.report.queries.bounds_query` from the hour rows (a few per arm and hour)."""
+    return (
+        select(
+            r.experiment,
+            r.model_version,
+            r.arm,
+            func.sum(r.n).label("n"),
+            func.min(r.low).label("low"),
+            func.min(r.first_seen).label("first_seen"),
+            func.max(r.last_seen).label("last_seen"),
+        )
+        .where(r.family == HOUR)
+        .group_by(r.experiment, r.model_version, r.arm)
+    )
+
+
+def interactions_from(r: Any, plan: Plan) -> Any:
+    """Per-interaction rows with the columns of :func:`~abkit.report.queries._interactions` (n_i, y_i, q_i...)."""
+    total, total_sq = _about_shift(r, plan)
+    return (
+        select(
+            r.experiment,
+            r.model_version,
+            r.arm,
+            r.advocate_id,
+            r.case_id,
+            r.n.label("n_i"),
+            total.label("y_i"),
+            total_sq.label("q_i"),
+            r.first_seen,
+            r.last_seen,
+        )
+        .where(r.family == INTERACTION)
+        .subquery("interactions")
+        .c
+    )
+
+
+def template_groups_from(r: Any, plan: Plan) -> Select:
+    """:func:`~abkit.report.queries.template_groups_query` from the template rows."""
+    total, total_sq = _about_shift(r, plan)
+    return select(
+        r.template_id,
+        r.experiment,
+        r.model_version,
+        r.arm,
+        r.n,
+        total.label("total"),
+        total_sq.label("total_sq"),
+    ).where(r.family == TEMPLATE)
+
+
+def bucket_groups_from(r: Any, plan: Plan) -> Select:
+    """:func:`~abkit.report.queries.bucket_groups_query` from the hour rows, rolled up to days for a day grain."""
+    total, total_sq = _about_shift(r, plan)
+    bucket: ColumnElement = r.hour if plan.grain == "hour" else day_of(r.hour)
+    return (
+        select(
+            bucket.label("start"),
+            r.experiment,
+            r.model_version,
+            r.arm,
+            func.sum(r.n).label("n"),
+            func.sum(total).label("total"),
+            func.sum(total_sq).label("total_sq"),
+        )
+        .where(r.family == HOUR)
+        .group_by(bucket, r.experiment, r.model_version, r.arm)
+    )
+
+
+def arm_cases_query(i: Any, plan: Plan) -> Select:
+    """Cases of each arm joined to their handle times once: the case groups and the guardrail.
+
+    From per-interaction rows ``i``, per (experiment, phase, model_version, arm), a case in the
+    phase in force at its first selection in the arm (as
+    :func:`~abkit.report.online_queries.handle_time_groups_query`): ``n`` cases with an interaction
+    in the arm, their ``selections``, ``handle_time_sum``, and the handle times' ``low``
+    (smallest), ``total`` and ``total_sq`` about it (from the mean and M2, as the selection groups).
+    """
+    per_case = (
+        select(
+            i.experiment,
+            i.model_version,
+            i.arm,
+            i.case_id,
+            func.sum(i.n_i).label("selections"),
+            func.min(i.first_seen).label("first_seen"),
+        )
+        .group_by(i.experiment, i.model_version, i.arm, i.case_id)
+        .subquery("arm_cases")
+    )
+    pc = per_case.c
+    phased = (
+        select(
+            pc.experiment,
+            _phase(pc.experiment, pc.first_seen, plan.phases).label("phase"),
+            pc.model_version,
+            pc.arm,
+            pc.selections,
+            cases.c.handle_time_s.label("h"),
+        )
+        .select_from(per_case.join(cases, cases.c.case_id == pc.case_id))
+        .subquery("arm_case_times")
+    )
+    p = phased.c
+    n = func.count()
+    d = func.avg(p.h) - func.min(p.h)
+    keys = (p.experiment, p.phase, p.model_version, p.arm)
+    return select(
+        *keys,
+        n.label("n"),
+        func.sum(p.selections).label("selections"),
+        func.sum(p.h).label("handle_time_sum"),
+        func.min(p.h).label("low"),
+        (n * d).label("total"),
+        (func.var_pop(p.h) * n + n * d * d).label("total_sq"),
+    ).group_by(*keys)
+
+
+class MaterializeAs(Executable, ClauseElement):
+    """``CREATE TEMPORARY TABLE name AS query``; on Spark ``CACHE TABLE name AS query`` (a cached temp view)."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, query: Select):
+        self.name = name
+        self.query = query
+
+
+class DropMaterialized(Executable, ClauseElement):
+    """Drops what :class:`MaterializeAs` made (Spark: uncaches and drops the view)."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+@compiles(MaterializeAs)
+def _materialize(element: MaterializeAs, compiler: Any, **kw: Any) -> str:
+    name = compiler.preparer.quote(element.name)
+    return f"CREATE TEMPORARY TABLE {name} AS {compiler.process(element.query, **kw)}"
+
+
+@compiles(MaterializeAs, "spark")
+def _materialize_spark(element: MaterializeAs, compiler: Any, **kw: Any) -> str:
+    name = compiler.preparer.quote(element.name)
+    return f"CACHE TABLE {name} AS {compiler.process(element.query, **kw)}"
+
+
+@compiles(DropMaterialized)
+def _drop(element: DropMaterialized, compiler: Any, **kw: Any) -> str:
+    return f"DROP TABLE IF EXISTS {compiler.preparer.quote(element.name)}"
+
+
+@compiles(DropMaterialized, "spark")
+def _drop_spark(element: DropMaterialized, compiler: Any, **kw: Any) -> str:
+    return f"DROP VIEW IF EXISTS {compiler.preparer.quote(element.name)}"

@@ -1,0 +1,190 @@
+"""The one scan (abkit/report/one_scan.py, scan_queries.py): the selections are grouped by interaction
+once per report, and the report equals the per-family path's.
+
+Expected values: the SQLite report (one query per family, every sum taken about the arm's shift row
+by row) on the same events, numpy on the raw selections, and counts of the statements the engine ran.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
+from trino.sqlalchemy.dialect import TrinoDialect
+
+from abkit.events import EventStore
+from abkit.events.engine import connect
+from abkit.report.build import build_report
+from abkit.report.groups import Plan, Window
+from abkit.report.scan_queries import (
+    DropMaterialized,
+    MaterializeAs,
+    arm_cases_query,
+    bounds_from,
+    bucket_groups_from,
+    interactions_from,
+    reduced_table,
+    selection_groups_query,
+    template_groups_from,
+)
+from abkit.report.spark_dialect import SparkDialect
+from abkit.report.sql_source import SqlSource
+from tests.report_events import event_frames, write_events
+from tests.test_report_backends import NOW, WINDOW, assert_same
+
+START = datetime(2026, 5, 4)
+
+
+def _selection(i: int, interaction: int, arm: str, seconds: float) -> dict:
+    return {
+        "selection_id": f"s{i}",
+        "case_id": f"c{interaction}",
+        "message_id": f"m{i}",
+        "advocate_id": f"a{interaction % 5}",
+        "experiment": "v5-challenger",
+        "arm": arm,
+        "model_version": "v4" if arm == "holdout" else arm,
+        "template_id": f"T{i % 3}",
+        "selection_time_s": seconds,
+        "created_at": START + timedelta(minutes=i),
+        "prediction_id": None,
+    }
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return event_frames(seed=5, interactions=120)
+
+
+def _statements(url: str, **options) -> list[str]:
+    source = SqlSource(url)
+    statements: list[str] = []
+    event.listen(source.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    build_report(source, now=NOW, **options)
+    source.close()
+    return statements
+
+
+def test_the_selections_are_grouped_by_interaction_once_per_report(frames, tmp_path):
+    url = f"duckdb:///{tmp_path / 'events.duckdb'}"
+    write_events(url, frames).close()
+    # a power period longer than the traffic: power's recent window is the whole window
+    statements = _statements(url, power_days=3650)
+    reading = [sql for sql in statements if "FROM selections" in sql]
+    interaction_groupings = [sql for sql in reading if "advocate_id" in sql.split("GROUP BY")[-1]]
+    assert len(interaction_groupings) == 1 and interaction_groupings[0].startswith("CREATE TEMPORARY TABLE")
+    # Besides it: the holdout's selections for the hits, the pre-period's for the CUPED covariate.
+    others = [sql for sql in reading if sql not in interaction_groupings]
+    assert len(others) == 2
+    assert any("selections.arm = " in sql and "JOIN predictions" in sql for sql in others)
+    assert any("pre_period" in sql for sql in others)
+    assert sum("FROM cases" in sql or "JOIN cases" in sql for sql in statements) == 2  # case groups, case count
+    assert any(sql.startswith("DROP TABLE") for sql in statements)
+
+
+def test_power_reads_only_its_recent_days_when_the_traffic_is_longer(frames, tmp_path):
+    url = f"duckdb:///{tmp_path / 'events.duckdb'}"
+    write_events(url, frames).close()
+    whole, recent = (
+        [sql for sql in _statements(url, power_days=days) if "FROM selections" in sql and "abkit_scan" not in sql]
+        for days in (3650, 1)
+    )
+    extra = [sql for sql in recent if sql not in whole]
+    # one more statement: the last day's interactions (with their covariate), the window's lower bound bound to it
+    assert len(recent) == len(whole) + 1 and len(extra) == 1
+    assert "selections.created_at >=" in extra[0] and "pre_period" in extra[0]
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "parquet"])
+def test_one_scan_gives_the_per_family_report_on_a_window_of_one_experiment(frames, tmp_path, engine):
+    window = {**WINDOW, "experiment": "v2-challenger"}
+    sqlite_url = f"sqlite:///{tmp_path / 'events.sqlite'}"
+    write_events(sqlite_url, frames).close()
+    expected = build_report(sqlite_url, now=NOW, **window).to_dict()
+    if engine == "duckdb":
+        source: str = f"duckdb:///{tmp_path / 'events.duckdb'}"
+        write_events(source, frames).close()
+    else:
+        from tests.test_report_backends import export
+
+        export(frames, tmp_path / "export")
+        source = str(tmp_path / "export")
+    assert_same(build_report(source, now=NOW, **window).to_dict(), expected)
+
+
+def test_sums_stay_exact_for_interactions_far_from_zero(tmp_path):
+    # Interactions of three selections at 13 s +- 1e-4 beside a stray 86,390 s: each arm's figures
+    # from per-interaction means and M2 moved to the arm's shift, against numpy on the raw values.
+    rng = np.random.default_rng(3)
+    rows, values = [_selection(0, 0, "holdout", 86_390.0)], {"v4": [], "v5": []}
+    for interaction in range(1, 201):
+        arm = "v4" if interaction % 2 else "v5"
+        for _ in range(3):
+            seconds = float({"v4": 13.0, "v5": 12.0}[arm] + rng.normal(0, 1e-4))
+            rows.append(_selection(len(rows), interaction, arm, seconds))
+            values[arm].append(seconds)
+    reports = {}
+    for name in ("sqlite", "duckdb"):
+        url = f"{name}:///{tmp_path / f'far.{name}'}"
+        store = EventStore.open(url)
+        store.register_experiment("v5-challenger", "v5", [("holdout", 0.02), ("v4", 0.49), ("v5", 0.49)], at=START)
+        store.write("selection", rows)
+        store.close()
+        reports[name] = build_report(url, now=NOW).to_dict()
+    (comparison,) = reports["duckdb"]["comparisons"]
+    assert comparison["challenger_summary"]["sd_s"] == pytest.approx(np.std(values["v5"], ddof=1), rel=1e-9)
+    assert comparison["delta_s"] == pytest.approx(np.mean(values["v5"]) - np.mean(values["v4"]), rel=1e-9)
+    assert_same(reports["duckdb"], reports["sqlite"])
+
+
+def test_an_empty_window_gives_an_empty_report(frames, tmp_path):
+    url = f"duckdb:///{tmp_path / 'events.duckdb'}"
+    write_events(url, frames).close()
+    report = build_report(url, now=NOW, since=datetime(2030, 1, 1)).to_dict()
+    assert report["totals"] == {"selections": 0, "predictions": 0, "cases": 0}
+    assert report["versions"] == [] and report["comparisons"] == []
+
+
+def test_a_scan_answers_only_for_its_own_window(frames, tmp_path):
+    url = f"duckdb:///{tmp_path / 'events.duckdb'}"
+    write_events(url, frames).close()
+    source = SqlSource(url)
+    with source.scan(Window()) as scanned, pytest.raises(ValueError, match="this scan covers"):
+        scanned.bounds(Window(experiment="standing"))
+    source.close()
+
+
+@pytest.mark.parametrize("dialect", [postgresql.dialect(), TrinoDialect(), SparkDialect()], ids=lambda d: d.name)
+def test_scan_queries_compile_for_other_dialects(dialect):
+    window = Window("standing", datetime(2026, 1, 1), datetime(2026, 2, 1))
+    plan = Plan(((("standing", "v1", "v1"), 12.5),), (), "day")
+    reduced = reduced_table("abkit_scan_test").c
+    scan = str(selection_groups_query(window).compile(dialect=dialect))
+    assert "GROUPING SETS" in scan and "var_pop" in scan
+    for query in (
+        bounds_from(reduced),
+        template_groups_from(reduced, plan),
+        bucket_groups_from(reduced, plan),
+        arm_cases_query(interactions_from(reduced, plan), plan),
+    ):
+        assert "abkit_scan_test" in str(query.compile(dialect=dialect))
+    materialize = str(MaterializeAs("abkit_scan_test", selection_groups_query(window)).compile(dialect=dialect))
+    drop = str(DropMaterialized("abkit_scan_test").compile(dialect=dialect))
+    if dialect.name == "spark":
+        assert materialize.startswith("CACHE TABLE") and drop.startswith("DROP VIEW")
+    else:
+        assert materialize.startswith("CREATE TEMPORARY TABLE") and drop.startswith("DROP TABLE")
+
+
+@pytest.mark.postgres
+def test_a_read_only_postgres_session_gets_the_same_report_without_a_temporary_table(frames, postgres_url):
+    write_events(postgres_url, frames).close()
+    expected = build_report(postgres_url, now=NOW, **WINDOW).to_dict()
+    engine = connect(postgres_url, read_only=True)  # CREATE TEMPORARY TABLE is refused (SQLSTATE 25006)
+    source = SqlSource(engine)
+    assert_same(build_report(source, now=NOW, **WINDOW).to_dict(), expected)
+    assert not source.one_scan  # it fell back to one query per family
+    engine.dispose()
