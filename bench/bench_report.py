@@ -51,6 +51,8 @@ from sqlalchemy import Engine, create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from report_statements import print_profile, profile  # noqa: E402
+
 from abkit.events import columns as c  # noqa: E402
 from abkit.events.schema import metadata  # noqa: E402
 from abkit.report.build import build_report, open_source, plan_for  # noqa: E402
@@ -423,6 +425,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="best of this many timed runs")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc pass of the report")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive pandas + scipy route")
+    parser.add_argument("--statements", action="store_true", help="time each SQL statement of one extra report")
     parser.add_argument(
         "--naive-memory-gib", type=float, default=12.0, help="address-space cap of the naive route's process"
     )
@@ -472,6 +475,10 @@ def measure(engine: str, source: str, args: argparse.Namespace) -> dict:
     plan = report_plan(source)
     result["floor"] = timed(lambda: interaction_floor(source, plan), args.repeat)
     result["report"] = timed(lambda: build_report(report_source(source)), args.repeat)
+    if args.statements:
+        started = time.perf_counter()
+        times = profile(lambda: build_report(report_source(source)))
+        print_profile(engine, times, time.perf_counter() - started)
     if not args.no_memory:
         result["report_mib"] = peak_memory(lambda: build_report(report_source(source)))
     if source.startswith(SPARK_PREFIX) or args.no_naive:

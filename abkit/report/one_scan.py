@@ -11,7 +11,7 @@ table goes when the scan closes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,9 +19,10 @@ from sqlalchemy import Connection, Select
 
 from abkit.events.columns import HOLDOUT_ARM
 from abkit.report import rows
-from abkit.report.groups import ArmBounds, CaseGroup, Groups, Plan, Window
+from abkit.report.groups import ArmBounds, ArmGroup, CaseGroup, Groups, Plan, Window
 from abkit.report.online import OnlineGroups, covariate_groups
 from abkit.report.online_queries import grain_groups, grain_groups_query, handle_time_groups
+from abkit.report.online_sequence import GrainGroup
 from abkit.report.power_queries import PowerGroup, power_from_grains, power_groups
 from abkit.report.queries import (
     _arm_sums,
@@ -71,6 +72,10 @@ class OneScan:
         self._predictions = predictions
         self.name = f"abkit_scan_{uuid.uuid4().hex[:16]}"
         conn.execute(MaterializeAs(self.name, selection_groups_query(window)))
+        if conn.dialect.name == "postgresql":
+            # a temporary table has no statistics until analysed (autovacuum does not see it): the
+            # planner would guess its size and pick nested loops for the joins to cases and the covariate
+            conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.quote(self.name)}")
         self._reduced = reduced_table(self.name).c
         self._arm_case_rows: dict[Plan, list[Any]] = {}
         self._bounds: list[ArmBounds] | None = None
@@ -107,8 +112,13 @@ class OneScan:
     def groups(self, window: Window, plan: Plan) -> Groups:
         self._check(window)
         interactions = interactions_from(self._reduced, plan)
+        grains = next((online.grains for (seen, *_), online in self._online.items() if seen == plan), None)
         return Groups(
-            arms=rows.arm_groups(self._rows(_arm_sums(_phased(interactions, plan)))),
+            arms=(
+                rows.arm_groups(self._rows(_arm_sums(_phased(interactions, plan))))
+                if grains is None
+                else arms_from_grains(grains)
+            ),
             hits=rows.hit_groups(self._predictions["hits"]()),
             templates=rows.template_groups(self._rows(template_groups_from(self._reduced, plan))),
             buckets=rows.bucket_groups(self._rows(bucket_groups_from(self._reduced, plan))),
@@ -149,6 +159,21 @@ class OneScan:
             return power_groups(self._rows, window, plan, starts, pre_period_days)
         online = self.online_groups(self.window, plan, starts, pre_period_days)
         return power_from_grains(online.grains, bounds, plan)
+
+
+def arms_from_grains(grains: Sequence[GrainGroup]) -> list[ArmGroup]:
+    """The arm groups as the roll-up of the grain groups over their buckets (every interaction is in one)."""
+    rolled: dict[tuple[str, int, str, str], list[Any]] = {}
+    for g in grains:
+        key = (g.experiment, g.phase, g.model_version, g.arm)
+        assert g.first_seen is not None and g.last_seen is not None
+        if key not in rolled:
+            rolled[key] = [0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, g.first_seen, g.last_seen]
+        sums = rolled[key]
+        for index, value in enumerate((g.n, g.total, g.total_sq, g.k, g.sum_n2, g.sum_y2, g.sum_ny)):
+            sums[index] += value
+        sums[7], sums[8] = min(sums[7], g.first_seen), max(sums[8], g.last_seen)
+    return [ArmGroup(*key, *sums) for key, sums in sorted(rolled.items())]
 
 
 def _case_groups(arm_cases: list[Any]) -> list[CaseGroup]:
