@@ -60,7 +60,12 @@ def _pre_period(starts: Mapping[str, datetime], pre_period: timedelta) -> Any:
 
 
 def grain_groups_query(
-    window: Window, plan: Plan, starts: Mapping[str, datetime], pre_period: timedelta, interactions: Any = None
+    window: Window,
+    plan: Plan,
+    starts: Mapping[str, datetime],
+    pre_period: timedelta,
+    interactions: Any = None,
+    covariate: Any = None,
 ) -> Select:
     """Per (experiment, phase, model_version, arm, grain): interaction-level and CUPED covariate sums.
 
@@ -81,6 +86,8 @@ def grain_groups_query(
         pre_period: Length of the pre-period before each start.
         interactions: per-interaction rows already reduced (:func:`~abkit.report.scan_queries.interactions_from`);
             None reduces the window's selections here.
+        covariate: the :func:`_pre_period` rows already materialised (experiment, advocate_id, x); None
+            computes them here.
     """
     if interactions is None:
         interactions = _interactions(window, plan).subquery("interactions").c
@@ -90,7 +97,7 @@ def grain_groups_query(
     history: ColumnElement[Any] = literal(0)
     source: Any = i.experiment.table
     if starts:
-        covariate = _pre_period(starts, pre_period)
+        covariate = _pre_period(starts, pre_period) if covariate is None else covariate
         x = func.coalesce(covariate.c.x, literal(0.0))
         history = case((covariate.c.x.is_not(None), 1), else_=0)
         source = source.outerjoin(

@@ -17,7 +17,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import DateTime, Double, Integer, Select, String, column, func, literal_column, select, table, tuple_
+from sqlalchemy import (
+    DateTime,
+    Double,
+    Integer,
+    Select,
+    String,
+    and_,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement, ColumnElement
@@ -27,7 +41,7 @@ from abkit.events import columns as c
 from abkit.events.schema import cases, selections
 from abkit.report.dialects import day_of, hour_of
 from abkit.report.groups import Plan, Window
-from abkit.report.queries import _phase, arm_shift, window_filter
+from abkit.report.queries import _deviation, _phase, arm_shift, window_filter
 
 # Tags of the grouping sets in the ``family`` column of the scan's rows.
 INTERACTION, TEMPLATE, HOUR = 0, 1, 2
@@ -135,6 +149,53 @@ def interactions_from(r: Any, plan: Plan) -> Any:
         .subquery("interactions")
         .c
     )
+
+
+def recent_interactions_from(r: Any, plan: Plan, recent: Window, straddle_end: Any) -> Any:
+    """Per-interaction rows (as :func:`interactions_from`) of the selections in ``recent``, a later
+    part of the scan's window (from ``recent.since`` to its end).
+
+    An interaction that began at or after ``recent.since`` is the scan's row as it is. One that began
+    before and ended after (it straddles the start) is re-read from the selections between
+    ``recent.since`` and ``straddle_end``, the last selection of any straddling interaction (None:
+    there is none): a slice of minutes to hours, where the rest of the window is not read again.
+    """
+    i = interactions_from(r, plan)
+    keys = (i.experiment, i.model_version, i.arm, i.advocate_id, i.case_id)
+    since = recent.since
+    later = select(*keys, i.n_i, i.y_i, i.first_seen, i.last_seen).where(i.first_seen >= since)
+    if straddle_end is None:
+        return later.subquery("recent").c
+    s = selections.c
+    selection_keys = (s.experiment, s.model_version, s.arm, s.advocate_id, s.case_id)
+    part = (
+        select(
+            *selection_keys,
+            func.count().label("n_i"),
+            func.sum(_deviation(plan)).label("y_i"),
+            func.min(s.created_at).label("first_seen"),
+            func.max(s.created_at).label("last_seen"),
+        )
+        .where(*window_filter(selections, recent), s.created_at <= straddle_end)
+        .group_by(*selection_keys)
+        .subquery("straddling_part")
+    )
+    straddling = select(*keys).where(i.first_seen < since, i.last_seen >= since).subquery("straddling")
+    rest = select(*part.c).select_from(
+        part.join(straddling, and_(*(part.c[k.name] == straddling.c[k.name] for k in keys)))
+    )
+    return union_all(later, rest).subquery("recent").c
+
+
+def straddle_end_query(r: Any, since: Any) -> Select:
+    """The last selection of the interactions that began before ``since`` and ended at or after it."""
+    i = interactions_from(r, Plan())
+    return select(func.max(i.last_seen)).where(i.first_seen < since, i.last_seen >= since)
+
+
+def covariate_table(name: str) -> Any:
+    """The materialised CUPED covariate rows (experiment, advocate_id, x) under ``name``."""
+    return table(name, column(c.EXPERIMENT, String()), column(c.ADVOCATE_ID, String()), column("x", Double()))
 
 
 def template_groups_from(r: Any, plan: Plan) -> Select:
