@@ -110,7 +110,8 @@ def test_power_over_a_later_part_of_the_window_reads_only_the_straddling_slice_a
     source.close()
     # the selections are grouped by interaction once; the power period re-reads only the straddlers' slice
     reading = [sql for sql in statements if "FROM selections" in sql]
-    assert sum(sql.startswith("CREATE TEMPORARY TABLE abkit_scan") and "GROUPING SETS" in sql for sql in reading) == 1
+    scans = [sql for sql in reading if sql.startswith("CREATE TEMPORARY TABLE abkit_scan") and "pre_period" not in sql]
+    assert len(scans) == 1  # PostgreSQL: three hashed GROUP BY in one statement; DuckDB: GROUPING SETS
     (slice_,) = [sql for sql in reading if "straddling_part" in sql]
     assert "selections.created_at <=" in slice_ and "selections.created_at >=" in slice_
     # the pre-period covariate is materialised once for the grain and the power groups

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import CompoundSelect, Connection, Select, select
 
 from abkit.events.columns import HOLDOUT_ARM
 from abkit.report import rows
@@ -81,7 +81,7 @@ class OneScan:
         self._predictions = predictions
         self.name = f"abkit_scan_{uuid.uuid4().hex[:16]}"
         self._tables: list[str] = []
-        self._materialize(self.name, selection_groups_query(window))
+        self._materialize(self.name, selection_groups_query(window, grouping_sets=conn.dialect.name != "postgresql"))
         self._reduced = reduced_table(self.name).c
         self._covariates: dict[tuple[tuple[tuple[str, datetime], ...], float], Any] = {}
         self._arm_case_rows: dict[Plan, list[Any]] = {}
@@ -99,7 +99,7 @@ class OneScan:
             self._conn.execute(DropMaterialized(name))
         self._tables.clear()
 
-    def _materialize(self, name: str, query: Select) -> None:
+    def _materialize(self, name: str, query: Select | CompoundSelect) -> None:
         self._conn.execute(MaterializeAs(name, query))
         self._tables.append(name)
         if self._conn.dialect.name == "postgresql":
