@@ -16,15 +16,21 @@ from sqlalchemy import Engine, event
 
 # (what the statement's text contains, and also contains, the family it serves), first match wins
 LABELS = (
+    ("CREATE TEMPORARY TABLE", "pre_period", "CUPED covariate (materialise)"),
+    ("CACHE TABLE", "pre_period", "CUPED covariate (materialise)"),
     ("CREATE TEMPORARY TABLE", "", "one scan (materialise)"),
     ("CACHE TABLE", "", "one scan (materialise)"),
+    ("ANALYZE", "", "analyse the scan's tables"),
+    ("with_history", "", "grain groups (CUPED, sequence)"),
+    ("straddling", "", "power (its days' interactions, straddlers re-read)"),
+    ("FROM (SELECT", "recent", "power (interactions of its days)"),
+    ("max(interactions.last_seen)", "", "power (where straddlers end)"),
     ("DROP ", "", "drop the scan"),
     ("percentile", "", "latency"),
     ("latency_ms", "", "latency"),
     ("JOIN predictions", "", "hits"),
     ("FROM predictions", "", "prediction days"),
-    ("abkit_scan_", "pre_period", "grain groups (over the scan, CUPED covariate)"),
-    ("pre_period", "", "power (recent days' interactions, covariate)"),
+    ("pre_period", "", "CUPED covariate over the selections"),
     ("JOIN cases", "", "cases, guardrail"),
     ("FROM cases", "", "case count"),
     ("min(abkit_scan_", "", "bounds (hour rows)"),
