@@ -11,13 +11,13 @@ TORCH_VERSION := 2.13.0
 TORCH_FIND_LINKS ?= $(or $(PIP_FIND_LINKS),https://download.pytorch.org/whl/cpu/torch/)
 LOWEST := .venv-lowest
 # What the lowest-versions check runs: the core's tests (stats, assignment, events and ingest on
-# SQLite and DuckDB, simulate, report), which need no extra.
+# SQLite and DuckDB, simulate, report), which need no extra but duckdb (its stores, Parquet).
 LOWEST_TESTS := tests/test_stats_*.py tests/test_assignment_bulk.py tests/test_assignment_cli.py \
 	tests/test_assignment_config.py tests/test_assignment_hashing.py tests/test_events_*.py tests/test_ingest_*.py \
 	tests/test_simulate_*.py tests/test_report_build.py tests/test_report_cli.py tests/test_report_phases.py \
 	tests/test_report_verdict.py tests/test_report_snapshots.py tests/test_report_rollout.py \
 	tests/test_report_sqlite_percentiles.py tests/test_experiments_cli.py tests/test_cli_extras.py \
-	tests/test_cli_options.py tests/test_progress.py
+	tests/test_cli_options.py tests/test_progress.py tests/test_settings.py
 
 .PHONY: demo test test-lowest lock lint system-deps clean
 
@@ -57,13 +57,14 @@ test: $(STAMP) system-deps lint
 	$(MAKE) test-lowest
 
 # The lowest versions pyproject.toml allows, in a fresh virtualenv holding the core install only
-# (no extras): its size and that no extra came with it, then the core's tests on it.
+# (no extras): its size and that no extra came with it; then the duckdb extra, at its floors too,
+# and the core's tests on it (tests/test_cli_extras.py runs the core commands with every extra blocked).
 test-lowest: $(STAMP)
 	rm -rf $(LOWEST)
 	$(BIN)/uv venv --quiet --python $(BIN)/python $(LOWEST)
 	$(BIN)/uv pip install --quiet --python $(LOWEST)/bin/python --resolution lowest-direct .
 	$(LOWEST)/bin/python scripts/core_install_size.py
-	$(BIN)/uv pip install --quiet --python $(LOWEST)/bin/python --resolution lowest-direct '.[test-core]'
+	$(BIN)/uv pip install --quiet --python $(LOWEST)/bin/python --resolution lowest-direct '.[duckdb,test-core]'
 	$(LOWEST)/bin/python -m pytest -q -p no:cacheprovider -m 'not postgres and not browser' $(LOWEST_TESTS)
 
 clean:

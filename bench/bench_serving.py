@@ -61,10 +61,10 @@ from serving_inputs import (
 
 from abkit.loadtest.runner import run_rate
 from abkit.loadtest.stats import format_summary, summarize
-from abkit.serving.batch_tuning import advise, default_lengths, probe, synthetic_batches
 from abkit.serving.scorer import HFScorer
 from abkit.simulate.transcripts import generate_transcripts
 from abkit.text import parse_messages
+from abkit.tuning.batching import advise, default_lengths, probe, synthetic_batches
 
 
 def main() -> None:

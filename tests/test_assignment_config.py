@@ -151,3 +151,34 @@ def test_unknown_analysis_is_refused_naming_the_experiment(tmp_path):
     path.write_text('[experiments.x]\nsalt = "s"\narms = { holdout = 0.5, v1 = 0.5 }\nanalysis = "bayesian"\n')
     with pytest.raises(ConfigError, match=r"experiment 'x': analysis must be one of \['sequential', 'fixed'\]"):
         load_experiments(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[experiments.x]\nsalt = 5\narms = { holdout = 0.5, v1 = 0.5 }\n", "experiment 'x': salt: Input should be"),
+        (
+            '[experiments.x]\nsalt = "s"\ndescription = 5\narms = { holdout = 0.5, v1 = 0.5 }\n',
+            "experiment 'x': description: Input should be",
+        ),
+        ('[experiments.x]\nsalt = "s"\n', "experiment 'x': arms must be a table"),
+        ('[experiments.x]\nsalt = "s"\nfoo = 1\nbar = 2\narms = { holdout = 0.5, v1 = 0.5 }\n', "['bar', 'foo']"),
+    ],
+)
+def test_wrongly_typed_or_missing_values_name_the_field(tmp_path, text, message):
+    with pytest.raises(ConfigError) as caught:
+        load_experiments(_write(tmp_path, text))
+    assert message in str(caught.value)
+
+
+def test_a_config_is_a_frozen_dataclass_that_validates_again_when_replaced():
+    import dataclasses
+
+    config = ExperimentConfig("x", "s", [["holdout", 0.5], ["v1", 1 / 2]])  # any sequence, made tuples
+    assert config == ExperimentConfig(name="x", salt="s", arms=(("holdout", 0.5), ("v1", 0.5)))
+    assert config.arms == (("holdout", 0.5), ("v1", 0.5)) and hash(config) == hash(dataclasses.replace(config))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.salt = "t"  # type: ignore[misc]
+    with pytest.raises(ConfigError, match="experiment 'x': empty salt"):
+        dataclasses.replace(config, salt=" ")
+    assert config.assign("a", "c") in config.arm_names

@@ -84,9 +84,15 @@ def walkthrough(request, trained, tmp_path_factory) -> Iterator[dict]:
 
 
 def _report(walkthrough: dict) -> dict:
+    """The report the walkthrough's `abkit report` wrote (in a subprocess, which conftest's check
+    does not reach: it is validated against docs/report.schema.json here)."""
     import json
 
-    return json.loads((walkthrough["workdir"] / "report.json").read_text())
+    from tests.report_schema import assert_valid_report
+
+    report = json.loads((walkthrough["workdir"] / "report.json").read_text())
+    assert_valid_report(report)
+    return report
 
 
 def test_training_writes_two_serving_directories(trained):

@@ -6,8 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from abkit.serving.admission import Overloaded, ServiceRate
-from abkit.serving.batcher import BatcherSettings, DynamicBatcher
+from abkit.serving.batcher import BatcherSettings, DynamicBatcher, Overloaded, ServiceRate
 
 
 def test_expected_wait_is_the_queue_at_the_measured_pace_plus_one_batch():

@@ -435,6 +435,10 @@ def test_a_client_that_hangs_up_is_dropped_before_the_forward_pass(sqlite_url, s
         with pytest.raises(httpx.ReadTimeout):
             client.post("/v1/suggest", json=_with(case_id="impatient"), timeout=0.3)
         wait_until(lambda: service.queue_sizes()["v1"] == 1, message="the abandoned request to be queued")
+        # The server hears of the hang-up asynchronously: release the worker only once the watcher has
+        # cancelled the queued request, or on a busy machine the batcher may take it first.
+        queued = service.batchers["v1"]._pending
+        wait_until(lambda: all(item.future.cancelled() for item in queued), message="the hang-up to be noticed")
         gated.gate.set()
         blocker.join()
         wait_until(lambda: 'abkit_requests_dropped_total{reason="client_gone"} 1.0' in client.get("/metrics").text)

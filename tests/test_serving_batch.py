@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from abkit.serving.batch import TokenBatch
+from abkit.serving.scorer import TokenBatch
 
 
 def test_right_pads_to_the_longest_sequence():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from abkit.serving.batch_tuning import (
+from abkit.tuning.batching import (
     BatchTiming,
     advise,
     batch_sizes,

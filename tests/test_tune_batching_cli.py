@@ -7,9 +7,9 @@ import torch
 from click.testing import CliRunner
 
 from abkit.cli.main import cli
-from abkit.serving.batch_tuning import BatchTiming, advise
 from abkit.simulate.transcripts import generate_transcripts
 from abkit.training.tiny import build_random_classifier
+from abkit.tuning.batching import BatchTiming, advise
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,14 @@ from __future__ import annotations
 import tomllib
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+from pydantic_core import ErrorDetails
 
 from abkit.assignment.hashing import SEPARATOR, arm_bounds, arm_for_bucket, bucket_of, buckets_of
 
@@ -40,49 +43,85 @@ class ConfigError(ValueError):
     """An experiment definition that cannot be used, with the reason."""
 
 
-@dataclass(frozen=True)
-class ExperimentConfig:
+def _salt(value: str) -> str:
+    if not value.strip():
+        raise ValueError("empty salt")
+    if SEPARATOR in value:
+        raise ValueError("salt must not contain \\x1f")
+    return value
+
+
+_Name = Annotated[str, Field(strict=True, min_length=1, max_length=_MAX_NAME_LENGTH)]
+# Strict: true and "0.98" are not weights (an int is: 1 means 1.0).
+_Weight = Annotated[float, Field(strict=True, gt=0, le=1)]
+
+
+@pydantic_dataclass(frozen=True)
+class _ExperimentFields:
+    """The fields and rules of :class:`ExperimentConfig`, validated by pydantic."""
+
+    name: _Name
+    salt: Annotated[str, Field(strict=True), AfterValidator(_salt)]
+    arms: Annotated[tuple[tuple[_Name, _Weight], ...], Field(min_length=2)]
+    analysis: Analysis | None = None
+
+    @model_validator(mode="after")
+    def _arms_make_one_split(self) -> _ExperimentFields:
+        names = [name for name, _ in self.arms]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate arm names {duplicates}")
+        if names[0] != HOLDOUT:
+            raise ValueError(f"the holdout arm must come first (found {names[0]!r} first)")
+        total = sum(Fraction(str(w)) for _, w in self.arms)
+        if not 1 - _WEIGHT_TOLERANCE <= total <= 1 + _WEIGHT_TOLERANCE:
+            raise ValueError(f"arm weights sum to {float(total):g}, not 1")
+        return self
+
+
+_FIELDS = ("name", "salt", "arms", "analysis")
+
+
+def _reason(error: ErrorDetails, arms: Any) -> str:
+    """One pydantic error in the words of the experiments file."""
+    loc, kind = error["loc"], error["type"]
+    if kind == "value_error":  # the salt's and the arms' own rules
+        return str(error["ctx"]["error"])
+    field = _FIELDS[loc[0]] if loc and isinstance(loc[0], int) else str(loc[0]) if loc else ""
+    if field == "name" and kind == "string_too_long":
+        return f"name longer than {_MAX_NAME_LENGTH} characters"
+    if field == "arms" and kind == "too_short":
+        return "needs at least two arms (holdout first)"
+    if field == "arms" and len(loc) == 3:  # ("arms", index, 0 for the name or 1 for the weight)
+        name = arms[loc[1]][0]
+        if loc[2] == 1:
+            return f"weight of arm {name!r} must be a number in (0, 1], got {error['input']!r}"
+        if kind == "string_too_long":
+            return f"arm name {name[:20]!r}... longer than {_MAX_NAME_LENGTH} characters"
+        return "arm names must be non-empty strings"
+    if field == "analysis" and kind == "literal_error":
+        return f"analysis must be one of {list(ANALYSES)}, got {error['input']!r}"
+    return f"{'.'.join(str(part) for part in (field, *loc[1:]))}: {error['msg']}"
+
+
+class ExperimentConfig(_ExperimentFields):
     """One experiment: a name, a salt and ordered arms with weights (holdout first).
 
+    A frozen (pydantic) dataclass: ``ExperimentConfig(name, salt, arms, analysis=None)``
+    validates its fields and raises :class:`ConfigError` naming the experiment and the field.
     ``analysis`` is how the report reads it; None (not declared) means :attr:`resolved_analysis`'s
     default: sequential for a challenger test (two or more version arms), fixed for a standing holdout.
     """
 
-    name: str
-    salt: str
-    arms: tuple[tuple[str, float], ...]
-    analysis: Analysis | None = None
-
-    def __post_init__(self) -> None:
-        where = f"experiment {self.name!r}"
-        if not isinstance(self.name, str) or not self.name:
-            raise ConfigError("experiment: empty name")
-        if len(self.name) > _MAX_NAME_LENGTH:
-            raise ConfigError(f"{where}: name longer than {_MAX_NAME_LENGTH} characters")
-        if not isinstance(self.salt, str) or not self.salt.strip():
-            raise ConfigError(f"{where}: empty salt")
-        if SEPARATOR in self.salt:
-            raise ConfigError(f"{where}: salt must not contain \\x1f")
-        if len(self.arms) < 2:
-            raise ConfigError(f"{where}: needs at least two arms (holdout first)")
-        names = [name for name, _ in self.arms]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ConfigError(f"{where}: duplicate arm names {duplicates}")
-        if names[0] != HOLDOUT:
-            raise ConfigError(f"{where}: the holdout arm must come first (found {names[0]!r} first)")
-        for name, weight in self.arms:
-            if not name or not isinstance(name, str):
-                raise ConfigError(f"{where}: arm names must be non-empty strings")
-            if len(name) > _MAX_NAME_LENGTH:
-                raise ConfigError(f"{where}: arm name {name[:20]!r}... longer than {_MAX_NAME_LENGTH} characters")
-            if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= 1:
-                raise ConfigError(f"{where}: weight of arm {name!r} must be a number in (0, 1], got {weight!r}")
-        total = sum(Fraction(str(w)) for _, w in self.arms)
-        if not 1 - _WEIGHT_TOLERANCE <= total <= 1 + _WEIGHT_TOLERANCE:
-            raise ConfigError(f"{where}: arm weights sum to {float(total):g}, not 1")
-        if self.analysis is not None and self.analysis not in ANALYSES:
-            raise ConfigError(f"{where}: analysis must be one of {list(ANALYSES)}, got {self.analysis!r}")
+    def __init__(
+        self, name: str, salt: str, arms: Sequence[tuple[str, float]], analysis: Analysis | None = None
+    ) -> None:
+        try:
+            super().__init__(name, salt, arms, analysis)  # type: ignore[arg-type]  # any sequence: made a tuple
+        except ValidationError as error:
+            if not isinstance(name, str) or not name:
+                raise ConfigError("experiment: empty name") from None
+            raise ConfigError(f"experiment {name!r}: {_reason(error.errors()[0], arms)}") from None
 
     @property
     def arm_names(self) -> tuple[str, ...]:
@@ -125,30 +164,58 @@ def standing_experiment(
     return ExperimentConfig(name="standing", salt=salt, arms=((HOLDOUT, holdout_weight), (model_version, rest)))
 
 
+class _ExperimentTable(BaseModel):
+    """One ``[experiments.NAME]`` table as written; :class:`ExperimentConfig` checks the values."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    salt: Any = ""
+    arms: dict[str, Any]
+    description: str | None = None
+    analysis: Any = None
+
+
+class _ExperimentsFile(BaseModel):
+    """The experiments file: its ``[experiments.NAME]`` tables (other top-level keys are left alone)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    experiments: Annotated[dict[str, _ExperimentTable], Field(min_length=1)]
+
+
+def _file_reason(errors: list[ErrorDetails]) -> str:
+    """The first problem of the file's structure, in its own words."""
+    loc, kind = errors[0]["loc"], errors[0]["type"]
+    if len(loc) < 2:
+        return "no [experiments.NAME] tables found"
+    where = f"experiment {loc[1]!r}"
+    if len(loc) == 2:
+        return f"experiments.{loc[1]} must be a table"
+    if kind == "extra_forbidden":
+        unknown = sorted(str(e["loc"][2]) for e in errors if e["type"] == "extra_forbidden" and e["loc"][1] == loc[1])
+        return f"{where}: unknown keys {unknown}"
+    if loc[2] == "arms":
+        return f"{where}: arms must be a table like {{ holdout = 0.02, v4 = 0.98 }}"
+    return f"{where}: {'.'.join(str(part) for part in loc[2:])}: {errors[0]['msg']}"
+
+
 def parse_experiments(document: dict, *, source: str = "config") -> dict[str, ExperimentConfig]:
-    """Experiment definitions from a parsed TOML document."""
-    section = document.get("experiments")
-    if not isinstance(section, dict) or not section:
-        raise ConfigError(f"{source}: no [experiments.NAME] tables found")
-    parsed = {}
-    for name, body in section.items():
-        if not isinstance(body, dict):
-            raise ConfigError(f"{source}: experiments.{name} must be a table")
-        unknown = set(body) - {"salt", "arms", "description", "analysis"}
-        if unknown:
-            raise ConfigError(f"{source}: experiment {name!r}: unknown keys {sorted(unknown)}")
-        arms = body.get("arms")
-        if not isinstance(arms, dict):
-            raise ConfigError(
-                f"{source}: experiment {name!r}: arms must be a table like {{ holdout = 0.02, v4 = 0.98 }}"
-            )
-        try:
-            parsed[name] = ExperimentConfig(
-                name=name, salt=body.get("salt", ""), arms=tuple(arms.items()), analysis=body.get("analysis")
-            )
-        except ConfigError as error:
-            raise ConfigError(f"{source}: {error}") from None
-    return parsed
+    """Experiment definitions from a parsed TOML document.
+
+    Raises:
+        ConfigError: naming ``source``, the experiment and the field.
+    """
+    try:
+        tables = _ExperimentsFile.model_validate(document).experiments
+    except ValidationError as error:
+        raise ConfigError(f"{source}: {_file_reason(error.errors())}") from None
+    try:
+        return {
+            name: ExperimentConfig(name, table.salt, tuple(table.arms.items()), table.analysis)
+            for name, table in tables.items()
+        }
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
 
 
 def load_experiments(path: str | Path) -> dict[str, ExperimentConfig]:

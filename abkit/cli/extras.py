@@ -9,14 +9,15 @@ from typing import NoReturn
 
 import click
 
-# extra -> the top-level modules it installs that abkit imports (pyproject.toml's optional-dependencies)
+# extra -> the top-level modules it installs that abkit imports (pyproject.toml's optional-dependencies).
+# Not tenacity: the serve extra installs it, but plotly 5 (a core dependency) requires it too, so a
+# core install may have it; serve's other modules name the extra whenever it is missing.
 EXTRA_MODULES: dict[str, frozenset[str]] = {
-    "serve": frozenset(
-        {"torch", "transformers", "tokenizers", "fastapi", "uvicorn", "httpx", "prometheus_client", "tenacity"}
-    ),
+    "serve": frozenset({"torch", "transformers", "tokenizers", "fastapi", "uvicorn", "httpx", "prometheus_client"}),
     "train": frozenset({"torch", "transformers", "tokenizers", "accelerate"}),
     "dashboard": frozenset({"dash", "flask", "waitress"}),
     "postgres": frozenset({"psycopg"}),
+    "duckdb": frozenset({"duckdb", "duckdb_engine", "pyarrow"}),
     "spark": frozenset({"pyspark"}),
     "warehouse": frozenset({"trino"}),
 }

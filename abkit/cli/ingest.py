@@ -46,6 +46,8 @@ def ingest(
 ) -> None:
     """Load FILES (CSV, JSON Lines or Parquet) of predictions, selections or cases.
 
+    Parquet files and duckdb:/// stores need the duckdb extra (pip install 'abkit[duckdb]').
+
     Every file is checked before anything is written (a Parquet file is decoded in full): a
     file of the wrong format, with missing columns or a corrupt row group stops the run with
     exit code 2. Invalid rows go to the `rejects` table with file, row number, field, reason
@@ -65,6 +67,8 @@ def ingest(
         _fail(str(error))
     try:
         store = EventStore.open(db)
+    except ModuleNotFoundError:
+        raise  # a driver of an extra (duckdb:///, postgresql://): the CLI names the extra
     except Exception as error:  # any connection problem ends in one line, not a traceback
         _fail(f"--db {db}: cannot open the database ({type(error).__name__}: {str(error).splitlines()[0]})")
     totals = [0, 0, 0, 0, 0]

@@ -20,7 +20,8 @@ DATETIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
     show_default=True,
     envvar="ABKIT_DB",
     help="Events: a SQLite path, a SQLAlchemy URL (duckdb:///, postgresql://, trino://) or a directory "
-    "of Parquet/CSV exports (selections.parquet, predictions.parquet, cases.parquet). Also $ABKIT_DB.",
+    "of Parquet/CSV exports (selections.parquet, predictions.parquet, cases.parquet; duckdb:/// and "
+    "exports need the duckdb extra). Also $ABKIT_DB.",
 )
 @click.option("--experiment", "-e", default=None, help="Only this experiment (default: all).")
 @click.option("--since", type=click.DateTime(DATETIME_FORMATS), default=None, help="Events at or after (UTC).")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from abkit.serving.batch_tuning import DEFAULT_TOLERANCE
+from abkit.tuning.batching import DEFAULT_TOLERANCE
 
 
 def parse_lengths(value: str, max_tokens: int) -> list[int]:
@@ -110,9 +110,9 @@ def tune_batching(
         import torch
         from transformers.utils import logging as hf_logging
 
-        from abkit.serving.batch_tuning import advise, default_lengths, probe, synthetic_batches
         from abkit.serving.scorer import HFScorer
         from abkit.training.serving_dir import read_metadata
+        from abkit.tuning.batching import advise, default_lengths, probe, synthetic_batches
 
     hf_logging.disable_progress_bar()
     if cpu_threads > 0:

@@ -27,6 +27,16 @@ def database_url(target: str | Path) -> str:
     return text
 
 
+def require_duckdb() -> None:
+    """Import duckdb_engine, the SQLAlchemy dialect of the duckdb extra.
+
+    Without it SQLAlchemy says only that it "can't load plugin: sqlalchemy.dialects:duckdb";
+    this raises ModuleNotFoundError naming the module instead, which the CLI turns into the
+    one line that names the extra (abkit.cli.extras).
+    """
+    import duckdb_engine  # noqa: F401
+
+
 def _enable_sqlite_wal(dbapi_connection, _record) -> None:
     # WAL lets the dashboard read while the service writes; NORMAL sync is durable in WAL mode
     # up to the last checkpoint and is what SQLite recommends with it.
@@ -53,6 +63,8 @@ def connect(target: str | Path, *, read_only: bool = False, echo: bool = False) 
     """
     url = database_url(target)
     parsed = make_url(url)
+    if parsed.get_backend_name() == "duckdb":
+        require_duckdb()
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if read_only and database not in ("", ":memory:"):

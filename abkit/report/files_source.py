@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 
 from abkit.events import columns as c
+from abkit.events.engine import require_duckdb
 from abkit.events.schema import metadata
 from abkit.report.sql_source import SqlSource
 
@@ -125,6 +126,7 @@ def files_engine(directory: str | Path) -> Engine:
         raise FileNotFoundError(f"events: {directory} holds no selections.parquet/.csv, predictions.* or cases.* files")
     # A named in-memory database: every pooled connection of this engine sees the same views, so
     # the report's queries run side by side (SqlSource's workers); it goes when the pool is disposed.
+    require_duckdb()
     engine = create_engine(f"duckdb:///:memory:abkit_files_{uuid.uuid4().hex}")
     event.listen(engine, "connect", _utc_session)
     try:

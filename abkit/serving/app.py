@@ -51,28 +51,24 @@ _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
     }
 }
+
+
+def _error(description: str, **extra: Any) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description, **extra}
+
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {
-        "model": ErrorResponse,
-        "description": "Body is not valid UTF-8 or not JSON (nested too deep, a number too long).",
-    },
+    400: _error("Body is not valid UTF-8 or not JSON (nested too deep, a number too long)."),
     **_UNAUTHORIZED,
-    413: {"model": ErrorResponse, "description": "Body too large."},
-    415: {"model": ErrorResponse, "description": "Content-Type is not application/json."},
-    422: {"model": ErrorResponse, "description": "A field is missing, of the wrong type or invalid."},
-    503: {
-        "model": ErrorResponse,
-        "description": "Not ready, shutting down, or the event buffer is full.",
-        "headers": _RETRY_AFTER,
-    },
+    413: _error("Body too large."),
+    415: _error("Content-Type is not application/json."),
+    422: _error("A field is missing, of the wrong type or invalid."),
+    503: _error("Not ready, shutting down, or the event buffer is full.", headers=_RETRY_AFTER),
 }
 _EVENT_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
-    409: {"model": ErrorResponse, "description": "The id is stored already with other content (not written)."},
-    503: {
-        "model": ErrorResponse,
-        "description": "Event buffer full, or (durable mode) not committed in time: retry with the same id.",
-    },
+    409: _error("The id is stored already with other content (not written)."),
+    503: _error("Event buffer full, or (durable mode) not committed in time: retry with the same id."),
 }
 
 
@@ -123,29 +119,15 @@ async def _client_gone(request: Request) -> None:
         pass
 
 
-def _error_response(error: ServiceError) -> JSONResponse:
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
-    content: dict[str, Any] = {"detail": error.detail}
-    if error.errors is not None:
-        content["errors"] = error.errors
-    return JSONResponse(content, status_code=error.status, headers=headers)
-
-
 def create_app(
     service: SuggestionService, *, token: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 ) -> FastAPI:
-    """The ASGI app serving ``service``.
+    """The ASGI app serving ``service`` (started with the app, stopped, queue drained and events flushed, with it).
 
-    Args:
-        service: started on app startup, stopped (queue drained, events flushed) on shutdown.
-        token: bearer token required on every path but /health and /ready (None: no auth);
-            at least :data:`~abkit.serving.middleware.MIN_TOKEN_LENGTH` characters.
-        max_body_bytes: larger request bodies get 413.
-
-    Raises:
-        ValueError: the token is too short.
+    ``token`` (None: no auth) is required on every path but /health and /ready; ValueError when
+    it is shorter than :data:`~abkit.serving.middleware.MIN_TOKEN_LENGTH`. Larger request bodies
+    than ``max_body_bytes`` get 413.
     """
-
     check_token(token)
 
     @asynccontextmanager
@@ -166,19 +148,21 @@ def create_app(
 
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
-        return _error_response(error)
+        headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+        content: dict[str, Any] = {"detail": error.detail}
+        if error.errors is not None:
+            content["errors"] = error.errors
+        return JSONResponse(content, status_code=error.status, headers=headers)
 
     @app.post(
         "/v1/suggest",
         response_model=SuggestResponse,
         responses={
             **_ERRORS,
-            429: {
-                "model": ErrorResponse,
-                "description": "Overloaded: the queue would not drain before the deadline, or it is full.",
-                "headers": _RETRY_AFTER,
-            },
-            504: {"model": ErrorResponse, "description": "Deadline passed."},
+            429: _error(
+                "Overloaded: the queue would not drain before the deadline, or it is full.", headers=_RETRY_AFTER
+            ),
+            504: _error("Deadline passed."),
         },
         openapi_extra=_json_body_doc(SuggestRequest),
     )
@@ -206,7 +190,7 @@ def create_app(
             raise ServiceError(500, f"internal error: {type(error).__name__}: {error}") from None
         finally:
             gone.cancel()
-        return JSONResponse(result.to_dict())
+        return JSONResponse(result)
 
     @app.post(
         "/v1/selections",

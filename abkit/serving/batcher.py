@@ -1,54 +1,66 @@
-"""Dynamic batching: an asyncio queue feeding one model worker thread.
+"""Dynamic batching: an asyncio queue feeding one model worker thread, with admission by deadline.
 
-Independent of the web layer: anything that can ``await batcher.submit(token_ids)`` can use
-it. Each cycle takes the oldest queued request and the queued requests closest to it in
-length (to cut padding), up to a request cap and a padded-token budget, drops requests whose
-caller has gone or whose deadline has passed, and runs the forward pass on the worker thread
-so that the event loop keeps accepting requests meanwhile.
+Independent of the web layer. Each cycle takes the oldest queued request and those closest to
+it in length (less padding), within a request cap and a padded-token budget, drops requests
+whose caller has gone or whose deadline has passed, and runs the forward pass on the worker
+thread while the event loop keeps accepting requests.
+
+Admission: a queue bounded only by its length lets requests in that then wait out their whole
+deadline before a 504. Bounded by the deadline and the measured service rate, it refuses at
+once (429) what could not be answered in time, and those admitted meet their deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from statistics import median
+from typing import Annotated, Generic, Protocol, TypeVar
 
-from abkit.serving.admission import ADMISSION_SHARE, Overloaded, ServiceRate
+from pydantic import Field
+
+from abkit.settings import settings
 
 R = TypeVar("R")
+# A request is refused at once when the estimated wait for its forward pass to end passes this
+# share of the time left before its deadline.
+ADMISSION_SHARE = 0.8
+RATE_WINDOW_BATCHES = 32  # recent batches the service rate is measured over
 
 
-@dataclass(frozen=True)
+@settings
 class BatcherSettings:
     """How batches are formed."""
 
-    max_batch_size: int = 32  # requests per forward pass
-    max_batch_tokens: int = 16_384  # padded tokens per forward pass (batch size x longest input)
-    max_wait_s: float = 0.0  # extra wait for a fuller batch; 0 takes what is queued when the worker frees
-    max_queue: int = 256  # queued requests beyond which submit() refuses (HTTP 429)
+    max_batch_size: Annotated[int, Field(ge=1)] = 32  # requests per forward pass
+    max_batch_tokens: Annotated[int, Field(ge=1)] = 16_384  # padded tokens per forward pass (size x longest)
+    # Extra wait for a fuller batch; 0 takes what is queued when the worker frees.
+    max_wait_s: Annotated[float, Field(ge=0)] = 0.0
+    max_queue: Annotated[int, Field(ge=1)] = 256  # queued requests beyond which submit() refuses (HTTP 429)
     # Largest share of a batch's padded tokens that may be padding (1.0: no limit). Below 1, a
     # request far from the others in length waits for a later batch instead of padding this one:
     # on a CPU a forward pass costs about its padded tokens, so tighter batches do more per second.
-    max_padding: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be at least 1, got {self.max_batch_size}")
-        if self.max_batch_tokens < 1:
-            raise ValueError(f"max_batch_tokens must be at least 1, got {self.max_batch_tokens}")
-        if self.max_wait_s < 0:
-            raise ValueError(f"max_wait_s must not be negative, got {self.max_wait_s}")
-        if self.max_queue < 1:
-            raise ValueError(f"max_queue must be at least 1, got {self.max_queue}")
-        if not 0 <= self.max_padding <= 1:
-            raise ValueError(f"max_padding must be between 0 and 1, got {self.max_padding}")
+    max_padding: Annotated[float, Field(ge=0, le=1)] = 1.0
 
 
 class QueueFull(Exception):
     """The queue holds ``max_queue`` requests already; try again later."""
+
+
+class Overloaded(Exception):
+    """The queue ahead would take longer to drain (``wait_s``) than the deadline allows (``budget_s``)."""
+
+    def __init__(self, wait_s: float, budget_s: float):
+        super().__init__(
+            f"the queue ahead would take about {wait_s * 1000:.0f} ms, longer than the "
+            f"{max(budget_s, 0.0) * 1000:.0f} ms left before the deadline"
+        )
+        self.wait_s = wait_s
+        self.budget_s = budget_s
 
 
 class DeadlinePassed(Exception):
@@ -59,10 +71,34 @@ class BatcherStopped(Exception):
     """The batcher is shutting down and takes no new requests."""
 
 
+class ServiceRate:
+    """The model's pace: medians over recent batches of a batch's duration and of its requests per second.
+
+    Medians, so that one batch slowed by a stall of the whole process refuses no traffic.
+    """
+
+    def __init__(self, window: int = RATE_WINDOW_BATCHES):
+        self._batches: deque[tuple[int, float]] = deque(maxlen=window)
+        self.batch_s = 0.0
+        self.requests_per_s = float("inf")
+
+    def record(self, size: int, seconds: float) -> None:
+        self._batches.append((size, max(seconds, 1e-6)))
+        self.batch_s = median(seconds for _, seconds in self._batches)
+        self.requests_per_s = median(size / seconds for size, seconds in self._batches)
+
+    def expected_wait_s(self, queued: int) -> float:
+        """The queue ahead at the measured pace plus one batch (its own).
+
+        0 before any batch, and with nothing queued: refused on an old estimate, no batch would correct it.
+        """
+        if not self._batches or queued == 0:
+            return 0.0
+        return queued / self.requests_per_s + self.batch_s
+
+
 @dataclass(frozen=True)
 class Scored(Generic[R]):
-    """A result and how it was obtained."""
-
     result: R
     queue_s: float  # from submit to the start of its forward pass
     inference_s: float  # duration of the forward pass it was part of
@@ -78,24 +114,17 @@ class BatchObserver(Protocol):
 
 
 def plan_batch(lengths: Sequence[int], max_size: int, max_tokens: int, max_padding: float = 1.0) -> list[int]:
-    """Choose which queued requests form the next batch (pure).
+    """Indices into ``lengths`` of the next batch, the oldest (index 0) first (pure).
 
-    The oldest request (index 0) always goes first, even if it alone exceeds the budget;
-    the others are taken by closeness of length to it (ties by age) while the batch stays
-    within ``max_size`` requests and ``max_tokens`` padded tokens (size x longest length),
-    and padding stays at most ``max_padding`` of those padded tokens.
-
-    Returns:
-        Indices into ``lengths``, the oldest first.
+    The oldest request always goes first, even if it alone exceeds the budget; the others are
+    taken by closeness of length to it (ties by age) while the batch stays within ``max_size``
+    requests and ``max_tokens`` padded tokens, and padding within ``max_padding`` of them.
     """
     if not lengths:
         return []
-    anchor = lengths[0]
+    anchor = longest = real = lengths[0]
     chosen = [0]
-    longest = anchor
-    real = anchor
-    others = sorted(range(1, len(lengths)), key=lambda i: (abs(lengths[i] - anchor), i))
-    for index in others:
+    for index in sorted(range(1, len(lengths)), key=lambda i: (abs(lengths[i] - anchor), i)):
         if len(chosen) >= max_size:
             break
         candidate_longest = max(longest, lengths[index])
@@ -119,15 +148,10 @@ ScoreFn = Callable[[Sequence[Sequence[int]]], list[R]]
 
 
 class DynamicBatcher(Generic[R]):
-    """Batches token id sequences for ``score_fn``, which runs on ``executor``, one batch at a time.
+    """Batches token id sequences for ``score_fn`` (one result per sequence, in order), run on ``executor``.
 
-    Args:
-        score_fn: scores a list of token id sequences, returning one result per sequence in
-            order (e.g. :meth:`abkit.serving.scorer.HFScorer.score`).
-        executor: where ``score_fn`` runs; a single-thread executor is the model worker (several
-            batchers may share it so that models on one device take turns).
-        settings: batch caps, wait and queue bound.
-        observer: optional metrics sink.
+    A single-thread ``executor`` is the model worker; several batchers may share it so that
+    models on one device take turns. ``observer`` is an optional metrics sink.
     """
 
     def __init__(
@@ -149,16 +173,14 @@ class DynamicBatcher(Generic[R]):
 
     @property
     def queue_size(self) -> int:
-        """Requests waiting for a forward pass."""
         return len(self._pending)
 
     def start(self) -> None:
         """Start the batching loop on the running event loop."""
-        if self._task is not None:
-            return
-        self._wakeup = asyncio.Event()
-        self._stopping = False
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="abkit-batcher")
+        if self._task is None:
+            self._wakeup = asyncio.Event()
+            self._stopping = False
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="abkit-batcher")
 
     async def stop(self) -> None:
         """Refuse new requests, finish the queued ones, then stop the loop."""
@@ -173,19 +195,9 @@ class DynamicBatcher(Generic[R]):
     def submit_nowait(self, token_ids: Sequence[int], deadline: float | None = None) -> asyncio.Future:
         """Queue one sequence; the future resolves to a :class:`Scored`.
 
-        Cancel the future when the caller goes away: a cancelled request is dropped before
-        its forward pass.
-
-        Args:
-            token_ids: the input.
-            deadline: ``time.monotonic()`` value after which the request is not run; the future
-                then fails with :class:`DeadlinePassed`.
-
-        Raises:
-            QueueFull: ``max_queue`` requests are already waiting.
-            Overloaded: at the measured pace, the queue ahead would not drain before the
-                deadline (a :class:`QueueFull`).
-            BatcherStopped: the batcher is not running.
+        Cancel the future when the caller goes away: the request is dropped before its forward
+        pass. After ``deadline`` (``time.monotonic()``) it fails with :class:`DeadlinePassed`.
+        Raises :class:`QueueFull`, :class:`Overloaded` (:meth:`check_admission`) or :class:`BatcherStopped`.
         """
         if self._task is None or self._stopping:
             raise BatcherStopped("the model worker is not running")
@@ -201,11 +213,7 @@ class DynamicBatcher(Generic[R]):
         return future
 
     def check_admission(self, budget_s: float) -> None:
-        """Refuse a request that, at the measured pace, would not be answered within ``budget_s``.
-
-        Raises:
-            Overloaded: the expected wait passes :data:`ADMISSION_SHARE` of ``budget_s``.
-        """
+        """Raise :class:`Overloaded` when the expected wait passes :data:`ADMISSION_SHARE` of ``budget_s``."""
         wait_s = self.rate.expected_wait_s(len(self._pending))
         if wait_s > ADMISSION_SHARE * budget_s:
             raise Overloaded(wait_s, budget_s)
@@ -235,10 +243,9 @@ class DynamicBatcher(Generic[R]):
                 self.observer.on_dropped("deadline", expired)
 
     async def _wait_for_fuller_batch(self) -> None:
-        settings = self.settings
         assert self._wakeup is not None
-        give_up = self._pending[0].enqueued + settings.max_wait_s
-        while len(self._pending) < settings.max_batch_size and not self._stopping:
+        give_up = self._pending[0].enqueued + self.settings.max_wait_s
+        while len(self._pending) < self.settings.max_batch_size and not self._stopping:
             remaining = give_up - time.monotonic()
             if remaining <= 0:
                 return
@@ -269,17 +276,17 @@ class DynamicBatcher(Generic[R]):
                 settings.max_batch_tokens,
                 settings.max_padding,
             )
-            chosen_set = set(chosen)
-            batch = [self._pending[i] for i in chosen]
-            self._pending = [item for i, item in enumerate(self._pending) if i not in chosen_set]
+            batch, taken = [self._pending[i] for i in chosen], set(chosen)
+            self._pending = [item for i, item in enumerate(self._pending) if i not in taken]
             await self._score(batch)
 
     async def _score(self, batch: list[_Pending]) -> None:
         """Run one batch on the executor and resolve its requests' futures."""
-        loop = asyncio.get_running_loop()
         started = time.monotonic()
         try:
-            results = await loop.run_in_executor(self.executor, self.score_fn, [item.token_ids for item in batch])
+            results = await asyncio.get_running_loop().run_in_executor(
+                self.executor, self.score_fn, [item.token_ids for item in batch]
+            )
             if len(results) != len(batch):
                 raise RuntimeError(f"scorer returned {len(results)} results for {len(batch)} inputs")
         except Exception as error:  # a failed forward pass fails its requests, not the loop

@@ -1,19 +1,71 @@
-"""Handing a client's event (selection, case) to the writer, and acknowledging it when durable.
+"""The events the service logs (prediction, selection, case), and their acknowledgement.
 
-With ``durable`` (the service's default) the request waits until the event's transaction has
-committed, so a crash of the service after the answer cannot lose it (docs/serving.md,
-"Durability"). Events waiting together share one commit (the writer takes them all at once),
-so the cost is about one commit's latency per request, not one commit per request.
+With ``durable`` (the service's default) a selection or case request waits until its event's
+transaction has committed, so a crash after the answer cannot lose it (docs/serving.md,
+"Durability"). Events waiting together share one commit, so the cost is about one commit's
+latency per request, not one commit per request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
+from abkit.events import columns as c
 from abkit.events.columns import ID_COLUMN_BY_KIND, EventKind
-from abkit.serving.errors import ServiceError
+from abkit.serving.schemas import CaseRequest, SelectionRequest, ServiceError, SuggestRequest
+from abkit.serving.scorer import TopK
 from abkit.serving.writer import BufferFull, EventWriter, WriteOutcome
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def prediction_event(request: SuggestRequest, answer: dict[str, Any], top: TopK, latency_ms: float) -> dict[str, Any]:
+    """The prediction event of a scored request and its ``answer`` (logged for the holdout too)."""
+    event: dict[str, Any] = {
+        c.PREDICTION_ID: answer["prediction_id"],
+        c.CASE_ID: request.case_id,
+        c.MESSAGE_ID: request.message_id,
+        c.ADVOCATE_ID: request.advocate_id,
+        c.EXPERIMENT: answer["experiment"],
+        c.ARM: answer["arm"],
+        c.MODEL_VERSION: answer["model_version"],
+        c.LATENCY_MS: latency_ms,
+        c.CREATED_AT: utcnow(),
+    }
+    for rank, (tid_column, score_column) in enumerate(zip(c.TEMPLATE_ID_COLUMNS, c.SCORE_COLUMNS, strict=True)):
+        suggestion = top.suggestions[rank] if rank < len(top.suggestions) else None
+        event[tid_column] = suggestion.template_id if suggestion else None
+        event[score_column] = suggestion.score if suggestion else None
+    return event
+
+
+def selection_event(request: SelectionRequest, experiment: str, arm: str, model_version: str) -> dict[str, Any]:
+    return {
+        c.SELECTION_ID: request.selection_id or uuid.uuid4().hex,
+        c.CASE_ID: request.case_id,
+        c.MESSAGE_ID: request.message_id,
+        c.ADVOCATE_ID: request.advocate_id,
+        c.EXPERIMENT: experiment,
+        c.ARM: arm,
+        c.MODEL_VERSION: model_version,
+        c.TEMPLATE_ID: request.template_id,
+        c.SELECTION_TIME_S: request.selection_time_s,
+        c.CREATED_AT: request.created_at or utcnow(),
+        c.PREDICTION_ID: request.prediction_id,
+    }
+
+
+def case_event(request: CaseRequest) -> dict[str, Any]:
+    return {
+        c.CASE_ID: request.case_id,
+        c.HANDLE_TIME_S: request.handle_time_s,
+        c.CLOSED_AT: request.closed_at or utcnow(),
+    }
 
 
 def _resolve(future: asyncio.Future, outcome: WriteOutcome) -> None:
@@ -22,20 +74,14 @@ def _resolve(future: asyncio.Future, outcome: WriteOutcome) -> None:
 
 
 async def log_event(
-    writer: EventWriter,
-    kind: EventKind,
-    event: dict[str, Any],
-    *,
-    durable: bool,
-    timeout_s: float,
-    retry_after: int,
+    writer: EventWriter, kind: EventKind, event: dict[str, Any], *, durable: bool, timeout_s: float, retry_after: int
 ) -> None:
     """Buffer ``event``; when ``durable``, return only once it is committed.
 
     Raises:
         ServiceError: 503 the buffer is full, or no commit within ``timeout_s`` (the event
-            stays queued and is written later: retry with the same id, which is idempotent);
-            409 its id is stored with other content (the stored event is kept).
+            stays queued: retry with the same id, which is idempotent); 409 its id is stored
+            with other content (the stored event is kept).
     """
     committed: asyncio.Future[WriteOutcome] | None = None
     on_commit = None

@@ -7,15 +7,15 @@ overhead to a few microseconds.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import time
 from typing import Any
 
 from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse
 
 from abkit.serving.metrics import ServiceMetrics
-from abkit.serving.protocol import READ_TIMED_OUT
+from abkit.serving.server import READ_TIMED_OUT
 
 log = logging.getLogger(__name__)
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for "the client went away before the answer"
@@ -30,11 +30,7 @@ KNOWN_PATHS = frozenset(
 
 
 def check_token(token: str | None) -> None:
-    """Refuse a bearer token too short to be safe.
-
-    Raises:
-        ValueError: ``token`` has fewer than :data:`MIN_TOKEN_LENGTH` characters.
-    """
+    """Raise ValueError for a bearer token shorter than :data:`MIN_TOKEN_LENGTH` characters."""
     if token is not None and len(token) < MIN_TOKEN_LENGTH:
         raise ValueError(
             f"the bearer token has {len(token)} characters; use at least {MIN_TOKEN_LENGTH} "
@@ -50,39 +46,15 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
-async def _send_json(send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
 class GuardMiddleware:
     """Checks the bearer token and the body size, and records requests by endpoint and status.
 
-    Args:
-        app: the ASGI app behind it.
-        metrics: request counters and durations.
-        token: the bearer token required on every path but ``/health`` and ``/ready``
-            (the scheme name is case-insensitive, RFC 7235); ``None`` when bound to the loopback
-            interface only. Requests that carry it have ``authenticated`` set in their state.
-        max_body_bytes: larger bodies get 413 (announced by Content-Length or found while reading).
-
-    Raises:
-        ValueError: the token is shorter than :data:`MIN_TOKEN_LENGTH`.
+    ``token`` (None: no auth) is required on every path but ``/health`` and ``/ready``, the
+    scheme name case-insensitive (RFC 7235); requests that carry it have ``authenticated`` set
+    in their state. Bodies over ``max_body_bytes`` get 413, announced or found while reading.
     """
 
     def __init__(self, app: Any, metrics: ServiceMetrics, token: str | None, max_body_bytes: int):
-        check_token(token)
         self.app = app
         self.metrics = metrics
         self.token = token.encode() if token else None
@@ -106,7 +78,7 @@ class GuardMiddleware:
         try:
             rejection = self._check(scope, path)
             if rejection is not None:
-                await _send_json(send_recording, *rejection)
+                await rejection(scope, receive, send_recording)
                 return
             await self.app(scope, self._limited(receive), send_recording)
         except ClientDisconnect:
@@ -118,31 +90,28 @@ class GuardMiddleware:
             self.metrics.requests.labels(endpoint, str(status_seen)).inc()
             self.metrics.request_duration.labels(endpoint).observe(time.perf_counter() - started)
 
-    def _authenticated(self, given: bytes) -> bool:
-        assert self.token is not None
-        scheme, _, credentials = given.strip().partition(b" ")
-        # Constant-time comparison: the time taken does not reveal how much of the token matched.
-        return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.token)
-
-    def _check(self, scope, path: str) -> tuple | None:
+    def _check(self, scope, path: str) -> JSONResponse | None:
         headers = dict(scope["headers"])
+        authenticated = True
         if self.token is not None:
             given = headers.get(b"authorization", b"")
-            authenticated = bool(given) and self._authenticated(given)
-            scope.setdefault("state", {})["authenticated"] = authenticated
+            scheme, _, credentials = given.strip().partition(b" ")
+            # Constant-time comparison: the time taken does not reveal how much of the token matched.
+            authenticated = scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.token)
             if not authenticated and path not in OPEN_PATHS:
                 reason = "missing bearer token" if not given else "invalid bearer token"
-                return 401, f"{reason}: send 'Authorization: Bearer <token>'", [(b"www-authenticate", b"Bearer")]
-        else:
-            scope.setdefault("state", {})["authenticated"] = True
+                detail = f"{reason}: send 'Authorization: Bearer <token>'"
+                return JSONResponse({"detail": detail}, 401, headers={"www-authenticate": "Bearer"})
+        scope.setdefault("state", {})["authenticated"] = authenticated
         length = headers.get(b"content-length")
         if length is not None:
             try:
                 announced = int(length)
             except ValueError:
-                return 400, "Content-Length header is not a number"
+                return JSONResponse({"detail": "Content-Length header is not a number"}, 400)
             if announced > self.max_body_bytes:
-                return 413, f"request body of {announced} bytes exceeds the limit of {self.max_body_bytes} bytes"
+                detail = f"request body of {announced} bytes exceeds the limit of {self.max_body_bytes} bytes"
+                return JSONResponse({"detail": detail}, 413)
         return None
 
     def _limited(self, receive):

@@ -198,6 +198,17 @@ class ReadyResponse(BaseModel):
     database_up: bool | None = None
 
 
+class ServiceError(Exception):
+    """A request the service answers with an error status and a message naming the problem."""
+
+    def __init__(self, status: int, detail: str, *, retry_after: int | None = None, errors: list | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.retry_after = retry_after
+        self.errors = errors
+
+
 class ErrorResponse(BaseModel):
     detail: str = Field(description="What is wrong, naming the field.")
     errors: list[dict[str, Any]] | None = None

@@ -17,7 +17,6 @@ from typing import Protocol
 import torch
 
 from abkit.events.columns import TOP_K
-from abkit.serving.batch import TokenBatch
 from abkit.serving.token_cache import DEFAULT_CACHE_MESSAGES, CachingTokenizer
 from abkit.text import Message, window_token_ids
 from abkit.training.serving_dir import read_metadata
@@ -27,10 +26,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Suggestion:
-    """One suggested template and its softmax probability."""
-
     template_id: str
-    score: float
+    score: float  # softmax probability
 
 
 @dataclass(frozen=True)
@@ -54,13 +51,47 @@ class Scorer(Protocol):
     model_version: str
     max_tokens: int
 
-    def encode(self, messages: Sequence[Message]) -> list[int]:
-        """Token ids of the classifier input for one conversation."""
-        ...
+    def encode(self, messages: Sequence[Message]) -> list[int]: ...  # the classifier input of one conversation
 
-    def score(self, sequences: Sequence[Sequence[int]]) -> list[TopK]:
-        """Top-k templates of each token id sequence, in input order."""
-        ...
+    def score(self, sequences: Sequence[Sequence[int]]) -> list[TopK]: ...  # in input order
+
+
+@dataclass(frozen=True)
+class TokenBatch:
+    """Token id sequences right-padded to the longest, on the CPU; ``lengths - 1`` is each one's last real token."""
+
+    input_ids: torch.Tensor  # [batch, longest]
+    attention_mask: torch.Tensor  # [batch, longest]: 1 for real tokens, 0 for padding
+    lengths: torch.Tensor  # [batch]
+
+    @property
+    def size(self) -> int:
+        return int(self.input_ids.shape[0])
+
+    @property
+    def padded_tokens(self) -> int:  # what the token budget caps
+        return int(self.input_ids.numel())
+
+    @classmethod
+    def from_sequences(cls, sequences: Sequence[Sequence[int]], pad_token_id: int) -> TokenBatch:
+        """Raises ValueError for no sequences or an empty one (naming its position)."""
+        if not sequences:
+            raise ValueError("token batch: no sequences")
+        for index, ids in enumerate(sequences):
+            if len(ids) == 0:
+                raise ValueError(f"token batch: sequence {index} is empty")
+        lengths = torch.tensor([len(ids) for ids in sequences], dtype=torch.long)
+        input_ids = torch.full((len(sequences), int(lengths.max())), pad_token_id, dtype=torch.long)
+        for row, ids in enumerate(sequences):
+            input_ids[row, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
+        attention_mask = (torch.arange(input_ids.shape[1]) < lengths[:, None]).long()
+        return cls(input_ids=input_ids, attention_mask=attention_mask, lengths=lengths)
+
+    def to(self, device: torch.device | str) -> TokenBatch:
+        # A plain copy: at most 32 x 512 ids, where pinning a staging buffer costs more than it saves.
+        if torch.device(device).type == "cpu":
+            return self
+        return TokenBatch(*(t.to(device) for t in (self.input_ids, self.attention_mask, self.lengths)))
 
 
 def resolve_device(device: str) -> torch.device:
@@ -88,18 +119,15 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 class HFScorer:
     """A Hugging Face sequence classifier loaded once from an abkit serving directory.
 
-    Decoder classifiers (GPT-NeoX/Pythia and others with a ``score`` head) are pooled at the
-    last non-padding token, found from the sequence lengths rather than from pad ids, and
-    only that position goes through the head. Encoders (BERT-style) use the model's own
-    pooling with the attention mask. Either way padding does not change a sequence's scores.
+    Decoders with a ``score`` head (GPT-NeoX/Pythia) are pooled at the last non-padding token,
+    found from the lengths, and only that position goes through the head; encoders (BERT-style)
+    use their own pooling with the attention mask. Either way padding does not change scores.
 
     Args:
-        directory: a serving directory (``save_pretrained`` output plus ``abkit_model.json``).
+        directory: ``save_pretrained`` output plus ``abkit_model.json``.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         dtype: ``auto`` (bf16/fp16 on CUDA, float32 on CPU), ``float32``, ``float16``, ``bfloat16``.
-        top_k: how many templates to return.
-        token_cache_messages: messages whose token ids are kept for later requests
-            (:class:`~abkit.serving.token_cache.CachingTokenizer`; 0: none).
+        token_cache_messages: messages whose token ids are kept (:class:`CachingTokenizer`; 0: none).
     """
 
     def __init__(
@@ -132,10 +160,9 @@ class HFScorer:
         self.pad_token_id = int(pad if pad is not None else (self.tokenizer.eos_token_id or 0))
         self._decoder_head = getattr(self.model, "score", None) if hasattr(self.model, "base_model") else None
         self.parameters = sum(p.numel() for p in self.model.parameters())
-        # A causal decoder's real tokens attend only to the tokens before them, and right padding
-        # comes after them, so the pooled states are the same without the attention mask; SDPA
-        # then runs its causal kernel instead of applying a [batch, 1, length, length] mask.
-        # Checked on this model rather than assumed for every decoder.
+        # A causal decoder's real tokens attend only to those before them, and right padding comes
+        # after, so the pooled states are the same without the mask, and SDPA runs its causal kernel
+        # instead of applying a [batch, 1, length, length] mask. Checked on this model, not assumed.
         self.mask_free = self._decoder_head is not None and self._padding_is_invisible()
         log.debug(
             "%s: forward passes %s the attention mask", self.model_version, "without" if self.mask_free else "with"
@@ -175,9 +202,8 @@ class HFScorer:
 
     @torch.inference_mode()
     def score(self, sequences: Sequence[Sequence[int]]) -> list[TopK]:
-        logits = self.logits(self.batch(sequences))
         # Softmax in float32 whatever the model dtype, then top-k, all on the device.
-        probabilities = torch.softmax(logits.float(), dim=-1)
+        probabilities = torch.softmax(self.logits(self.batch(sequences)).float(), dim=-1)
         values, indices = torch.topk(probabilities, self.top_k, dim=-1)
         top_scores, top_indices = values.cpu().tolist(), indices.cpu().tolist()  # waits for the device
         return [
@@ -186,11 +212,7 @@ class HFScorer:
         ]
 
     def warm_up(self, batch_sizes: Sequence[int] = (1, 8), lengths: Sequence[int] = (16, 512)) -> None:
-        """Run a few shapes once so that the first real request pays no lazy initialisation.
-
-        On CUDA this covers kernel selection and the caching allocator for large batches; on
-        the CPU one small pass is enough.
-        """
+        """Run a few shapes once so that the first request pays no lazy set-up (on the CPU, one small pass)."""
         if self.device.type != "cuda":
             batch_sizes, lengths = (1,), (16,)
         token = 1 if self.pad_token_id == 0 else 0
@@ -208,11 +230,7 @@ def hf_model_slot(
     dtype: str = "auto",
     token_cache_messages: int = DEFAULT_CACHE_MESSAGES,
 ):
-    """A :class:`~abkit.serving.service.ModelSlot` loading ``directory`` with :class:`HFScorer`.
-
-    The version comes from ``abkit_model.json`` without loading the weights, so the
-    experiment can be checked before the (slow) load starts.
-    """
+    """A :class:`~abkit.serving.service.ModelSlot` for :class:`HFScorer`; its version is read without the weights."""
     from abkit.serving.service import ModelSlot
 
     version = read_metadata(directory).model_version

@@ -1,8 +1,8 @@
 """The suggestion service, without the web layer: assign, batch, score, log.
 
-One :class:`ModelSlot` per served model; the experiment's non-holdout arms are model versions
-and the holdout is scored by the first (baseline) model. Requests are admitted only while
-the event buffer has room, so every acknowledged request has its event kept.
+The experiment's non-holdout arms are served model versions; the holdout is scored by the
+first (baseline) model. Requests are admitted only while the event buffer has room, so every
+acknowledged request has its event kept.
 """
 
 from __future__ import annotations
@@ -15,38 +15,46 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from abkit.assignment import ExperimentConfig
 from abkit.assignment.config import HOLDOUT
-from abkit.events import columns as c
+from abkit.events.columns import EventKind
 from abkit.events.validate import MAX_NAME_LENGTH
-from abkit.serving.admission import Overloaded
-from abkit.serving.batcher import BatcherSettings, BatcherStopped, DeadlinePassed, DynamicBatcher, QueueFull
-from abkit.serving.errors import ServiceError
-from abkit.serving.event_log import log_event
+from abkit.serving.batcher import (
+    BatcherSettings,
+    BatcherStopped,
+    DeadlinePassed,
+    DynamicBatcher,
+    Overloaded,
+    QueueFull,
+    Scored,
+)
+from abkit.serving.event_log import case_event, log_event, prediction_event, selection_event
 from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
-from abkit.serving.schemas import CaseRequest, SelectionRequest, SuggestRequest
+from abkit.serving.schemas import CaseRequest, SelectionRequest, ServiceError, SuggestRequest
 from abkit.serving.scorer import Scorer, TopK
-from abkit.serving.suggestion import PendingSuggestion, SuggestResult, expire, prediction_event, utcnow
 from abkit.serving.token_cache import CachingTokenizer
 from abkit.serving.writer import EventWriter
+from abkit.settings import settings
 from abkit.text import MessageError, parse_messages
 
 log = logging.getLogger(__name__)
 
 
 DEFAULT_MAX_MESSAGE_CHARS = 20_000
-# Requests with up to this much text are tokenized on the event loop: at most about 1 ms, less
-# than handing them to a thread and back. Larger ones go to a tokenizer thread.
+# Requests with up to this much text are tokenized on the event loop (at most about 1 ms, less
+# than a round trip to a thread); up to LARGE_REQUEST_CHARS on a tokenizer thread, and larger
+# ones (about 12 ms of tokenizing; 900 KB took 3.4 s) on a thread of their own, so that they
+# wait only for each other.
 INLINE_REQUEST_CHARS = 4_096
-# Requests with more text than this are tokenized on a thread of their own (about 12 ms of
-# tokenizing on the development machine; 900 KB took 3.4 s).
 LARGE_REQUEST_CHARS = 50_000
 
 
-@dataclass(frozen=True)
+@settings
 class ServiceSettings:
     """Service-level limits (batching and event writing have their own settings)."""
 
@@ -54,7 +62,7 @@ class ServiceSettings:
     deadline_s: float = 2.0  # default time a suggest request may take before a 504
     # Longest message text accepted, in characters, checked before the tokenizer: one message of
     # 900 KB took the tokenizer seconds. 20,000 is about 5,000 tokens, ten times a 512-token window.
-    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
+    max_message_chars: Annotated[int, Field(ge=1)] = DEFAULT_MAX_MESSAGE_CHARS
     retry_after_s: int = 1  # Retry-After sent with 429 and 503
     shutdown_flush_timeout_s: float = 30.0  # how long shutdown retries writing buffered events
     # Acknowledge a selection or case only once its transaction has committed (docs/serving.md,
@@ -65,10 +73,6 @@ class ServiceSettings:
     # Process-wide, so off by default for a service embedded in another program; `abkit serve` sets it.
     settle_heap: bool = False
 
-    def __post_init__(self) -> None:
-        if self.max_message_chars < 1:
-            raise ValueError(f"max_message_chars must be at least 1, got {self.max_message_chars}")
-
 
 @dataclass(frozen=True)
 class ModelSlot:
@@ -78,15 +82,29 @@ class ModelSlot:
     load: Callable[[], Scorer]
 
 
+@dataclass(frozen=True)
+class PendingSuggestion:
+    """A suggest request admitted and queued for its forward pass (see :meth:`SuggestionService.submit`)."""
+
+    request: SuggestRequest
+    arm: str
+    model_version: str
+    future: asyncio.Future[Scored[TopK]]
+    started: float  # time.monotonic() when the request arrived
+    budget_s: float  # its deadline, relative to started
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(DeadlinePassed("deadline passed"))
+
+
 class SuggestionService:
     """Assigns arms, batches and scores requests, and logs events.
 
-    Args:
-        models: the served models, baseline first.
-        experiment: its non-holdout arms must be served model versions.
-        writer: the background event writer (started and closed by the service).
-        settings: limits.
-        metrics: where to record; a fresh registry when omitted.
+    ``models`` are the served models, baseline first; the ``experiment``'s non-holdout arms
+    must be among them. The service starts and closes ``writer``; ``metrics`` defaults to a
+    fresh registry.
     """
 
     def __init__(
@@ -122,17 +140,11 @@ class SuggestionService:
         self.batchers: dict[str, DynamicBatcher[TopK]] = {}
         # One model worker thread: models sharing a device take turns rather than contend.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-model")
-        # Tokenizing a request of more than INLINE_REQUEST_CHARS of text runs off the event loop, so
-        # that a long conversation never holds up other requests' reading and answering, on two
-        # threads: one for requests of up to LARGE_REQUEST_CHARS, one for larger ones, which then
-        # wait only for each other.
         self._tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-tokenize")
         self._large_tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-tokenize-large")
         self.loaded = False
         self.load_error: str | None = None
         self._load_task: asyncio.Task | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start the event writer and load and warm the models in the background."""
@@ -167,11 +179,7 @@ class SuggestionService:
         log.info("serving %s under experiment %s", list(self.scorers), self.experiment.name)
 
     async def stop(self) -> int:
-        """Finish queued requests, flush the events, release the worker.
-
-        Returns:
-            Events left unwritten (0 unless the database stayed down for the whole flush timeout).
-        """
+        """Finish queued requests, flush the events, release the worker; return the events left unwritten."""
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         for batcher in self.batchers.values():
@@ -184,8 +192,6 @@ class SuggestionService:
         self._large_tokenizer.shutdown(wait=True)
         return left
 
-    # -- state -------------------------------------------------------------------------
-
     def queue_sizes(self) -> dict[str, int]:
         return {version: batcher.queue_size for version, batcher in self.batchers.items()}
 
@@ -197,10 +203,8 @@ class SuggestionService:
     def readiness(self, *, detailed: bool = True) -> tuple[bool, dict[str, Any]]:
         """Whether the service can take traffic, and why not.
 
-        Args:
-            detailed: name each problem with its details (error texts, which may carry the
-                database host) and add the models, experiment and event figures; otherwise
-                name the problems only, for callers without the bearer token.
+        Without ``detailed`` (callers without the bearer token) the problems are named without
+        their details (error texts may carry the database host), and no figures are added.
         """
         problems: list[tuple[str, str]] = []  # (what, its details)
         if self.load_error:
@@ -224,26 +228,13 @@ class SuggestionService:
         }
         return ready, state
 
-    def _admit(self, events: int = 1) -> None:
-        if not self.writer.has_room(events):
-            raise ServiceError(
-                503,
-                f"event buffer full: {self.writer.pending} events are waiting for the database; try again later",
-                retry_after=self.settings.retry_after_s,
-            )
-
     def arm_of(self, advocate_id: str, case_id: str) -> tuple[str, str]:
         """The arm of an interaction and the model version that scores it."""
         arm = self.experiment.assign(advocate_id, case_id)
         return arm, (self.baseline_version if arm == HOLDOUT else arm)
 
-    # -- requests ----------------------------------------------------------------------
-
     async def submit(self, request: SuggestRequest, started: float | None = None) -> PendingSuggestion:
-        """Admit, assign, tokenize (off the event loop unless the request is small) and queue one
-        request, without waiting for its forward pass.
-
-        Cancel ``pending.future`` when the client goes away: the batcher then drops the request.
+        """Admit, assign, tokenize and queue one request; cancel ``pending.future`` when the client leaves.
 
         Raises:
             ServiceError: 422 bad or too long messages, 429 overloaded (the queue is full, or it
@@ -251,7 +242,10 @@ class SuggestionService:
         """
         started = time.monotonic() if started is None else started
         if not self.loaded:
-            raise ServiceError(503, self._not_ready_detail(), retry_after=self.settings.retry_after_s)
+            detail = (
+                f"model failed to load: {self.load_error}" if self.load_error else "model is loading; not ready yet"
+            )
+            raise ServiceError(503, detail, retry_after=self.settings.retry_after_s)
         limit = self.settings.max_message_chars
         characters = 0
         for index, message in enumerate(request.messages):
@@ -265,7 +259,12 @@ class SuggestionService:
             messages = parse_messages([{"role": m.role, "text": m.text} for m in request.messages])
         except MessageError as error:
             raise ServiceError(422, str(error)) from None
-        self._admit()
+        if not self.writer.has_room():
+            raise ServiceError(
+                503,
+                f"event buffer full: {self.writer.pending} events are waiting for the database; try again later",
+                retry_after=self.settings.retry_after_s,
+            )
         arm, version = self.arm_of(request.advocate_id, request.case_id)
         budget_s = request.deadline_ms / 1000 if request.deadline_ms is not None else self.settings.deadline_s
         batcher = self.batchers[version]
@@ -296,17 +295,15 @@ class SuggestionService:
         """Whole seconds for Retry-After: at least the configured value, about the backlog's excess."""
         return max(self.settings.retry_after_s, min(60, math.ceil(excess_s)))
 
-    async def wait(self, pending: PendingSuggestion) -> SuggestResult:
-        """Wait for a submitted request's forward pass, then log its prediction.
+    async def wait(self, pending: PendingSuggestion) -> dict[str, Any]:
+        """Wait for a submitted request's forward pass, log its prediction and return the answer's body.
 
-        Raises:
-            ServiceError: 504 when the deadline passes first (queued or in the forward pass).
-            asyncio.CancelledError: ``pending.future`` was cancelled (the client went away).
-            Exception: whatever the forward pass raised (a server fault).
+        Raises ServiceError 504 when the deadline passes first, CancelledError when
+        ``pending.future`` was cancelled (the client went away), and whatever the forward pass raised.
         """
         # A timer on the loop rather than asyncio.wait_for: no extra future and callbacks per request.
         remaining = pending.started + pending.budget_s - time.monotonic()
-        timer = asyncio.get_running_loop().call_later(max(remaining, 0.0), expire, pending.future)
+        timer = asyncio.get_running_loop().call_later(max(remaining, 0.0), _expire, pending.future)
         try:
             scored = await pending.future
         except DeadlinePassed:
@@ -315,64 +312,28 @@ class SuggestionService:
             ) from None
         finally:
             timer.cancel()
-        result = SuggestResult(
-            prediction_id=uuid.uuid4().hex,
-            experiment=self.experiment.name,
-            arm=pending.arm,
-            model_version=pending.model_version,
-            top=scored.result,
-            latency_ms=(time.monotonic() - pending.started) * 1000,
-        )
+        top, latency_ms = scored.result, (time.monotonic() - pending.started) * 1000
+        shown = () if pending.arm == HOLDOUT else top.suggestions
+        answer = {
+            "prediction_id": uuid.uuid4().hex,
+            "experiment": self.experiment.name,
+            "arm": pending.arm,
+            "model_version": pending.model_version,
+            "suggestions": [{"template_id": s.template_id, "score": s.score} for s in shown],
+            "latency_ms": round(latency_ms, 3),
+        }
         # Admitted by submit(), so the event is kept even if the buffer filled meanwhile.
-        self.writer.put("prediction", prediction_event(pending.request, result), force=True)
+        self.writer.put("prediction", prediction_event(pending.request, answer, top, latency_ms), force=True)
         self.metrics.arms.labels(pending.arm).inc()
-        return result
-
-    async def suggest(self, request: SuggestRequest, started: float | None = None) -> SuggestResult:
-        """Assign, score and log one request (:meth:`submit`, then :meth:`wait`).
-
-        Raises:
-            ServiceError: 422 bad messages, 429 queue full, 503 not ready or buffer full,
-                504 deadline passed.
-        """
-        pending = await self.submit(request, started)
-        try:
-            return await self.wait(pending)
-        except asyncio.CancelledError:
-            pending.future.cancel()  # our caller was cancelled: drop the request before its forward pass
-            raise
-
-    def _not_ready_detail(self) -> str:
-        if self.load_error:
-            return f"model failed to load: {self.load_error}"
-        return "model is loading; not ready yet"
+        return answer
 
     async def log_selection(self, request: SelectionRequest) -> dict[str, str]:
-        """Log a selection event; returns its id, experiment, arm and model version.
-
-        With ``durable_events`` (the default) it returns once the event is committed.
-
-        Raises:
-            ServiceError: 503 buffer full or no commit within ``durable_timeout_s``; 409 its
-                ``selection_id`` is stored with other content.
-        """
+        """Log a selection event; durable (see :func:`~abkit.serving.event_log.log_event`) unless configured not."""
         arm, version = self.arm_of(request.advocate_id, request.case_id)
-        event: dict[str, Any] = {
-            c.SELECTION_ID: request.selection_id or uuid.uuid4().hex,
-            c.CASE_ID: request.case_id,
-            c.MESSAGE_ID: request.message_id,
-            c.ADVOCATE_ID: request.advocate_id,
-            c.EXPERIMENT: self.experiment.name,
-            c.ARM: arm,
-            c.MODEL_VERSION: version,
-            c.TEMPLATE_ID: request.template_id,
-            c.SELECTION_TIME_S: request.selection_time_s,
-            c.CREATED_AT: request.created_at or utcnow(),
-            c.PREDICTION_ID: request.prediction_id,
-        }
+        event = selection_event(request, self.experiment.name, arm, version)
         await self._log("selection", event)
         return {
-            "selection_id": event[c.SELECTION_ID],
+            "selection_id": event["selection_id"],
             "experiment": self.experiment.name,
             "arm": arm,
             "model_version": version,
@@ -380,15 +341,10 @@ class SuggestionService:
 
     async def log_case(self, request: CaseRequest) -> dict[str, str]:
         """Log a case event (handle time of a closed case); durable like :meth:`log_selection`."""
-        event = {
-            c.CASE_ID: request.case_id,
-            c.HANDLE_TIME_S: request.handle_time_s,
-            c.CLOSED_AT: request.closed_at or utcnow(),
-        }
-        await self._log("case", event)
+        await self._log("case", case_event(request))
         return {"case_id": request.case_id}
 
-    async def _log(self, kind: c.EventKind, event: dict[str, Any]) -> None:
+    async def _log(self, kind: EventKind, event: dict[str, Any]) -> None:
         settings = self.settings
         await log_event(
             self.writer,

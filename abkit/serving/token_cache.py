@@ -1,10 +1,9 @@
 """A bounded cache of each message's token ids, in front of the serving tokenizer.
 
-An advocate's tool sends the whole conversation with every new customer message, and
-template replies recur verbatim across cases. Each message is tokenized on its own
-(:func:`abkit.text.window_token_ids`), so its ids depend only on its text: a cache keyed by
-text gives the ids a fresh encoding gives, and a request pays the tokenizer for its new
-messages only.
+An advocate's tool sends the whole conversation with every new message, and template replies
+recur verbatim across cases. Each message is tokenized on its own
+(:func:`abkit.text.window_token_ids`), so its ids depend only on its text, and a request pays
+the tokenizer for its new messages only.
 """
 
 from __future__ import annotations
@@ -24,19 +23,12 @@ MAX_CACHED_TOKENS = 1024
 
 
 class CachingTokenizer:
-    """``tokenizer(texts, add_special_tokens=...)`` with the ids of recent texts kept.
+    """The :class:`abkit.text.transcript.Tokenizer` call, with the ids of recent texts kept.
 
-    Implements the :class:`abkit.text.transcript.Tokenizer` call that
-    :func:`~abkit.text.window_token_ids` makes. Misses are encoded in one call to ``inner``;
-    the least recently used entry is evicted beyond ``capacity`` texts. Ids are stored as
-    4-byte arrays (about 4 bytes a token plus the text), not as lists of Python ints.
-    Thread-safe: the service tokenizes on two threads (ordinary and very large requests); a
-    lock guards the entries, not the encoding of misses.
-
-    Args:
-        inner: the tokenizer to call on misses.
-        capacity: texts kept (0 keeps none: every call goes to ``inner``).
-        max_cached_tokens: texts with more tokens are not kept.
+    Misses are encoded in one call to ``inner``; beyond ``capacity`` texts (0: none) the least
+    recently used is evicted, and texts of over ``max_cached_tokens`` are not kept. Ids are
+    stored as 4-byte arrays, not lists of Python ints. A lock guards the entries (the service
+    tokenizes on two threads), not the encoding of misses.
     """
 
     def __init__(

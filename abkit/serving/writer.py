@@ -1,61 +1,54 @@
 """Event logging off the request path: a background thread that writes events in batches.
 
-Requests hand events to :meth:`EventWriter.put`, which only appends to an in-memory buffer.
-The writer thread takes batches of one kind, writes each in one transaction and removes
-them from the buffer only after the commit, so an event acknowledged to a client is either
-in the database or still in the buffer. When the database cannot be reached the writer
-retries the same batch with exponential backoff (tenacity); writes are idempotent by event
-id, so a retry after an ambiguous failure stores nothing twice. The buffer is bounded for admission:
-once it holds ``max_pending`` events, :meth:`EventWriter.has_room` says no and the service
-refuses new requests (HTTP 503) instead of accepting events it might have to drop.
+:meth:`EventWriter.put` only appends to an in-memory buffer; the writer thread writes batches
+of one kind, one transaction each, and removes them from the buffer only after the commit, so
+an acknowledged event is either in the database or still buffered. While the database is
+down it retries the same batch with exponential backoff (tenacity); writes are idempotent by
+id, so a retry after an ambiguous failure stores nothing twice. Once the buffer holds
+``max_pending`` events, :meth:`EventWriter.has_room` says no and the service refuses new
+requests (503) rather than accept events it might have to drop.
 
-Durability: an event put with ``on_commit`` is written without waiting for a fuller batch
-and its callback is told, from the writer thread, once its transaction has committed (or why
-it was not stored). The service uses it to acknowledge selections and cases only once they
-are in the database (docs/serving.md, "Durability"); events put without it (predictions) are
-acknowledged from memory and a crash (SIGKILL, OOM kill, power loss) loses those still
-buffered, at most about ``flush_interval_s`` plus one write's worth.
+An event put with ``on_commit`` is written without waiting for a fuller batch and its
+callback is told once its transaction committed (docs/serving.md, "Durability"); the others
+(predictions) are acknowledged from memory, and a crash loses those still buffered.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import text
 from tenacity import Retrying, wait_exponential
 
 from abkit.events import EventError, EventStore
 from abkit.events.columns import EVENT_KINDS, ID_COLUMN_BY_KIND, EventKind
-from abkit.serving.spill import spill
+from abkit.settings import settings
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@settings
 class WriterSettings:
     """Batching, buffering and retry of the event writer."""
 
-    max_pending: int = 50_000  # buffered events at which new requests are refused (HTTP 503)
-    batch_size: int = 500  # events per transaction
-    flush_interval_s: float = 0.5  # how long a partial batch may wait for more events (fewer, larger writes)
-    backoff_initial_s: float = 0.05  # first retry delay after a failed write; doubles each time
-    backoff_max_s: float = 2.0
-    health_check_interval_s: float = 2.0  # ping the database this often when there is nothing to write
-
-    def __post_init__(self) -> None:
-        for name in ("max_pending", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("flush_interval_s", "backoff_initial_s", "backoff_max_s", "health_check_interval_s"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+    max_pending: Annotated[int, Field(ge=1)] = 50_000  # buffered events at which new requests are refused (HTTP 503)
+    batch_size: Annotated[int, Field(ge=1)] = 500  # events per transaction
+    # How long a partial batch may wait for more events (fewer, larger writes).
+    flush_interval_s: Annotated[float, Field(ge=0)] = 0.5
+    backoff_initial_s: Annotated[float, Field(ge=0)] = 0.05  # first retry delay after a failed write; doubles each time
+    backoff_max_s: Annotated[float, Field(ge=0)] = 2.0
+    health_check_interval_s: Annotated[float, Field(ge=0)] = 2.0  # ping the database this often when idle
 
 
 class BufferFull(Exception):
@@ -64,34 +57,50 @@ class BufferFull(Exception):
 
 @dataclass(frozen=True)
 class WriteOutcome:
-    """What became of one event put with ``on_commit``.
+    """What became of one event put with ``on_commit``."""
 
-    Attributes:
-        stored: the event, or the same event sent before, is committed to the database.
-        conflict_fields: when not stored because its id is stored with other content, the
-            columns that differ (the stored event is kept; the store files this one in ``rejects``).
-        detail: why it was not stored, in words.
-    """
-
-    stored: bool
+    stored: bool  # the event, or the same one sent before, is committed
+    # Not stored because its id is stored with other content: the columns that differ (the
+    # stored event is kept; the store files this one in rejects).
     conflict_fields: tuple[str, ...] = ()
-    detail: str | None = None
+    detail: str | None = None  # why it was not stored, in words
 
 
 CommitCallback = Callable[[WriteOutcome], None]
 _STORED = WriteOutcome(stored=True)
 
 
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def spill(directory: str | Path, kind: str, events: list[dict[str, Any]]) -> Path | None:
+    """Save ``events`` of one kind as JSON Lines for ``abkit ingest`` (idempotent by id); None when it failed."""
+    try:
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = folder / f"unwritten-{kind}-{stamp}-{os.getpid()}.jsonl"
+        with path.open("w", encoding="utf-8") as out:
+            out.writelines(json.dumps(event, default=_json_default) + "\n" for event in events)
+    except OSError as error:
+        log.error("event writer: could not save unwritten %s events to %s: %s", kind, directory, error)
+        return None
+    log.error(
+        "event writer: %d unwritten %s events saved to %s; load them with `abkit ingest`", len(events), kind, path
+    )
+    return path
+
+
 class EventWriter:
     """Writes buffered events to an :class:`EventStore` from a background thread.
 
-    Args:
-        open_store: returns the store; called (and retried) on the writer thread, so the
-            service can start while the database is still down.
-        setup: run once on the store before the first write (register experiments, model
-            versions); retried like a write until it succeeds.
-        settings: batching and retry settings.
-        spill_dir: where :meth:`close` saves events it could not write (None: log only).
+    ``open_store`` is called (and retried) on the writer thread, so the service can start while
+    the database is down; ``setup`` runs once on the store before the first write (register
+    experiments, model versions), retried like a write; :meth:`close` saves the events it could
+    not write to ``spill_dir`` (None: log only).
     """
 
     def __init__(
@@ -126,8 +135,6 @@ class EventWriter:
         self.rejected = 0
         self.last_error: str | None = None
 
-    # -- producer side (request handlers) -------------------------------------------------
-
     @property
     def pending(self) -> int:
         """Events acknowledged but not yet committed."""
@@ -145,17 +152,11 @@ class EventWriter:
         force: bool = False,
         on_commit: CommitCallback | None = None,
     ) -> None:
-        """Buffer one event for writing.
+        """Buffer one event; raise :class:`BufferFull` at the bound (unless ``force``) or once closed.
 
-        Args:
-            force: accept even above ``max_pending`` (for an event whose request was admitted
-                by :meth:`has_room` before its work started: it is never dropped).
-            on_commit: called on the writer thread with the event's :class:`WriteOutcome`
-                once its transaction committed; the event is then written without waiting
-                for a fuller batch (events waiting together share one commit).
-
-        Raises:
-            BufferFull: the buffer is at its bound (and ``force`` is False), or the writer is closed.
+        ``force`` is for an event whose request was admitted by :meth:`has_room` before its work
+        started: it is never dropped. ``on_commit`` is called on the writer thread with the
+        event's :class:`WriteOutcome`; such events are written without waiting for a fuller batch.
         """
         with self._lock:
             if self._closing:
@@ -167,14 +168,10 @@ class EventWriter:
             self._pending += 1
             if on_commit is not None:
                 self._waiters[id(buffered)] = on_commit
-            # Wake the writer only when it has something to do: the first event after idle, a
-            # full batch, or an event someone waits for (it times out on its own for a partial
-            # batch). A wake-up per event made the writer thread contend for the GIL with the
-            # request handlers on every request.
+            # Wake the writer only for the first event after idle, a full batch, or an event someone
+            # waits for: a wake-up per event made it contend for the GIL with every request.
             if self._pending == 1 or self._pending >= self.settings.batch_size or on_commit is not None:
                 self._lock.notify()
-
-    # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         if self._thread is None:
@@ -183,27 +180,19 @@ class EventWriter:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every buffered event is committed; False if ``timeout`` passed first."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             self._flushing += 1  # the writer stops waiting for fuller batches
             self._lock.notify_all()
             try:
-                while self._pending:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        return False
-                    self._lock.wait(0.05 if remaining is None else min(remaining, 0.05))
+                return self._lock.wait_for(lambda: not self._pending, timeout)
             finally:
                 self._flushing -= 1
-        return True
 
     def close(self, timeout: float | None = 30.0) -> int:
         """Stop taking events, write what is buffered (retrying up to ``timeout``), stop.
 
-        Returns:
-            The number of events left unwritten to the database (0 after a complete flush).
-            They are saved to JSON Lines files in ``spill_dir`` (one per kind, loadable
-            with ``abkit ingest``) when it is set, and logged at ERROR level in any case.
+        Returns the number of events left unwritten (0 after a complete flush), logged at ERROR
+        and, with ``spill_dir``, saved there as JSON Lines (one file per kind).
         """
         flushed = self.flush(timeout)
         with self._lock:
@@ -230,8 +219,6 @@ class EventWriter:
                         self.spilled.append(saved)
         return self._pending
 
-    # -- writer thread ---------------------------------------------------------------------
-
     def _take_batch(self) -> tuple[EventKind, list[dict[str, Any]]] | None:
         """The next batch, round-robin over kinds; the events stay buffered until committed."""
         for offset in range(len(EVENT_KINDS)):
@@ -239,15 +226,13 @@ class EventWriter:
             buffer = self._buffers[kind]
             if buffer:
                 self._next_kind = (self._next_kind + offset + 1) % len(EVENT_KINDS)
-                size = min(len(buffer), self.settings.batch_size)
-                return kind, [buffer[i] for i in range(size)]
+                return kind, list(islice(buffer, self.settings.batch_size))
         return None
 
     def _committed(self, kind: EventKind, batch: list[dict[str, Any]], outcomes: dict[int, WriteOutcome]) -> None:
         """Drop a committed batch from the buffer and tell whoever waits for its events.
 
-        Args:
-            outcomes: by position in the batch, the events not stored as given (others are stored).
+        ``outcomes``: by position in the batch, the events not stored as given.
         """
         with self._lock:
             buffer = self._buffers[kind]
@@ -315,34 +300,25 @@ class EventWriter:
         except Exception as error:  # any driver error means "not reachable"
             self._failed(error)
 
-    def _failed(self, error: Exception) -> None:
+    def _failed(self, error: BaseException | None) -> None:
         self.db_up = False
         self.write_failures += 1
         self.last_error = f"{type(error).__name__}: {error}".splitlines()[0][:300]
         log.warning("event writer: database unavailable (%s); retrying", self.last_error)
 
     def _write_retrying(self, kind: EventKind, batch: list[dict[str, Any]]) -> dict[int, WriteOutcome] | None:
-        """:meth:`_write` the batch until it commits; None when the writer closed first.
+        """:meth:`_write` the batch until it commits, backing off; None when the writer closed first.
 
-        Any exception means the database is down (or the store cannot be opened yet): the batch
-        stays buffered and is written again after ``backoff_initial_s``, doubling up to
-        ``backoff_max_s``; closing ends the wait, and a failure once closing is the last.
+        Any exception means the database is down (or the store cannot be opened yet).
         """
-
-        def write() -> dict[int, WriteOutcome]:
-            try:
-                return self._write(kind, batch)
-            except Exception as error:
-                self._failed(error)
-                raise
-
         settings = self.settings
         return Retrying(
             stop=lambda _state: self._closing,
             wait=wait_exponential(multiplier=settings.backoff_initial_s, max=settings.backoff_max_s),
             sleep=self._back_off,
+            after=lambda state: self._failed(state.outcome.exception() if state.outcome else None),
             retry_error_callback=lambda _state: None,
-        )(write)
+        )(self._write, kind, batch)
 
     def _back_off(self, seconds: float) -> None:
         with self._lock:
@@ -367,17 +343,10 @@ class EventWriter:
                     continue
                 # Let a partial batch fill for up to flush_interval_s, unless a flush or a
                 # durable event is waiting.
-                give_up = time.monotonic() + settings.flush_interval_s
-                while (
-                    self._pending < settings.batch_size
-                    and not self._closing
-                    and not self._flushing
-                    and not self._waiters
-                ):
-                    remaining = give_up - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._lock.wait(remaining)
+                self._lock.wait_for(
+                    lambda: self._pending >= settings.batch_size or self._closing or self._flushing or self._waiters,
+                    settings.flush_interval_s,
+                )
                 taken = self._take_batch()
             if taken is None:
                 continue

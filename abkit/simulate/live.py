@@ -20,11 +20,13 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import numpy as np
+from pydantic import Field
 
+from abkit.settings import settings
 from abkit.simulate.live_http import LiveError as LiveError  # raised here, caught by callers
 from abkit.simulate.live_http import post_json, wait_ready
 from abkit.simulate.model import WorldModel, build_world_model
@@ -36,7 +38,7 @@ from abkit.simulate.world import advocate_id_for
 _LIVE_STREAM = 0x11FE  # keeps the live driver's draws apart from the world's
 
 
-@dataclass(frozen=True)
+@settings
 class LiveSettings:
     """How much traffic to send and how.
 
@@ -52,24 +54,14 @@ class LiveSettings:
         token: bearer token, when the service requires one.
     """
 
-    n_cases: int = 200
+    n_cases: Annotated[int, Field(ge=1)] = 200
     seed: int = 11
-    concurrency: int = 8
-    n_templates: int = DEMO_TEMPLATES
-    timeout_s: float = 30.0
-    ready_timeout_s: float = 120.0
-    max_retries: int = 10
+    concurrency: Annotated[int, Field(ge=1)] = 8
+    n_templates: Annotated[int, Field(ge=1)] = DEMO_TEMPLATES
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    ready_timeout_s: Annotated[float, Field(ge=0)] = 120.0
+    max_retries: Annotated[int, Field(ge=0)] = 10
     token: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.n_cases < 1:
-            raise ValueError(f"n_cases: must be >= 1, got {self.n_cases}")
-        if self.concurrency < 1:
-            raise ValueError(f"concurrency: must be >= 1, got {self.concurrency}")
-        if self.timeout_s <= 0 or self.ready_timeout_s < 0:
-            raise ValueError("timeout_s must be > 0 and ready_timeout_s >= 0")
-        if self.max_retries < 0:
-            raise ValueError(f"max_retries: must be >= 0, got {self.max_retries}")
 
 
 @dataclass(frozen=True)

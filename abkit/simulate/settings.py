@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from abkit.settings import settings
 
 SCALES: dict[str, int] = {
     "small": 20_000,  # seconds; for tests and quick looks
@@ -55,29 +60,29 @@ DEFAULT_VERSIONS: tuple[VersionSpec, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@settings
 class WorldSettings:
     """Everything that shapes the simulated world; ``replace(settings, ...)`` to vary it."""
 
-    n_selections: int = SCALES["default"]  # target number of template selections (about)
+    n_selections: Annotated[int, Field(ge=1)] = SCALES["default"]  # target number of template selections (about)
     start: datetime = datetime(2026, 1, 5)  # a Monday; day 0 of the world
-    days: int = 300  # v1 at day 0, then a release about every 80 days
+    days: Annotated[int, Field(ge=1)] = 300  # v1 at day 0, then a release about every 80 days
     n_templates: int = 640  # as the real classifier's label set
     zipf_exponent: float = 1.0  # volume of the template at rank r is proportional to r ** -s
     introduced_share: float = 0.1  # templates that appear after day 0 (new products, policies)
     deprecated_share: float = 0.08  # templates retired before the end
-    n_advocates: int = 400
+    n_advocates: Annotated[int, Field(ge=2)] = 400  # a transfer goes to another advocate
     transfer_probability: float = 0.1  # cases handed to a second advocate (a second unit)
     extra_selections_mean: float = 1.6  # selections per interaction = 1 + Poisson(1.6): 2.6 on average
     weekend_volume: float = 0.4  # weekend days get 40% of a weekday's cases
-    versions: tuple[VersionSpec, ...] = DEFAULT_VERSIONS
+    versions: Annotated[tuple[VersionSpec, ...], Field(min_length=1)] = DEFAULT_VERSIONS
     challenger_days: int = 14  # each release is preceded by a two-week challenger test
     # A challenger test may start small: for its first challenger_ramp_days days the challenger
     # gets challenger_ramp_weight and the baseline the rest (0.02 / 0.10 / 0.88), then half each
     # (0.02 / 0.49 / 0.49). 0: no ramp, half each from the first day (the figures below).
     challenger_ramp_days: int = 0
     challenger_ramp_weight: float = 0.10
-    holdout_weight: float = 0.02  # the standing 2% holdout (and the challengers' holdout)
+    holdout_weight: Annotated[float, Field(gt=0, lt=1)] = 0.02  # the standing 2% holdout (and the challengers' holdout)
     standing_salt: str = "standing"
     # Model quality: P(template known) = sigmoid(alpha_v + accuracy_slope * z + u_t), z the
     # standardised log volume of the template, u_t ~ N(0, template_accuracy_sd).
@@ -89,7 +94,7 @@ class WorldSettings:
     holdout_mean_s: float = 19.0  # DESIGN: about 19 s without suggestions
     # Saving when the chosen template is shown at rank 1..5: with the rank model this averages
     # about 6 s, so about 13 s with suggestions (DESIGN).
-    saving_by_rank_s: tuple[float, ...] = (8.5, 7.0, 6.0, 5.5, 5.0)
+    saving_by_rank_s: Annotated[tuple[float, ...], Field(min_length=5, max_length=5)] = (8.5, 7.0, 6.0, 5.5, 5.0)
     saving_not_shown_s: float = 0.3  # suggestions shown but the chosen one is not among them
     advocate_sd: float = 0.15  # log-scale sd of an advocate's speed
     interaction_sd: float = 0.2  # log-scale sd of an interaction's random effect (clustering)
@@ -103,13 +108,8 @@ class WorldSettings:
     latency_sd: float = 0.3
     text: TextSettings = field(default_factory=TextSettings)
 
-    def __post_init__(self) -> None:
-        if self.n_selections < 1:
-            raise ValueError(f"n_selections: must be >= 1, got {self.n_selections}")
-        if self.days < 1:
-            raise ValueError(f"days: must be >= 1, got {self.days}")
-        if not self.versions:
-            raise ValueError("versions: at least one model version is required")
+    @model_validator(mode="after")
+    def _releases_and_ramp_fit_the_timeline(self) -> WorldSettings:
         days = [v.release_day for v in self.versions]
         if days[0] != 0 or days != sorted(days) or len(set(days)) != len(days):
             raise ValueError(f"versions: release days must start at 0 and increase, got {days}")
@@ -130,12 +130,7 @@ class WorldSettings:
                 "challenger_ramp_weight: must be above 0 and below half of the treatment traffic "
                 f"({(1 - self.holdout_weight) / 2:g}), got {self.challenger_ramp_weight}"
             )
-        if self.n_advocates < 2:
-            raise ValueError(f"n_advocates: transfers need at least 2 advocates, got {self.n_advocates}")
-        if len(self.saving_by_rank_s) != 5:
-            raise ValueError("saving_by_rank_s: one saving per shown rank (5)")
-        if not 0 < self.holdout_weight < 1:
-            raise ValueError(f"holdout_weight: must be in (0, 1), got {self.holdout_weight}")
+        return self
 
     @property
     def mean_selections_per_case(self) -> float:
