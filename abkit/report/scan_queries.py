@@ -69,8 +69,8 @@ def selection_groups_query(window: Window, *, grouping_sets: bool = True) -> Sel
 
     One scan with ``GROUPING SETS``; ``grouping_sets=False`` gives the same rows as a ``UNION ALL``
     of three ``GROUP BY`` (PostgreSQL: its grouping sets sort the selections once per set when the
-    interactions outgrow work_mem, where three hashed aggregates each read them once, measured 3-5x
-    faster at 10M selections).
+    interactions outgrow work_mem, where three hashed aggregates each read them once: 2.7x faster
+    at 10M selections, ``bench/bench_scan_forms.py``).
     """
     s = selections.c
     arm = (s.experiment, s.model_version, s.arm)
