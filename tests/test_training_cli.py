@@ -178,6 +178,8 @@ def test_scaling_demo_adapts_each_size_fine_tunes_every_checkpoint_and_fits_per_
     assert result.exit_code == 0, result.output
     analysis = json.loads((tmp_path / "demo" / "scaling.json").read_text())
     assert [p["run"] for p in analysis["points"]] == ["demo-xs"] * 4 + ["demo-s"] * 4
+    # Two classifiers per checkpoint by default (DEMO_FINETUNES), averaged, with their spread.
+    assert all(p["finetunes"] == 2 and p["cls_loss_sd"] is not None for p in analysis["points"])
     assert {(f["group"], f["x_name"], f["n"]) for f in analysis["fits"] if f["x_name"] == "lm_loss"} == {
         ("demo-xs", "lm_loss", 3), ("demo-s", "lm_loss", 3), ("pooled", "lm_loss", 6)
     }  # fmt: skip

@@ -139,8 +139,8 @@ def test_runs_with_the_same_directory_name_are_told_apart():
 
 
 def test_a_run_whose_classifiers_never_beat_the_majority_baseline_is_flagged_whatever_its_r2():
-    # scaling-xs of the demo run in docs/training.md: classification loss 3.081 -> 3.076, exactly linear
-    # in LM loss (R² 0.98), while the majority baseline's loss on the same half is 3.075.
+    # A 32-wide model fine-tuned for one epoch on 1,000 cases (an earlier scaling demo): classification
+    # loss 3.081 -> 3.076, exactly linear in LM loss (R² 0.98), while the majority baseline's is 3.075.
     lm = [2.745, 1.697, 1.442, 1.286, 1.219, 1.206]
     flat = [
         ScalingPoint("xs", 60 * (i + 1), 10, 1_000 * (i + 1), x, 3.0725 + 0.003 * x, 0.23, 0.52, 3.0755)
@@ -158,3 +158,42 @@ def test_a_run_whose_classifiers_never_beat_the_majority_baseline_is_flagged_wha
     assert "beats the majority baseline (best loss 3.076 vs 3.075)" in note
     assert "majority" in scaling_table(analysis) and "3.076" in scaling_table(analysis)
     assert analysis.to_dict()["not_learned"] == ["xs"]
+
+
+@pytest.mark.slow
+def test_several_finetunes_per_checkpoint_give_the_mean_and_spread_of_their_seeds(tmp_path):
+    from abkit.simulate.transcripts import generate_transcripts
+    from abkit.training.adapt import list_checkpoints
+    from abkit.training.corpus import parse_cases, split_cases
+    from abkit.training.pipeline import load_base, run_adaptation, run_finetune
+    from abkit.training.scaling import run_scaling
+    from tests.training_helpers import TINY, with_settings
+
+    cases = parse_cases(generate_transcripts(0, 40, n_templates=8))
+    config = with_settings(TINY, adapt={"max_steps": 4, "checkpoint_every": 4})
+    model, tokenizer, _ = load_base(config, split_cases(cases, seed=0).train, seed=0)
+    run_adaptation(model, tokenizer, cases, config, tmp_path / "run", progress=False)
+    points = run_scaling([tmp_path / "run"], cases, config, finetunes=2, progress=False)
+    assert [p.step for p in points] == [0, 4] and all(p.finetunes == 2 for p in points)
+    # The adapted checkpoint's point against its two classifiers fine-tuned one by one (seeds 0 and 1).
+    checkpoint = list_checkpoints(tmp_path / "run")[-1]
+    losses = [
+        run_finetune(
+            checkpoint.path,
+            cases,
+            with_settings(config, finetune={"seed": seed}),
+            None,
+            with_encoder=False,
+            progress=False,
+        ).metrics.loss
+        for seed in (0, 1)
+    ]
+    assert losses[0] != losses[1]  # the seeds give different classifiers
+    assert points[-1].cls_loss == pytest.approx((losses[0] + losses[1]) / 2, rel=1e-6)
+    assert points[-1].cls_loss_sd == pytest.approx(abs(losses[0] - losses[1]) / math.sqrt(2), rel=1e-6)
+    analysis = analyse_scaling(points)
+    assert "± sd" in scaling_table(analysis)
+    (adapted_trace, *_) = [t for t in scaling_figure(analysis).data if t.name == "run" and t.mode == "markers"]
+    assert list(adapted_trace.error_y.array) == pytest.approx([points[-1].cls_loss_sd])  # ± one sd, drawn
+    with pytest.raises(ValueError, match="finetunes"):
+        run_scaling([tmp_path / "run"], cases, config, finetunes=0)

@@ -22,6 +22,13 @@ from abkit.cli.train_options import (
     transformers_logging,
 )
 
+FINETUNES_OPTION = click.option(
+    "--finetunes",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Classifiers fine-tuned per checkpoint (seeds seed, seed+1, ...), averaged: fine-tuning noise shrinks by its square root.",
+)
+
 
 @click.command()
 @DATA_OPTION
@@ -46,6 +53,7 @@ from abkit.cli.train_options import (
     is_flag=True,
     help="Also fit step 0 (the starting model, a leverage point); by default it is reported apart.",
 )
+@FINETUNES_OPTION
 @DEVICE_OPTION
 @THREADS_OPTION
 @QUIET_OPTION
@@ -57,6 +65,7 @@ def scaling(
     out: Path,
     split_seed: int,
     include_start: bool,
+    finetunes: int | None,
     device: str | None,
     threads: int,
     quiet: bool,
@@ -68,7 +77,9 @@ def scaling(
 
     config, cases, runtime = setup_training(size, data_file, device, quiet, threads)
     try:
-        points = run_scaling(runs, cases, config, split_seed=split_seed, runtime=runtime, progress=not quiet)
+        points = run_scaling(
+            runs, cases, config, split_seed=split_seed, finetunes=finetunes or 1, runtime=runtime, progress=not quiet
+        )
     except (CorpusError, FileNotFoundError, ValueError) as error:
         fail(error)
     analysis = analyse_scaling(points, include_start=include_start)
@@ -89,9 +100,10 @@ def scaling(
     multiple=True,
     help="Size config to adapt (repeat; default scaling-xs and scaling-s).",
 )
-@click.option("--cases", "n_cases", default=None, type=click.IntRange(min=20), help="Simulated cases (default 1000).")
+@click.option("--cases", "n_cases", default=None, type=click.IntRange(min=20), help="Simulated cases (default 2000).")
 @click.option("--templates", "n_templates", default=None, type=click.IntRange(min=2, max=960), help="Default 40.")
 @click.option("--seed", default=0, show_default=True, help="Seeds the corpus, split and initialisations.")
+@FINETUNES_OPTION
 @DEVICE_OPTION
 @click.option(
     "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads (as demo-model)."
@@ -104,6 +116,7 @@ def scaling_demo(
     n_cases: int | None,
     n_templates: int | None,
     seed: int,
+    finetunes: int | None,
     device: str | None,
     threads: int,
     quiet: bool,
@@ -113,7 +126,13 @@ def scaling_demo(
     from abkit.training.optim import Runtime
     from abkit.training.scaling import scaling_table
     from abkit.training.scaling_chart import write_scaling_html
-    from abkit.training.scaling_demo import DEMO_CASES, DEMO_SIZES, DEMO_TEMPLATES, run_scaling_demo
+    from abkit.training.scaling_demo import (
+        DEMO_CASES,
+        DEMO_FINETUNES,
+        DEMO_SIZES,
+        DEMO_TEMPLATES,
+        run_scaling_demo,
+    )
 
     transformers_logging(quiet)
     set_threads(threads)
@@ -124,6 +143,7 @@ def scaling_demo(
             seed=seed,
             n_cases=n_cases or DEMO_CASES,
             n_templates=n_templates or DEMO_TEMPLATES,
+            finetunes=finetunes or DEMO_FINETUNES,
             runtime=Runtime.detect(device),
             progress=not quiet,
         )

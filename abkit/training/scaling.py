@@ -16,8 +16,9 @@ loss, to log10 tokens seen and to log10 FLOPs (6 * N * D), as in the paper's thr
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ class ScalingPoint:
     top1: float
     top5: float
     majority_loss: float | None = None  # the majority baseline's loss on the same held-out half
+    finetunes: int = 1  # classifiers fine-tuned from this checkpoint (seeds); the losses are their means
+    cls_loss_sd: float | None = None  # standard deviation of classification loss across those seeds
 
     @property
     def flops(self) -> float:
@@ -165,13 +168,14 @@ def analyse_scaling(
 def scaling_table(analysis: ScalingAnalysis) -> str:
     """Plain-text tables: the points, the adaptation effects, the fits with their verdicts."""
     lines = [
-        f"{'run':<24} {'step':>7} {'tokens':>10} {'FLOPs':>10} {'LM loss':>8} {'cls loss':>8} {'majority':>8} {'top-1':>6} {'top-5':>6}"
+        f"{'run':<24} {'step':>7} {'tokens':>10} {'FLOPs':>10} {'LM loss':>8} {'cls loss':>8} {'± sd':>6} {'majority':>8} {'top-1':>6} {'top-5':>6}"
     ]
     for p in analysis.points:
         mark = "" if p.adapted else "  (start, not adapted)"
         majority = "-" if p.majority_loss is None else f"{p.majority_loss:.3f}"
+        spread = "-" if p.cls_loss_sd is None else f"{p.cls_loss_sd:.3f}"
         lines.append(
-            f"{p.run:<24} {p.step:>7} {p.tokens:>10} {p.flops:>10.3g} {p.lm_loss:>8.3f} {p.cls_loss:>8.3f} {majority:>8} {p.top1:>6.1%} {p.top5:>6.1%}{mark}"
+            f"{p.run:<24} {p.step:>7} {p.tokens:>10} {p.flops:>10.3g} {p.lm_loss:>8.3f} {p.cls_loss:>8.3f} {spread:>6} {majority:>8} {p.top1:>6.1%} {p.top5:>6.1%}{mark}"
         )
     if analysis.effects:
         lines += ["", "adaptation effect on held-out classification loss (step 0 fine-tuned directly -> last adapted)"]
@@ -210,37 +214,55 @@ def run_scaling(
     config: SizeConfig,
     *,
     split_seed: int = 0,
+    finetunes: int = 1,
     runtime: Runtime | None = None,
     progress: bool = True,
 ) -> list[ScalingPoint]:
-    """Fine-tune and evaluate a classifier from every checkpoint of every adaptation run."""
+    """Fine-tune and evaluate classifiers from every checkpoint of every adaptation run.
+
+    Args:
+        finetunes: classifiers per checkpoint, with fine-tuning seeds ``config.finetune.seed``,
+            ``+1``, ...; each point carries their mean loss and accuracy and the loss's standard
+            deviation. Every checkpoint gets the same seeds (the same head inits and batch orders)
+            and is evaluated on the same held-out half, so what differs between points is the
+            checkpoint.
+    """
     from abkit.training.pipeline import adaptation_record, run_finetune
 
+    if finetunes < 1:
+        raise ValueError(f"finetunes must be at least 1, got {finetunes}")
+    seeds = [config.finetune.seed + i for i in range(finetunes)]
     points = []
     for run, name in zip(runs, run_names(runs), strict=True):
         for checkpoint in list_checkpoints(run):
-            report = run_finetune(
-                checkpoint.path,
-                cases,
-                config,
-                None,
-                split_seed=split_seed,
-                with_encoder=False,
-                runtime=runtime,
-                progress=progress,
-            )
+            reports = [
+                run_finetune(
+                    checkpoint.path,
+                    cases,
+                    replace(config, finetune=replace(config.finetune, seed=seed)),
+                    None,
+                    split_seed=split_seed,
+                    with_encoder=False,
+                    runtime=runtime,
+                    progress=progress,
+                )
+                for seed in seeds
+            ]
+            losses = [report.metrics.loss for report in reports]
             record = adaptation_record(checkpoint.path)
             points.append(
                 ScalingPoint(
                     run=name,
                     step=checkpoint.step,
-                    parameters=int(record.get("parameters", report.parameters)),
+                    parameters=int(record.get("parameters", reports[0].parameters)),
                     tokens=checkpoint.tokens,
                     lm_loss=checkpoint.heldout_loss,
-                    cls_loss=report.metrics.loss,
-                    top1=report.metrics.top1,
-                    top5=report.metrics.top5,
-                    majority_loss=report.majority.loss,
+                    cls_loss=statistics.fmean(losses),
+                    top1=statistics.fmean(report.metrics.top1 for report in reports),
+                    top5=statistics.fmean(report.metrics.top5 for report in reports),
+                    majority_loss=reports[0].majority.loss,
+                    finetunes=len(reports),
+                    cls_loss_sd=statistics.stdev(losses) if len(losses) > 1 else None,
                 )
             )
     return points

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from abkit.training.scaling import POOLED, REGRESSORS, ScalingAnalysis
+from abkit.training.scaling import POOLED, REGRESSORS, ScalingAnalysis, ScalingPoint
 
 _TITLES = {
     "lm_loss": "held-out LM loss (nats/token)",
@@ -34,6 +34,13 @@ def _panel_title(analysis: ScalingAnalysis, x_name: str) -> str:
     return _TITLES[x_name] + ("<br>R²: " + ", ".join(r2) if r2 else "<br>no fit")
 
 
+def _spread(points: list[ScalingPoint]) -> dict[str, object] | None:
+    """Error bars of ± one standard deviation across a point's classifiers (seeds), when it has several."""
+    if all(p.cls_loss_sd is None for p in points):
+        return None
+    return {"type": "data", "array": [p.cls_loss_sd or 0.0 for p in points], "visible": True, "thickness": 1}
+
+
 def scaling_figure(analysis: ScalingAnalysis) -> go.Figure:
     """Three panels sharing the y axis (held-out classification loss), one colour per run."""
     colours = run_colours(analysis.runs)
@@ -51,6 +58,7 @@ def scaling_figure(analysis: ScalingAnalysis) -> go.Figure:
                     y=[p.cls_loss for p in adapted],
                     mode="markers",
                     marker={"color": colour, "size": 9},
+                    error_y=_spread(adapted),
                     name=run,
                     legendgroup=run,
                     showlegend=first,

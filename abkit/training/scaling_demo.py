@@ -20,8 +20,9 @@ from abkit.training.pipeline import load_base, run_adaptation
 from abkit.training.scaling import ScalingAnalysis, analyse_scaling, run_scaling
 
 DEMO_SIZES = ("scaling-xs", "scaling-s")
-DEMO_CASES = 1000
+DEMO_CASES = 2000
 DEMO_TEMPLATES = 40
+DEMO_FINETUNES = 2  # classifiers per checkpoint (fine-tuning seeds), averaged
 LINEAR_BAR = 0.9  # issue 19's acceptance: R² of classification loss on LM loss, per size
 
 
@@ -67,6 +68,7 @@ def run_scaling_demo(
     seed: int = 0,
     n_cases: int = DEMO_CASES,
     n_templates: int = DEMO_TEMPLATES,
+    finetunes: int = DEMO_FINETUNES,
     runtime: Runtime | None = None,
     progress: bool = True,
 ) -> ScalingDemoResult:
@@ -76,6 +78,7 @@ def run_scaling_demo(
         out_dir: gets ``corpus.jsonl`` and one adaptation run directory per size.
         sizes: size configs (names or TOML paths); each its own run, fitted on its own.
         seed: seeds the corpus, the split and the initialisations.
+        finetunes: classifiers fine-tuned per checkpoint (seeds 0, 1, ...); each point is their mean.
     """
     from abkit.simulate.transcripts import generate_transcripts
 
@@ -95,5 +98,7 @@ def run_scaling_demo(
         run_adaptation(model, tokenizer, cases, config, run_dir, split_seed=seed, runtime=runtime, progress=progress)
         runs.append(run_dir)
         # Each size is fine-tuned with its own config's fine-tuning settings.
-        points += run_scaling([run_dir], cases, config, split_seed=seed, runtime=runtime, progress=progress)
+        points += run_scaling(
+            [run_dir], cases, config, split_seed=seed, finetunes=finetunes, runtime=runtime, progress=progress
+        )
     return ScalingDemoResult(corpus_file, tuple(runs), analyse_scaling(points))
