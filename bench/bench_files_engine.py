@@ -4,7 +4,7 @@ The candidate is this tree's route for an export directory (``FilesSource``: Duc
 the files, the same SQL statements as on any event store). The baseline is the polars
 re-implementation of every aggregate (``abkit/report/polars_source.py``) as committed at
 ``--polars-rev``, loaded beside this tree's other modules (bench/baseline_rev.py). Both read the
-same simulated Parquet files (bench_report.simulate) and must give the same report (to 1e-9);
+same simulated Parquet files (report_events.simulate) and must give the same report (to 1e-9);
 their times alternate in one run so that machine drift hits both alike.
 
     .venv/bin/python bench/bench_files_engine.py --rows 1000000 --polars-rev 95eb3c8
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baseline_rev import alternating_medians_ms, module_at  # noqa: E402
-from bench_report import load_parquet, simulate  # noqa: E402
+from report_events import load_parquet, simulate  # noqa: E402
 
 from abkit.report.build import build_report  # noqa: E402
 

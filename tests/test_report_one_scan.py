@@ -85,17 +85,37 @@ def test_the_selections_are_grouped_by_interaction_once_per_report(frames, tmp_p
     assert any(sql.startswith("DROP TABLE") for sql in statements)
 
 
-def test_power_reads_only_its_recent_days_when_the_traffic_is_longer(frames, tmp_path):
-    url = f"duckdb:///{tmp_path / 'events.duckdb'}"
+def _straddled_power_days(frames) -> float:
+    """A power period whose start falls inside an interaction (between its first and last selection)."""
+    selections = frames["selection"].to_pandas()
+    spans = selections.groupby(["advocate_id", "case_id"]).created_at.agg(["min", "max"])
+    first, last = spans[spans["max"] > spans["min"]].iloc[0]
+    cut = first + (last - first) / 2
+    return (selections.created_at.max() - cut).total_seconds() / 86400
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_power_over_a_later_part_of_the_window_reads_only_the_straddling_slice_again(frames, tmp_path, engine, request):
+    days = _straddled_power_days(frames)
+    sqlite_url = f"sqlite:///{tmp_path / 'events.sqlite'}"
+    write_events(sqlite_url, frames).close()
+    expected = build_report(sqlite_url, now=NOW, power_days=days).to_dict()
+    assert expected["power"]  # there is a plan to compare
+    url = f"duckdb:///{tmp_path / 'events.duckdb'}" if engine == "duckdb" else request.getfixturevalue("postgres_url")
     write_events(url, frames).close()
-    whole, recent = (
-        [sql for sql in _statements(url, power_days=days) if "FROM selections" in sql and "abkit_scan" not in sql]
-        for days in (3650, 1)
-    )
-    extra = [sql for sql in recent if sql not in whole]
-    # one more statement: the last day's interactions (with their covariate), the window's lower bound bound to it
-    assert len(recent) == len(whole) + 1 and len(extra) == 1
-    assert "selections.created_at >=" in extra[0] and "pre_period" in extra[0]
+    source = SqlSource(url)
+    statements: list[str] = []
+    event.listen(source.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    assert_same(build_report(source, now=NOW, power_days=days).to_dict(), expected)
+    source.close()
+    # the selections are grouped by interaction once; the power period re-reads only the straddlers' slice
+    reading = [sql for sql in statements if "FROM selections" in sql]
+    scans = [sql for sql in reading if sql.startswith("CREATE TEMPORARY TABLE abkit_scan") and "pre_period" not in sql]
+    assert len(scans) == 1  # PostgreSQL: three hashed GROUP BY in one statement; DuckDB: GROUPING SETS
+    (slice_,) = [sql for sql in reading if "straddling_part" in sql]
+    assert "selections.created_at <=" in slice_ and "selections.created_at >=" in slice_
+    # the pre-period covariate is materialised once for the grain and the power groups
+    assert sum("pre_period" in sql for sql in reading) == 1
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "parquet"])

@@ -145,8 +145,8 @@ def _report(
     with open_scan(window) if open_scan is not None else nullcontext(backend) as scanned:
         bounds = scanned.bounds(window)
         plan = plan_for(bounds, phases)
-        groups = scanned.groups(window, plan)
         # sequential, CUPED and guardrail figures, and the verdict under each experiment's analysis
+        # (read first: a scan rolls the arm groups up from the online grain groups)
         starts = experiment_starts(phases, bounds)
         read_online = getattr(scanned, "online_groups", None)
         extra = (
@@ -154,6 +154,7 @@ def _report(
             if read_online is not None
             else OnlineGroups([], [], pre_period_days)
         )
+        groups = scanned.groups(window, plan)
         # each running experiment's power over its latest traffic, for the report's smallest saving worth acting on
         read_power = getattr(scanned, "power_groups", None)
         recent = recent_window(bounds, window, power_days)

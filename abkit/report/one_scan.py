@@ -11,18 +11,25 @@ table goes when the scan closes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select
+from sqlalchemy import CompoundSelect, Connection, Select, select
 
 from abkit.events.columns import HOLDOUT_ARM
 from abkit.report import rows
-from abkit.report.groups import ArmBounds, CaseGroup, Groups, Plan, Window
+from abkit.report.groups import ArmBounds, ArmGroup, CaseGroup, Groups, Plan, Window
 from abkit.report.online import OnlineGroups, covariate_groups
-from abkit.report.online_queries import grain_groups, grain_groups_query, handle_time_groups
-from abkit.report.power_queries import PowerGroup, power_from_grains, power_groups
+from abkit.report.online_queries import _pre_period, grain_groups, grain_groups_query, handle_time_groups
+from abkit.report.online_sequence import GrainGroup
+from abkit.report.power_queries import (
+    PowerGroup,
+    power_from_grains,
+    power_group_rows,
+    power_groups,
+    power_groups_query,
+)
 from abkit.report.queries import (
     _arm_sums,
     _phased,
@@ -37,9 +44,12 @@ from abkit.report.scan_queries import (
     arm_cases_query,
     bounds_from,
     bucket_groups_from,
+    covariate_table,
     interactions_from,
+    recent_interactions_from,
     reduced_table,
     selection_groups_query,
+    straddle_end_query,
     template_groups_from,
 )
 
@@ -70,8 +80,10 @@ class OneScan:
         self.window = window
         self._predictions = predictions
         self.name = f"abkit_scan_{uuid.uuid4().hex[:16]}"
-        conn.execute(MaterializeAs(self.name, selection_groups_query(window)))
+        self._tables: list[str] = []
+        self._materialize(self.name, selection_groups_query(window, grouping_sets=conn.dialect.name != "postgresql"))
         self._reduced = reduced_table(self.name).c
+        self._covariates: dict[tuple[tuple[tuple[str, datetime], ...], float], Any] = {}
         self._arm_case_rows: dict[Plan, list[Any]] = {}
         self._bounds: list[ArmBounds] | None = None
         self._online: dict[tuple[Plan, tuple[tuple[str, datetime], ...], float], OnlineGroups] = {}
@@ -83,7 +95,32 @@ class OneScan:
         self.close()
 
     def close(self) -> None:
-        self._conn.execute(DropMaterialized(self.name))
+        for name in reversed(self._tables):
+            self._conn.execute(DropMaterialized(name))
+        self._tables.clear()
+
+    def _materialize(self, name: str, query: Select | CompoundSelect) -> None:
+        self._conn.execute(MaterializeAs(name, query))
+        self._tables.append(name)
+        if self._conn.dialect.name == "postgresql":
+            # a temporary table has no statistics until analysed (autovacuum does not see it): the
+            # planner would guess its size and pick nested loops for the joins to cases and the covariate
+            self._conn.exec_driver_sql(f"ANALYZE {self._conn.dialect.identifier_preparer.quote(name)}")
+
+    def _covariate(self, starts: Mapping[str, datetime], pre_period_days: float) -> Any:
+        """Each advocate's CUPED covariate per experiment, materialised once for the grain and power
+        groups (None without starts: no covariate)."""
+        if not starts:
+            return None
+        key = (tuple(sorted(starts.items())), pre_period_days)
+        if key not in self._covariates:
+            name = f"{self.name}_covariate"
+            if self._covariates:
+                name += str(len(self._covariates))
+            covariate = _pre_period(starts, timedelta(days=pre_period_days))
+            self._materialize(name, select(covariate.c.experiment, covariate.c.advocate_id, covariate.c.x))
+            self._covariates[key] = covariate_table(name)
+        return self._covariates[key]
 
     def _rows(self, query: Select) -> list[Any]:
         return list(self._conn.execute(query).all())
@@ -107,8 +144,13 @@ class OneScan:
     def groups(self, window: Window, plan: Plan) -> Groups:
         self._check(window)
         interactions = interactions_from(self._reduced, plan)
+        grains = next((online.grains for (seen, *_), online in self._online.items() if seen == plan), None)
         return Groups(
-            arms=rows.arm_groups(self._rows(_arm_sums(_phased(interactions, plan)))),
+            arms=(
+                rows.arm_groups(self._rows(_arm_sums(_phased(interactions, plan))))
+                if grains is None
+                else arms_from_grains(grains)
+            ),
             hits=rows.hit_groups(self._predictions["hits"]()),
             templates=rows.template_groups(self._rows(template_groups_from(self._reduced, plan))),
             buckets=rows.bucket_groups(self._rows(bucket_groups_from(self._reduced, plan))),
@@ -127,7 +169,9 @@ class OneScan:
         key = (plan, tuple(sorted(starts.items())), pre_period_days)
         if key not in self._online:
             interactions = interactions_from(self._reduced, plan)
-            statement = grain_groups_query(window, plan, starts, timedelta(days=pre_period_days), interactions)
+            covariate = self._covariate(starts, pre_period_days)
+            pre_period = timedelta(days=pre_period_days)
+            statement = grain_groups_query(window, plan, starts, pre_period, interactions, covariate)
             grains = grain_groups(self._rows(statement))
             handle_times = handle_time_groups(self._arm_cases(plan))
             self._online[key] = OnlineGroups(covariate_groups(grains), handle_times, pre_period_days, grains)
@@ -139,16 +183,37 @@ class OneScan:
         """Interaction and covariate sums per arm over ``window`` (the recent traffic, for power).
 
         When ``window`` holds all of this scan's traffic (an experiment younger than the power
-        period), they are the grain groups' sums; otherwise one query over the selections of
-        ``window`` (the last days only).
+        period), they are the grain groups' sums. When it is a later part of it, the scan's
+        interactions that began in it, and the selections in it of those that straddle its start
+        (:func:`~abkit.report.scan_queries.recent_interactions_from`). Any other window: one query
+        over its selections.
         """
         bounds = self.bounds(self.window)
-        covers = window.experiment == self.window.experiment and window.until == self.window.until
-        covers = covers and (window.since is None or all(window.since <= b.first_seen for b in bounds))
-        if not covers:
+        if window.experiment != self.window.experiment or window.until != self.window.until:
             return power_groups(self._rows, window, plan, starts, pre_period_days)
-        online = self.online_groups(self.window, plan, starts, pre_period_days)
-        return power_from_grains(online.grains, bounds, plan)
+        if window.since is None or all(window.since <= b.first_seen for b in bounds):
+            online = self.online_groups(self.window, plan, starts, pre_period_days)
+            return power_from_grains(online.grains, bounds, plan)
+        straddle_end = self._conn.execute(straddle_end_query(self._reduced, window.since)).scalar()
+        recent = recent_interactions_from(self._reduced, plan, window, straddle_end)
+        covariate = self._covariate(starts, pre_period_days)
+        statement = power_groups_query(window, plan, starts, timedelta(days=pre_period_days), recent, covariate)
+        return power_group_rows(self._rows(statement), plan)
+
+
+def arms_from_grains(grains: Sequence[GrainGroup]) -> list[ArmGroup]:
+    """The arm groups as the roll-up of the grain groups over their buckets (every interaction is in one)."""
+    rolled: dict[tuple[str, int, str, str], list[Any]] = {}
+    for g in grains:
+        key = (g.experiment, g.phase, g.model_version, g.arm)
+        assert g.first_seen is not None and g.last_seen is not None
+        if key not in rolled:
+            rolled[key] = [0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, g.first_seen, g.last_seen]
+        sums = rolled[key]
+        for index, value in enumerate((g.n, g.total, g.total_sq, g.k, g.sum_n2, g.sum_y2, g.sum_ny)):
+            sums[index] += value
+        sums[7], sums[8] = min(sums[7], g.first_seen), max(sums[8], g.last_seen)
+    return [ArmGroup(*key, *sums) for key, sums in sorted(rolled.items())]
 
 
 def _case_groups(arm_cases: list[Any]) -> list[CaseGroup]:

@@ -44,24 +44,36 @@ def _pre_period(starts: Mapping[str, datetime], pre_period: timedelta) -> Any:
         .group_by(s.advocate_id)
         for name, start in sorted(starts.items())
     ]
-    pre = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("pre_period")
-    grand = func.sum(pre.c.pre_sum).over(partition_by=pre.c.experiment) / func.sum(pre.c.pre_n).over(
-        partition_by=pre.c.experiment
+    pre = (parts[0] if len(parts) == 1 else union_all(*parts)).cte("pre_period")
+    # the grand mean joined rather than a window over pre: SQLite indexes a joined subquery for the
+    # join to the interactions only when it has no window function (else a nested scan per interaction)
+    grand = (
+        select(pre.c.experiment, (func.sum(pre.c.pre_sum) / func.sum(pre.c.pre_n)).label("mean"))
+        .group_by(pre.c.experiment)
+        .subquery("grand")
     )
-    return select(pre.c.experiment, pre.c.advocate_id, (pre.c.pre_sum / pre.c.pre_n - grand).label("x")).subquery(
-        "covariate"
+    return (
+        select(pre.c.experiment, pre.c.advocate_id, (pre.c.pre_sum / pre.c.pre_n - grand.c.mean).label("x"))
+        .select_from(pre.join(grand, grand.c.experiment == pre.c.experiment))
+        .subquery("covariate")
     )
 
 
 def grain_groups_query(
-    window: Window, plan: Plan, starts: Mapping[str, datetime], pre_period: timedelta, interactions: Any = None
+    window: Window,
+    plan: Plan,
+    starts: Mapping[str, datetime],
+    pre_period: timedelta,
+    interactions: Any = None,
+    covariate: Any = None,
 ) -> Select:
     """Per (experiment, phase, model_version, arm, grain): interaction-level and CUPED covariate sums.
 
     The grain (the plan's hour or day) is that of the interaction's first selection, like its phase.
     Each interaction (advocate_id, case_id) of the window contributes n_i and y_i about the arm's
     shift exactly as in the arm groups (k, n, total, sum_n2, sum_y2, sum_ny: a
-    :class:`abkit.stats.ClusterSummary`), and x_i = its advocate's covariate for the experiment (0
+    :class:`abkit.stats.ClusterSummary`; with total_sq, first_seen and last_seen, summed over the
+    grains, the arm groups themselves), and x_i = its advocate's covariate for the experiment (0
     without history) to the sums of n x, n^2 x, n^2 x^2 and n x y (a :class:`abkit.stats.CupedSummary`);
     ``with_history`` counts interactions whose advocate had selections in the pre-period. Summed over
     the grains these are the whole window's CUPED sums; accumulated grain by grain, the confidence
@@ -74,6 +86,8 @@ def grain_groups_query(
         pre_period: Length of the pre-period before each start.
         interactions: per-interaction rows already reduced (:func:`~abkit.report.scan_queries.interactions_from`);
             None reduces the window's selections here.
+        covariate: the :func:`_pre_period` rows already materialised (experiment, advocate_id, x); None
+            computes them here.
     """
     if interactions is None:
         interactions = _interactions(window, plan).subquery("interactions").c
@@ -83,7 +97,7 @@ def grain_groups_query(
     history: ColumnElement[Any] = literal(0)
     source: Any = i.experiment.table
     if starts:
-        covariate = _pre_period(starts, pre_period)
+        covariate = _pre_period(starts, pre_period) if covariate is None else covariate
         x = func.coalesce(covariate.c.x, literal(0.0))
         history = case((covariate.c.x.is_not(None), 1), else_=0)
         source = source.outerjoin(
@@ -103,6 +117,9 @@ def grain_groups_query(
             func.sum(i.n_i * i.n_i).label("sum_n2"),
             func.sum(i.y_i * i.y_i).label("sum_y2"),
             func.sum(i.n_i * i.y_i).label("sum_ny"),
+            func.sum(i.q_i).label("total_sq"),
+            func.min(i.first_seen).label("first_seen"),
+            func.max(i.last_seen).label("last_seen"),
             func.sum(history).label("with_history"),
             func.sum(nx).label("sum_nx"),
             func.sum(i.n_i * nx).label("sum_n2x"),
@@ -185,6 +202,9 @@ def grain_group(row: Any) -> GrainGroup:
         sum_n2x=_float(row.sum_n2x),
         sum_n2x2=_float(row.sum_n2x2),
         sum_nxy=_float(row.sum_nxy),
+        total_sq=_float(row.total_sq),
+        first_seen=_moment(row.first_seen),
+        last_seen=_moment(row.last_seen),
     )
 
 

@@ -54,6 +54,10 @@ class GrainGroup:
     sum_n2x: float
     sum_n2x2: float
     sum_nxy: float
+    # the selections' sum of (x - shift)^2 and first/last selection: the arm groups are these buckets' roll-up
+    total_sq: float = 0.0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
 
     def summary(self, shift: float) -> CupedSummary:
         """The bucket's sums as a CupedSummary (interaction sums about ``shift``, the arm's)."""

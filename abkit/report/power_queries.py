@@ -9,7 +9,7 @@ first and last selection, so a backend answers with a few rows per arm.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,7 +49,14 @@ class PowerGroup:
     last_seen: datetime
 
 
-def power_groups_query(window: Window, plan: Plan, starts: Mapping[str, datetime], pre_period: timedelta) -> Select:
+def power_groups_query(
+    window: Window,
+    plan: Plan,
+    starts: Mapping[str, datetime],
+    pre_period: timedelta,
+    interactions: Any = None,
+    covariate: Any = None,
+) -> Select:
     """Per (experiment, model_version, arm) of the window: k, sum n, y, n^2, y^2, n y, the covariate sums and the span.
 
     Args:
@@ -58,8 +65,11 @@ def power_groups_query(window: Window, plan: Plan, starts: Mapping[str, datetime
         starts: When each experiment began, for its pre-period covariate; an experiment without
             a start gets x = 0 (no CUPED).
         pre_period: Length of the pre-period before each start.
+        interactions: the window's per-interaction rows already reduced (experiment, model_version, arm,
+            advocate_id, n_i, y_i, first_seen, last_seen); None reduces the window's selections here.
+        covariate: the covariate rows already materialised (experiment, advocate_id, x); None computes them.
     """
-    i = _interactions(window, plan).subquery("interactions").c
+    i = _interactions(window, plan).subquery("interactions").c if interactions is None else interactions
     arm = (i.experiment, i.model_version, i.arm)
     columns: list[ColumnElement[Any]] = [
         *arm,
@@ -76,7 +86,7 @@ def power_groups_query(window: Window, plan: Plan, starts: Mapping[str, datetime
         zero = literal(0.0)
         covariate_sums = [zero.label(name) for name in ("sum_nx", "sum_n2x", "sum_n2x2", "sum_nxy")]
         return select(*columns, *covariate_sums).group_by(*arm)
-    covariate = _pre_period(starts, pre_period)
+    covariate = _pre_period(starts, pre_period) if covariate is None else covariate
     x: ColumnElement[Any] = func.coalesce(covariate.c.x, literal(0.0))
     nx = i.n_i * x
     joined = i.experiment.table.outerjoin(
@@ -113,7 +123,11 @@ def power_groups(
     pre_period_days: float,
 ) -> list[PowerGroup]:
     """Run :func:`power_groups_query` with ``run`` (a source's row runner) and read its rows."""
-    statement = power_groups_query(window, plan, starts, timedelta(days=pre_period_days))
+    return power_group_rows(run(power_groups_query(window, plan, starts, timedelta(days=pre_period_days))), plan)
+
+
+def power_group_rows(rows: Iterable[Any], plan: Plan) -> list[PowerGroup]:
+    """Rows of :func:`power_groups_query` as :class:`PowerGroup`."""
     return [
         PowerGroup(
             experiment=row.experiment,
@@ -133,7 +147,7 @@ def power_groups(
             first_seen=_datetime(row.first_seen),
             last_seen=_datetime(row.last_seen),
         )
-        for row in run(statement)
+        for row in rows
     ]
 
 

@@ -17,7 +17,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import DateTime, Double, Integer, Select, String, column, func, literal_column, select, table, tuple_
+from sqlalchemy import (
+    CompoundSelect,
+    DateTime,
+    Double,
+    Integer,
+    Select,
+    String,
+    and_,
+    cast,
+    column,
+    func,
+    literal_column,
+    null,
+    select,
+    table,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement, ColumnElement
@@ -27,7 +44,7 @@ from abkit.events import columns as c
 from abkit.events.schema import cases, selections
 from abkit.report.dialects import day_of, hour_of
 from abkit.report.groups import Plan, Window
-from abkit.report.queries import _phase, arm_shift, window_filter
+from abkit.report.queries import _deviation, _phase, arm_shift, window_filter
 
 # Tags of the grouping sets in the ``family`` column of the scan's rows.
 INTERACTION, TEMPLATE, HOUR = 0, 1, 2
@@ -35,34 +52,60 @@ INTERACTION, TEMPLATE, HOUR = 0, 1, 2
 _KEYS = (c.EXPERIMENT, c.MODEL_VERSION, c.ARM)
 
 
-def selection_groups_query(window: Window) -> Select:
-    """Selections of the window grouped by interaction, by template and by hour (each per arm), in one scan."""
+def _moments(time: Any, created_at: Any) -> list[Any]:
+    return [
+        func.count().label("n"),
+        func.avg(time).label("center"),
+        # var_pop * n: the sum of squared deviations about the group's mean (0 for one selection)
+        (func.var_pop(time) * func.count()).label("m2"),
+        func.min(time).label("low"),
+        func.min(created_at).label("first_seen"),
+        func.max(created_at).label("last_seen"),
+    ]
+
+
+def selection_groups_query(window: Window, *, grouping_sets: bool = True) -> Select | CompoundSelect:
+    """Selections of the window grouped by interaction, by template and by hour (each per arm).
+
+    One scan with ``GROUPING SETS``; ``grouping_sets=False`` gives the same rows as a ``UNION ALL``
+    of three ``GROUP BY`` (PostgreSQL: its grouping sets sort the selections once per set when the
+    interactions outgrow work_mem, where three hashed aggregates each read them once: 2.7x faster
+    at 10M selections, ``bench/bench_scan_forms.py``).
+    """
     s = selections.c
     arm = (s.experiment, s.model_version, s.arm)
     hour = hour_of(s.created_at)
+    moments = _moments(s.selection_time_s, s.created_at)
+    where = window_filter(selections, window)
+    if not grouping_sets:
+        no_text, no_time = cast(null(), String()), cast(null(), DateTime())
+        parts = [
+            (INTERACTION, (s.advocate_id, s.case_id, no_text, no_time), (s.advocate_id, s.case_id)),
+            (TEMPLATE, (no_text, no_text, s.template_id, no_time), (s.template_id,)),
+            (HOUR, (no_text, no_text, no_text, hour), (hour,)),
+        ]
+        names = (c.ADVOCATE_ID, c.CASE_ID, c.TEMPLATE_ID, "hour")
+        return union_all(
+            *(
+                select(
+                    literal_column(str(tag)).label("family"),
+                    *arm,
+                    *(value.label(name) for value, name in zip(values, names, strict=True)),
+                    *moments,
+                )
+                .where(*where)
+                .group_by(*arm, *keys)
+                for tag, values, keys in parts
+            )
+        )
     family = case(
         (func.grouping(s.case_id) == 0, literal_column(str(INTERACTION))),
         (func.grouping(s.template_id) == 0, literal_column(str(TEMPLATE))),
         else_=literal_column(str(HOUR)),
     )
-    time = s.selection_time_s
     return (
-        select(
-            family.label("family"),
-            *arm,
-            s.advocate_id,
-            s.case_id,
-            s.template_id,
-            hour.label("hour"),
-            func.count().label("n"),
-            func.avg(time).label("center"),
-            # var_pop * n: the sum of squared deviations about the group's mean (0 for one selection)
-            (func.var_pop(time) * func.count()).label("m2"),
-            func.min(time).label("low"),
-            func.min(s.created_at).label("first_seen"),
-            func.max(s.created_at).label("last_seen"),
-        )
-        .where(*window_filter(selections, window))
+        select(family.label("family"), *arm, s.advocate_id, s.case_id, s.template_id, hour.label("hour"), *moments)
+        .where(*where)
         .group_by(
             func.grouping_sets(
                 tuple_(*arm, s.advocate_id, s.case_id),
@@ -135,6 +178,53 @@ def interactions_from(r: Any, plan: Plan) -> Any:
         .subquery("interactions")
         .c
     )
+
+
+def recent_interactions_from(r: Any, plan: Plan, recent: Window, straddle_end: Any) -> Any:
+    """Per-interaction rows (as :func:`interactions_from`) of the selections in ``recent``, a later
+    part of the scan's window (from ``recent.since`` to its end).
+
+    An interaction that began at or after ``recent.since`` is the scan's row as it is. One that began
+    before and ended after (it straddles the start) is re-read from the selections between
+    ``recent.since`` and ``straddle_end``, the last selection of any straddling interaction (None:
+    there is none): a slice of minutes to hours, where the rest of the window is not read again.
+    """
+    i = interactions_from(r, plan)
+    keys = (i.experiment, i.model_version, i.arm, i.advocate_id, i.case_id)
+    since = recent.since
+    later = select(*keys, i.n_i, i.y_i, i.first_seen, i.last_seen).where(i.first_seen >= since)
+    if straddle_end is None:
+        return later.subquery("recent").c
+    s = selections.c
+    selection_keys = (s.experiment, s.model_version, s.arm, s.advocate_id, s.case_id)
+    part = (
+        select(
+            *selection_keys,
+            func.count().label("n_i"),
+            func.sum(_deviation(plan)).label("y_i"),
+            func.min(s.created_at).label("first_seen"),
+            func.max(s.created_at).label("last_seen"),
+        )
+        .where(*window_filter(selections, recent), s.created_at <= straddle_end)
+        .group_by(*selection_keys)
+        .subquery("straddling_part")
+    )
+    straddling = select(*keys).where(i.first_seen < since, i.last_seen >= since).subquery("straddling")
+    rest = select(*part.c).select_from(
+        part.join(straddling, and_(*(part.c[k.name] == straddling.c[k.name] for k in keys)))
+    )
+    return union_all(later, rest).subquery("recent").c
+
+
+def straddle_end_query(r: Any, since: Any) -> Select:
+    """The last selection of the interactions that began before ``since`` and ended at or after it."""
+    i = interactions_from(r, Plan())
+    return select(func.max(i.last_seen)).where(i.first_seen < since, i.last_seen >= since)
+
+
+def covariate_table(name: str) -> Any:
+    """The materialised CUPED covariate rows (experiment, advocate_id, x) under ``name``."""
+    return table(name, column(c.EXPERIMENT, String()), column(c.ADVOCATE_ID, String()), column("x", Double()))
 
 
 def template_groups_from(r: Any, plan: Plan) -> Select:
@@ -224,7 +314,7 @@ class MaterializeAs(Executable, ClauseElement):
 
     inherit_cache = False
 
-    def __init__(self, name: str, query: Select):
+    def __init__(self, name: str, query: Select | CompoundSelect):
         self.name = name
         self.query = query
 
