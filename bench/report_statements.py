@@ -26,6 +26,7 @@ LABELS = (
     ("FROM (SELECT", "recent", "power (interactions of its days)"),
     ("max(interactions.last_seen)", "", "power (where straddlers end)"),
     ("DROP ", "", "drop the scan"),
+    ("percentile", "UNION ALL", "prediction days and latency"),
     ("percentile", "", "latency"),
     ("latency_ms", "", "latency"),
     ("JOIN predictions", "", "hits"),

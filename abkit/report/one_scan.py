@@ -5,7 +5,8 @@ table (PostgreSQL, DuckDB) or a cached temporary view (Spark), then answers the 
 figure family and the online figures with small queries over it. The prediction families (holdout
 hits, daily counts, latency: :func:`prediction_queries`) do not depend on that table; the source
 runs them beside the scan, on other connections, and hands them over as deferred results. The
-table goes when the scan closes.
+daily counts and the latency come from one statement (:func:`prediction_families_query`): the
+predictions are read once for both. The table goes when the scan closes.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Connection, Select, select
+from sqlalchemy import CompoundSelect, Connection, Date, Double, Select, String, cast, func, literal_column
+from sqlalchemy import null, select, union_all
 
 from abkit.events.columns import HOLDOUT_ARM
+from abkit.events.schema import predictions
+from abkit.report.dialects import day_of, percentiles
 from abkit.report import rows
-from abkit.report.groups import ArmBounds, ArmGroup, CaseGroup, Groups, Plan, Window
+from abkit.report.groups import PERCENTILES, ArmBounds, ArmGroup, CaseGroup, Groups, Plan, Window
 from abkit.report.online import OnlineGroups, covariate_groups
 from abkit.report.online_queries import _pre_period, grain_groups, grain_groups_query, handle_time_groups
 from abkit.report.online_sequence import GrainGroup
@@ -35,8 +39,7 @@ from abkit.report.queries import (
     _phased,
     case_count_of,
     hit_groups_query,
-    latency_query,
-    prediction_days_query,
+    window_filter,
 )
 from abkit.report.scan_queries import (
     DropMaterialized,
@@ -59,13 +62,55 @@ ONE_SCAN_DIALECTS = frozenset({"postgresql", "duckdb", "spark"})
 Deferred = Callable[[], list[Any]]
 
 
-def prediction_queries(window: Window) -> dict[str, Select]:
-    """The families that read predictions (the hits join the holdout's selections to theirs), by name."""
-    return {
-        "hits": hit_groups_query(window),
-        "prediction_days": prediction_days_query(window),
-        "latency": latency_query(window),
-    }
+# Tags of the two families in the ``family`` column of :func:`prediction_families_query`.
+DAYS, LATENCY = 0, 1
+
+
+def prediction_families_query(window: Window) -> CompoundSelect:
+    """Prediction counts per (UTC day, experiment, arm) and latency per model version, in one statement.
+
+    A ``UNION ALL`` of two hashed ``GROUP BY`` told apart by ``family`` (:data:`DAYS`, :data:`LATENCY`);
+    the columns a family does not use are NULL. The latency rows are those of
+    :func:`~abkit.report.queries.latency_query` (n, exact percentiles as one array, max); the day
+    rows those of :func:`~abkit.report.queries.prediction_days_query`. Not ``GROUPING SETS``: every
+    aggregate runs for every set there, and the percentiles would sort the predictions again per day.
+    """
+    p = predictions.c
+    where = window_filter(predictions, window)
+    day = day_of(p.created_at)
+    no_text, no_number = cast(null(), String()), cast(null(), Double())
+    return union_all(
+        select(
+            literal_column(str(DAYS)).label("family"),
+            day.label("day"),
+            p.experiment,
+            p.arm,
+            no_text.label("model_version"),
+            func.count().label("n"),
+            percentiles(no_number, PERCENTILES).label("percentiles"),
+            func.max(no_number).label("max"),
+        )
+        .where(*where)
+        .group_by(day, p.experiment, p.arm),
+        select(
+            literal_column(str(LATENCY)),
+            cast(null(), Date()),
+            no_text,
+            no_text,
+            p.model_version,
+            func.count(),
+            percentiles(p.latency_ms, PERCENTILES),
+            func.max(p.latency_ms),
+        )
+        .where(*where)
+        .group_by(p.model_version),
+    )
+
+
+def prediction_queries(window: Window) -> dict[str, Select | CompoundSelect]:
+    """The statements that read predictions, by name: the hits (the holdout's selections joined to
+    their predictions) and :func:`prediction_families_query`."""
+    return {"hits": hit_groups_query(window), "predictions": prediction_families_query(window)}
 
 
 class OneScan:
@@ -79,6 +124,7 @@ class OneScan:
         self._conn = conn
         self.window = window
         self._predictions = predictions
+        self._prediction_rows: list[Any] | None = None
         self.name = f"abkit_scan_{uuid.uuid4().hex[:16]}"
         self._tables: list[str] = []
         self._materialize(self.name, selection_groups_query(window, grouping_sets=conn.dialect.name != "postgresql"))
@@ -154,11 +200,17 @@ class OneScan:
             hits=rows.hit_groups(self._predictions["hits"]()),
             templates=rows.template_groups(self._rows(template_groups_from(self._reduced, plan))),
             buckets=rows.bucket_groups(self._rows(bucket_groups_from(self._reduced, plan))),
-            prediction_days=rows.prediction_days(self._predictions["prediction_days"]()),
-            latency=rows.latency_groups(self._predictions["latency"]()),
+            prediction_days=rows.prediction_days(r for r in self._prediction_families() if r.family == DAYS),
+            latency=rows.latency_groups(r for r in self._prediction_families() if r.family == LATENCY),
             cases=_case_groups(self._arm_cases(plan)),
             case_count=rows.as_int(self._conn.execute(case_count_of(interactions)).scalar()),
         )
+
+    def _prediction_families(self) -> list[Any]:
+        """The rows of :func:`prediction_families_query`, read once."""
+        if self._prediction_rows is None:
+            self._prediction_rows = list(self._predictions["predictions"]())
+        return self._prediction_rows
 
     def online_groups(
         self, window: Window, plan: Plan, starts: dict[str, datetime], pre_period_days: float
