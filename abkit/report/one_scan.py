@@ -16,13 +16,24 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Connection, Date, Double, Select, String, cast, func, literal_column
-from sqlalchemy import null, select, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    Date,
+    Double,
+    Select,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 
 from abkit.events.columns import HOLDOUT_ARM
 from abkit.events.schema import predictions
-from abkit.report.dialects import day_of, percentiles
 from abkit.report import rows
+from abkit.report.dialects import day_of, percentiles
 from abkit.report.groups import PERCENTILES, ArmBounds, ArmGroup, CaseGroup, Groups, Plan, Window
 from abkit.report.online import OnlineGroups, covariate_groups
 from abkit.report.online_queries import _pre_period, grain_groups, grain_groups_query, handle_time_groups
@@ -78,7 +89,8 @@ def prediction_families_query(window: Window) -> CompoundSelect:
     p = predictions.c
     where = window_filter(predictions, window)
     day = day_of(p.created_at)
-    no_text, no_number = cast(null(), String()), cast(null(), Double())
+    # untyped NULL for text (Spark has no bare VARCHAR); the percentiles and max need a typed one
+    no_text, no_number = literal_column("NULL"), cast(null(), Double())
     return union_all(
         select(
             literal_column(str(DAYS)).label("family"),
