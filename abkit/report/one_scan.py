@@ -29,6 +29,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 from abkit.events.columns import HOLDOUT_ARM
 from abkit.events.schema import predictions
@@ -90,7 +91,8 @@ def prediction_families_query(window: Window) -> CompoundSelect:
     where = window_filter(predictions, window)
     day = day_of(p.created_at)
     # untyped NULL for text (Spark has no bare VARCHAR); the percentiles and max need a typed one
-    no_text, no_number = literal_column("NULL"), cast(null(), Double())
+    no_text: ColumnElement[Any] = literal_column("NULL")
+    no_number: ColumnElement[Any] = cast(null(), Double())
     return union_all(
         select(
             literal_column(str(DAYS)).label("family"),
