@@ -82,6 +82,10 @@ def test_the_selections_are_grouped_by_interaction_once_per_report(frames, tmp_p
     assert any("selections.arm = " in sql and "JOIN predictions" in sql for sql in others)
     assert any("pre_period" in sql for sql in others)
     assert sum("FROM cases" in sql or "JOIN cases" in sql for sql in statements) == 2  # case groups, case count
+    # The predictions: the hits' join, and one statement for the prediction days and the latency.
+    over_predictions = [sql for sql in statements if "FROM predictions" in sql and "JOIN" not in sql]
+    assert len(over_predictions) == 1 and "percentile_cont" in over_predictions[0]
+    assert "UNION ALL" in over_predictions[0]
     assert any(sql.startswith("DROP TABLE") for sql in statements)
 
 
