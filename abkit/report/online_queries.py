@@ -20,6 +20,7 @@ from abkit.report.dialects import day_of, hour_of
 from abkit.report.groups import Plan, Window
 from abkit.report.online import GrainGroup, HandleTimeGroup, OnlineGroups, covariate_groups
 from abkit.report.queries import _interactions, _phase, _phased, window_filter
+from abkit.report.rows import as_datetime, as_float
 
 # Days of an advocate's selections before an experiment began that make its CUPED covariate.
 DEFAULT_PRE_PERIOD_DAYS = 28.0
@@ -171,18 +172,6 @@ def handle_time_groups_query(window: Window, plan: Plan) -> Select:
     ).group_by(rows.c.experiment, rows.c.phase, rows.c.model_version, rows.c.arm)
 
 
-def _float(value: Any) -> float:
-    # PostgreSQL returns NUMERIC (Decimal) for SUM over integers.
-    return 0.0 if value is None else float(value)
-
-
-def _moment(value: Any) -> datetime:
-    # SQLite returns the text of date()/strftime buckets, other drivers dates or datetimes.
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
-
-
 def grain_group(row: Any) -> GrainGroup:
     """One row of :func:`grain_groups_query` as a :class:`GrainGroup`."""
     return GrainGroup(
@@ -190,21 +179,21 @@ def grain_group(row: Any) -> GrainGroup:
         phase=int(row.phase),
         model_version=row.model_version,
         arm=row.arm,
-        start=_moment(row.start),
+        start=as_datetime(row.start),
         k=int(row.k),
-        n=int(_float(row.n)),
-        total=_float(row.total),
-        sum_n2=_float(row.sum_n2),
-        sum_y2=_float(row.sum_y2),
-        sum_ny=_float(row.sum_ny),
-        with_history=int(_float(row.with_history)),
-        sum_nx=_float(row.sum_nx),
-        sum_n2x=_float(row.sum_n2x),
-        sum_n2x2=_float(row.sum_n2x2),
-        sum_nxy=_float(row.sum_nxy),
-        total_sq=_float(row.total_sq),
-        first_seen=_moment(row.first_seen),
-        last_seen=_moment(row.last_seen),
+        n=int(as_float(row.n)),
+        total=as_float(row.total),
+        sum_n2=as_float(row.sum_n2),
+        sum_y2=as_float(row.sum_y2),
+        sum_ny=as_float(row.sum_ny),
+        with_history=int(as_float(row.with_history)),
+        sum_nx=as_float(row.sum_nx),
+        sum_n2x=as_float(row.sum_n2x),
+        sum_n2x2=as_float(row.sum_n2x2),
+        sum_nxy=as_float(row.sum_nxy),
+        total_sq=as_float(row.total_sq),
+        first_seen=as_datetime(row.first_seen),
+        last_seen=as_datetime(row.last_seen),
     )
 
 
@@ -222,9 +211,9 @@ def handle_time_groups(rows: Iterable[Any]) -> list[HandleTimeGroup]:
             row.model_version,
             row.arm,
             int(row.n),
-            _float(row.low),
-            _float(row.total),
-            _float(row.total_sq),
+            as_float(row.low),
+            as_float(row.total),
+            as_float(row.total_sq),
         )
         for row in rows
     ]

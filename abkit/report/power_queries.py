@@ -21,6 +21,7 @@ from abkit.report.groups import ArmBounds, ArmKey, Plan, Window
 from abkit.report.online_queries import _pre_period
 from abkit.report.online_sequence import GrainGroup
 from abkit.report.queries import _interactions
+from abkit.report.rows import as_datetime, as_float
 
 
 @dataclass(frozen=True)
@@ -105,16 +106,6 @@ def power_groups_query(
     )
 
 
-def _float(value: Any) -> float:
-    # PostgreSQL returns NUMERIC (Decimal) for SUM over integers.
-    return 0.0 if value is None else float(value)
-
-
-def _datetime(value: Any) -> datetime:
-    # SQLite returns text for MIN/MAX over a subquery's timestamps; drivers return datetimes.
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
 def power_groups(
     run: Callable[[Select], list[Any]],
     window: Window,
@@ -134,18 +125,18 @@ def power_group_rows(rows: Iterable[Any], plan: Plan) -> list[PowerGroup]:
             model_version=row.model_version,
             arm=row.arm,
             k=int(row.k),
-            n=int(_float(row.n)),
-            sum_y=_float(row.sum_y),
-            sum_n2=_float(row.sum_n2),
-            sum_y2=_float(row.sum_y2),
-            sum_ny=_float(row.sum_ny),
+            n=int(as_float(row.n)),
+            sum_y=as_float(row.sum_y),
+            sum_n2=as_float(row.sum_n2),
+            sum_y2=as_float(row.sum_y2),
+            sum_ny=as_float(row.sum_ny),
             shift=plan.shift_of((row.experiment, row.model_version, row.arm)),
-            sum_nx=_float(row.sum_nx),
-            sum_n2x=_float(row.sum_n2x),
-            sum_n2x2=_float(row.sum_n2x2),
-            sum_nxy=_float(row.sum_nxy),
-            first_seen=_datetime(row.first_seen),
-            last_seen=_datetime(row.last_seen),
+            sum_nx=as_float(row.sum_nx),
+            sum_n2x=as_float(row.sum_n2x),
+            sum_n2x2=as_float(row.sum_n2x2),
+            sum_nxy=as_float(row.sum_nxy),
+            first_seen=as_datetime(row.first_seen),
+            last_seen=as_datetime(row.last_seen),
         )
         for row in rows
     ]
