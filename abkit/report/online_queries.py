@@ -60,6 +60,34 @@ def _pre_period(starts: Mapping[str, datetime], pre_period: timedelta) -> Any:
     )
 
 
+def with_covariate(
+    i: Any, starts: Mapping[str, datetime], pre_period: timedelta, covariate: Any = None
+) -> tuple[Any, ColumnElement[Any], ColumnElement[Any]]:
+    """The interactions ``i`` joined to their advocate's covariate: (from clause, x, has history).
+
+    x is 0 for an advocate without pre-period selections and for every advocate when no experiment
+    has a start; ``covariate`` is the :func:`_pre_period` rows when already materialised.
+    """
+    if not starts:
+        return i.experiment.table, literal(0.0), literal(0)
+    covariate = _pre_period(starts, pre_period) if covariate is None else covariate
+    joined = i.experiment.table.outerjoin(
+        covariate, and_(covariate.c.experiment == i.experiment, covariate.c.advocate_id == i.advocate_id)
+    )
+    return joined, func.coalesce(covariate.c.x, literal(0.0)), case((covariate.c.x.is_not(None), 1), else_=0)
+
+
+def covariate_sums(i: Any, x: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    """The CUPED sums over interactions (n_i, y_i) with covariate x: n x, n^2 x, n^2 x^2, n x y."""
+    nx = i.n_i * x
+    return [
+        func.sum(nx).label("sum_nx"),
+        func.sum(i.n_i * nx).label("sum_n2x"),
+        func.sum(nx * nx).label("sum_n2x2"),
+        func.sum(nx * i.y_i).label("sum_nxy"),
+    ]
+
+
 def grain_groups_query(
     window: Window,
     plan: Plan,
@@ -94,17 +122,7 @@ def grain_groups_query(
         interactions = _interactions(window, plan).subquery("interactions").c
     i = _phased(interactions, plan)
     bucket = (hour_of if plan.grain == "hour" else day_of)(i.first_seen)
-    x: ColumnElement[Any] = literal(0.0)
-    history: ColumnElement[Any] = literal(0)
-    source: Any = i.experiment.table
-    if starts:
-        covariate = _pre_period(starts, pre_period) if covariate is None else covariate
-        x = func.coalesce(covariate.c.x, literal(0.0))
-        history = case((covariate.c.x.is_not(None), 1), else_=0)
-        source = source.outerjoin(
-            covariate, and_(covariate.c.experiment == i.experiment, covariate.c.advocate_id == i.advocate_id)
-        )
-    nx = i.n_i * x
+    source, x, history = with_covariate(i, starts, pre_period, covariate)
     return (
         select(
             i.experiment,
@@ -122,10 +140,7 @@ def grain_groups_query(
             func.min(i.first_seen).label("first_seen"),
             func.max(i.last_seen).label("last_seen"),
             func.sum(history).label("with_history"),
-            func.sum(nx).label("sum_nx"),
-            func.sum(i.n_i * nx).label("sum_n2x"),
-            func.sum(nx * nx).label("sum_n2x2"),
-            func.sum(nx * i.y_i).label("sum_nxy"),
+            *covariate_sums(i, x),
         )
         .select_from(source)
         .group_by(i.experiment, i.phase, i.model_version, i.arm, bucket)

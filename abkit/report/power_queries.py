@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from abkit.report.groups import ArmBounds, ArmKey, Plan, Window
-from abkit.report.online_queries import _pre_period
+from abkit.report.online_queries import covariate_sums, with_covariate
 from abkit.report.online_sequence import GrainGroup
 from abkit.report.queries import _interactions
 from abkit.report.rows import as_datetime, as_float
@@ -83,27 +83,8 @@ def power_groups_query(
         func.min(i.first_seen).label("first_seen"),
         func.max(i.last_seen).label("last_seen"),
     ]
-    if not starts:
-        zero = literal(0.0)
-        covariate_sums = [zero.label(name) for name in ("sum_nx", "sum_n2x", "sum_n2x2", "sum_nxy")]
-        return select(*columns, *covariate_sums).group_by(*arm)
-    covariate = _pre_period(starts, pre_period) if covariate is None else covariate
-    x: ColumnElement[Any] = func.coalesce(covariate.c.x, literal(0.0))
-    nx = i.n_i * x
-    joined = i.experiment.table.outerjoin(
-        covariate, and_(covariate.c.experiment == i.experiment, covariate.c.advocate_id == i.advocate_id)
-    )
-    return (
-        select(
-            *columns,
-            func.sum(nx).label("sum_nx"),
-            func.sum(i.n_i * nx).label("sum_n2x"),
-            func.sum(nx * nx).label("sum_n2x2"),
-            func.sum(nx * i.y_i).label("sum_nxy"),
-        )
-        .select_from(joined)
-        .group_by(*arm)
-    )
+    source, x, _ = with_covariate(i, starts, pre_period, covariate)
+    return select(*columns, *covariate_sums(i, x)).select_from(source).group_by(*arm)
 
 
 def power_groups(
