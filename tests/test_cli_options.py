@@ -54,3 +54,11 @@ def test_the_environment_variable_names_the_file(tmp_path):
     assert result.exit_code == 0 and "v5-challenger" in result.stdout
     missing = CliRunner().invoke(cli, ["experiments"], env={"ABKIT_EXPERIMENTS": str(tmp_path / "none.toml")})
     assert missing.exit_code == 2 and "experiments file not found" in missing.output
+
+
+def test_pre_period_default_is_the_reports():
+    # written out in abkit.cli.options so that the CLI need not import the report's queries to start
+    from abkit.cli.options import DEFAULT_PRE_PERIOD_DAYS
+    from abkit.report.online_queries import DEFAULT_PRE_PERIOD_DAYS as REPORT_DEFAULT
+
+    assert DEFAULT_PRE_PERIOD_DAYS == REPORT_DEFAULT

@@ -58,6 +58,21 @@ def experiments_file_option(
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
+# abkit.report.online_queries.DEFAULT_PRE_PERIOD_DAYS, written out so that the CLI starts without
+# importing the report's queries (tests/test_cli_options.py keeps the two equal).
+DEFAULT_PRE_PERIOD_DAYS = 28.0
+
+
+def pre_period_days_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--pre-period-days DAYS`` (> 0) as the command's ``pre_period_days``: the CUPED covariate's pre-period."""
+    return click.option(
+        "--pre-period-days",
+        default=DEFAULT_PRE_PERIOD_DAYS,
+        show_default=True,
+        type=click.FloatRange(min=0, min_open=True),
+        help=help,
+    )
+
 
 def _old_parameter(old_name: str) -> str:
     return "old_" + old_name.lstrip("-").replace("-", "_")

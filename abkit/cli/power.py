@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from abkit.cli.options import experiments_file_option
+from abkit.cli.options import experiments_file_option, pre_period_days_option
 
 if TYPE_CHECKING:
     from abkit.assignment.config import ExperimentConfig
@@ -54,12 +54,8 @@ _METHODS = (
     type=click.FloatRange(min=0, min_open=True),
     help="Days of the latest traffic that measure the rate and the variance.",
 )
-@click.option(
-    "--pre-period-days",
-    default=28.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="Days before the experiment began whose selections make the CUPED covariate (as `abkit report`).",
+@pre_period_days_option(
+    help="Days before the experiment began whose selections make the CUPED covariate (as `abkit report`)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
 def power(

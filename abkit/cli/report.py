@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from abkit.cli.options import experiments_file_option
+from abkit.cli.options import experiments_file_option, pre_period_days_option
 
 DATETIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
@@ -40,12 +40,8 @@ DATETIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
     help='Experiments file whose `analysis = "sequential" | "fixed"` the verdicts use '
     "(default: sequential for challenger tests, fixed for standing holdouts). Also $ABKIT_EXPERIMENTS.",
 )
-@click.option(
-    "--pre-period-days",
-    default=28.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="Days before an experiment began whose selections make the CUPED covariate (the advocate's mean).",
+@pre_period_days_option(
+    help="Days before an experiment began whose selections make the CUPED covariate (the advocate's mean)."
 )
 @click.option(
     "--format",
