@@ -131,3 +131,49 @@ def test_full_label_set_is_learnable_but_not_trivial():
     assert top1 > majority + 0.15
     assert top5 > top1 + 0.1
     assert top1 < 0.6
+
+
+def test_rich_language_keeps_the_format_and_labels_and_leaves_the_plain_language_alone():
+    plain = generate_transcripts(7, 120, 40)
+    rich = generate_transcripts(7, 120, 40, language="rich")
+    assert plain == generate_transcripts(7, 120, 40, language="plain"), "the default is the plain language"
+
+    # The same cases and labelled messages (ids, templates): the wording differs.
+    def labelled(corpus):
+        return [
+            (c["case_id"], [(m["message_id"], m["template_id"]) for m in c["messages"] if m["template_id"]])
+            for c in corpus
+        ]
+
+    assert labelled(rich) == labelled(plain)
+    assert rich != plain and rich == generate_transcripts(7, 120, 40, language="rich")
+    for case in rich:
+        parse_messages(case["messages"])
+    with pytest.raises(ValueError, match="language"):
+        generate_transcripts(1, 10, language="klingon")
+
+
+def test_rich_replies_are_one_canned_text_per_template_and_tell_templates_apart():
+    """Each template's reply is fixed (a template is a canned text) and no two templates share one."""
+    replies: dict[str, set[str]] = {}
+    for case in generate_transcripts(3, 400, 40, language="rich"):
+        for message in case["messages"]:
+            if message["template_id"] is not None:
+                replies.setdefault(message["template_id"], set()).add(message["text"])
+    assert all(len(texts) == 1 for texts in replies.values())
+    texts = [next(iter(texts)) for texts in replies.values()]
+    assert len(set(texts)) == len(texts) > 20
+    # Longer than the plain replies (more of the language model's loss is in them).
+    plain = [m["text"] for c in generate_transcripts(3, 400, 40) for m in c["messages"] if m["template_id"]]
+    assert np.mean([len(t.split()) for t in texts]) > 1.5 * np.mean([len(t.split()) for t in plain])
+
+
+def test_rich_requests_have_more_wordings():
+    def first_requests(language):
+        return {
+            re.sub(r"^(hi|hello|hey there|good morning|good afternoon|hi team|hello support),? ", "", text.lower())
+            for case in generate_transcripts(5, 600, 40, language=language)
+            for text in [next(m["text"] for m in case["messages"] if m["role"] == "customer")]
+        }
+
+    assert len(first_requests("rich")) > len(first_requests("plain"))

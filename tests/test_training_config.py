@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from abkit.training.config import ConfigError, available_sizes, load_size_config
+from abkit.training.config import AdaptSettings, ConfigError, available_sizes, load_size_config
 
 
 def test_every_shipped_size_loads_with_the_pythia_learning_rates():
@@ -71,3 +71,10 @@ def test_the_multi_gpu_examples_are_accelerate_configs_that_agree_with_the_sizes
         assert zero.deepspeed_config["gradient_accumulation_steps"] == adapt.gradient_accumulation_steps
         assert zero.deepspeed_config["gradient_clipping"] == adapt.max_grad_norm
         assert adapt.batch_size >= fsdp.num_processes == zero.num_processes  # a row per GPU per micro-batch
+
+
+def test_checkpoint_schedule_first_checkpoint_then_every_n_then_the_last_step():
+    every = AdaptSettings(checkpoint_every=4)
+    assert [s for s in range(1, 11) if every.checkpoint_due(s, 10)] == [4, 8, 10]
+    later = AdaptSettings(checkpoint_every=4, first_checkpoint=6)
+    assert [s for s in range(1, 16) if later.checkpoint_due(s, 15)] == [6, 10, 14, 15]

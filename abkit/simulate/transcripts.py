@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from abkit.simulate import rich_language
 from abkit.simulate import vocabulary as vocab
 from abkit.simulate.catalogue import Catalogue, build_catalogue, sample_templates
 from abkit.simulate.settings import TextSettings, WorldSettings
@@ -39,10 +40,24 @@ def case_id_for(seed: int, index: int) -> str:
 class _CaseWriter:
     """Renders the messages of one case; holds the running message counter."""
 
-    def __init__(self, case_id: str, catalogue: Catalogue, text: TextSettings, rnd: random.Random):
+    def __init__(
+        self, case_id: str, catalogue: Catalogue, text: TextSettings, rnd: random.Random, language: str = "plain"
+    ):
         self.case_id, self.catalogue, self.text, self.rnd = case_id, catalogue, text, rnd
         self.messages: list[dict[str, Any]] = []
         self._unlabelled = 0
+        rich = language == "rich"
+        self.patterns = vocab.INTENT_PATTERNS + (rich_language.MORE_INTENT_PATTERNS if rich else ())
+        self.fillers = vocab.FILLERS + (rich_language.MORE_FILLERS if rich else ())
+        self.replies = (
+            rich_language.template_replies(tuple(map(int, catalogue.objects)), tuple(map(int, catalogue.actions)))
+            if rich
+            else None
+        )
+
+    def reply(self, template: int) -> str:
+        """The templated advocate message: the plain catalogue's text, or the rich language's."""
+        return self.catalogue.reply_text(template) if self.replies is None else self.replies[template]
 
     def add(self, role: str, text: str, template_id: str | None = None, selection_number: int | None = None) -> None:
         if selection_number is None:
@@ -53,7 +68,7 @@ class _CaseWriter:
         self.messages.append({"message_id": message_id, "role": role, "text": text, "template_id": template_id})
 
     def _fillers(self) -> list[str]:
-        return self.rnd.sample(vocab.FILLERS, self.rnd.randint(0, self.text.max_fillers))
+        return self.rnd.sample(self.fillers, self.rnd.randint(0, self.text.max_fillers))
 
     def intent(self, template: int, *, opener: str) -> str:
         """The customer's request for ``template``: noisy mentions of its object and action."""
@@ -65,9 +80,7 @@ class _CaseWriter:
         named_obj = rnd.random() < text.object_mention
         named_act = rnd.random() < text.action_mention
         if named_obj and named_act:
-            core = rnd.choice(vocab.INTENT_PATTERNS).format(
-                act=rnd.choice(act_forms), obj=rnd.choice(obj_forms), detail=detail
-            )
+            core = rnd.choice(self.patterns).format(act=rnd.choice(act_forms), obj=rnd.choice(obj_forms), detail=detail)
         elif named_obj:
             core = f"I {rnd.choice(vocab.VAGUE_ACTIONS)} my {rnd.choice(obj_forms)}."
         elif named_act:
@@ -101,6 +114,7 @@ def render_case(
     catalogue: Catalogue,
     text: TextSettings,
     rnd: random.Random,
+    language: str = "plain",
 ) -> dict[str, Any]:
     """One case's transcript.
 
@@ -111,8 +125,9 @@ def render_case(
         catalogue: the template catalogue.
         text: wording noise.
         rnd: the case's random source.
+        language: ``plain`` (the simulator's), or ``rich`` (``abkit.simulate.rich_language``).
     """
-    writer = _CaseWriter(case_id, catalogue, text, rnd)
+    writer = _CaseWriter(case_id, catalogue, text, rnd, language)
     first = interactions[0][0]
     page_object = catalogue.objects[first]
     channel = (
@@ -132,7 +147,7 @@ def render_case(
                 writer.add("advocate", rnd.choice(vocab.ADVOCATE_SMALL_TALK))
             if rnd.random() < text.follow_up:
                 writer.add("customer", writer.follow_up(template))
-            writer.add("advocate", catalogue.reply_text(template), catalogue.template_ids[template], number)
+            writer.add("advocate", writer.reply(template), catalogue.template_ids[template], number)
             number += 1
     return {"case_id": case_id, "messages": writer.messages}
 
@@ -145,6 +160,7 @@ def render_cases(
     catalogue: Catalogue,
     text: TextSettings,
     seed: int,
+    language: str = "plain",
 ) -> Iterable[dict[str, Any]]:
     """Transcripts of many cases from the simulator's selection arrays (cases in order).
 
@@ -163,10 +179,12 @@ def render_cases(
                 groups.append([])
                 previous = interaction
             groups[-1].append(int(template))
-        yield render_case(case_id, groups, catalogue, text, random.Random(f"{seed}:{case_id}"))
+        yield render_case(case_id, groups, catalogue, text, random.Random(f"{seed}:{case_id}"), language)
 
 
-def generate_transcripts(seed: int, n_cases: int, n_templates: int = 640) -> list[dict[str, Any]]:
+def generate_transcripts(
+    seed: int, n_cases: int, n_templates: int = 640, *, language: str = "plain"
+) -> list[dict[str, Any]]:
     """A corpus of ``n_cases`` synthetic support cases with labelled advocate messages.
 
     Templates follow the world's Zipf volumes (all templates live); the catalogue is the same
@@ -176,13 +194,17 @@ def generate_transcripts(seed: int, n_cases: int, n_templates: int = 640) -> lis
         seed: random seed; the same seed gives the same corpus.
         n_cases: number of cases (each has one or more labelled messages).
         n_templates: size of the label set (2..960).
+        language: ``plain``, the simulator's wording; ``rich``, template-specific replies and
+            more ways to ask (``abkit.simulate.rich_language``), for training demos.
 
     Returns:
         One dict per case in the JSON Lines format of this module.
 
     Raises:
-        ValueError: ``n_cases`` is negative or ``n_templates`` out of range.
+        ValueError: ``n_cases`` is negative, ``n_templates`` out of range or ``language`` unknown.
     """
+    if language not in rich_language.LANGUAGES:
+        raise ValueError(f"language: must be one of {list(rich_language.LANGUAGES)}, got {language!r}")
     if n_cases < 0:
         raise ValueError(f"n_cases: must be >= 0, got {n_cases}")
     settings = WorldSettings(n_templates=n_templates)
@@ -198,7 +220,14 @@ def generate_transcripts(seed: int, n_cases: int, n_templates: int = 640) -> lis
     case_ids = [case_id_for(seed, index) for index in range(n_cases)]
     return list(
         render_cases(
-            case_ids, shape.selection_case, shape.selection_interaction, templates, catalogue, settings.text, seed
+            case_ids,
+            shape.selection_case,
+            shape.selection_interaction,
+            templates,
+            catalogue,
+            settings.text,
+            seed,
+            language,
         )
     )
 

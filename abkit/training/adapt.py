@@ -3,7 +3,7 @@
 AdamW (betas from the size config, 0.9 / 0.95), weight decay 0.01, linear warmup over 1% of
 the steps then cosine decay to zero, trained through accelerate (``abkit.training.accel``): the
 same code in one process and under ``accelerate launch``. Every ``checkpoint_every`` optimizer
-steps (and at step 0 and at the end) a checkpoint directory ``checkpoint-NNNNNN`` holds the
+steps from ``first_checkpoint`` (and at step 0 and at the end) a checkpoint directory ``checkpoint-NNNNNN`` holds the
 model and tokenizer (``save_pretrained``), the held-out LM loss (``checkpoint.json``), the run's
 record (``trainer_state.json``) and accelerate's training state (``accelerate_state/``:
 optimizer, scheduler, gradient scaler, RNG states), so a resumed run continues the same curve.
@@ -228,7 +228,7 @@ def adapt(
                 optimizer.zero_grad(set_to_none=True)
         run.step += 1
         since_log += 1
-        checkpoint_due = run.step % settings.checkpoint_every == 0 or run.step == total_steps
+        checkpoint_due = settings.checkpoint_due(run.step, total_steps)
         if checkpoint_due or (settings.log_every and run.step % settings.log_every == 0):
             mean = reduce_sum(accelerator, running) / (since_log * accumulation)  # waits for the device
             run.curve.append(LossPoint(run.step, run.tokens, mean, learning_rate, time.perf_counter() - started))

@@ -47,9 +47,16 @@ class AdaptSettings:
     beta2: float = 0.95
     max_grad_norm: float = 1.0
     checkpoint_every: int = 500  # optimizer steps between checkpoints
+    first_checkpoint: int = 0  # step of the first checkpoint after step 0 (0: checkpoint_every)
     log_every: int = 10  # optimizer steps between reading the training loss back from the device
     heldout_fraction: float = 0.01  # share of cases held out for the LM loss
     seed: int = 0
+
+    def checkpoint_due(self, step: int, total_steps: int) -> bool:
+        """Whether optimizer step ``step`` (>= 1) writes a checkpoint: the first, every
+        ``checkpoint_every`` after it, and the last step."""
+        first = self.first_checkpoint or self.checkpoint_every
+        return step == total_steps or (step >= first and (step - first) % self.checkpoint_every == 0)
 
 
 @dataclass(frozen=True)

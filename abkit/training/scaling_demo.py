@@ -20,8 +20,10 @@ from abkit.training.pipeline import load_base, run_adaptation
 from abkit.training.scaling import ScalingAnalysis, analyse_scaling, run_scaling
 
 DEMO_SIZES = ("scaling-xs", "scaling-s")
-DEMO_CASES = 2000
+DEMO_CASES = 2000  # labelled: half fine-tunes, half evaluates (and the first half is adapted on too)
+DEMO_ADAPT_CASES = 6000  # unlabelled transcripts beyond them, for adaptation only
 DEMO_TEMPLATES = 40
+DEMO_LANGUAGE = "rich"  # abkit.simulate.rich_language: an LM loss that keeps improving over the run
 DEMO_FINETUNES = 2  # classifiers per checkpoint (fine-tuning seeds), averaged
 LINEAR_BAR = 0.9  # issue 19's acceptance: R² of classification loss on LM loss, per size
 
@@ -68,6 +70,8 @@ def run_scaling_demo(
     seed: int = 0,
     n_cases: int = DEMO_CASES,
     n_templates: int = DEMO_TEMPLATES,
+    adapt_cases: int = DEMO_ADAPT_CASES,
+    language: str = DEMO_LANGUAGE,
     finetunes: int = DEMO_FINETUNES,
     runtime: Runtime | None = None,
     progress: bool = True,
@@ -75,27 +79,49 @@ def run_scaling_demo(
     """Simulate a corpus, adapt each size from a random init, fine-tune every checkpoint, fit.
 
     Args:
-        out_dir: gets ``corpus.jsonl`` and one adaptation run directory per size.
+        out_dir: gets ``corpus.jsonl`` (the labelled cases), ``adapt_corpus.jsonl`` (the
+            adaptation-only cases) and one adaptation run directory per size.
         sizes: size configs (names or TOML paths); each its own run, fitted on its own.
         seed: seeds the corpus, the split and the initialisations.
+        n_cases: labelled cases, split in halves: fine-tuning (and adaptation), evaluation.
+        adapt_cases: more simulated cases that only adaptation reads (unlabelled transcripts
+            are plentiful; the evaluation half is never adapted on).
+        language: the simulated wording (``abkit.simulate.rich_language``).
         finetunes: classifiers fine-tuned per checkpoint (seeds 0, 1, ...); each point is their mean.
     """
     from abkit.simulate.transcripts import generate_transcripts
 
+    if adapt_cases < 0:
+        raise ValueError(f"adapt_cases: must be >= 0, got {adapt_cases}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    records = generate_transcripts(seed, n_cases, n_templates=n_templates)
+    records = generate_transcripts(seed, n_cases + adapt_cases, n_templates=n_templates, language=language)
     corpus_file = out / "corpus.jsonl"
-    write_corpus(corpus_file, records)
-    cases = parse_cases(records, source=str(corpus_file))
+    write_corpus(corpus_file, records[:n_cases])
+    cases = parse_cases(records[:n_cases], source=str(corpus_file))
+    adapt_only = []
+    if adapt_cases:
+        write_corpus(out / "adapt_corpus.jsonl", records[n_cases:])
+        adapt_only = parse_cases(records[n_cases:], source=str(out / "adapt_corpus.jsonl"))
+    train_half = split_cases(cases, seed=seed).train
     configs = [load_size_config(size) for size in sizes]
     runs, points = [], []
     for config in configs:
         run_dir = out / config.name
         if run_dir.exists():
             shutil.rmtree(run_dir)
-        model, tokenizer, _ = load_base(config, split_cases(cases, seed=seed).train, seed=seed)
-        run_adaptation(model, tokenizer, cases, config, run_dir, split_seed=seed, runtime=runtime, progress=progress)
+        model, tokenizer, _ = load_base(config, train_half, seed=seed)
+        # The training half and the adaptation-only cases (split_seed=None: these are all adaptable).
+        run_adaptation(
+            model,
+            tokenizer,
+            [*train_half, *adapt_only],
+            config,
+            run_dir,
+            split_seed=None,
+            runtime=runtime,
+            progress=progress,
+        )
         runs.append(run_dir)
         # Each size is fine-tuned with its own config's fine-tuning settings.
         points += run_scaling(
