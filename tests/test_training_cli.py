@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from abkit.cli.main import cli
 from abkit.simulate.transcripts import generate_transcripts
-from abkit.training.corpus import write_corpus
+from abkit.training.corpus import read_corpus, write_corpus
 from abkit.training.serving_dir import read_metadata
 from tests.training_helpers import TINY_MODEL_TOML
 
@@ -147,7 +147,6 @@ def test_every_training_command_sets_the_torch_threads(tmp_path, command):
 
 
 def test_corpus_writes_a_seeded_simulated_corpus_that_training_reads(tmp_path):
-    from abkit.training.corpus import read_corpus
 
     first = run(
         "corpus", "--out", str(tmp_path / "a" / "corpus.jsonl"), "--cases", "30", "--templates", "8", "--seed", "3"
@@ -159,6 +158,8 @@ def test_corpus_writes_a_seeded_simulated_corpus_that_training_reads(tmp_path):
     again = run("corpus", "--out", str(tmp_path / "b.jsonl"), "--cases", "30", "--templates", "8", "--seed", "3")
     assert again.exit_code == 0
     assert (tmp_path / "b.jsonl").read_text() == (tmp_path / "a" / "corpus.jsonl").read_text()
+    rich = run("corpus", "--out", str(tmp_path / "r.jsonl"), "--cases", "30", "--templates", "8", "--language", "rich")
+    assert rich.exit_code == 0 and (tmp_path / "r.jsonl").read_text() != (tmp_path / "b.jsonl").read_text()
     refused = run("corpus", "--out", str(tmp_path / "c.jsonl"), "--templates", "1")
     assert refused.exit_code == 2 and "--templates" in refused.output
 
@@ -174,7 +175,19 @@ def test_scaling_demo_adapts_each_size_fine_tunes_every_checkpoint_and_fits_per_
             .replace("max_steps = 4\ncheckpoint_every = 2", "max_steps = 6\ncheckpoint_every = 2")
         )
         sizes += ["--size", str(path)]
-    result = run("scaling-demo", "--out", str(tmp_path / "demo"), *sizes, "--cases", "40", "--templates", "8", "-q")
+    result = run(
+        "scaling-demo",
+        "--out",
+        str(tmp_path / "demo"),
+        *sizes,
+        "--cases",
+        "40",
+        "--templates",
+        "8",
+        "--adapt-cases",
+        "20",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     analysis = json.loads((tmp_path / "demo" / "scaling.json").read_text())
     assert [p["run"] for p in analysis["points"]] == ["demo-xs"] * 4 + ["demo-s"] * 4
@@ -186,6 +199,10 @@ def test_scaling_demo_adapts_each_size_fine_tunes_every_checkpoint_and_fits_per_
     assert [e["run"] for e in analysis["adaptation_effects"]] == ["demo-xs", "demo-s"]
     assert "demo-xs: adaptation" in result.output and "demo-s: classification loss on LM loss over 3" in result.output
     assert (tmp_path / "demo" / "scaling.html").is_file() and (tmp_path / "demo" / "corpus.jsonl").is_file()
+    # The labelled corpus (fine-tuned and evaluated on) and the adaptation-only cases, no case in both.
+    labelled = {case.case_id for case in read_corpus(tmp_path / "demo" / "corpus.jsonl")}
+    adapt_only = {case.case_id for case in read_corpus(tmp_path / "demo" / "adapt_corpus.jsonl")}
+    assert (len(labelled), len(adapt_only)) == (40, 20) and not labelled & adapt_only
 
 
 @pytest.mark.parametrize(

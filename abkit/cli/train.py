@@ -204,12 +204,19 @@ def evaluate(
     help="Size of the template label set.",
 )
 @click.option("--seed", default=0, show_default=True, help="The same seed writes the same corpus.")
-def corpus(out: Path, n_cases: int, n_templates: int, seed: int) -> None:
+@click.option(
+    "--language",
+    type=click.Choice(["plain", "rich"]),
+    default="plain",
+    show_default=True,
+    help="rich: template-specific replies, product names, more wordings (docs/training.md).",
+)
+def corpus(out: Path, n_cases: int, n_templates: int, seed: int, language: str) -> None:
     """Write a simulated training corpus (the JSON Lines format of docs/training.md)."""
     from abkit.simulate.transcripts import generate_transcripts
     from abkit.training.corpus import labelled_examples, parse_cases, write_corpus
 
-    records = generate_transcripts(seed, n_cases, n_templates=n_templates)
+    records = generate_transcripts(seed, n_cases, n_templates=n_templates, language=language)
     out.parent.mkdir(parents=True, exist_ok=True)
     written = write_corpus(out, records)
     examples = labelled_examples(parse_cases(records, source=str(out)))

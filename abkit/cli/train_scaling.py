@@ -102,6 +102,19 @@ def scaling(
 )
 @click.option("--cases", "n_cases", default=None, type=click.IntRange(min=20), help="Simulated cases (default 2000).")
 @click.option("--templates", "n_templates", default=None, type=click.IntRange(min=2, max=960), help="Default 40.")
+@click.option(
+    "--adapt-cases",
+    default=None,
+    type=click.IntRange(min=0),
+    help="Simulated cases beyond --cases that only adaptation reads (default 6000).",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["plain", "rich"]),
+    default="rich",
+    show_default=True,
+    help="Simulated wording (docs/training.md).",
+)
 @click.option("--seed", default=0, show_default=True, help="Seeds the corpus, split and initialisations.")
 @FINETUNES_OPTION
 @DEVICE_OPTION
@@ -115,6 +128,8 @@ def scaling_demo(
     sizes: tuple[str, ...],
     n_cases: int | None,
     n_templates: int | None,
+    adapt_cases: int | None,
+    language: str,
     seed: int,
     finetunes: int | None,
     device: str | None,
@@ -127,6 +142,7 @@ def scaling_demo(
     from abkit.training.scaling import scaling_table
     from abkit.training.scaling_chart import write_scaling_html
     from abkit.training.scaling_demo import (
+        DEMO_ADAPT_CASES,
         DEMO_CASES,
         DEMO_FINETUNES,
         DEMO_SIZES,
@@ -143,6 +159,8 @@ def scaling_demo(
             seed=seed,
             n_cases=n_cases or DEMO_CASES,
             n_templates=n_templates or DEMO_TEMPLATES,
+            adapt_cases=DEMO_ADAPT_CASES if adapt_cases is None else adapt_cases,
+            language=language,
             finetunes=finetunes or DEMO_FINETUNES,
             runtime=Runtime.detect(device),
             progress=not quiet,
