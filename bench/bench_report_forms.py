@@ -1,0 +1,148 @@
+"""Benchmark: forms of the report's statements, side by side on the same simulated events.
+
+Writes N simulated selections (bench/report_events.py: one prediction each) into DuckDB and a
+throwaway PostgreSQL, then times, alternating, best of --rounds:
+
+  hits  the holdout's selections joined to every prediction (baseline) against the report's
+        form, which joins them to the holdout's predictions only (DuckDB and PostgreSQL);
+  shift the grain groups over the one scan's materialised rows (CUPED and the sequence's
+        sums per arm, phase and day), the arm's shift in y_i and q_i as a CASE over every arm
+        (baseline) against a join to the plan's shifts (the report's form), DuckDB and PostgreSQL.
+
+It prints each time and candidate / baseline.
+
+    .venv/bin/python bench/bench_report_forms.py --rows 3_000_000 --rounds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, create_engine, func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from report_events import load_duckdb, load_postgres, simulate  # noqa: E402
+
+from abkit.events import columns as c  # noqa: E402
+from abkit.events.schema import predictions, selections  # noqa: E402
+from abkit.report import sql_source  # noqa: E402
+from abkit.report.build import plan_for  # noqa: E402
+from abkit.report.groups import Plan, Window  # noqa: E402
+from abkit.report.one_scan import OneScan  # noqa: E402
+from abkit.report.online_queries import grain_groups_query  # noqa: E402
+from abkit.report.queries import _hits, hit_groups_query  # noqa: E402
+from abkit.report.scan_queries import INTERACTION, _about_shift, interactions_from, reduced_table  # noqa: E402
+from abkit.report.sql_source import SqlSource  # noqa: E402
+from tests.pg_server import create_database, running_postgres  # noqa: E402
+
+
+def hits_over_every_prediction() -> Select:
+    """The hits as they were: holdout selections joined to all predictions (no filter on the predictions' arm)."""
+    s = selections.c
+    return (
+        select(
+            s.experiment,
+            s.model_version,
+            s.template_id,
+            func.count().label("n"),
+            _hits(s.template_id, [1]).label("top1"),
+            _hits(s.template_id, [1, 2, 3]).label("top3"),
+            _hits(s.template_id, [1, 2, 3, 4, 5]).label("top5"),
+        )
+        .select_from(selections.join(predictions, predictions.c.prediction_id == s.prediction_id))
+        .where(s.arm == c.HOLDOUT_ARM)
+        .group_by(s.experiment, s.model_version, s.template_id)
+    )
+
+
+def bench_hits(name: str, url: str, rounds: int) -> None:
+    forms = {"every prediction": hits_over_every_prediction(), "holdout's predictions": hit_groups_query(Window())}
+    best = dict.fromkeys(forms, float("inf"))
+    answers = {}
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL work_mem = '{sql_source.POSTGRES_WORK_MEM}'")
+        for _ in range(rounds):
+            for form, query in forms.items():
+                started = time.perf_counter()
+                answers[form] = sorted(tuple(row) for row in conn.execute(query).all())
+                best[form] = min(best[form], time.perf_counter() - started)
+    engine.dispose()
+    same = "same rows" if len(set(map(tuple, answers.values()))) == 1 else "ROWS DIFFER"
+    base, candidate = best.values()
+    print(
+        f"hits on {name}: every prediction {base:.3f} s, holdout's {candidate:.3f} s, ratio {candidate / base:.2f} ({same})"
+    )
+
+
+def interactions_with_case_shift(r: Any, plan: Plan) -> Any:
+    """The interaction rows as they were: the arm's shift as arm_shift's CASE over every arm, in y_i and q_i."""
+    total, total_sq = _about_shift(r, plan)
+    keys = (r.experiment, r.model_version, r.arm, r.advocate_id, r.case_id)
+    return (
+        select(*keys, r.n.label("n_i"), total.label("y_i"), total_sq.label("q_i"), r.first_seen, r.last_seen)
+        .where(r.family == INTERACTION)
+        .subquery("interactions")
+        .c
+    )
+
+
+def bench_shift(name: str, url: str, rounds: int) -> None:
+    """The grain groups over the one scan's rows, the shift as a CASE (baseline) or joined (the report's form)."""
+    source = SqlSource(url)
+    window = Window()
+    plan = plan_for(source.bounds(window), tuple(source.experiment_phases()))
+    best = {"CASE": float("inf"), "join": float("inf")}
+    answers = {}
+    with source.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL work_mem = '{sql_source.POSTGRES_WORK_MEM}'")
+        with OneScan(conn, window, {}) as scan:
+            r = reduced_table(scan.name).c
+            forms = {"CASE": interactions_with_case_shift(r, plan), "join": interactions_from(r, plan)}
+            for _ in range(rounds):
+                for form, interactions in forms.items():
+                    statement = grain_groups_query(window, plan, {}, timedelta(0), interactions)
+                    started = time.perf_counter()
+                    answers[form] = sorted(tuple(row) for row in conn.execute(statement).all())
+                    best[form] = min(best[form], time.perf_counter() - started)
+    source.close()
+    close = all(
+        math.isclose(x, y, rel_tol=1e-9) if isinstance(x, float) else x == y
+        for a, b in zip(*answers.values(), strict=True)
+        for x, y in zip(a, b, strict=True)
+    )
+    print(
+        f"grain groups on {name}: shift as CASE {best['CASE']:.3f} s, joined {best['join']:.3f} s, "
+        f"ratio {best['join'] / best['CASE']:.2f} ({'same to 1e-9' if close else 'ROWS DIFFER'})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=3_000_000)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best of each")
+    args = parser.parse_args()
+    frames = simulate(args.rows)
+    with tempfile.TemporaryDirectory(prefix="abkit-forms-") as workdir, running_postgres() as admin:
+        duckdb_url = load_duckdb(frames, Path(workdir) / "bench.duckdb")
+        postgres_url = load_postgres(frames, create_database(admin, "abkit_forms"))
+        del frames
+        print(f"rows = {args.rows:,} selections (+ as many predictions); best of {args.rounds}", flush=True)
+        bench_hits("DuckDB", duckdb_url, args.rounds)
+        bench_hits("PostgreSQL", postgres_url, args.rounds)
+        bench_shift("DuckDB", duckdb_url, args.rounds)
+        bench_shift("PostgreSQL", postgres_url, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
