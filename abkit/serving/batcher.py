@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from contextlib import suppress
 from dataclasses import dataclass
 from statistics import median
 from typing import Annotated, Generic, Protocol, TypeVar
@@ -95,14 +96,6 @@ class ServiceRate:
         if not self._batches or queued == 0:
             return 0.0
         return queued / self.requests_per_s + self.batch_s
-
-
-@dataclass(frozen=True)
-class Scored(Generic[R]):
-    result: R
-    queue_s: float  # from submit to the start of its forward pass
-    inference_s: float  # duration of the forward pass it was part of
-    batch_size: int
 
 
 class BatchObserver(Protocol):
@@ -193,7 +186,7 @@ class DynamicBatcher(Generic[R]):
         self._task = None
 
     def submit_nowait(self, token_ids: Sequence[int], deadline: float | None = None) -> asyncio.Future:
-        """Queue one sequence; the future resolves to a :class:`Scored`.
+        """Queue one sequence; the future resolves to its result.
 
         Cancel the future when the caller goes away: the request is dropped before its forward
         pass. After ``deadline`` (``time.monotonic()``) it fails with :class:`DeadlinePassed`.
@@ -218,7 +211,7 @@ class DynamicBatcher(Generic[R]):
         if wait_s > ADMISSION_SHARE * budget_s:
             raise Overloaded(wait_s, budget_s)
 
-    async def submit(self, token_ids: Sequence[int], deadline: float | None = None) -> Scored[R]:
+    async def submit(self, token_ids: Sequence[int], deadline: float | None = None) -> R:
         """Queue one sequence and wait for its result (see :meth:`submit_nowait`)."""
         return await self.submit_nowait(token_ids, deadline)
 
@@ -244,16 +237,12 @@ class DynamicBatcher(Generic[R]):
 
     async def _wait_for_fuller_batch(self) -> None:
         assert self._wakeup is not None
-        give_up = self._pending[0].enqueued + self.settings.max_wait_s
-        while len(self._pending) < self.settings.max_batch_size and not self._stopping:
-            remaining = give_up - time.monotonic()
-            if remaining <= 0:
-                return
-            self._wakeup.clear()
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), remaining)
-            except TimeoutError:
-                return
+        remaining = self._pending[0].enqueued + self.settings.max_wait_s - time.monotonic()
+        with suppress(TimeoutError):
+            async with asyncio.timeout(max(remaining, 0.0)):
+                while len(self._pending) < self.settings.max_batch_size and not self._stopping:
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
 
     async def _run(self) -> None:
         assert self._wakeup is not None
@@ -296,10 +285,9 @@ class DynamicBatcher(Generic[R]):
             return
         inference_s = time.monotonic() - started
         self.rate.record(len(batch), inference_s)
-        queue_s = [started - item.enqueued for item in batch]
-        for item, result, waited in zip(batch, results, queue_s, strict=True):
+        for item, result in zip(batch, results, strict=True):
             if not item.future.done():
-                item.future.set_result(Scored(result, waited, inference_s, len(batch)))
+                item.future.set_result(result)
         if self.observer is not None:
-            longest = max(len(item.token_ids) for item in batch)
-            self.observer.on_batch(len(batch), longest * len(batch), inference_s, queue_s)
+            padded = max(len(item.token_ids) for item in batch) * len(batch)
+            self.observer.on_batch(len(batch), padded, inference_s, [started - item.enqueued for item in batch])

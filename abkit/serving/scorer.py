@@ -25,24 +25,11 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Suggestion:
-    template_id: str
-    score: float  # softmax probability
-
-
-@dataclass(frozen=True)
 class TopK:
-    """The top-k suggestions for one input, best first."""
+    """The top-k templates for one input, best first: their ids and softmax probabilities."""
 
-    suggestions: tuple[Suggestion, ...]
-
-    @property
-    def template_ids(self) -> tuple[str, ...]:
-        return tuple(s.template_id for s in self.suggestions)
-
-    @property
-    def scores(self) -> tuple[float, ...]:
-        return tuple(s.score for s in self.suggestions)
+    template_ids: tuple[str, ...]
+    scores: tuple[float, ...]
 
 
 class Scorer(Protocol):
@@ -207,7 +194,7 @@ class HFScorer:
         values, indices = torch.topk(probabilities, self.top_k, dim=-1)
         top_scores, top_indices = values.cpu().tolist(), indices.cpu().tolist()  # waits for the device
         return [
-            TopK(tuple(Suggestion(self.labels[i], float(v)) for i, v in zip(row_i, row_v, strict=True)))
+            TopK(tuple(self.labels[i] for i in row_i), tuple(row_v))
             for row_i, row_v in zip(top_indices, top_scores, strict=True)
         ]
 

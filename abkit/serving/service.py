@@ -21,7 +21,6 @@ from pydantic import Field
 
 from abkit.assignment import ExperimentConfig
 from abkit.assignment.config import HOLDOUT
-from abkit.events.columns import EventKind
 from abkit.events.validate import MAX_NAME_LENGTH
 from abkit.serving.batcher import (
     BatcherSettings,
@@ -30,7 +29,6 @@ from abkit.serving.batcher import (
     DynamicBatcher,
     Overloaded,
     QueueFull,
-    Scored,
 )
 from abkit.serving.event_log import case_event, log_event, prediction_event, selection_event
 from abkit.serving.heap import settle_heap
@@ -40,7 +38,7 @@ from abkit.serving.scorer import Scorer, TopK
 from abkit.serving.token_cache import CachingTokenizer
 from abkit.serving.writer import EventWriter
 from abkit.settings import settings
-from abkit.text import MessageError, parse_messages
+from abkit.text import Message
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +87,7 @@ class PendingSuggestion:
     request: SuggestRequest
     arm: str
     model_version: str
-    future: asyncio.Future[Scored[TopK]]
+    future: asyncio.Future[TopK]
     started: float  # time.monotonic() when the request arrived
     budget_s: float  # its deadline, relative to started
 
@@ -103,8 +101,7 @@ class SuggestionService:
     """Assigns arms, batches and scores requests, and logs events.
 
     ``models`` are the served models, baseline first; the ``experiment``'s non-holdout arms
-    must be among them. The service starts and closes ``writer``; ``metrics`` defaults to a
-    fresh registry.
+    must be among them. The service starts and closes ``writer``.
     """
 
     def __init__(
@@ -113,7 +110,6 @@ class SuggestionService:
         experiment: ExperimentConfig,
         writer: EventWriter,
         settings: ServiceSettings | None = None,
-        metrics: ServiceMetrics | None = None,
     ):
         if not models:
             raise ValueError("serve: at least one model is needed")
@@ -126,7 +122,7 @@ class SuggestionService:
             raise ValueError(
                 f"experiment {experiment.name!r}: arm(s) {unknown} are not served model versions {versions}"
             )
-        for name in (experiment.name, *versions):
+        for name in versions:  # the experiment's own names are checked by ExperimentConfig
             if len(name) > MAX_NAME_LENGTH:
                 raise ValueError(f"serve: name {name!r} is longer than {MAX_NAME_LENGTH} characters")
         self.models = list(models)
@@ -134,8 +130,8 @@ class SuggestionService:
         self.experiment = experiment
         self.writer = writer
         self.settings = settings or ServiceSettings()
-        self.metrics = metrics or ServiceMetrics()
-        self.metrics.watch(self.queue_sizes, writer, self.token_caches)
+        self.metrics = ServiceMetrics()
+        self.metrics.watch(self)
         self.scorers: dict[str, Scorer] = {}
         self.batchers: dict[str, DynamicBatcher[TopK]] = {}
         # One model worker thread: models sharing a device take turns rather than contend.
@@ -187,9 +183,8 @@ class SuggestionService:
         self.loaded = False
         loop = asyncio.get_running_loop()
         left = await loop.run_in_executor(None, self.writer.close, self.settings.shutdown_flush_timeout_s)
-        self._executor.shutdown(wait=True)
-        self._tokenizer.shutdown(wait=True)
-        self._large_tokenizer.shutdown(wait=True)
+        for executor in (self._executor, self._tokenizer, self._large_tokenizer):
+            executor.shutdown(wait=True)
         return left
 
     def queue_sizes(self) -> dict[str, int]:
@@ -255,10 +250,7 @@ class SuggestionService:
                     422,
                     f"messages[{index}].text: {len(message.text):,} characters, over the limit of {limit:,} a message",
                 )
-        try:
-            messages = parse_messages([{"role": m.role, "text": m.text} for m in request.messages])
-        except MessageError as error:
-            raise ServiceError(422, str(error)) from None
+        messages = [Message(m.role, m.text) for m in request.messages]  # roles and texts checked by the schema
         if not self.writer.has_room():
             raise ServiceError(
                 503,
@@ -305,21 +297,21 @@ class SuggestionService:
         remaining = pending.started + pending.budget_s - time.monotonic()
         timer = asyncio.get_running_loop().call_later(max(remaining, 0.0), _expire, pending.future)
         try:
-            scored = await pending.future
+            top = await pending.future
         except DeadlinePassed:
             raise ServiceError(
                 504, f"deadline of {pending.budget_s * 1000:g} ms passed before the model answered"
             ) from None
         finally:
             timer.cancel()
-        top, latency_ms = scored.result, (time.monotonic() - pending.started) * 1000
-        shown = () if pending.arm == HOLDOUT else top.suggestions
+        latency_ms = (time.monotonic() - pending.started) * 1000
+        shown = () if pending.arm == HOLDOUT else zip(top.template_ids, top.scores, strict=True)
         answer = {
             "prediction_id": uuid.uuid4().hex,
             "experiment": self.experiment.name,
             "arm": pending.arm,
             "model_version": pending.model_version,
-            "suggestions": [{"template_id": s.template_id, "score": s.score} for s in shown],
+            "suggestions": [{"template_id": template_id, "score": score} for template_id, score in shown],
             "latency_ms": round(latency_ms, 3),
         }
         # Admitted by submit(), so the event is kept even if the buffer filled meanwhile.
@@ -331,7 +323,7 @@ class SuggestionService:
         """Log a selection event; durable (see :func:`~abkit.serving.event_log.log_event`) unless configured not."""
         arm, version = self.arm_of(request.advocate_id, request.case_id)
         event = selection_event(request, self.experiment.name, arm, version)
-        await self._log("selection", event)
+        await log_event(self.writer, "selection", event, self.settings)
         return {
             "selection_id": event["selection_id"],
             "experiment": self.experiment.name,
@@ -341,16 +333,5 @@ class SuggestionService:
 
     async def log_case(self, request: CaseRequest) -> dict[str, str]:
         """Log a case event (handle time of a closed case); durable like :meth:`log_selection`."""
-        await self._log("case", case_event(request))
+        await log_event(self.writer, "case", case_event(request), self.settings)
         return {"case_id": request.case_id}
-
-    async def _log(self, kind: EventKind, event: dict[str, Any]) -> None:
-        settings = self.settings
-        await log_event(
-            self.writer,
-            kind,
-            event,
-            durable=settings.durable_events,
-            timeout_s=settings.durable_timeout_s,
-            retry_after=settings.retry_after_s,
-        )

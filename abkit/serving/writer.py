@@ -8,9 +8,10 @@ id, so a retry after an ambiguous failure stores nothing twice. Once the buffer 
 ``max_pending`` events, :meth:`EventWriter.has_room` says no and the service refuses new
 requests (503) rather than accept events it might have to drop.
 
-An event put with ``on_commit`` is written without waiting for a fuller batch and its
-callback is told once its transaction committed (docs/serving.md, "Durability"); the others
-(predictions) are acknowledged from memory, and a crash loses those still buffered.
+An event put with ``durable`` is written without waiting for a fuller batch, and the future
+:meth:`EventWriter.put` returns for it resolves once its transaction committed (docs/serving.md,
+"Durability"); the others (predictions) are acknowledged from memory, and a crash loses those
+still buffered.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import islice
@@ -57,7 +59,7 @@ class BufferFull(Exception):
 
 @dataclass(frozen=True)
 class WriteOutcome:
-    """What became of one event put with ``on_commit``."""
+    """What became of one event put with ``durable``."""
 
     stored: bool  # the event, or the same one sent before, is committed
     # Not stored because its id is stored with other content: the columns that differ (the
@@ -66,7 +68,6 @@ class WriteOutcome:
     detail: str | None = None  # why it was not stored, in words
 
 
-CommitCallback = Callable[[WriteOutcome], None]
 _STORED = WriteOutcome(stored=True)
 
 
@@ -124,8 +125,8 @@ class EventWriter:
         self._flushing = 0
         self._thread: threading.Thread | None = None
         self._next_kind = 0
-        # Callbacks of events put with on_commit, by the identity of the buffered dict.
-        self._waiters: dict[int, CommitCallback] = {}
+        # The futures of events put with durable, by the identity of the buffered dict.
+        self._waiters: dict[int, Future[WriteOutcome]] = {}
         # Read by the metrics collector.
         self.db_up = False
         self.written: dict[str, int] = dict.fromkeys(EVENT_KINDS, 0)
@@ -150,13 +151,13 @@ class EventWriter:
         event: Mapping[str, Any],
         *,
         force: bool = False,
-        on_commit: CommitCallback | None = None,
-    ) -> None:
+        durable: bool = False,
+    ) -> Future[WriteOutcome] | None:
         """Buffer one event; raise :class:`BufferFull` at the bound (unless ``force``) or once closed.
 
         ``force`` is for an event whose request was admitted by :meth:`has_room` before its work
-        started: it is never dropped. ``on_commit`` is called on the writer thread with the
-        event's :class:`WriteOutcome`; such events are written without waiting for a fuller batch.
+        started: it is never dropped. With ``durable`` the event is written without waiting for a
+        fuller batch, and the returned future resolves to its :class:`WriteOutcome`.
         """
         with self._lock:
             if self._closing:
@@ -166,12 +167,15 @@ class EventWriter:
             buffered = dict(event)
             self._buffers[kind].append(buffered)
             self._pending += 1
-            if on_commit is not None:
-                self._waiters[id(buffered)] = on_commit
+            committed: Future[WriteOutcome] | None = None
+            if durable:
+                committed = self._waiters[id(buffered)] = Future()
+                committed.set_running_or_notify_cancel()  # running: a waiter giving up cannot cancel it
             # Wake the writer only for the first event after idle, a full batch, or an event someone
             # waits for: a wake-up per event made it contend for the GIL with every request.
-            if self._pending == 1 or self._pending >= self.settings.batch_size or on_commit is not None:
+            if self._pending == 1 or self._pending >= self.settings.batch_size or durable:
                 self._lock.notify()
+        return committed
 
     def start(self) -> None:
         if self._thread is None:
@@ -203,8 +207,10 @@ class EventWriter:
             self._thread = None
         with self._lock:
             waiting, self._waiters = list(self._waiters.values()), {}
-        for callback in waiting:
-            callback(WriteOutcome(stored=False, detail="the event writer closed before the database committed it"))
+        for future in waiting:
+            future.set_result(
+                WriteOutcome(stored=False, detail="the event writer closed before the database committed it")
+            )
         if not flushed:
             for kind, buffer in self._buffers.items():
                 if buffer:
@@ -239,13 +245,11 @@ class EventWriter:
             for _ in range(len(batch)):
                 buffer.popleft()  # producers only append, so the batch is still at the front
             self._pending -= len(batch)
-            callbacks = [
-                (self._waiters.pop(id(event), None), outcomes.get(i, _STORED)) for i, event in enumerate(batch)
-            ]
+            waiting = [(self._waiters.pop(id(event), None), outcomes.get(i, _STORED)) for i, event in enumerate(batch)]
             self._lock.notify_all()
-        for callback, outcome in callbacks:
-            if callback is not None:
-                callback(outcome)
+        for future, outcome in waiting:
+            if future is not None:
+                future.set_result(outcome)
 
     def _ensure_store(self) -> EventStore:
         if self._store is None:
