@@ -32,7 +32,6 @@ from abkit.serving.schemas import (
     SelectionResponse,
     SuggestRequest,
     SuggestResponse,
-    describe_validation_error,
 )
 from abkit.serving.service import ServiceError, SuggestionService
 
@@ -77,6 +76,14 @@ def _json_body_doc(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+def _location(loc: tuple[int | str, ...]) -> str:
+    """A field as ``messages[0].text``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "body"
+
+
 def _validate(model: type[M], body: bytes) -> M:
     try:
         text = body.decode("utf-8")
@@ -86,13 +93,22 @@ def _validate(model: type[M], body: bytes) -> M:
         # pydantic's own JSON parser: strict types, bounded nesting (200 levels) and number length.
         return model.model_validate_json(text)
     except ValidationError as error:
-        first = error.errors(include_url=False)[0]
+        errors = error.errors(include_url=False)
+        first = errors[0]
         if first["type"] == "json_invalid":
             reason = first.get("ctx", {}).get("error", first["msg"])
             raise ServiceError(400, f"malformed JSON: {reason}") from None
         if first["type"] == "model_type" and not first["loc"]:
             raise ServiceError(422, f"body: expected a JSON object, got {type(first['input']).__name__}") from None
-        summary, problems = describe_validation_error(error)
+        problems = []
+        for item in errors:
+            problem = (
+                "unknown field" if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
+            )
+            problems.append({"field": _location(tuple(item["loc"])), "problem": problem})
+        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+        if len(problems) > 5:
+            summary += f"; and {len(problems) - 5} more"
         raise ServiceError(422, summary, errors=problems) from None
 
 
@@ -148,7 +164,10 @@ def create_app(
 
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
-        headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+        retry_after = error.retry_after
+        if retry_after is None and error.status in (429, 503):
+            retry_after = service.settings.retry_after_s
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         content: dict[str, Any] = {"detail": error.detail}
         if error.errors is not None:
             content["errors"] = error.errors

@@ -159,7 +159,7 @@ class DynamicBatcher(Generic[R]):
         self.settings = settings or BatcherSettings()
         self.observer = observer
         self._pending: list[_Pending] = []
-        self._wakeup: asyncio.Event | None = None
+        self._wakeup = asyncio.Event()  # set by submit_nowait and stop
         self._task: asyncio.Task | None = None
         self.rate = ServiceRate()
         self._stopping = False
@@ -171,7 +171,7 @@ class DynamicBatcher(Generic[R]):
     def start(self) -> None:
         """Start the batching loop on the running event loop."""
         if self._task is None:
-            self._wakeup = asyncio.Event()
+            self._wakeup = asyncio.Event()  # a fresh one for this event loop
             self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._run(), name="abkit-batcher")
 
@@ -180,7 +180,6 @@ class DynamicBatcher(Generic[R]):
         self._stopping = True
         if self._task is None:
             return
-        assert self._wakeup is not None
         self._wakeup.set()
         await self._task
         self._task = None
@@ -201,7 +200,6 @@ class DynamicBatcher(Generic[R]):
             self.check_admission(deadline - now)
         future = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(token_ids, future, now, deadline))
-        assert self._wakeup is not None
         self._wakeup.set()
         return future
 
@@ -236,7 +234,6 @@ class DynamicBatcher(Generic[R]):
                 self.observer.on_dropped("deadline", expired)
 
     async def _wait_for_fuller_batch(self) -> None:
-        assert self._wakeup is not None
         remaining = self._pending[0].enqueued + self.settings.max_wait_s - time.monotonic()
         with suppress(TimeoutError):
             async with asyncio.timeout(max(remaining, 0.0)):
@@ -245,14 +242,13 @@ class DynamicBatcher(Generic[R]):
                     await self._wakeup.wait()
 
     async def _run(self) -> None:
-        assert self._wakeup is not None
         settings = self.settings
         while True:
             if not self._pending:
                 if self._stopping:
                     return
                 self._wakeup.clear()
-                await self._wakeup.wait()  # set by submit_nowait and stop
+                await self._wakeup.wait()
                 continue
             if settings.max_wait_s > 0:
                 await self._wait_for_fuller_batch()

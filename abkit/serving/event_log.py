@@ -78,11 +78,10 @@ async def log_event(writer: EventWriter, kind: EventKind, event: dict[str, Any],
             (the event stays queued: retry with the same id, which is idempotent); 409 its id is
             stored with other content (the stored event is kept).
     """
-    retry_after = settings.retry_after_s
     try:
         committed = writer.put(kind, event, durable=settings.durable_events)
     except BufferFull as error:
-        raise ServiceError(503, f"event buffer full: {error}; try again later", retry_after=retry_after) from None
+        raise ServiceError(503, f"event buffer full: {error}; try again later") from None
     if committed is None:
         return
     id_column = ID_COLUMN_BY_KIND[kind]
@@ -93,7 +92,6 @@ async def log_event(writer: EventWriter, kind: EventKind, event: dict[str, Any],
             503,
             f"{kind} {event[id_column]} not yet stored: the event database did not commit it within "
             f"{settings.durable_timeout_s:g} s; it stays queued, retry with the same {id_column}",
-            retry_after=retry_after,
         ) from None
     if outcome.conflict_fields:
         raise ServiceError(
@@ -102,4 +100,4 @@ async def log_event(writer: EventWriter, kind: EventKind, event: dict[str, Any],
             f"{', '.join(outcome.conflict_fields)}); the stored event is kept and this one was not written",
         )
     if not outcome.stored:
-        raise ServiceError(503, f"{kind} {event[id_column]} not stored: {outcome.detail}", retry_after=retry_after)
+        raise ServiceError(503, f"{kind} {event[id_column]} not stored: {outcome.detail}")

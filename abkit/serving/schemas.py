@@ -21,7 +21,6 @@ from pydantic import (
     Field,
     Strict,
     StringConstraints,
-    ValidationError,
     WithJsonSchema,
 )
 
@@ -199,7 +198,10 @@ class ReadyResponse(BaseModel):
 
 
 class ServiceError(Exception):
-    """A request the service answers with an error status and a message naming the problem."""
+    """A request the service answers with an error status and a message naming the problem.
+
+    A 429 or 503 without ``retry_after`` is sent with the service's ``retry_after_s``.
+    """
 
     def __init__(self, status: int, detail: str, *, retry_after: int | None = None, errors: list | None = None):
         super().__init__(detail)
@@ -212,24 +214,3 @@ class ServiceError(Exception):
 class ErrorResponse(BaseModel):
     detail: str = Field(description="What is wrong, naming the field.")
     errors: list[dict[str, Any]] | None = None
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "body"
-
-
-def describe_validation_error(error: ValidationError) -> tuple[str, list[dict[str, str]]]:
-    """A one-line summary and one ``{"field", "problem"}`` per error, fields as ``messages[0].text``."""
-    problems = []
-    for item in error.errors(include_url=False):
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown field"
-        problems.append({"field": _location(tuple(item["loc"])), "problem": message})
-    summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
-    if len(problems) > 5:
-        summary += f"; and {len(problems) - 5} more"
-    return summary, problems

@@ -51,14 +51,6 @@ class TokenBatch:
     attention_mask: torch.Tensor  # [batch, longest]: 1 for real tokens, 0 for padding
     lengths: torch.Tensor  # [batch]
 
-    @property
-    def size(self) -> int:
-        return int(self.input_ids.shape[0])
-
-    @property
-    def padded_tokens(self) -> int:  # what the token budget caps
-        return int(self.input_ids.numel())
-
     @classmethod
     def from_sequences(cls, sequences: Sequence[Sequence[int]], pad_token_id: int) -> TokenBatch:
         """Raises ValueError for no sequences or an empty one (naming its position)."""

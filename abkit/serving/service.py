@@ -8,6 +8,7 @@ acknowledged request has its event kept.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import math
 import time
@@ -61,7 +62,7 @@ class ServiceSettings:
     # Longest message text accepted, in characters, checked before the tokenizer: one message of
     # 900 KB took the tokenizer seconds. 20,000 is about 5,000 tokens, ten times a 512-token window.
     max_message_chars: Annotated[int, Field(ge=1)] = DEFAULT_MAX_MESSAGE_CHARS
-    retry_after_s: int = 1  # Retry-After sent with 429 and 503
+    retry_after_s: int = 1  # Retry-After sent with 429 and 503 (unless an error says otherwise)
     shutdown_flush_timeout_s: float = 30.0  # how long shutdown retries writing buffered events
     # Acknowledge a selection or case only once its transaction has committed (docs/serving.md,
     # "Durability"); False acknowledges it from the writer's memory, as predictions always are.
@@ -169,8 +170,8 @@ class SuggestionService:
             batcher.start()
             self.batchers[version] = batcher
         if self.settings.settle_heap:
-            heap = settle_heap()
-            log.debug("heap settled: %d objects frozen, GC thresholds %s", heap.frozen_objects, heap.thresholds)
+            settle_heap()
+            log.debug("heap settled: %d objects frozen, GC thresholds %s", gc.get_freeze_count(), gc.get_threshold())
         self.loaded = True
         log.info("serving %s under experiment %s", list(self.scorers), self.experiment.name)
 
@@ -240,7 +241,7 @@ class SuggestionService:
             detail = (
                 f"model failed to load: {self.load_error}" if self.load_error else "model is loading; not ready yet"
             )
-            raise ServiceError(503, detail, retry_after=self.settings.retry_after_s)
+            raise ServiceError(503, detail)
         limit = self.settings.max_message_chars
         characters = 0
         for index, message in enumerate(request.messages):
@@ -255,7 +256,6 @@ class SuggestionService:
             raise ServiceError(
                 503,
                 f"event buffer full: {self.writer.pending} events are waiting for the database; try again later",
-                retry_after=self.settings.retry_after_s,
             )
         arm, version = self.arm_of(request.advocate_id, request.case_id)
         budget_s = request.deadline_ms / 1000 if request.deadline_ms is not None else self.settings.deadline_s
@@ -271,21 +271,15 @@ class SuggestionService:
             future = batcher.submit_nowait(token_ids, started + budget_s)
         except Overloaded as error:
             self.metrics.on_dropped("overloaded", 1)
-            raise ServiceError(
-                429, f"server busy: {error}; retry later", retry_after=self._retry_after(error.wait_s - error.budget_s)
-            ) from None
+            # Retry-After: at least the configured value, about the backlog's excess over the deadline.
+            wait_s = max(self.settings.retry_after_s, min(60, math.ceil(error.wait_s - error.budget_s)))
+            raise ServiceError(429, f"server busy: {error}; retry later", retry_after=wait_s) from None
         except QueueFull:
             self.metrics.on_dropped("queue_full", 1)
-            raise ServiceError(
-                429, "server busy: the request queue is full; retry later", retry_after=self.settings.retry_after_s
-            ) from None
+            raise ServiceError(429, "server busy: the request queue is full; retry later") from None
         except BatcherStopped:
-            raise ServiceError(503, "server is shutting down", retry_after=self.settings.retry_after_s) from None
+            raise ServiceError(503, "server is shutting down") from None
         return PendingSuggestion(request, arm, version, future, started, budget_s)
-
-    def _retry_after(self, excess_s: float) -> int:
-        """Whole seconds for Retry-After: at least the configured value, about the backlog's excess."""
-        return max(self.settings.retry_after_s, min(60, math.ceil(excess_s)))
 
     async def wait(self, pending: PendingSuggestion) -> dict[str, Any]:
         """Wait for a submitted request's forward pass, log its prediction and return the answer's body.

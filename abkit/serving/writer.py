@@ -69,6 +69,7 @@ class WriteOutcome:
 
 
 _STORED = WriteOutcome(stored=True)
+_CLOSED = WriteOutcome(stored=False, detail="the event writer closed before the database committed it")
 
 
 def _json_default(value: object) -> str:
@@ -119,7 +120,7 @@ class EventWriter:
         self._store: EventStore | None = None
         self._ready = False
         self._buffers: dict[EventKind, deque[dict[str, Any]]] = {kind: deque() for kind in EVENT_KINDS}
-        self._pending = 0
+        self.pending = 0  # events acknowledged but not yet committed
         self._lock = threading.Condition()
         self._closing = False
         self._flushing = 0
@@ -136,14 +137,9 @@ class EventWriter:
         self.rejected = 0
         self.last_error: str | None = None
 
-    @property
-    def pending(self) -> int:
-        """Events acknowledged but not yet committed."""
-        return self._pending
-
     def has_room(self, events: int = 1) -> bool:
         """Whether ``events`` more may be accepted without passing ``max_pending``."""
-        return self._pending + events <= self.settings.max_pending and not self._closing
+        return self.pending + events <= self.settings.max_pending and not self._closing
 
     def put(
         self,
@@ -162,18 +158,18 @@ class EventWriter:
         with self._lock:
             if self._closing:
                 raise BufferFull("the event writer is shutting down")
-            if not force and self._pending >= self.settings.max_pending:
-                raise BufferFull(f"{self._pending} events waiting to be written")
+            if not force and self.pending >= self.settings.max_pending:
+                raise BufferFull(f"{self.pending} events waiting to be written")
             buffered = dict(event)
             self._buffers[kind].append(buffered)
-            self._pending += 1
+            self.pending += 1
             committed: Future[WriteOutcome] | None = None
             if durable:
                 committed = self._waiters[id(buffered)] = Future()
                 committed.set_running_or_notify_cancel()  # running: a waiter giving up cannot cancel it
             # Wake the writer only for the first event after idle, a full batch, or an event someone
             # waits for: a wake-up per event made it contend for the GIL with every request.
-            if self._pending == 1 or self._pending >= self.settings.batch_size or durable:
+            if self.pending == 1 or self.pending >= self.settings.batch_size or durable:
                 self._lock.notify()
         return committed
 
@@ -188,7 +184,7 @@ class EventWriter:
             self._flushing += 1  # the writer stops waiting for fuller batches
             self._lock.notify_all()
             try:
-                return self._lock.wait_for(lambda: not self._pending, timeout)
+                return self._lock.wait_for(lambda: not self.pending, timeout)
             finally:
                 self._flushing -= 1
 
@@ -208,9 +204,7 @@ class EventWriter:
         with self._lock:
             waiting, self._waiters = list(self._waiters.values()), {}
         for future in waiting:
-            future.set_result(
-                WriteOutcome(stored=False, detail="the event writer closed before the database committed it")
-            )
+            future.set_result(_CLOSED)
         if not flushed:
             for kind, buffer in self._buffers.items():
                 if buffer:
@@ -223,7 +217,7 @@ class EventWriter:
                     saved = None if self.spill_dir is None else spill(self.spill_dir, kind, list(buffer))
                     if saved is not None:
                         self.spilled.append(saved)
-        return self._pending
+        return self.pending
 
     def _take_batch(self) -> tuple[EventKind, list[dict[str, Any]]] | None:
         """The next batch, round-robin over kinds; the events stay buffered until committed."""
@@ -244,7 +238,7 @@ class EventWriter:
             buffer = self._buffers[kind]
             for _ in range(len(batch)):
                 buffer.popleft()  # producers only append, so the batch is still at the front
-            self._pending -= len(batch)
+            self.pending -= len(batch)
             waiting = [(self._waiters.pop(id(event), None), outcomes.get(i, _STORED)) for i, event in enumerate(batch)]
             self._lock.notify_all()
         for future, outcome in waiting:
@@ -334,11 +328,11 @@ class EventWriter:
         self._ping()
         while True:
             with self._lock:
-                if not self._pending:
+                if not self.pending:
                     if self._closing:
                         return
                     woke = self._lock.wait(settings.health_check_interval_s)
-                    if not woke and not self._pending and not self._closing:
+                    if not woke and not self.pending and not self._closing:
                         self._lock.release()
                         try:
                             self._ping()
@@ -348,7 +342,7 @@ class EventWriter:
                 # Let a partial batch fill for up to flush_interval_s, unless a flush or a
                 # durable event is waiting.
                 self._lock.wait_for(
-                    lambda: self._pending >= settings.batch_size or self._closing or self._flushing or self._waiters,
+                    lambda: self.pending >= settings.batch_size or self._closing or self._flushing or self._waiters,
                     settings.flush_interval_s,
                 )
                 taken = self._take_batch()
