@@ -11,15 +11,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from abkit.events.columns import TOP_K
 from abkit.serving.token_cache import DEFAULT_CACHE_MESSAGES, CachingTokenizer
 from abkit.text import Message, window_token_ids
 from abkit.training.serving_dir import read_metadata
+
+if TYPE_CHECKING:
+    from abkit.serving.service import ModelSlot
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +65,8 @@ class TokenBatch:
             if len(ids) == 0:
                 raise ValueError(f"token batch: sequence {index} is empty")
         lengths = torch.tensor([len(ids) for ids in sequences], dtype=torch.long)
-        input_ids = torch.full((len(sequences), int(lengths.max())), pad_token_id, dtype=torch.long)
-        for row, ids in enumerate(sequences):
-            input_ids[row, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
+        rows = [torch.as_tensor(ids, dtype=torch.long) for ids in sequences]
+        input_ids = pad_sequence(rows, batch_first=True, padding_value=pad_token_id)
         attention_mask = (torch.arange(input_ids.shape[1]) < lengths[:, None]).long()
         return cls(input_ids=input_ids, attention_mask=attention_mask, lengths=lengths)
 
@@ -132,7 +136,7 @@ class HFScorer:
         self.model = model.to(self.device).eval()
         id2label = self.model.config.id2label
         self.labels = [str(id2label[index]) for index in range(len(id2label))]
-        if len(self.labels) < 1:
+        if not self.labels:
             raise ValueError(f"{directory}: config.id2label is empty")
         self.top_k = min(top_k, len(self.labels))
         pad = self.tokenizer.pad_token_id
@@ -202,17 +206,9 @@ class HFScorer:
             torch.cuda.synchronize(self.device)
 
 
-def hf_model_slot(
-    directory: str | Path,
-    *,
-    device: str = "auto",
-    dtype: str = "auto",
-    token_cache_messages: int = DEFAULT_CACHE_MESSAGES,
-):
-    """A :class:`~abkit.serving.service.ModelSlot` for :class:`HFScorer`; its version is read without the weights."""
+def hf_model_slot(directory: str | Path, **options: Any) -> ModelSlot:
+    """A :class:`~abkit.serving.service.ModelSlot` loading ``HFScorer(directory, **options)``; its version is read
+    without the weights."""
     from abkit.serving.service import ModelSlot
 
-    version = read_metadata(directory).model_version
-    return ModelSlot(
-        version, lambda: HFScorer(directory, device=device, dtype=dtype, token_cache_messages=token_cache_messages)
-    )
+    return ModelSlot(read_metadata(directory).model_version, partial(HFScorer, directory, **options))

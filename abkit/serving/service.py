@@ -23,14 +23,7 @@ from pydantic import Field
 from abkit.assignment import ExperimentConfig
 from abkit.assignment.config import HOLDOUT
 from abkit.events.validate import MAX_NAME_LENGTH
-from abkit.serving.batcher import (
-    BatcherSettings,
-    BatcherStopped,
-    DeadlinePassed,
-    DynamicBatcher,
-    Overloaded,
-    QueueFull,
-)
+from abkit.serving.batcher import BatcherSettings, BatcherStopped, DeadlinePassed, DynamicBatcher, Overloaded, QueueFull
 from abkit.serving.event_log import case_event, log_event, prediction_event, selection_event
 from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
@@ -43,8 +36,6 @@ from abkit.text import Message
 
 log = logging.getLogger(__name__)
 
-
-DEFAULT_MAX_MESSAGE_CHARS = 20_000
 # Requests with up to this much text are tokenized on the event loop (at most about 1 ms, less
 # than a round trip to a thread); up to LARGE_REQUEST_CHARS on a tokenizer thread, and larger
 # ones (about 12 ms of tokenizing; 900 KB took 3.4 s) on a thread of their own, so that they
@@ -61,7 +52,7 @@ class ServiceSettings:
     deadline_s: float = 2.0  # default time a suggest request may take before a 504
     # Longest message text accepted, in characters, checked before the tokenizer: one message of
     # 900 KB took the tokenizer seconds. 20,000 is about 5,000 tokens, ten times a 512-token window.
-    max_message_chars: Annotated[int, Field(ge=1)] = DEFAULT_MAX_MESSAGE_CHARS
+    max_message_chars: Annotated[int, Field(ge=1)] = 20_000
     retry_after_s: int = 1  # Retry-After sent with 429 and 503 (unless an error says otherwise)
     shutdown_flush_timeout_s: float = 30.0  # how long shutdown retries writing buffered events
     # Acknowledge a selection or case only once its transaction has committed (docs/serving.md,

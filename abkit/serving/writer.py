@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
@@ -72,30 +72,6 @@ _STORED = WriteOutcome(stored=True)
 _CLOSED = WriteOutcome(stored=False, detail="the event writer closed before the database committed it")
 
 
-def _json_default(value: object) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def spill(directory: str | Path, kind: str, events: list[dict[str, Any]]) -> Path | None:
-    """Save ``events`` of one kind as JSON Lines for ``abkit ingest`` (idempotent by id); None when it failed."""
-    try:
-        folder = Path(directory)
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = folder / f"unwritten-{kind}-{stamp}-{os.getpid()}.jsonl"
-        with path.open("w", encoding="utf-8") as out:
-            out.writelines(json.dumps(event, default=_json_default) + "\n" for event in events)
-    except OSError as error:
-        log.error("event writer: could not save unwritten %s events to %s: %s", kind, directory, error)
-        return None
-    log.error(
-        "event writer: %d unwritten %s events saved to %s; load them with `abkit ingest`", len(events), kind, path
-    )
-    return path
-
-
 class EventWriter:
     """Writes buffered events to an :class:`EventStore` from a background thread.
 
@@ -137,17 +113,12 @@ class EventWriter:
         self.rejected = 0
         self.last_error: str | None = None
 
-    def has_room(self, events: int = 1) -> bool:
-        """Whether ``events`` more may be accepted without passing ``max_pending``."""
-        return self.pending + events <= self.settings.max_pending and not self._closing
+    def has_room(self) -> bool:
+        """Whether one more event may be accepted without passing ``max_pending``."""
+        return self.pending < self.settings.max_pending and not self._closing
 
     def put(
-        self,
-        kind: EventKind,
-        event: Mapping[str, Any],
-        *,
-        force: bool = False,
-        durable: bool = False,
+        self, kind: EventKind, event: Mapping[str, Any], *, force: bool = False, durable: bool = False
     ) -> Future[WriteOutcome] | None:
         """Buffer one event; raise :class:`BufferFull` at the bound (unless ``force``) or once closed.
 
@@ -205,28 +176,41 @@ class EventWriter:
             waiting, self._waiters = list(self._waiters.values()), {}
         for future in waiting:
             future.set_result(_CLOSED)
-        if not flushed:
-            for kind, buffer in self._buffers.items():
-                if buffer:
-                    log.error(
-                        "event writer closed with %d unwritten %s events (first ids: %s)",
-                        len(buffer),
-                        kind,
-                        ", ".join(str(event.get(ID_COLUMN_BY_KIND[kind])) for event in list(buffer)[:3]),
-                    )
-                    saved = None if self.spill_dir is None else spill(self.spill_dir, kind, list(buffer))
-                    if saved is not None:
-                        self.spilled.append(saved)
+        for kind, buffer in self._buffers.items():
+            if buffer and not flushed:
+                first_ids = ", ".join(str(event.get(ID_COLUMN_BY_KIND[kind])) for event in list(buffer)[:3])
+                log.error(
+                    "event writer closed with %d unwritten %s events (first ids: %s)", len(buffer), kind, first_ids
+                )
+                if self.spill_dir is not None:
+                    self._spill(kind, list(buffer))
         return self.pending
+
+    def _spill(self, kind: EventKind, events: list[dict[str, Any]]) -> None:
+        """Save ``events`` of one kind to ``spill_dir`` as JSON Lines for ``abkit ingest`` (idempotent by id)."""
+        assert self.spill_dir is not None
+        try:
+            folder = Path(self.spill_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            path = folder / f"unwritten-{kind}-{stamp}-{os.getpid()}.jsonl"
+            with path.open("w", encoding="utf-8") as out:
+                out.writelines(json.dumps(event, default=datetime.isoformat) + "\n" for event in events)
+        except OSError as error:
+            log.error("event writer: could not save unwritten %s events to %s: %s", kind, self.spill_dir, error)
+            return
+        log.error(
+            "event writer: %d unwritten %s events saved to %s; load them with `abkit ingest`", len(events), kind, path
+        )
+        self.spilled.append(path)
 
     def _take_batch(self) -> tuple[EventKind, list[dict[str, Any]]] | None:
         """The next batch, round-robin over kinds; the events stay buffered until committed."""
         for offset in range(len(EVENT_KINDS)):
-            kind = EVENT_KINDS[(self._next_kind + offset) % len(EVENT_KINDS)]
-            buffer = self._buffers[kind]
-            if buffer:
-                self._next_kind = (self._next_kind + offset + 1) % len(EVENT_KINDS)
-                return kind, list(islice(buffer, self.settings.batch_size))
+            index = (self._next_kind + offset) % len(EVENT_KINDS)
+            if buffer := self._buffers[EVENT_KINDS[index]]:
+                self._next_kind = index + 1
+                return EVENT_KINDS[index], list(islice(buffer, self.settings.batch_size))
         return None
 
     def _committed(self, kind: EventKind, batch: list[dict[str, Any]], outcomes: dict[int, WriteOutcome]) -> None:
@@ -328,25 +312,20 @@ class EventWriter:
         self._ping()
         while True:
             with self._lock:
-                if not self.pending:
-                    if self._closing:
-                        return
-                    woke = self._lock.wait(settings.health_check_interval_s)
-                    if not woke and not self.pending and not self._closing:
-                        self._lock.release()
-                        try:
-                            self._ping()
-                        finally:
-                            self._lock.acquire()
-                    continue
-                # Let a partial batch fill for up to flush_interval_s, unless a flush or a
-                # durable event is waiting.
-                self._lock.wait_for(
-                    lambda: self.pending >= settings.batch_size or self._closing or self._flushing or self._waiters,
-                    settings.flush_interval_s,
-                )
-                taken = self._take_batch()
+                if not self._lock.wait_for(lambda: self.pending or self._closing, settings.health_check_interval_s):
+                    taken = None  # idle for an interval: ping below
+                elif not self.pending:
+                    return  # closing, and everything is written
+                else:
+                    # Let a partial batch fill for up to flush_interval_s, unless a flush or a
+                    # durable event is waiting.
+                    self._lock.wait_for(
+                        lambda: self.pending >= settings.batch_size or self._closing or self._flushing or self._waiters,
+                        settings.flush_interval_s,
+                    )
+                    taken = self._take_batch()
             if taken is None:
+                self._ping()
                 continue
             kind, batch = taken
             outcomes = self._write_retrying(kind, batch)
