@@ -160,7 +160,6 @@ def create_app(
         version="1",
         lifespan=lifespan,
     )
-    app.state.service = service
 
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, error: ServiceError) -> JSONResponse:

@@ -65,7 +65,7 @@ class Overloaded(Exception):
 
 
 class DeadlinePassed(Exception):
-    """The request's deadline passed before its forward pass started."""
+    """The request's deadline passed before its answer."""
 
 
 class BatcherStopped(Exception):
@@ -134,7 +134,11 @@ class _Pending:
     token_ids: Sequence[int]
     future: asyncio.Future
     enqueued: float
-    deadline: float | None
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(DeadlinePassed("deadline passed"))
 
 
 ScoreFn = Callable[[Sequence[Sequence[int]]], list[R]]
@@ -169,7 +173,6 @@ class DynamicBatcher(Generic[R]):
         return len(self._pending)
 
     def start(self) -> None:
-        """Start the batching loop on the running event loop."""
         if self._task is None:
             self._wakeup = asyncio.Event()  # a fresh one for this event loop
             self._stopping = False
@@ -188,18 +191,21 @@ class DynamicBatcher(Generic[R]):
         """Queue one sequence; the future resolves to its result.
 
         Cancel the future when the caller goes away: the request is dropped before its forward
-        pass. After ``deadline`` (``time.monotonic()``) it fails with :class:`DeadlinePassed`.
+        pass. At ``deadline`` (``time.monotonic()``) it fails with :class:`DeadlinePassed`, queued
+        or in its forward pass (an expired request is dropped before it).
         Raises :class:`QueueFull`, :class:`Overloaded` (:meth:`check_admission`) or :class:`BatcherStopped`.
         """
         if self._task is None or self._stopping:
             raise BatcherStopped("the model worker is not running")
         if len(self._pending) >= self.settings.max_queue:
             raise QueueFull(f"{len(self._pending)} requests already queued")
-        now = time.monotonic()
+        now, loop = time.monotonic(), asyncio.get_running_loop()
+        future = loop.create_future()
         if deadline is not None:
             self.check_admission(deadline - now)
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(token_ids, future, now, deadline))
+            # A timer on the loop rather than asyncio.wait_for: no extra future and task per request.
+            loop.call_later(deadline - now, _expire, future)
+        self._pending.append(_Pending(token_ids, future, now))
         self._wakeup.set()
         return future
 
@@ -214,15 +220,11 @@ class DynamicBatcher(Generic[R]):
         return await self.submit_nowait(token_ids, deadline)
 
     def _drop_stale(self) -> None:
-        now = time.monotonic()
         kept, gone, expired = [], 0, 0
         for item in self._pending:
             if item.future.cancelled():  # cancelled by a caller that went away
                 gone += 1
-            elif item.future.done():  # failed by the caller's own deadline timer
-                expired += 1
-            elif item.deadline is not None and now >= item.deadline:
-                item.future.set_exception(DeadlinePassed("deadline passed while queued"))
+            elif item.future.done():  # failed by its deadline timer
                 expired += 1
             else:
                 kept.append(item)
@@ -266,7 +268,6 @@ class DynamicBatcher(Generic[R]):
             await self._score(batch)
 
     async def _score(self, batch: list[_Pending]) -> None:
-        """Run one batch on the executor and resolve its requests' futures."""
         started = time.monotonic()
         try:
             results = await asyncio.get_running_loop().run_in_executor(

@@ -46,28 +46,20 @@ def prediction_event(request: SuggestRequest, answer: dict[str, Any], top: TopK,
     return event
 
 
+# The request bodies' fields are named after the event columns.
 def selection_event(request: SelectionRequest, experiment: str, arm: str, model_version: str) -> dict[str, Any]:
     return {
+        **request.model_dump(),
         c.SELECTION_ID: request.selection_id or uuid.uuid4().hex,
-        c.CASE_ID: request.case_id,
-        c.MESSAGE_ID: request.message_id,
-        c.ADVOCATE_ID: request.advocate_id,
         c.EXPERIMENT: experiment,
         c.ARM: arm,
         c.MODEL_VERSION: model_version,
-        c.TEMPLATE_ID: request.template_id,
-        c.SELECTION_TIME_S: request.selection_time_s,
         c.CREATED_AT: request.created_at or utcnow(),
-        c.PREDICTION_ID: request.prediction_id,
     }
 
 
 def case_event(request: CaseRequest) -> dict[str, Any]:
-    return {
-        c.CASE_ID: request.case_id,
-        c.HANDLE_TIME_S: request.handle_time_s,
-        c.CLOSED_AT: request.closed_at or utcnow(),
-    }
+    return {**request.model_dump(), c.CLOSED_AT: request.closed_at or utcnow()}
 
 
 async def log_event(writer: EventWriter, kind: EventKind, event: dict[str, Any], settings: ServiceSettings) -> None:

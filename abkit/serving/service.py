@@ -84,11 +84,6 @@ class PendingSuggestion:
     budget_s: float  # its deadline, relative to started
 
 
-def _expire(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_exception(DeadlinePassed("deadline passed"))
-
-
 class SuggestionService:
     """Assigns arms, batches and scores requests, and logs events.
 
@@ -278,17 +273,12 @@ class SuggestionService:
         Raises ServiceError 504 when the deadline passes first, CancelledError when
         ``pending.future`` was cancelled (the client went away), and whatever the forward pass raised.
         """
-        # A timer on the loop rather than asyncio.wait_for: no extra future and callbacks per request.
-        remaining = pending.started + pending.budget_s - time.monotonic()
-        timer = asyncio.get_running_loop().call_later(max(remaining, 0.0), _expire, pending.future)
         try:
-            top = await pending.future
+            top = await pending.future  # failed by the batcher at the deadline
         except DeadlinePassed:
             raise ServiceError(
                 504, f"deadline of {pending.budget_s * 1000:g} ms passed before the model answered"
             ) from None
-        finally:
-            timer.cancel()
         latency_ms = (time.monotonic() - pending.started) * 1000
         shown = () if pending.arm == HOLDOUT else zip(top.template_ids, top.scores, strict=True)
         answer = {

@@ -114,7 +114,6 @@ class EventWriter:
         self.last_error: str | None = None
 
     def has_room(self) -> bool:
-        """Whether one more event may be accepted without passing ``max_pending``."""
         return self.pending < self.settings.max_pending and not self._closing
 
     def put(
