@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from prometheus_client import GC_COLLECTOR, PROCESS_COLLECTOR, CollectorRegistry, Counter, Histogram, generate_latest
@@ -82,35 +83,28 @@ class _StateCollector(Collector):
 
 
 class ServiceMetrics:
-    """All metrics of one service; also the batchers' :class:`~abkit.serving.batcher.BatchObserver`."""
+    """All metrics of one service; also the batchers' :class:`~abkit.serving.batcher.BatchObserver`.
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
+    The service's queue sizes, event writer and token caches are read at every scrape.
+    """
+
+    def __init__(self, service: SuggestionService) -> None:
+        self.registry = r = CollectorRegistry()
         self.batch_size = Histogram(
             "abkit_batch_size", "Requests per forward pass.", buckets=BATCH_SIZE_BUCKETS, registry=r
         )
         self.batch_tokens = Histogram(
             "abkit_batch_tokens", "Padded tokens per forward pass.", buckets=BATCH_TOKEN_BUCKETS, registry=r
         )
-        self.queue_duration = Histogram(
-            "abkit_queue_duration_seconds",
-            "Time from arrival to the start of the forward pass.",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        latency = partial(Histogram, buckets=LATENCY_BUCKETS, registry=r)
+        self.queue_duration = latency(
+            "abkit_queue_duration_seconds", "Time from arrival to the start of the forward pass."
         )
-        self.inference_duration = Histogram(
-            "abkit_inference_duration_seconds",
-            "Duration of one forward pass (tokens to top-5).",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        self.inference_duration = latency(
+            "abkit_inference_duration_seconds", "Duration of one forward pass (tokens to top-5)."
         )
-        self.request_duration = Histogram(
-            "abkit_request_duration_seconds",
-            "Time to answer a request, by endpoint.",
-            ["endpoint"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        self.request_duration = latency(
+            "abkit_request_duration_seconds", "Time to answer a request, by endpoint.", ["endpoint"]
         )
         self.requests = Counter(
             "abkit_requests", "HTTP requests by endpoint and status.", ["endpoint", "status"], registry=r
@@ -123,10 +117,7 @@ class ServiceMetrics:
         # prometheus_client's default registry has them.
         r.register(GC_COLLECTOR)
         r.register(PROCESS_COLLECTOR)
-
-    def watch(self, service: SuggestionService) -> None:
-        """Report the service's queue sizes, event writer and token caches at every scrape."""
-        self.registry.register(_StateCollector(service))
+        r.register(_StateCollector(service))
 
     def on_batch(self, size: int, padded_tokens: int, inference_s: float, queue_s: Sequence[float]) -> None:
         self.batch_size.observe(size)

@@ -117,8 +117,7 @@ class SuggestionService:
         self.experiment = experiment
         self.writer = writer
         self.settings = settings or ServiceSettings()
-        self.metrics = ServiceMetrics()
-        self.metrics.watch(self)
+        self.metrics = ServiceMetrics(self)
         self.scorers: dict[str, Scorer] = {}
         self.batchers: dict[str, DynamicBatcher[TopK]] = {}
         # One model worker thread: models sharing a device take turns rather than contend.
