@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -167,7 +167,7 @@ def create_app(
         if retry_after is None and error.status in (429, 503):
             retry_after = service.settings.retry_after_s
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-        content: dict[str, Any] = {"detail": error.detail}
+        content: dict[str, Any] = {"detail": str(error)}
         if error.errors is not None:
             content["errors"] = error.errors
         return JSONResponse(content, status_code=error.status, headers=headers)
@@ -210,25 +210,19 @@ def create_app(
             gone.cancel()
         return JSONResponse(result)
 
-    @app.post(
-        "/v1/selections",
-        status_code=202,
-        response_model=SelectionResponse,
-        responses=_EVENT_ERRORS,
-        openapi_extra=_json_body_doc(SelectionRequest),
-    )
+    def event_route(path: str, model: type[BaseModel], response_model: type[BaseModel]) -> Callable:
+        doc = _json_body_doc(model)
+        return app.post(
+            path, status_code=202, response_model=response_model, responses=_EVENT_ERRORS, openapi_extra=doc
+        )
+
+    @event_route("/v1/selections", SelectionRequest, SelectionResponse)
     async def selections(request: Request) -> Response:
         """Log the template an advocate chose and how long it took (arm assigned by the service)."""
         body = await _parse(request, SelectionRequest)
         return JSONResponse(await service.log_selection(body), status_code=202)
 
-    @app.post(
-        "/v1/cases",
-        status_code=202,
-        response_model=CaseResponse,
-        responses=_EVENT_ERRORS,
-        openapi_extra=_json_body_doc(CaseRequest),
-    )
+    @event_route("/v1/cases", CaseRequest, CaseResponse)
     async def cases(request: Request) -> Response:
         """Log a closed case's total handle time."""
         body = await _parse(request, CaseRequest)

@@ -3,7 +3,7 @@
 Ids follow the event store's rules (:mod:`abkit.events.validate`): trimmed by the one rule of
 :mod:`abkit.assignment.ids`, 1-128 characters, no NUL, no U+FFFD (what invalid UTF-8 decodes to) and no ``\\x1f`` (the
 assignment key separator), so that every acknowledged event is one the store accepts.
-Message roles and texts are checked by :func:`abkit.text.parse_messages`, the same code
+Message roles and texts follow the rules of :func:`abkit.text.parse_messages`, the code
 training uses.
 """
 
@@ -206,7 +206,6 @@ class ServiceError(Exception):
     def __init__(self, status: int, detail: str, *, retry_after: int | None = None, errors: list | None = None):
         super().__init__(detail)
         self.status = status
-        self.detail = detail
         self.retry_after = retry_after
         self.errors = errors
 
