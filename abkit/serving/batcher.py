@@ -1,9 +1,8 @@
 """Dynamic batching: an asyncio queue feeding one model worker thread, with admission by deadline.
 
-Independent of the web layer. Each cycle takes the oldest queued request and those closest to
-it in length (less padding), within a request cap and a padded-token budget, drops requests
-whose caller has gone or whose deadline has passed, and runs the forward pass on the worker
-thread while the event loop keeps accepting requests.
+Independent of the web layer. Each cycle drops requests whose caller has gone or whose
+deadline has passed, plans a batch (:func:`plan_batch`) and runs its forward pass on the
+worker thread while the event loop keeps accepting requests.
 
 Admission: a queue bounded only by its length lets requests in that then wait out their whole
 deadline before a 504. Bounded by the deadline and the measured service rate, it refuses at

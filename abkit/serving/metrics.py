@@ -1,8 +1,6 @@
 """Prometheus metrics of the service, named after what users know from serving servers.
 
 Each service instance owns its registry (so tests can run several apps in one process).
-Queue size and the event writer's state are read at scrape time by a collector; batch and
-request figures are recorded as they happen.
 """
 
 from __future__ import annotations

@@ -93,15 +93,11 @@ def _check_timestamp(value: Any) -> Any:
     return value
 
 
-def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
-
-
 Timestamp = Annotated[
     datetime,
     Strict(False),  # parsed from the string that _check_timestamp let through
     BeforeValidator(_check_timestamp),
-    AfterValidator(_naive_utc),
+    AfterValidator(lambda value: value.astimezone(UTC).replace(tzinfo=None)),  # it has an offset: UTC, naive
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN}),
 ]
 

@@ -6,12 +6,8 @@ an acknowledged event is either in the database or still buffered. While the dat
 down it retries the same batch with exponential backoff (tenacity); writes are idempotent by
 id, so a retry after an ambiguous failure stores nothing twice. Once the buffer holds
 ``max_pending`` events, :meth:`EventWriter.has_room` says no and the service refuses new
-requests (503) rather than accept events it might have to drop.
-
-An event put with ``durable`` is written without waiting for a fuller batch, and the future
-:meth:`EventWriter.put` returns for it resolves once its transaction committed (docs/serving.md,
-"Durability"); the others (predictions) are acknowledged from memory, and a crash loses those
-still buffered.
+requests (503) rather than accept events it might have to drop. Events not put ``durable``
+(predictions) are acknowledged from memory, and a crash loses those still buffered.
 """
 
 from __future__ import annotations
