@@ -214,14 +214,15 @@ class SuggestionService:
         arm = self.experiment.assign(advocate_id, case_id)
         return arm, (self.baseline_version if arm == HOLDOUT else arm)
 
-    async def submit(self, request: SuggestRequest, started: float | None = None) -> PendingSuggestion:
-        """Admit, assign, tokenize and queue one request; cancel ``pending.future`` when the client leaves.
+    async def submit(self, request: SuggestRequest, started: float) -> PendingSuggestion:
+        """Admit, assign, tokenize and queue one request that arrived at ``started`` (``time.monotonic()``).
+
+        Cancel ``pending.future`` when the client leaves.
 
         Raises:
-            ServiceError: 422 bad or too long messages, 429 overloaded (the queue is full, or it
+            ServiceError: 422 a message over the limit, 429 overloaded (the queue is full, or it
                 would not drain before the deadline), 503 not ready, buffer full or shutting down.
         """
-        started = time.monotonic() if started is None else started
         if not self.loaded:
             detail = (
                 f"model failed to load: {self.load_error}" if self.load_error else "model is loading; not ready yet"
