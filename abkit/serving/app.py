@@ -194,7 +194,7 @@ def create_app(
         gone = asyncio.ensure_future(_client_gone(request))
         gone.add_done_callback(lambda _: pending.future.cancel())
         try:
-            result = await service.wait(pending)
+            return JSONResponse(await service.wait(pending))
         except asyncio.CancelledError:
             if gone.done() and not gone.cancelled():
                 return Response(status_code=CLIENT_CLOSED_REQUEST)
@@ -208,7 +208,6 @@ def create_app(
             raise ServiceError(500, f"internal error: {type(error).__name__}: {error}") from None
         finally:
             gone.cancel()
-        return JSONResponse(result)
 
     def event_route(path: str, model: type[BaseModel], response_model: type[BaseModel]) -> Callable:
         doc = _json_body_doc(model)
