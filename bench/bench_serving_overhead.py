@@ -71,8 +71,9 @@ def serve(mode: str, port: int, model_dir: str, db: str) -> None:
     else:
         from abkit.assignment import standing_experiment
         from abkit.events import EventStore, connect
+        from abkit.serving import scorer as scorer_module
         from abkit.serving.app import create_app
-        from abkit.serving.scorer import HFScorer, Suggestion, TopK
+        from abkit.serving.scorer import HFScorer, TopK
         from abkit.serving.service import ModelSlot, ServiceSettings, SuggestionService
         from abkit.serving.writer import EventWriter
 
@@ -82,7 +83,10 @@ def serve(mode: str, port: int, model_dir: str, db: str) -> None:
             def __init__(self) -> None:
                 self.inner = HFScorer(model_dir, device="cpu")
                 self.model_version, self.max_tokens = self.inner.model_version, self.inner.max_tokens
-                self.top = TopK(tuple(Suggestion(t, 0.2) for t in TEMPLATES[:5]))
+                if hasattr(scorer_module, "Suggestion"):  # an older --baseline-rev: TopK held Suggestions
+                    self.top = TopK(tuple(scorer_module.Suggestion(t, 0.2) for t in TEMPLATES[:5]))
+                else:
+                    self.top = TopK(tuple(TEMPLATES[:5]), (0.2,) * 5)
 
             def encode(self, messages):  # type: ignore[no-untyped-def]
                 return self.inner.encode(messages)

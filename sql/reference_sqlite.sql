@@ -15,7 +15,7 @@ FROM selections GROUP BY selections.experiment, selections.model_version, select
 -- Holdout top-1/3/5 hits per experiment, version and template
 SELECT selections.experiment, selections.model_version, selections.template_id, count(*) AS n, sum(CASE WHEN (selections.template_id = predictions.template_id_1) THEN 1 ELSE 0 END) AS top1, sum(CASE WHEN (selections.template_id = predictions.template_id_1 OR selections.template_id = predictions.template_id_2 OR selections.template_id = predictions.template_id_3) THEN 1 ELSE 0 END) AS top3, sum(CASE WHEN (selections.template_id = predictions.template_id_1 OR selections.template_id = predictions.template_id_2 OR selections.template_id = predictions.template_id_3 OR selections.template_id = predictions.template_id_4 OR selections.template_id = predictions.template_id_5) THEN 1 ELSE 0 END) AS top5 
 FROM selections JOIN predictions ON predictions.prediction_id = selections.prediction_id 
-WHERE selections.arm = 'holdout' GROUP BY selections.experiment, selections.model_version, selections.template_id;
+WHERE selections.arm = 'holdout' AND predictions.arm = 'holdout' GROUP BY selections.experiment, selections.model_version, selections.template_id;
 
 -- Per template, experiment, version and arm: n and sums
 SELECT selections.template_id, selections.experiment, selections.model_version, selections.arm, count(*) AS n, sum(selections.selection_time_s - 0.0) AS total, sum((selections.selection_time_s - 0.0) * (selections.selection_time_s - 0.0)) AS total_sq 

@@ -9,8 +9,7 @@ def test_right_pads_to_the_longest_sequence():
     assert batch.input_ids.tolist() == [[5, 6, 7], [8, 1, 1]]
     assert batch.attention_mask.tolist() == [[1, 1, 1], [1, 0, 0]]
     assert batch.lengths.tolist() == [3, 1]
-    assert batch.size == 2
-    assert batch.padded_tokens == 6
+    assert batch.input_ids.shape == (2, 3)
     assert batch.input_ids.dtype == torch.long
 
 

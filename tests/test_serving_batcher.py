@@ -101,8 +101,7 @@ def test_results_come_back_in_order_with_timings():
             return results
 
     results = run(main())
-    assert [r.result for r in results] == [0, 2, 4, 6, 8]
-    assert all(r.queue_s >= 0 and r.inference_s >= 0 and r.batch_size >= 1 for r in results)
+    assert results == [0, 2, 4, 6, 8]
 
 
 def test_requests_queued_while_the_worker_is_busy_form_one_batch():
@@ -158,7 +157,7 @@ def test_queue_full_is_refused_at_submit():
             scorer.gate.set()
             await asyncio.gather(busy, *queued)
             # Recovered: the queue drained, so submissions are accepted again.
-            assert (await batcher.submit([5])).result == 5
+            assert await batcher.submit([5]) == 5
             await batcher.stop()
 
     run(main())
@@ -188,7 +187,7 @@ def test_cancelled_and_expired_requests_are_dropped_before_the_forward_pass():
             await asyncio.sleep(0.05)  # past the deadline of `expired`
             scorer.gate.set()
             await busy
-            assert (await kept).result == 3
+            assert await kept == 3
             with pytest.raises(DeadlinePassed):
                 await expired
             await batcher.stop()
@@ -213,7 +212,7 @@ def test_a_failing_forward_pass_fails_its_requests_not_the_loop():
             batcher.start()
             with pytest.raises(RuntimeError, match="out of memory"):
                 await batcher.submit([1])
-            assert (await batcher.submit([2])).result == 0
+            assert await batcher.submit([2]) == 0
             await batcher.stop()
 
     run(main())
@@ -233,7 +232,7 @@ def test_stop_finishes_queued_requests_then_refuses_new_ones():
                 batcher.submit_nowait([9])
             scorer.gate.set()
             await stopping
-            return [f.result().result for f in futures]
+            return [f.result() for f in futures]
 
     assert run(main()) == [0, 1, 2]
 

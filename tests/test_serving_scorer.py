@@ -51,7 +51,7 @@ def test_encode_is_the_shared_training_window(scorer, corpus):
 def test_top5_is_sorted_softmax_over_known_templates(scorer, corpus):
     ids = scorer.encode(conversations(corpus)[1])
     (top,) = scorer.score([ids])
-    assert len(top.suggestions) == 5
+    assert len(top.template_ids) == len(top.scores) == 5
     assert list(top.scores) == sorted(top.scores, reverse=True)
     assert set(top.template_ids) <= set(TEMPLATES)
     # The scores are the 5 largest softmax probabilities of the full distribution.

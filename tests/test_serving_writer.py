@@ -159,35 +159,22 @@ def test_settings_refuse_nonsense(field, value):
         WriterSettings(**{field: value})
 
 
-def _waiter():
-    """A commit callback that records outcomes, with an event set on the first."""
-    outcomes = []
-    called = threading.Event()
-
-    def on_commit(outcome):
-        outcomes.append(outcome)
-        called.set()
-
-    return on_commit, outcomes, called
-
-
 def test_an_event_someone_waits_for_is_written_at_once_and_its_outcome_told(sqlite_url):
     store = EventStore.open(sqlite_url)
     # The writer would wait a minute to fill a batch of 10,000; a waited-for event goes at once.
     writer = EventWriter(lambda: store, settings=WriterSettings(flush_interval_s=60, batch_size=10_000))
     writer.start()
-    on_commit, outcomes, called = _waiter()
-    writer.put("case", case(1), on_commit=on_commit)
-    assert called.wait(20), "the waited-for event was not written without waiting for a fuller batch"
-    assert count_cases(store) == 1  # committed before the callback
-    assert [o.stored for o in outcomes] == [True]
+    committed = writer.put("case", case(1), durable=True)
+    # Raises TimeoutError if the waited-for event waited for a fuller batch.
+    assert committed is not None and committed.result(20).stored
+    assert count_cases(store) == 1  # committed before the future resolved
     # The same event again is stored (a duplicate); other content under its id is a conflict.
     for event, expected in ((case(1), (True, ())), (case(1, handle_time_s=5.0), (False, ("handle_time_s",)))):
-        on_commit, outcomes, called = _waiter()
-        writer.put("case", event, on_commit=on_commit)
-        assert called.wait(20)
-        assert (outcomes[0].stored, outcomes[0].conflict_fields) == expected
-    assert "differs in handle_time_s" in (outcomes[0].detail or "")
+        committed = writer.put("case", event, durable=True)
+        assert committed is not None
+        outcome = committed.result(20)
+        assert (outcome.stored, outcome.conflict_fields) == expected
+    assert "differs in handle_time_s" in (outcome.detail or "")
     assert (writer.written["case"], writer.duplicates["case"], writer.conflicts["case"]) == (1, 1, 1)
     writer.close()
 
@@ -197,8 +184,8 @@ def test_a_waiter_left_at_close_is_told_its_event_was_not_stored(sqlite_url):
     flaky.down.set()
     writer = EventWriter(lambda: flaky, settings=FAST)
     writer.start()
-    on_commit, outcomes, called = _waiter()
-    writer.put("case", case(1), on_commit=on_commit)
+    committed = writer.put("case", case(1), durable=True)
     assert writer.close(timeout=0.2) == 1
-    assert called.is_set() and outcomes[0].stored is False
-    assert "closed before the database committed it" in outcomes[0].detail
+    assert committed is not None and committed.done()
+    outcome = committed.result()
+    assert outcome.stored is False and "closed before the database committed it" in (outcome.detail or "")

@@ -60,6 +60,7 @@ from abkit.report.scan_queries import (
     bounds_from,
     bucket_groups_from,
     covariate_table,
+    interaction_keys_from,
     interactions_from,
     recent_interactions_from,
     reduced_table,
@@ -198,7 +199,7 @@ class OneScan:
     def _arm_cases(self, plan: Plan) -> list[Any]:
         """:func:`~abkit.report.scan_queries.arm_cases_query` rows, read once per plan (cases and guardrail)."""
         if plan not in self._arm_case_rows:
-            self._arm_case_rows[plan] = self._rows(arm_cases_query(interactions_from(self._reduced, plan), plan))
+            self._arm_case_rows[plan] = self._rows(arm_cases_query(interaction_keys_from(self._reduced), plan))
         return self._arm_case_rows[plan]
 
     def groups(self, window: Window, plan: Plan) -> Groups:
@@ -217,7 +218,7 @@ class OneScan:
             prediction_days=rows.prediction_days(r for r in self._prediction_families() if r.family == DAYS),
             latency=rows.latency_groups(r for r in self._prediction_families() if r.family == LATENCY),
             cases=_case_groups(self._arm_cases(plan)),
-            case_count=rows.as_int(self._conn.execute(case_count_of(interactions)).scalar()),
+            case_count=rows.as_int(self._conn.execute(case_count_of(interaction_keys_from(self._reduced))).scalar()),
         )
 
     def _prediction_families(self) -> list[Any]:

@@ -167,7 +167,14 @@ def arm_groups_query(window: Window, plan: Plan) -> Select:
 
 
 def hit_groups_query(window: Window) -> Select:
-    """Holdout selections joined to the prediction they answer: top-1/3/5 hits per experiment, version, template."""
+    """Holdout selections joined to the prediction they answer: top-1/3/5 hits per experiment, version, template.
+
+    Both sides are the holdout's: a hit measures the model on choices made without its suggestions,
+    so a holdout selection counts when its prediction was logged by the holdout too (the service
+    assigns both by the same rule; they can differ only across a change of phase, where a shown
+    suggestion would bias the hit). The join then hashes and probes the holdout's few percent of
+    the predictions instead of all of them.
+    """
     s = selections.c
     return (
         select(
@@ -180,7 +187,7 @@ def hit_groups_query(window: Window) -> Select:
             _hits(s.template_id, [1, 2, 3, 4, 5]).label("top5"),
         )
         .select_from(selections.join(predictions, predictions.c.prediction_id == s.prediction_id))
-        .where(s.arm == c.HOLDOUT_ARM, *window_filter(selections, window))
+        .where(s.arm == c.HOLDOUT_ARM, predictions.c.arm == c.HOLDOUT_ARM, *window_filter(selections, window))
         .group_by(s.experiment, s.model_version, s.template_id)
     )
 

@@ -28,12 +28,14 @@ from sqlalchemy import (
     cast,
     column,
     func,
+    literal,
     literal_column,
     null,
     select,
     table,
     tuple_,
     union_all,
+    values,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
@@ -158,9 +160,37 @@ def bounds_from(r: Any) -> Select:
     )
 
 
+def _shift_table(plan: Plan) -> Any:
+    """The plan's arm shifts as an inline table (experiment, model_version, arm, shift), or None without any."""
+    if not plan.shifts:
+        return None
+    rows = [(name, version, arm, shift) for (name, version, arm), shift in plan.shifts]
+    return values(
+        column(c.EXPERIMENT, String()),
+        column(c.MODEL_VERSION, String()),
+        column(c.ARM, String()),
+        column("shift", Double()),
+        name="shifts",
+        literal_binds=True,
+    ).data(rows)
+
+
 def interactions_from(r: Any, plan: Plan) -> Any:
-    """Per-interaction rows with the columns of :func:`~abkit.report.queries._interactions` (n_i, y_i, q_i...)."""
-    total, total_sq = _about_shift(r, plan)
+    """Per-interaction rows with the columns of :func:`~abkit.report.queries._interactions` (n_i, y_i, q_i...).
+
+    The arm's shift comes from a join to the plan's shifts (an inline table of a few rows), not
+    from :func:`~abkit.report.queries.arm_shift`'s CASE over every arm: PostgreSQL substitutes the
+    subquery's expressions where they are used and would evaluate that CASE once per use of y_i
+    and q_i in every row.
+    """
+    shifts = _shift_table(plan)
+    source: Any = r.n.table
+    shift: ColumnElement = literal(0.0)
+    if shifts is not None:
+        keys = (c.EXPERIMENT, c.MODEL_VERSION, c.ARM)
+        source = source.outerjoin(shifts, and_(*(r[k] == shifts.c[k] for k in keys)))
+        shift = func.coalesce(shifts.c.shift, literal(0.0))
+    d = r.center - shift
     return (
         select(
             r.experiment,
@@ -169,8 +199,29 @@ def interactions_from(r: Any, plan: Plan) -> Any:
             r.advocate_id,
             r.case_id,
             r.n.label("n_i"),
-            total.label("y_i"),
-            total_sq.label("q_i"),
+            (r.n * d).label("y_i"),
+            (r.m2 + r.n * d * d).label("q_i"),
+            r.first_seen,
+            r.last_seen,
+        )
+        .select_from(source)
+        .where(r.family == INTERACTION)
+        .subquery("interactions")
+        .c
+    )
+
+
+def interaction_keys_from(r: Any) -> Any:
+    """Per-interaction rows without the sums about the arm's shift (keys, n_i, first and last seen):
+    what the cases, the case count and the power period's straddlers read, with no join to the shifts."""
+    return (
+        select(
+            r.experiment,
+            r.model_version,
+            r.arm,
+            r.advocate_id,
+            r.case_id,
+            r.n.label("n_i"),
             r.first_seen,
             r.last_seen,
         )
@@ -218,7 +269,7 @@ def recent_interactions_from(r: Any, plan: Plan, recent: Window, straddle_end: A
 
 def straddle_end_query(r: Any, since: Any) -> Select:
     """The last selection of the interactions that began before ``since`` and ended at or after it."""
-    i = interactions_from(r, Plan())
+    i = interaction_keys_from(r)
     return select(func.max(i.last_seen)).where(i.first_seen < since, i.last_seen >= since)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -32,7 +32,6 @@ from abkit.serving.schemas import (
     SelectionResponse,
     SuggestRequest,
     SuggestResponse,
-    describe_validation_error,
 )
 from abkit.serving.service import ServiceError, SuggestionService
 
@@ -77,6 +76,14 @@ def _json_body_doc(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+def _location(loc: tuple[int | str, ...]) -> str:
+    """A field as ``messages[0].text``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "body"
+
+
 def _validate(model: type[M], body: bytes) -> M:
     try:
         text = body.decode("utf-8")
@@ -86,13 +93,22 @@ def _validate(model: type[M], body: bytes) -> M:
         # pydantic's own JSON parser: strict types, bounded nesting (200 levels) and number length.
         return model.model_validate_json(text)
     except ValidationError as error:
-        first = error.errors(include_url=False)[0]
+        errors = error.errors(include_url=False)
+        first = errors[0]
         if first["type"] == "json_invalid":
             reason = first.get("ctx", {}).get("error", first["msg"])
             raise ServiceError(400, f"malformed JSON: {reason}") from None
         if first["type"] == "model_type" and not first["loc"]:
             raise ServiceError(422, f"body: expected a JSON object, got {type(first['input']).__name__}") from None
-        summary, problems = describe_validation_error(error)
+        problems = []
+        for item in errors:
+            problem = (
+                "unknown field" if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
+            )
+            problems.append({"field": _location(tuple(item["loc"])), "problem": problem})
+        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+        if len(problems) > 5:
+            summary += f"; and {len(problems) - 5} more"
         raise ServiceError(422, summary, errors=problems) from None
 
 
@@ -144,12 +160,14 @@ def create_app(
         version="1",
         lifespan=lifespan,
     )
-    app.state.service = service
 
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
-        headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
-        content: dict[str, Any] = {"detail": error.detail}
+        retry_after = error.retry_after
+        if retry_after is None and error.status in (429, 503):
+            retry_after = service.settings.retry_after_s
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        content: dict[str, Any] = {"detail": str(error)}
         if error.errors is not None:
             content["errors"] = error.errors
         return JSONResponse(content, status_code=error.status, headers=headers)
@@ -176,7 +194,7 @@ def create_app(
         gone = asyncio.ensure_future(_client_gone(request))
         gone.add_done_callback(lambda _: pending.future.cancel())
         try:
-            result = await service.wait(pending)
+            return JSONResponse(await service.wait(pending))
         except asyncio.CancelledError:
             if gone.done() and not gone.cancelled():
                 return Response(status_code=CLIENT_CLOSED_REQUEST)
@@ -190,27 +208,20 @@ def create_app(
             raise ServiceError(500, f"internal error: {type(error).__name__}: {error}") from None
         finally:
             gone.cancel()
-        return JSONResponse(result)
 
-    @app.post(
-        "/v1/selections",
-        status_code=202,
-        response_model=SelectionResponse,
-        responses=_EVENT_ERRORS,
-        openapi_extra=_json_body_doc(SelectionRequest),
-    )
+    def event_route(path: str, model: type[BaseModel], response_model: type[BaseModel]) -> Callable:
+        doc = _json_body_doc(model)
+        return app.post(
+            path, status_code=202, response_model=response_model, responses=_EVENT_ERRORS, openapi_extra=doc
+        )
+
+    @event_route("/v1/selections", SelectionRequest, SelectionResponse)
     async def selections(request: Request) -> Response:
         """Log the template an advocate chose and how long it took (arm assigned by the service)."""
         body = await _parse(request, SelectionRequest)
         return JSONResponse(await service.log_selection(body), status_code=202)
 
-    @app.post(
-        "/v1/cases",
-        status_code=202,
-        response_model=CaseResponse,
-        responses=_EVENT_ERRORS,
-        openapi_extra=_json_body_doc(CaseRequest),
-    )
+    @event_route("/v1/cases", CaseRequest, CaseResponse)
     async def cases(request: Request) -> Response:
         """Log a closed case's total handle time."""
         body = await _parse(request, CaseRequest)

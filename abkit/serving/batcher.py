@@ -1,9 +1,8 @@
 """Dynamic batching: an asyncio queue feeding one model worker thread, with admission by deadline.
 
-Independent of the web layer. Each cycle takes the oldest queued request and those closest to
-it in length (less padding), within a request cap and a padded-token budget, drops requests
-whose caller has gone or whose deadline has passed, and runs the forward pass on the worker
-thread while the event loop keeps accepting requests.
+Independent of the web layer. Each cycle drops requests whose caller has gone or whose
+deadline has passed, plans a batch (:func:`plan_batch`) and runs its forward pass on the
+worker thread while the event loop keeps accepting requests.
 
 Admission: a queue bounded only by its length lets requests in that then wait out their whole
 deadline before a 504. Bounded by the deadline and the measured service rate, it refuses at
@@ -17,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from contextlib import suppress
 from dataclasses import dataclass
 from statistics import median
 from typing import Annotated, Generic, Protocol, TypeVar
@@ -64,7 +64,7 @@ class Overloaded(Exception):
 
 
 class DeadlinePassed(Exception):
-    """The request's deadline passed before its forward pass started."""
+    """The request's deadline passed before its answer."""
 
 
 class BatcherStopped(Exception):
@@ -95,14 +95,6 @@ class ServiceRate:
         if not self._batches or queued == 0:
             return 0.0
         return queued / self.requests_per_s + self.batch_s
-
-
-@dataclass(frozen=True)
-class Scored(Generic[R]):
-    result: R
-    queue_s: float  # from submit to the start of its forward pass
-    inference_s: float  # duration of the forward pass it was part of
-    batch_size: int
 
 
 class BatchObserver(Protocol):
@@ -141,7 +133,11 @@ class _Pending:
     token_ids: Sequence[int]
     future: asyncio.Future
     enqueued: float
-    deadline: float | None
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(DeadlinePassed("deadline passed"))
 
 
 ScoreFn = Callable[[Sequence[Sequence[int]]], list[R]]
@@ -166,7 +162,7 @@ class DynamicBatcher(Generic[R]):
         self.settings = settings or BatcherSettings()
         self.observer = observer
         self._pending: list[_Pending] = []
-        self._wakeup: asyncio.Event | None = None
+        self._wakeup = asyncio.Event()  # set by submit_nowait and stop
         self._task: asyncio.Task | None = None
         self.rate = ServiceRate()
         self._stopping = False
@@ -176,9 +172,8 @@ class DynamicBatcher(Generic[R]):
         return len(self._pending)
 
     def start(self) -> None:
-        """Start the batching loop on the running event loop."""
         if self._task is None:
-            self._wakeup = asyncio.Event()
+            self._wakeup = asyncio.Event()  # a fresh one for this event loop
             self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._run(), name="abkit-batcher")
 
@@ -187,28 +182,29 @@ class DynamicBatcher(Generic[R]):
         self._stopping = True
         if self._task is None:
             return
-        assert self._wakeup is not None
         self._wakeup.set()
         await self._task
         self._task = None
 
     def submit_nowait(self, token_ids: Sequence[int], deadline: float | None = None) -> asyncio.Future:
-        """Queue one sequence; the future resolves to a :class:`Scored`.
+        """Queue one sequence; the future resolves to its result.
 
         Cancel the future when the caller goes away: the request is dropped before its forward
-        pass. After ``deadline`` (``time.monotonic()``) it fails with :class:`DeadlinePassed`.
+        pass. At ``deadline`` (``time.monotonic()``) it fails with :class:`DeadlinePassed`, queued
+        or in its forward pass (an expired request is dropped before it).
         Raises :class:`QueueFull`, :class:`Overloaded` (:meth:`check_admission`) or :class:`BatcherStopped`.
         """
         if self._task is None or self._stopping:
             raise BatcherStopped("the model worker is not running")
         if len(self._pending) >= self.settings.max_queue:
             raise QueueFull(f"{len(self._pending)} requests already queued")
-        now = time.monotonic()
+        now, loop = time.monotonic(), asyncio.get_running_loop()
+        future = loop.create_future()
         if deadline is not None:
             self.check_admission(deadline - now)
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(token_ids, future, now, deadline))
-        assert self._wakeup is not None
+            # A timer on the loop rather than asyncio.wait_for: no extra future and task per request.
+            loop.call_later(deadline - now, _expire, future)
+        self._pending.append(_Pending(token_ids, future, now))
         self._wakeup.set()
         return future
 
@@ -218,20 +214,16 @@ class DynamicBatcher(Generic[R]):
         if wait_s > ADMISSION_SHARE * budget_s:
             raise Overloaded(wait_s, budget_s)
 
-    async def submit(self, token_ids: Sequence[int], deadline: float | None = None) -> Scored[R]:
+    async def submit(self, token_ids: Sequence[int], deadline: float | None = None) -> R:
         """Queue one sequence and wait for its result (see :meth:`submit_nowait`)."""
         return await self.submit_nowait(token_ids, deadline)
 
     def _drop_stale(self) -> None:
-        now = time.monotonic()
         kept, gone, expired = [], 0, 0
         for item in self._pending:
             if item.future.cancelled():  # cancelled by a caller that went away
                 gone += 1
-            elif item.future.done():  # failed by the caller's own deadline timer
-                expired += 1
-            elif item.deadline is not None and now >= item.deadline:
-                item.future.set_exception(DeadlinePassed("deadline passed while queued"))
+            elif item.future.done():  # failed by its deadline timer
                 expired += 1
             else:
                 kept.append(item)
@@ -243,27 +235,21 @@ class DynamicBatcher(Generic[R]):
                 self.observer.on_dropped("deadline", expired)
 
     async def _wait_for_fuller_batch(self) -> None:
-        assert self._wakeup is not None
-        give_up = self._pending[0].enqueued + self.settings.max_wait_s
-        while len(self._pending) < self.settings.max_batch_size and not self._stopping:
-            remaining = give_up - time.monotonic()
-            if remaining <= 0:
-                return
-            self._wakeup.clear()
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), remaining)
-            except TimeoutError:
-                return
+        remaining = self._pending[0].enqueued + self.settings.max_wait_s - time.monotonic()
+        with suppress(TimeoutError):
+            async with asyncio.timeout(max(remaining, 0.0)):
+                while len(self._pending) < self.settings.max_batch_size and not self._stopping:
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
 
     async def _run(self) -> None:
-        assert self._wakeup is not None
         settings = self.settings
         while True:
             if not self._pending:
                 if self._stopping:
                     return
                 self._wakeup.clear()
-                await self._wakeup.wait()  # set by submit_nowait and stop
+                await self._wakeup.wait()
                 continue
             if settings.max_wait_s > 0:
                 await self._wait_for_fuller_batch()
@@ -281,7 +267,6 @@ class DynamicBatcher(Generic[R]):
             await self._score(batch)
 
     async def _score(self, batch: list[_Pending]) -> None:
-        """Run one batch on the executor and resolve its requests' futures."""
         started = time.monotonic()
         try:
             results = await asyncio.get_running_loop().run_in_executor(
@@ -296,10 +281,9 @@ class DynamicBatcher(Generic[R]):
             return
         inference_s = time.monotonic() - started
         self.rate.record(len(batch), inference_s)
-        queue_s = [started - item.enqueued for item in batch]
-        for item, result, waited in zip(batch, results, queue_s, strict=True):
+        for item, result in zip(batch, results, strict=True):
             if not item.future.done():
-                item.future.set_result(Scored(result, waited, inference_s, len(batch)))
+                item.future.set_result(result)
         if self.observer is not None:
-            longest = max(len(item.token_ids) for item in batch)
-            self.observer.on_batch(len(batch), longest * len(batch), inference_s, queue_s)
+            padded = max(len(item.token_ids) for item in batch) * len(batch)
+            self.observer.on_batch(len(batch), padded, inference_s, [started - item.enqueued for item in batch])

@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from abkit.events import columns as c
 from abkit.events.columns import ID_COLUMN_BY_KIND, EventKind
 from abkit.serving.schemas import CaseRequest, SelectionRequest, ServiceError, SuggestRequest
 from abkit.serving.scorer import TopK
-from abkit.serving.writer import BufferFull, EventWriter, WriteOutcome
+from abkit.serving.writer import BufferFull, EventWriter
+
+if TYPE_CHECKING:
+    from abkit.serving.service import ServiceSettings
 
 
 def utcnow() -> datetime:
@@ -37,76 +40,50 @@ def prediction_event(request: SuggestRequest, answer: dict[str, Any], top: TopK,
         c.LATENCY_MS: latency_ms,
         c.CREATED_AT: utcnow(),
     }
-    for rank, (tid_column, score_column) in enumerate(zip(c.TEMPLATE_ID_COLUMNS, c.SCORE_COLUMNS, strict=True)):
-        suggestion = top.suggestions[rank] if rank < len(top.suggestions) else None
-        event[tid_column] = suggestion.template_id if suggestion else None
-        event[score_column] = suggestion.score if suggestion else None
+    missing = (None,) * (len(c.TEMPLATE_ID_COLUMNS) - len(top.template_ids))  # a model with fewer labels
+    event.update(zip(c.TEMPLATE_ID_COLUMNS, top.template_ids + missing, strict=False))
+    event.update(zip(c.SCORE_COLUMNS, top.scores + missing, strict=False))
     return event
 
 
+# The request bodies' fields are named after the event columns.
 def selection_event(request: SelectionRequest, experiment: str, arm: str, model_version: str) -> dict[str, Any]:
     return {
+        **request.model_dump(),
         c.SELECTION_ID: request.selection_id or uuid.uuid4().hex,
-        c.CASE_ID: request.case_id,
-        c.MESSAGE_ID: request.message_id,
-        c.ADVOCATE_ID: request.advocate_id,
         c.EXPERIMENT: experiment,
         c.ARM: arm,
         c.MODEL_VERSION: model_version,
-        c.TEMPLATE_ID: request.template_id,
-        c.SELECTION_TIME_S: request.selection_time_s,
         c.CREATED_AT: request.created_at or utcnow(),
-        c.PREDICTION_ID: request.prediction_id,
     }
 
 
 def case_event(request: CaseRequest) -> dict[str, Any]:
-    return {
-        c.CASE_ID: request.case_id,
-        c.HANDLE_TIME_S: request.handle_time_s,
-        c.CLOSED_AT: request.closed_at or utcnow(),
-    }
+    return {**request.model_dump(), c.CLOSED_AT: request.closed_at or utcnow()}
 
 
-def _resolve(future: asyncio.Future, outcome: WriteOutcome) -> None:
-    if not future.done():  # not already given up on (timed out, client gone)
-        future.set_result(outcome)
-
-
-async def log_event(
-    writer: EventWriter, kind: EventKind, event: dict[str, Any], *, durable: bool, timeout_s: float, retry_after: int
-) -> None:
-    """Buffer ``event``; when ``durable``, return only once it is committed.
+async def log_event(writer: EventWriter, kind: EventKind, event: dict[str, Any], settings: ServiceSettings) -> None:
+    """Buffer ``event``; with ``settings.durable_events``, return only once it is committed.
 
     Raises:
-        ServiceError: 503 the buffer is full, or no commit within ``timeout_s`` (the event
-            stays queued: retry with the same id, which is idempotent); 409 its id is stored
-            with other content (the stored event is kept).
+        ServiceError: 503 the buffer is full, or no commit within ``settings.durable_timeout_s``
+            (the event stays queued: retry with the same id, which is idempotent); 409 its id is
+            stored with other content (the stored event is kept).
     """
-    committed: asyncio.Future[WriteOutcome] | None = None
-    on_commit = None
-    if durable:
-        loop = asyncio.get_running_loop()
-        committed = loop.create_future()
-
-        def on_commit(outcome: WriteOutcome) -> None:  # called on the writer thread
-            loop.call_soon_threadsafe(_resolve, committed, outcome)
-
     try:
-        writer.put(kind, event, on_commit=on_commit)
+        committed = writer.put(kind, event, durable=settings.durable_events)
     except BufferFull as error:
-        raise ServiceError(503, f"event buffer full: {error}; try again later", retry_after=retry_after) from None
+        raise ServiceError(503, f"event buffer full: {error}; try again later") from None
     if committed is None:
         return
     id_column = ID_COLUMN_BY_KIND[kind]
     try:
-        outcome = await asyncio.wait_for(committed, timeout_s)
+        outcome = await asyncio.wait_for(asyncio.wrap_future(committed), settings.durable_timeout_s)
     except TimeoutError:
         raise ServiceError(
             503,
             f"{kind} {event[id_column]} not yet stored: the event database did not commit it within "
-            f"{timeout_s:g} s; it stays queued, retry with the same {id_column}",
-            retry_after=retry_after,
+            f"{settings.durable_timeout_s:g} s; it stays queued, retry with the same {id_column}",
         ) from None
     if outcome.conflict_fields:
         raise ServiceError(
@@ -115,4 +92,4 @@ async def log_event(
             f"{', '.join(outcome.conflict_fields)}); the stored event is kept and this one was not written",
         )
     if not outcome.stored:
-        raise ServiceError(503, f"{kind} {event[id_column]} not stored: {outcome.detail}", retry_after=retry_after)
+        raise ServiceError(503, f"{kind} {event[id_column]} not stored: {outcome.detail}")

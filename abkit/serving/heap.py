@@ -9,21 +9,15 @@ moves them out of later collections (as the CPython docs advise for servers).
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
 
 YOUNG_THRESHOLD = 50_000  # net allocations between generation-0 collections (CPython default: 700)
 
 
-@dataclass(frozen=True)
-class HeapState:
-    frozen_objects: int  # objects in the permanent generation
-    thresholds: tuple[int, int, int]  # the collector's thresholds afterwards
-
-
-def settle_heap(young_threshold: int = YOUNG_THRESHOLD) -> HeapState:
+def settle_heap(young_threshold: int = YOUNG_THRESHOLD) -> None:
     """Collect once, freeze what survives, and raise the generation-0 threshold (a higher one is kept).
 
     Call it once everything the process keeps is loaded, before traffic: it takes a few hundred ms.
+    ``gc.get_freeze_count()`` and ``gc.get_threshold()`` tell the outcome.
     """
     if young_threshold < 1:
         raise ValueError(f"young_threshold must be at least 1, got {young_threshold}")
@@ -31,4 +25,3 @@ def settle_heap(young_threshold: int = YOUNG_THRESHOLD) -> HeapState:
     gc.freeze()
     young, middle, old = gc.get_threshold()
     gc.set_threshold(max(young, young_threshold), middle, old)
-    return HeapState(frozen_objects=gc.get_freeze_count(), thresholds=gc.get_threshold())

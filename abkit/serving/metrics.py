@@ -1,21 +1,21 @@
 """Prometheus metrics of the service, named after what users know from serving servers.
 
 Each service instance owns its registry (so tests can run several apps in one process).
-Queue size and the event writer's state are read at scrape time by a collector; batch and
-request figures are recorded as they happen.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING
 
 from prometheus_client import GC_COLLECTOR, PROCESS_COLLECTOR, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from abkit.serving.token_cache import CachingTokenizer
-from abkit.serving.writer import EventWriter
+if TYPE_CHECKING:
+    from abkit.serving.service import SuggestionService
 
 # Latency buckets from 1 ms to 10 s: the published budget is 100 ms.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -24,22 +24,15 @@ BATCH_TOKEN_BUCKETS = (64, 256, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
 
 
 class _StateCollector(Collector):
-    def __init__(
-        self,
-        queue_sizes: Callable[[], dict[str, int]],
-        writer: EventWriter,
-        token_caches: Callable[[], dict[str, CachingTokenizer]],
-    ):
-        self._queue_sizes = queue_sizes
-        self._writer = writer
-        self._token_caches = token_caches
+    def __init__(self, service: SuggestionService):
+        self._service = service
 
     def collect(self) -> Iterable:
         queue = GaugeMetricFamily("abkit_queue_size", "Requests waiting for a forward pass.", labels=["model_version"])
-        for version, size in self._queue_sizes().items():
+        for version, size in self._service.queue_sizes().items():
             queue.add_metric([version], size)
         yield queue
-        writer = self._writer
+        writer = self._service.writer
         yield GaugeMetricFamily(
             "abkit_events_pending", "Events acknowledged and not yet committed.", value=writer.pending
         )
@@ -65,7 +58,7 @@ class _StateCollector(Collector):
         yield CounterMetricFamily(
             "abkit_events_refused", "Events the store refused as malformed.", value=writer.rejected
         )
-        caches = self._token_caches()
+        caches = self._service.token_caches()
         hits = CounterMetricFamily(
             "abkit_token_cache_hits", "Messages whose token ids came from the cache.", labels=["model_version"]
         )
@@ -88,35 +81,28 @@ class _StateCollector(Collector):
 
 
 class ServiceMetrics:
-    """All metrics of one service; also the batchers' :class:`~abkit.serving.batcher.BatchObserver`."""
+    """All metrics of one service; also the batchers' :class:`~abkit.serving.batcher.BatchObserver`.
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
+    The service's queue sizes, event writer and token caches are read at every scrape.
+    """
+
+    def __init__(self, service: SuggestionService) -> None:
+        self.registry = r = CollectorRegistry()
         self.batch_size = Histogram(
             "abkit_batch_size", "Requests per forward pass.", buckets=BATCH_SIZE_BUCKETS, registry=r
         )
         self.batch_tokens = Histogram(
             "abkit_batch_tokens", "Padded tokens per forward pass.", buckets=BATCH_TOKEN_BUCKETS, registry=r
         )
-        self.queue_duration = Histogram(
-            "abkit_queue_duration_seconds",
-            "Time from arrival to the start of the forward pass.",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        latency = partial(Histogram, buckets=LATENCY_BUCKETS, registry=r)
+        self.queue_duration = latency(
+            "abkit_queue_duration_seconds", "Time from arrival to the start of the forward pass."
         )
-        self.inference_duration = Histogram(
-            "abkit_inference_duration_seconds",
-            "Duration of one forward pass (tokens to top-5).",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        self.inference_duration = latency(
+            "abkit_inference_duration_seconds", "Duration of one forward pass (tokens to top-5)."
         )
-        self.request_duration = Histogram(
-            "abkit_request_duration_seconds",
-            "Time to answer a request, by endpoint.",
-            ["endpoint"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        self.request_duration = latency(
+            "abkit_request_duration_seconds", "Time to answer a request, by endpoint.", ["endpoint"]
         )
         self.requests = Counter(
             "abkit_requests", "HTTP requests by endpoint and status.", ["endpoint", "status"], registry=r
@@ -129,15 +115,7 @@ class ServiceMetrics:
         # prometheus_client's default registry has them.
         r.register(GC_COLLECTOR)
         r.register(PROCESS_COLLECTOR)
-
-    def watch(
-        self,
-        queue_sizes: Callable[[], dict[str, int]],
-        writer: EventWriter,
-        token_caches: Callable[[], dict[str, CachingTokenizer]] = dict,
-    ) -> None:
-        """Report queue sizes, the event writer's state and the token caches at every scrape."""
-        self.registry.register(_StateCollector(queue_sizes, writer, token_caches))
+        r.register(_StateCollector(service))
 
     def on_batch(self, size: int, padded_tokens: int, inference_s: float, queue_s: Sequence[float]) -> None:
         self.batch_size.observe(size)

@@ -43,7 +43,6 @@ class BodyTooLarge(Exception):
 
     def __init__(self, limit: int):
         super().__init__(f"request body exceeds the limit of {limit} bytes")
-        self.limit = limit
 
 
 class GuardMiddleware:

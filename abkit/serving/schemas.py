@@ -3,7 +3,7 @@
 Ids follow the event store's rules (:mod:`abkit.events.validate`): trimmed by the one rule of
 :mod:`abkit.assignment.ids`, 1-128 characters, no NUL, no U+FFFD (what invalid UTF-8 decodes to) and no ``\\x1f`` (the
 assignment key separator), so that every acknowledged event is one the store accepts.
-Message roles and texts are checked by :func:`abkit.text.parse_messages`, the same code
+Message roles and texts follow the rules of :func:`abkit.text.parse_messages`, the code
 training uses.
 """
 
@@ -21,7 +21,6 @@ from pydantic import (
     Field,
     Strict,
     StringConstraints,
-    ValidationError,
     WithJsonSchema,
 )
 
@@ -94,15 +93,11 @@ def _check_timestamp(value: Any) -> Any:
     return value
 
 
-def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
-
-
 Timestamp = Annotated[
     datetime,
     Strict(False),  # parsed from the string that _check_timestamp let through
     BeforeValidator(_check_timestamp),
-    AfterValidator(_naive_utc),
+    AfterValidator(lambda value: value.astimezone(UTC).replace(tzinfo=None)),  # it has an offset: UTC, naive
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN}),
 ]
 
@@ -199,12 +194,14 @@ class ReadyResponse(BaseModel):
 
 
 class ServiceError(Exception):
-    """A request the service answers with an error status and a message naming the problem."""
+    """A request the service answers with an error status and a message naming the problem.
+
+    A 429 or 503 without ``retry_after`` is sent with the service's ``retry_after_s``.
+    """
 
     def __init__(self, status: int, detail: str, *, retry_after: int | None = None, errors: list | None = None):
         super().__init__(detail)
         self.status = status
-        self.detail = detail
         self.retry_after = retry_after
         self.errors = errors
 
@@ -212,24 +209,3 @@ class ServiceError(Exception):
 class ErrorResponse(BaseModel):
     detail: str = Field(description="What is wrong, naming the field.")
     errors: list[dict[str, Any]] | None = None
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "body"
-
-
-def describe_validation_error(error: ValidationError) -> tuple[str, list[dict[str, str]]]:
-    """A one-line summary and one ``{"field", "problem"}`` per error, fields as ``messages[0].text``."""
-    problems = []
-    for item in error.errors(include_url=False):
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown field"
-        problems.append({"field": _location(tuple(item["loc"])), "problem": message})
-    summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
-    if len(problems) > 5:
-        summary += f"; and {len(problems) - 5} more"
-    return summary, problems

@@ -11,38 +11,30 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from abkit.events.columns import TOP_K
 from abkit.serving.token_cache import DEFAULT_CACHE_MESSAGES, CachingTokenizer
 from abkit.text import Message, window_token_ids
 from abkit.training.serving_dir import read_metadata
 
+if TYPE_CHECKING:
+    from abkit.serving.service import ModelSlot
+
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Suggestion:
-    template_id: str
-    score: float  # softmax probability
-
-
-@dataclass(frozen=True)
 class TopK:
-    """The top-k suggestions for one input, best first."""
+    """The top-k templates for one input, best first: their ids and softmax probabilities."""
 
-    suggestions: tuple[Suggestion, ...]
-
-    @property
-    def template_ids(self) -> tuple[str, ...]:
-        return tuple(s.template_id for s in self.suggestions)
-
-    @property
-    def scores(self) -> tuple[float, ...]:
-        return tuple(s.score for s in self.suggestions)
+    template_ids: tuple[str, ...]
+    scores: tuple[float, ...]
 
 
 class Scorer(Protocol):
@@ -64,14 +56,6 @@ class TokenBatch:
     attention_mask: torch.Tensor  # [batch, longest]: 1 for real tokens, 0 for padding
     lengths: torch.Tensor  # [batch]
 
-    @property
-    def size(self) -> int:
-        return int(self.input_ids.shape[0])
-
-    @property
-    def padded_tokens(self) -> int:  # what the token budget caps
-        return int(self.input_ids.numel())
-
     @classmethod
     def from_sequences(cls, sequences: Sequence[Sequence[int]], pad_token_id: int) -> TokenBatch:
         """Raises ValueError for no sequences or an empty one (naming its position)."""
@@ -81,9 +65,8 @@ class TokenBatch:
             if len(ids) == 0:
                 raise ValueError(f"token batch: sequence {index} is empty")
         lengths = torch.tensor([len(ids) for ids in sequences], dtype=torch.long)
-        input_ids = torch.full((len(sequences), int(lengths.max())), pad_token_id, dtype=torch.long)
-        for row, ids in enumerate(sequences):
-            input_ids[row, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
+        rows = [torch.as_tensor(ids, dtype=torch.long) for ids in sequences]
+        input_ids = pad_sequence(rows, batch_first=True, padding_value=pad_token_id)
         attention_mask = (torch.arange(input_ids.shape[1]) < lengths[:, None]).long()
         return cls(input_ids=input_ids, attention_mask=attention_mask, lengths=lengths)
 
@@ -153,7 +136,7 @@ class HFScorer:
         self.model = model.to(self.device).eval()
         id2label = self.model.config.id2label
         self.labels = [str(id2label[index]) for index in range(len(id2label))]
-        if len(self.labels) < 1:
+        if not self.labels:
             raise ValueError(f"{directory}: config.id2label is empty")
         self.top_k = min(top_k, len(self.labels))
         pad = self.tokenizer.pad_token_id
@@ -207,7 +190,7 @@ class HFScorer:
         values, indices = torch.topk(probabilities, self.top_k, dim=-1)
         top_scores, top_indices = values.cpu().tolist(), indices.cpu().tolist()  # waits for the device
         return [
-            TopK(tuple(Suggestion(self.labels[i], float(v)) for i, v in zip(row_i, row_v, strict=True)))
+            TopK(tuple(self.labels[i] for i in row_i), tuple(row_v))
             for row_i, row_v in zip(top_indices, top_scores, strict=True)
         ]
 
@@ -223,17 +206,9 @@ class HFScorer:
             torch.cuda.synchronize(self.device)
 
 
-def hf_model_slot(
-    directory: str | Path,
-    *,
-    device: str = "auto",
-    dtype: str = "auto",
-    token_cache_messages: int = DEFAULT_CACHE_MESSAGES,
-):
-    """A :class:`~abkit.serving.service.ModelSlot` for :class:`HFScorer`; its version is read without the weights."""
+def hf_model_slot(directory: str | Path, **options: Any) -> ModelSlot:
+    """A :class:`~abkit.serving.service.ModelSlot` loading ``HFScorer(directory, **options)``; its version is read
+    without the weights."""
     from abkit.serving.service import ModelSlot
 
-    version = read_metadata(directory).model_version
-    return ModelSlot(
-        version, lambda: HFScorer(directory, device=device, dtype=dtype, token_cache_messages=token_cache_messages)
-    )
+    return ModelSlot(read_metadata(directory).model_version, partial(HFScorer, directory, **options))

@@ -30,34 +30,27 @@ class ReadTimeoutProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a whole-request read timeout (see the module docstring)."""
 
     read_timeout_s = DEFAULT_READ_TIMEOUT_S
+    _read_timer: asyncio.TimerHandle | None = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._read_timer: asyncio.TimerHandle | None = None
-
-    def _arm_read_timer(self) -> None:
-        self._disarm_read_timer()
-        self._read_timer = self.loop.call_later(self.read_timeout_s, self._read_timed_out)
-
-    def _disarm_read_timer(self) -> None:
+    def _set_read_timer(self, arm: bool = True) -> None:
         if self._read_timer is not None:
             self._read_timer.cancel()
-            self._read_timer = None
+        self._read_timer = self.loop.call_later(self.read_timeout_s, self._read_timed_out) if arm else None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm_read_timer()
+        self._set_read_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_read_timer()
+        self._set_read_timer(arm=False)
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._arm_read_timer()
+        self._set_read_timer()
 
     def on_message_complete(self) -> None:
-        self._disarm_read_timer()
+        self._set_read_timer(arm=False)
         super().on_message_complete()
 
     def _read_timed_out(self) -> None:
@@ -87,13 +80,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def uvicorn_config(
     app: Any, host: str, port: int, *, log_level: str = "warning", read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
 ) -> uvicorn.Config:
-    """uvicorn's settings for the service: one process, one event loop (the model worker is the bottleneck).
-
-    Raises:
-        ValueError: ``read_timeout_s`` is not positive.
-    """
-    if not read_timeout_s > 0:
-        raise ValueError(f"read timeout must be positive, got {read_timeout_s}")
+    """uvicorn's settings for the service: one process, one event loop (the model worker is the bottleneck)."""
     protocol = type("ReadTimeoutProtocol", (ReadTimeoutProtocol,), {"read_timeout_s": read_timeout_s})
     return uvicorn.Config(
         app,

@@ -8,6 +8,7 @@ acknowledged request has its event kept.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import math
 import time
@@ -21,17 +22,8 @@ from pydantic import Field
 
 from abkit.assignment import ExperimentConfig
 from abkit.assignment.config import HOLDOUT
-from abkit.events.columns import EventKind
 from abkit.events.validate import MAX_NAME_LENGTH
-from abkit.serving.batcher import (
-    BatcherSettings,
-    BatcherStopped,
-    DeadlinePassed,
-    DynamicBatcher,
-    Overloaded,
-    QueueFull,
-    Scored,
-)
+from abkit.serving.batcher import BatcherSettings, BatcherStopped, DeadlinePassed, DynamicBatcher, Overloaded, QueueFull
 from abkit.serving.event_log import case_event, log_event, prediction_event, selection_event
 from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
@@ -40,12 +32,10 @@ from abkit.serving.scorer import Scorer, TopK
 from abkit.serving.token_cache import CachingTokenizer
 from abkit.serving.writer import EventWriter
 from abkit.settings import settings
-from abkit.text import MessageError, parse_messages
+from abkit.text import Message
 
 log = logging.getLogger(__name__)
 
-
-DEFAULT_MAX_MESSAGE_CHARS = 20_000
 # Requests with up to this much text are tokenized on the event loop (at most about 1 ms, less
 # than a round trip to a thread); up to LARGE_REQUEST_CHARS on a tokenizer thread, and larger
 # ones (about 12 ms of tokenizing; 900 KB took 3.4 s) on a thread of their own, so that they
@@ -62,8 +52,8 @@ class ServiceSettings:
     deadline_s: float = 2.0  # default time a suggest request may take before a 504
     # Longest message text accepted, in characters, checked before the tokenizer: one message of
     # 900 KB took the tokenizer seconds. 20,000 is about 5,000 tokens, ten times a 512-token window.
-    max_message_chars: Annotated[int, Field(ge=1)] = DEFAULT_MAX_MESSAGE_CHARS
-    retry_after_s: int = 1  # Retry-After sent with 429 and 503
+    max_message_chars: Annotated[int, Field(ge=1)] = 20_000
+    retry_after_s: int = 1  # Retry-After sent with 429 and 503 (unless an error says otherwise)
     shutdown_flush_timeout_s: float = 30.0  # how long shutdown retries writing buffered events
     # Acknowledge a selection or case only once its transaction has committed (docs/serving.md,
     # "Durability"); False acknowledges it from the writer's memory, as predictions always are.
@@ -89,22 +79,16 @@ class PendingSuggestion:
     request: SuggestRequest
     arm: str
     model_version: str
-    future: asyncio.Future[Scored[TopK]]
+    future: asyncio.Future[TopK]
     started: float  # time.monotonic() when the request arrived
     budget_s: float  # its deadline, relative to started
-
-
-def _expire(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_exception(DeadlinePassed("deadline passed"))
 
 
 class SuggestionService:
     """Assigns arms, batches and scores requests, and logs events.
 
     ``models`` are the served models, baseline first; the ``experiment``'s non-holdout arms
-    must be among them. The service starts and closes ``writer``; ``metrics`` defaults to a
-    fresh registry.
+    must be among them. The service starts and closes ``writer``.
     """
 
     def __init__(
@@ -113,7 +97,6 @@ class SuggestionService:
         experiment: ExperimentConfig,
         writer: EventWriter,
         settings: ServiceSettings | None = None,
-        metrics: ServiceMetrics | None = None,
     ):
         if not models:
             raise ValueError("serve: at least one model is needed")
@@ -126,7 +109,7 @@ class SuggestionService:
             raise ValueError(
                 f"experiment {experiment.name!r}: arm(s) {unknown} are not served model versions {versions}"
             )
-        for name in (experiment.name, *versions):
+        for name in versions:  # the experiment's own names are checked by ExperimentConfig
             if len(name) > MAX_NAME_LENGTH:
                 raise ValueError(f"serve: name {name!r} is longer than {MAX_NAME_LENGTH} characters")
         self.models = list(models)
@@ -134,8 +117,7 @@ class SuggestionService:
         self.experiment = experiment
         self.writer = writer
         self.settings = settings or ServiceSettings()
-        self.metrics = metrics or ServiceMetrics()
-        self.metrics.watch(self.queue_sizes, writer, self.token_caches)
+        self.metrics = ServiceMetrics(self)
         self.scorers: dict[str, Scorer] = {}
         self.batchers: dict[str, DynamicBatcher[TopK]] = {}
         # One model worker thread: models sharing a device take turns rather than contend.
@@ -173,8 +155,8 @@ class SuggestionService:
             batcher.start()
             self.batchers[version] = batcher
         if self.settings.settle_heap:
-            heap = settle_heap()
-            log.debug("heap settled: %d objects frozen, GC thresholds %s", heap.frozen_objects, heap.thresholds)
+            settle_heap()
+            log.debug("heap settled: %d objects frozen, GC thresholds %s", gc.get_freeze_count(), gc.get_threshold())
         self.loaded = True
         log.info("serving %s under experiment %s", list(self.scorers), self.experiment.name)
 
@@ -187,9 +169,8 @@ class SuggestionService:
         self.loaded = False
         loop = asyncio.get_running_loop()
         left = await loop.run_in_executor(None, self.writer.close, self.settings.shutdown_flush_timeout_s)
-        self._executor.shutdown(wait=True)
-        self._tokenizer.shutdown(wait=True)
-        self._large_tokenizer.shutdown(wait=True)
+        for executor in (self._executor, self._tokenizer, self._large_tokenizer):
+            executor.shutdown(wait=True)
         return left
 
     def queue_sizes(self) -> dict[str, int]:
@@ -233,19 +214,20 @@ class SuggestionService:
         arm = self.experiment.assign(advocate_id, case_id)
         return arm, (self.baseline_version if arm == HOLDOUT else arm)
 
-    async def submit(self, request: SuggestRequest, started: float | None = None) -> PendingSuggestion:
-        """Admit, assign, tokenize and queue one request; cancel ``pending.future`` when the client leaves.
+    async def submit(self, request: SuggestRequest, started: float) -> PendingSuggestion:
+        """Admit, assign, tokenize and queue one request that arrived at ``started`` (``time.monotonic()``).
+
+        Cancel ``pending.future`` when the client leaves.
 
         Raises:
-            ServiceError: 422 bad or too long messages, 429 overloaded (the queue is full, or it
+            ServiceError: 422 a message over the limit, 429 overloaded (the queue is full, or it
                 would not drain before the deadline), 503 not ready, buffer full or shutting down.
         """
-        started = time.monotonic() if started is None else started
         if not self.loaded:
             detail = (
                 f"model failed to load: {self.load_error}" if self.load_error else "model is loading; not ready yet"
             )
-            raise ServiceError(503, detail, retry_after=self.settings.retry_after_s)
+            raise ServiceError(503, detail)
         limit = self.settings.max_message_chars
         characters = 0
         for index, message in enumerate(request.messages):
@@ -255,15 +237,11 @@ class SuggestionService:
                     422,
                     f"messages[{index}].text: {len(message.text):,} characters, over the limit of {limit:,} a message",
                 )
-        try:
-            messages = parse_messages([{"role": m.role, "text": m.text} for m in request.messages])
-        except MessageError as error:
-            raise ServiceError(422, str(error)) from None
+        messages = [Message(m.role, m.text) for m in request.messages]  # roles and texts checked by the schema
         if not self.writer.has_room():
             raise ServiceError(
                 503,
                 f"event buffer full: {self.writer.pending} events are waiting for the database; try again later",
-                retry_after=self.settings.retry_after_s,
             )
         arm, version = self.arm_of(request.advocate_id, request.case_id)
         budget_s = request.deadline_ms / 1000 if request.deadline_ms is not None else self.settings.deadline_s
@@ -279,21 +257,15 @@ class SuggestionService:
             future = batcher.submit_nowait(token_ids, started + budget_s)
         except Overloaded as error:
             self.metrics.on_dropped("overloaded", 1)
-            raise ServiceError(
-                429, f"server busy: {error}; retry later", retry_after=self._retry_after(error.wait_s - error.budget_s)
-            ) from None
+            # Retry-After: at least the configured value, about the backlog's excess over the deadline.
+            wait_s = max(self.settings.retry_after_s, min(60, math.ceil(error.wait_s - error.budget_s)))
+            raise ServiceError(429, f"server busy: {error}; retry later", retry_after=wait_s) from None
         except QueueFull:
             self.metrics.on_dropped("queue_full", 1)
-            raise ServiceError(
-                429, "server busy: the request queue is full; retry later", retry_after=self.settings.retry_after_s
-            ) from None
+            raise ServiceError(429, "server busy: the request queue is full; retry later") from None
         except BatcherStopped:
-            raise ServiceError(503, "server is shutting down", retry_after=self.settings.retry_after_s) from None
+            raise ServiceError(503, "server is shutting down") from None
         return PendingSuggestion(request, arm, version, future, started, budget_s)
-
-    def _retry_after(self, excess_s: float) -> int:
-        """Whole seconds for Retry-After: at least the configured value, about the backlog's excess."""
-        return max(self.settings.retry_after_s, min(60, math.ceil(excess_s)))
 
     async def wait(self, pending: PendingSuggestion) -> dict[str, Any]:
         """Wait for a submitted request's forward pass, log its prediction and return the answer's body.
@@ -301,25 +273,20 @@ class SuggestionService:
         Raises ServiceError 504 when the deadline passes first, CancelledError when
         ``pending.future`` was cancelled (the client went away), and whatever the forward pass raised.
         """
-        # A timer on the loop rather than asyncio.wait_for: no extra future and callbacks per request.
-        remaining = pending.started + pending.budget_s - time.monotonic()
-        timer = asyncio.get_running_loop().call_later(max(remaining, 0.0), _expire, pending.future)
         try:
-            scored = await pending.future
+            top = await pending.future  # failed by the batcher at the deadline
         except DeadlinePassed:
             raise ServiceError(
                 504, f"deadline of {pending.budget_s * 1000:g} ms passed before the model answered"
             ) from None
-        finally:
-            timer.cancel()
-        top, latency_ms = scored.result, (time.monotonic() - pending.started) * 1000
-        shown = () if pending.arm == HOLDOUT else top.suggestions
+        latency_ms = (time.monotonic() - pending.started) * 1000
+        shown = () if pending.arm == HOLDOUT else zip(top.template_ids, top.scores, strict=True)
         answer = {
             "prediction_id": uuid.uuid4().hex,
             "experiment": self.experiment.name,
             "arm": pending.arm,
             "model_version": pending.model_version,
-            "suggestions": [{"template_id": s.template_id, "score": s.score} for s in shown],
+            "suggestions": [{"template_id": template_id, "score": score} for template_id, score in shown],
             "latency_ms": round(latency_ms, 3),
         }
         # Admitted by submit(), so the event is kept even if the buffer filled meanwhile.
@@ -331,7 +298,7 @@ class SuggestionService:
         """Log a selection event; durable (see :func:`~abkit.serving.event_log.log_event`) unless configured not."""
         arm, version = self.arm_of(request.advocate_id, request.case_id)
         event = selection_event(request, self.experiment.name, arm, version)
-        await self._log("selection", event)
+        await log_event(self.writer, "selection", event, self.settings)
         return {
             "selection_id": event["selection_id"],
             "experiment": self.experiment.name,
@@ -341,16 +308,5 @@ class SuggestionService:
 
     async def log_case(self, request: CaseRequest) -> dict[str, str]:
         """Log a case event (handle time of a closed case); durable like :meth:`log_selection`."""
-        await self._log("case", case_event(request))
+        await log_event(self.writer, "case", case_event(request), self.settings)
         return {"case_id": request.case_id}
-
-    async def _log(self, kind: EventKind, event: dict[str, Any]) -> None:
-        settings = self.settings
-        await log_event(
-            self.writer,
-            kind,
-            event,
-            durable=settings.durable_events,
-            timeout_s=settings.durable_timeout_s,
-            retry_after=settings.retry_after_s,
-        )

@@ -6,10 +6,7 @@ an acknowledged event is either in the database or still buffered. While the dat
 down it retries the same batch with exponential backoff (tenacity); writes are idempotent by
 id, so a retry after an ambiguous failure stores nothing twice. Once the buffer holds
 ``max_pending`` events, :meth:`EventWriter.has_room` says no and the service refuses new
-requests (503) rather than accept events it might have to drop.
-
-An event put with ``on_commit`` is written without waiting for a fuller batch and its
-callback is told once its transaction committed (docs/serving.md, "Durability"); the others
+requests (503) rather than accept events it might have to drop. Events not put ``durable``
 (predictions) are acknowledged from memory, and a crash loses those still buffered.
 """
 
@@ -21,8 +18,9 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
@@ -57,7 +55,7 @@ class BufferFull(Exception):
 
 @dataclass(frozen=True)
 class WriteOutcome:
-    """What became of one event put with ``on_commit``."""
+    """What became of one event put with ``durable``."""
 
     stored: bool  # the event, or the same one sent before, is committed
     # Not stored because its id is stored with other content: the columns that differ (the
@@ -66,32 +64,8 @@ class WriteOutcome:
     detail: str | None = None  # why it was not stored, in words
 
 
-CommitCallback = Callable[[WriteOutcome], None]
 _STORED = WriteOutcome(stored=True)
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def spill(directory: str | Path, kind: str, events: list[dict[str, Any]]) -> Path | None:
-    """Save ``events`` of one kind as JSON Lines for ``abkit ingest`` (idempotent by id); None when it failed."""
-    try:
-        folder = Path(directory)
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = folder / f"unwritten-{kind}-{stamp}-{os.getpid()}.jsonl"
-        with path.open("w", encoding="utf-8") as out:
-            out.writelines(json.dumps(event, default=_json_default) + "\n" for event in events)
-    except OSError as error:
-        log.error("event writer: could not save unwritten %s events to %s: %s", kind, directory, error)
-        return None
-    log.error(
-        "event writer: %d unwritten %s events saved to %s; load them with `abkit ingest`", len(events), kind, path
-    )
-    return path
+_CLOSED = WriteOutcome(stored=False, detail="the event writer closed before the database committed it")
 
 
 class EventWriter:
@@ -118,14 +92,14 @@ class EventWriter:
         self._store: EventStore | None = None
         self._ready = False
         self._buffers: dict[EventKind, deque[dict[str, Any]]] = {kind: deque() for kind in EVENT_KINDS}
-        self._pending = 0
+        self.pending = 0  # events acknowledged but not yet committed
         self._lock = threading.Condition()
         self._closing = False
         self._flushing = 0
         self._thread: threading.Thread | None = None
         self._next_kind = 0
-        # Callbacks of events put with on_commit, by the identity of the buffered dict.
-        self._waiters: dict[int, CommitCallback] = {}
+        # The futures of events put with durable, by the identity of the buffered dict.
+        self._waiters: dict[int, Future[WriteOutcome]] = {}
         # Read by the metrics collector.
         self.db_up = False
         self.written: dict[str, int] = dict.fromkeys(EVENT_KINDS, 0)
@@ -135,43 +109,35 @@ class EventWriter:
         self.rejected = 0
         self.last_error: str | None = None
 
-    @property
-    def pending(self) -> int:
-        """Events acknowledged but not yet committed."""
-        return self._pending
-
-    def has_room(self, events: int = 1) -> bool:
-        """Whether ``events`` more may be accepted without passing ``max_pending``."""
-        return self._pending + events <= self.settings.max_pending and not self._closing
+    def has_room(self) -> bool:
+        return self.pending < self.settings.max_pending and not self._closing
 
     def put(
-        self,
-        kind: EventKind,
-        event: Mapping[str, Any],
-        *,
-        force: bool = False,
-        on_commit: CommitCallback | None = None,
-    ) -> None:
+        self, kind: EventKind, event: Mapping[str, Any], *, force: bool = False, durable: bool = False
+    ) -> Future[WriteOutcome] | None:
         """Buffer one event; raise :class:`BufferFull` at the bound (unless ``force``) or once closed.
 
         ``force`` is for an event whose request was admitted by :meth:`has_room` before its work
-        started: it is never dropped. ``on_commit`` is called on the writer thread with the
-        event's :class:`WriteOutcome`; such events are written without waiting for a fuller batch.
+        started: it is never dropped. With ``durable`` the event is written without waiting for a
+        fuller batch, and the returned future resolves to its :class:`WriteOutcome`.
         """
         with self._lock:
             if self._closing:
                 raise BufferFull("the event writer is shutting down")
-            if not force and self._pending >= self.settings.max_pending:
-                raise BufferFull(f"{self._pending} events waiting to be written")
+            if not force and self.pending >= self.settings.max_pending:
+                raise BufferFull(f"{self.pending} events waiting to be written")
             buffered = dict(event)
             self._buffers[kind].append(buffered)
-            self._pending += 1
-            if on_commit is not None:
-                self._waiters[id(buffered)] = on_commit
+            self.pending += 1
+            committed: Future[WriteOutcome] | None = None
+            if durable:
+                committed = self._waiters[id(buffered)] = Future()
+                committed.set_running_or_notify_cancel()  # running: a waiter giving up cannot cancel it
             # Wake the writer only for the first event after idle, a full batch, or an event someone
             # waits for: a wake-up per event made it contend for the GIL with every request.
-            if self._pending == 1 or self._pending >= self.settings.batch_size or on_commit is not None:
+            if self.pending == 1 or self.pending >= self.settings.batch_size or durable:
                 self._lock.notify()
+        return committed
 
     def start(self) -> None:
         if self._thread is None:
@@ -184,7 +150,7 @@ class EventWriter:
             self._flushing += 1  # the writer stops waiting for fuller batches
             self._lock.notify_all()
             try:
-                return self._lock.wait_for(lambda: not self._pending, timeout)
+                return self._lock.wait_for(lambda: not self.pending, timeout)
             finally:
                 self._flushing -= 1
 
@@ -203,30 +169,43 @@ class EventWriter:
             self._thread = None
         with self._lock:
             waiting, self._waiters = list(self._waiters.values()), {}
-        for callback in waiting:
-            callback(WriteOutcome(stored=False, detail="the event writer closed before the database committed it"))
-        if not flushed:
-            for kind, buffer in self._buffers.items():
-                if buffer:
-                    log.error(
-                        "event writer closed with %d unwritten %s events (first ids: %s)",
-                        len(buffer),
-                        kind,
-                        ", ".join(str(event.get(ID_COLUMN_BY_KIND[kind])) for event in list(buffer)[:3]),
-                    )
-                    saved = None if self.spill_dir is None else spill(self.spill_dir, kind, list(buffer))
-                    if saved is not None:
-                        self.spilled.append(saved)
-        return self._pending
+        for future in waiting:
+            future.set_result(_CLOSED)
+        for kind, buffer in self._buffers.items():
+            if buffer and not flushed:
+                first_ids = ", ".join(str(event.get(ID_COLUMN_BY_KIND[kind])) for event in list(buffer)[:3])
+                log.error(
+                    "event writer closed with %d unwritten %s events (first ids: %s)", len(buffer), kind, first_ids
+                )
+                if self.spill_dir is not None:
+                    self._spill(kind, list(buffer))
+        return self.pending
+
+    def _spill(self, kind: EventKind, events: list[dict[str, Any]]) -> None:
+        """Save ``events`` of one kind to ``spill_dir`` as JSON Lines for ``abkit ingest`` (idempotent by id)."""
+        assert self.spill_dir is not None
+        try:
+            folder = Path(self.spill_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            path = folder / f"unwritten-{kind}-{stamp}-{os.getpid()}.jsonl"
+            with path.open("w", encoding="utf-8") as out:
+                out.writelines(json.dumps(event, default=datetime.isoformat) + "\n" for event in events)
+        except OSError as error:
+            log.error("event writer: could not save unwritten %s events to %s: %s", kind, self.spill_dir, error)
+            return
+        log.error(
+            "event writer: %d unwritten %s events saved to %s; load them with `abkit ingest`", len(events), kind, path
+        )
+        self.spilled.append(path)
 
     def _take_batch(self) -> tuple[EventKind, list[dict[str, Any]]] | None:
         """The next batch, round-robin over kinds; the events stay buffered until committed."""
         for offset in range(len(EVENT_KINDS)):
-            kind = EVENT_KINDS[(self._next_kind + offset) % len(EVENT_KINDS)]
-            buffer = self._buffers[kind]
-            if buffer:
-                self._next_kind = (self._next_kind + offset + 1) % len(EVENT_KINDS)
-                return kind, list(islice(buffer, self.settings.batch_size))
+            index = (self._next_kind + offset) % len(EVENT_KINDS)
+            if buffer := self._buffers[EVENT_KINDS[index]]:
+                self._next_kind = index + 1
+                return EVENT_KINDS[index], list(islice(buffer, self.settings.batch_size))
         return None
 
     def _committed(self, kind: EventKind, batch: list[dict[str, Any]], outcomes: dict[int, WriteOutcome]) -> None:
@@ -238,14 +217,12 @@ class EventWriter:
             buffer = self._buffers[kind]
             for _ in range(len(batch)):
                 buffer.popleft()  # producers only append, so the batch is still at the front
-            self._pending -= len(batch)
-            callbacks = [
-                (self._waiters.pop(id(event), None), outcomes.get(i, _STORED)) for i, event in enumerate(batch)
-            ]
+            self.pending -= len(batch)
+            waiting = [(self._waiters.pop(id(event), None), outcomes.get(i, _STORED)) for i, event in enumerate(batch)]
             self._lock.notify_all()
-        for callback, outcome in callbacks:
-            if callback is not None:
-                callback(outcome)
+        for future, outcome in waiting:
+            if future is not None:
+                future.set_result(outcome)
 
     def _ensure_store(self) -> EventStore:
         if self._store is None:
@@ -330,25 +307,20 @@ class EventWriter:
         self._ping()
         while True:
             with self._lock:
-                if not self._pending:
-                    if self._closing:
-                        return
-                    woke = self._lock.wait(settings.health_check_interval_s)
-                    if not woke and not self._pending and not self._closing:
-                        self._lock.release()
-                        try:
-                            self._ping()
-                        finally:
-                            self._lock.acquire()
-                    continue
-                # Let a partial batch fill for up to flush_interval_s, unless a flush or a
-                # durable event is waiting.
-                self._lock.wait_for(
-                    lambda: self._pending >= settings.batch_size or self._closing or self._flushing or self._waiters,
-                    settings.flush_interval_s,
-                )
-                taken = self._take_batch()
+                if not self._lock.wait_for(lambda: self.pending or self._closing, settings.health_check_interval_s):
+                    taken = None  # idle for an interval: ping below
+                elif not self.pending:
+                    return  # closing, and everything is written
+                else:
+                    # Let a partial batch fill for up to flush_interval_s, unless a flush or a
+                    # durable event is waiting.
+                    self._lock.wait_for(
+                        lambda: self.pending >= settings.batch_size or self._closing or self._flushing or self._waiters,
+                        settings.flush_interval_s,
+                    )
+                    taken = self._take_batch()
             if taken is None:
+                self._ping()
                 continue
             kind, batch = taken
             outcomes = self._write_retrying(kind, batch)

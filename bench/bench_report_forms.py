@@ -1,0 +1,230 @@
+"""Benchmark: forms of the report's statements, side by side on the same simulated events.
+
+Writes N simulated selections (bench/report_events.py: one prediction each) into DuckDB and a
+throwaway PostgreSQL, then times, alternating, best of --rounds:
+
+  hits  the holdout's selections joined to every prediction (baseline) against the report's
+        form, which joins them to the holdout's predictions only (DuckDB and PostgreSQL);
+  shift the grain groups over the one scan's materialised rows (CUPED and the sequence's
+        sums per arm, phase and day), the arm's shift in y_i and q_i as a CASE over every arm
+        (baseline) against a join to the plan's shifts (the report's form), DuckDB and PostgreSQL;
+  scan  the report's per-interaction floor (not written; without the arms' shifts, as
+        bench_report.py times it, and with them as a CASE over the arms, as the fallback
+        statement runs) against the one scan and its parts,
+        each written to a temporary table as the report does: the interaction grouping alone
+        with a mean and var_pop or with sums and sums of squares, and the template and hour
+        groupings (DuckDB: grouping sets; PostgreSQL: two GROUP BY, as the scan runs them).
+
+It prints each time and candidate / baseline (scan: each form / the floor).
+
+    .venv/bin/python bench/bench_report_forms.py --rows 3_000_000 --rounds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, Select, String, cast, create_engine, func, null, select, tuple_, union_all
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from report_events import load_duckdb, load_postgres, simulate  # noqa: E402
+
+from abkit.events import columns as c  # noqa: E402
+from abkit.events.schema import predictions, selections  # noqa: E402
+from abkit.report import sql_source  # noqa: E402
+from abkit.report.build import plan_for  # noqa: E402
+from abkit.report.dialects import hour_of  # noqa: E402
+from abkit.report.groups import Plan, Window  # noqa: E402
+from abkit.report.one_scan import OneScan  # noqa: E402
+from abkit.report.online_queries import grain_groups_query  # noqa: E402
+from abkit.report.queries import _hits, arm_groups_query, hit_groups_query  # noqa: E402
+from abkit.report.scan_queries import (  # noqa: E402
+    INTERACTION,
+    DropMaterialized,
+    MaterializeAs,
+    _about_shift,
+    interactions_from,
+    reduced_table,
+    selection_groups_query,
+)
+from abkit.report.sql_source import SqlSource  # noqa: E402
+from tests.pg_server import create_database, running_postgres  # noqa: E402
+
+
+def hits_over_every_prediction() -> Select:
+    """The hits as they were: holdout selections joined to all predictions (no filter on the predictions' arm)."""
+    s = selections.c
+    return (
+        select(
+            s.experiment,
+            s.model_version,
+            s.template_id,
+            func.count().label("n"),
+            _hits(s.template_id, [1]).label("top1"),
+            _hits(s.template_id, [1, 2, 3]).label("top3"),
+            _hits(s.template_id, [1, 2, 3, 4, 5]).label("top5"),
+        )
+        .select_from(selections.join(predictions, predictions.c.prediction_id == s.prediction_id))
+        .where(s.arm == c.HOLDOUT_ARM)
+        .group_by(s.experiment, s.model_version, s.template_id)
+    )
+
+
+def bench_hits(name: str, url: str, rounds: int) -> None:
+    forms = {"every prediction": hits_over_every_prediction(), "holdout's predictions": hit_groups_query(Window())}
+    best = dict.fromkeys(forms, float("inf"))
+    answers = {}
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL work_mem = '{sql_source.POSTGRES_WORK_MEM}'")
+        for _ in range(rounds):
+            for form, query in forms.items():
+                started = time.perf_counter()
+                answers[form] = sorted(tuple(row) for row in conn.execute(query).all())
+                best[form] = min(best[form], time.perf_counter() - started)
+    engine.dispose()
+    same = "same rows" if len(set(map(tuple, answers.values()))) == 1 else "ROWS DIFFER"
+    base, candidate = best.values()
+    print(
+        f"hits on {name}: every prediction {base:.3f} s, holdout's {candidate:.3f} s, ratio {candidate / base:.2f} ({same})"
+    )
+
+
+def interactions_with_case_shift(r: Any, plan: Plan) -> Any:
+    """The interaction rows as they were: the arm's shift as arm_shift's CASE over every arm, in y_i and q_i."""
+    total, total_sq = _about_shift(r, plan)
+    keys = (r.experiment, r.model_version, r.arm, r.advocate_id, r.case_id)
+    return (
+        select(*keys, r.n.label("n_i"), total.label("y_i"), total_sq.label("q_i"), r.first_seen, r.last_seen)
+        .where(r.family == INTERACTION)
+        .subquery("interactions")
+        .c
+    )
+
+
+def bench_shift(name: str, url: str, rounds: int) -> None:
+    """The grain groups over the one scan's rows, the shift as a CASE (baseline) or joined (the report's form)."""
+    source = SqlSource(url)
+    window = Window()
+    plan = plan_for(source.bounds(window), tuple(source.experiment_phases()))
+    best = {"CASE": float("inf"), "join": float("inf")}
+    answers = {}
+    with source.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL work_mem = '{sql_source.POSTGRES_WORK_MEM}'")
+        with OneScan(conn, window, {}) as scan:
+            r = reduced_table(scan.name).c
+            forms = {"CASE": interactions_with_case_shift(r, plan), "join": interactions_from(r, plan)}
+            for _ in range(rounds):
+                for form, interactions in forms.items():
+                    statement = grain_groups_query(window, plan, {}, timedelta(0), interactions)
+                    started = time.perf_counter()
+                    answers[form] = sorted(tuple(row) for row in conn.execute(statement).all())
+                    best[form] = min(best[form], time.perf_counter() - started)
+    source.close()
+    close = all(
+        math.isclose(x, y, rel_tol=1e-9) if isinstance(x, float) else x == y
+        for a, b in zip(*answers.values(), strict=True)
+        for x, y in zip(a, b, strict=True)
+    )
+    print(
+        f"grain groups on {name}: shift as CASE {best['CASE']:.3f} s, joined {best['join']:.3f} s, "
+        f"ratio {best['join'] / best['CASE']:.2f} ({'same to 1e-9' if close else 'ROWS DIFFER'})"
+    )
+
+
+def _grouped(keys: list[Any], sums: bool = False, shown: list[Any] | None = None) -> Select:
+    """Selections grouped by the arm and ``keys`` with the scan's aggregates (``sums``: Σx and Σx² for mean and M2)."""
+    t = selections.c
+    x = t.selection_time_s
+    moments = (
+        [func.sum(x).label("total"), func.sum(x * x).label("total_sq")]
+        if sums
+        else [func.avg(x).label("center"), (func.var_pop(x) * func.count()).label("m2")]
+    )
+    arm = [t.experiment, t.model_version, t.arm]
+    extra = [func.min(x).label("low"), func.min(t.created_at).label("first_seen"), func.max(t.created_at).label("last")]
+    shown = keys if shown is None else shown
+    return select(*arm, *shown, func.count().label("n"), *moments, *extra).group_by(*arm, *keys)
+
+
+def bench_scan(name: str, url: str, rounds: int) -> None:
+    """Where the scan's cost lies: the floor against the scan and its parts, each materialised as the report does."""
+    t = selections.c
+    source = SqlSource(url)
+    window = Window()
+    plan = plan_for(source.bounds(window), tuple(source.experiment_phases()))
+    postgres = source.engine.dialect.name == "postgresql"
+    interaction = [t.advocate_id, t.case_id]
+    small = (
+        union_all(
+            _grouped([t.template_id], shown=[t.template_id, cast(null(), DateTime()).label("hour")]),
+            _grouped([hour_of(t.created_at)], shown=[cast(null(), String()), hour_of(t.created_at)]),
+        )
+        if postgres
+        else select(*_grouped([]).selected_columns).group_by(
+            func.grouping_sets(
+                tuple_(t.experiment, t.model_version, t.arm, t.template_id),
+                tuple_(t.experiment, t.model_version, t.arm, hour_of(t.created_at)),
+            )
+        )
+    )
+    forms: dict[str, Any] = {
+        "floor (not written)": arm_groups_query(window, replace(plan, shifts=())),
+        "floor, CASE shift (not written)": arm_groups_query(window, plan),
+        "the scan": selection_groups_query(window, grouping_sets=not postgres),
+        "interactions, mean and var_pop": _grouped(interaction),
+        "interactions, sums": _grouped(interaction, sums=True),
+        "templates and hours": small,
+    }
+    best = dict.fromkeys(forms, float("inf"))
+    with source.engine.connect() as conn:
+        if postgres:
+            conn.exec_driver_sql(f"SET LOCAL work_mem = '{sql_source.POSTGRES_WORK_MEM}'")
+        for _ in range(rounds):
+            for form, query in forms.items():
+                started = time.perf_counter()
+                if form.startswith("floor"):
+                    conn.execute(query).all()
+                else:
+                    conn.execute(MaterializeAs("abkit_forms_scan", query))
+                best[form] = min(best[form], time.perf_counter() - started)
+                if not form.startswith("floor"):
+                    conn.execute(DropMaterialized("abkit_forms_scan"))
+    source.close()
+    floor = best["floor (not written)"]
+    for form, seconds in best.items():
+        print(f"scan on {name}: {form:<32}{seconds:8.3f} s  {seconds / floor:5.2f}x the floor")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=3_000_000)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best of each")
+    args = parser.parse_args()
+    frames = simulate(args.rows)
+    with tempfile.TemporaryDirectory(prefix="abkit-forms-") as workdir, running_postgres() as admin:
+        duckdb_url = load_duckdb(frames, Path(workdir) / "bench.duckdb")
+        postgres_url = load_postgres(frames, create_database(admin, "abkit_forms"))
+        del frames
+        print(f"rows = {args.rows:,} selections (+ as many predictions); best of {args.rounds}", flush=True)
+        bench_hits("DuckDB", duckdb_url, args.rounds)
+        bench_hits("PostgreSQL", postgres_url, args.rounds)
+        bench_shift("DuckDB", duckdb_url, args.rounds)
+        bench_shift("PostgreSQL", postgres_url, args.rounds)
+        bench_scan("DuckDB", duckdb_url, args.rounds)
+        bench_scan("PostgreSQL", postgres_url, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
