@@ -125,6 +125,12 @@ def test_every_trace_of_a_run_has_the_run_colour_in_every_panel(tmp_path):
     # Step 0 appears once per run, in the LM-loss panel, marked as not in the fit.
     starts = [t for t in figure.data if "step 0" in t.name]
     assert len(starts) == 3 and all(t.xaxis == "x" and "not in fit" in t.name for t in starts)
+    # The LM-loss axis spans the adapted checkpoints (the fitted ones); step 0 is named off it.
+    adapted_lm = [p.lm_loss for p in points if p.adapted]
+    low, high = figure.layout.xaxis.range
+    assert low < min(adapted_lm) and max(adapted_lm) < high < min(p.lm_loss for p in points if not p.adapted)
+    assert all("off the axis" in t.name for t in starts)
+    assert scaling_figure(analyse_scaling(points, include_start=True)).layout.xaxis.range is None
     html = write_scaling_html(tmp_path / "chart" / "scaling.html", analysis).read_text()
     assert "plotly" in html.lower() and "run-a: least-squares fit" in html and "pooled: least-squares fit" in html
     document = json.dumps(analysis.to_dict())

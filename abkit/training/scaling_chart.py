@@ -41,9 +41,23 @@ def _spread(points: list[ScalingPoint]) -> dict[str, object] | None:
     return {"type": "data", "array": [p.cls_loss_sd or 0.0 for p in points], "visible": True, "thickness": 1}
 
 
+def _adapted_lm_range(analysis: ScalingAnalysis) -> list[float] | None:
+    """The LM-loss axis over the adapted checkpoints (padded), or None when there are none.
+
+    Step 0's LM loss (about ln(vocabulary) for a random init) would otherwise squeeze the
+    adapted points, the ones the lines are fitted to, into a sliver of the panel.
+    """
+    values = [p.lm_loss for p in analysis.points if p.adapted]
+    if not values:
+        return None
+    pad = 0.1 * (max(values) - min(values)) or 0.05
+    return [min(values) - pad, max(values) + pad]
+
+
 def scaling_figure(analysis: ScalingAnalysis) -> go.Figure:
     """Three panels sharing the y axis (held-out classification loss), one colour per run."""
     colours = run_colours(analysis.runs)
+    lm_range = _adapted_lm_range(analysis)
     figure = make_subplots(
         rows=1, cols=len(REGRESSORS), shared_yaxes=True, subplot_titles=[_panel_title(analysis, k) for k in REGRESSORS]
     )
@@ -69,13 +83,16 @@ def scaling_figure(analysis: ScalingAnalysis) -> go.Figure:
             )
             starts = [p for p in analysis.points if p.run == run and not p.adapted]
             if x_name == "lm_loss" and starts:
+                where = "in fit" if analysis.include_start else "not in fit"
+                if not analysis.include_start and lm_range is not None:
+                    where += "; LM loss " + ", ".join(f"{p.lm_loss:.2f}" for p in starts) + ", off the axis"
                 figure.add_trace(
                     go.Scatter(
                         x=[p.lm_loss for p in starts],
                         y=[p.cls_loss for p in starts],
                         mode="markers",
                         marker={"color": colour, "size": 11, "symbol": "circle-open"},
-                        name=f"{run}: step 0 (not adapted{', in fit' if analysis.include_start else ', not in fit'})",
+                        name=f"{run}: step 0 (not adapted, {where})",
                         legendgroup=run,
                         showlegend=first,
                         text=["step 0"] * len(starts),
@@ -107,9 +124,15 @@ def scaling_figure(analysis: ScalingAnalysis) -> go.Figure:
                 col=column,
             )
         figure.update_xaxes(title_text=_TITLES[x_name], row=1, col=column)
+    if lm_range is not None and not analysis.include_start:
+        figure.update_xaxes(range=lm_range, row=1, col=1)
     figure.update_yaxes(title_text="held-out classification loss", row=1, col=1)
     figure.update_layout(
-        title="Classification loss vs domain adaptation", template="plotly_white", height=500, margin={"t": 130}
+        title="Classification loss vs domain adaptation",
+        template="plotly_white",
+        height=620,
+        margin={"t": 130},
+        legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"},  # below: the panels keep the width
     )
     return figure
 
