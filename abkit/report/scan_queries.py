@@ -175,6 +175,11 @@ def _shift_table(plan: Plan) -> Any:
     ).data(rows)
 
 
+def _interaction_keys(r: Any) -> tuple[ColumnElement, ...]:
+    """An interaction row's keys and its selection count n_i."""
+    return (r.experiment, r.model_version, r.arm, r.advocate_id, r.case_id, r.n.label("n_i"))
+
+
 def interactions_from(r: Any, plan: Plan) -> Any:
     """Per-interaction rows with the columns of :func:`~abkit.report.queries._interactions` (n_i, y_i, q_i...).
 
@@ -193,12 +198,7 @@ def interactions_from(r: Any, plan: Plan) -> Any:
     d = r.center - shift
     return (
         select(
-            r.experiment,
-            r.model_version,
-            r.arm,
-            r.advocate_id,
-            r.case_id,
-            r.n.label("n_i"),
+            *_interaction_keys(r),
             (r.n * d).label("y_i"),
             (r.m2 + r.n * d * d).label("q_i"),
             r.first_seen,
@@ -216,12 +216,7 @@ def interaction_keys_from(r: Any) -> Any:
     what the cases, the case count and the power period's straddlers read, with no join to the shifts."""
     return (
         select(
-            r.experiment,
-            r.model_version,
-            r.arm,
-            r.advocate_id,
-            r.case_id,
-            r.n.label("n_i"),
+            *_interaction_keys(r),
             r.first_seen,
             r.last_seen,
         )
