@@ -209,7 +209,7 @@ def evaluate(
     type=click.Choice(["plain", "rich"]),
     default="plain",
     show_default=True,
-    help="rich: template-specific replies, product names, more wordings (docs/training.md).",
+    help="rich: template-specific replies, more request wordings and fillers (docs/training.md).",
 )
 def corpus(out: Path, n_cases: int, n_templates: int, seed: int, language: str) -> None:
     """Write a simulated training corpus (the JSON Lines format of docs/training.md)."""
