@@ -5,6 +5,10 @@ throwaway PostgreSQL, then times, alternating, best of --rounds:
 
   hits  the holdout's selections joined to every prediction (baseline) against the report's
         form, which joins them to the holdout's predictions only (DuckDB and PostgreSQL);
+  predictions  the prediction counts per day and latency per version (one UNION ALL), the day
+        branch's unused percentile and max columns as aggregates of a NULL (baseline) against
+        plain NULLs (the report's form): PostgreSQL cannot hash an ordered-set aggregate, so the
+        baseline sorts every prediction to count them per day (DuckDB and PostgreSQL);
   shift the grain groups over the one scan's materialised rows (CUPED and the sequence's
         sums per arm, phase and day), the arm's shift in y_i and q_i as a CASE over every arm
         (baseline) against a join to the plan's shifts (the report's form), DuckDB and PostgreSQL;
@@ -18,6 +22,7 @@ throwaway PostgreSQL, then times, alternating, best of --rounds:
 It prints each time and candidate / baseline (scan: each form / the floor).
 
     .venv/bin/python bench/bench_report_forms.py --rows 3_000_000 --rounds 2
+    .venv/bin/python bench/bench_report_forms.py --rows 10_000_000 --forms predictions
 """
 
 from __future__ import annotations
@@ -32,7 +37,22 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Select, String, cast, create_engine, func, null, select, tuple_, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Date,
+    DateTime,
+    Double,
+    Select,
+    String,
+    cast,
+    create_engine,
+    func,
+    literal_column,
+    null,
+    select,
+    tuple_,
+    union_all,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -42,9 +62,9 @@ from abkit.events import columns as c  # noqa: E402
 from abkit.events.schema import predictions, selections  # noqa: E402
 from abkit.report import sql_source  # noqa: E402
 from abkit.report.build import plan_for  # noqa: E402
-from abkit.report.dialects import hour_of  # noqa: E402
-from abkit.report.groups import Plan, Window  # noqa: E402
-from abkit.report.one_scan import OneScan  # noqa: E402
+from abkit.report.dialects import day_of, hour_of, percentiles  # noqa: E402
+from abkit.report.groups import PERCENTILES, Plan, Window  # noqa: E402
+from abkit.report.one_scan import OneScan, prediction_families_query  # noqa: E402
 from abkit.report.online_queries import grain_groups_query  # noqa: E402
 from abkit.report.queries import _hits, arm_groups_query, hit_groups_query  # noqa: E402
 from abkit.report.scan_queries import (  # noqa: E402
@@ -97,6 +117,58 @@ def bench_hits(name: str, url: str, rounds: int) -> None:
     base, candidate = best.values()
     print(
         f"hits on {name}: every prediction {base:.3f} s, holdout's {candidate:.3f} s, ratio {candidate / base:.2f} ({same})"
+    )
+
+
+def families_with_null_aggregates() -> CompoundSelect:
+    """The prediction families as they were: the day branch fills its percentile and max columns
+    with aggregates of a NULL, so it holds an ordered-set aggregate."""
+    p = predictions.c
+    day = day_of(p.created_at)
+    no_text, no_number = literal_column("NULL"), cast(null(), Double())
+    return union_all(
+        select(
+            literal_column("0"),
+            day,
+            p.experiment,
+            p.arm,
+            no_text,
+            func.count(),
+            percentiles(no_number, PERCENTILES),
+            func.max(no_number),
+        ).group_by(day, p.experiment, p.arm),
+        select(
+            literal_column("1"),
+            cast(null(), Date()),
+            no_text,
+            no_text,
+            p.model_version,
+            func.count(),
+            percentiles(p.latency_ms, PERCENTILES),
+            func.max(p.latency_ms),
+        ).group_by(p.model_version),
+    )
+
+
+def bench_predictions(name: str, url: str, rounds: int) -> None:
+    forms = {"aggregates of NULL": families_with_null_aggregates(), "plain NULLs": prediction_families_query(Window())}
+    best = dict.fromkeys(forms, float("inf"))
+    answers = {}
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL work_mem = '{sql_source.POSTGRES_WORK_MEM}'")
+        for _ in range(rounds):
+            for form, query in forms.items():
+                started = time.perf_counter()
+                answers[form] = sorted(repr(tuple(row)) for row in conn.execute(query).all())
+                best[form] = min(best[form], time.perf_counter() - started)
+    engine.dispose()
+    same = "same rows" if len({tuple(rows) for rows in answers.values()}) == 1 else "ROWS DIFFER"
+    base, candidate = best.values()
+    print(
+        f"prediction families on {name}: aggregates of NULL {base:.3f} s, plain NULLs {candidate:.3f} s, "
+        f"ratio {candidate / base:.2f} ({same})"
     )
 
 
@@ -211,19 +283,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=3_000_000)
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best of each")
+    parser.add_argument("--forms", default="hits,predictions,shift,scan", help="which forms to time")
     args = parser.parse_args()
+    benches = {"hits": bench_hits, "predictions": bench_predictions, "shift": bench_shift, "scan": bench_scan}
+    chosen = [name.strip() for name in args.forms.split(",") if name.strip()]
+    if unknown := set(chosen) - set(benches):
+        parser.error(f"--forms: unknown {sorted(unknown)}")
     frames = simulate(args.rows)
     with tempfile.TemporaryDirectory(prefix="abkit-forms-") as workdir, running_postgres() as admin:
         duckdb_url = load_duckdb(frames, Path(workdir) / "bench.duckdb")
         postgres_url = load_postgres(frames, create_database(admin, "abkit_forms"))
         del frames
         print(f"rows = {args.rows:,} selections (+ as many predictions); best of {args.rounds}", flush=True)
-        bench_hits("DuckDB", duckdb_url, args.rounds)
-        bench_hits("PostgreSQL", postgres_url, args.rounds)
-        bench_shift("DuckDB", duckdb_url, args.rounds)
-        bench_shift("PostgreSQL", postgres_url, args.rounds)
-        bench_scan("DuckDB", duckdb_url, args.rounds)
-        bench_scan("PostgreSQL", postgres_url, args.rounds)
+        for form in chosen:
+            benches[form]("DuckDB", duckdb_url, args.rounds)
+            benches[form]("PostgreSQL", postgres_url, args.rounds)
 
 
 if __name__ == "__main__":

@@ -150,3 +150,26 @@ def _percentiles_spark(element: percentiles, compiler: Any, **kw: Any) -> str:
 @compiles(percentiles, "sqlite")
 def _percentiles_sqlite(element: percentiles, compiler: Any, **kw: Any) -> str:
     raise CompileError("percentiles: SQLite has no percentile aggregate; use the window query")
+
+
+class no_percentiles(ColumnElement):  # noqa: N801
+    """A NULL of :class:`percentiles`' array type, for a ``UNION ALL`` branch that has no percentiles.
+
+    Not ``percentiles`` of a NULL column: that is still an ordered-set aggregate, which PostgreSQL
+    cannot hash, so the branch would sort all its rows to group them.
+    """
+
+    type = NullType()
+    inherit_cache = True
+
+
+@compiles(no_percentiles)
+@compiles(no_percentiles, "postgresql")
+@compiles(no_percentiles, "duckdb")
+def _no_percentiles_default(element: no_percentiles, compiler: Any, **kw: Any) -> str:
+    return "CAST(NULL AS DOUBLE PRECISION[])"
+
+
+@compiles(no_percentiles, "spark")
+def _no_percentiles_spark(element: no_percentiles, compiler: Any, **kw: Any) -> str:
+    return "CAST(NULL AS ARRAY<DOUBLE>)"

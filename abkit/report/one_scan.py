@@ -34,7 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from abkit.events.columns import HOLDOUT_ARM
 from abkit.events.schema import predictions
 from abkit.report import rows
-from abkit.report.dialects import day_of, percentiles
+from abkit.report.dialects import day_of, no_percentiles, percentiles
 from abkit.report.groups import PERCENTILES, ArmBounds, ArmGroup, CaseGroup, Groups, Plan, Window
 from abkit.report.online import OnlineGroups, covariate_groups
 from abkit.report.online_queries import _pre_period, grain_groups, grain_groups_query, handle_time_groups
@@ -91,9 +91,10 @@ def prediction_families_query(window: Window) -> CompoundSelect:
     p = predictions.c
     where = window_filter(predictions, window)
     day = day_of(p.created_at)
-    # untyped NULL for text (Spark has no bare VARCHAR); the percentiles and max need a typed one
+    # untyped NULL for text (Spark has no bare VARCHAR); the percentiles and max need a typed one.
+    # Plain NULLs, not aggregates of NULL: PostgreSQL cannot hash a percentile aggregate and
+    # would sort every prediction to count them per day.
     no_text: ColumnElement[Any] = literal_column("NULL")
-    no_number: ColumnElement[Any] = cast(null(), Double())
     return union_all(
         select(
             literal_column(str(DAYS)).label("family"),
@@ -102,8 +103,8 @@ def prediction_families_query(window: Window) -> CompoundSelect:
             p.arm,
             no_text.label("model_version"),
             func.count().label("n"),
-            percentiles(no_number, PERCENTILES).label("percentiles"),
-            func.max(no_number).label("max"),
+            no_percentiles().label("percentiles"),
+            cast(null(), Double()).label("max"),
         )
         .where(*where)
         .group_by(day, p.experiment, p.arm),
