@@ -57,7 +57,7 @@ from abkit.report.files_source import files_engine  # noqa: E402
 from abkit.report.groups import Plan, Window  # noqa: E402
 from abkit.report.queries import arm_groups_query, prediction_days_query  # noqa: E402
 from abkit.report.spark_source import SparkSource, create_views, spark_engine, spark_session  # noqa: E402
-from abkit.report.sql_source import POSTGRES_WORK_MEM  # noqa: E402
+from abkit.report.sql_source import postgres_report_settings  # noqa: E402
 from tests.pg_server import create_database, running_postgres  # noqa: E402
 
 BARE_SQL = (
@@ -123,7 +123,7 @@ def interaction_floor(source: str, plan: Plan) -> None:
     engine = _engine(source)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'")  # as the report's queries run
+            postgres_report_settings(conn)  # as the report's queries run
         conn.execute(arm_groups_query(Window(), plan)).all()
     engine.dispose()
 
@@ -133,7 +133,7 @@ def prediction_floor(source: str) -> None:
     engine = _engine(source)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'")
+            postgres_report_settings(conn)
         conn.execute(prediction_days_query(Window())).all()
     engine.dispose()
 

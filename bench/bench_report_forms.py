@@ -106,7 +106,7 @@ def bench_hits(name: str, url: str, rounds: int) -> None:
     engine = create_engine(url)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SET LOCAL work_mem = '{sql_source.POSTGRES_WORK_MEM}'")
+            sql_source.postgres_report_settings(conn)
         for _ in range(rounds):
             for form, query in forms.items():
                 started = time.perf_counter()
@@ -157,7 +157,7 @@ def bench_predictions(name: str, url: str, rounds: int) -> None:
     engine = create_engine(url)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SET LOCAL work_mem = '{sql_source.POSTGRES_WORK_MEM}'")
+            sql_source.postgres_report_settings(conn)
         for _ in range(rounds):
             for form, query in forms.items():
                 started = time.perf_counter()
@@ -193,7 +193,7 @@ def bench_shift(name: str, url: str, rounds: int) -> None:
     answers = {}
     with source.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SET LOCAL work_mem = '{sql_source.POSTGRES_WORK_MEM}'")
+            sql_source.postgres_report_settings(conn)
         with OneScan(conn, window, {}) as scan:
             r = reduced_table(scan.name).c
             forms = {"CASE": interactions_with_case_shift(r, plan), "join": interactions_from(r, plan)}
@@ -262,7 +262,7 @@ def bench_scan(name: str, url: str, rounds: int) -> None:
     best = dict.fromkeys(forms, float("inf"))
     with source.engine.connect() as conn:
         if postgres:
-            conn.exec_driver_sql(f"SET LOCAL work_mem = '{sql_source.POSTGRES_WORK_MEM}'")
+            sql_source.postgres_report_settings(conn)
         for _ in range(rounds):
             for form, query in forms.items():
                 started = time.perf_counter()

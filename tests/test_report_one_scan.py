@@ -33,7 +33,7 @@ from abkit.report.scan_queries import (
     template_groups_from,
 )
 from abkit.report.spark_dialect import SparkDialect
-from abkit.report.sql_source import SqlSource
+from abkit.report.sql_source import POSTGRES_WORK_MEM, SqlSource
 from tests.report_events import event_frames, write_events
 from tests.test_report_backends import NOW, WINDOW, assert_same
 
@@ -224,3 +224,14 @@ def test_a_read_only_postgres_session_gets_the_same_report_without_a_temporary_t
     assert_same(build_report(source, now=NOW, **WINDOW).to_dict(), expected)
     assert not source.one_scan  # it fell back to one query per family
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgres_report_hashes_under_its_own_settings_and_leaves_pooled_connections_as_they_were(postgres_url):
+    source = SqlSource(postgres_url)
+    settings = "SELECT current_setting('work_mem'), current_setting('enable_sort')"
+    with source._connection() as conn:
+        assert tuple(conn.exec_driver_sql(settings).one()) == (POSTGRES_WORK_MEM, "off")
+    with source.engine.connect() as conn:  # the same pooled connection, after the report's transaction
+        assert tuple(conn.exec_driver_sql(settings).one()) == ("4MB", "on")  # PostgreSQL's defaults
+    source.close()

@@ -53,6 +53,22 @@ READ_ONLY_SQLSTATE = "25006"
 POSTGRES_WORK_MEM = "256MB"
 
 
+def postgres_report_settings(conn: Connection) -> None:
+    """The planner settings a report's transaction runs under on PostgreSQL (SET LOCAL: this
+    transaction only, so pooled connections stay as they were).
+
+    * ``work_mem``: the per-interaction hash aggregates outgrow the 4 MB default and spill to disk.
+    * ``enable_sort = off``: PostgreSQL estimates the groups of an expression of a timestamp (a
+      day, an hour, a phase) as that timestamp's distinct values, about one per row, and so
+      sorts millions of interaction rows to build a few hundred grain groups where a hash table
+      would do (the grain groups took 0.43x the time with it at 10M selections). A sort the
+      plan cannot do without (a percentile) still runs, and a hash aggregate that truly
+      outgrows work_mem spills to disk instead.
+    """
+    conn.exec_driver_sql(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'")
+    conn.exec_driver_sql("SET LOCAL enable_sort = off")
+
+
 def _split_families(rows: dict[str, list[Any]]) -> dict[str, list[Any]]:
     """Arms rows, :class:`CaseGroup` list and case count from the merged interaction families."""
     families = rows.pop("interactions")
@@ -101,9 +117,7 @@ class SqlSource:
     def _connection(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             if conn.dialect.name == "postgresql":
-                # Per-interaction hash aggregates outgrow the 4 MB default and spill to disk;
-                # SET LOCAL lasts for this transaction only, so pooled connections stay as they were.
-                conn.exec_driver_sql(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'")
+                postgres_report_settings(conn)
             yield conn
 
     def _rows(self, query: Select | CompoundSelect) -> list[Any]:
