@@ -9,6 +9,9 @@ throwaway PostgreSQL, then times, alternating, best of --rounds:
         branch's unused percentile and max columns as aggregates of a NULL (baseline) against
         plain NULLs (the report's form): PostgreSQL cannot hash an ordered-set aggregate, so the
         baseline sorts every prediction to count them per day (DuckDB and PostgreSQL);
+  sort  the grain groups over the one scan's rows on PostgreSQL with enable_sort on (baseline)
+        and off (the report's setting): the planner estimates a grouping by a day or a phase of
+        a timestamp at one group per row, and with sorting allowed it sorts every interaction;
   shift the grain groups over the one scan's materialised rows (CUPED and the sequence's
         sums per arm, phase and day), the arm's shift in y_i and q_i as a CASE over every arm
         (baseline) against a join to the plan's shifts (the report's form), DuckDB and PostgreSQL;
@@ -22,7 +25,7 @@ throwaway PostgreSQL, then times, alternating, best of --rounds:
 It prints each time and candidate / baseline (scan: each form / the floor).
 
     .venv/bin/python bench/bench_report_forms.py --rows 3_000_000 --rounds 2
-    .venv/bin/python bench/bench_report_forms.py --rows 10_000_000 --forms predictions
+    .venv/bin/python bench/bench_report_forms.py --rows 10_000_000 --forms predictions,sort
 """
 
 from __future__ import annotations
@@ -172,6 +175,45 @@ def bench_predictions(name: str, url: str, rounds: int) -> None:
     )
 
 
+def _same_to_1e9(rows: list[tuple], others: list[tuple]) -> bool:
+    """Whether two sorted row lists agree, floats to a relative 1e-9 (sums added in another order)."""
+    return len(rows) == len(others) and all(
+        math.isclose(x, y, rel_tol=1e-9) if isinstance(x, float) else x == y
+        for a, b in zip(rows, others, strict=True)
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def bench_sort(name: str, url: str, rounds: int) -> None:
+    """The grain groups over the one scan's rows with PostgreSQL's enable_sort on (baseline) and off (the report's)."""
+    source = SqlSource(url)
+    if source.engine.dialect.name != "postgresql":
+        source.close()
+        return  # a PostgreSQL planner setting
+    window = Window()
+    plan = plan_for(source.bounds(window), tuple(source.experiment_phases()))
+    best = {"on": float("inf"), "off": float("inf")}
+    answers = {}
+    with source.engine.connect() as conn:
+        sql_source.postgres_report_settings(conn)
+        with OneScan(conn, window, {}) as scan:
+            statement = grain_groups_query(
+                window, plan, {}, timedelta(0), interactions_from(reduced_table(scan.name).c, plan)
+            )
+            for _ in range(rounds):
+                for setting in best:
+                    conn.exec_driver_sql(f"SET LOCAL enable_sort = {setting}")
+                    started = time.perf_counter()
+                    answers[setting] = sorted(tuple(row) for row in conn.execute(statement).all())
+                    best[setting] = min(best[setting], time.perf_counter() - started)
+    source.close()
+    same = "same to 1e-9" if _same_to_1e9(*answers.values()) else "ROWS DIFFER"
+    print(
+        f"grain groups on {name}: enable_sort on {best['on']:.3f} s, off {best['off']:.3f} s, "
+        f"ratio {best['off'] / best['on']:.2f} ({same})"
+    )
+
+
 def interactions_with_case_shift(r: Any, plan: Plan) -> Any:
     """The interaction rows as they were: the arm's shift as arm_shift's CASE over every arm, in y_i and q_i."""
     total, total_sq = _about_shift(r, plan)
@@ -204,11 +246,7 @@ def bench_shift(name: str, url: str, rounds: int) -> None:
                     answers[form] = sorted(tuple(row) for row in conn.execute(statement).all())
                     best[form] = min(best[form], time.perf_counter() - started)
     source.close()
-    close = all(
-        math.isclose(x, y, rel_tol=1e-9) if isinstance(x, float) else x == y
-        for a, b in zip(*answers.values(), strict=True)
-        for x, y in zip(a, b, strict=True)
-    )
+    close = _same_to_1e9(*answers.values())
     print(
         f"grain groups on {name}: shift as CASE {best['CASE']:.3f} s, joined {best['join']:.3f} s, "
         f"ratio {best['join'] / best['CASE']:.2f} ({'same to 1e-9' if close else 'ROWS DIFFER'})"
@@ -283,9 +321,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=3_000_000)
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best of each")
-    parser.add_argument("--forms", default="hits,predictions,shift,scan", help="which forms to time")
+    parser.add_argument("--forms", default="hits,predictions,sort,shift,scan", help="which forms to time")
     args = parser.parse_args()
-    benches = {"hits": bench_hits, "predictions": bench_predictions, "shift": bench_shift, "scan": bench_scan}
+    benches = {
+        "hits": bench_hits,
+        "predictions": bench_predictions,
+        "sort": bench_sort,
+        "shift": bench_shift,
+        "scan": bench_scan,
+    }
     chosen = [name.strip() for name in args.forms.split(",") if name.strip()]
     if unknown := set(chosen) - set(benches):
         parser.error(f"--forms: unknown {sorted(unknown)}")
