@@ -35,6 +35,7 @@ import math
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -102,10 +103,12 @@ def hits_over_every_prediction() -> Select:
     )
 
 
-def bench_hits(name: str, url: str, rounds: int) -> None:
-    forms = {"every prediction": hits_over_every_prediction(), "holdout's predictions": hit_groups_query(Window())}
+def _time_alternating(
+    url: str, forms: dict[str, Any], rounds: int, as_rows: Callable[[Sequence[Any]], list[Any]]
+) -> tuple[dict[str, float], dict[str, list[Any]]]:
+    """Each form's best time over ``rounds`` alternating runs on one connection, and its rows."""
     best = dict.fromkeys(forms, float("inf"))
-    answers = {}
+    answers: dict[str, list[Any]] = {}
     engine = create_engine(url)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
@@ -113,9 +116,15 @@ def bench_hits(name: str, url: str, rounds: int) -> None:
         for _ in range(rounds):
             for form, query in forms.items():
                 started = time.perf_counter()
-                answers[form] = sorted(tuple(row) for row in conn.execute(query).all())
+                answers[form] = as_rows(conn.execute(query).all())
                 best[form] = min(best[form], time.perf_counter() - started)
     engine.dispose()
+    return best, answers
+
+
+def bench_hits(name: str, url: str, rounds: int) -> None:
+    forms = {"every prediction": hits_over_every_prediction(), "holdout's predictions": hit_groups_query(Window())}
+    best, answers = _time_alternating(url, forms, rounds, lambda rows: sorted(tuple(row) for row in rows))
     same = "same rows" if len(set(map(tuple, answers.values()))) == 1 else "ROWS DIFFER"
     base, candidate = best.values()
     print(
@@ -155,18 +164,8 @@ def families_with_null_aggregates() -> CompoundSelect:
 
 def bench_predictions(name: str, url: str, rounds: int) -> None:
     forms = {"aggregates of NULL": families_with_null_aggregates(), "plain NULLs": prediction_families_query(Window())}
-    best = dict.fromkeys(forms, float("inf"))
-    answers = {}
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            sql_source.postgres_report_settings(conn)
-        for _ in range(rounds):
-            for form, query in forms.items():
-                started = time.perf_counter()
-                answers[form] = sorted(repr(tuple(row)) for row in conn.execute(query).all())
-                best[form] = min(best[form], time.perf_counter() - started)
-    engine.dispose()
+    # repr: the rows hold lists (the percentiles), which a set cannot hash
+    best, answers = _time_alternating(url, forms, rounds, lambda rows: sorted(repr(tuple(row)) for row in rows))
     same = "same rows" if len({tuple(rows) for rows in answers.values()}) == 1 else "ROWS DIFFER"
     base, candidate = best.values()
     print(
