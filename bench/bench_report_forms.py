@@ -12,6 +12,8 @@ throwaway PostgreSQL, then times, alternating, best of --rounds:
   sort  the grain groups over the one scan's rows on PostgreSQL with enable_sort on (baseline)
         and off (the report's setting): the planner estimates a grouping by a day or a phase of
         a timestamp at one group per row, and with sorting allowed it sorts every interaction;
+  statistics  the scan (materialised) on PostgreSQL without (baseline) and with the schema's
+        statistics on the hour it groups the selections by (ANALYZE before each);
   shift the grain groups over the one scan's materialised rows (CUPED and the sequence's
         sums per arm, phase and day), the arm's shift in y_i and q_i as a CASE over every arm
         (baseline) against a join to the plan's shifts (the report's form), DuckDB and PostgreSQL;
@@ -63,7 +65,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from report_events import load_duckdb, load_postgres, simulate  # noqa: E402
 
 from abkit.events import columns as c  # noqa: E402
-from abkit.events.schema import predictions, selections  # noqa: E402
+from abkit.events.schema import (  # noqa: E402
+    EXPRESSION_STATISTICS,
+    expression_statistics_ddl,
+    predictions,
+    selections,
+)
 from abkit.report import sql_source  # noqa: E402
 from abkit.report.build import plan_for  # noqa: E402
 from abkit.report.dialects import day_of, hour_of, percentiles  # noqa: E402
@@ -213,6 +220,41 @@ def bench_sort(name: str, url: str, rounds: int) -> None:
     )
 
 
+def bench_statistics(name: str, url: str, rounds: int) -> None:
+    """The scan, materialised, on PostgreSQL without (baseline) and with the schema's statistics on
+    the hour it groups the selections by, each after a fresh ANALYZE."""
+    engine = create_engine(url)
+    if engine.dialect.name != "postgresql":
+        engine.dispose()
+        return  # PostgreSQL's CREATE STATISTICS
+    scan = selection_groups_query(Window(), grouping_sets=False)
+    best = {"without": float("inf"), "with": float("inf")}
+    answers: dict[str, list[tuple]] = {}
+    drop = [f"DROP STATISTICS IF EXISTS {statistic}" for statistic, _table, _expression in EXPRESSION_STATISTICS]
+    with engine.connect() as conn:
+        for _ in range(rounds):
+            for setting, statements in {"without": drop, "with": expression_statistics_ddl()}.items():
+                for statement in [*statements, "ANALYZE selections"]:
+                    conn.exec_driver_sql(statement)
+                conn.commit()
+                sql_source.postgres_report_settings(conn)
+                started = time.perf_counter()
+                conn.execute(MaterializeAs("abkit_forms_scan", scan))
+                best[setting] = min(best[setting], time.perf_counter() - started)
+                # sorted by their keys (the leading columns); sums may differ in the last bits, since
+                # concurrent scans of one table start where the other is (synchronize_seqscans)
+                scanned = conn.exec_driver_sql("SELECT * FROM abkit_forms_scan").all()
+                answers[setting] = sorted((tuple(row) for row in scanned), key=repr)
+                conn.execute(DropMaterialized("abkit_forms_scan"))
+                conn.commit()
+    engine.dispose()
+    same = "same to 1e-9" if _same_to_1e9(*answers.values()) else "ROWS DIFFER"
+    print(
+        f"scan on {name}: without statistics on the hour {best['without']:.3f} s, with {best['with']:.3f} s, "
+        f"ratio {best['with'] / best['without']:.2f} ({same})"
+    )
+
+
 def interactions_with_case_shift(r: Any, plan: Plan) -> Any:
     """The interaction rows as they were: the arm's shift as arm_shift's CASE over every arm, in y_i and q_i."""
     total, total_sq = _about_shift(r, plan)
@@ -320,12 +362,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=3_000_000)
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best of each")
-    parser.add_argument("--forms", default="hits,predictions,sort,shift,scan", help="which forms to time")
+    parser.add_argument("--forms", default="hits,predictions,sort,statistics,shift,scan", help="which forms to time")
     args = parser.parse_args()
     benches = {
         "hits": bench_hits,
         "predictions": bench_predictions,
         "sort": bench_sort,
+        "statistics": bench_statistics,
         "shift": bench_shift,
         "scan": bench_scan,
     }

@@ -108,3 +108,7 @@ CREATE INDEX ix_selections_created_at ON selections (created_at);
 CREATE INDEX ix_selections_interaction ON selections (experiment, model_version, arm, advocate_id, case_id);
 
 CREATE INDEX ix_selections_prediction_id ON selections (prediction_id);
+
+-- Statistics on the expressions the report groups by (PostgreSQL 14 or later).
+
+CREATE STATISTICS IF NOT EXISTS abkit_selections_hour ON (date_trunc('hour', created_at)) FROM selections;

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from abkit.events.ddl import DIALECTS, main, render_ddl
-from abkit.events.schema import metadata
+from abkit.events.schema import EXPRESSION_STATISTICS, metadata
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 
@@ -56,3 +56,19 @@ def test_postgresql_file_builds_the_same_tables_as_the_code(postgres_url):
     assert set(inspector.get_table_names()) == set(metadata.tables)
     for table in metadata.sorted_tables:
         assert [col["name"] for col in inspector.get_columns(table.name)] == [col.name for col in table.columns]
+    with engine.connect() as conn:
+        statistics = conn.exec_driver_sql("SELECT stxname FROM pg_statistic_ext").scalars().all()
+    assert sorted(statistics) == sorted(name for name, _table, _expression in EXPRESSION_STATISTICS)
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_creating_the_tables_on_postgresql_creates_their_expression_statistics(postgres_url):
+    engine = create_engine(postgres_url)
+    metadata.create_all(engine)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT s.stxname, c.relname FROM pg_statistic_ext s JOIN pg_class c ON c.oid = s.stxrelid"
+        ).all()
+    engine.dispose()
+    assert sorted(map(tuple, rows)) == sorted((name, table.name) for name, table, _e in EXPRESSION_STATISTICS)

@@ -1,4 +1,4 @@
-"""Tables and indexes of the event store, and nothing else.
+"""Tables, indexes and planner statistics of the event store, and nothing else.
 
 This module is the single source of truth for the schema: `sql/schema_*.sql` is generated
 from it (`python -m abkit.events.ddl`) and a test checks that the files are current.
@@ -6,7 +6,10 @@ Timestamps are naive UTC (`DateTime` without a time zone) on every backend, so t
 same SQL reads them everywhere.
 """
 
+from typing import Any
+
 from sqlalchemy import (
+    DDL,
     Column,
     DateTime,
     Double,
@@ -17,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    event,
 )
 
 from abkit.events import columns as c
@@ -147,3 +151,40 @@ report_snapshots = Table(
 Index("ix_report_snapshots_lookup", report_snapshots.c.experiment, report_snapshots.c.computed_at)
 
 EVENT_TABLES = {"prediction": predictions, "selection": selections, "case": cases}
+
+# PostgreSQL statistics on the hour the report groups the selections by (PostgreSQL 14 or later).
+# Without them the planner takes the groups of date_trunc('hour', created_at) to be created_at's
+# distinct values, about one per selection, and will not run the scan's hourly grouping beside
+# its other two in parallel (with them the scan takes 0.76x the time at 10M selections on two
+# cores: bench/bench_report_forms.py --forms statistics). The expression is spelled as
+# abkit/report/dialects.py compiles hour_of. The same on the predictions' day measured no gain.
+EXPRESSION_STATISTICS = (("abkit_selections_hour", selections, "date_trunc('hour', created_at)"),)
+
+
+def expression_statistics_ddl() -> list[str]:
+    """The ``CREATE STATISTICS`` statements of :data:`EXPRESSION_STATISTICS` (PostgreSQL 14+)."""
+    return [
+        f"CREATE STATISTICS IF NOT EXISTS {name} ON ({expression}) FROM {table.name}"
+        for name, table, expression in EXPRESSION_STATISTICS
+    ]
+
+
+def _has_expression_statistics(
+    ddl: Any,
+    target: Any,
+    bind: Any,
+    tables: Any = None,
+    state: Any = None,
+    *,
+    dialect: Any,
+    compiler: Any = None,
+    checkfirst: bool = False,
+) -> bool:
+    """Whether the server takes statistics on expressions (PostgreSQL 14 or later)."""
+    return (dialect.server_version_info or (0,)) >= (14,)
+
+
+for (_name, _table, _expression), _statement in zip(EXPRESSION_STATISTICS, expression_statistics_ddl(), strict=True):
+    event.listen(
+        _table, "after_create", DDL(_statement).execute_if(dialect="postgresql", callable_=_has_expression_statistics)
+    )
