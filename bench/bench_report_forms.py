@@ -12,8 +12,8 @@ throwaway PostgreSQL, then times, alternating, best of --rounds:
   sort  the grain groups over the one scan's rows on PostgreSQL with enable_sort on (baseline)
         and off (the report's setting): the planner estimates a grouping by a day or a phase of
         a timestamp at one group per row, and with sorting allowed it sorts every interaction;
-  statistics  the scan (materialised) on PostgreSQL without (baseline) and with the schema's
-        statistics on the hour it groups the selections by (ANALYZE before each);
+  statistics  the scan (materialised) and the whole report on PostgreSQL without (baseline) and
+        with the schema's statistics on the hour the scan groups by (ANALYZE before each);
   shift the grain groups over the one scan's materialised rows (CUPED and the sequence's
         sums per arm, phase and day), the arm's shift in y_i and q_i as a CASE over every arm
         (baseline) against a join to the plan's shifts (the report's form), DuckDB and PostgreSQL;
@@ -72,7 +72,7 @@ from abkit.events.schema import (  # noqa: E402
     selections,
 )
 from abkit.report import sql_source  # noqa: E402
-from abkit.report.build import plan_for  # noqa: E402
+from abkit.report.build import build_report, plan_for  # noqa: E402
 from abkit.report.dialects import day_of, hour_of, percentiles  # noqa: E402
 from abkit.report.groups import PERCENTILES, Plan, Window  # noqa: E402
 from abkit.report.one_scan import OneScan, prediction_families_query  # noqa: E402
@@ -221,14 +221,15 @@ def bench_sort(name: str, url: str, rounds: int) -> None:
 
 
 def bench_statistics(name: str, url: str, rounds: int) -> None:
-    """The scan, materialised, on PostgreSQL without (baseline) and with the schema's statistics on
-    the hour it groups the selections by, each after a fresh ANALYZE."""
+    """The scan (materialised) and the whole report on PostgreSQL without (baseline) and with the
+    schema's statistics on the hour the scan groups the selections by, each after a fresh ANALYZE."""
     engine = create_engine(url)
     if engine.dialect.name != "postgresql":
         engine.dispose()
         return  # PostgreSQL's CREATE STATISTICS
     scan = selection_groups_query(Window(), grouping_sets=False)
     best = {"without": float("inf"), "with": float("inf")}
+    report = {(setting, workers): float("inf") for setting in best for workers in ("beside", "one")}
     answers: dict[str, list[tuple]] = {}
     drop = [f"DROP STATISTICS IF EXISTS {statistic}" for statistic, _table, _expression in EXPRESSION_STATISTICS]
     with engine.connect() as conn:
@@ -247,12 +248,21 @@ def bench_statistics(name: str, url: str, rounds: int) -> None:
                 answers[setting] = sorted((tuple(row) for row in scanned), key=repr)
                 conn.execute(DropMaterialized("abkit_forms_scan"))
                 conn.commit()
+                # the statements beside the scan on other connections (as the CLI runs it), and all on one
+                for workers, source in (("beside", SqlSource(url)), ("one", SqlSource(url, workers=1))):
+                    started = time.perf_counter()
+                    build_report(source)
+                    report[setting, workers] = min(report[setting, workers], time.perf_counter() - started)
+                    source.close()
     engine.dispose()
     same = "same to 1e-9" if _same_to_1e9(*answers.values()) else "ROWS DIFFER"
     print(
         f"scan on {name}: without statistics on the hour {best['without']:.3f} s, with {best['with']:.3f} s, "
         f"ratio {best['with'] / best['without']:.2f} ({same})"
     )
+    for workers, label in (("beside", "statements beside the scan"), ("one", "one connection")):
+        without, with_ = report["without", workers], report["with", workers]
+        print(f"  the report, {label}: {without:.3f} s, with {with_:.3f} s, ratio {with_ / without:.2f}")
 
 
 def interactions_with_case_shift(r: Any, plan: Plan) -> Any:

@@ -155,9 +155,10 @@ EVENT_TABLES = {"prediction": predictions, "selection": selections, "case": case
 # PostgreSQL statistics on the hour the report groups the selections by (PostgreSQL 14 or later).
 # Without them the planner takes the groups of date_trunc('hour', created_at) to be created_at's
 # distinct values, about one per selection, and will not run the scan's hourly grouping beside
-# its other two in parallel (with them the scan takes 0.76x the time at 10M selections on two
-# cores: bench/bench_report_forms.py --forms statistics). The expression is spelled as
-# abkit/report/dialects.py compiles hour_of. The same on the predictions' day measured no gain.
+# its other two in parallel (with them the scan takes 0.78x the time at 10M selections on two
+# cores; docs/report.md, bench/bench_report_forms.py --forms statistics). The expression is
+# spelled as abkit/report/dialects.py compiles hour_of. The same on the predictions' day measured
+# no gain.
 EXPRESSION_STATISTICS = (("abkit_selections_hour", selections, "date_trunc('hour', created_at)"),)
 
 
