@@ -162,12 +162,13 @@ EVENT_TABLES = {"prediction": predictions, "selection": selections, "case": case
 EXPRESSION_STATISTICS = (("abkit_selections_hour", selections, "date_trunc('hour', created_at)"),)
 
 
+def _create_statistics(name: str, table: Table, expression: str) -> str:
+    return f"CREATE STATISTICS IF NOT EXISTS {name} ON ({expression}) FROM {table.name}"
+
+
 def expression_statistics_ddl() -> list[str]:
     """The ``CREATE STATISTICS`` statements of :data:`EXPRESSION_STATISTICS` (PostgreSQL 14+)."""
-    return [
-        f"CREATE STATISTICS IF NOT EXISTS {name} ON ({expression}) FROM {table.name}"
-        for name, table, expression in EXPRESSION_STATISTICS
-    ]
+    return [_create_statistics(*statistic) for statistic in EXPRESSION_STATISTICS]
 
 
 def _has_expression_statistics(
@@ -185,7 +186,11 @@ def _has_expression_statistics(
     return (dialect.server_version_info or (0,)) >= (14,)
 
 
-for (_name, _table, _expression), _statement in zip(EXPRESSION_STATISTICS, expression_statistics_ddl(), strict=True):
+for _name, _table, _expression in EXPRESSION_STATISTICS:
     event.listen(
-        _table, "after_create", DDL(_statement).execute_if(dialect="postgresql", callable_=_has_expression_statistics)
+        _table,
+        "after_create",
+        DDL(_create_statistics(_name, _table, _expression)).execute_if(
+            dialect="postgresql", callable_=_has_expression_statistics
+        ),
     )
