@@ -27,7 +27,7 @@ throwaway PostgreSQL, then times, alternating, best of --rounds:
 It prints each time and candidate / baseline (scan: each form / the floor).
 
     .venv/bin/python bench/bench_report_forms.py --rows 3_000_000 --rounds 2
-    .venv/bin/python bench/bench_report_forms.py --rows 10_000_000 --forms predictions,sort
+    .venv/bin/python bench/bench_report_forms.py --rows 10_000_000 --forms predictions,sort,statistics
 """
 
 from __future__ import annotations
