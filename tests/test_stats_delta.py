@@ -43,6 +43,31 @@ def test_percent_ci_is_the_delta_method_on_the_ratio_of_means():
     assert result.ci95_pct[1] == pytest.approx(100 * (m1 / m0 - 1 + q * se_ratio), rel=1e-9)
 
 
+@pytest.mark.parametrize("scale", [1e-100, 1e-80, 1e100, 1e150])
+def test_percent_ci_does_not_depend_on_the_unit(scale):
+    # The ratio of means is unit-free: the delta-method interval worked with numpy at scale 1 is the
+    # reference. (Its textbook form, m1^2 v0 / m0^4, underflows to 0 / 0 or overflows at these scales.)
+    treatment, control = _arms(1)
+    m1, m0 = treatment.mean(), control.mean()
+    v1, v0 = treatment.var(ddof=1) / treatment.size, control.var(ddof=1) / control.size
+    se_ratio = math.sqrt(v1 / m0**2 + m1**2 * v0 / m0**4)
+    q = stats.t.ppf(0.975, stats.ttest_ind(treatment, control, equal_var=False).df)
+    result = mean_delta(SampleSummary.from_values(treatment * scale), SampleSummary.from_values(control * scale))
+    assert result.pct_missing is None
+    assert result.delta_pct == pytest.approx(100 * (m1 / m0 - 1), rel=1e-9)
+    assert result.ci95_pct[0] == pytest.approx(100 * (m1 / m0 - 1 - q * se_ratio), rel=1e-9)
+    assert result.ci95_pct[1] == pytest.approx(100 * (m1 / m0 - 1 + q * se_ratio), rel=1e-9)
+    assert result.ci95_s[1] == pytest.approx(scale * (m1 - m0 + q * math.sqrt(v1 + v0)), rel=1e-9)
+
+
+def test_percent_change_too_large_to_represent_gives_a_reason():
+    # control mean 1e-306 against a delta of ~2 s: 100 * delta / m0 ~ 2e308 overflows a float
+    result = mean_delta(SampleSummary.from_values([1.0, 2.0, 3.0]), SampleSummary.from_values([0.0, 2e-306]))
+    assert result.ci95_s is not None and result.missing is None
+    assert result.delta_pct is None and result.ci95_pct is None
+    assert result.pct_missing == "percent change too large to represent: control mean too close to zero"
+
+
 def test_data_shifted_by_1e9_keeps_the_delta():
     treatment, control = (arm + OFFSET for arm in _arms(2))
     result = mean_delta(SampleSummary.from_values(treatment), SampleSummary.from_values(control))

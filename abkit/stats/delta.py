@@ -66,8 +66,7 @@ def mean_delta(
         return DeltaResult(None, None, None, None, missing=reason, pct_missing=reason, confidence=confidence)
     delta = mean_difference(treatment_split, control_split)
     treatment_mean, control_mean = sum(treatment_split), sum(control_split)
-    delta_pct = None if control_mean == 0 else 100.0 * delta / control_mean
-    pct_reason = "control mean is zero" if control_mean == 0 else None
+    delta_pct, pct_reason = _percent(delta, control_mean)
 
     first, second = arm_moments(treatment, labels[0]), arm_moments(control, labels[1])
     if isinstance(first, str) or isinstance(second, str):
@@ -85,8 +84,24 @@ def mean_delta(
     if delta_pct is None:
         return DeltaResult(delta, ci_s, None, None, None, pct_reason, welch.df, confidence)
     v1, v0 = first.variance_of_mean, second.variance_of_mean
-    # delta method on R = m1 / m0: gradient (1 / m0, -m1 / m0^2)
-    ratio_var = v1 / control_mean**2 + treatment_mean**2 * v0 / control_mean**4
-    half_pct = 100.0 * quantile * math.sqrt(ratio_var)
+    # delta method on R = m1 / m0: gradient (1 / m0, -m1 / m0^2), so se(R) = sqrt(v1 + R^2 v0) / |m0|
+    # (the same as sqrt(v1 / m0^2 + m1^2 v0 / m0^4), without m0^4 underflowing or overflowing)
+    ratio = treatment_mean / control_mean
+    half_pct = 100.0 * quantile * (math.sqrt(v1 + ratio * ratio * v0) / abs(control_mean))
+    if not math.isfinite(half_pct):
+        return DeltaResult(delta, ci_s, delta_pct, None, None, _PCT_OVERFLOW, welch.df, confidence)
     ci_pct = (delta_pct - half_pct, delta_pct + half_pct)
     return DeltaResult(delta, ci_s, delta_pct, ci_pct, None, None, welch.df, confidence)
+
+
+_PCT_OVERFLOW = "percent change too large to represent: control mean too close to zero"
+
+
+def _percent(delta: float, control_mean: float) -> tuple[float | None, str | None]:
+    """100 * delta / mean(control), or None and the reason when it is undefined or overflows."""
+    if control_mean == 0:
+        return None, "control mean is zero"
+    delta_pct = 100.0 * (delta / control_mean)
+    if not math.isfinite(delta_pct):
+        return None, _PCT_OVERFLOW
+    return delta_pct, None
