@@ -100,6 +100,23 @@ def test_two_strata_follow_the_stratified_formulas():
     assert welch.p == pytest.approx(2 * stats.t.sf(abs(delta) / math.sqrt(v1 + v0), df), rel=REL)
 
 
+@pytest.mark.parametrize(("scale", "weight_scale"), [(1e-100, 1.0), (1e-120, 1.0), (1.0, 3e307), (1.0, 1e-300)])
+def test_tiny_values_and_extreme_weights_keep_the_stratified_formulas(scale, weight_scale):
+    # Reference: w = weights / sum, mean = w @ means, v = (w**2) @ (var / n), Satterthwaite
+    # dof = v**2 / sum((w**2 var / n)**2 / (n - 1)), worked with numpy at scale 1. At 1e-100 the squared
+    # parts underflow (they divided 0 by 0); weights of 3e307 summed to inf (every share 0).
+    rng = np.random.default_rng(11)
+    strata = [rng.gamma(4.0, 3.0, 40), rng.gamma(4.0, 3.5, 25), rng.gamma(3.0, 5.0, 60)]
+    weights = np.array([2.0, 3.0, 5.0])
+    w = weights / weights.sum()
+    parts = np.array([w[p] ** 2 * x.var(ddof=1) / x.size for p, x in enumerate(strata)])
+    dof = parts.sum() ** 2 / sum(parts[p] ** 2 / (x.size - 1) for p, x in enumerate(strata))
+    combined = stratified_summary([SampleSummary.from_values(x * scale) for x in strata], list(weights * weight_scale))
+    assert combined.shift + combined.offset == pytest.approx(scale * (w @ [x.mean() for x in strata]), rel=REL)
+    assert combined.variance_of_mean == pytest.approx(scale**2 * parts.sum(), rel=REL)
+    assert combined.dof == pytest.approx(dof, rel=REL)
+
+
 def test_a_stratum_without_a_variance_says_which():
     one = ClusterSummary.from_clusters([3], [1.5], shift=10.0)
     many = ClusterSummary.from_clusters([1, 2, 3], [0.5, 1.0, 2.5], shift=10.0)

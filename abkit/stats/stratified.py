@@ -15,6 +15,7 @@ stratum (w = 1) every figure is exactly that stratum's, so `mean_delta` and `clu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from abkit.stats._checks import finite
@@ -52,17 +53,19 @@ def stratified_summary(
     if not strata:
         return None
     names = list(labels) if labels is not None else [f"stratum {i + 1}" for i in range(len(strata))]
-    total_weight = 0.0
-    for weight in weights:
-        if finite(weight, "weight") <= 0:
-            raise ValueError(f"stratum weights must be > 0, got {weight!r}")
-        total_weight += weight
+    checked = [finite(weight, "weight") for weight in weights]
+    for weight, given in zip(checked, weights, strict=True):
+        if weight <= 0:
+            raise ValueError(f"stratum weights must be > 0, got {given!r}")
+    # weights relative to the largest, so that their total cannot overflow (normalising changes nothing)
+    largest = max(checked)
+    checked = [weight / largest for weight in checked]
+    total_weight = math.fsum(checked)
     shift = strata[0].shift
     offset = 0.0
-    variance = 0.0
-    satterthwaite = 0.0
+    parts: list[tuple[float, float]] = []
     missing = None
-    for summary, weight, name in zip(strata, weights, names, strict=True):
+    for summary, weight, name in zip(strata, checked, names, strict=True):
         mean = arm_mean(summary)
         if mean is None:
             raise ValueError(f"{name} is empty: pass only strata with units in the arm")
@@ -74,13 +77,17 @@ def stratified_summary(
         if isinstance(moments, str):
             missing = missing or moments
             continue
-        part = share * share * moments.variance_of_mean
-        variance += part
-        satterthwaite += part * part / moments.dof
+        parts.append((share * share * moments.variance_of_mean, moments.dof))
     units = sum(_units(s) for s in strata)
     if missing is not None:
         return StratifiedSummary(shift, offset, None, None, units, missing)
+    variance = sum(part for part, _ in parts)
     if variance == 0:
         # every stratum constant: no spread to estimate a dof from; Welch reports zero variance
         return StratifiedSummary(shift, offset, 0.0, float(units - len(strata)) or 1.0, units)
-    return StratifiedSummary(shift, offset, variance, variance * variance / satterthwaite, units)
+    if len(parts) == 1:
+        return StratifiedSummary(shift, offset, variance, parts[0][1], units)  # exactly the stratum's
+    # Satterthwaite dof (sum v_p)^2 / sum v_p^2 / d_p with v_p normalised by their sum, so that tiny
+    # variances cannot underflow when squared
+    dof = 1.0 / sum((part / variance) ** 2 / part_dof for part, part_dof in parts)
+    return StratifiedSummary(shift, offset, variance, dof, units)
