@@ -5,7 +5,15 @@ import pytest
 import statsmodels.api as sm
 from scipy import optimize
 
-from abkit.stats import ClusterSummary, CupedSummary, confidence_sequence, cuped_delta, mean_delta, pooled_theta
+from abkit.stats import (
+    ClusterSummary,
+    CupedSummary,
+    confidence_sequence,
+    cuped_delta,
+    mean_delta,
+    pooled_theta,
+    stratified_cuped_delta,
+)
 
 SHIFT = 15.0
 
@@ -128,6 +136,22 @@ def test_pooled_theta_over_strata():
         assert pooled_theta(phases, weights) == pytest.approx(best.x, rel=1e-6)
     with pytest.raises(ValueError, match="weights"):
         pooled_theta(phases, [1.0])
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200])
+def test_pooled_theta_and_the_stratified_delta_ignore_the_scale_of_the_weights(scale):
+    # theta = sum_p w_p^2 (C_1p + C_0p) / sum_p w_p^2 (V_x1p + V_x0p) is homogeneous of degree 0 in w,
+    # and stratified_summary normalises the weights; squaring 1e200 overflowed (theta NaN) and
+    # squaring 1e-200 underflowed (theta 0).
+    rng = np.random.default_rng(17)
+    phases = [(_summary(*_interactions(rng, 150, -1.0)), _summary(*_interactions(rng, 40))) for _ in range(2)]
+    plain = pooled_theta(phases, [3.0, 1.0])
+    assert pooled_theta(phases, [3.0 * scale, 1.0 * scale]) == pytest.approx(plain, rel=1e-12)
+    reference = stratified_cuped_delta(phases, [3.0, 1.0])
+    scaled = stratified_cuped_delta(phases, [3.0 * scale, 1.0 * scale])
+    assert scaled.missing is None
+    for name in ("delta_s", "se", "df", "p", "variance_reduction"):
+        assert getattr(scaled, name) == pytest.approx(getattr(reference, name), rel=1e-9)
 
 
 def test_sums_add_like_the_whole():

@@ -237,9 +237,12 @@ def pooled_theta(strata: Sequence[tuple[CupedSummary, CupedSummary]], weights: S
     """
     if weights is not None and len(weights) != len(strata):
         raise ValueError(f"{len(strata)} strata but {len(weights)} weights")
+    checked = [1.0] * len(strata) if weights is None else [finite(weight, "weight") for weight in weights]
+    # weights relative to the largest, so that w**2 can neither overflow nor underflow
+    largest = max((abs(weight) for weight in checked), default=0.0) or 1.0
     numerator = denominator = 0.0
-    for index, pair in enumerate(strata):
-        weight = 1.0 if weights is None else finite(weights[index], "weight")
+    for pair, given in zip(strata, checked, strict=True):
+        weight = given / largest
         for summary in pair:
             moments = _covariate_moments(summary)
             if moments is not None:
