@@ -64,10 +64,13 @@ def srm_test(
     weights = {str(arm): finite(w, f"expected_share[{arm!r}]") for arm, w in expected_share.items()}
     if any(w < 0 for w in weights.values()):
         raise ValueError(f"expected_share must be >= 0, got {weights}")
-    weight_total = math.fsum(weights.values())
-    if weight_total <= 0:
+    largest = max(weights.values(), default=0.0)
+    if largest <= 0:
         raise ValueError("expected_share must have a positive total")
-    shares = {arm: w / weight_total for arm, w in weights.items()}
+    # weights relative to the largest, so that their total cannot overflow
+    relative = {arm: w / largest for arm, w in weights.items()}
+    weight_total = math.fsum(relative.values())
+    shares = {arm: w / weight_total for arm, w in relative.items()}
     for arm in shares:
         counts.setdefault(arm, 0)
 
