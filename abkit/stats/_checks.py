@@ -29,8 +29,12 @@ def finite(value: object, name: str) -> float:
     return as_float
 
 
-def level(value: float, name: str) -> float:
-    """Validate a probability strictly between 0 and 1 (a confidence level, an alpha)."""
-    if not 0.0 < value < 1.0:
+def level(value: object, name: str) -> float:
+    """Validate a probability strictly between 0 and 1 (a confidence level, an alpha); None and NaN refused."""
+    try:
+        as_float = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        as_float = math.nan
+    if not 0.0 < as_float < 1.0:
         raise ValueError(f"{name} must be strictly between 0 and 1, got {value!r}")
-    return value
+    return as_float

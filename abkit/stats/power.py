@@ -8,7 +8,7 @@ from typing import Any
 
 from scipy import stats
 
-from abkit.stats._checks import finite, whole_count
+from abkit.stats._checks import finite, level, whole_count
 from abkit.stats._result import ToDictMixin
 from abkit.stats.cluster import ClusterSummary
 from abkit.stats.summary import SampleSummary
@@ -16,10 +16,7 @@ from abkit.stats.summary import SampleSummary
 
 def _z_sum(alpha: float, power: float) -> float:
     """z_{1 - alpha/2} + z_{power}: the two-sided normal-approximation power multiplier."""
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha!r}")
-    if not 0.0 < power < 1.0:
-        raise ValueError(f"power must be strictly between 0 and 1, got {power!r}")
+    alpha, power = level(alpha, "alpha"), level(power, "power")
     z_sum = float(stats.norm.isf(alpha / 2.0) + stats.norm.ppf(power))
     if z_sum <= 0:
         raise ValueError(f"power ({power}) must exceed alpha / 2 ({alpha / 2})")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from scipy import stats
 
-from abkit.stats._checks import finite, whole_count
+from abkit.stats._checks import finite, level, whole_count
 from abkit.stats._result import ToDictMixin
 
 # p below this raises the flag; strict because the check runs on every report (many looks).
@@ -58,8 +58,7 @@ def srm_test(
         ValueError: For a negative or non-integral count, a negative or non-finite weight, weights that
             sum to 0, or a threshold outside (0, 1).
     """
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold must be strictly between 0 and 1, got {threshold!r}")
+    threshold = level(threshold, "threshold")
     counts = {str(arm): whole_count(n, f"observed[{arm!r}]") for arm, n in observed.items()}
     weights = {str(arm): finite(w, f"expected_share[{arm!r}]") for arm, w in expected_share.items()}
     if any(w < 0 for w in weights.values()):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from abkit.stats._checks import finite, whole_count
+from abkit.stats._checks import finite, level, whole_count
 from abkit.stats._result import ToDictMixin
 
 
@@ -117,7 +117,11 @@ class SampleSummary(ToDictMixin):
         """Student-t interval of the mean, mean -/+ t(n - 1, (1 + confidence) / 2) * sem; None when n < 2.
 
         It treats the observations as independent: a description of a sample, not a test of arms.
+
+        Raises:
+            ValueError: When `confidence` is not strictly between 0 and 1.
         """
+        level(confidence, "confidence")
         sem, mean = self.sem, self.mean
         if sem is None or mean is None:
             return None

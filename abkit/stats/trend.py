@@ -12,6 +12,7 @@ import numpy as np
 import pymannkendall
 from scipy import stats
 
+from abkit.stats._checks import level
 from abkit.stats._result import ToDictMixin, finite_or_none
 
 TrendMethod = Literal["original", "hamed_rao"]
@@ -80,8 +81,7 @@ def mann_kendall(
     """
     if method not in _TESTS:
         raise ValueError(f"method must be one of {sorted(_TESTS)}, got {method!r}")
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha!r}")
+    alpha = level(alpha, "alpha")
     array = np.asarray(values, dtype=np.float64).ravel()
     if not np.all(np.isfinite(array)):
         raise ValueError("values must all be finite (found NaN or infinity)")
