@@ -90,6 +90,16 @@ def test_nothing_to_size_gives_reasons():
 
 
 @pytest.mark.parametrize(
+    ("saving_s", "sd_s", "per_day"), [(1e-300, 1e300, 100.0), (1e-160, 8.0, 100.0), (0.5, 8.0, 1e-306)]
+)
+def test_a_design_too_large_for_a_float_gives_a_reason(saving_s, sd_s, per_day):
+    # (z * sd / saving)^2 or N / per_day overflows to inf; math.ceil(inf) raised OverflowError
+    result = days_to_detect(saving_s, sd_s, per_day)
+    assert result.missing == "the selections or days needed are too many to represent (saving far below sd_s)"
+    assert result.days is None and result.whole_days is None and result.n_total is None
+
+
+@pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"sd_s": -1.0}, "sd_s must be >= 0"),

@@ -120,7 +120,8 @@ def days_to_detect(
         design_effect: Variance inflation from clustering selections in interactions (1 for none).
 
     Returns:
-        The design; `missing` explains a saving of 0 or an sd of 0 (nothing to size).
+        The design; `missing` explains a saving of 0 or an sd of 0 (nothing to size), or a design too
+        large for a float (days overflow).
 
     Raises:
         ValueError: For non-finite inputs, a negative sd, a non-positive traffic, or shares/levels out of range.
@@ -147,8 +148,13 @@ def days_to_detect(
         return PowerResult(None, None, None, None, None, **inputs, missing="a saving of 0 s cannot be detected")
     if sd == 0:
         return PowerResult(None, None, None, None, None, **inputs, missing="sd_s = 0: no noise to size against")
-    n_total = (z_sum * sd / saving) ** 2 * deff * (1.0 / share + 1.0 / (1.0 - share))
+    ratio = z_sum * sd / saving
+    # ratio * ratio rather than ratio ** 2: a float's ** raises OverflowError where * gives inf
+    n_total = ratio * ratio * deff * (1.0 / share + 1.0 / (1.0 - share))
     days = n_total / per_day
+    if not math.isfinite(days):
+        reason = "the selections or days needed are too many to represent (saving far below sd_s)"
+        return PowerResult(None, None, None, None, None, **inputs, missing=reason)
     return PowerResult(
         days=days,
         whole_days=math.ceil(days),
