@@ -99,6 +99,10 @@ def test_without_rho_no_cuped_figures_and_far_savings_are_none():
     # 0.001 s needs far more than ten years of this traffic
     assert plan.days_to_detect.fixed is None and plan.days_to_detect.sequential is None
     assert MAX_PLANNING_DAYS == 3650
+    # a saving so far out of reach that the days overflow a float is out of reach too (the float's
+    # ** 2 raised OverflowError)
+    tiny = _plan(saving_s=1e-160)
+    assert tiny.days_to_detect.fixed is None and tiny.days_to_detect.sequential is None
 
 
 @pytest.mark.parametrize(

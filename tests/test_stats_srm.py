@@ -30,6 +30,13 @@ def test_matches_scipy_chisquare(observed, shares):
     assert result.flag is bool(reference.pvalue < DEFAULT_SRM_THRESHOLD)
 
 
+def test_counts_past_1e154_keep_a_finite_chi2():
+    # two equal arms: chi2 = (a - b)^2 / (a + b) by hand; squaring a gap of 5e199 raised OverflowError
+    result = srm_test({"a": 10**200, "b": 1}, {"a": 1, "b": 1})
+    assert result.chi2 == pytest.approx(1e200, rel=1e-9)
+    assert result.p == 0.0 and result.flag is True
+
+
 def test_a_real_mismatch_is_flagged():
     result = srm_test({"holdout": 400, "v1": 10_000}, {"holdout": 0.02, "v1": 0.98})
     assert result.p < 1e-6 and result.flag is True

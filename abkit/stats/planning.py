@@ -203,7 +203,8 @@ def plan_comparison(
         )
 
     def fixed_days(se_day: float) -> float | None:
-        days = ((z_alpha + z_power) * se_day / saving) ** 2
+        ratio = (z_alpha + z_power) * se_day / saving
+        days = ratio * ratio  # not ** 2, which raises OverflowError where * gives inf (out of reach)
         return days if days <= MAX_PLANNING_DAYS else None
 
     def sequential_days(se_day: float) -> float | None:

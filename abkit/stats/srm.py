@@ -83,7 +83,9 @@ def srm_test(
     if total == 0:
         return SrmResult(None, None, None, None, counts, shares, "no units observed")
     # Pearson chi-square: sum (O - E)^2 / E with E = total * share
-    chi2 = math.fsum((counts[arm] - total * shares[arm]) ** 2 / (total * shares[arm]) for arm in arms)
+    gaps = {arm: counts[arm] - total * shares[arm] for arm in arms}
+    # (gap / E) * gap, not gap**2 / E: the square of a gap past 1e154 overflows (a float's ** raises)
+    chi2 = math.fsum(gaps[arm] / (total * shares[arm]) * gaps[arm] for arm in arms)
     df = len(arms) - 1
     p = float(stats.chi2.sf(chi2, df))
     return SrmResult(chi2, df, p, p < threshold, counts, shares)
