@@ -1,5 +1,7 @@
 """ClusterSummary: ratio mean and delta-method variance against statsmodels' cluster-robust OLS."""
 
+import math
+
 import numpy as np
 import pytest
 import statsmodels.api as sm
@@ -85,6 +87,14 @@ def test_degenerate_cluster_counts():
     same = ClusterSummary.from_values([2.0, 2.0, 2.0], ["a", "b", "b"])
     assert same.variance_of_mean == 0.0
     assert ClusterSummary(k=0, sum_n=0, sum_y=None, sum_n2=None, sum_y2=None, sum_ny=None, shift=0.0).k == 0
+
+
+def test_variance_of_huge_sums_does_not_overflow():
+    # two singleton clusters +-a: by hand k / (k - 1) * sum (y_i - r n_i)^2 / N^2 = 2 * 2 a^2 / 4 = a^2,
+    # finite; applying the factor 2 before dividing by N^2 overflowed 1.5e308 to inf
+    a = math.sqrt(0.75e308)
+    huge = ClusterSummary.from_clusters([1, 1], [a, -a], shift=0.0)
+    assert huge.variance_of_mean == pytest.approx(a * a, rel=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -156,7 +156,8 @@ class ClusterSummary(ToDictMixin):
         """
         if self.k < 2:
             return None
-        return self.k / (self.k - 1) * self.sum_sq_residual / (self.sum_n * self.sum_n)
+        # divided before the factor k / (k - 1) <= 2 is applied (sum_n >= k >= 2), so it cannot overflow
+        return self.k / (self.k - 1) * (self.sum_sq_residual / (self.sum_n * self.sum_n))
 
     @property
     def se(self) -> float | None:
