@@ -44,6 +44,24 @@ def test_original_matches_by_hand_and_theil_sen(values):
     assert result.trend == ("no trend" if p >= 0.05 else "increasing" if z > 0 else "decreasing")
 
 
+def test_heavily_tied_short_series_match_the_by_hand_tie_correction():
+    # 300 series of 3 to 30 values drawn from {0, 1, 2} (+ 1e9): ties everywhere, S and Var(S) by hand
+    rng = np.random.default_rng(21)
+    checked = 0
+    for _ in range(300):
+        values = rng.integers(0, 3, rng.integers(3, 31)).astype(np.float64) + rng.choice([0.0, OFFSET])
+        result = mann_kendall(values)
+        if np.all(values == values[0]):
+            assert result.missing == "all values equal"
+            continue
+        s, tau, z, p = _by_hand(values)
+        assert result.missing is None and result.s == s and result.tau == pytest.approx(tau, rel=1e-12)
+        assert result.z == pytest.approx(z, rel=1e-12, abs=1e-15)
+        assert result.p == pytest.approx(p, rel=1e-9)
+        checked += 1
+    assert checked > 250
+
+
 @pytest.mark.parametrize("method", ["original", "hamed_rao"])
 @pytest.mark.parametrize("offset", [0.0, OFFSET])
 def test_matches_pymannkendall_on_raw_arrays(method, offset):
