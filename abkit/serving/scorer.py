@@ -1,19 +1,13 @@
-"""The model interface and its Hugging Face implementation.
-
-A scorer turns conversations into token ids (:meth:`Scorer.encode`, the same window as in
-training) and batches of token ids into the top-k template ids with softmax scores
-(:meth:`Scorer.score`). Softmax and top-k run on the model's device, so only ``[batch, k]``
-numbers come back to the host.
-"""
+"""The model interface and its Hugging Face implementation (softmax and top-k on the model's device)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import torch
 from torch.nn.utils.rnn import pad_sequence
@@ -22,9 +16,6 @@ from abkit.events.columns import TOP_K
 from abkit.serving.token_cache import DEFAULT_CACHE_MESSAGES, CachingTokenizer
 from abkit.text import Message, window_token_ids
 from abkit.training.serving_dir import read_metadata
-
-if TYPE_CHECKING:
-    from abkit.serving.service import ModelSlot
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +34,17 @@ class Scorer(Protocol):
     model_version: str
     max_tokens: int
 
-    def encode(self, messages: Sequence[Message]) -> list[int]: ...  # the classifier input of one conversation
+    def encode(self, messages: Sequence[Message]) -> list[int]: ...  # the classifier input, windowed as in training
 
     def score(self, sequences: Sequence[Sequence[int]]) -> list[TopK]: ...  # in input order
+
+
+@dataclass(frozen=True)
+class ModelSlot:
+    """A model to serve: its version (known before loading) and how to load it."""
+
+    model_version: str
+    load: Callable[[], Scorer]
 
 
 @dataclass(frozen=True)
@@ -185,7 +184,7 @@ class HFScorer:
 
     @torch.inference_mode()
     def score(self, sequences: Sequence[Sequence[int]]) -> list[TopK]:
-        # Softmax in float32 whatever the model dtype, then top-k, all on the device.
+        # Softmax in float32 whatever the model dtype, then top-k, all on the device: only [batch, k] numbers come back.
         probabilities = torch.softmax(self.logits(self.batch(sequences)).float(), dim=-1)
         values, indices = torch.topk(probabilities, self.top_k, dim=-1)
         top_scores, top_indices = values.cpu().tolist(), indices.cpu().tolist()  # waits for the device
@@ -207,8 +206,5 @@ class HFScorer:
 
 
 def hf_model_slot(directory: str | Path, **options: Any) -> ModelSlot:
-    """A :class:`~abkit.serving.service.ModelSlot` loading ``HFScorer(directory, **options)``; its version is read
-    without the weights."""
-    from abkit.serving.service import ModelSlot
-
+    """A :class:`ModelSlot` loading ``HFScorer(directory, **options)``; its version is read without the weights."""
     return ModelSlot(read_metadata(directory).model_version, partial(HFScorer, directory, **options))

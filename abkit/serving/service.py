@@ -13,7 +13,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -28,7 +28,7 @@ from abkit.serving.event_log import case_event, log_event, prediction_event, sel
 from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
 from abkit.serving.schemas import CaseRequest, SelectionRequest, ServiceError, SuggestRequest
-from abkit.serving.scorer import Scorer, TopK
+from abkit.serving.scorer import ModelSlot, Scorer, TopK
 from abkit.serving.token_cache import CachingTokenizer
 from abkit.serving.writer import EventWriter
 from abkit.settings import settings
@@ -62,14 +62,6 @@ class ServiceSettings:
     # After loading, freeze the heap and make young GC collections rare (abkit.serving.heap).
     # Process-wide, so off by default for a service embedded in another program; `abkit serve` sets it.
     settle_heap: bool = False
-
-
-@dataclass(frozen=True)
-class ModelSlot:
-    """A model to serve: its version (known before loading) and how to load it."""
-
-    model_version: str
-    load: Callable[[], Scorer]
 
 
 @dataclass(frozen=True)
