@@ -92,7 +92,8 @@ class UnreadableRow:
     field: str = "row"
 
 
-def _utcnow() -> datetime:
+def utcnow() -> datetime:
+    """Now, in UTC, naive: how the event tables store times."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -260,7 +261,7 @@ class EventStore:
         table = EVENT_TABLES[kind]
         id_column = c.ID_COLUMN_BY_KIND[kind]
         valid_count = accepted = 0
-        now = _utcnow()
+        now = utcnow()
         reject_records = [
             {
                 "event_kind": kind,

@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from abkit.events import columns as c
 from abkit.events.columns import ID_COLUMN_BY_KIND, EventKind
+from abkit.events.store import utcnow
 from abkit.serving.schemas import CaseRequest, SelectionRequest, ServiceError, SuggestRequest
 from abkit.serving.scorer import TopK
 from abkit.serving.writer import BufferFull, EventWriter
 
 if TYPE_CHECKING:
     from abkit.serving.service import ServiceSettings
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def prediction_event(request: SuggestRequest, answer: dict[str, Any], top: TopK, latency_ms: float) -> dict[str, Any]:
