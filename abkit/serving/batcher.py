@@ -1,12 +1,9 @@
 """Dynamic batching: an asyncio queue feeding one model worker thread, with admission by deadline.
 
-Independent of the web layer. Each cycle drops requests whose caller has gone or whose
-deadline has passed, plans a batch (:func:`plan_batch`) and runs its forward pass on the
-worker thread while the event loop keeps accepting requests.
-
-Admission: a queue bounded only by its length lets requests in that then wait out their whole
-deadline before a 504. Bounded by the deadline and the measured service rate, it refuses at
-once (429) what could not be answered in time, and those admitted meet their deadline.
+Independent of the web layer. Admission: a queue bounded only by its length lets requests in
+that then wait out their whole deadline before a 504. Bounded by the deadline and the measured
+service rate, it refuses at once (429) what could not be answered in time, and those admitted
+meet their deadline.
 """
 
 from __future__ import annotations
@@ -219,20 +216,13 @@ class DynamicBatcher(Generic[R]):
         return await self.submit_nowait(token_ids, deadline)
 
     def _drop_stale(self) -> None:
-        kept, gone, expired = [], 0, 0
-        for item in self._pending:
-            if item.future.cancelled():  # cancelled by a caller that went away
-                gone += 1
-            elif item.future.done():  # failed by its deadline timer
-                expired += 1
-            else:
-                kept.append(item)
-        self._pending = kept
-        if self.observer is not None:
-            if gone:
-                self.observer.on_dropped("client_gone", gone)
-            if expired:
-                self.observer.on_dropped("deadline", expired)
+        # Done before its forward pass: cancelled by a caller that went away, or failed by its deadline timer.
+        stale = [item.future for item in self._pending if item.future.done()]
+        self._pending = [item for item in self._pending if not item.future.done()]
+        gone = sum(future.cancelled() for future in stale)
+        for reason, count in (("client_gone", gone), ("deadline", len(stale) - gone)):
+            if count and self.observer is not None:
+                self.observer.on_dropped(reason, count)
 
     async def _wait_for_fuller_batch(self) -> None:
         remaining = self._pending[0].enqueued + self.settings.max_wait_s - time.monotonic()
