@@ -3,10 +3,8 @@
 :meth:`EventWriter.put` only appends to an in-memory buffer; the writer thread writes batches
 of one kind, one transaction each, and removes them from the buffer only after the commit, so
 an acknowledged event is either in the database or still buffered. While the database is
-down it retries the same batch with exponential backoff (tenacity); writes are idempotent by
-id, so a retry after an ambiguous failure stores nothing twice. Once the buffer holds
-``max_pending`` events, :meth:`EventWriter.has_room` says no and the service refuses new
-requests (503) rather than accept events it might have to drop. Events not put ``durable``
+down it retries the same batch with exponential backoff; writes are idempotent by id, so a
+retry after an ambiguous failure stores nothing twice. Events not put ``durable``
 (predictions) are acknowledged from memory, and a crash loses those still buffered.
 """
 
@@ -178,21 +176,19 @@ class EventWriter:
                     "event writer closed with %d unwritten %s events (first ids: %s)", len(buffer), kind, first_ids
                 )
                 if self.spill_dir is not None:
-                    self._spill(kind, list(buffer))
+                    self._spill(Path(self.spill_dir), kind, list(buffer))
         return self.pending
 
-    def _spill(self, kind: EventKind, events: list[dict[str, Any]]) -> None:
-        """Save ``events`` of one kind to ``spill_dir`` as JSON Lines for ``abkit ingest`` (idempotent by id)."""
-        assert self.spill_dir is not None
+    def _spill(self, folder: Path, kind: EventKind, events: list[dict[str, Any]]) -> None:
+        """Save ``events`` of one kind to ``folder`` as JSON Lines for ``abkit ingest`` (idempotent by id)."""
         try:
-            folder = Path(self.spill_dir)
             folder.mkdir(parents=True, exist_ok=True)
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             path = folder / f"unwritten-{kind}-{stamp}-{os.getpid()}.jsonl"
             with path.open("w", encoding="utf-8") as out:
                 out.writelines(json.dumps(event, default=datetime.isoformat) + "\n" for event in events)
         except OSError as error:
-            log.error("event writer: could not save unwritten %s events to %s: %s", kind, self.spill_dir, error)
+            log.error("event writer: could not save unwritten %s events to %s: %s", kind, folder, error)
             return
         log.error(
             "event writer: %d unwritten %s events saved to %s; load them with `abkit ingest`", len(events), kind, path
@@ -209,10 +205,7 @@ class EventWriter:
         return None
 
     def _committed(self, kind: EventKind, batch: list[dict[str, Any]], outcomes: dict[int, WriteOutcome]) -> None:
-        """Drop a committed batch from the buffer and tell whoever waits for its events.
-
-        ``outcomes``: by position in the batch, the events not stored as given.
-        """
+        """Drop a committed batch from the buffer and tell whoever waits for its events their ``outcomes``."""
         with self._lock:
             buffer = self._buffers[kind]
             for _ in range(len(batch)):
@@ -284,10 +277,7 @@ class EventWriter:
         log.warning("event writer: database unavailable (%s); retrying", self.last_error)
 
     def _write_retrying(self, kind: EventKind, batch: list[dict[str, Any]]) -> dict[int, WriteOutcome] | None:
-        """:meth:`_write` the batch until it commits, backing off; None when the writer closed first.
-
-        Any exception means the database is down (or the store cannot be opened yet).
-        """
+        """:meth:`_write` until it commits, backing off (any exception: the database is down); None once closing."""
         settings = self.settings
         return Retrying(
             stop=lambda _state: self._closing,
