@@ -102,3 +102,33 @@ def test_truncated_parquet_is_refused(tmp_path):
     path.write_bytes(b"PAR1" + b"\x00" * 20)
     with pytest.raises(IngestError, match="broken.parquet: not a readable Parquet file"):
         read_columns(path, "parquet")
+
+
+def test_csv_unterminated_quote_is_an_unreadable_row_not_a_field_holding_the_rest_of_the_file(tmp_path):
+    # A quote opened on line 3 and never closed: a lenient reader would swallow lines 3-4 into
+    # one case_id and store it; the row must be refused, naming the line where the quote opens.
+    path = tmp_path / "cases.csv"
+    path.write_text('case_id,handle_time_s,closed_at\nc1,1,2026-01-01\n"c2,2,2026-01-01\nc3,3,2026-01-01\n')
+    (chunk,) = read_chunks(path, "csv", WANTED, 10)
+    assert chunk.frame["case_id"].to_list() == ["c1"]
+    (bad,) = chunk.unreadable
+    assert bad.row_number == 3
+    assert bad.field == "row"
+    assert "quoted field" in bad.reason and "never closed" in bad.reason
+
+
+def test_csv_text_after_a_closing_quote_is_an_unreadable_row_not_glued_on(tmp_path):
+    # '"c1"x' is not CSV; a lenient reader would store the id c1x.
+    path = tmp_path / "cases.csv"
+    path.write_text('case_id,handle_time_s,closed_at\n"c1"x,1,2026-01-01\nc2,2,2026-01-01\n')
+    (chunk,) = read_chunks(path, "csv", WANTED, 10)
+    assert chunk.frame["case_id"].to_list() == ["c2"]
+    assert chunk.row_numbers == [3]
+    assert [row.row_number for row in chunk.unreadable] == [2]
+
+
+def test_csv_header_with_a_quote_never_closed_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "cases.csv"
+    path.write_text('"case_id,handle_time_s,closed_at\nc1,1,2026-01-01\n')
+    with pytest.raises(IngestError, match="header line cannot be read .*never closed"):
+        read_columns(path, "csv")

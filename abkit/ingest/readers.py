@@ -60,7 +60,10 @@ def read_columns(path: Path, fmt: FileFormat) -> list[str]:
     """
     if fmt == "csv":
         with _open_text(path) as handle:
-            header = next(csv.reader(handle), None)
+            try:
+                header = next(csv.reader(handle, strict=True), None)
+            except csv.Error as error:
+                raise IngestError(f"{path}: the CSV header line cannot be read ({_csv_reason(error)})") from None
         if not header:
             raise IngestError(f"{path}: no CSV header line")
         return _clean_names(header)
@@ -137,9 +140,18 @@ class _CsvText(Sequence[str]):
         return buffer.getvalue()[:-1]
 
 
+def _csv_reason(error: csv.Error) -> str:
+    if str(error) == "unexpected end of data":
+        return "a quoted field opened on this line is never closed"
+    return str(error)
+
+
 def _csv_chunks(path: Path, wanted: Sequence[str], chunk_rows: int) -> Iterator[Chunk]:
     with _open_text(path) as handle:
-        reader = csv.reader(handle)
+        # strict: a quote never closed is an error at the end of the file, not a field that
+        # silently holds every line after it; text after a closing quote ("c1"x) is an error
+        # too, not glued onto the field. Either way the row is rejected with its line.
+        reader = csv.reader(handle, strict=True)
         header = _clean_names(next(reader))
         positions = [(name, header.index(name)) for name in wanted if name in header]
         kept = [name for name, _ in positions]
@@ -156,7 +168,7 @@ def _csv_chunks(path: Path, wanted: Sequence[str], chunk_rows: int) -> Iterator[
                 break
             except csv.Error as error:
                 line = reader.line_num
-                unreadable.append(UnreadableRow(start, f"unreadable CSV: {error}", None))
+                unreadable.append(UnreadableRow(start, f"unreadable CSV: {_csv_reason(error)}", None))
                 continue
             line = reader.line_num
             if not fields:
