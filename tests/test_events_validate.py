@@ -71,6 +71,23 @@ def test_epoch_seconds_as_numbers():
 
 
 @pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:00:00+01:00",  # a valid date whose UTC time is before year 1
+        "9999-12-31T23:59:59-01:00",  # ... or after year 9999
+        10**15,  # epoch seconds past year 9999
+        -(10**13),  # ... and before year 1
+    ],
+)
+def test_timestamps_outside_the_datetime_range_are_rejected_not_raised(value):
+    good = "2026-01-01" if isinstance(value, str) else 0
+    frame = pl.DataFrame({"case_id": ["c1", "c2"], "handle_time_s": [1.0, 2.0], "closed_at": [value, good]})
+    checked = validate_batch("case", frame)
+    assert checked.valid["case_id"].to_list() == ["c2"]
+    assert checked.rejected.rows() == [(0, "closed_at", f"not an ISO 8601 timestamp: {value}")]
+
+
+@pytest.mark.parametrize(
     ("changes", "field", "reason"),
     [
         ({"selection_id": ["x" * (MAX_ID_LENGTH + 1)]}, "selection_id", "longer than 128 characters"),

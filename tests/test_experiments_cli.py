@@ -108,6 +108,10 @@ def test_history_of_a_database_without_phases_says_how_to_record_them(tmp_path):
     [
         (("apply", "--at", "2026-03-02"), "apply needs --db URL (or $ABKIT_DB)"),
         (("apply", "--db", "{db}", "--at", "yesterday"), "--at: 'yesterday' is not an ISO 8601 timestamp"),
+        (
+            ("apply", "--db", "{db}", "--at", "0001-01-01T00:00:00+01:00"),
+            "--at: '0001-01-01T00:00:00+01:00' is before year 1 or after year 9999 in UTC",
+        ),
         (("apply", "--db", "{db}", "-e", "nope"), "unknown experiment 'nope';"),
         (("apply", "--db", "{db}", "--experiments-file", "{missing}"), "experiments file not found"),
         (("apply", "--db", "sqlite+nodriver:///x"), "--db"),

@@ -31,7 +31,10 @@ def parse_timestamp(text: str, option: str = "--at") -> datetime:
         raise click.UsageError(
             f"{option}: {text!r} is not an ISO 8601 timestamp (e.g. 2026-03-02T09:00:00Z or 2026-03-02)"
         ) from None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
+    try:
+        return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
+    except OverflowError:
+        raise click.UsageError(f"{option}: {text!r} is before year 1 or after year 9999 in UTC") from None
 
 
 def weights_text(arms: Sequence[tuple[str, float]]) -> str:

@@ -74,11 +74,17 @@ def _parse_timestamp(value: object) -> datetime | None:
         except ValueError:
             return None
     elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        parsed = datetime.fromtimestamp(value, tz=UTC)  # epoch seconds
+        try:
+            parsed = datetime.fromtimestamp(value, tz=UTC)  # epoch seconds
+        except (ValueError, OverflowError, OSError):  # outside years 1-9999
+            return None
     else:
         return None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+            return None
     return parsed
 
 
