@@ -132,3 +132,18 @@ def test_csv_header_with_a_quote_never_closed_is_refused_in_one_line(tmp_path):
     path.write_text('"case_id,handle_time_s,closed_at\nc1,1,2026-01-01\n')
     with pytest.raises(IngestError, match="header line cannot be read .*never closed"):
         read_columns(path, "csv")
+
+
+def test_jsonl_nested_too_deeply_is_refused_or_rejected_not_a_recursion_error(tmp_path):
+    deep = '{"case_id": "c2", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    path = tmp_path / "cases.jsonl"
+    path.write_text('{"case_id": "c1", "handle_time_s": 1, "closed_at": "2026-01-01"}\n' + deep + "\n")
+    (chunk,) = read_chunks(path, "jsonl", WANTED, 10)
+    assert chunk.frame["case_id"].to_list() == ["c1"]
+    (bad,) = chunk.unreadable
+    assert (bad.row_number, bad.field) == (2, "row")
+    assert bad.reason.startswith("not valid JSON: nested too deeply")
+    first = tmp_path / "first.jsonl"
+    first.write_text(deep + "\n")
+    with pytest.raises(IngestError, match="line 1 is not JSON .nested too deeply"):
+        read_columns(first, "jsonl")

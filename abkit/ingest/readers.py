@@ -72,7 +72,7 @@ def read_columns(path: Path, fmt: FileFormat) -> list[str]:
             for line_number, line in enumerate(handle, start=1):
                 if line.strip():
                     try:
-                        first = json.loads(line)
+                        first = _json_loads(line)
                     except ValueError as error:
                         raise IngestError(f"{path}: line {line_number} is not JSON ({error}); not JSON Lines") from None
                     if not isinstance(first, dict):
@@ -106,6 +106,14 @@ def read_chunks(path: Path, fmt: FileFormat, wanted: Sequence[str], chunk_rows: 
         yield from _jsonl_chunks(path, wanted, chunk_rows)
     else:
         yield from _parquet_chunks(path, wanted, chunk_rows)
+
+
+def _json_loads(text: str) -> Any:
+    """``json.loads``, with nesting too deep for the parser as a ValueError like any other bad JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def _open_text(path: Path) -> io.TextIOWrapper:
@@ -222,7 +230,7 @@ def _jsonl_chunks(path: Path, wanted: Sequence[str], chunk_rows: int) -> Iterato
             if not text.strip():
                 continue
             try:
-                record = json.loads(text)
+                record = _json_loads(text)
             except ValueError as error:
                 unreadable.append(UnreadableRow(line_number, f"not valid JSON: {error}", text))
             else:
