@@ -167,3 +167,47 @@ def test_optional_check_against_registered_arms():
     assert rows == [(0, "arm", "arm v1 is not an arm of experiment standing")]
     other = validate_batch("selection", _selections(experiment=["elsewhere"]), known_arms=registered)
     assert other.rejected.height == 0
+
+
+def _two_selections(column: str, values: pl.Series) -> pl.DataFrame:
+    frame = pl.concat([_selections(selection_id=["s1"]), _selections(selection_id=["s2"])])
+    return frame.with_columns(values.alias(column))
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "what"),
+    [
+        # Types a Parquet file (or a frame from the API) can hold that no field can: refused row
+        # by row with the field named, not a polars exception that stopped the whole ingest.
+        ("case_id", pl.Series([b"c1", None], dtype=pl.Binary), "text"),
+        ("case_id", pl.Series([["c", "1"], None]), "text"),
+        ("selection_time_s", pl.Series([{"s": 1.0}, None]), "a number"),
+        ("created_at", pl.Series([[1], None]), "a timestamp"),
+        # ... and types polars would cast into something else: True is not 1.0 second, and an id
+        # typed as float (1.0, an integer id that went through a nullable float column) is not "1.0".
+        ("selection_time_s", pl.Series([True, None]), "a number"),
+        ("case_id", pl.Series([1.0, None]), "text"),
+        ("created_at", pl.Series([True, None]), "a timestamp"),
+    ],
+)
+def test_a_column_of_a_type_its_field_cannot_hold_is_rejected_naming_the_field(column, values, what):
+    checked = validate_batch("selection", _two_selections(column, values))
+    assert checked.valid.height == 0
+    first, second = checked.rejected.rows()
+    assert first == (0, column, f"wrong type: a {values.dtype} column, where {what} is expected")
+    assert second[:2] == (1, column)  # null: the field's own rule (missing) or the type, never a pass
+
+
+@pytest.mark.parametrize(
+    ("values", "stored"),
+    [
+        (pl.Series([7, 8], dtype=pl.Int64), ["7", "8"]),
+        (pl.Series([7, 8], dtype=pl.UInt32), ["7", "8"]),
+        (pl.Series([" c1", "c2 "], dtype=pl.Categorical), ["c1", "c2"]),  # trimmed like any id
+        (pl.Series([7, 8], dtype=pl.Decimal(38, 0)), ["7", "8"]),
+    ],
+)
+def test_integer_and_categorical_ids_are_text(values, stored):
+    checked = validate_batch("selection", _two_selections("case_id", values))
+    assert checked.rejected.height == 0
+    assert checked.valid["case_id"].to_list() == stored

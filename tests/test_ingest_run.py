@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -201,6 +202,28 @@ def test_parquet_predictions_typed_columns(tmp_path, sqlite_url):
     assert (reject["row_number"], reject["field"]) == (4, "score_1")
     assert json.loads(reject["raw"])["prediction_id"] == "p3"
     assert latencies == [0.0, 1.0, 2.0, 4.0]
+
+
+def test_parquet_columns_of_the_wrong_type_are_rejects_not_a_traceback_nor_cast(tmp_path, sqlite_url):
+    # Ids given as lists would stop polars' cast mid-ingest; handle times given as booleans
+    # would be cast to 1.0 s. Either way each row is a reject naming the field.
+    closed = [datetime(2026, 2, 1)] * 5
+    good, lists, bools = tmp_path / "good.parquet", tmp_path / "lists.parquet", tmp_path / "bools.parquet"
+    pl.DataFrame(
+        {"case_id": [f"c{i}" for i in range(5)], "handle_time_s": [60.0] * 5, "closed_at": closed}
+    ).write_parquet(good)
+    pl.DataFrame(
+        {"case_id": [[f"l{i}"] for i in range(5)], "handle_time_s": [60.0] * 5, "closed_at": closed}
+    ).write_parquet(lists)
+    pl.DataFrame(
+        {"case_id": [f"b{i}" for i in range(5)], "handle_time_s": [True] * 5, "closed_at": closed}
+    ).write_parquet(bools)
+    store = EventStore.open(sqlite_url)
+    results = ingest_paths(store, [good, lists, bools], chunk_rows=2)
+    assert [(r.rows_read, r.accepted, r.rejected) for r in results] == [(5, 5, 0), (5, 0, 5), (5, 0, 5)]
+    assert results[1].reasons == (("case_id", "wrong type", 5),)
+    assert results[2].reasons == (("handle_time_s", "wrong type", 5),)
+    assert _count(store, cases) == 5
 
 
 def test_several_files_are_all_checked_before_any_is_written(tmp_path, sqlite_url):

@@ -8,14 +8,12 @@ rows and, for every refused row, the first field at fault and the reason.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import polars as pl
 
-from abkit.assignment.ids import normalise_id_expr
 from abkit.events import columns as c
+from abkit.events.column_types import Role, as_datetime, as_float, as_text, holds, wrong_type_reason
 from abkit.events.columns import EventKind
 
 MAX_ID_LENGTH = 128
@@ -44,6 +42,11 @@ TIME_FIELDS: dict[EventKind, tuple[str, ...]] = {
     "selection": (c.CREATED_AT,),
     "case": (c.CLOSED_AT,),
 }
+FLOAT_FIELDS: dict[EventKind, tuple[str, ...]] = {
+    "prediction": (c.LATENCY_MS, *c.SCORE_COLUMNS),
+    "selection": (c.SELECTION_TIME_S,),
+    "case": (c.HANDLE_TIME_S,),
+}
 OPTIONAL_FIELDS: dict[EventKind, tuple[str, ...]] = {
     "prediction": (*c.TEMPLATE_ID_COLUMNS, *c.SCORE_COLUMNS),
     "selection": (c.PREDICTION_ID,),
@@ -63,66 +66,6 @@ class ValidatedBatch:
 
     valid: pl.DataFrame
     rejected: pl.DataFrame
-
-
-def _parse_timestamp(value: object) -> datetime | None:
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        try:
-            parsed = datetime.fromtimestamp(value, tz=UTC)  # epoch seconds
-        except (ValueError, OverflowError, OSError):  # outside years 1-9999
-            return None
-    else:
-        return None
-    if parsed.tzinfo is not None:
-        try:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-        except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
-            return None
-    return parsed
-
-
-def _as_datetime(series: pl.Series) -> pl.Series:
-    if series.dtype == pl.Datetime:
-        if getattr(series.dtype, "time_zone", None):
-            series = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        return series.dt.cast_time_unit("us")
-    if series.dtype == pl.Date:
-        return series.cast(pl.Datetime("us"))
-    return pl.Series(
-        series.name,
-        [_parse_timestamp(value) for value in series.to_list()],
-        dtype=pl.Datetime("us"),
-    )
-
-
-# The typing below is written as expressions on the input column (its dtype known from the
-# schema), so that a batch is typed and checked in one polars query rather than one per column.
-
-
-def _as_float(name: str, dtype: pl.DataType) -> pl.Expr:
-    column = pl.col(name)
-    if dtype.is_numeric():
-        return column.cast(pl.Float64)
-    if dtype == pl.String:
-        return column.str.strip_chars().cast(pl.Float64, strict=False)
-    return column.cast(pl.Float64, strict=False)
-
-
-def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
-    column = pl.col(name)
-    if dtype == pl.String:
-        return normalise_id_expr(column)  # the one id rule of abkit.assignment.ids
-    if dtype.is_float():
-        # An id that a file reader typed as float (1.0) is refused rather than renamed.
-        return column.cast(pl.String)
-    return column.cast(pl.String, strict=False)
 
 
 def _text_checks(name: str, raw: pl.Expr, typed: pl.Expr, *, required: bool, max_length: int):
@@ -197,10 +140,17 @@ class _CheckPlan:
 # missing columns, registered arms) and reused: building the ~70 expressions of a prediction
 # batch cost more than running them on a few hundred rows.
 @functools.lru_cache(maxsize=64)
-def _check_plan(kind: EventKind, missing_columns: tuple[str, ...], known_arms: KnownArms | None) -> _CheckPlan:
+def _check_plan(
+    kind: EventKind,
+    missing_columns: tuple[str, ...],
+    wrong_types: tuple[tuple[str, str], ...],
+    known_arms: KnownArms | None,
+) -> _CheckPlan:
     checks: list[Check] = []
     for name in missing_columns:
         checks.append((name, pl.lit(True), pl.lit("column missing from the input")))
+    for name, why in wrong_types:  # (the column itself was replaced by nulls: see validate_batch)
+        checks.append((name, pl.col(_given(name)), pl.lit(why)))
     for name in ID_FIELDS[kind]:
         checks += _text_checks(name, pl.col(f"raw__{name}"), pl.col(name), required=True, max_length=MAX_ID_LENGTH)
     for name in NAME_FIELDS[kind]:
@@ -323,25 +273,29 @@ def _typing(kind: EventKind, schema: tuple[tuple[str, pl.DataType], ...]) -> tup
     """Expressions typing each expected column of an input with this ``schema``."""
     dtypes = dict(schema)
     optional = set(OPTIONAL_FIELDS[kind])
-    float_fields = {
-        "prediction": (c.LATENCY_MS, *c.SCORE_COLUMNS),
-        "selection": (c.SELECTION_TIME_S,),
-        "case": (c.HANDLE_TIME_S,),
-    }[kind]
+    float_fields = FLOAT_FIELDS[kind]
     typed: list[pl.Expr] = []
     for name in c.COLUMNS_BY_KIND[kind]:
         if name in TIME_FIELDS[kind]:
             typed.append(pl.col(_parsed_time(name)).alias(name))
         elif name in float_fields:
-            typed.append(_as_float(name, dtypes[name]).alias(name))
+            typed.append(as_float(name, dtypes[name]).alias(name))
         else:
-            text = _as_text(name, dtypes[name])
+            text = as_text(name, dtypes[name])
             typed.append((text.replace("", None) if name in optional else text).alias(name))
     return tuple(typed)
 
 
 def _parsed_time(name: str) -> str:
     return f"__time__{name}"
+
+
+def _given(name: str) -> str:
+    return f"__given__{name}"
+
+
+def _role(kind: EventKind, name: str) -> Role:
+    return "timestamp" if name in TIME_FIELDS[kind] else "number" if name in FLOAT_FIELDS[kind] else "text"
 
 
 def validate_batch(
@@ -373,16 +327,30 @@ def validate_batch(
         if name not in base.columns:
             base = base.with_columns(pl.lit(None, dtype=pl.String).alias(name))
     missing_columns = tuple(n for n in expected if n not in frame.columns and n not in optional)
+    # A column of a type that cannot hold its field is refused where a value is given; it is
+    # replaced by nulls so that no typing or check below casts it (abkit.events.column_types).
+    schema = base.schema
+    wrong_types = tuple(
+        (n, wrong_type_reason(_role(kind, n), schema[n])) for n in expected if not holds(_role(kind, n), schema[n])
+    )
+    if wrong_types:
+        base = base.with_columns(
+            *(pl.col(n).is_not_null().alias(_given(n)) for n, _ in wrong_types),
+            *(pl.lit(None, dtype=pl.String).alias(n) for n, _ in wrong_types),
+        )
     arms_key = tuple(sorted((e, tuple(sorted(a))) for e, a in known_arms.items())) if known_arms else None
-    plan = _check_plan(kind, missing_columns, arms_key)
+    plan = _check_plan(kind, missing_columns, wrong_types, arms_key)
 
     # Timestamps given as text are parsed in Python (ISO 8601 with offsets, epoch numbers),
     # the one column that cannot be an expression; it enters the query as a ready column.
-    parsed_times = {_parsed_time(name): _as_datetime(base[name]) for name in TIME_FIELDS[kind]}
+    parsed_times = {_parsed_time(name): as_datetime(base[name]) for name in TIME_FIELDS[kind]}
     schema = base.schema
     typed = _typing(kind, tuple((name, schema[name]) for name in expected))
     work = base.with_columns(**parsed_times).select(
-        pl.col(_ROW), *typed, *[pl.col(n).alias(f"raw__{n}") for n in expected]
+        pl.col(_ROW),
+        *typed,
+        *[pl.col(n).alias(f"raw__{n}") for n in expected],
+        *[pl.col(_given(n)) for n, _ in wrong_types],
     )
     verdict = work.with_columns(plan.first_failed.alias(_CHECK))
     valid = verdict.filter(pl.col(_CHECK).is_null()).select(_ROW, *expected)
