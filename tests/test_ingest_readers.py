@@ -147,3 +147,21 @@ def test_jsonl_nested_too_deeply_is_refused_or_rejected_not_a_recursion_error(tm
     first.write_text(deep + "\n")
     with pytest.raises(IngestError, match="line 1 is not JSON .nested too deeply"):
         read_columns(first, "jsonl")
+
+
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [("[1]", "array"), ('{"a": 1}', "object"), ("true", "boolean"), ("1.0", "float (1.0)")],
+)
+def test_jsonl_id_that_is_not_a_string_or_integer_is_rejected_naming_the_field(tmp_path, value, what):
+    # Stored as text these would become the ids "[1]", '{"a": 1}', "true" and "1.0".
+    path = tmp_path / "cases.jsonl"
+    path.write_text(
+        '{"case_id": 7, "handle_time_s": 1, "closed_at": "2026-01-01"}\n'
+        f'{{"case_id": {value}, "handle_time_s": 1, "closed_at": "2026-01-01"}}\n'
+    )
+    (chunk,) = read_chunks(path, "jsonl", WANTED, 10)
+    assert chunk.frame["case_id"].to_list() == ["7"]
+    (bad,) = chunk.unreadable
+    assert (bad.row_number, bad.field) == (2, "case_id")
+    assert bad.reason == f"wrong type: a JSON {what}, where text is expected"

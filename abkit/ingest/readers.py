@@ -23,11 +23,14 @@ from typing import Any
 import polars as pl
 
 from abkit.events.store import UnreadableRow
+from abkit.events.validate import FLOAT_FIELDS, TIME_FIELDS
 from abkit.ingest.detect import FileFormat, IngestError
 
 # A quoted CSV field may legitimately be long (a raw transcript); the csv default is 128 KiB.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 _COUNT_BLOCK = 1 << 20
+# Fields that are not ids or names, whatever the kind (the names are shared by no other field).
+_NOT_TEXT = frozenset(name for fields in (*FLOAT_FIELDS.values(), *TIME_FIELDS.values()) for name in fields)
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class Chunk:
         row_numbers: each parsed row's place in the file (line number of CSV and JSON Lines
             records, 1-based row index in Parquet).
         raw: each parsed row's text, rendered on demand (kept only for rejected rows).
-        unreadable: rows that could not be parsed into fields.
+        unreadable: rows that could not be parsed into fields, or (JSON) hold an id of the wrong type.
     """
 
     frame: pl.DataFrame
@@ -218,7 +221,21 @@ def _json_text(value: Any) -> str | None:
     return json.dumps(value)
 
 
+def _json_type_error(record: dict[str, Any], text_fields: Sequence[str]) -> tuple[str, str] | None:
+    """The first id or name of ``record`` that is not a string or an integer, and why."""
+    for name in text_fields:
+        value = record.get(name)
+        if value is None or isinstance(value, str) or type(value) is int:  # type: not bool, an int subclass
+            continue
+        what = {list: "array", dict: "object", bool: "boolean"}.get(type(value), f"float ({value!r})")
+        return name, f"wrong type: a JSON {what}, where text is expected"
+    return None
+
+
 def _jsonl_chunks(path: Path, wanted: Sequence[str], chunk_rows: int) -> Iterator[Chunk]:
+    # An id given as an array, object, boolean or float would become text ("[1]", "true", "1.0")
+    # and be stored as an id; such a row is rejected, naming the field.
+    text_fields = [name for name in wanted if name not in _NOT_TEXT]
     records: list[dict[str, Any]] = []
     texts: list[str] = []
     numbers: list[int] = []
@@ -234,7 +251,10 @@ def _jsonl_chunks(path: Path, wanted: Sequence[str], chunk_rows: int) -> Iterato
             except ValueError as error:
                 unreadable.append(UnreadableRow(line_number, f"not valid JSON: {error}", text))
             else:
-                if isinstance(record, dict):
+                wrong = _json_type_error(record, text_fields) if isinstance(record, dict) else None
+                if wrong is not None:
+                    unreadable.append(UnreadableRow(line_number, wrong[1], text, field=wrong[0]))
+                elif isinstance(record, dict):
                     records.append(record)
                     texts.append(text)
                     numbers.append(line_number)
