@@ -45,6 +45,10 @@ def test_writes_to_stdout_without_out(tmp_path, capsys):
         (b"advocate_id,case_id\na,b\n,c\n", "row 2: advocate_id is empty"),
         (b"advocate_id,case_id\na,b\nc,d\xffe\n", "row 2: case_id is not valid UTF-8"),
         (b"advocate_id,case_id\na,b\x1fc\n", "row 1: case_id contains the unit separator"),
+        # A repeated column would be renamed advocate_id_duplicated_0 in the output, and which
+        # advocate_id was hashed would be a guess.
+        (b"advocate_id,case_id,advocate_id\na,b,c\n", "repeated column(s) advocate_id"),
+        (b"\xef\xbb\xbfadvocate_id,case_id,note,note\na,b,1,2\n", "repeated column(s) note"),
     ],
 )
 def test_bad_files_name_the_problem(tmp_path, content, message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import sys
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def assign_csv(config: ExperimentConfig, units_file: Path, out: Path | None) -> 
 
     Raises:
         FileNotFoundError: ``units_file`` does not exist.
-        ValueError: not a readable CSV, a column is missing, or an id is empty, not valid
+        ValueError: not a readable CSV, a column is missing or repeated, or an id is empty, not valid
             UTF-8 or holds ``\\x1f`` (naming the first such data row, 1 = first after the header).
     """
     if not units_file.is_file():
@@ -42,6 +43,9 @@ def assign_csv(config: ExperimentConfig, units_file: Path, out: Path | None) -> 
     except pl.exceptions.PolarsError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(f"{units_file}: not a readable CSV ({first_line})") from None
+    repeated = _repeated_columns(units_file)
+    if repeated:  # polars would rename them (name_duplicated_0), so the output would not be the input
+        raise ValueError(f"{units_file}: repeated column(s) {', '.join(repeated)}")
     missing = [name for name in UNIT_COLUMNS if name not in units.columns]
     if missing:
         raise ValueError(f"{units_file}: missing column(s) {', '.join(missing)}")
@@ -51,6 +55,12 @@ def assign_csv(config: ExperimentConfig, units_file: Path, out: Path | None) -> 
     result = units.with_columns(pl.Series("arm", arms, dtype=pl.String))
     result.write_csv(sys.stdout if out is None else out)
     return result.height
+
+
+def _repeated_columns(units_file: Path) -> list[str]:
+    with units_file.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    return sorted({name for name in header if header.count(name) > 1})
 
 
 def _check_ids(units_file: Path, name: str, ids: pl.Series) -> None:
