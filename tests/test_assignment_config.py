@@ -182,3 +182,10 @@ def test_a_config_is_a_frozen_dataclass_that_validates_again_when_replaced():
     with pytest.raises(ConfigError, match="experiment 'x': empty salt"):
         dataclasses.replace(config, salt=" ")
     assert config.assign("a", "c") in config.arm_names
+
+
+@pytest.mark.parametrize("weight", [float("nan"), float("inf"), float("-inf"), 0.0, 1.0, -0.1, 1.5])
+def test_standing_experiment_refuses_a_holdout_weight_outside_0_1_naming_it(weight):
+    # `abkit serve --holdout-weight nan` used to end in "Invalid literal for Fraction: 'nan'".
+    with pytest.raises(ConfigError, match="experiment 'standing': weight of arm '(holdout|v4)' must be a number in"):
+        standing_experiment("v4", holdout_weight=weight)

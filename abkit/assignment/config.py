@@ -14,6 +14,7 @@ Arms keep the order written; the holdout must come first.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -160,7 +161,8 @@ def standing_experiment(
     model_version: str, *, holdout_weight: float = DEFAULT_HOLDOUT_WEIGHT, salt: str = "standing"
 ) -> ExperimentConfig:
     """The standing experiment: a holdout and one served model version for everyone else."""
-    rest = float(Fraction(1) - Fraction(str(holdout_weight)))
+    # NaN and infinities have no exact decimal: the holdout's own weight check names them.
+    rest = float(Fraction(1) - Fraction(str(holdout_weight))) if math.isfinite(holdout_weight) else 0.5
     return ExperimentConfig(name="standing", salt=salt, arms=((HOLDOUT, holdout_weight), (model_version, rest)))
 
 
