@@ -349,7 +349,10 @@ def _frame_from_records(events: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     for name in names:
         values = [row.get(name) for row in rows]
         try:
-            data[name] = pl.Series(name, values, strict=False)
+            series = pl.Series(name, values, strict=False)
+            if series.len() != len(values):  # polars miscounts some nested lists ([[""], [None, []]])
+                raise ValueError(name)
+            data[name] = series
         except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
             # Mixed types (a datetime beside a string...): hand validation the text of each.
             data[name] = pl.Series(name, [_as_text(v) for v in values], dtype=pl.String)
