@@ -63,6 +63,8 @@ def test_assign_file_to_stdout(tmp_path):
         (("-e", "standing", "a"), "give ADVOCATE_ID CASE_ID, or --file units.csv"),
         (("-e", "standing", "--file", "units.csv", "a", "c"), "not both"),
         (("-e", "standing", "a\x1fb", "c"), "must not contain the unit separator"),
+        # Bytes that are not UTF-8 in argv reach Python as lone surrogates (\udcff for 0xff).
+        (("-e", "standing", "adv-\udcff", "c"), "advocate_id: not valid UTF-8"),
     ],
 )
 def test_assign_usage_errors(args, message):

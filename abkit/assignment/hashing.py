@@ -31,6 +31,11 @@ def _check_part(name: str, value: str) -> None:
         raise ValueError(f"{name}: must be a non-empty string (ids are trimmed of surrounding whitespace)")
     if SEPARATOR in value:
         raise ValueError(f"{name}: must not contain the unit separator \\x1f")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate: bytes of the command line that were not UTF-8
+            raise ValueError(f"{name}: not valid UTF-8") from None
 
 
 def bucket_of(salt: str, advocate_id: str, case_id: str) -> int:
