@@ -107,6 +107,31 @@ def test_cuped_from_the_event_store_equals_the_sums_built_in_python(tmp_path):
     assert cuped["sequential"]["delta_ci95_s"] == pytest.approx(list(adjusted.ci95_s), rel=1e-9)
 
 
+def test_events_in_year_one_give_the_figures_of_the_same_events_later(tmp_path):
+    """A pre-period that would start before 0001-01-01 covers all the history there is (no crash).
+
+    Expected: the report of the same events moved to 2026 (checked against sums built in Python
+    above); the history lies 0.5-20 days before the start, inside a 28-day pre-period either way.
+    """
+    frames = _events(interactions=300)
+    back = START - datetime(1, 1, 21)  # the experiment starts on 0001-01-21: its pre-period reaches before year 1
+    early = {
+        kind: frame.with_columns(pl.col(c) - back for c in frame.columns if c in ("created_at", "closed_at"))
+        for kind, frame in frames.items()
+    }
+    (tmp_path / "later").mkdir()
+    later = _report(tmp_path / "later", frames, pre_period_days=PRE_DAYS)
+    report = _report(tmp_path, early, pre_period_days=PRE_DAYS)
+    (mine,), (theirs,) = (
+        [c for c in document["comparisons"] if c["experiment"] == "challenger"] for document in (report, later)
+    )
+    for part in ("clustered", "cuped"):
+        for name, value in theirs[part].items():
+            if isinstance(value, float):
+                assert mine[part][name] == pytest.approx(value, rel=1e-9), (part, name)
+    assert mine["cuped"]["interactions_with_history"] == theirs["cuped"]["interactions_with_history"] > 0
+
+
 def test_challenger_test_is_read_sequentially_by_default(tmp_path):
     report = _report(tmp_path, _events())
     (comparison,) = [c for c in report["comparisons"] if c["experiment"] == "challenger"]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
 import pytest
 
 from abkit.report.build import build_report
-from abkit.report.power import NoTraffic, experiment_power
+from abkit.report.groups import ArmBounds, Window
+from abkit.report.power import NoTraffic, experiment_power, recent_window
 from abkit.report.power_queries import PowerGroup
 from abkit.stats import plan_comparison
 from tests.power_events import ARMS, CHALLENGER_START, power_frame, write_power_events
@@ -134,6 +135,12 @@ def test_too_little_traffic_is_refused_with_a_reason():
     instant = PowerGroup("e", "v4", "v4", 5, 5, 0.0, 5.0, 1.0, 0.0, 0.0, 0, 0, 0, 0, CHALLENGER_START, CHALLENGER_START)
     with pytest.raises(NoTraffic, match="one instant"):
         experiment_power("e", [instant], 0.5, pre_period_days=28)
+
+
+def test_the_power_period_of_traffic_in_year_one_starts_at_the_earliest_time():
+    """Seven days back from 0001-01-02 lie before year 1: the period is all the traffic there is."""
+    bounds = [ArmBounds("e", "v4", "v4", 5, 1.0, datetime(1, 1, 1), datetime(1, 1, 2))]
+    assert recent_window(bounds, Window("e"), 7.0) == Window("e", datetime.min, None)
 
 
 def test_the_power_query_compiles_for_the_warehouses():

@@ -96,12 +96,18 @@ def build_report(
         power_days: days of the latest traffic that measure each running experiment's power.
 
     Raises:
-        ValueError: ``top_n`` below 1, or ``since`` not before ``until``.
+        ValueError: ``top_n`` below 1, ``since`` not before ``until``, or a number of days out of range.
     """
     if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
         raise ValueError(f"top_n: must be a whole number >= 1, got {top_n!r}")
     if isinstance(min_effect_s, bool) or not isinstance(min_effect_s, int | float) or not 0 < min_effect_s < math.inf:
         raise ValueError(f"min_effect_s: must be a positive number of seconds, got {min_effect_s!r}")
+    for name, days in (("pre_period_days", pre_period_days), ("power_days", power_days)):
+        # a timedelta holds at most 999,999,999 days; a longer pre-period would not reach further back anyway
+        if isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days <= timedelta.max.days:
+            raise ValueError(
+                f"{name}: must be a number of days above 0 and at most {timedelta.max.days:,}, got {days!r}"
+            )
     window = Window(experiment, _naive_utc(since), _naive_utc(until))
     backend = open_source(source)
     try:

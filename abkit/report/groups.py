@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
 
 ArmKind = Literal["treatment", "holdout"]
@@ -66,6 +66,14 @@ def phase_ends(phases: Iterable[Phase]) -> dict[tuple[str, int], datetime | None
         same = following is not None and following.experiment == phase.experiment
         ends[phase.experiment, phase.phase] = following.started_at if following is not None and same else None
     return ends
+
+
+def before(moment: datetime, span: timedelta) -> datetime:
+    """``moment - span``; the earliest datetime when that falls before year 1 (all the history there is)."""
+    try:
+        return moment - span
+    except OverflowError:
+        return datetime.min
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from abkit.events.schema import cases, selections
 from abkit.report.dialects import day_of, hour_of
-from abkit.report.groups import Plan, Window
+from abkit.report.groups import Plan, Window, before
 from abkit.report.online import GrainGroup, HandleTimeGroup, OnlineGroups, covariate_groups
 from abkit.report.queries import _interactions, _phase, _phased, window_filter
 from abkit.report.rows import as_datetime, as_float
@@ -41,7 +41,7 @@ def _pre_period(starts: Mapping[str, datetime], pre_period: timedelta) -> Any:
             func.count().label("pre_n"),
             func.sum(s.selection_time_s).label("pre_sum"),
         )
-        .where(s.created_at >= start - pre_period, s.created_at < start)
+        .where(s.created_at >= before(start, pre_period), s.created_at < start)
         .group_by(s.advocate_id)
         for name, start in sorted(starts.items())
     ]

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from abkit.assignment.config import Analysis
 from abkit.events.columns import HOLDOUT_ARM
 from abkit.report.contract import power as contract
-from abkit.report.groups import ArmBounds, Phase, Window
+from abkit.report.groups import ArmBounds, Phase, Window, before
 from abkit.report.power_queries import PowerGroup
 from abkit.stats import (
     DEFAULT_N_STAR,
@@ -137,7 +137,7 @@ def recent_window(bounds: Sequence[ArmBounds], window: Window, days: float) -> W
     if not bounds:
         return None
     end = max(b.last_seen for b in bounds)
-    since = end - timedelta(days=days)
+    since = before(end, timedelta(days=days))
     if window.since is not None:
         since = max(since, window.since)
     return Window(window.experiment, since, window.until)
