@@ -80,3 +80,16 @@ def test_a_pre_period_out_of_range_is_refused_and_a_long_one_reaches_back_to_yea
     result = run("--db", str(database), "--format", "json", "--pre-period-days", "1e8")
     assert result.exit_code == 0, result.output
     assert {v["cuped"]["pre_period_days"] for v in json.loads(result.output)["versions"]} == {1e8}
+
+
+def test_an_unknown_experiment_is_refused_and_a_known_one_outside_the_window_is_empty(database, tmp_path):
+    unknown = run("--db", str(database), "--experiment", "nope")
+    assert unknown.exit_code == 2
+    assert "unknown experiment 'nope'" in unknown.output and "standing, v2-challenger, v3-pilot" in unknown.output
+    # a store written without registering: v3-pilot is known from its events alone
+    bare = tmp_path / "unregistered.sqlite"
+    write_events(str(bare), event_frames(interactions=30), register=False)
+    quiet = run("--db", str(bare), "--experiment", "v3-pilot", "--since", "2030-01-01", "--format", "json")
+    assert quiet.exit_code == 0, quiet.output
+    assert json.loads(quiet.output)["totals"] == {"selections": 0, "predictions": 0, "cases": 0}
+    assert run("--db", str(bare), "--experiment", "v3-pilotx").exit_code == 2

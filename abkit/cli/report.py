@@ -89,7 +89,7 @@ def report(
     from abkit.assignment.config import ConfigError, load_experiments
     from abkit.cli.extras import extra_of, missing_extra
     from abkit.events.engine import database_url
-    from abkit.report.build import build_report
+    from abkit.report.build import build_report, unknown_experiment
     from abkit.report.render_html import render_html
     from abkit.report.render_markdown import render_json, render_markdown
     from abkit.report.snapshots import store_snapshot
@@ -122,6 +122,8 @@ def report(
                 analyses=declared,
                 pre_period_days=pre_period_days,
             )
+            if (unknown := unknown_experiment(events, built)) is not None:
+                raise click.UsageError(unknown)
         finally:
             if not isinstance(events, str):
                 events.close()

@@ -121,6 +121,32 @@ def build_report(
                 close()
 
 
+def unknown_experiment(source: str | Path | Engine | StatsSource, report: Report) -> str | None:
+    """Why the experiment ``report`` was built for names nothing in ``source``; None when it does.
+
+    An experiment is known when it is registered or named by any event, inside the report's window
+    or not. Only an empty report asks the source (the few events' experiments, any time).
+    """
+    name = report.experiment
+    if name is None or report.totals.selections or report.totals.predictions:
+        return None
+    registered = {phase.experiment for phase in report.phases}
+    if name in registered:
+        return None
+    backend = open_source(source)
+    try:
+        named = getattr(backend, "event_experiments", None)
+        seen = named() if named is not None else set()
+    finally:
+        close = getattr(backend, "close", None)
+        if backend is not source and close is not None:
+            close()
+    if name in seen:
+        return None
+    listed = ", ".join(sorted(registered | seen)) or "no experiments"
+    return f"unknown experiment {name!r}: not registered and in no event; the event store has {listed}"
+
+
 # Spans up to this long are drawn by the hour (a walkthrough's minutes), longer ones by the day.
 HOURLY_SPAN = timedelta(days=3)
 

@@ -17,11 +17,11 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Connection, Engine, Select, inspect, select
+from sqlalchemy import CompoundSelect, Connection, Engine, Select, inspect, select, union
 from sqlalchemy.exc import DBAPIError
 
 from abkit.events.engine import connect
-from abkit.events.schema import experiment_phases, experiments, model_versions
+from abkit.events.schema import experiment_phases, experiments, model_versions, predictions, selections
 from abkit.report import rows as read
 from abkit.report import sqlite_percentiles
 from abkit.report.groups import ArmBounds, CaseGroup, Groups, Phase, Plan, Window
@@ -253,6 +253,11 @@ class SqlSource:
                 if row.name not in recorded:
                     phases.append(Phase(row.name, 1, row.salt, read.as_arms(row.arms_json), None))
         return sorted(phases, key=lambda phase: (phase.experiment, phase.phase))
+
+    def event_experiments(self) -> set[str]:
+        """Every experiment named by a selection or a prediction, at any time."""
+        named = union(select(selections.c.experiment), select(predictions.c.experiment))
+        return {row[0] for row in self._rows(named)}
 
     def releases(self) -> dict[str, datetime]:
         rows = self._rows(
