@@ -196,9 +196,16 @@ def test_weekly_latency_and_totals(report, raw):
     assert sum(d["predictions"] for d in report["daily_events"]) == len(p)
 
 
-def test_version_without_holdout_says_why(report):
+def test_version_without_holdout_says_why(report, raw):
     v3 = _version(report, "v3", "v3-pilot")
     reason = "no selections in holdout of v3-pilot"
+    # nothing to compare, but the arm's own selections are still described (pandas on the raw rows)
+    served = raw["selection"].query("experiment == 'v3-pilot' and arm == 'v3'")
+    assert v3["treatment"]["n"] == len(served) > 0 and v3["treatment"]["missing"] is None
+    assert close(v3["treatment"]["mean_s"], served.selection_time_s.mean())
+    assert close(v3["treatment"]["sd_s"], served.selection_time_s.std(ddof=1))
+    assert v3["clustered"]["interactions_treatment"] == served.case_id.nunique()
+    assert v3["holdout"] == {"n": 0, "mean_s": None, "sd_s": None, "missing": "no selections"}
     assert v3["delta_s"] is None and v3["delta_s_missing"] == reason
     assert v3["welch"]["p"] is None and v3["welch"]["missing"] == reason
     assert v3["clustered"]["delta_ci95_s"] is None and v3["clustered"]["delta_ci95_s_missing"] == reason

@@ -37,10 +37,11 @@ def _hostile_frames() -> dict[str, pl.DataFrame]:
     """The report test events, cut down and twisted so that every figure with a reason is null somewhere.
 
     One holdout selection in ``standing`` (n = 1: no interval, no MDE), on a template nobody else
-    chose; no holdout elsewhere; one v2 selection in ``v2-challenger`` (the comparison cannot be
-    tested); units in an arm with no weight (``v9``) in both registered experiments (SRM without
-    a p); ``v3-pilot`` not registered (no SRM), v4 beside v3 and v5 a month after them (never
-    side by side); no cases (no case share, no guardrail).
+    chose; no other holdout but v8's below; one v1 and one v2 selection in ``v2-challenger`` (the
+    comparison cannot be tested, neither arm has an sd); units in an arm with no weight (``v9``) in
+    both registered experiments (SRM without a p); ``v3-pilot`` not registered (no SRM), v4 beside
+    v3 and v5 a month after them (never side by side), and v8 only in its holdout (no treatment
+    selections); no cases (no case share, no guardrail).
     """
     frames = event_frames(seed=11)
     s = frames["selection"]
@@ -51,18 +52,20 @@ def _hostile_frames() -> dict[str, pl.DataFrame]:
     )
     kept = s.filter(pl.col("arm") != "holdout")
     one_v2 = kept.filter(pl.col("model_version") == "v2").head(1)
-    kept = kept.filter(pl.col("model_version") != "v2")
+    one_v1 = kept.filter((pl.col("experiment") == "v2-challenger") & (pl.col("model_version") == "v1")).head(1)
     stray = (
         kept.filter(pl.col("experiment").is_in(["standing", "v2-challenger"]))
         .head(6)
         .with_columns(pl.lit("v9").alias("arm"), pl.lit("v9").alias("model_version"))
     )
+    kept = kept.filter((pl.col("model_version") != "v2") & (pl.col("experiment") != "v2-challenger"))
     pilot = kept.filter(pl.col("experiment") == "v3-pilot")
+    held_only = pilot.head(2).with_columns(pl.lit("holdout").alias("arm"), pl.lit("v8").alias("model_version"))
     beside = pilot.head(20).with_columns(pl.lit("v4").alias("arm"), pl.lit("v4").alias("model_version"))
     later = pilot.with_columns(
         pl.lit("v5").alias("arm"), pl.lit("v5").alias("model_version"), pl.col("created_at") + timedelta(days=30)
     )
-    selections = pl.concat([kept, one_v2, first_holdout, stray, beside, later])
+    selections = pl.concat([kept, one_v1, one_v2, first_holdout, stray, beside, later, held_only])
     selections = selections.with_columns((pl.col("selection_id") + "-" + pl.col("arm")).alias("selection_id"))
     predictions = frames["prediction"].filter(pl.col("prediction_id").is_in(first_holdout["prediction_id"].to_list()))
     return {"selection": selections, "prediction": predictions, "case": frames["case"].head(0)}
@@ -137,8 +140,14 @@ LEFT_OUT = {
     for result in ("versions", "comparisons")
     for name in ("analysis", "sequential", "sequence", "sequence_cuped", "cuped", "guardrail")
 }
-# A phase row exists only where both arms have interactions (UNREACHABLE above):
-NO_EMPTY_PHASE = {"versions[].phases[].delta_s", "comparisons[].phases[].delta_s"}
+# A phase row exists only where both arms have interactions (UNREACHABLE above), and a comparison
+# row only where both arms have selections (each arm's summary describes its own when no phase is shared):
+NO_EMPTY_PHASE = {
+    "versions[].phases[].delta_s",
+    "comparisons[].phases[].delta_s",
+    "comparisons[].baseline_summary.mean_s",
+    "comparisons[].challenger_summary.mean_s",
+}
 # Filled in every report of these events: phases recorded before phase history existed
 # (started_at), power beyond ten years or without CUPED (days_to_detect, mde_s) and the rest need
 # data these events lack, or cannot be null in a freshly built report (a stored one may differ).

@@ -110,8 +110,10 @@ def compare_arms(
     by_phase_t = {g.phase: g for g in treatment}
     by_phase_c = {g.phase: g for g in control}
     shared = [] if not_side_by_side else sorted(set(by_phase_t) & set(by_phase_c))
-    t_groups = [by_phase_t[p] for p in shared]
-    c_groups = [by_phase_c[p] for p in shared]
+    # Compared over the shared phases; with none, each arm's own selections still say what it
+    # served (its n, mean and sd), while every figure of the comparison is null with the reason.
+    t_groups = [by_phase_t[p] for p in shared] if shared else list(treatment)
+    c_groups = [by_phase_c[p] for p in shared] if shared else list(control)
     selection_t, selection_c = sample_of(t_groups, shifts[0]), sample_of(c_groups, shifts[1])
     if shared:
         selection_delta = mean_delta(selection_t, selection_c, labels=labels)
