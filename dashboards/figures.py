@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from abkit.report.plotly_bundle import plotly_text
 from dashboards import tables, theme
 
 LATENCY_BUDGET_MS = 100.0  # the serving budget of the real system (DESIGN.md)
@@ -41,7 +42,7 @@ def delta_forest(frame: pd.DataFrame, label_column: str, title: str) -> go.Figur
         return theme.empty_figure(title, "No delta can be computed for this selection.")
     figure = theme.base_figure(title)
     delta = _num(drawable["delta_s"])
-    labels = drawable[label_column].astype(str)
+    labels = drawable[label_column].map(plotly_text)
     reading = [
         tables.ci_reading(low, high)
         for low, high in zip(_num(drawable["delta_ci95_low_s"]), _num(drawable["delta_ci95_high_s"]), strict=True)
@@ -109,7 +110,7 @@ def templates_scatter(
             x=_num(drawn["holdout_top5_accuracy"]),
             y=saving,
             mode="markers+text",
-            text=drawn["template_id"],
+            text=drawn["template_id"].map(plotly_text),
             textposition="top center",
             marker={
                 "size": 8 + 26 * (holdout_n / max(holdout_n.max(), 1)) ** 0.5,
@@ -189,7 +190,7 @@ def events_per_day(daily: pd.DataFrame) -> go.Figure:
                 x=group["day"],
                 y=group["selections"],
                 mode="lines+markers",
-                name=f"{experiment} / {arm}",
+                name=plotly_text(f"{experiment} / {arm}"),
                 line=line,
             )
         )
@@ -204,7 +205,7 @@ def latency_bars(latency: pd.DataFrame) -> go.Figure:
         return theme.empty_figure(title, "No prediction latencies in this report.")
     figure = theme.base_figure(title)
     for column in ("p50", "p90", "p99", "max"):
-        figure.add_trace(go.Bar(x=latency["model_version"], y=_num(latency[column]), name=column))
+        figure.add_trace(go.Bar(x=latency["model_version"].map(plotly_text), y=_num(latency[column]), name=column))
     figure.add_hline(
         y=LATENCY_BUDGET_MS,
         line={"color": theme.BAD, "dash": "dash"},

@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from abkit.report.plotly_bundle import plotly_text
 from dashboards import theme
 from dashboards.timeline import TICK_FORMAT
 
@@ -39,7 +40,7 @@ def confidence_sequences(sequence: pd.DataFrame) -> go.Figure:
     titles = []
     for label in results:
         cuped = bool(sequence.loc[sequence["result"] == label, "cuped"].any())
-        titles.append(f"{label}{', CUPED-adjusted' if cuped else ''}")
+        titles.append(plotly_text(label) + (", CUPED-adjusted" if cuped else ""))
     figure = make_subplots(rows=len(results), cols=1, subplot_titles=titles, vertical_spacing=0.3 / len(results))
     height = PANEL_HEIGHT * len(results) + 170
     figure.update_layout(

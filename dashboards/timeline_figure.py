@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from abkit.report.plotly_bundle import plotly_text
 from dashboards import theme
 from dashboards.timeline import GRAIN_MS, TICK_FORMAT
 
@@ -137,10 +138,10 @@ def _phase_bands(figure: go.Figure, phases: pd.DataFrame, axis_end: pd.Timestamp
         go.Bar(
             base=starts,
             x=(ends - starts).dt.total_seconds() * 1000,  # a bar's length on a date axis is in ms
-            y=phases["experiment"],
+            y=phases["experiment"].map(plotly_text),
             orientation="h",
             marker={"color": colours, "opacity": 0.35},
-            text=[f"phase {p}: {arms}" for p, arms in zip(phases["phase"], phases["arms"], strict=True)],
+            text=[plotly_text(f"phase {p}: {arms}") for p, arms in zip(phases["phase"], phases["arms"], strict=True)],
             textposition="inside",
             insidetextanchor="start",
             textfont={"color": "#0f172a"},
@@ -185,7 +186,7 @@ def _markers(
     for model_version, first_seen in releases.itertuples(index=False):
         moment = pd.Timestamp(first_seen)
         if low <= moment <= high:
-            _vline(figure, moment, "dash", str(model_version))
+            _vline(figure, moment, "dash", plotly_text(model_version))
     for started_at, phase in zip(phases.get("started_at", []), phases.get("phase", []), strict=True):
         moment = pd.Timestamp(started_at)
         if int(phase) > 1 and low <= moment <= high:

@@ -66,3 +66,17 @@ def test_health_figures():
     assert [t.name for t in latency.data] == ["p50", "p90", "p99", "max"]
     assert latency.layout.shapes[0].y0 == figures.LATENCY_BUDGET_MS
     assert figures.latency_bars(pd.DataFrame(columns=tables.LATENCY_COLUMNS)).data == ()
+
+
+def test_names_from_the_events_are_drawn_as_written_never_as_plotly_markup():
+    """plotly.js draws labels as pseudo-HTML (``<a href>`` a link, ``<b>`` bold): names are escaped."""
+    link = '<a href="https://evil.example/">v1</a>'
+    escaped = '&lt;a href="https://evil.example/"&gt;v1&lt;/a&gt;'
+    frame = tables.overview_table(REPORT).assign(model_version=link)
+    assert set(figures.delta_forest(frame, "model_version", "t").data[0].y) == {escaped}
+    daily = tables.daily_events_table(REPORT).assign(experiment=link)
+    assert all(t.name.startswith(escaped + " / ") for t in figures.events_per_day(daily).data)
+    latency = tables.latency_table(REPORT).assign(model_version=link)
+    assert set(figures.latency_bars(latency).data[0].x) == {escaped}
+    drawn = tables.drawn_templates(tables.templates_table(REPORT)).assign(template_id="<b>T</b>")
+    assert set(figures.templates_scatter(drawn, 8, None, "").data[0].text) == {"&lt;b&gt;T&lt;/b&gt;"}

@@ -61,6 +61,24 @@ def test_html_escapes_and_embeds_plotly_once(document):
     assert page.count("plotly.js (basic - minified)") == 1 and "Plotly.newPlot" in page
 
 
+def test_html_charts_show_names_as_written_never_as_plotly_markup(document):
+    """plotly.js draws labels as pseudo-HTML: a raw ``<a href>`` would be a link captioned "v1"."""
+    odd = json.loads(json.dumps(document))
+    link = '<a href="https://evil.example/">v1</a>'
+    drawn = next(v for v in odd["versions"] if v["clustered"]["delta_ci95_s"] is not None)
+    drawn["model_version"] = link
+    template = next(r for r in odd["templates"]["rows"] if r["holdout_top5_accuracy"] is not None and r["saving_s"])
+    template["template_id"] = "<b>T</b>&amp;"
+    report = Report.model_validate(odd)
+    escaped = f'&lt;a href="https://evil.example/"&gt;v1&lt;/a&gt; ({drawn["experiment"]})'
+    assert escaped in list(saving_figure(report).data[0].x)
+    assert f"&lt;b&gt;T&lt;/b&gt;&amp;amp; ({template['volume']} selections)" in list(
+        savings_figure(report).data[0].text
+    )
+    page = render_html(report)
+    assert "https://evil.example/" in page and '<a href="https://evil.example/">' not in page
+
+
 def test_charts_follow_the_report(report, document):
     (bars,) = saving_figure(report).data
     # only results with an interaction-level interval: v2 and v3 have no holdout of their own

@@ -14,6 +14,7 @@ upgrade can make a report bigger or a first page slower but never break one.
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -24,6 +25,16 @@ VENDORED = Path(__file__).with_name("vendor") / "plotly-basic.min.js"
 # dashboard must use only these (tests/test_dashboard_plotly_bundle.py, tests/test_report_html.py).
 TRACE_TYPES = frozenset({"bar", "pie", "scatter"})
 _HEADER = re.compile(r"\* plotly\.js \(basic - minified\) v(\d+\.\d+\.\d+\S*)")
+
+
+def plotly_text(text: object) -> str:
+    """``text`` for a plotly label (axis category, legend, hover or bar text) shown as written.
+
+    plotly.js reads labels as pseudo-HTML: ``<a href>`` becomes a link, ``<b>``, ``<br>`` and
+    entities are drawn. Names from the events (versions, experiments, arms, templates) are escaped
+    so that a version called ``<a href="https://...">v1</a>`` is shown as that, not as a link "v1".
+    """
+    return html.escape(str(text), quote=False)
 
 
 def bundle_version(path: Path = VENDORED) -> str | None:

@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from abkit.report.contract import Report
 from abkit.report.contract.results import VersionResult
-from abkit.report.plotly_bundle import plotly_js
+from abkit.report.plotly_bundle import plotly_js, plotly_text
 from abkit.report.render_markdown import (
     comparison_rows,
     missing_notes,
@@ -48,7 +48,7 @@ def saving_figure(report: Report) -> go.Figure:
     ends = [v.clustered.delta_ci95_s or (0.0, 0.0) for v in rows]
     figure = go.Figure()
     figure.add_bar(
-        x=[f"{v.model_version} ({v.experiment})" for v in rows],
+        x=[plotly_text(f"{v.model_version} ({v.experiment})") for v in rows],
         y=savings,
         error_y={
             "type": "data",
@@ -77,7 +77,7 @@ def savings_figure(report: Report) -> go.Figure:
         y=[r.saving_s for r in rows],
         mode="markers",
         name="template",
-        text=[f"{r.template_id} ({r.volume} selections)" for r in rows],
+        text=[plotly_text(f"{r.template_id} ({r.volume} selections)") for r in rows],
     )
     trend = report.templates.mann_kendall
     if trend.sen_slope is not None and trend.intercept is not None and rows:
