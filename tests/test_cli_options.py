@@ -62,3 +62,19 @@ def test_pre_period_default_is_the_reports():
     from abkit.report.online_queries import DEFAULT_PRE_PERIOD_DAYS as REPORT_DEFAULT
 
     assert DEFAULT_PRE_PERIOD_DAYS == REPORT_DEFAULT
+
+
+@pytest.mark.parametrize("command", [("report",), ("power", "--experiment", "standing")])
+@pytest.mark.parametrize("days", ["nan", "inf", "1e10", "0", "-1"])
+def test_a_pre_period_out_of_range_is_a_usage_error_before_the_store_is_read(command, days, tmp_path):
+    # the store does not exist: the option is refused first, naming it (click lets NaN through FloatRange)
+    result = CliRunner().invoke(cli, [*command, "--db", str(tmp_path / "none.sqlite"), "--pre-period-days", days])
+    assert result.exit_code == 2 and "--pre-period-days" in result.output, result.output
+
+
+def test_the_longest_pre_period_is_the_longest_timedelta():
+    from datetime import timedelta
+
+    from abkit.cli.options import MAX_PERIOD_DAYS
+
+    assert timedelta.max.days == MAX_PERIOD_DAYS

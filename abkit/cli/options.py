@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,8 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 # abkit.report.online_queries.DEFAULT_PRE_PERIOD_DAYS, written out so that the CLI starts without
 # importing the report's queries (tests/test_cli_options.py keeps the two equal).
 DEFAULT_PRE_PERIOD_DAYS = 28.0
+# The most days a datetime.timedelta holds (timedelta.max.days), as build_report allows.
+MAX_PERIOD_DAYS = 999_999_999
 
 
 def pre_period_days_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -69,9 +72,17 @@ def pre_period_days_option(help: str) -> Callable[[Callable[..., Any]], Callable
         "--pre-period-days",
         default=DEFAULT_PRE_PERIOD_DAYS,
         show_default=True,
-        type=click.FloatRange(min=0, min_open=True),
+        type=click.FloatRange(min=0, min_open=True, max=MAX_PERIOD_DAYS),
+        callback=_refuse_nan,
         help=help,
     )
+
+
+def _refuse_nan(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    # click's FloatRange lets NaN through (every comparison with it is false)
+    if math.isnan(value):
+        raise click.BadParameter("must be a number of days, got nan", ctx=ctx, param=param)
+    return value
 
 
 def _old_parameter(old_name: str) -> str:
