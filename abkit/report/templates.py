@@ -37,8 +37,11 @@ def template_table(groups: Sequence[TemplateGroup], hits: Sequence[HitGroup], to
         hit_n[h.template_id] += h.n
         hit_top5[h.template_id] += h.top5
     empty = SampleSummary.empty()
+    volume = {template: sum(summary.n for summary in kinds.values()) for template, kinds in samples.items()}
+    # Only the top N are kept: each of the others would cost a Welch test for nothing (hundreds of templates).
     rows = []
-    for template, kinds in samples.items():
+    for template in sorted(samples, key=lambda t: (-volume[t], t))[:top_n]:
+        kinds = samples[template]
         treatment, holdout = kinds.get("treatment", empty), kinds.get("holdout", empty)
         saving = mean_delta(holdout, treatment, labels=("holdout", "treatment"))
         rows.append(
@@ -58,7 +61,7 @@ def template_table(groups: Sequence[TemplateGroup], hits: Sequence[HitGroup], to
                 **figure("saving_ci95_s", saving.ci95_s, saving.missing),
             )
         )
-    top = tuple(sorted(rows, key=lambda r: (-r.volume, r.template_id))[:top_n])
+    top = tuple(rows)
     trends = template_trends(top, top_n)
     return TemplateTable(
         top_n=top_n,
