@@ -1,12 +1,12 @@
-"""Throughput of `abkit ingest` on a CSV of selections, beside a whole-file polars load.
+"""Throughput of `abkit ingest` on a file of selections, beside a whole-file polars load.
 
-    .venv/bin/python bench/bench_ingest.py [--rows 300000] [--chunk-rows 100000]
+    .venv/bin/python bench/bench_ingest.py [--rows 300000] [--chunk-rows 100000] [--format csv|jsonl]
 
 The candidate is :func:`abkit.ingest.ingest_paths`, what `abkit ingest` runs: check the file,
 read it in chunks with the row numbers and text kept for rejects, validate and write each
 chunk in its own transaction. The baseline reads the whole file at once with
-``polars.read_csv`` and hands it to ``EventStore.write(quarantine=True)`` in one transaction:
-no row numbers, no raw text, memory growing with the file. Both write into an empty SQLite
+``polars.read_csv`` (``polars.read_ndjson`` for JSON Lines) and hands it to
+``EventStore.write(quarantine=True)`` in one transaction: no row numbers, no raw text, memory growing with the file. Both write into an empty SQLite
 store; the ratio is baseline time / candidate time.
 """
 
@@ -31,9 +31,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=300_000)
     parser.add_argument("--chunk-rows", type=int, default=100_000)
+    parser.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp, "selections.csv")
+        path = Path(tmp, f"selections.{args.format}")
         frame = selection_frame(args.rows)
         # One bad row in a hundred, so the reject path is part of the work.
         frame = frame.with_columns(
@@ -42,11 +43,17 @@ def main() -> None:
             .otherwise(pl.col("selection_time_s"))
             .alias("selection_time_s")
         )
-        frame.write_csv(path)
+        if args.format == "csv":
+            frame.write_csv(path)
+        else:
+            frame.with_columns(pl.col("created_at").dt.to_string("%Y-%m-%dT%H:%M:%S")).write_ndjson(path)
 
         start = time.perf_counter()
         store = EventStore.open(str(Path(tmp, "baseline.sqlite")))
-        whole = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+        if args.format == "csv":
+            whole = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+        else:
+            whole = pl.read_ndjson(path)
         base = store.write("selection", whole, quarantine=True, source=str(path))
         base_s = time.perf_counter() - start
 
@@ -56,8 +63,12 @@ def main() -> None:
         cand_s = time.perf_counter() - start
     if (cand.accepted, cand.rejected) != (base.accepted, base.rejected):
         raise SystemExit(f"candidate and baseline disagree: {cand} vs {base}")
-    print(f"rows: {args.rows:,} ({cand.accepted:,} accepted, {cand.rejected:,} rejected), chunk: {args.chunk_rows:,}")
-    print(f"baseline (polars.read_csv whole file + one write): {args.rows / base_s:,.0f} rows/s ({base_s:.1f} s)")
+    print(
+        f"{'JSON Lines, ' if args.format == 'jsonl' else ''}rows: {args.rows:,} "
+        f"({cand.accepted:,} accepted, {cand.rejected:,} rejected), chunk: {args.chunk_rows:,}"
+    )
+    reader = "read_csv" if args.format == "csv" else "read_ndjson"
+    print(f"baseline (polars.{reader} whole file + one write): {args.rows / base_s:,.0f} rows/s ({base_s:.1f} s)")
     print(
         f"candidate (ingest_paths, chunked, row numbers and raw text): {args.rows / cand_s:,.0f} rows/s ({cand_s:.1f} s)"
     )

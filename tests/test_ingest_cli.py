@@ -103,6 +103,21 @@ def test_text_without_the_right_columns_exits_2(tmp_path):
     assert "columns (hello) match no event kind" in result.stderr
 
 
+@pytest.mark.parametrize("plan_records", [1, 10_000])
+def test_jsonl_key_first_seen_in_a_later_record_gets_the_unknown_column_notice(tmp_path, monkeypatch, plan_records):
+    # Seen by the plan (before the load) or only by the load, the notice is the same, once.
+    monkeypatch.setattr("abkit.ingest.readers.JSONL_PLAN_RECORDS", plan_records)
+    data = tmp_path / "cases.jsonl"
+    data.write_text(
+        '{"case_id": "c1", "handle_time_s": 1, "closed_at": "2026-01-05"}\n'
+        '{"case_id": "c2", "handle_time_s": 2, "closed_at": "2026-01-05", "comment": "x"}\n'
+    )
+    result = _run("--db", str(tmp_path / "events.sqlite"), "--chunk-rows", "1", str(data))
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("column 'comment' is not a case column; ignored") == 1
+    assert "2 rows read: 2 accepted" in result.stdout
+
+
 def test_database_error_mid_run_is_one_line_and_exit_1(tmp_path):
     data = tmp_path / "cases.csv"
     data.write_text(CASES)

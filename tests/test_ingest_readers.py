@@ -77,11 +77,26 @@ def test_jsonl_first_record_must_be_an_object(tmp_path, content, message):
         read_columns(path, "jsonl")
 
 
-def test_jsonl_key_absent_in_a_whole_chunk_stays_absent(tmp_path):
+def test_jsonl_key_absent_in_a_whole_chunk_is_a_column_of_nulls(tmp_path):
+    # A record names its own fields: a key it leaves out is a value not given (a required one is
+    # then rejected as missing), whether or not other records of the chunk have it.
     path = tmp_path / "x.jsonl"
     path.write_text('{"case_id": "c1"}\n')
     (chunk,) = read_chunks(path, "jsonl", WANTED, 10)
-    assert chunk.frame.columns == ["case_id"]
+    assert chunk.frame.to_dicts() == [{"case_id": "c1", "handle_time_s": None, "closed_at": None}]
+
+
+def test_jsonl_columns_are_the_keys_of_all_records_in_first_seen_order(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"case_id": "c1"}\n{oops\n[1]\n\n{"closed_at": "x", "case_id": "c2"}\n{" note": 1}\n')
+    assert read_columns(path, "jsonl") == ["case_id", "closed_at", " note"]  # keys as written, not trimmed
+
+
+def test_jsonl_with_too_many_distinct_keys_is_refused_naming_the_line(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text("".join(json.dumps({f"k{i}": 1, "case_id": "c"}) + "\n" for i in range(1_100)))
+    with pytest.raises(IngestError, match="line 1000: more than 1,000 distinct keys"):
+        read_columns(path, "jsonl")
 
 
 def test_parquet_batches_and_row_numbers(tmp_path):

@@ -169,6 +169,97 @@ def test_jsonl_cases_with_unparseable_lines(tmp_path, sqlite_url):
     assert handle == [310.5, 420.0]
 
 
+def _selection_record(i: int, **changes: object) -> dict:
+    record: dict[str, object] = dict(zip(SELECTION_HEADER.split(","), _selection_line(i).split(","), strict=True))
+    del record["prediction_id"]
+    record.update(changes)
+    return {key: value for key, value in record.items() if value is not None}
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 100])
+def test_jsonl_columns_are_the_keys_of_every_record_not_of_the_first(tmp_path, sqlite_url, chunk_rows):
+    # The first record has neither the optional prediction_id nor the required
+    # selection_time_s; later records have both. Whatever the chunking, the file is a
+    # selection file, the later prediction_ids are stored and only the first record is
+    # rejected, naming its missing field.
+    path = _jsonl(
+        tmp_path / "selections.jsonl",
+        [
+            _selection_record(1, selection_time_s=None),
+            _selection_record(2),
+            _selection_record(3, prediction_id="p3"),
+            _selection_record(4, prediction_id="p4"),
+        ],
+    )
+    (planned,) = plan([path])
+    assert planned.kind == "selection"
+    assert {"selection_time_s", "prediction_id"} <= set(planned.columns)
+    assert plan([path], "selection")[0].kind == "selection"
+    store = EventStore.open(sqlite_url)
+    (result,) = ingest_paths(store, [path], chunk_rows=chunk_rows, progress=False)
+    assert (result.rows_read, result.accepted, result.rejected) == (4, 3, 1)
+    assert result.reasons == (("selection_time_s", "missing", 1),)
+    with store.engine.connect() as conn:
+        stored = dict(conn.execute(select(selections.c.selection_id, selections.c.prediction_id)).all())
+        reject = conn.execute(select(rejects.c.row_number, rejects.c.field)).one()
+    assert stored == {"s2": None, "s3": "p3", "s4": "p4"}
+    assert tuple(reject) == (1, "selection_time_s")
+
+
+def test_jsonl_record_missing_a_required_key_is_a_reject_like_an_empty_csv_field(tmp_path, sqlite_url):
+    path = _jsonl(
+        tmp_path / "cases.jsonl",
+        [
+            {"case_id": "c1", "handle_time_s": 1, "closed_at": "2026-01-05"},
+            {"handle_time_s": 2, "closed_at": "2026-01-05"},
+            {"case_id": "c3", "handle_time_s": 3, "closed_at": "2026-01-05", "note": "x"},
+        ],
+    )
+    (planned,) = plan([path])
+    assert planned.ignored_columns == ["note"]  # a key first seen after the first record is reported too
+    store = EventStore.open(sqlite_url)
+    (result,) = ingest_paths(store, [path], chunk_rows=1, progress=False)
+    assert (result.accepted, result.rejected) == (2, 1)
+    assert result.reasons == (("case_id", "missing or empty", 1),)
+
+
+def test_jsonl_keys_first_seen_after_the_records_the_plan_reads_are_still_stored_and_reported(
+    tmp_path, sqlite_url, monkeypatch
+):
+    # The plan reads the keys of a prefix of the file (here one record); the load reads every
+    # record's keys, so a prediction_id or an unknown key first seen later is not lost.
+    monkeypatch.setattr("abkit.ingest.readers.JSONL_PLAN_RECORDS", 1)
+    path = _jsonl(
+        tmp_path / "selections.jsonl",
+        [_selection_record(1), _selection_record(2, prediction_id="p2", note="x"), _selection_record(3, extra=1)],
+    )
+    (planned,) = plan([path])
+    assert "prediction_id" not in planned.columns and planned.ignored_columns == []
+    store = EventStore.open(sqlite_url)
+    (result,) = ingest_paths(store, [path], chunk_rows=1, progress=False)
+    assert (result.accepted, result.rejected) == (3, 0)
+    assert result.ignored_columns == ("note", "extra")
+    with store.engine.connect() as conn:
+        stored = dict(conn.execute(select(selections.c.selection_id, selections.c.prediction_id)).all())
+    assert stored == {"s1": None, "s2": "p2", "s3": None}
+
+
+def test_jsonl_whose_first_records_lack_a_required_key_is_refused_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("abkit.ingest.readers.JSONL_PLAN_RECORDS", 2)
+    records = [{"case_id": f"c{i}", "closed_at": "2026-01-05"} for i in range(2)]
+    path = _jsonl(
+        tmp_path / "cases.jsonl", [*records, {"case_id": "c3", "handle_time_s": 1, "closed_at": "2026-01-05"}]
+    )
+    with pytest.raises(IngestError, match="missing column\\(s\\) handle_time_s \\(the keys of its first 2 records\\)"):
+        plan([path], "case")
+
+
+def test_jsonl_file_whose_records_never_have_a_required_key_is_refused(tmp_path):
+    path = _jsonl(tmp_path / "cases.jsonl", [{"case_id": "c1", "closed_at": "2026-01-05"}] * 3)
+    with pytest.raises(IngestError, match="not a case file: missing column\\(s\\) handle_time_s"):
+        plan([path], "case")
+
+
 def _prediction_frame(n: int) -> pl.DataFrame:
     from datetime import datetime, timedelta
 

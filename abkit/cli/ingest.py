@@ -74,7 +74,7 @@ def ingest(
     totals = [0, 0, 0, 0, 0]
     for item in planned:
         for column in item.ignored_columns:
-            click.echo(f"{item.path}: column {column!r} is not a {item.kind} column; ignored", err=True)
+            _ignored_notice(item.path, column, item.kind)
         try:
             result = ingest_file(store, item, chunk_rows=chunk_rows, progress=progress)
         except SQLAlchemyError as error:
@@ -87,6 +87,8 @@ def ingest(
             sys.exit(EXIT_DATABASE)
         except IngestError as error:  # the file changed after it was checked
             _fail(f"{error}; chunks already written stay stored")
+        for column in result.ignored_columns[len(item.ignored_columns) :]:  # JSON keys first seen while loading
+            _ignored_notice(item.path, column, item.kind)
         click.echo(
             f"{result.path}: {result.kind}, {result.rows_read} rows read: {result.accepted} accepted, "
             f"{result.duplicates} duplicate, {result.conflicts} conflicting, {result.rejected} rejected"
@@ -114,6 +116,10 @@ def ingest(
             f"error: {rejected} rows rejected, {conflicts} conflicting (--strict); see the rejects table", err=True
         )
         sys.exit(EXIT_REJECTED)
+
+
+def _ignored_notice(path: Path, column: str, kind: str) -> None:
+    click.echo(f"{path}: column {column!r} is not a {kind} column; ignored", err=True)
 
 
 def _fail(message: str) -> NoReturn:

@@ -29,6 +29,10 @@ from abkit.ingest.detect import FileFormat, IngestError
 # A quoted CSV field may legitimately be long (a raw transcript); the csv default is 128 KiB.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 _COUNT_BLOCK = 1 << 20
+# JSON Lines records whose keys tell the file's kind and columns before the load (which reads
+# the keys of every record); and the distinct keys a file of events may have (a kind has 19 at most).
+JSONL_PLAN_RECORDS = 10_000
+MAX_JSON_KEYS = 1_000
 # Fields that are not ids or names, whatever the kind (the names are shared by no other field).
 _NOT_TEXT = frozenset(name for fields in (*FLOAT_FIELDS.values(), *TIME_FIELDS.values()) for name in fields)
 
@@ -38,17 +42,20 @@ class Chunk:
     """Consecutive rows of one file.
 
     Attributes:
-        frame: the parsed rows, one column per wanted column present in the file.
+        frame: the parsed rows, one column per wanted column present in the file (in JSON Lines,
+            every wanted column: a record without the key has null there).
         row_numbers: each parsed row's place in the file (line number of CSV and JSON Lines
             records, 1-based row index in Parquet).
         raw: each parsed row's text, rendered on demand (kept only for rejected rows).
         unreadable: rows that could not be parsed into fields, or (JSON) hold an id of the wrong type.
+        other_keys: keys of the chunk's JSON records that are not wanted columns (not stored).
     """
 
     frame: pl.DataFrame
     row_numbers: list[int]
     raw: Sequence[str]
     unreadable: list[UnreadableRow]
+    other_keys: frozenset[str] = frozenset()
 
     @property
     def rows_read(self) -> int:
@@ -56,7 +63,7 @@ class Chunk:
 
 
 def read_columns(path: Path, fmt: FileFormat) -> list[str]:
-    """The column names of a file (CSV header, keys of the first JSON object, Parquet schema).
+    """The column names of a file (CSV header, keys of the first JSON objects, Parquet schema).
 
     Raises:
         IngestError: the header cannot be read in this format.
@@ -71,18 +78,54 @@ def read_columns(path: Path, fmt: FileFormat) -> list[str]:
             raise IngestError(f"{path}: no CSV header line")
         return _clean_names(header)
     if fmt == "jsonl":
-        with _open_text(path) as handle:
-            for line_number, line in enumerate(handle, start=1):
-                if line.strip():
-                    try:
-                        first = _json_loads(line)
-                    except ValueError as error:
-                        raise IngestError(f"{path}: line {line_number} is not JSON ({error}); not JSON Lines") from None
-                    if not isinstance(first, dict):
-                        raise IngestError(f"{path}: line {line_number} is not a JSON object; not JSON Lines")
-                    return _clean_names(list(first))
-        raise IngestError(f"{path}: no JSON object in the file")
+        return _jsonl_keys(path)
     return list(_parquet_file(path).schema_arrow.names)
+
+
+def _jsonl_keys(path: Path) -> list[str]:
+    """The keys of the file's first :data:`JSONL_PLAN_RECORDS` JSON objects, in the order first seen.
+
+    Each record names its own fields, so the columns are the keys of many records, not of the
+    first alone: a key the first record leaves out (an optional ``prediction_id``, or a required
+    field that record lacks) is still a column when a later record has it. Only a prefix is read
+    here, to tell the kind and check its columns before anything is written; the load reads every
+    record's keys (a key first seen later is stored, or reported as ignored, just the same). The
+    first record must be a JSON object, or the file is not JSON Lines; a later line that is not
+    one is left to the load, which rejects it as a row. Keys are taken as written (no trimming),
+    since each record's values are looked up by them.
+
+    Raises:
+        IngestError: the first record is not a JSON object, or the records hold more than
+            :data:`MAX_JSON_KEYS` distinct keys (not a file of events).
+    """
+    keys: dict[str, None] = {}
+    objects = 0
+    with _open_text(path) as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = _json_loads(line)
+            except ValueError as error:
+                if objects:
+                    continue
+                raise IngestError(f"{path}: line {line_number} is not JSON ({error}); not JSON Lines") from None
+            if not isinstance(record, dict):
+                if objects:
+                    continue
+                raise IngestError(f"{path}: line {line_number} is not a JSON object; not JSON Lines")
+            if not record.keys() <= keys.keys():
+                keys.update(dict.fromkeys(record))
+                if len(keys) > MAX_JSON_KEYS:
+                    raise IngestError(
+                        f"{path}: line {line_number}: more than {MAX_JSON_KEYS:,} distinct keys; not a file of events"
+                    )
+            objects += 1
+            if objects == JSONL_PLAN_RECORDS:
+                break
+    if not objects:
+        raise IngestError(f"{path}: no JSON object in the file")
+    return list(keys)
 
 
 def count_rows(path: Path, fmt: FileFormat) -> int:
@@ -233,14 +276,15 @@ def _json_type_error(record: dict[str, Any], text_fields: Sequence[str]) -> tupl
 
 
 def _jsonl_chunks(path: Path, wanted: Sequence[str], chunk_rows: int) -> Iterator[Chunk]:
-    # An id given as an array, object, boolean or float would become text ("[1]", "true", "1.0")
+    # An id given as an array, object, boolean or float would become text ("[1]", "true" or "1.0")
     # and be stored as an id; such a row is rejected, naming the field.
     text_fields = [name for name in wanted if name not in _NOT_TEXT]
+    wanted_keys = frozenset(wanted)
     records: list[dict[str, Any]] = []
     texts: list[str] = []
     numbers: list[int] = []
     unreadable: list[UnreadableRow] = []
-    present: set[str] = set()
+    other_keys: set[str] = set()
     with _open_text(path) as handle:
         for line_number, line in enumerate(handle, start=1):
             text = line.rstrip("\r\n")
@@ -258,28 +302,30 @@ def _jsonl_chunks(path: Path, wanted: Sequence[str], chunk_rows: int) -> Iterato
                     records.append(record)
                     texts.append(text)
                     numbers.append(line_number)
-                    present.update(record)
+                    if not record.keys() <= wanted_keys:
+                        other_keys.update(record.keys() - wanted_keys)
                 else:
                     unreadable.append(UnreadableRow(line_number, "not a JSON object", text))
             if len(records) + len(unreadable) >= chunk_rows:
-                yield _jsonl_chunk(wanted, present, records, texts, numbers, unreadable)
-                records, texts, numbers, unreadable, present = [], [], [], [], set()
+                yield _jsonl_chunk(wanted, records, texts, numbers, unreadable, other_keys)
+                records, texts, numbers, unreadable, other_keys = [], [], [], [], set()
     if records or unreadable:
-        yield _jsonl_chunk(wanted, present, records, texts, numbers, unreadable)
+        yield _jsonl_chunk(wanted, records, texts, numbers, unreadable, other_keys)
 
 
 def _jsonl_chunk(
     wanted: Sequence[str],
-    present: set[str],
     records: list[dict[str, Any]],
     texts: list[str],
     numbers: list[int],
     unreadable: list[UnreadableRow],
+    other_keys: set[str],
 ) -> Chunk:
-    # A key no record of the chunk has stays absent, so validation reports the column missing.
-    kept = [name for name in wanted if name in present]
-    columns = {name: [_json_text(record.get(name)) for record in records] for name in kept}
-    return Chunk(_string_frame(kept, columns), numbers, texts, unreadable)
+    # Every wanted column, whichever records of the chunk have its key: a record without it has
+    # null there, so a required field it lacks is rejected as missing, like an empty CSV field,
+    # and a key first seen in a later chunk is read like any other.
+    columns = {name: [_json_text(record.get(name)) for record in records] for name in wanted}
+    return Chunk(_string_frame(wanted, columns), numbers, texts, unreadable, frozenset(other_keys))
 
 
 def _parquet_file(path: Path):

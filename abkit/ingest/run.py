@@ -17,6 +17,7 @@ from tqdm import tqdm
 from abkit.events import columns as c
 from abkit.events.columns import EVENT_KINDS, EventKind
 from abkit.events.store import EventStore
+from abkit.ingest import readers
 from abkit.ingest.detect import (
     FileFormat,
     IngestError,
@@ -25,7 +26,7 @@ from abkit.ingest.detect import (
     extra_columns,
     infer_kind,
 )
-from abkit.ingest.readers import count_rows, read_chunks, read_columns, verify_parquet
+from abkit.ingest.readers import MAX_JSON_KEYS, count_rows, read_chunks, read_columns, verify_parquet
 
 DEFAULT_CHUNK_ROWS = 100_000
 
@@ -55,6 +56,9 @@ class FileResult:
             event is kept) and filed in ``rejects`` with the fields that differ.
         reasons: ``(field, reason, count)`` of rejected rows, most frequent first; a reason
             is cut at its first ": " so that rows refused for the same cause group together.
+        ignored_columns: columns of the file that are not columns of its kind (not stored):
+            :attr:`PlannedFile.ignored_columns`, then the keys of JSON Lines records read after
+            the ones the plan looked at (at most :data:`MAX_JSON_KEYS` in all).
     """
 
     path: Path
@@ -65,6 +69,7 @@ class FileResult:
     rejected: int
     reasons: tuple[tuple[str, str, int], ...] = field(default=())
     conflicts: int = 0
+    ignored_columns: tuple[str, ...] = ()
 
 
 def plan(
@@ -91,8 +96,13 @@ def plan(
         path = Path(given)
         fmt = detect_format(path)
         columns = read_columns(path, fmt)
-        file_kind = kind if kind is not None else infer_kind(path, columns)
-        check_columns(path, file_kind, columns)
+        try:
+            file_kind = kind if kind is not None else infer_kind(path, columns)
+            check_columns(path, file_kind, columns)
+        except IngestError as error:
+            if fmt != "jsonl":
+                raise
+            raise IngestError(f"{error} (the keys of its first {readers.JSONL_PLAN_RECORDS:,} records)") from None
         if fmt == "parquet":
             verify_parquet(path, c.COLUMNS_BY_KIND[file_kind], chunk_rows)
         planned.append(PlannedFile(path, fmt, file_kind, tuple(columns)))
@@ -125,6 +135,7 @@ def ingest_file(
     store.clear_rejects(source)
     accepted = duplicates = conflicts = rejected = rows_read = 0
     reasons: Counter[tuple[str, str]] = Counter()
+    ignored = dict.fromkeys(planned.ignored_columns)
     with tqdm(total=total, unit="rows", unit_scale=True, desc=planned.path.name, disable=disable, leave=False) as bar:
         for chunk in read_chunks(planned.path, planned.fmt, wanted, chunk_rows):
             result = store.write(
@@ -143,11 +154,16 @@ def ingest_file(
             rows_read += chunk.rows_read
             reasons.update((r.field, _reason_group(r.reason)) for r in result.rejects)
             reasons.update((u.field, _reason_group(u.reason)) for u in chunk.unreadable)
+            for key in sorted(chunk.other_keys - ignored.keys()):  # JSON keys the plan did not see
+                if len(ignored) < MAX_JSON_KEYS:
+                    ignored[key] = None
             bar.update(chunk.rows_read)
     ordered = tuple(
         (fld, reason, n) for (fld, reason), n in sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
     )
-    return FileResult(planned.path, planned.kind, rows_read, accepted, duplicates, rejected, ordered, conflicts)
+    return FileResult(
+        planned.path, planned.kind, rows_read, accepted, duplicates, rejected, ordered, conflicts, tuple(ignored)
+    )
 
 
 def _reason_group(reason: str) -> str:
