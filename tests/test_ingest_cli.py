@@ -106,7 +106,7 @@ def test_text_without_the_right_columns_exits_2(tmp_path):
 @pytest.mark.parametrize("plan_records", [1, 10_000])
 def test_jsonl_key_first_seen_in_a_later_record_gets_the_unknown_column_notice(tmp_path, monkeypatch, plan_records):
     # Seen by the plan (before the load) or only by the load, the notice is the same, once.
-    monkeypatch.setattr("abkit.ingest.readers.JSONL_PLAN_RECORDS", plan_records)
+    monkeypatch.setattr("abkit.ingest.jsonl.JSONL_PLAN_RECORDS", plan_records)
     data = tmp_path / "cases.jsonl"
     data.write_text(
         '{"case_id": "c1", "handle_time_s": 1, "closed_at": "2026-01-05"}\n'

@@ -228,7 +228,7 @@ def test_jsonl_keys_first_seen_after_the_records_the_plan_reads_are_still_stored
 ):
     # The plan reads the keys of a prefix of the file (here one record); the load reads every
     # record's keys, so a prediction_id or an unknown key first seen later is not lost.
-    monkeypatch.setattr("abkit.ingest.readers.JSONL_PLAN_RECORDS", 1)
+    monkeypatch.setattr("abkit.ingest.jsonl.JSONL_PLAN_RECORDS", 1)
     path = _jsonl(
         tmp_path / "selections.jsonl",
         [_selection_record(1), _selection_record(2, prediction_id="p2", note="x"), _selection_record(3, extra=1)],
@@ -245,7 +245,7 @@ def test_jsonl_keys_first_seen_after_the_records_the_plan_reads_are_still_stored
 
 
 def test_jsonl_whose_first_records_lack_a_required_key_is_refused_naming_it(tmp_path, monkeypatch):
-    monkeypatch.setattr("abkit.ingest.readers.JSONL_PLAN_RECORDS", 2)
+    monkeypatch.setattr("abkit.ingest.jsonl.JSONL_PLAN_RECORDS", 2)
     records = [{"case_id": f"c{i}", "closed_at": "2026-01-05"} for i in range(2)]
     path = _jsonl(
         tmp_path / "cases.jsonl", [*records, {"case_id": "c3", "handle_time_s": 1, "closed_at": "2026-01-05"}]

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from abkit.events import columns as c
 from abkit.events.columns import EVENT_KINDS, EventKind
 from abkit.events.store import EventStore
-from abkit.ingest import readers
+from abkit.ingest import jsonl
 from abkit.ingest.detect import (
     FileFormat,
     IngestError,
@@ -26,7 +26,8 @@ from abkit.ingest.detect import (
     extra_columns,
     infer_kind,
 )
-from abkit.ingest.readers import MAX_JSON_KEYS, count_rows, read_chunks, read_columns, verify_parquet
+from abkit.ingest.jsonl import MAX_JSON_KEYS
+from abkit.ingest.readers import count_rows, read_chunks, read_columns, verify_parquet
 
 DEFAULT_CHUNK_ROWS = 100_000
 
@@ -102,7 +103,7 @@ def plan(
         except IngestError as error:
             if fmt != "jsonl":
                 raise
-            raise IngestError(f"{error} (the keys of its first {readers.JSONL_PLAN_RECORDS:,} records)") from None
+            raise IngestError(f"{error} (the keys of its first {jsonl.JSONL_PLAN_RECORDS:,} records)") from None
         if fmt == "parquet":
             verify_parquet(path, c.COLUMNS_BY_KIND[file_kind], chunk_rows)
         planned.append(PlannedFile(path, fmt, file_kind, tuple(columns)))
