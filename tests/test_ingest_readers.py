@@ -180,3 +180,22 @@ def test_jsonl_id_that_is_not_a_string_or_integer_is_rejected_naming_the_field(t
     (bad,) = chunk.unreadable
     assert (bad.row_number, bad.field) == (2, "case_id")
     assert bad.reason == f"wrong type: a JSON {what}, where text is expected"
+
+
+def test_jsonl_record_with_a_repeated_key_is_rejected_not_read_with_the_last_value(tmp_path):
+    # json.loads keeps the last of two values of one key, so {"case_id": "c1", "case_id": "c9"}
+    # would be stored as c9 with nothing said; the record is rejected, naming the key.
+    path = tmp_path / "cases.jsonl"
+    path.write_text(
+        '{"case_id": "c1", "handle_time_s": 1, "closed_at": "2026-01-01", "case_id": "c9"}\n'
+        '{"case_id": "c2", "handle_time_s": 2, "closed_at": "2026-01-01", "note": 1, "note": 2}\n'
+        '{"case_id": "c3", "handle_time_s": 3, "closed_at": "2026-01-01", "x": {"a": 1, "a": 2}}\n'
+    )
+    (chunk,) = read_chunks(path, "jsonl", WANTED, 10)
+    assert [(row.row_number, row.field, row.reason) for row in chunk.unreadable] == [
+        (1, "case_id", "duplicate key 'case_id'"),
+        (2, "row", "duplicate key 'note'"),
+    ]
+    # Only the record's own keys make its fields; an object nested in a value is not read.
+    assert chunk.frame["case_id"].to_list() == ["c3"]
+    assert chunk.unreadable[0].raw is not None and chunk.unreadable[0].raw.endswith('"case_id": "c9"}')

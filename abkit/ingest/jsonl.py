@@ -21,6 +21,7 @@ from abkit.ingest.detect import IngestError
 # the keys of every record); and the distinct keys a file of events may have (a kind has 19 at most).
 JSONL_PLAN_RECORDS = 10_000
 MAX_JSON_KEYS = 1_000
+_PLAIN = json.JSONDecoder()
 # Fields that are not ids or names, whatever the kind (the names are shared by no other field).
 _NOT_TEXT = frozenset(name for fields in (*FLOAT_FIELDS.values(), *TIME_FIELDS.values()) for name in fields)
 
@@ -71,12 +72,40 @@ def jsonl_keys(path: Path) -> list[str]:
     return list(keys)
 
 
-def _json_loads(text: str) -> Any:
+def _json_loads(text: str, decoder: json.JSONDecoder = _PLAIN) -> Any:
     """``json.loads``, with nesting too deep for the parser as a ValueError like any other bad JSON."""
     try:
-        return json.loads(text)
+        return decoder.decode(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
+
+
+class _RecordDecoder(json.JSONDecoder):
+    """A JSON decoder that notes a key repeated in the outermost object, which ``json`` resolves
+    silently by keeping the last value.
+
+    The pairs hook runs for every object, innermost first, so after :meth:`decode` of a record
+    :attr:`repeated` belongs to the record itself: a repeat inside a nested value (which no
+    field is read from) does not count.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(object_pairs_hook=self._pairs)
+        self.repeated: str | None = None
+
+    def _pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        record = dict(pairs)
+        self.repeated = None if len(record) == len(pairs) else _first_repeated(pairs)
+        return record
+
+
+def _first_repeated(pairs: list[tuple[str, Any]]) -> str:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            return key
+        seen.add(key)
+    raise AssertionError("no repeated key")  # only called when dict(pairs) lost one
 
 
 def _json_text(value: Any) -> str | None:
@@ -113,27 +142,31 @@ def jsonl_chunks(path: Path, wanted: Sequence[str], chunk_rows: int) -> Iterator
     numbers: list[int] = []
     unreadable: list[UnreadableRow] = []
     other_keys: set[str] = set()
+    decoder = _RecordDecoder()
     with open_text(path) as handle:
         for line_number, line in enumerate(handle, start=1):
             text = line.rstrip("\r\n")
             if not text.strip():
                 continue
             try:
-                record = _json_loads(text)
+                record = _json_loads(text, decoder)
             except ValueError as error:
                 unreadable.append(UnreadableRow(line_number, f"not valid JSON: {error}", text))
             else:
-                wrong = _json_type_error(record, text_fields) if isinstance(record, dict) else None
-                if wrong is not None:
+                if not isinstance(record, dict):
+                    unreadable.append(UnreadableRow(line_number, "not a JSON object", text))
+                elif decoder.repeated is not None:  # which of its values is meant cannot be told
+                    key = decoder.repeated
+                    field = key if key in wanted_keys else "row"
+                    unreadable.append(UnreadableRow(line_number, f"duplicate key {key!r}", text, field=field))
+                elif (wrong := _json_type_error(record, text_fields)) is not None:
                     unreadable.append(UnreadableRow(line_number, wrong[1], text, field=wrong[0]))
-                elif isinstance(record, dict):
+                else:
                     records.append(record)
                     texts.append(text)
                     numbers.append(line_number)
                     if not record.keys() <= wanted_keys:
                         other_keys.update(record.keys() - wanted_keys)
-                else:
-                    unreadable.append(UnreadableRow(line_number, "not a JSON object", text))
             if len(records) + len(unreadable) >= chunk_rows:
                 yield _jsonl_chunk(wanted, records, texts, numbers, unreadable, other_keys)
                 records, texts, numbers, unreadable, other_keys = [], [], [], [], set()
