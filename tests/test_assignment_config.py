@@ -189,3 +189,49 @@ def test_standing_experiment_refuses_a_holdout_weight_outside_0_1_naming_it(weig
     # `abkit serve --holdout-weight nan` used to end in "Invalid literal for Fraction: 'nan'".
     with pytest.raises(ConfigError, match="experiment 'standing': weight of arm '(holdout|v4)' must be a number in"):
         standing_experiment("v4", holdout_weight=weight)
+
+
+_NAME_PROBLEMS = [
+    (" v4", "has leading or trailing whitespace"),
+    ("v4\t", "has leading or trailing whitespace"),
+    ("v4\u3000", "has leading or trailing whitespace"),
+    (" ", "is blank"),
+    ("v\x1f4", "contains the unit separator \\x1f"),
+    ("v\x004", "contains a NUL character"),
+    ("v\ufffd", "is not valid UTF-8"),
+    ("v\ud8004", "is not valid UTF-8"),
+]
+
+
+@pytest.mark.parametrize(("arm", "problem"), _NAME_PROBLEMS)
+def test_arm_name_that_events_would_not_match_is_refused_naming_it(arm, problem):
+    # Events trim names (" v4" is stored as v4) and refuse NUL and U+FFFD; an arm named " v4"
+    # would never match its own events.
+    with pytest.raises(ConfigError) as caught:
+        ExperimentConfig("x", "s", (("holdout", 0.5), (arm, 0.5)))
+    assert str(caught.value).startswith(f"experiment 'x': arm {arm!r} {problem}")
+
+
+@pytest.mark.parametrize(("name", "problem"), _NAME_PROBLEMS)
+def test_experiment_name_that_events_would_not_match_is_refused_naming_it(name, problem):
+    with pytest.raises(ConfigError) as caught:
+        ExperimentConfig(name, "s", (("holdout", 0.5), ("v1", 0.5)))
+    assert str(caught.value).startswith(f"experiment {name!r}: name {problem}")
+
+
+def test_padded_names_in_the_file_are_refused_in_one_line(tmp_path):
+    path = _write(tmp_path, '[experiments." standing"]\nsalt = "s"\narms = { holdout = 0.5, v4 = 0.5 }\n')
+    with pytest.raises(ConfigError, match=r"^\S+: experiment ' standing': name has leading or trailing whitespace"):
+        load_experiments(path)
+    path = _write(tmp_path, '[experiments.standing]\nsalt = "s"\narms = { holdout = 0.5, " v4" = 0.5 }\n')
+    with pytest.raises(ConfigError, match=r"experiment 'standing': arm ' v4' has leading or trailing whitespace"):
+        load_experiments(path)
+    path = _write(tmp_path, '[experiments.standing]\nsalt = "s"\narms = { holdout = 0.5, "v\\u001f4" = 0.5 }\n')
+    with pytest.raises(ConfigError, match=r"experiment 'standing': arm 'v\\x1f4' contains the unit separator"):
+        load_experiments(path)
+
+
+def test_names_events_accept_are_accepted():
+    # Inner spaces, case, Unicode and U+001C..U+001E are kept by the id rule, so events keep them too.
+    config = ExperimentConfig("v5 challenger", "s", (("holdout", 0.5), ("Vé-5\x1c", 0.5)))
+    assert config.arm_names == ("holdout", "Vé-5\x1c")

@@ -28,11 +28,13 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_core import ErrorDetails
 
 from abkit.assignment.hashing import SEPARATOR, arm_bounds, arm_for_bucket, bucket_of, buckets_of
+from abkit.assignment.ids import normalise_id
 
 HOLDOUT = "holdout"
 DEFAULT_HOLDOUT_WEIGHT = 0.02
 _WEIGHT_TOLERANCE = Fraction(1, 10**9)
 _MAX_NAME_LENGTH = 64  # the width of the experiment and arm columns of the event store
+_NOT_UTF8 = "is not valid UTF-8"
 
 # How the report reads an experiment: "sequential" (always-valid CIs and p, safe to read every day
 # and to stop at the first significant look) or "fixed" (one look at a planned end; docs/statistics.md).
@@ -52,7 +54,28 @@ def _salt(value: str) -> str:
     return value
 
 
-_Name = Annotated[str, Field(strict=True, min_length=1, max_length=_MAX_NAME_LENGTH)]
+def _name(value: str) -> str:
+    """An experiment or arm name held to the rules of the events that carry it.
+
+    Events trim names by the id rule (:mod:`abkit.assignment.ids`) and refuse NUL and U+FFFD
+    (:mod:`abkit.events.validate`), so an arm named ``" v4"`` would never match its own events;
+    ``\\x1f`` joins experiment and arm names where arms are checked against experiments. A lone
+    surrogate (no UTF-8 form) pydantic refuses before this, see :func:`_reason`.
+    """
+    if not normalise_id(value):
+        raise ValueError("is blank")
+    if value != normalise_id(value):
+        raise ValueError("has leading or trailing whitespace, which events trim, so no event would match it")
+    if SEPARATOR in value:
+        raise ValueError("contains the unit separator \\x1f")
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    if "\ufffd" in value:  # what a lossy decode left of bytes that were not UTF-8
+        raise ValueError(_NOT_UTF8)
+    return value
+
+
+_Name = Annotated[str, Field(strict=True, min_length=1, max_length=_MAX_NAME_LENGTH), AfterValidator(_name)]
 # Strict: true and "0.98" are not weights (an int is: 1 means 1.0).
 _Weight = Annotated[float, Field(strict=True, gt=0, le=1)]
 
@@ -86,9 +109,13 @@ _FIELDS = ("name", "salt", "arms", "analysis")
 def _reason(error: ErrorDetails, arms: Any) -> str:
     """One pydantic error in the words of the experiments file."""
     loc, kind = error["loc"], error["type"]
-    if kind == "value_error":  # the salt's and the arms' own rules
-        return str(error["ctx"]["error"])
     field = _FIELDS[loc[0]] if loc and isinstance(loc[0], int) else str(loc[0]) if loc else ""
+    if kind in ("value_error", "string_unicode"):  # the rules of _salt, _name and the arms as a whole
+        # string_unicode: pydantic's own refusal of a name holding a lone surrogate (no UTF-8 form)
+        reason = str(error["ctx"]["error"]) if kind == "value_error" else _NOT_UTF8
+        if field == "arms" and len(loc) == 3:
+            return f"arm {arms[loc[1]][0]!r} {reason}"
+        return f"name {reason}" if field == "name" else reason
     if field == "name" and kind == "string_too_long":
         return f"name longer than {_MAX_NAME_LENGTH} characters"
     if field == "arms" and kind == "too_short":
