@@ -9,6 +9,7 @@ import pytest
 from abkit.assignment.config import (
     ConfigError,
     ExperimentConfig,
+    check_holdout_weight,
     load_experiments,
     parse_experiments,
     standing_experiment,
@@ -187,8 +188,14 @@ def test_a_config_is_a_frozen_dataclass_that_validates_again_when_replaced():
 @pytest.mark.parametrize("weight", [float("nan"), float("inf"), float("-inf"), 0.0, 1.0, -0.1, 1.5])
 def test_standing_experiment_refuses_a_holdout_weight_outside_0_1_naming_it(weight):
     # `abkit serve --holdout-weight nan` used to end in "Invalid literal for Fraction: 'nan'".
-    with pytest.raises(ConfigError, match="experiment 'standing': weight of arm '(holdout|v4)' must be a number in"):
+    # 1.0 is a weight in (0, 1] but leaves the served version nothing: that is said of the holdout too.
+    with pytest.raises(
+        ConfigError, match=r"^experiment 'standing': weight of arm 'holdout' must be a number in \(0, 1\)"
+    ):
         standing_experiment("v4", holdout_weight=weight)
+    with pytest.raises(ConfigError) as caught:
+        check_holdout_weight(weight)
+    assert caught.value.args == pytest.raises(ConfigError, standing_experiment, "v9", holdout_weight=weight).value.args
 
 
 _NAME_PROBLEMS = [

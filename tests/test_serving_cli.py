@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from abkit.assignment.config import ConfigError, standing_experiment
 from abkit.cli.serve import TOKEN_ENV, _register, read_token, serve
 from abkit.events import EventStore
 from abkit.events.schema import experiments, model_versions, predictions
@@ -69,6 +70,23 @@ def test_unknown_experiment_and_unserved_arm_are_refused(model_dir, tmp_path):
 def test_not_a_serving_directory(tmp_path):
     result = CliRunner().invoke(serve, ["--model", str(tmp_path), "--db", str(tmp_path / "e.sqlite")])
     assert result.exit_code == 2 and "not an abkit serving directory" in result.output
+
+
+@pytest.mark.parametrize("weight", ["nan", "inf", "0", "1", "1.5", "-0.1"])
+def test_holdout_weight_is_checked_with_the_arguments_before_any_model_loads(tmp_path, monkeypatch, weight):
+    # It used to be checked when the standing experiment was built, after every model had loaded.
+    def no_loading(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("a model was loaded before --holdout-weight was checked")
+
+    monkeypatch.setattr("abkit.serving.scorer.hf_model_slot", no_loading)
+    result = CliRunner().invoke(
+        serve, ["--model", str(tmp_path), "--db", str(tmp_path / "e.sqlite"), "--holdout-weight", weight]
+    )
+    assert result.exit_code == 2, result.output
+    with pytest.raises(ConfigError) as caught:
+        standing_experiment("v3", holdout_weight=float(weight))
+    assert str(caught.value) in " ".join(result.output.split())  # the same message (click wraps lines)
+    assert "--holdout-weight" in result.output
 
 
 def _prediction_times(store: EventStore) -> list:

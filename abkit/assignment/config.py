@@ -14,7 +14,6 @@ Arms keep the order written; the holdout must come first.
 
 from __future__ import annotations
 
-import math
 import tomllib
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -184,12 +183,34 @@ class ExperimentConfig(_ExperimentFields):
         return arm_bounds([w for _, w in self.arms])
 
 
+def check_holdout_weight(holdout_weight: float) -> float:
+    """``holdout_weight`` if it can be the standing experiment's holdout: a number in (0, 1).
+
+    1 is refused with the other weights outside the range, since the served version gets the rest.
+    ``abkit serve --holdout-weight`` runs this as its argument is parsed, before any model loads.
+
+    Raises:
+        ConfigError: naming the experiment, the holdout's weight and its rule.
+    """
+    number = isinstance(holdout_weight, int | float) and not isinstance(holdout_weight, bool)
+    if not (number and 0 < holdout_weight < 1):  # NaN compares false: refused too
+        raise ConfigError(
+            f"experiment 'standing': weight of arm {HOLDOUT!r} must be a number in (0, 1) "
+            f"(the served version takes the rest), got {holdout_weight!r}"
+        )
+    return holdout_weight
+
+
 def standing_experiment(
     model_version: str, *, holdout_weight: float = DEFAULT_HOLDOUT_WEIGHT, salt: str = "standing"
 ) -> ExperimentConfig:
-    """The standing experiment: a holdout and one served model version for everyone else."""
-    # NaN and infinities have no exact decimal: the holdout's own weight check names them.
-    rest = float(Fraction(1) - Fraction(str(holdout_weight))) if math.isfinite(holdout_weight) else 0.5
+    """The standing experiment: a holdout and one served model version for everyone else.
+
+    Raises:
+        ConfigError: a holdout weight outside (0, 1) (:func:`check_holdout_weight`), or a model
+            version or salt that cannot name an arm or salt an experiment.
+    """
+    rest = float(Fraction(1) - Fraction(str(check_holdout_weight(holdout_weight))))
     return ExperimentConfig(name="standing", salt=salt, arms=((HOLDOUT, holdout_weight), (model_version, rest)))
 
 

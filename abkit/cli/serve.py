@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from abkit.assignment.config import DEFAULT_HOLDOUT_WEIGHT
+from abkit.assignment.config import DEFAULT_HOLDOUT_WEIGHT, ConfigError, check_holdout_weight
 from abkit.cli.options import experiments_file_option
 from abkit.serving.token_cache import DEFAULT_CACHE_MESSAGES
 
@@ -32,6 +32,14 @@ def read_token(token_file: Path | None) -> str | None:
         return token
     token = os.environ.get(TOKEN_ENV, "").strip()
     return token or None
+
+
+def _holdout_weight(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """--holdout-weight, checked as the arguments are parsed: a bad one stops before any model loads."""
+    try:
+        return check_holdout_weight(value)
+    except ConfigError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 @click.command()
@@ -59,7 +67,8 @@ def read_token(token_file: Path | None) -> str | None:
     type=float,
     default=DEFAULT_HOLDOUT_WEIGHT,
     show_default=True,
-    help="Holdout share of the standing experiment.",
+    callback=_holdout_weight,
+    help="Holdout share of the standing experiment, in (0, 1).",
 )
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to bind; any non-loopback address requires a token."
@@ -164,7 +173,6 @@ def serve(
 ) -> None:
     """Serve top-5 template suggestions with a holdout, logging every prediction and selection."""
     from abkit.assignment import load_experiments, standing_experiment
-    from abkit.assignment.config import ConfigError
     from abkit.cli.extras import requires_extra
     from abkit.events import EventStore, connect
 
