@@ -49,6 +49,7 @@ def test_writes_to_stdout_without_out(tmp_path, capsys):
         # advocate_id was hashed would be a guess.
         (b"advocate_id,case_id,advocate_id\na,b,c\n", "repeated column(s) advocate_id"),
         (b"\xef\xbb\xbfadvocate_id,case_id,note,note\na,b,1,2\n", "repeated column(s) note"),
+        (b"", "not a readable CSV (no header line)"),
     ],
 )
 def test_bad_files_name_the_problem(tmp_path, content, message):
@@ -57,6 +58,50 @@ def test_bad_files_name_the_problem(tmp_path, content, message):
     with pytest.raises(ValueError) as caught:
         assign_csv(CONFIG, units, tmp_path / "out.csv")
     assert message in str(caught.value)
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "advocate_id,case_id,note\nadv-7,case-8,a\nadv-7,case-1,b\n\n",  # a trailing blank line
+        "advocate_id,case_id,note\n\nadv-7,case-8,a\n\n\nadv-7,case-1,b\n",  # blank lines anywhere
+        "advocate_id,case_id,note\r\nadv-7,case-8,a\r\n\r\nadv-7,case-1,b\r\n\r\n",
+    ],
+)
+def test_blank_lines_are_not_rows_as_in_ingest(tmp_path, content):
+    units = tmp_path / "units.csv"
+    units.write_text(content, newline="")
+    out = tmp_path / "arms.csv"
+    assert assign_csv(CONFIG, units, out) == 2
+    assert out.read_text() == "advocate_id,case_id,note,arm\nadv-7,case-8,a,holdout\nadv-7,case-1,b,v4\n"
+
+
+def test_blank_lines_are_not_counted_in_the_row_an_error_names(tmp_path):
+    units = tmp_path / "units.csv"
+    units.write_text("advocate_id,case_id\n\na,b\n\n,c\n")
+    with pytest.raises(ValueError, match="row 2: advocate_id is empty"):
+        assign_csv(CONFIG, units, None)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("advocate_id,case_id\na,b\nc,d,e\n", "row 2: expected 2 fields, found 3"),
+        ("advocate_id,case_id,note\na,b,c\n\nd,e\n", "row 2: expected 3 fields, found 2"),  # the note left out
+        ("advocate_id,case_id\na,b\nc\n", "row 2: expected 2 fields, found 1"),
+        ("advocate_id,case_id,note\na,b,c\nd,e\nf,g,h\n", "row 2: expected 3 fields, found 2"),  # polars pads it
+        ('advocate_id,case_id\na,b\n"c,d\n', "row 2: unreadable CSV: a quoted field opened on this row"),
+        ('advocate_id,case_id\na,b\n"c"x,d\n', "row 2: unreadable CSV"),
+    ],
+)
+def test_ragged_or_unreadable_row_is_one_line_naming_the_row(tmp_path, content, message):
+    units = tmp_path / "units.csv"
+    units.write_text(content)
+    with pytest.raises(ValueError) as caught:
+        assign_csv(CONFIG, units, tmp_path / "out.csv")
+    assert str(caught.value).startswith(f"{units}: {message}")
+    assert "\n" not in str(caught.value)
     assert not (tmp_path / "out.csv").exists()
 
 

@@ -81,6 +81,18 @@ def test_assign_bad_file_exits_2(tmp_path):
     assert result.stderr == f"error: {units}: missing column(s) advocate_id, case_id\n"
 
 
+def test_assign_file_with_a_trailing_blank_line_and_a_ragged_row(tmp_path):
+    units = tmp_path / "units.csv"
+    units.write_text("advocate_id,case_id\nadv-1,case-1\n\n")
+    result = _run("assign", "--experiments-file", str(EXPERIMENTS), "-e", "standing", "--file", str(units))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "advocate_id,case_id,arm\nadv-1,case-1,v4\n"
+    units.write_text("advocate_id,case_id\nadv-1,case-1\nadv-2,case-2,x\n")
+    result = _run("assign", "--experiments-file", str(EXPERIMENTS), "-e", "standing", "--file", str(units))
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {units}: row 2: expected 2 fields, found 3\n"
+
+
 def test_invalid_config_file_is_a_usage_error(tmp_path):
     bad = tmp_path / "experiments.toml"
     bad.write_text('[experiments.x]\nsalt = "s"\narms = { v1 = 0.5, holdout = 0.5 }\n')
