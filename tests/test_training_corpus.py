@@ -72,6 +72,20 @@ def test_an_empty_corpus_is_refused(tmp_path):
         read_corpus(tmp_path / "missing.jsonl")
 
 
+def test_bytes_that_are_not_utf8_and_lone_surrogates_are_refused_naming_the_line(tmp_path):
+    good = json.dumps(record("c1", ("customer", "hi", None)))
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(good.encode() + b'\n{"case_id": "c2", "caf\xe9": 1}\n')
+    with pytest.raises(CorpusError, match=r"latin1\.jsonl:2: not UTF-8"):
+        read_corpus(path)
+    # JSON's \ud800 escape decodes to a lone surrogate, which no tokenizer or UTF-8 file takes.
+    for field, bad in [("text", record("c2", ("customer", "hi \ud800", None))), ("case_id", record("c\udfff"))]:
+        path = tmp_path / f"surrogate-{field}.jsonl"
+        path.write_text(good + "\n" + json.dumps(bad) + "\n")
+        with pytest.raises(CorpusError, match=rf"surrogate-{field}\.jsonl:2.*{field}: .*Unicode"):
+            read_corpus(path)
+
+
 def test_the_case_level_split_has_zero_overlap_and_depends_only_on_ids_and_seed():
     cases = parse_cases(generate_transcripts(3, 200, n_templates=32))
     split = split_cases(cases, seed=7)

@@ -34,6 +34,16 @@ class Tokenizer(Protocol):
     def __call__(self, text: list[str], *, add_special_tokens: bool = ...) -> Any: ...
 
 
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8: JSON's ``\\ud800`` escapes decode to lone surrogates, which
+    tokenizers and UTF-8 files refuse."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_messages(raw: Iterable[Mapping[str, Any]], *, where: str = "messages") -> list[Message]:
     """Validate ``[{"role": ..., "text": ...}, ...]`` into messages.
 
@@ -49,6 +59,8 @@ def parse_messages(raw: Iterable[Mapping[str, Any]], *, where: str = "messages")
             raise MessageError(f"{where}[{index}].role: unknown role {role!r}; expected one of {list(ROLES)}")
         if not isinstance(text, str) or not text.strip():
             raise MessageError(f"{where}[{index}].text: missing or empty")
+        if not is_unicode(text):
+            raise MessageError(f"{where}[{index}].text: not valid Unicode (a lone surrogate such as \\ud800)")
         messages.append(Message(role=role, text=text))
     if not messages:
         raise MessageError(f"{where}: empty message list")

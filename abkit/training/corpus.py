@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from abkit.text.transcript import Message, MessageError, parse_messages
+from abkit.text.transcript import Message, MessageError, is_unicode, parse_messages
 
 
 class CorpusError(ValueError):
@@ -62,8 +62,8 @@ def parse_case(record: Any, *, where: str) -> Case:
     if not isinstance(record, Mapping):
         raise CorpusError(f"{where}: must be a JSON object with case_id and messages")
     case_id = record.get("case_id")
-    if not isinstance(case_id, str) or not case_id:
-        raise CorpusError(f"{where}: case_id: missing or not a non-empty string")
+    if not isinstance(case_id, str) or not case_id or not is_unicode(case_id):
+        raise CorpusError(f"{where}: case_id: missing or not a non-empty Unicode string")
     where = f"{where} (case {case_id!r})"
     raw_messages = record.get("messages")
     if not isinstance(raw_messages, list):
@@ -75,11 +75,11 @@ def parse_case(record: Any, *, where: str) -> Case:
     message_ids, template_ids = [], []
     for index, raw in enumerate(raw_messages):
         message_id, template_id = raw.get("message_id"), raw.get("template_id")
-        if not isinstance(message_id, str) or not message_id:
-            raise CorpusError(f"{where}: messages[{index}].message_id: missing or not a non-empty string")
+        if not isinstance(message_id, str) or not message_id or not is_unicode(message_id):
+            raise CorpusError(f"{where}: messages[{index}].message_id: missing or not a non-empty Unicode string")
         if template_id is not None:
-            if not isinstance(template_id, str) or not template_id:
-                raise CorpusError(f"{where}: messages[{index}].template_id: must be a non-empty string or null")
+            if not isinstance(template_id, str) or not template_id or not is_unicode(template_id):
+                raise CorpusError(f"{where}: messages[{index}].template_id: must be a non-empty Unicode string or null")
             if raw["role"] != "advocate":
                 raise CorpusError(f"{where}: messages[{index}].template_id: only advocate messages use templates")
         message_ids.append(message_id)
@@ -119,8 +119,16 @@ def read_corpus(path: str | Path) -> list[Case]:
         raise CorpusError(f"{path}: no such corpus file")
     cases: list[Case] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        raise CorpusError(f"{path}: cannot read ({error.strerror})") from None
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise CorpusError(f"{path}:{number}: not UTF-8 (byte {error.start + 1} of the line)") from None
             if not line.strip():
                 continue
             try:
