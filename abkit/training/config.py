@@ -8,6 +8,7 @@ to any TOML file of the same shape works as well.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, fields
 from importlib import resources
@@ -100,6 +101,31 @@ class SizeConfig:
     encoder: EncoderSettings = EncoderSettings()
 
 
+# Ranges checked where a config is read: (lowest, highest, whether each bound is excluded). A key
+# not listed only has to be a finite number that is not negative.
+_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    **{
+        key: (1, math.inf, False, True)
+        for key in (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "batch_size",
+            "gradient_accumulation_steps",
+            "epochs",
+            "checkpoint_every",
+            "max_tokens",
+        )
+    },
+    "context_length": (2, math.inf, False, True),  # a next-token target needs two positions
+    "learning_rate": (0, math.inf, True, True),
+    "warmup_fraction": (0, 1, False, False),
+    "heldout_fraction": (0, 1, True, True),
+    "beta1": (0, 1, False, True),
+    "beta2": (0, 1, False, True),
+}
+
 _SECTIONS = {
     "tiny_model": TinyModelSettings,
     "adapt": AdaptSettings,
@@ -171,7 +197,19 @@ def _parse_section(raw: Any, cls: type, where: str) -> Any:
             or (expected is int and isinstance(value, float))
         ):
             raise ConfigError(f"{where}.{key}: expected {expected.__name__}, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}.{key}: must be a finite number, got {value!r}")
         if value < 0:
             raise ConfigError(f"{where}.{key}: must not be negative, got {value!r}")
+        low, high, low_open, high_open = _RANGES.get(key, (0, math.inf, False, True))
+        if value < low or value > high or (low_open and value == low) or (high_open and value == high):
+            wanted = f"{'more than' if low_open else 'at least'} {low:g}"
+            if high != math.inf:
+                wanted += f" and {'below' if high_open else 'at most'} {high:g}"
+            raise ConfigError(f"{where}.{key}: must be {wanted}, got {value!r}")
         values[key] = expected(value)
-    return cls(**values)
+    section = cls(**values)
+    hidden, heads = getattr(section, "hidden_size", 0), getattr(section, "num_attention_heads", 1)
+    if hidden % heads:
+        raise ConfigError(f"{where}: hidden_size {hidden} is not divisible by num_attention_heads {heads}")
+    return section
