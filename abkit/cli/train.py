@@ -17,6 +17,7 @@ from abkit.cli.train_options import (
     SIZE_OPTION,
     SPLIT_SEED_OPTION,
     THREADS_OPTION,
+    check_run_out,
     fail,
     set_threads,
     setup_training,
@@ -68,6 +69,7 @@ def adapt(
     from abkit.training.pipeline import load_base, run_adaptation
 
     config, cases, runtime = setup_training(size, data_file, device, quiet, threads)
+    check_run_out(out, resuming=resume_from is not None)
     try:
         if resume_from is not None:
             tokenizer = AutoTokenizer.from_pretrained(resume_from, local_files_only=True)
@@ -127,9 +129,11 @@ def finetune(
     from abkit.training.corpus import CorpusError
     from abkit.training.metrics import metrics_table
     from abkit.training.pipeline import run_finetune
+    from abkit.training.serving_dir import check_serving_out
 
     config, cases, runtime = setup_training(size, data_file, device, quiet, threads)
     try:
+        check_serving_out(out)
         report = run_finetune(
             source,
             cases,
@@ -215,9 +219,13 @@ def corpus(out: Path, n_cases: int, n_templates: int, seed: int, language: str) 
     """Write a simulated training corpus (the JSON Lines format of docs/training.md)."""
     from abkit.simulate.transcripts import generate_transcripts
     from abkit.training.corpus import labelled_examples, parse_cases, write_corpus
+    from abkit.training.outputs import OutputError, prepare_parent
 
+    try:
+        prepare_parent(out)
+    except OutputError as error:
+        fail(error)
     records = generate_transcripts(seed, n_cases, n_templates=n_templates, language=language)
-    out.parent.mkdir(parents=True, exist_ok=True)
     written = write_corpus(out, records)
     examples = labelled_examples(parse_cases(records, source=str(out)))
     labels = len({example.template_id for example in examples})
@@ -230,8 +238,14 @@ def corpus(out: Path, n_cases: int, n_templates: int, seed: int, language: str) 
 )
 @click.option("--seed", default=0, show_default=True, help="Seeds the simulated corpus, split and initialisation.")
 @click.option("--model-version", default="v1", show_default=True)
-@click.option("--cases", "n_cases", default=None, type=int, help="Simulated cases (default 2000).")
-@click.option("--templates", "n_templates", default=None, type=int, help="Template label set size (default 40).")
+@click.option("--cases", "n_cases", default=None, type=click.IntRange(min=4), help="Simulated cases (default 2000).")
+@click.option(
+    "--templates",
+    "n_templates",
+    default=None,
+    type=click.IntRange(min=2, max=960),
+    help="Template label set size (default 40).",
+)
 @click.option("--encoder/--no-encoder", default=True, show_default=True, help="Also train the BERT-style baseline.")
 @click.option(
     "--threads",
@@ -261,16 +275,19 @@ def demo_model(
 
     transformers_logging(quiet)
     set_threads(threads)
-    result = build_demo_model(
-        out,
-        seed=seed,
-        model_version=model_version,
-        n_cases=n_cases or DEMO_CASES,
-        n_templates=n_templates or DEMO_TEMPLATES,
-        with_encoder=encoder,
-        runtime=Runtime.detect(device),
-        progress=not quiet,
-    )
+    try:
+        result = build_demo_model(
+            out,
+            seed=seed,
+            model_version=model_version,
+            n_cases=n_cases or DEMO_CASES,  # 0 is refused by the IntRange
+            n_templates=n_templates or DEMO_TEMPLATES,
+            with_encoder=encoder,
+            runtime=Runtime.detect(device),
+            progress=not quiet,
+        )
+    except ValueError as error:  # CorpusError and OutputError among them
+        fail(error)
     adaptation = result.adaptation
     click.echo(
         f"adaptation: {adaptation.total_steps} steps, {adaptation.tokens_seen:,} tokens, fill rate {adaptation.fill_rate:.2%}, "

@@ -86,3 +86,22 @@ def setup_training(
     except (ConfigError, CorpusError) as error:
         fail(error)
     return config, cases, Runtime.detect(device)
+
+
+def check_run_out(out: Path, *, resuming: bool) -> None:
+    """Create an adaptation run directory before training; refuse one that holds another run's
+    checkpoints (``abkit train scaling`` would read both runs as one) unless resuming into it."""
+    from abkit.training.outputs import OutputError, prepare_dir
+
+    try:
+        prepare_dir(out)
+    except OutputError as error:
+        fail(error)
+    existing = sorted(path.name for path in out.glob("checkpoint-*"))
+    if existing and not resuming:
+        fail(
+            ValueError(
+                f"--out {out} already holds an adaptation run ({', '.join(existing[:3])}"
+                f"{', ...' if len(existing) > 3 else ''}): choose a new directory, or --resume one of its checkpoints"
+            )
+        )

@@ -72,18 +72,19 @@ def scaling(
 ) -> None:
     """Fine-tune every adaptation checkpoint; fit classification loss to LM loss, tokens, FLOPs per run."""
     from abkit.training.corpus import CorpusError
+    from abkit.training.outputs import prepare_dir
     from abkit.training.scaling import analyse_scaling, run_scaling, scaling_table
     from abkit.training.scaling_chart import write_scaling_html
 
     config, cases, runtime = setup_training(size, data_file, device, quiet, threads)
     try:
+        prepare_dir(out)
         points = run_scaling(
             runs, cases, config, split_seed=split_seed, finetunes=finetunes or 1, runtime=runtime, progress=not quiet
         )
     except (CorpusError, FileNotFoundError, ValueError) as error:
         fail(error)
     analysis = analyse_scaling(points, include_start=include_start)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "scaling.json").write_text(json.dumps(analysis.to_dict(), indent=2))
     chart = write_scaling_html(out / "scaling.html", analysis)
     click.echo(scaling_table(analysis))

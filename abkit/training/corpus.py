@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from abkit.text.transcript import Message, MessageError, is_unicode, parse_messages
+from abkit.training.outputs import publish, staging_path
 
 
 class CorpusError(ValueError):
@@ -146,12 +147,22 @@ def read_corpus(path: str | Path) -> list[Case]:
 
 
 def write_corpus(path: str | Path, records: Iterable[Mapping[str, Any]]) -> int:
-    """Write corpus records (dicts in the format above) as JSON Lines; returns the count."""
+    """Write corpus records (dicts in the format above) as JSON Lines; returns the count.
+
+    The file appears whole or not at all (written beside it, then renamed): a corpus cut short
+    at a line boundary would still read as a valid, smaller one.
+    """
+    path = Path(path)
+    staging = staging_path(path)
     count = 0
-    with Path(path).open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
+    try:
+        with staging.open("w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                count += 1
+        publish(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
     return count
 
 

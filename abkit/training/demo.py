@@ -10,7 +10,9 @@ from abkit.training.adapt import AdaptResult
 from abkit.training.config import SizeConfig, load_size_config
 from abkit.training.corpus import parse_cases, split_cases, write_corpus
 from abkit.training.optim import Runtime
+from abkit.training.outputs import prepare_dir
 from abkit.training.pipeline import FinetuneReport, load_base, run_adaptation, run_finetune
+from abkit.training.serving_dir import check_serving_out
 
 DEMO_CASES = 2000
 DEMO_TEMPLATES = 40
@@ -53,7 +55,8 @@ def build_demo_model(
     config = config or load_size_config("tiny")
     out = Path(out_dir)
     work = Path(work_dir) if work_dir is not None else out.with_name(out.name + ".work")
-    work.mkdir(parents=True, exist_ok=True)
+    check_serving_out(out)
+    prepare_dir(work, "work directory")
     records = generate_transcripts(seed, n_cases, n_templates=n_templates)
     corpus_file = work / "corpus.jsonl"
     write_corpus(corpus_file, records)

@@ -16,6 +16,7 @@ from pathlib import Path
 from abkit.training.config import load_size_config
 from abkit.training.corpus import parse_cases, split_cases, write_corpus
 from abkit.training.optim import Runtime
+from abkit.training.outputs import prepare_dir
 from abkit.training.pipeline import load_base, run_adaptation
 from abkit.training.scaling import ScalingAnalysis, analyse_scaling, run_scaling
 
@@ -94,7 +95,7 @@ def run_scaling_demo(
     if adapt_cases < 0:
         raise ValueError(f"adapt_cases: must be >= 0, got {adapt_cases}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_dir(out)
     records = generate_transcripts(seed, n_cases + adapt_cases, n_templates=n_templates, language=language)
     corpus_file = out / "corpus.jsonl"
     write_corpus(corpus_file, records[:n_cases])

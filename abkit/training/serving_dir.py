@@ -7,9 +7,12 @@ template id, weights, tokenizer) plus ``abkit_model.json`` describing the model.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from abkit.training.outputs import OutputError, prepare_parent, publish, staging_path
 
 METADATA_FILE = "abkit_model.json"
 FORMAT_VERSION = 1
@@ -45,16 +48,47 @@ def write_metadata(directory: str | Path, metadata: ServingMetadata) -> None:
     Path(directory, METADATA_FILE).write_text(json.dumps(asdict(metadata), indent=2, sort_keys=True))
 
 
+def check_serving_out(directory: str | Path, option: str = "--out") -> None:
+    """Check, before training, that a serving directory can be written at ``directory``: a new
+    path, an empty directory or a serving directory to replace, in a writable parent.
+
+    Raises:
+        OutputError: anything else, e.g. a directory of other files, which replacing would delete.
+    """
+    out = Path(directory)
+    prepare_parent(out, option)
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise OutputError(f"{option} {out}: exists and is not a directory")
+        if any(out.iterdir()) and not (out / METADATA_FILE).is_file():
+            raise OutputError(
+                f"{option} {out}: a directory of other files, not a serving directory (no {METADATA_FILE}); "
+                "choose a new or empty directory"
+            )
+
+
 def save_serving_dir(directory: str | Path, model: Any, tokenizer: Any, metadata: ServingMetadata) -> Path:
     """Write a serving directory: ``save_pretrained`` weights and tokenizer, then ``abkit_model.json``.
 
-    The metadata goes last, so a directory that has it is complete.
+    Everything is written to a hidden sibling first and renamed into place (a serving directory
+    already there is replaced whole), so a failed or interrupted write leaves the old directory
+    or nothing, never new weights beside old files.
+
+    Raises:
+        OutputError: ``directory`` is a file or a directory of other files (see :func:`check_serving_out`).
     """
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    write_metadata(out, metadata)
+    check_serving_out(out, "serving directory")
+    staging = staging_path(out)
+    try:
+        staging.mkdir()
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        write_metadata(staging, metadata)
+        publish(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
