@@ -111,14 +111,14 @@ def tune_batching(
         from transformers.utils import logging as hf_logging
 
         from abkit.serving.scorer import HFScorer
-        from abkit.training.serving_dir import read_metadata
+        from abkit.training.serving_dir import check_serving_dir
         from abkit.tuning.batching import advise, default_lengths, probe, synthetic_batches
 
     hf_logging.disable_progress_bar()
     if cpu_threads > 0:
         torch.set_num_threads(cpu_threads)
     try:
-        max_tokens = read_metadata(model_dir).max_tokens  # checks --lengths before the (slow) load
+        max_tokens = check_serving_dir(model_dir).max_tokens  # checks --lengths before the (slow) load
         probed = parse_lengths(lengths, max_tokens) if lengths else default_lengths(max_tokens)
         scorer = HFScorer(model_dir, device=device, dtype=dtype, token_cache_messages=0)
     except (ValueError, FileNotFoundError) as error:

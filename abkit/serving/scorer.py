@@ -15,7 +15,7 @@ from torch.nn.utils.rnn import pad_sequence
 from abkit.events.columns import TOP_K
 from abkit.serving.token_cache import DEFAULT_CACHE_MESSAGES, CachingTokenizer
 from abkit.text import Message, window_token_ids
-from abkit.training.serving_dir import read_metadata
+from abkit.training.serving_dir import check_serving_dir, read_metadata
 
 log = logging.getLogger(__name__)
 
@@ -206,5 +206,6 @@ class HFScorer:
 
 
 def hf_model_slot(directory: str | Path, **options: Any) -> ModelSlot:
-    """A :class:`ModelSlot` loading ``HFScorer(directory, **options)``; its version is read without the weights."""
-    return ModelSlot(read_metadata(directory).model_version, partial(HFScorer, directory, **options))
+    """A :class:`ModelSlot` loading ``HFScorer(directory, **options)``; the directory is checked and its
+    version read without loading the weights, so a broken one is refused at start-up."""
+    return ModelSlot(check_serving_dir(directory).model_version, partial(HFScorer, directory, **options))

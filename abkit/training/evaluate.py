@@ -14,7 +14,7 @@ from abkit.training.examples import LabelMap, encode_examples
 from abkit.training.finetune import ensure_pad_token, evaluate_classifier
 from abkit.training.metrics import ClassificationMetrics, majority_baseline
 from abkit.training.optim import Runtime
-from abkit.training.serving_dir import read_metadata
+from abkit.training.serving_dir import check_serving_dir
 
 Half = Literal["all", "train", "test"]
 
@@ -46,11 +46,15 @@ def evaluate_serving_dir(
     Raises:
         CorpusError: no labelled examples, or a template id the model does not know (naming
             the case and message).
+        ValueError / FileNotFoundError: a serving directory that is incomplete or inconsistent.
     """
-    metadata = read_metadata(directory)
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-    pad = ensure_pad_token(tokenizer)
-    model = AutoModelForSequenceClassification.from_pretrained(directory, local_files_only=True)
+    metadata = check_serving_dir(directory)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+        pad = ensure_pad_token(tokenizer)
+        model = AutoModelForSequenceClassification.from_pretrained(directory, local_files_only=True)
+    except (OSError, RuntimeError, ValueError) as error:  # what check_serving_dir cannot see
+        raise ValueError(f"{directory}: cannot load the model ({str(error).splitlines()[0]})") from None
     label_map = LabelMap.from_id2label(model.config.id2label)
     majority = None
     if half == "all":

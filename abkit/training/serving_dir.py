@@ -101,12 +101,95 @@ def read_metadata(directory: str | Path) -> ServingMetadata:
     path = Path(directory, METADATA_FILE)
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: not an abkit serving directory (no {METADATA_FILE})")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    data = _json_object(path)
     known = set(ServingMetadata.__dataclass_fields__)
     missing = {"model_version", "base_model"} - set(data)
     if missing:
         raise ValueError(f"{path}: missing fields {sorted(missing)}")
+    if not isinstance(data["model_version"], str) or not data["model_version"].strip():
+        raise ValueError(f"{path}: model_version: must be a non-empty string, got {data['model_version']!r}")
+    max_tokens = data.get("max_tokens", 512)
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise ValueError(f"{path}: max_tokens: must be a whole number of tokens, at least 1, got {max_tokens!r}")
     return ServingMetadata(**{k: v for k, v in data.items() if k in known})
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read ({error.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: must be a JSON object")
+    return data
+
+
+# The classifier head's weight by model type: its rows are the labels (other types are not checked).
+HEAD_WEIGHTS = {"gpt_neox": "score.weight", "bert": "classifier.weight"}
+TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "vocab.txt", "tokenizer.model")
+
+
+def check_serving_dir(directory: str | Path) -> ServingMetadata:
+    """Check a serving directory without loading its weights (only the safetensors headers are read).
+
+    ``abkit_model.json``, ``config.json`` with a label map (``id2label``, indices 0..n-1), a
+    tokenizer, weights that are whole (a truncated or corrupt safetensors file is caught here) and
+    a classifier head with one output per label.
+
+    Raises:
+        FileNotFoundError / ValueError: naming the file and the problem.
+    """
+    directory = Path(directory)
+    metadata = read_metadata(directory)
+    config_path = directory / "config.json"
+    if not config_path.is_file():
+        raise ValueError(f"{directory}: no config.json")
+    config = _json_object(config_path)
+    id2label = config.get("id2label")
+    if not isinstance(id2label, dict) or not id2label:
+        raise ValueError(f"{config_path}: id2label: missing or empty (the label map: class index -> template id)")
+    if sorted(str(key) for key in id2label) != sorted(str(index) for index in range(len(id2label))):
+        raise ValueError(f"{config_path}: id2label: class indices must be 0 to {len(id2label) - 1}")
+    if not any((directory / name).is_file() for name in TOKENIZER_FILES):
+        raise ValueError(f"{directory}: no tokenizer (none of {', '.join(TOKENIZER_FILES)})")
+    head = HEAD_WEIGHTS.get(str(config.get("model_type")))
+    shapes = _weight_shapes(directory)
+    if head is not None and shapes is not None:
+        if head not in shapes:
+            raise ValueError(f"{directory}: the weights have no classifier head ({head}): not a fine-tuned classifier")
+        if shapes[head][0] != len(id2label):
+            raise ValueError(
+                f"{directory}: the classifier head {head} has {shapes[head][0]} outputs but config.json's "
+                f"id2label has {len(id2label)} labels"
+            )
+    return metadata
+
+
+def _weight_shapes(directory: Path) -> dict[str, list[int]] | None:
+    """Tensor shapes from the safetensors headers; None for PyTorch ``.bin`` weights (not checked)."""
+    from safetensors import safe_open
+
+    index = directory / "model.safetensors.index.json"
+    if (directory / "model.safetensors").is_file():
+        files = [directory / "model.safetensors"]
+    elif index.is_file():
+        weight_map = _json_object(index).get("weight_map")
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise ValueError(f"{index}: weight_map: missing or empty")
+        files = [directory / str(name) for name in sorted(set(weight_map.values()))]
+    elif any((directory / name).is_file() for name in ("pytorch_model.bin", "pytorch_model.bin.index.json")):
+        return None
+    else:
+        raise ValueError(f"{directory}: no weights (model.safetensors)")
+    shapes: dict[str, list[int]] = {}
+    for file in files:
+        if not file.is_file():
+            raise ValueError(f"{file}: missing (listed in {index.name})")
+        try:
+            with safe_open(str(file), framework="pt") as weights:
+                shapes.update({name: list(weights.get_slice(name).get_shape()) for name in weights.keys()})  # noqa: SIM118
+        except Exception as error:  # safetensors raises its own SafetensorError (truncated, not safetensors)
+            raise ValueError(f"{file}: unreadable weights, truncated or corrupt ({error})") from None
+    return shapes
