@@ -111,6 +111,23 @@ def test_cli_refuses_a_bad_rate_and_a_bad_cases_file(tmp_path):
     assert bad_cases.exit_code == 2 and "non-empty case_id" in bad_cases.output
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rps", "inf"], "'inf' must be a positive, finite number"),
+        (["--rps", "nan"], "'nan' must be a positive, finite number"),
+        (["--rps", "1", "--duration", "nan"], "'--duration': must be a finite number of seconds, got nan"),
+        (["--rps", "1", "--duration", "inf"], "'--duration': must be a finite number of seconds, got inf"),
+        (["--rps", "1", "--timeout", "0"], "'--timeout': 0.0 is not in the range x>0"),
+        (["--rps", "1", "--wait-ready", "inf"], "'--wait-ready': must be a finite number"),
+        (["--rps", "1", "--pause", "-1"], "'--pause': -1.0 is not in the range x>=0"),
+    ],
+)
+def test_cli_refuses_rates_and_seconds_that_are_not_finite_or_not_positive(args, message):
+    result = CliRunner().invoke(loadtest, ["--url", "http://127.0.0.1:1", "--wait-ready", "0", *args])
+    assert result.exit_code == 2 and message in result.output
+
+
 def test_a_client_that_cannot_keep_up_is_flagged_its_rate_is_real_and_the_stage_is_bounded(stand_in):
     url, state = stand_in
     state["delay_s"] = 0.1  # one connection at 0.1 s a request: at most 10 req/s, asked for 40

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,10 +24,17 @@ def parse_rates(values: tuple[str, ...]) -> list[float]:
                 rate = float(part)
             except ValueError:
                 raise click.BadParameter(f"{part!r} is not a number", param_hint="--rps") from None
-            if not rate > 0:
-                raise click.BadParameter(f"{part!r} must be positive", param_hint="--rps")
+            if not 0 < rate < math.inf:
+                raise click.BadParameter(f"{part!r} must be a positive, finite number", param_hint="--rps")
             rates.append(rate)
     return rates
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    # click's FloatRange lets NaN and infinity through; a run of infinite seconds never ends
+    if not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number of seconds, got {value}", ctx=ctx, param=param)
+    return value
 
 
 @click.command()
@@ -43,6 +51,7 @@ def parse_rates(values: tuple[str, ...]) -> list[float]:
     type=click.FloatRange(min=0, min_open=True),
     default=300.0,
     show_default=True,
+    callback=_finite,
     help="Seconds per rate.",
 )
 @click.option(
@@ -56,7 +65,13 @@ def parse_rates(values: tuple[str, ...]) -> list[float]:
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the results as JSON here.")
 @click.option(
-    "--timeout", "timeout_s", type=float, default=10.0, show_default=True, help="Per-request timeout in seconds."
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    callback=_finite,
+    help="Per-request timeout in seconds.",
 )
 @click.option(
     "--token-file",
@@ -65,10 +80,20 @@ def parse_rates(values: tuple[str, ...]) -> list[float]:
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
-    "--wait-ready", type=float, default=120.0, show_default=True, help="Seconds to wait for GET /ready first."
+    "--wait-ready",
+    type=click.FloatRange(min=0),
+    default=120.0,
+    show_default=True,
+    callback=_finite,
+    help="Seconds to wait for GET /ready first.",
 )
 @click.option(
-    "--pause", type=float, default=2.0, show_default=True, help="Seconds between rates (lets the queue drain)."
+    "--pause",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    callback=_finite,
+    help="Seconds between rates (lets the queue drain).",
 )
 def loadtest(
     url: str,
