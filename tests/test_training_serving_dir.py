@@ -85,3 +85,23 @@ def test_a_broken_serving_directory_is_refused_naming_the_problem(model, tmp_pat
 def test_a_whole_serving_directory_passes(model):
     directory, _ = model
     assert check_serving_dir(directory).model_version == "v1"
+
+
+def test_a_broken_model_to_start_from_is_refused_before_training(model, tmp_path):
+    directory, corpus = model
+    truncated = shutil.copytree(directory, tmp_path / "truncated")
+    _truncate(truncated)
+    no_tokenizer = shutil.copytree(directory, tmp_path / "no-tokenizer")
+    (no_tokenizer / "tokenizer.json").unlink()
+    (tmp_path / "empty").mkdir()
+    runner = CliRunner()
+    for args, message in [
+        (["finetune", str(truncated)], "truncated/model.safetensors: unreadable weights"),
+        (["finetune", str(no_tokenizer)], "no-tokenizer: no tokenizer"),
+        (["adapt", "--base-model", str(truncated)], "truncated/model.safetensors: unreadable weights"),
+        (["adapt", "--resume", str(tmp_path / "empty")], "empty: not a model directory (no config.json)"),
+    ]:
+        out = tmp_path / f"out-{len(list(tmp_path.iterdir()))}"
+        result = runner.invoke(cli, ["train", *args, "--data", str(corpus), "--out", str(out), "-q"])
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output and "Traceback" not in result.output, (args, result.output)

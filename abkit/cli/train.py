@@ -67,11 +67,13 @@ def adapt(
 
     from abkit.training.corpus import CorpusError, split_cases
     from abkit.training.pipeline import load_base, run_adaptation
+    from abkit.training.serving_dir import check_model_dir
 
     config, cases, runtime = setup_training(size, data_file, device, quiet, threads)
     check_run_out(out, resuming=resume_from is not None)
     try:
         if resume_from is not None:
+            check_model_dir(resume_from)
             tokenizer = AutoTokenizer.from_pretrained(resume_from, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(resume_from, local_files_only=True)
         else:

@@ -33,7 +33,7 @@ from abkit.training.finetune import (
 from abkit.training.metrics import ClassificationMetrics, majority_baseline
 from abkit.training.optim import Runtime
 from abkit.training.packing import PackedCorpus, pack_documents
-from abkit.training.serving_dir import ServingMetadata, save_serving_dir
+from abkit.training.serving_dir import ServingMetadata, check_model_dir, save_serving_dir
 from abkit.training.tiny import build_random_causal_lm, train_bpe_tokenizer
 
 TINY_BASE = "random-init tiny GPT-NeoX"
@@ -59,6 +59,7 @@ def load_base(
     if source:
         if not Path(source).is_dir():
             raise FileNotFoundError(f"base model {source!r}: not a local directory (nothing is downloaded)")
+        check_model_dir(source)
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
         base: Any = AutoModelForCausalLM.from_pretrained(source, local_files_only=True)
         return base, tokenizer, str(source)
@@ -170,6 +171,7 @@ def run_finetune(
             f"need labelled examples in both halves of the split; got {len(train_examples)} and {len(test_examples)}"
         )
     label_map = LabelMap.from_examples([*train_examples, *test_examples])
+    check_model_dir(source)
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
     pad = ensure_pad_token(tokenizer)
     train = encode_examples(train_examples, tokenizer, label_map, max_tokens=settings.max_tokens)

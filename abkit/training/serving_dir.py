@@ -152,10 +152,8 @@ def check_serving_dir(directory: str | Path) -> ServingMetadata:
         raise ValueError(f"{config_path}: id2label: missing or empty (the label map: class index -> template id)")
     if sorted(str(key) for key in id2label) != sorted(str(index) for index in range(len(id2label))):
         raise ValueError(f"{config_path}: id2label: class indices must be 0 to {len(id2label) - 1}")
-    if not any((directory / name).is_file() for name in TOKENIZER_FILES):
-        raise ValueError(f"{directory}: no tokenizer (none of {', '.join(TOKENIZER_FILES)})")
+    shapes = check_model_dir(directory)
     head = HEAD_WEIGHTS.get(str(config.get("model_type")))
-    shapes = _weight_shapes(directory)
     if head is not None and shapes is not None:
         if head not in shapes:
             raise ValueError(f"{directory}: the weights have no classifier head ({head}): not a fine-tuned classifier")
@@ -167,8 +165,25 @@ def check_serving_dir(directory: str | Path) -> ServingMetadata:
     return metadata
 
 
+def check_model_dir(directory: str | Path) -> dict[str, list[int]] | None:
+    """Check a local Hugging Face model directory (a base model, a checkpoint, a serving directory)
+    without loading it: ``config.json``, a tokenizer, and whole weights.
+
+    Returns:
+        The tensor shapes from the safetensors headers; None for PyTorch ``.bin`` weights (not checked).
+
+    Raises:
+        ValueError: naming the file and the problem.
+    """
+    directory = Path(directory)
+    if not (directory / "config.json").is_file():
+        raise ValueError(f"{directory}: not a model directory (no config.json)")
+    if not any((directory / name).is_file() for name in TOKENIZER_FILES):
+        raise ValueError(f"{directory}: no tokenizer (none of {', '.join(TOKENIZER_FILES)})")
+    return _weight_shapes(directory)
+
+
 def _weight_shapes(directory: Path) -> dict[str, list[int]] | None:
-    """Tensor shapes from the safetensors headers; None for PyTorch ``.bin`` weights (not checked)."""
     from safetensors import safe_open
 
     index = directory / "model.safetensors.index.json"
