@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from abkit.cli.options import finite
+
 
 def parse_rates(values: tuple[str, ...]) -> list[float]:
     """``("10,50", "100")`` -> ``[10.0, 50.0, 100.0]``.
@@ -30,13 +32,6 @@ def parse_rates(values: tuple[str, ...]) -> list[float]:
     return rates
 
 
-def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    # click's FloatRange lets NaN and infinity through; a run of infinite seconds never ends
-    if not math.isfinite(value):
-        raise click.BadParameter(f"must be a finite number of seconds, got {value}", ctx=ctx, param=param)
-    return value
-
-
 @click.command()
 @click.option("--url", required=True, help="Base URL of the service, e.g. http://127.0.0.1:8000.")
 @click.option(
@@ -51,7 +46,7 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
     type=click.FloatRange(min=0, min_open=True),
     default=300.0,
     show_default=True,
-    callback=_finite,
+    callback=finite,
     help="Seconds per rate.",
 )
 @click.option(
@@ -70,7 +65,7 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
     type=click.FloatRange(min=0, min_open=True),
     default=10.0,
     show_default=True,
-    callback=_finite,
+    callback=finite,
     help="Per-request timeout in seconds.",
 )
 @click.option(
@@ -84,7 +79,7 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
     type=click.FloatRange(min=0),
     default=120.0,
     show_default=True,
-    callback=_finite,
+    callback=finite,
     help="Seconds to wait for GET /ready first.",
 )
 @click.option(
@@ -92,7 +87,7 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
     type=click.FloatRange(min=0),
     default=2.0,
     show_default=True,
-    callback=_finite,
+    callback=finite,
     help="Seconds between rates (lets the queue drain).",
 )
 def loadtest(

@@ -73,15 +73,15 @@ def pre_period_days_option(help: str) -> Callable[[Callable[..., Any]], Callable
         default=DEFAULT_PRE_PERIOD_DAYS,
         show_default=True,
         type=click.FloatRange(min=0, min_open=True, max=MAX_PERIOD_DAYS),
-        callback=_refuse_nan,
+        callback=finite,
         help=help,
     )
 
 
-def _refuse_nan(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    # click's FloatRange lets NaN through (every comparison with it is false)
-    if math.isnan(value):
-        raise click.BadParameter("must be a number of days, got nan", ctx=ctx, param=param)
+def finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """An option callback refusing NaN and infinity, which click's FloatRange lets through."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number, got {value}", ctx=ctx, param=param)
     return value
 
 
