@@ -110,3 +110,15 @@ def test_split_needs_two_cases_and_a_fraction_inside_0_1():
         split_cases(cases)
     with pytest.raises(ValueError, match="test_fraction"):
         split_cases(cases * 2, test_fraction=1.0)
+
+
+def test_fine_tuning_a_corpus_of_one_template_is_refused_before_any_model_is_read(tmp_path):
+    # one class makes every prediction right by construction; the source is never opened
+    from abkit.training.pipeline import run_finetune
+    from tests.training_helpers import TINY
+
+    cases = parse_cases(
+        [record(f"c{i}", ("customer", f"question {i}", None), ("advocate", "the same reply", "t1")) for i in range(8)]
+    )
+    with pytest.raises(CorpusError, match=r"at least 2 templates.*'t1'"):
+        run_finetune(tmp_path / "no-model", cases, TINY, None, progress=False)

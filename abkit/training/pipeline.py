@@ -171,6 +171,11 @@ def run_finetune(
             f"need labelled examples in both halves of the split; got {len(train_examples)} and {len(test_examples)}"
         )
     label_map = LabelMap.from_examples([*train_examples, *test_examples])
+    if len(label_map) < 2:
+        # one class: every prediction is right by construction, and the figures would say 100%
+        raise CorpusError(
+            f"need at least 2 templates to choose between; the corpus labels only {label_map.template_ids}"
+        )
     check_model_dir(source)
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
     pad = ensure_pad_token(tokenizer)
