@@ -100,6 +100,8 @@ def test_duplicate_arm_names_in_code():
         ("x" * 65, "s", (("holdout", 0.5), ("v1", 0.5)), "name longer than 64"),
         ("x", "   ", (("holdout", 0.5), ("v1", 0.5)), "empty salt"),
         ("x", "a\x1fb", (("holdout", 0.5), ("v1", 0.5)), "salt must not contain"),
+        # a lone surrogate has no UTF-8 form to hash: refused when built, not at the first assignment
+        ("x", "a\udcffb", (("holdout", 0.5), ("v1", 0.5)), "salt is not valid UTF-8"),
         ("x", "s", (("holdout", 0.5), ("", 0.5)), "arm names must be non-empty strings"),
         ("x", "s", (("holdout", 0.5), ("v" * 65, 0.5)), "longer than 64"),
         ("x", "s", (("holdout", 0.6), ("v1", 0.6)), "sum to 1.2, not 1"),

@@ -50,6 +50,10 @@ def _salt(value: str) -> str:
         raise ValueError("empty salt")
     if SEPARATOR in value:
         raise ValueError("salt must not contain \\x1f")
+    try:
+        value.encode("utf-8")  # the salt is hashed as UTF-8: a lone surrogate has no form there
+    except UnicodeEncodeError:
+        raise ValueError(f"salt {_NOT_UTF8}") from None
     return value
 
 
