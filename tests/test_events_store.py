@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 from sqlalchemy import select, text
 
+from abkit.assignment.config import ConfigError
 from abkit.events import EventError, EventStore, WriteResult
 from abkit.events.schema import cases, predictions, rejects, selections
 from abkit.events.store import Reject, UnreadableRow
@@ -353,3 +354,18 @@ def test_records_whose_nested_values_polars_miscounts_are_validated_not_crashed(
     store = EventStore.open(sqlite_url)
     result = store.write("case", [_case(1, case_id=[""]), _case(2, case_id=[None, []])], quarantine=True)
     assert result.accepted + result.duplicates + result.rejected == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "salt", "arms", "message"),
+    [
+        (" standing", "s", [("holdout", 0.5), ("v1", 0.5)], "leading or trailing whitespace"),
+        ("x", "", [("holdout", 0.5), ("v1", 0.5)], "empty salt"),
+        ("x", "s", [("holdout", 0.5), ("v1", 0.7)], "sum to 1.2, not 1"),
+    ],
+)
+def test_register_experiment_holds_a_definition_to_the_experiments_file_rules(tmp_path, name, salt, arms, message):
+    store = EventStore.open(f"sqlite:///{tmp_path / 'e.sqlite'}")
+    with pytest.raises(ConfigError, match=message):
+        store.register_experiment(name, salt, arms)
+    assert store.experiment_phases() == []  # nothing recorded

@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, insert, inspect, select
 
+from abkit.assignment.config import ExperimentConfig
 from abkit.events import columns as c
 from abkit.events.columns import EventKind
 from abkit.events.conflicts import Conflict, find_conflicts
@@ -66,13 +67,6 @@ class WriteResult:
 
 
 EMPTY_RESULT = WriteResult(0, 0, 0)
-
-
-@dataclass(frozen=True)
-class _Definition:
-    name: str
-    salt: str
-    arms: tuple[tuple[str, float], ...]
 
 
 @dataclass(frozen=True)
@@ -162,8 +156,12 @@ class EventStore:
     def register_experiment(
         self, name: str, salt: str, arms: Sequence[tuple[str, float]], *, at: datetime | None = None
     ) -> Applied:
-        """Record an experiment definition: :meth:`apply_experiment` by name, salt and arms."""
-        return self.apply_experiment(_Definition(name, salt, tuple(arms)), at)
+        """Record an experiment definition: :meth:`apply_experiment` by name, salt and arms.
+
+        Raises:
+            ConfigError: the definition breaks a rule of experiments.toml (names, salt, weights).
+        """
+        return self.apply_experiment(ExperimentConfig(name, salt, tuple(arms)), at)
 
     def experiment_phases(self, experiment: str | None = None) -> list[ExperimentPhase]:
         """Every phase recorded, by experiment then phase number (one experiment's when named)."""
