@@ -25,6 +25,8 @@ def test_mde_design_effect_and_degenerate_inputs():
     assert mde(None, 10, 10) is None
     assert mde(8.0, 0, 10) is None
     assert mde(0.0, 10, 10) == 0.0
+    # (z_0.975 + z_0.8) * 1e308 * sqrt(2) is past a float's range (about 1.8e308): no MDE to give
+    assert mde(1e308, 1, 1) is None
 
 
 def test_days_to_detect_sizes_a_two_percent_holdout():

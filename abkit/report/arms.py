@@ -201,4 +201,5 @@ def _power(
         return None, None, clustered.missing or welch.missing or "no variance to size against"
     deff = (clustered.se / welch.se) ** 2
     pooled = (treatment.sum_sq_dev + control.sum_sq_dev) / (treatment.n + control.n - 2)
-    return deff, mde(math.sqrt(pooled), treatment.n, control.n, design_effect=deff), None
+    detectable = mde(math.sqrt(pooled), treatment.n, control.n, design_effect=deff)
+    return deff, detectable, None if detectable is not None else "the MDE is too large for a float"

@@ -52,7 +52,8 @@ def mde(
         design_effect: Variance inflation from clustering (see `design_effect`), 1 for none.
 
     Returns:
-        The MDE in seconds, or None when sd_s is None or an arm has no selections.
+        The MDE in seconds, or None when sd_s is None, an arm has no selections or the MDE is
+        too large for a float.
 
     Raises:
         ValueError: For a negative sd or count, or alpha/power/design_effect out of range.
@@ -64,7 +65,8 @@ def mde(
     sd = finite(sd_s, "sd_s")
     if sd < 0:
         raise ValueError(f"sd_s must be >= 0, got {sd_s!r}")
-    return z_sum * sd * math.sqrt(deff * (1.0 / n_treatment + 1.0 / n_control))
+    difference = z_sum * sd * math.sqrt(deff * (1.0 / n_treatment + 1.0 / n_control))
+    return difference if math.isfinite(difference) else None  # beyond a float: no detectable difference to give
 
 
 @dataclass(frozen=True)
