@@ -110,10 +110,19 @@ def test_adjusted_sums_are_the_sums_of_the_adjusted_outcome():
     rng = np.random.default_rng(12)
     n, ids, times, x = _interactions(rng, 80)
     y = np.bincount(ids, weights=times - SHIFT)
-    adjusted = CupedSummary.from_clusters(n, y, x, SHIFT).adjusted(0.37)
-    direct = ClusterSummary.from_clusters(n, y - 0.37 * n * x, SHIFT)
+    summary = CupedSummary.from_clusters(n, y, x, SHIFT)
+    adjusted = summary.adjusted(0.37)
+    # the summary takes x about its mean: z_i = y_i - 0.37 n_i (x_i - mean(x)), about SHIFT
+    assert summary.x_shift == pytest.approx(x.mean(), rel=1e-15)
+    centred = ClusterSummary.from_clusters(n, y - 0.37 * n * (x - summary.x_shift), SHIFT)
     for name in ("k", "sum_n", "sum_y", "sum_n2", "sum_y2", "sum_ny", "shift"):
-        assert getattr(adjusted, name) == pytest.approx(getattr(direct, name), rel=1e-12)
+        assert getattr(adjusted, name) == pytest.approx(getattr(centred, name), rel=1e-12)
+    # about x = 0 instead: the mean moves by 0.37 x_shift, the variance stays
+    direct = ClusterSummary.from_clusters(n, y - 0.37 * n * x, SHIFT)
+    about_zero = summary.about(0.0).adjusted(0.37)
+    assert about_zero.mean == pytest.approx(direct.mean, rel=1e-12)
+    assert adjusted.mean == pytest.approx(direct.mean + 0.37 * summary.x_shift, rel=1e-12)
+    assert adjusted.variance_of_mean == pytest.approx(direct.variance_of_mean, rel=1e-12)
 
 
 def test_pooled_theta_over_strata():
@@ -162,8 +171,14 @@ def test_sums_add_like_the_whole():
     halves = CupedSummary.from_clusters(n[:25], sums[:25] - 10.0 * n[:25], x[:25], 10.0) + CupedSummary.from_clusters(
         n[25:], sums[25:] - 20.0 * n[25:], x[25:], 20.0
     )
-    for name in ("sum_nx", "sum_n2x", "sum_n2x2", "sum_nxy"):
-        assert getattr(halves, name) == pytest.approx(getattr(whole, name), rel=1e-12)
+    # the halves keep the first half's shifts (x about its mean), the whole its own: the same
+    # interactions, so the same covariate mean and, about one x_shift, the same adjusted arm
+    assert halves.x_shift == pytest.approx(x[:25].mean(), rel=1e-15)
+    assert halves.sum_nx / halves.clusters.sum_n + halves.x_shift == pytest.approx(np.dot(n, x) / n.sum(), rel=1e-12)
+    for theta in (0.0, 0.37, -2.0):
+        together, apart = whole.about(halves.x_shift).adjusted(theta), halves.adjusted(theta)
+        assert apart.mean == pytest.approx(together.mean, rel=1e-12)
+        assert apart.variance_of_mean == pytest.approx(together.variance_of_mean, rel=1e-12)
     empty = CupedSummary(ClusterSummary.empty(), None, None, None, None)
     assert empty + whole is whole and whole + empty is whole
 
@@ -260,3 +275,28 @@ def test_coverage_and_width(related, narrower):
     assert abs(delta.mean() + 0.7) < 3 * delta.std() / np.sqrt(delta.size)
     if not related:
         assert abs(1 - ratio) < 0.02
+
+
+@pytest.mark.parametrize("offset", [1e6, 1e9, -3e8])
+def test_a_covariate_far_from_zero_gives_the_figures_of_the_centred_one(offset):
+    # CUPED depends on x only through its deviations (theta, the adjusted delta and its variance are
+    # unchanged by adding a constant to every x_i); sums about 0 lost 4e-5 of the delta at 1e6 and
+    # theta altogether at 1e9
+    rng = np.random.default_rng(21)
+    treatment, control = _interactions(rng, 300, -0.5), _interactions(rng, 80)
+
+    def summaries(move):
+        # x + offset rounds x to the offset's precision; subtracting it back is exact (Sterbenz), so
+        # both sides hold the same covariates and differ only in how far from zero they sit
+        return [
+            CupedSummary.from_clusters(
+                arm[0], np.bincount(arm[1], weights=arm[2] - SHIFT), (arm[3] + offset) - offset + move, SHIFT
+            )
+            for arm in (treatment, control)
+        ]
+
+    centred, far = summaries(0.0), summaries(offset)
+    expected, got = cuped_delta(*centred), cuped_delta(*far)
+    assert expected.theta != 0
+    for name in ("delta_s", "se", "df", "p", "theta", "variance_reduction"):
+        assert getattr(got, name) == pytest.approx(getattr(expected, name), rel=1e-9), name

@@ -53,8 +53,9 @@ class CupedSummary(ToDictMixin):
         sum_n2x: Sum of n_i**2 x_i.
         sum_n2x2: Sum of n_i**2 x_i**2.
         sum_nxy: Sum of n_i x_i y_i (y_i about `clusters.shift`).
-
-    Centre x (e.g. on the pre-period grand mean) so that the sums keep their precision.
+        x_shift: What x_i is taken about in these sums (x_i = covariate - x_shift), as `clusters.shift`
+            is for y: sums about a value near the covariates keep their precision however far the
+            covariates sit from zero. `from_clusters` takes their mean; arms may differ.
     """
 
     clusters: ClusterSummary
@@ -62,6 +63,7 @@ class CupedSummary(ToDictMixin):
     sum_n2x: float
     sum_n2x2: float
     sum_nxy: float
+    x_shift: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.clusters, ClusterSummary):
@@ -74,6 +76,7 @@ class CupedSummary(ToDictMixin):
             object.__setattr__(self, name, value)
         if self.sum_n2x2 < 0:
             raise ValueError(f"sum_n2x2 must be >= 0, got {self.sum_n2x2!r}")
+        object.__setattr__(self, "x_shift", finite(self.x_shift, "x_shift"))
 
     @classmethod
     def from_clusters(
@@ -94,22 +97,25 @@ class CupedSummary(ToDictMixin):
         if not np.all(np.isfinite(x)):
             raise ValueError("covariates must all be finite (found NaN or infinity)")
         clusters = ClusterSummary.from_clusters(n, y, shift)
-        nx = n * x
+        x_shift = float(x.mean()) if x.size else 0.0
+        nx = n * (x - x_shift)
         return cls(
             clusters=clusters,
             sum_nx=float(nx.sum()),
             sum_n2x=float(np.dot(n, nx)),
             sum_n2x2=float(np.dot(nx, nx)),
             sum_nxy=float(np.dot(nx, y)),
+            x_shift=x_shift,
         )
 
     def adjusted(self, theta: float) -> ClusterSummary:
         """The interaction-level sums of the adjusted outcome z_i = y_i - theta n_i x_i.
 
-        The adjusted mean is r - theta xbar and its delta-method variance is
+        The adjusted mean is r - theta xbar (x about `x_shift`) and its delta-method variance is
         V_y - 2 theta C + theta**2 V_x, since z_i - r_z n_i = e_i - theta d_i; so every function of a
         ClusterSummary (`mean_delta`, `clustered_welch`, stratification across phases, the confidence
-        sequence) works on the adjusted arm unchanged.
+        sequence) works on the adjusted arm unchanged. Arms compared must share `x_shift`
+        (:meth:`about`): the adjusted means then differ by the adjusted delta exactly.
         """
         c = self.clusters
         if c.k == 0:
@@ -124,8 +130,24 @@ class CupedSummary(ToDictMixin):
             shift=c.shift,
         )
 
+    def about(self, x_shift: float) -> CupedSummary:
+        """The same interactions with x taken about ``x_shift``: x_i' = x_i + gap, gap = self.x_shift - x_shift."""
+        gap = self.x_shift - finite(x_shift, "x_shift")
+        if gap == 0 or self.clusters.k == 0:
+            return self
+        c = self.clusters
+        return CupedSummary(
+            clusters=c,
+            sum_nx=self.sum_nx + gap * c.sum_n,
+            sum_n2x=self.sum_n2x + gap * c.sum_n2,
+            sum_n2x2=max(self.sum_n2x2 + 2.0 * gap * self.sum_n2x + gap * gap * c.sum_n2, 0.0),
+            sum_nxy=self.sum_nxy + gap * c.sum_ny,
+            x_shift=x_shift,
+        )
+
     def __add__(self, other: CupedSummary) -> CupedSummary:
-        """Combine disjoint interactions, keeping the left shift: y_i' = y_i + n_i (shift_b - shift_a)."""
+        """Combine disjoint interactions, keeping the left shifts: the right's y_i' = y_i + n_i gap
+        (gap = shift_right - shift_left) and its x about the left's `x_shift`."""
         if not isinstance(other, CupedSummary):
             return NotImplemented
         if other.clusters.k == 0:
@@ -133,12 +155,14 @@ class CupedSummary(ToDictMixin):
         if self.clusters.k == 0:
             return other
         gap = other.clusters.shift - self.clusters.shift
+        aligned = other.about(self.x_shift)
         return CupedSummary(
             clusters=self.clusters + other.clusters,
-            sum_nx=self.sum_nx + other.sum_nx,
-            sum_n2x=self.sum_n2x + other.sum_n2x,
-            sum_n2x2=self.sum_n2x2 + other.sum_n2x2,
-            sum_nxy=self.sum_nxy + other.sum_nxy + gap * other.sum_n2x,
+            sum_nx=self.sum_nx + aligned.sum_nx,
+            sum_n2x=self.sum_n2x + aligned.sum_n2x,
+            sum_n2x2=self.sum_n2x2 + aligned.sum_n2x2,
+            sum_nxy=self.sum_nxy + aligned.sum_nxy + gap * aligned.sum_n2x,
+            x_shift=self.x_shift,
         )
 
 
@@ -303,6 +327,7 @@ def cuped_delta(
         ValueError: When `confidence` is not strictly between 0 and 1.
     """
     level(confidence, "confidence")
+    control = control.about(treatment.x_shift)  # adjusted means compare about one x_shift
     theta = pooled_theta([(treatment, control)])
     adjusted_1, adjusted_0 = treatment.adjusted(theta), control.adjusted(theta)
     delta = mean_delta(adjusted_1, adjusted_0, confidence, labels)
@@ -337,6 +362,9 @@ def stratified_cuped_delta(
     if not strata:
         raise ValueError("stratified_cuped_delta needs at least one stratum")
     names = list(stratum_names) if stratum_names is not None else [f"stratum {p + 1}" for p in range(len(strata))]
+    # every arm's x about one x_shift, so that the adjusted arms compare and combine exactly
+    x_shift = strata[0][0].x_shift
+    strata = [(treatment.about(x_shift), control.about(x_shift)) for treatment, control in strata]
     theta = pooled_theta(strata, weights)
     arms = []
     for side, label in enumerate(labels):
