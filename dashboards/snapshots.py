@@ -39,6 +39,50 @@ class SnapshotError(ValueError):
     """A stored report that does not follow the report contract."""
 
 
+# The report's sections the pages walk (docs/report-schema.md): lists of objects and objects.
+# Checked when a report is read, so a corrupt row is named instead of failing a page callback.
+_LIST_SECTIONS = (
+    "versions",
+    "comparisons",
+    "weekly",
+    "phases",
+    "releases",
+    "daily_events",
+    "latency_ms",
+    "srm_by_experiment",
+    "power",
+)
+_OBJECT_SECTIONS = ("window", "totals", "templates", "timeline")
+_NESTED_LISTS = (("templates", "rows"), ("templates", "trends"), ("timeline", "rows"))
+
+
+def _check_sections(report: dict[str, Any], where: str) -> None:
+    """Raise SnapshotError naming the first section (present and not null) of the wrong JSON type."""
+
+    def check_list(value: Any, name: str) -> None:
+        if value is None:
+            return
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise SnapshotError(f"{name} of {where}: expected a list of objects, got {_json_type(value)}")
+
+    for name in _OBJECT_SECTIONS:
+        value = report.get(name)
+        if value is not None and not isinstance(value, dict):
+            raise SnapshotError(f"{name} of {where}: expected an object, got {_json_type(value)}")
+    for name in _LIST_SECTIONS:
+        check_list(report.get(name), name)
+    for section, name in _NESTED_LISTS:
+        check_list((report.get(section) or {}).get(name), f"{section}.{name}")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        kinds = sorted({_json_type(item) for item in value if not isinstance(item, dict)})
+        return f"a list holding {' and '.join(kinds)}" if kinds else "a list"
+    names = {dict: "an object", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return names.get(type(value), "null" if value is None else type(value).__name__)
+
+
 @dataclass(frozen=True)
 class SnapshotKey:
     """Which report: an experiment filter (None: all) and a window (None: open-ended)."""
@@ -98,7 +142,7 @@ def load_report(engine: Engine, snapshot_id: int) -> dict[str, Any]:
 
 
 def parse_report(text: str, where: str) -> dict[str, Any]:
-    """Parse a report's JSON text and check ``schema_version``.
+    """Parse a report's JSON text; check ``schema_version`` and the JSON type of each section.
 
     Raises:
         SnapshotError: naming ``where`` and the problem.
@@ -113,6 +157,7 @@ def parse_report(text: str, where: str) -> dict[str, Any]:
     if version not in SCHEMA_VERSIONS:
         readable = " or ".join(str(v) for v in SCHEMA_VERSIONS)
         raise SnapshotError(f"schema_version of {where} is {version!r}; this dashboard reads {readable}")
+    _check_sections(report, where)
     return report
 
 

@@ -118,6 +118,23 @@ def test_reports_of_another_schema_version_are_refused(sqlite_url):
         parse_report("[1]", "test")
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"versions": {"v1": {}}}, "versions of test: expected a list of objects, got an object"),
+        ({"versions": ["v1"]}, "versions of test: expected a list of objects, got a list holding a string"),
+        ({"templates": []}, "templates of test: expected an object, got a list"),
+        ({"totals": 12}, "totals of test: expected an object, got a number"),
+        ({"templates": {**FIXTURE["templates"], "trends": [5]}}, "templates.trends of test: expected a list of obj"),
+    ],
+)
+def test_a_report_whose_sections_have_the_wrong_json_type_is_refused_by_name(change, message):
+    # Such a row used to reach the pages and fail their callbacks (AttributeError, TypeError).
+    with pytest.raises(SnapshotError, match=message):
+        parse_report(json.dumps({**FIXTURE, **change}), "test")
+    assert parse_report(json.dumps({**FIXTURE, "power": None}), "test")["power"] is None
+
+
 def test_a_report_older_than_abkit_report_writes_gets_a_notice(monkeypatch):
     import abkit.report.contract
 
