@@ -250,7 +250,7 @@ def template_trend(report: Report, top_n: int) -> dict[str, dict[str, Any]]:
     wanted = min(top_n, kept) if isinstance(kept, int) else top_n
     for trend in templates.get("trends") or []:
         if trend.get("top_n") == wanted:
-            return {key: trend[key] for key in ("mann_kendall", "mann_kendall_hamed_rao")}
+            return {key: trend.get(key) or {} for key in ("mann_kendall", "mann_kendall_hamed_rao")}
     if wanted == kept:
         return {key: templates.get(key) or {} for key in ("mann_kendall", "mann_kendall_hamed_rao")}
     reason = f"this report has no trend over its top {wanted} templates (stored before they were tested): press Refresh"
@@ -332,9 +332,12 @@ def version_windows(report: Report) -> dict[str, tuple[str | None, str | None]]:
     """Deployment window (first_seen, last_seen) of each model version, over every experiment it ran in."""
     windows: dict[str, tuple[str | None, str | None]] = {}
     for v in report.get("versions") or []:
-        first, last = windows.get(v["model_version"], (None, None))
+        name = v.get("model_version")
+        if not isinstance(name, str):  # a row without its version cannot be filtered on
+            continue
+        first, last = windows.get(name, (None, None))
         seen = (v.get("first_seen"), v.get("last_seen"))
-        windows[v["model_version"]] = (
+        windows[name] = (
             min((t for t in (first, seen[0]) if t), default=None),
             max((t for t in (last, seen[1]) if t), default=None),
         )

@@ -83,6 +83,12 @@ def test_version_windows_span_every_experiment_of_the_version(report):
     assert windows["v1"] == ("2026-01-05T00:00:00", "2026-01-25T23:59:00")
 
 
+def test_version_windows_skip_a_row_without_its_model_version(report):
+    # A stored row missing the key used to fail the shell's callback (KeyError) and blank the page.
+    broken = {**report, "versions": [{"experiment": "standing"}, *report["versions"]]}
+    assert tables.version_windows(broken) == tables.version_windows(report)
+
+
 @pytest.mark.parametrize(
     ("low", "high", "expected"),
     [
@@ -146,6 +152,13 @@ def test_template_trend_of_a_snapshot_without_per_view_trends_says_why(report):
     del older["templates"]["trends"]
     assert "press Refresh" in tables.template_trend(older, 5)["mann_kendall"]["missing"]
     assert tables.template_trend(older, 20)["mann_kendall"]["tau"] == pytest.approx(0.643)  # its own top 8
+
+
+def test_template_trend_missing_one_method_is_empty_not_a_key_error(report):
+    partial = json.loads(json.dumps(report))
+    del partial["templates"]["trends"][0]["mann_kendall_hamed_rao"]
+    trend = tables.template_trend(partial, 5)
+    assert trend["mann_kendall"]["tau"] == pytest.approx(0.8) and trend["mann_kendall_hamed_rao"] == {}
 
 
 def test_srm_table_formats_counts_and_notes_unregistered_experiments(report):
