@@ -240,7 +240,7 @@ def _register_shell_callbacks(app: Dash) -> None:
             chosen = context.select(key)
             base = chosen if key.is_all_time else context.select(SnapshotKey(key.experiment))
             windows = version_windows(context.report(base.ref.snapshot_id)) if base.ref else {}
-        except (SQLAlchemyError, SnapshotError) as error:
+        except (SQLAlchemyError, SnapshotError, FileNotFoundError) as error:
             # The database went away or holds a report of another contract since the page loaded.
             empty = {"snapshot_id": None, "exact": False, "experiment": key.experiment, "windows": {}, "notice": None}
             return empty, [], f"Cannot read the stored reports: {error}", None

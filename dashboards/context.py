@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import flask
@@ -37,6 +38,17 @@ def describe_database(target: str) -> str:
         return target
 
 
+def _sqlite_file(target: str) -> Path | None:
+    """The file of a SQLite database, None for other backends (and in-memory SQLite)."""
+    try:
+        url = make_url(database_url(target))
+    except ValueError:
+        return None
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
 class DashboardContext:
     """What the pages of one app share. Built once by ``create_app``."""
 
@@ -47,14 +59,20 @@ class DashboardContext:
         self._engine: Engine | None = None
         self._lock = threading.Lock()
         self._reports: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._sqlite_file = _sqlite_file(database)
 
     def engine(self) -> Engine:
         """The read-only engine, opened on first use (so a missing file can appear later).
 
         Raises:
-            FileNotFoundError, ValueError: the database cannot be opened.
+            FileNotFoundError, ValueError: the database cannot be opened (or its SQLite file is gone).
         """
         with self._lock:
+            if self._engine is not None and self._sqlite_file and not self._sqlite_file.exists():
+                # Deleted or moved while the app runs: pooled connections would go on reading the old file.
+                self._engine.dispose()
+                self._engine = None
+                self._reports.clear()
             if self._engine is None:
                 self._engine = connect(self.database, read_only=True)
             return self._engine

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 from flask import Flask, Response, request
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from dashboards.context import DashboardContext
 from dashboards.snapshots import SnapshotError
@@ -76,6 +77,11 @@ def _text(status: int, message: str) -> Response:
     return Response(message + "\n", status, mimetype="text/plain")
 
 
+def _unreachable(error: Exception) -> Response:
+    cause = getattr(error, "orig", None) or error  # the driver's message, without SQLAlchemy's SQL echo
+    return _text(503, f"cannot read the stored reports: {cause}")
+
+
 def register_downloads(server: Flask, context: DashboardContext) -> None:
     """Add the download routes to ``server``."""
 
@@ -93,6 +99,8 @@ def register_downloads(server: Flask, context: DashboardContext) -> None:
             return _text(404, str(error.args[0]))
         except (ValueError, SnapshotError) as error:
             return _text(400, str(error))
+        except (SQLAlchemyError, FileNotFoundError) as error:
+            return _unreachable(error)
         return Response(
             # CRLF line ends (RFC 4180), so a cell holding a lone CR is quoted instead of splitting its row.
             neutralise_formulas(frame).to_csv(index=False, lineterminator="\r\n"),
@@ -109,6 +117,8 @@ def register_downloads(server: Flask, context: DashboardContext) -> None:
             report = _report(View.from_query(request.args))
         except (ValueError, SnapshotError) as error:
             return _text(400, str(error))
+        except (SQLAlchemyError, FileNotFoundError) as error:
+            return _unreachable(error)
         try:
             page = render(report)
         except ValidationError as error:

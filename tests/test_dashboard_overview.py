@@ -71,3 +71,28 @@ def test_a_malformed_date_in_a_callback_is_named_not_a_server_error(sqlite_url):
     assert "since: expected a date" in str(page["overview-notice"]["children"])
     page = _callback(app, "overview-notice.children", [{"snapshot_id": 10**30}, None, None, None])
     assert "snapshot: expected an integer from 1" in str(page["overview-notice"]["children"])
+
+
+def test_a_sqlite_file_deleted_while_the_app_runs_is_named_not_shown_stale(tmp_path):
+    from abkit.events import EventStore
+    from abkit.report.snapshots import store_snapshot
+    from dashboards import create_app
+
+    path = tmp_path / "events.sqlite"
+    engine = EventStore.open(str(path)).engine
+    snapshot_id = store_snapshot(engine, REPORT)
+    engine.dispose()
+    app = create_app(str(path))
+    shell = _callback(app, "snapshot-info.children", [None, None, None, 0])
+    assert shell["snapshot"]["data"]["snapshot_id"] == snapshot_id  # read (and its connection pooled)
+
+    path.unlink()
+    # The pooled connection could still read the unlinked file: the page went on showing it as if nothing happened.
+    layout = app.server.test_client().get("/_dash-layout").get_data(as_text=True)
+    assert "Database unreachable" in layout and "no SQLite file" in layout
+    shell = _callback(app, "snapshot-info.children", [None, None, None, 0])
+    assert "Cannot read the stored reports: database: no SQLite file" in shell["snapshot-info"]["children"]
+    page = _callback(app, "overview-notice.children", [{"snapshot_id": snapshot_id}, None, None, None])
+    assert "no SQLite file" in str(page["overview-notice"]["children"]) and page["overview-table"]["data"] == []
+    download = app.server.test_client().get(f"/download/overview.csv?snapshot={snapshot_id}")
+    assert download.status_code == 503 and "no SQLite file" in download.get_data(as_text=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dash import Input
+from sqlalchemy.exc import SQLAlchemyError
 
 from dashboards.context import current_context
 from dashboards.snapshots import SnapshotError, old_schema_notice
@@ -56,5 +57,8 @@ def load(
         report = current_context().report(snapshot_id)
     except SnapshotError as error:
         return PageData(view, None, f"The stored report cannot be read: {error}")
+    except (SQLAlchemyError, FileNotFoundError) as error:  # the database went away since the page loaded
+        cause = getattr(error, "orig", None) or error  # the driver's message, without SQLAlchemy's SQL echo
+        return PageData(view, None, f"Cannot read the stored reports: {cause}. Reload the page once it is back.")
     notice = " ".join(filter(None, [snapshot.get("notice"), old_schema_notice(report)]))
     return PageData(view, report, notice or None)
