@@ -26,7 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_core import ErrorDetails
 
-from abkit.assignment.hashing import SEPARATOR, arm_bounds, arm_for_bucket, bucket_of, buckets_of
+from abkit.assignment.hashing import SEPARATOR, arm_bounds, arm_for_bucket, bucket_of, buckets_of, has_utf8_form
 from abkit.assignment.ids import normalise_id
 
 HOLDOUT = "holdout"
@@ -50,10 +50,8 @@ def _salt(value: str) -> str:
         raise ValueError("empty salt")
     if SEPARATOR in value:
         raise ValueError("salt must not contain \\x1f")
-    try:
-        value.encode("utf-8")  # the salt is hashed as UTF-8: a lone surrogate has no form there
-    except UnicodeEncodeError:
-        raise ValueError(f"salt {_NOT_UTF8}") from None
+    if not has_utf8_form(value):  # the salt is hashed as UTF-8
+        raise ValueError(f"salt {_NOT_UTF8}")
     return value
 
 

@@ -26,16 +26,25 @@ SEPARATOR = "\x1f"  # ASCII unit separator; refused inside ids so the key is una
 BUCKET_SPACE = 2**64
 
 
+def has_utf8_form(value: str) -> bool:
+    """Whether ``value`` can be hashed as UTF-8: a lone surrogate (bytes of the command line that
+    were not UTF-8, or JSON's ``\\ud800``) has no UTF-8 form."""
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_part(name: str, value: str) -> None:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{name}: must be a non-empty string (ids are trimmed of surrounding whitespace)")
     if SEPARATOR in value:
         raise ValueError(f"{name}: must not contain the unit separator \\x1f")
-    if not value.isascii():
-        try:
-            value.encode()
-        except UnicodeEncodeError:  # a lone surrogate: bytes of the command line that were not UTF-8
-            raise ValueError(f"{name}: not valid UTF-8") from None
+    if not has_utf8_form(value):
+        raise ValueError(f"{name}: not valid UTF-8")
 
 
 def bucket_of(salt: str, advocate_id: str, case_id: str) -> int:
