@@ -26,7 +26,6 @@ from abkit.ingest.detect import (
     extra_columns,
     infer_kind,
 )
-from abkit.ingest.jsonl import MAX_JSON_KEYS
 from abkit.ingest.readers import count_rows, read_chunks, read_columns, verify_parquet
 
 DEFAULT_CHUNK_ROWS = 100_000
@@ -59,7 +58,7 @@ class FileResult:
             is cut at its first ": " so that rows refused for the same cause group together.
         ignored_columns: columns of the file that are not columns of its kind (not stored):
             :attr:`PlannedFile.ignored_columns`, then the keys of JSON Lines records read after
-            the ones the plan looked at (at most :data:`MAX_JSON_KEYS` in all).
+            the ones the plan looked at (at most :data:`~abkit.ingest.jsonl.MAX_JSON_KEYS` in all).
     """
 
     path: Path
@@ -156,7 +155,7 @@ def ingest_file(
             reasons.update((r.field, _reason_group(r.reason)) for r in result.rejects)
             reasons.update((u.field, _reason_group(u.reason)) for u in chunk.unreadable)
             for key in sorted(chunk.other_keys - ignored.keys()):  # JSON keys the plan did not see
-                if len(ignored) < MAX_JSON_KEYS:
+                if len(ignored) < jsonl.MAX_JSON_KEYS:
                     ignored[key] = None
             bar.update(chunk.rows_read)
     ordered = tuple(
