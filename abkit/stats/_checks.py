@@ -1,4 +1,4 @@
-"""Input checks shared by the stats modules: each error names the field it refuses."""
+"""Input checks shared by the stats modules (each error names the field it refuses), and how checked weights are taken."""
 
 from __future__ import annotations
 
@@ -38,3 +38,10 @@ def level(value: object, name: str) -> float:
     if not 0.0 < as_float < 1.0:
         raise ValueError(f"{name} must be strictly between 0 and 1, got {value!r}")
     return as_float
+
+
+def relative_to_largest(weights: list[float]) -> list[float]:
+    """``weights`` divided by the largest in magnitude (as given when all are 0): the same ratios,
+    whose totals and squares stay within a float where 1e300 or 1e-200 would overflow or underflow."""
+    largest = max((abs(weight) for weight in weights), default=0.0)
+    return [weight / largest for weight in weights] if largest else list(weights)

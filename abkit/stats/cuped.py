@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from abkit.stats._checks import finite, level
+from abkit.stats._checks import finite, level, relative_to_largest
 from abkit.stats._result import ToDictMixin
 from abkit.stats.cluster import ClusterSummary
 from abkit.stats.delta import DeltaResult, mean_delta
@@ -262,11 +262,8 @@ def pooled_theta(strata: Sequence[tuple[CupedSummary, CupedSummary]], weights: S
     if weights is not None and len(weights) != len(strata):
         raise ValueError(f"{len(strata)} strata but {len(weights)} weights")
     checked = [1.0] * len(strata) if weights is None else [finite(weight, "weight") for weight in weights]
-    # weights relative to the largest, so that w**2 can neither overflow nor underflow
-    largest = max((abs(weight) for weight in checked), default=0.0) or 1.0
     numerator = denominator = 0.0
-    for pair, given in zip(strata, checked, strict=True):
-        weight = given / largest
+    for pair, weight in zip(strata, relative_to_largest(checked), strict=True):  # w**2 stays a float
         for summary in pair:
             moments = _covariate_moments(summary)
             if moments is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from scipy import stats
 
-from abkit.stats._checks import finite, level, whole_count
+from abkit.stats._checks import finite, level, relative_to_largest, whole_count
 from abkit.stats._result import ToDictMixin
 
 # p below this raises the flag; strict because the check runs on every report (many looks).
@@ -63,11 +63,10 @@ def srm_test(
     weights = {str(arm): finite(w, f"expected_share[{arm!r}]") for arm, w in expected_share.items()}
     if any(w < 0 for w in weights.values()):
         raise ValueError(f"expected_share must be >= 0, got {weights}")
-    largest = max(weights.values(), default=0.0)
-    if largest <= 0:
+    if max(weights.values(), default=0.0) <= 0:
         raise ValueError("expected_share must have a positive total")
-    # weights relative to the largest, so that their total cannot overflow
-    relative = {arm: w / largest for arm, w in weights.items()}
+    # relative to the largest, so that their total cannot overflow
+    relative = dict(zip(weights, relative_to_largest(list(weights.values())), strict=True))
     weight_total = math.fsum(relative.values())
     shares = {arm: w / weight_total for arm, w in relative.items()}
     for arm in shares:

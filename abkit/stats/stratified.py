@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from abkit.stats._checks import finite
+from abkit.stats._checks import finite, relative_to_largest
 from abkit.stats._moments import StratifiedSummary, arm_mean, arm_moments
 from abkit.stats.cluster import ClusterSummary
 from abkit.stats.summary import SampleSummary
@@ -57,9 +57,8 @@ def stratified_summary(
     for weight, given in zip(checked, weights, strict=True):
         if weight <= 0:
             raise ValueError(f"stratum weights must be > 0, got {given!r}")
-    # weights relative to the largest, so that their total cannot overflow (normalising changes nothing)
-    largest = max(checked)
-    checked = [weight / largest for weight in checked]
+    # relative to the largest, so that their total cannot overflow (normalising changes nothing)
+    checked = relative_to_largest(checked)
     total_weight = math.fsum(checked)
     shift = strata[0].shift
     offset = 0.0
