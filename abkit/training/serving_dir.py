@@ -143,16 +143,14 @@ def check_serving_dir(directory: str | Path) -> ServingMetadata:
     """
     directory = Path(directory)
     metadata = read_metadata(directory)
+    shapes = check_model_dir(directory)  # config.json, a tokenizer, whole weights
     config_path = directory / "config.json"
-    if not config_path.is_file():
-        raise ValueError(f"{directory}: no config.json")
     config = _json_object(config_path)
     id2label = config.get("id2label")
     if not isinstance(id2label, dict) or not id2label:
         raise ValueError(f"{config_path}: id2label: missing or empty (the label map: class index -> template id)")
     if sorted(str(key) for key in id2label) != sorted(str(index) for index in range(len(id2label))):
         raise ValueError(f"{config_path}: id2label: class indices must be 0 to {len(id2label) - 1}")
-    shapes = check_model_dir(directory)
     head = HEAD_WEIGHTS.get(str(config.get("model_type")))
     if head is not None and shapes is not None:
         if head not in shapes:
