@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboards.context import DashboardContext
 from dashboards.snapshots import SnapshotError
+from dashboards.status import driver_cause
 from dashboards.view import View, build_table
 
 HtmlRenderer = Callable[[Mapping[str, Any]], str]
@@ -78,8 +79,7 @@ def _text(status: int, message: str) -> Response:
 
 
 def _unreachable(error: Exception) -> Response:
-    cause = getattr(error, "orig", None) or error  # the driver's message, without SQLAlchemy's SQL echo
-    return _text(503, f"cannot read the stored reports: {cause}")
+    return _text(503, f"cannot read the stored reports: {driver_cause(error)}")
 
 
 def register_downloads(server: Flask, context: DashboardContext) -> None:

@@ -20,6 +20,12 @@ StatusKind = Literal["ready", "no_snapshot", "empty", "wrong_schema", "unreachab
 _CHECKED_TABLES = (*EVENT_TABLES.values(), report_snapshots)
 
 
+def driver_cause(error: BaseException) -> BaseException:
+    """The database driver's error behind a SQLAlchemy one (its message, without SQLAlchemy's SQL
+    echo); any other error as it is."""
+    return getattr(error, "orig", None) or error
+
+
 @dataclass(frozen=True)
 class DatabaseStatus:
     """What the dashboard found; ``message`` is written for the analyst looking at the page."""
@@ -73,8 +79,7 @@ def database_status(engine: Engine, database: str) -> DatabaseStatus:
                 for table in EVENT_TABLES.values()
             )
     except SQLAlchemyError as error:
-        cause = getattr(error, "orig", None) or error  # the driver's message, without SQLAlchemy's SQL echo
-        return unreachable(database, str(cause).strip())
+        return unreachable(database, str(driver_cause(error)).strip())
     if has_snapshot:
         return DatabaseStatus("ready", "Ready", "")
     if not has_events:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboards.context import current_context
 from dashboards.snapshots import SnapshotError, old_schema_notice
+from dashboards.status import driver_cause
 from dashboards.view import View, check_id, parse_day
 
 # The shell's filters and the chosen snapshot: the inputs of every page callback.
@@ -58,7 +59,7 @@ def load(
     except SnapshotError as error:
         return PageData(view, None, f"The stored report cannot be read: {error}")
     except (SQLAlchemyError, FileNotFoundError) as error:  # the database went away since the page loaded
-        cause = getattr(error, "orig", None) or error  # the driver's message, without SQLAlchemy's SQL echo
+        cause = driver_cause(error)
         return PageData(view, None, f"Cannot read the stored reports: {cause}. Reload the page once it is back.")
     notice = " ".join(filter(None, [snapshot.get("notice"), old_schema_notice(report)]))
     return PageData(view, report, notice or None)
