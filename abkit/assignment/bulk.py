@@ -12,6 +12,7 @@ import polars as pl
 from abkit.assignment.config import ExperimentConfig
 from abkit.assignment.hashing import SEPARATOR
 from abkit.assignment.ids import normalise_id_expr
+from abkit.text.checks import csv_error_reason
 
 UNIT_COLUMNS = ("advocate_id", "case_id")
 _REPLACEMENT_CHARACTER = "\ufffd"  # what the lossy UTF-8 read leaves for invalid bytes
@@ -94,7 +95,7 @@ def _check_rows(units_file: Path) -> tuple[list[str], bool]:
         try:
             header = next(reader, None)
         except csv.Error as error:
-            raise ValueError(f"{units_file}: the header line is not CSV ({_csv_reason(error)})") from None
+            raise ValueError(f"{units_file}: the header line is not CSV ({csv_error_reason(error, 'row')})") from None
         try:
             widths = set(map(len, reader))
         except csv.Error:
@@ -118,17 +119,11 @@ def _first_bad_row(units_file: Path, width: int) -> str:
             except StopIteration:
                 return "the file changed while it was read"
             except csv.Error as error:
-                return f"row {row + 1}: unreadable CSV: {_csv_reason(error)}"
+                return f"row {row + 1}: unreadable CSV: {csv_error_reason(error, 'row')}"
             if fields:  # a blank line is not a row
                 row += 1
                 if len(fields) != width:
                     return f"row {row}: expected {width} fields, found {len(fields)}"
-
-
-def _csv_reason(error: csv.Error) -> str:
-    if str(error) == "unexpected end of data":
-        return "a quoted field opened on this row is never closed"
-    return str(error)
 
 
 def _read_without_blank_lines(units_file: Path, header: list[str]) -> pl.DataFrame:

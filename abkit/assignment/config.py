@@ -26,8 +26,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_core import ErrorDetails
 
-from abkit.assignment.hashing import SEPARATOR, arm_bounds, arm_for_bucket, bucket_of, buckets_of, has_utf8_form
+from abkit.assignment.hashing import SEPARATOR, arm_bounds, arm_for_bucket, bucket_of, buckets_of
 from abkit.assignment.ids import normalise_id
+from abkit.text.checks import has_utf8_form
 
 HOLDOUT = "holdout"
 DEFAULT_HOLDOUT_WEIGHT = 0.02

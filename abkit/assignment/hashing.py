@@ -21,21 +21,10 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from abkit.assignment.ids import ID_WHITESPACE, normalise_id
+from abkit.text.checks import has_utf8_form
 
 SEPARATOR = "\x1f"  # ASCII unit separator; refused inside ids so the key is unambiguous
 BUCKET_SPACE = 2**64
-
-
-def has_utf8_form(value: str) -> bool:
-    """Whether ``value`` can be hashed as UTF-8: a lone surrogate (bytes of the command line that
-    were not UTF-8, or JSON's ``\\ud800``) has no UTF-8 form."""
-    if value.isascii():
-        return True
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _check_part(name: str, value: str) -> None:

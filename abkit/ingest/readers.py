@@ -27,6 +27,7 @@ from abkit.events.store import UnreadableRow
 from abkit.ingest.chunk import Chunk, open_text, string_frame
 from abkit.ingest.detect import FileFormat, IngestError
 from abkit.ingest.jsonl import jsonl_chunks, jsonl_keys
+from abkit.text.checks import csv_error_reason
 
 # A quoted CSV field may legitimately be long (a raw transcript); the csv default is 128 KiB.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -44,7 +45,7 @@ def read_columns(path: Path, fmt: FileFormat) -> list[str]:
             try:
                 header = next(csv.reader(handle, strict=True), None)
             except csv.Error as error:
-                raise IngestError(f"{path}: the CSV header line cannot be read ({_csv_reason(error)})") from None
+                raise IngestError(f"{path}: the CSV header line cannot be read ({csv_error_reason(error)})") from None
         if not header:
             raise IngestError(f"{path}: no CSV header line")
         return _clean_names(header)
@@ -102,12 +103,6 @@ class _CsvText(Sequence[str]):
         return buffer.getvalue()[:-1]
 
 
-def _csv_reason(error: csv.Error) -> str:
-    if str(error) == "unexpected end of data":
-        return "a quoted field opened on this line is never closed"
-    return str(error)
-
-
 def _csv_chunks(path: Path, wanted: Sequence[str], chunk_rows: int) -> Iterator[Chunk]:
     with open_text(path) as handle:
         # strict: a quote never closed is an error at the end of the file, not a field that
@@ -130,7 +125,7 @@ def _csv_chunks(path: Path, wanted: Sequence[str], chunk_rows: int) -> Iterator[
                 break
             except csv.Error as error:
                 line = reader.line_num
-                unreadable.append(UnreadableRow(start, f"unreadable CSV: {_csv_reason(error)}", None))
+                unreadable.append(UnreadableRow(start, f"unreadable CSV: {csv_error_reason(error)}", None))
                 continue
             line = reader.line_num
             if not fields:

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from abkit.text.checks import has_utf8_form
+
 Role = Literal["customer", "system", "advocate"]
 ROLES: tuple[Role, ...] = ("customer", "system", "advocate")
 SPEAKER_TAGS: dict[str, str] = {"customer": "<CUSTOMER>", "system": "<SYSTEM>", "advocate": "<ADVOCATE>"}
@@ -34,16 +36,6 @@ class Tokenizer(Protocol):
     def __call__(self, text: list[str], *, add_special_tokens: bool = ...) -> Any: ...
 
 
-def is_unicode(text: str) -> bool:
-    """Whether ``text`` encodes as UTF-8: JSON's ``\\ud800`` escapes decode to lone surrogates, which
-    tokenizers and UTF-8 files refuse."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def parse_messages(raw: Iterable[Mapping[str, Any]], *, where: str = "messages") -> list[Message]:
     """Validate ``[{"role": ..., "text": ...}, ...]`` into messages.
 
@@ -59,7 +51,7 @@ def parse_messages(raw: Iterable[Mapping[str, Any]], *, where: str = "messages")
             raise MessageError(f"{where}[{index}].role: unknown role {role!r}; expected one of {list(ROLES)}")
         if not isinstance(text, str) or not text.strip():
             raise MessageError(f"{where}[{index}].text: missing or empty")
-        if not is_unicode(text):
+        if not has_utf8_form(text):
             raise MessageError(f"{where}[{index}].text: not valid Unicode (a lone surrogate such as \\ud800)")
         messages.append(Message(role=role, text=text))
     if not messages:

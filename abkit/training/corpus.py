@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from abkit.text.transcript import Message, MessageError, is_unicode, parse_messages
+from abkit.text.checks import has_utf8_form
+from abkit.text.transcript import Message, MessageError, parse_messages
 from abkit.training.outputs import publish, staging_path
 
 
@@ -63,7 +64,7 @@ def parse_case(record: Any, *, where: str) -> Case:
     if not isinstance(record, Mapping):
         raise CorpusError(f"{where}: must be a JSON object with case_id and messages")
     case_id = record.get("case_id")
-    if not isinstance(case_id, str) or not case_id or not is_unicode(case_id):
+    if not isinstance(case_id, str) or not case_id or not has_utf8_form(case_id):
         raise CorpusError(f"{where}: case_id: missing or not a non-empty Unicode string")
     where = f"{where} (case {case_id!r})"
     raw_messages = record.get("messages")
@@ -76,10 +77,10 @@ def parse_case(record: Any, *, where: str) -> Case:
     message_ids, template_ids = [], []
     for index, raw in enumerate(raw_messages):
         message_id, template_id = raw.get("message_id"), raw.get("template_id")
-        if not isinstance(message_id, str) or not message_id or not is_unicode(message_id):
+        if not isinstance(message_id, str) or not message_id or not has_utf8_form(message_id):
             raise CorpusError(f"{where}: messages[{index}].message_id: missing or not a non-empty Unicode string")
         if template_id is not None:
-            if not isinstance(template_id, str) or not template_id or not is_unicode(template_id):
+            if not isinstance(template_id, str) or not template_id or not has_utf8_form(template_id):
                 raise CorpusError(f"{where}: messages[{index}].template_id: must be a non-empty Unicode string or null")
             if raw["role"] != "advocate":
                 raise CorpusError(f"{where}: messages[{index}].template_id: only advocate messages use templates")
