@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
+from pydantic_core import ErrorDetails
 
 from abkit.serving.middleware import CLIENT_CLOSED_REQUEST, OPEN_PATHS, BodyTooLarge, GuardMiddleware, check_token
 from abkit.serving.schemas import (
@@ -76,12 +77,11 @@ def _json_body_doc(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    """A field as ``messages[0].text``."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "body"
+def _problem(error: ErrorDetails) -> dict[str, str]:
+    """One validation error as its field (``messages[0].text``) and what is wrong with it."""
+    field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]).removeprefix(".")
+    problem = "unknown field" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
+    return {"field": field or "body", "problem": problem}
 
 
 def _validate(model: type[M], body: bytes) -> M:
@@ -100,12 +100,7 @@ def _validate(model: type[M], body: bytes) -> M:
             raise ServiceError(400, f"malformed JSON: {reason}") from None
         if first["type"] == "model_type" and not first["loc"]:
             raise ServiceError(422, f"body: expected a JSON object, got {type(first['input']).__name__}") from None
-        problems = []
-        for item in errors:
-            problem = (
-                "unknown field" if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
-            )
-            problems.append({"field": _location(tuple(item["loc"])), "problem": problem})
+        problems = [_problem(item) for item in errors]
         summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
         if len(problems) > 5:
             summary += f"; and {len(problems) - 5} more"
@@ -167,9 +162,7 @@ def create_app(
         if retry_after is None and error.status in (429, 503):
             retry_after = service.settings.retry_after_s
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-        content: dict[str, Any] = {"detail": str(error)}
-        if error.errors is not None:
-            content["errors"] = error.errors
+        content = ErrorResponse(detail=str(error), errors=error.errors).model_dump(exclude_none=True)
         return JSONResponse(content, status_code=error.status, headers=headers)
 
     @app.post(
