@@ -137,9 +137,6 @@ def _expire(future: asyncio.Future) -> None:
         future.set_exception(DeadlinePassed("deadline passed"))
 
 
-ScoreFn = Callable[[Sequence[Sequence[int]]], list[R]]
-
-
 class DynamicBatcher(Generic[R]):
     """Batches token id sequences for ``score_fn`` (one result per sequence, in order), run on ``executor``.
 
@@ -149,7 +146,7 @@ class DynamicBatcher(Generic[R]):
 
     def __init__(
         self,
-        score_fn: ScoreFn[R],
+        score_fn: Callable[[Sequence[Sequence[int]]], list[R]],
         executor: Executor,
         settings: BatcherSettings | None = None,
         observer: BatchObserver | None = None,
@@ -224,14 +221,6 @@ class DynamicBatcher(Generic[R]):
             if count and self.observer is not None:
                 self.observer.on_dropped(reason, count)
 
-    async def _wait_for_fuller_batch(self) -> None:
-        remaining = self._pending[0].enqueued + self.settings.max_wait_s - time.monotonic()
-        with suppress(TimeoutError):
-            async with asyncio.timeout(max(remaining, 0.0)):
-                while len(self._pending) < self.settings.max_batch_size and not self._stopping:
-                    self._wakeup.clear()
-                    await self._wakeup.wait()
-
     async def _run(self) -> None:
         settings = self.settings
         while True:
@@ -241,8 +230,13 @@ class DynamicBatcher(Generic[R]):
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            if settings.max_wait_s > 0:
-                await self._wait_for_fuller_batch()
+            if settings.max_wait_s > 0:  # wait for a fuller batch, up to max_wait_s after the oldest arrived
+                waited_s = time.monotonic() - self._pending[0].enqueued
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(max(settings.max_wait_s - waited_s, 0.0)):
+                        while len(self._pending) < settings.max_batch_size and not self._stopping:
+                            self._wakeup.clear()
+                            await self._wakeup.wait()
             self._drop_stale()
             if not self._pending:
                 continue
