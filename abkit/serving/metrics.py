@@ -59,20 +59,15 @@ class _StateCollector(Collector):
             "abkit_events_refused", "Events the store refused as malformed.", value=writer.rejected
         )
         caches = self._service.token_caches()
-        hits = CounterMetricFamily(
-            "abkit_token_cache_hits", "Messages whose token ids came from the cache.", labels=["model_version"]
-        )
-        misses = CounterMetricFamily(
-            "abkit_token_cache_misses", "Messages the tokenizer encoded.", labels=["model_version"]
-        )
-        entries = GaugeMetricFamily(
-            "abkit_token_cache_entries", "Messages whose token ids are cached.", labels=["model_version"]
-        )
-        for version, cache in caches.items():
-            hits.add_metric([version], cache.hits)
-            misses.add_metric([version], cache.misses)
-            entries.add_metric([version], len(cache))
-        yield from (hits, misses, entries)
+        for metric_type, name, help_text, value in (
+            (CounterMetricFamily, "hits", "Messages whose token ids came from the cache.", lambda cache: cache.hits),
+            (CounterMetricFamily, "misses", "Messages the tokenizer encoded.", lambda cache: cache.misses),
+            (GaugeMetricFamily, "entries", "Messages whose token ids are cached.", len),
+        ):
+            metric = metric_type(f"abkit_token_cache_{name}", help_text, labels=["model_version"])
+            for version, cache in caches.items():
+                metric.add_metric([version], value(cache))
+            yield metric
         yield GaugeMetricFamily(
             "abkit_gc_frozen_objects",
             "Objects in the garbage collector's permanent generation (abkit.serving.heap.settle_heap).",
