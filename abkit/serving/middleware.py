@@ -41,16 +41,11 @@ def check_token(token: str | None) -> None:
 class BodyTooLarge(Exception):
     """The request body passed the configured limit while it was being read."""
 
-    def __init__(self, limit: int):
-        super().__init__(f"request body exceeds the limit of {limit} bytes")
-
 
 class GuardMiddleware:
-    """Checks the bearer token and the body size, and records requests by endpoint and status.
-
-    ``token`` (None: no auth) is required on every path but ``/health`` and ``/ready``, the
-    scheme name case-insensitive (RFC 7235); requests that carry it have ``authenticated`` set
-    in their state. Bodies over ``max_body_bytes`` get 413, announced or found while reading.
+    """Checks the bearer token and the body size, announced or found while reading (see
+    :func:`~abkit.serving.app.create_app`), and records requests by endpoint and status. The token's
+    scheme name is case-insensitive (RFC 7235); requests that carry it have ``authenticated`` set in their state.
     """
 
     def __init__(self, app: Any, metrics: ServiceMetrics, token: str | None, max_body_bytes: int):
@@ -74,12 +69,23 @@ class GuardMiddleware:
                 status_seen = message["status"]
             await send(message)
 
+        received = 0
+
+        async def receive_limited():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge(f"request body exceeds the limit of {self.max_body_bytes} bytes")
+            return message
+
         try:
             rejection = self._check(scope, path)
             if rejection is not None:
                 await rejection(scope, receive, send_recording)
                 return
-            await self.app(scope, self._limited(receive), send_recording)
+            await self.app(scope, receive_limited, send_recording)
         except ClientDisconnect:
             # The client went away while sending its body, or was too slow and the read timeout
             # closed the connection (408 sent): not a server error, and nobody left to answer.
@@ -112,18 +118,3 @@ class GuardMiddleware:
                 detail = f"request body of {announced} bytes exceeds the limit of {self.max_body_bytes} bytes"
                 return JSONResponse({"detail": detail}, 413)
         return None
-
-    def _limited(self, receive):
-        received = 0
-        limit = self.max_body_bytes
-
-        async def receive_limited():
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        return receive_limited
