@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import product
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -198,11 +199,8 @@ class HFScorer:
         if self.device.type != "cuda":
             batch_sizes, lengths = (1,), (16,)
         token = 1 if self.pad_token_id == 0 else 0
-        for size in batch_sizes:
-            for length in lengths:
-                self.score([[token] * min(length, self.max_tokens)] * size)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        for size, length in product(batch_sizes, lengths):
+            self.score([[token] * min(length, self.max_tokens)] * size)  # returns once the device is done
 
 
 def hf_model_slot(directory: str | Path, **options: Any) -> ModelSlot:
