@@ -27,7 +27,7 @@ from abkit.serving.batcher import BatcherSettings, BatcherStopped, DeadlinePasse
 from abkit.serving.event_log import case_event, log_event, prediction_event, selection_event
 from abkit.serving.heap import settle_heap
 from abkit.serving.metrics import ServiceMetrics
-from abkit.serving.schemas import CaseRequest, SelectionRequest, ServiceError, SuggestRequest
+from abkit.serving.schemas import CaseRequest, SelectionRequest, SelectionResponse, ServiceError, SuggestRequest
 from abkit.serving.scorer import ModelSlot, Scorer, TopK
 from abkit.serving.token_cache import CachingTokenizer
 from abkit.serving.writer import EventWriter
@@ -191,7 +191,7 @@ class SuggestionService:
         ready = not problems
         if not detailed:
             return ready, {"ready": ready, "problems": [what for what, _ in problems]}
-        state = {
+        return ready, {
             "ready": ready,
             "problems": [f"{what}: {details}" if details else what for what, details in problems],
             "models": list(self.scorers),
@@ -199,7 +199,6 @@ class SuggestionService:
             "events_pending": self.writer.pending,
             "database_up": self.writer.db_up,
         }
-        return ready, state
 
     def arm_of(self, advocate_id: str, case_id: str) -> tuple[str, str]:
         """The arm of an interaction and the model version that scores it."""
@@ -215,11 +214,10 @@ class SuggestionService:
             ServiceError: 422 a message over the limit, 429 overloaded (the queue is full, or it
                 would not drain before the deadline), 503 not ready, buffer full or shutting down.
         """
+        if self.load_error:
+            raise ServiceError(503, f"model failed to load: {self.load_error}")
         if not self.loaded:
-            detail = (
-                f"model failed to load: {self.load_error}" if self.load_error else "model is loading; not ready yet"
-            )
-            raise ServiceError(503, detail)
+            raise ServiceError(503, "model is loading; not ready yet")
         limit = self.settings.max_message_chars
         characters = 0
         for index, message in enumerate(request.messages):
@@ -291,12 +289,7 @@ class SuggestionService:
         arm, version = self.arm_of(request.advocate_id, request.case_id)
         event = selection_event(request, self.experiment.name, arm, version)
         await log_event(self.writer, "selection", event, self.settings)
-        return {
-            "selection_id": event["selection_id"],
-            "experiment": self.experiment.name,
-            "arm": arm,
-            "model_version": version,
-        }
+        return {field: event[field] for field in SelectionResponse.model_fields}  # the event's own columns
 
     async def log_case(self, request: CaseRequest) -> dict[str, str]:
         """Log a case event (handle time of a closed case); durable like :meth:`log_selection`."""
