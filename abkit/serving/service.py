@@ -159,8 +159,7 @@ class SuggestionService:
         for batcher in self.batchers.values():
             await batcher.stop()
         self.loaded = False
-        loop = asyncio.get_running_loop()
-        left = await loop.run_in_executor(None, self.writer.close, self.settings.shutdown_flush_timeout_s)
+        left = await asyncio.to_thread(self.writer.close, self.settings.shutdown_flush_timeout_s)
         for executor in (self._executor, self._tokenizer, self._large_tokenizer):
             executor.shutdown(wait=True)
         return left
