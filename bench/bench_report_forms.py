@@ -22,7 +22,9 @@ throwaway PostgreSQL, then times, alternating, best of --rounds:
         statement runs) against the one scan and its parts,
         each written to a temporary table as the report does: the interaction grouping alone
         with a mean and var_pop or with sums and sums of squares, and the template and hour
-        groupings (DuckDB: grouping sets; PostgreSQL: two GROUP BY, as the scan runs them).
+        groupings (DuckDB: grouping sets; PostgreSQL: two GROUP BY, as the scan runs them);
+  cases the cases table read twice (the case groups' join, the case count) against once, the
+        window's cases materialised (bench/report_forms_cases.py).
 
 It prints each time and candidate / baseline (scan: each form / the floor).
 
@@ -63,6 +65,7 @@ from sqlalchemy import (
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from report_events import load_duckdb, load_postgres, simulate  # noqa: E402
+from report_forms_cases import bench_cases  # noqa: E402
 
 from abkit.events import columns as c  # noqa: E402
 from abkit.events.schema import (  # noqa: E402
@@ -372,7 +375,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=3_000_000)
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best of each")
-    parser.add_argument("--forms", default="hits,predictions,sort,statistics,shift,scan", help="which forms to time")
+    parser.add_argument("--forms", default="hits,predictions,sort,statistics,shift,scan,cases", help="forms to time")
     args = parser.parse_args()
     benches = {
         "hits": bench_hits,
@@ -381,6 +384,7 @@ def main() -> None:
         "statistics": bench_statistics,
         "shift": bench_shift,
         "scan": bench_scan,
+        "cases": bench_cases,
     }
     chosen = [name.strip() for name in args.forms.split(",") if name.strip()]
     if unknown := set(chosen) - set(benches):

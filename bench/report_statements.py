@@ -18,6 +18,8 @@ from sqlalchemy import Engine, event
 LABELS = (
     ("CREATE TEMPORARY TABLE", "pre_period", "CUPED covariate (materialise)"),
     ("CACHE TABLE", "pre_period", "CUPED covariate (materialise)"),
+    ("CREATE TEMPORARY TABLE", "FROM cases", "window's cases (materialise)"),
+    ("CACHE TABLE", "FROM cases", "window's cases (materialise)"),
     ("CREATE TEMPORARY TABLE", "", "one scan (materialise)"),
     ("CACHE TABLE", "", "one scan (materialise)"),
     ("ANALYZE", "", "analyse the scan's tables"),
@@ -32,6 +34,8 @@ LABELS = (
     ("JOIN predictions", "", "hits"),
     ("FROM predictions", "", "prediction days"),
     ("pre_period", "", "CUPED covariate over the selections"),
+    ("arm_case_times", "", "cases, guardrail"),
+    ("count(*)", "_cases", "case count"),
     ("JOIN cases", "", "cases, guardrail"),
     ("FROM cases", "", "case count"),
     ("min(abkit_scan_", "", "bounds (hour rows)"),

@@ -7,9 +7,11 @@ by row) on the same events, numpy on the raw selections, and counts of the state
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import numpy as np
+import polars as pl
 import pytest
 from duckdb_engine import Dialect as DuckDBDialect
 from sqlalchemy import create_engine, event, func, select
@@ -19,14 +21,15 @@ from trino.sqlalchemy.dialect import TrinoDialect
 from abkit.events import EventStore
 from abkit.events.engine import connect
 from abkit.events.schema import selections
-from abkit.report.build import build_report
+from abkit.report.build import build_report, plan_for
+from abkit.report.case_queries import arm_cases_query, window_cases_table
 from abkit.report.dialects import hour_of
 from abkit.report.groups import Plan, Window
 from abkit.report.one_scan import prediction_families_query
+from abkit.report.queries import case_count_query, case_groups_query
 from abkit.report.scan_queries import (
     DropMaterialized,
     MaterializeAs,
-    arm_cases_query,
     bounds_from,
     bucket_groups_from,
     interactions_from,
@@ -40,6 +43,9 @@ from tests.report_events import event_frames, write_events
 from tests.test_report_backends import NOW, WINDOW, assert_same
 
 START = datetime(2026, 5, 4)
+
+# A statement that reads the cases table (not the scan's materialised window cases, abkit_scan_..._cases).
+READS_CASES = re.compile(r"\b(FROM|JOIN)\s+cases\b")
 
 
 def _selection(i: int, interaction: int, arm: str, seconds: float) -> dict:
@@ -85,12 +91,45 @@ def test_the_selections_are_grouped_by_interaction_once_per_report(frames, tmp_p
     assert len(others) == 2
     assert any("selections.arm = " in sql and "JOIN predictions" in sql for sql in others)
     assert any("pre_period" in sql for sql in others)
-    assert sum("FROM cases" in sql or "JOIN cases" in sql for sql in statements) == 2  # case groups, case count
+    assert sum(bool(READS_CASES.search(sql)) for sql in statements) == 1  # the window's cases, materialised
     # The predictions: the hits' join, and one statement for the prediction days and the latency.
     over_predictions = [sql for sql in statements if "FROM predictions" in sql and "JOIN" not in sql]
     assert len(over_predictions) == 1 and "percentile_cont" in over_predictions[0]
     assert "UNION ALL" in over_predictions[0]
     assert any(sql.startswith("DROP TABLE") for sql in statements)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_report_reads_the_cases_once_and_counts_them_as_the_reference_queries_do(frames, tmp_path, engine, request):
+    # A case with no selection, and selections in the window of a case missing from the cases table:
+    # neither counts.
+    selected = frames["selection"].filter(pl.col("created_at").is_between(WINDOW["since"], WINDOW["until"]))
+    missing = selected["case_id"][0]
+    case_rows = frames["case"].filter(pl.col("case_id") != missing)
+    extra = case_rows.head(1).with_columns(pl.lit("c-without-selections").alias("case_id"))
+    frames = {**frames, "case": pl.concat([case_rows, extra])}
+    url = f"duckdb:///{tmp_path / 'events.duckdb'}" if engine == "duckdb" else request.getfixturevalue("postgres_url")
+    write_events(url, frames).close()
+    source = SqlSource(url)
+    statements: list[str] = []
+    event.listen(source.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    report = build_report(source, now=NOW, **WINDOW).to_dict()
+    (reading,) = [sql for sql in statements if READS_CASES.search(sql)]  # once, for the count, groups and guardrail
+    assert reading.startswith("CREATE TEMPORARY TABLE")
+    # Expected: the reference queries (sql/reference_*.sql) run on the same window.
+    window = Window(**WINDOW)
+    with source.scan(window) as scanned:
+        groups = scanned.groups(window, plan_for(scanned.bounds(window), tuple(source.experiment_phases())))
+    with source.engine.connect() as conn:
+        case_count = conn.execute(case_count_query(window)).scalar_one()
+        case_groups = sorted(tuple(row) for row in conn.execute(case_groups_query(window)).all())
+    source.close()
+    assert 0 < case_count < len(case_rows)  # the window leaves cases out
+    assert groups.case_count == report["totals"]["cases"] == case_count
+    assert [(g.experiment, g.model_version, g.cases, g.selections) for g in groups.cases] == [
+        row[:4] for row in case_groups
+    ]
+    assert [g.handle_time_sum for g in groups.cases] == pytest.approx([row[4] for row in case_groups], rel=1e-12)
 
 
 def _straddled_power_days(frames) -> float:
@@ -196,7 +235,7 @@ def test_scan_queries_compile_for_other_dialects(dialect):
         bounds_from(reduced),
         template_groups_from(reduced, plan),
         bucket_groups_from(reduced, plan),
-        arm_cases_query(interactions_from(reduced, plan), plan),
+        arm_cases_query(interactions_from(reduced, plan), plan, window_cases_table("abkit_scan_test_cases")),
     ):
         assert "abkit_scan_test" in str(query.compile(dialect=dialect))
     materialize = str(MaterializeAs("abkit_scan_test", selection_groups_query(window)).compile(dialect=dialect))

@@ -34,6 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from abkit.events.columns import HOLDOUT_ARM
 from abkit.events.schema import predictions
 from abkit.report import rows
+from abkit.report.case_queries import arm_cases_query, case_count_from, window_cases_query, window_cases_table
 from abkit.report.dialects import day_of, no_percentiles, percentiles
 from abkit.report.groups import PERCENTILES, ArmBounds, ArmGroup, CaseGroup, Groups, Plan, Window
 from abkit.report.online import OnlineGroups, covariate_groups
@@ -49,14 +50,12 @@ from abkit.report.power_queries import (
 from abkit.report.queries import (
     _arm_sums,
     _phased,
-    case_count_of,
     hit_groups_query,
     window_filter,
 )
 from abkit.report.scan_queries import (
     DropMaterialized,
     MaterializeAs,
-    arm_cases_query,
     bounds_from,
     bucket_groups_from,
     covariate_table,
@@ -146,6 +145,7 @@ class OneScan:
         self._materialize(self.name, selection_groups_query(window, grouping_sets=conn.dialect.name != "postgresql"))
         self._reduced = reduced_table(self.name).c
         self._covariates: dict[tuple[tuple[tuple[str, datetime], ...], float], Any] = {}
+        self._window_cases: Any = None
         self._arm_case_rows: dict[Plan, list[Any]] = {}
         self._bounds: list[ArmBounds] | None = None
         self._online: dict[tuple[Plan, tuple[tuple[str, datetime], ...], float], OnlineGroups] = {}
@@ -197,10 +197,24 @@ class OneScan:
             self._bounds = rows.arm_bounds(self._rows(bounds_from(self._reduced)))
         return self._bounds
 
+    def _cases(self) -> Any:
+        """The window's cases (:func:`~abkit.report.case_queries.window_cases_query`), materialised on
+        first use: the only read of ``cases``, for the case count, the case groups and the guardrail."""
+        if self._window_cases is None:
+            name = f"{self.name}_cases"
+            self._materialize(name, window_cases_query(interaction_keys_from(self._reduced)))
+            self._window_cases = window_cases_table(name)
+        return self._window_cases
+
+    def _case_count(self) -> int:
+        """Cases with a selection in the window: the window's cases, counted."""
+        return rows.as_int(self._conn.execute(case_count_from(self._cases())).scalar())
+
     def _arm_cases(self, plan: Plan) -> list[Any]:
-        """:func:`~abkit.report.scan_queries.arm_cases_query` rows, read once per plan (cases and guardrail)."""
+        """:func:`~abkit.report.case_queries.arm_cases_query` rows, read once per plan (cases and guardrail)."""
         if plan not in self._arm_case_rows:
-            self._arm_case_rows[plan] = self._rows(arm_cases_query(interaction_keys_from(self._reduced), plan))
+            statement = arm_cases_query(interaction_keys_from(self._reduced), plan, self._cases())
+            self._arm_case_rows[plan] = self._rows(statement)
         return self._arm_case_rows[plan]
 
     def groups(self, window: Window, plan: Plan) -> Groups:
@@ -219,7 +233,7 @@ class OneScan:
             prediction_days=rows.prediction_days(r for r in self._prediction_families() if r.family == DAYS),
             latency=rows.latency_groups(r for r in self._prediction_families() if r.family == LATENCY),
             cases=_case_groups(self._arm_cases(plan)),
-            case_count=rows.as_int(self._conn.execute(case_count_of(interaction_keys_from(self._reduced))).scalar()),
+            case_count=self._case_count(),
         )
 
     def _prediction_families(self) -> list[Any]:

@@ -6,7 +6,8 @@ template and by hour, each within its arm. Every group keeps its count, its mean
 squared deviations about that mean (``var_pop * n``: Welford-type, exact however far the values
 sit from zero), its smallest selection time and its first and last ``created_at``. The source
 materialises these rows once per report (:class:`MaterializeAs`); the bounds, the arm sums, the
-templates, the time buckets, the cases and the online figures are then small queries over them.
+templates, the time buckets, the cases (:mod:`abkit.report.case_queries`) and the online figures
+are then small queries over them.
 
 Moments about a group's own mean ``c`` move exactly to an arm's shift ``s``: with ``d = c - s``,
 sum(x - s) = n d and sum((x - s)^2) = M2 + n d^2, so the per-arm shift need not be known before
@@ -43,10 +44,10 @@ from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 from sqlalchemy.sql.expression import case
 
 from abkit.events import columns as c
-from abkit.events.schema import cases, selections
+from abkit.events.schema import selections
 from abkit.report.dialects import day_of, hour_of
 from abkit.report.groups import Plan, Window
-from abkit.report.queries import _deviation, _phase, arm_shift, window_filter
+from abkit.report.queries import _deviation, arm_shift, window_filter
 
 # Tags of the grouping sets in the ``family`` column of the scan's rows.
 INTERACTION, TEMPLATE, HOUR = 0, 1, 2
@@ -213,7 +214,7 @@ def interactions_from(r: Any, plan: Plan) -> Any:
 
 def interaction_keys_from(r: Any) -> Any:
     """Per-interaction rows without the sums about the arm's shift (keys, n_i, first and last seen):
-    what the cases, the case count and the power period's straddlers read, with no join to the shifts."""
+    what the cases and the power period's straddlers read, with no join to the shifts."""
     return (
         select(
             *_interaction_keys(r),
@@ -304,55 +305,6 @@ def bucket_groups_from(r: Any, plan: Plan) -> Select:
         .where(r.family == HOUR)
         .group_by(bucket, r.experiment, r.model_version, r.arm)
     )
-
-
-def arm_cases_query(i: Any, plan: Plan) -> Select:
-    """Cases of each arm joined to their handle times once: the case groups and the guardrail.
-
-    From per-interaction rows ``i``, per (experiment, phase, model_version, arm), a case in the
-    phase in force at its first selection in the arm (as
-    :func:`~abkit.report.online_queries.handle_time_groups_query`): ``n`` cases with an interaction
-    in the arm, their ``selections``, ``handle_time_sum``, and the handle times' ``low``
-    (smallest), ``total`` and ``total_sq`` about it (from the mean and M2, as the selection groups).
-    """
-    per_case = (
-        select(
-            i.experiment,
-            i.model_version,
-            i.arm,
-            i.case_id,
-            func.sum(i.n_i).label("selections"),
-            func.min(i.first_seen).label("first_seen"),
-        )
-        .group_by(i.experiment, i.model_version, i.arm, i.case_id)
-        .subquery("arm_cases")
-    )
-    pc = per_case.c
-    phased = (
-        select(
-            pc.experiment,
-            _phase(pc.experiment, pc.first_seen, plan.phases).label("phase"),
-            pc.model_version,
-            pc.arm,
-            pc.selections,
-            cases.c.handle_time_s.label("h"),
-        )
-        .select_from(per_case.join(cases, cases.c.case_id == pc.case_id))
-        .subquery("arm_case_times")
-    )
-    p = phased.c
-    n = func.count()
-    d = func.avg(p.h) - func.min(p.h)
-    keys = (p.experiment, p.phase, p.model_version, p.arm)
-    return select(
-        *keys,
-        n.label("n"),
-        func.sum(p.selections).label("selections"),
-        func.sum(p.h).label("handle_time_sum"),
-        func.min(p.h).label("low"),
-        (n * d).label("total"),
-        (func.var_pop(p.h) * n + n * d * d).label("total_sq"),
-    ).group_by(*keys)
 
 
 class MaterializeAs(Executable, ClauseElement):
