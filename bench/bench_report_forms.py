@@ -9,6 +9,12 @@ throwaway PostgreSQL, then times, alternating, best of --rounds:
         branch's unused percentile and max columns as aggregates of a NULL (baseline) against
         plain NULLs (the report's form): PostgreSQL cannot hash an ordered-set aggregate, so the
         baseline sorts every prediction to count them per day (DuckDB and PostgreSQL);
+  predictions_once  the hits and the prediction families as the report runs them, two statements
+        one after the other (baseline), against one statement over a CTE of the window's and the
+        holdout's predictions, MATERIALIZED (read once) and NOT MATERIALIZED (inlined: read by
+        each branch), and one pass over the predictions left-joined to the holdout's selections
+        with three grouping sets (forms_predictions.py; DuckDB and PostgreSQL, the grouping sets
+        DuckDB only);
   sort  the grain groups over the one scan's rows on PostgreSQL with enable_sort on (baseline)
         and off (the report's setting): the planner estimates a grouping by a day or a phase of
         a timestamp at one group per row, and with sorting allowed it sorts every interaction;
@@ -39,23 +45,18 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    CompoundSelect,
-    Date,
     DateTime,
-    Double,
     Select,
     String,
     cast,
     create_engine,
     func,
-    literal_column,
     null,
     select,
     tuple_,
@@ -64,23 +65,22 @@ from sqlalchemy import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from forms_predictions import bench_hits, bench_predictions, bench_predictions_once  # noqa: E402
 from report_events import load_duckdb, load_postgres, simulate  # noqa: E402
 from report_forms_cases import bench_cases  # noqa: E402
 
-from abkit.events import columns as c  # noqa: E402
 from abkit.events.schema import (  # noqa: E402
     EXPRESSION_STATISTICS,
     expression_statistics_ddl,
-    predictions,
     selections,
 )
 from abkit.report import sql_source  # noqa: E402
 from abkit.report.build import build_report, plan_for  # noqa: E402
-from abkit.report.dialects import day_of, hour_of, percentiles  # noqa: E402
-from abkit.report.groups import PERCENTILES, Plan, Window  # noqa: E402
-from abkit.report.one_scan import OneScan, prediction_families_query  # noqa: E402
+from abkit.report.dialects import hour_of  # noqa: E402
+from abkit.report.groups import Plan, Window  # noqa: E402
+from abkit.report.one_scan import OneScan  # noqa: E402
 from abkit.report.online_queries import grain_groups_query  # noqa: E402
-from abkit.report.queries import _hits, arm_groups_query, hit_groups_query  # noqa: E402
+from abkit.report.queries import arm_groups_query  # noqa: E402
 from abkit.report.scan_queries import (  # noqa: E402
     INTERACTION,
     DropMaterialized,
@@ -92,96 +92,6 @@ from abkit.report.scan_queries import (  # noqa: E402
 )
 from abkit.report.sql_source import SqlSource  # noqa: E402
 from tests.pg_server import create_database, running_postgres  # noqa: E402
-
-
-def hits_over_every_prediction() -> Select:
-    """The hits as they were: holdout selections joined to all predictions (no filter on the predictions' arm)."""
-    s = selections.c
-    return (
-        select(
-            s.experiment,
-            s.model_version,
-            s.template_id,
-            func.count().label("n"),
-            _hits(s.template_id, [1]).label("top1"),
-            _hits(s.template_id, [1, 2, 3]).label("top3"),
-            _hits(s.template_id, [1, 2, 3, 4, 5]).label("top5"),
-        )
-        .select_from(selections.join(predictions, predictions.c.prediction_id == s.prediction_id))
-        .where(s.arm == c.HOLDOUT_ARM)
-        .group_by(s.experiment, s.model_version, s.template_id)
-    )
-
-
-def _time_alternating(
-    url: str, forms: dict[str, Any], rounds: int, as_rows: Callable[[Sequence[Any]], list[Any]]
-) -> tuple[dict[str, float], dict[str, list[Any]]]:
-    """Each form's best time over ``rounds`` alternating runs on one connection, and its rows."""
-    best = dict.fromkeys(forms, float("inf"))
-    answers: dict[str, list[Any]] = {}
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            sql_source.postgres_report_settings(conn)
-        for _ in range(rounds):
-            for form, query in forms.items():
-                started = time.perf_counter()
-                answers[form] = as_rows(conn.execute(query).all())
-                best[form] = min(best[form], time.perf_counter() - started)
-    engine.dispose()
-    return best, answers
-
-
-def bench_hits(name: str, url: str, rounds: int) -> None:
-    forms = {"every prediction": hits_over_every_prediction(), "holdout's predictions": hit_groups_query(Window())}
-    best, answers = _time_alternating(url, forms, rounds, lambda rows: sorted(tuple(row) for row in rows))
-    same = "same rows" if len(set(map(tuple, answers.values()))) == 1 else "ROWS DIFFER"
-    base, candidate = best.values()
-    print(
-        f"hits on {name}: every prediction {base:.3f} s, holdout's {candidate:.3f} s, ratio {candidate / base:.2f} ({same})"
-    )
-
-
-def families_with_null_aggregates() -> CompoundSelect:
-    """The prediction families as they were: the day branch fills its percentile and max columns
-    with aggregates of a NULL, so it holds an ordered-set aggregate."""
-    p = predictions.c
-    day = day_of(p.created_at)
-    no_text, no_number = literal_column("NULL"), cast(null(), Double())
-    return union_all(
-        select(
-            literal_column("0"),
-            day,
-            p.experiment,
-            p.arm,
-            no_text,
-            func.count(),
-            percentiles(no_number, PERCENTILES),
-            func.max(no_number),
-        ).group_by(day, p.experiment, p.arm),
-        select(
-            literal_column("1"),
-            cast(null(), Date()),
-            no_text,
-            no_text,
-            p.model_version,
-            func.count(),
-            percentiles(p.latency_ms, PERCENTILES),
-            func.max(p.latency_ms),
-        ).group_by(p.model_version),
-    )
-
-
-def bench_predictions(name: str, url: str, rounds: int) -> None:
-    forms = {"aggregates of NULL": families_with_null_aggregates(), "plain NULLs": prediction_families_query(Window())}
-    # repr: the rows hold lists (the percentiles), which a set cannot hash
-    best, answers = _time_alternating(url, forms, rounds, lambda rows: sorted(repr(tuple(row)) for row in rows))
-    same = "same rows" if len({tuple(rows) for rows in answers.values()}) == 1 else "ROWS DIFFER"
-    base, candidate = best.values()
-    print(
-        f"prediction families on {name}: aggregates of NULL {base:.3f} s, plain NULLs {candidate:.3f} s, "
-        f"ratio {candidate / base:.2f} ({same})"
-    )
 
 
 def _same_to_1e9(rows: list[tuple], others: list[tuple]) -> bool:
@@ -380,6 +290,7 @@ def main() -> None:
     benches = {
         "hits": bench_hits,
         "predictions": bench_predictions,
+        "predictions_once": bench_predictions_once,
         "sort": bench_sort,
         "statistics": bench_statistics,
         "shift": bench_shift,
