@@ -20,7 +20,6 @@ from abkit.cli.simulate import simulate as simulate_command
 from abkit.events import EventStore
 from abkit.serving.app import create_app
 from abkit.serving.scorer import HFScorer
-from abkit.serving.server import background_server
 from abkit.serving.service import ModelSlot, ServiceSettings, SuggestionService
 from abkit.serving.writer import EventWriter, WriterSettings
 from abkit.simulate.catalogue import build_catalogue
@@ -36,6 +35,7 @@ from abkit.simulate.live import (
 )
 from abkit.simulate.transcripts import TRANSFER_MESSAGE, generate_transcripts
 from abkit.training.tiny import build_random_classifier
+from tests.serve_thread import background_server
 
 FAST_WRITER = WriterSettings(flush_interval_s=0.01, health_check_interval_s=0.2)
 

@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse
 from abkit.cli.loadtest import loadtest, parse_rates
 from abkit.loadtest.runner import run_rate, wait_ready
 from abkit.loadtest.stats import CLIENT_LAG_LIMIT_MS, CLIENT_STALL_LIMIT_MS, summarize
-from abkit.serving.server import background_server, free_port
+from abkit.serving.server import free_port
+from tests.serve_thread import background_server
 
 
 def stand_in_app(state: dict) -> FastAPI:

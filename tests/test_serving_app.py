@@ -18,12 +18,12 @@ from abkit.events.schema import cases, predictions, selections
 from abkit.serving.app import create_app
 from abkit.serving.batcher import BatcherSettings
 from abkit.serving.scorer import HFScorer
-from abkit.serving.server import background_server
 from abkit.serving.service import ModelSlot, ServiceSettings, SuggestionService
 from abkit.serving.writer import EventWriter, WriterSettings
 from abkit.simulate.transcripts import generate_transcripts
 from abkit.text import Message
 from abkit.training.tiny import build_random_classifier
+from tests.serve_thread import background_server
 
 TEMPLATES = [f"T{i:04d}" for i in range(40)]
 FAST_WRITER = WriterSettings(

@@ -15,9 +15,9 @@ import pytest
 
 from abkit.events import EventStore
 from abkit.serving.app import create_app
-from abkit.serving.server import background_server
 from abkit.serving.service import ModelSlot, ServiceSettings, SuggestionService
 from abkit.serving.writer import EventWriter, WriterSettings
+from tests.serve_thread import background_server
 from tests.test_serving_app import FAST_WRITER, GOOD, corpus, make_service, model_dirs, running, scorers, wait_until
 
 __all__ = ["corpus", "model_dirs", "scorers"]  # module fixtures shared with test_serving_app

@@ -1,4 +1,4 @@
-"""Running the app under uvicorn, in the foreground (CLI) or on a thread (tests, bench), with a read timeout.
+"""Running the app under uvicorn with a read timeout (the CLI; tests run it on a thread: tests/serve_thread.py).
 
 uvicorn bounds the idle time between requests on a kept-alive connection but not the time a
 client takes to send one: a connection that sends half its headers, or announces a body and
@@ -12,10 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
@@ -92,34 +88,3 @@ def uvicorn_config(
         lifespan="on",
         http=protocol,
     )
-
-
-@contextmanager
-def background_server(
-    app: Any,
-    host: str = "127.0.0.1",
-    port: int | None = None,
-    *,
-    startup_timeout_s: float = 60,
-    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
-) -> Iterator[str]:
-    """Run ``app`` on a thread and yield its base URL; on exit, shut down gracefully and wait.
-
-    Raises:
-        RuntimeError: the server did not start within ``startup_timeout_s``.
-    """
-    port = port or free_port(host)
-    server = uvicorn.Server(uvicorn_config(app, host, port, read_timeout_s=read_timeout_s))
-    thread = threading.Thread(target=server.run, name="abkit-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + startup_timeout_s
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError(f"uvicorn did not start on {host}:{port}")
-        time.sleep(0.01)
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(120)
