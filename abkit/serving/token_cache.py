@@ -50,12 +50,16 @@ class CachingTokenizer:
 
     def __call__(self, text: list[str], *, add_special_tokens: bool = True) -> dict[str, list[Any]]:
         entries = self._entries[bool(add_special_tokens)]
-        with self._lock:
-            ids: list[Sequence[int] | None] = [entries.get(item) for item in text]
-            missing = [index for index, cached in enumerate(ids) if cached is None]
-            for item, cached in zip(text, ids, strict=True):
-                if cached is not None:
+        ids: list[Sequence[int] | None] = []
+        missing: list[int] = []
+        with self._lock:  # one pass: look up, note the misses, refresh the hits' LRU place
+            for index, item in enumerate(text):
+                cached = entries.get(item)
+                if cached is None:
+                    missing.append(index)
+                else:
                     entries.move_to_end(item)
+                ids.append(cached)
             self.hits += len(text) - len(missing)
             self.misses += len(missing)
         if missing:
